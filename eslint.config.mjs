@@ -1,0 +1,99 @@
+// Lint rules that guard the project's design: no floating promises, type-only imports where
+// possible, no import cycles, and a workflow sandbox that cannot reach Node or side effects.
+import tseslint from 'typescript-eslint';
+import importX from 'eslint-plugin-import-x';
+import { builtinModules } from 'node:module';
+
+const nodeBuiltins = [...builtinModules, ...builtinModules.map((m) => `node:${m}`)].filter(
+  (m) => !['assert', 'url', 'util', 'node:assert', 'node:url', 'node:util'].includes(m),
+);
+
+/** Imports the Temporal workflow sandbox must never see. */
+export const workflowRestrictedImports = {
+  paths: nodeBuiltins.map((name) => ({
+    name,
+    message: 'Workflow code is deterministic: no Node built-ins.',
+  })),
+  patterns: [
+    {
+      group: [
+        '@temporalio/activity',
+        '@temporalio/client',
+        '@temporalio/worker',
+        '@temporalio/testing',
+        '@temporalio/core-bridge',
+      ],
+      message: 'Workflow code may import only @temporalio/workflow (and @temporalio/common) and src/shared.',
+    },
+    {
+      group: [
+        '**/activities',
+        '**/activities/**',
+        '**/bot',
+        '**/bot/**',
+        '**/local-azure',
+        '**/local-azure/**',
+        '**/config',
+      ],
+      message: 'Workflow code may import only src/shared; side effects live in activities.',
+      allowTypeImports: true,
+    },
+    { group: ['@azure/*', 'botbuilder', 'botbuilder-*'], message: 'No SDKs in workflow code.' },
+  ],
+};
+
+export default tseslint.config(
+  {
+    ignores: [
+      'node_modules/',
+      'dist/',
+      '.data/',
+      '.tools/',
+      'test-results/',
+      'devTools/',
+      'test/histories/',
+      'vendor/',
+      '**/*.js',
+      '**/*.mjs',
+    ],
+  },
+  ...tseslint.configs.recommendedTypeChecked,
+  {
+    languageOptions: {
+      parserOptions: { projectService: true, tsconfigRootDir: import.meta.dirname },
+    },
+    plugins: { 'import-x': importX },
+    rules: {
+      '@typescript-eslint/no-floating-promises': [
+        'error',
+        {
+          allowForKnownSafeCalls: [
+            {
+              from: 'package',
+              package: 'node:test',
+              name: ['describe', 'test', 'it', 'suite', 'before', 'after', 'beforeEach', 'afterEach'],
+            },
+          ],
+        },
+      ],
+      '@typescript-eslint/consistent-type-imports': ['error', { fixStyle: 'inline-type-imports' }],
+      '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_', varsIgnorePattern: '^_' }],
+      '@typescript-eslint/no-empty-function': 'off',
+      '@typescript-eslint/require-await': 'off',
+      '@typescript-eslint/only-throw-error': 'off',
+      'import-x/no-cycle': ['error', { ignoreExternal: true }],
+    },
+  },
+  {
+    files: ['src/workflows/**/*.ts', 'src/shared/**/*.ts'],
+    rules: { 'no-restricted-imports': ['error', workflowRestrictedImports] },
+  },
+  {
+    files: ['test/**/*.ts'],
+    rules: {
+      '@typescript-eslint/no-non-null-assertion': 'off',
+      '@typescript-eslint/no-unsafe-assignment': 'off',
+      '@typescript-eslint/no-unsafe-member-access': 'off',
+    },
+  },
+);

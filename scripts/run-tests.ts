@@ -1,0 +1,73 @@
+/**
+ * `npm test`: one Temporal dev server and one workflow bundle for the whole run, then node's
+ * test runner over the given test files (default: every test/**\/*.test.ts outside e2e/chaos/security).
+ */
+import { spawn } from 'node:child_process';
+import { mkdirSync, readdirSync, statSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { bundleWorkflowCode } from '@temporalio/worker';
+import { ensureToolchain } from './temporal-toolchain';
+import { startDevServer } from './temporal-dev-server';
+
+const ROOT = path.resolve(__dirname, '..');
+
+function findTests(dir: string, out: string[] = []): string[] {
+  for (const entry of readdirSync(dir)) {
+    const full = path.join(dir, entry);
+    if (statSync(full).isDirectory()) findTests(full, out);
+    else if (entry.endsWith('.test.ts')) out.push(path.relative(ROOT, full));
+  }
+  return out.sort();
+}
+
+async function main(): Promise<void> {
+  const args = process.argv.slice(2);
+  const files = args.length ? args : findTests(path.join(ROOT, 'test'));
+  const toolchain = ensureToolchain();
+  const server = await startDevServer({ cli: toolchain.cli });
+  process.stderr.write(`[test] temporal ${toolchain.cliVersion} dev server on ${server.address}\n`);
+
+  const bundleDir = path.join(ROOT, '.data', 'test');
+  mkdirSync(bundleDir, { recursive: true });
+  const bundlePath = path.join(bundleDir, 'workflow-bundle.js');
+  const started = Date.now();
+  const bundle = await bundleWorkflowCode({
+    workflowsPath: require.resolve('../src/workflows'),
+    logger: {
+      trace() {},
+      debug() {},
+      info() {},
+      warn() {},
+      error: (m: string) => process.stderr.write(`${m}\n`),
+      log() {},
+    },
+  });
+  writeFileSync(bundlePath, bundle.code);
+  process.stderr.write(`[test] workflows bundled once in ${Date.now() - started} ms\n`);
+
+  const child = spawn(
+    process.execPath,
+    ['--import', 'tsx', '--test', '--test-concurrency=2', '--test-timeout=300000', ...files],
+    {
+      cwd: ROOT,
+      stdio: 'inherit',
+      env: {
+        ...process.env,
+        CMK_TEST_TEMPORAL_ADDRESS: server.address,
+        CMK_TEST_WORKFLOW_BUNDLE: bundlePath,
+        TEMPORAL_CLI_PATH: toolchain.cli,
+        ...(toolchain.testServer ? { TEMPORAL_TEST_SERVER_PATH: toolchain.testServer } : {}),
+      },
+    },
+  );
+  const code = await new Promise<number>((resolve) =>
+    child.on('exit', (c, signal) => resolve(c ?? (signal ? 1 : 0))),
+  );
+  await server.stop();
+  process.exit(code);
+}
+
+main().catch((error: unknown) => {
+  process.stderr.write(`${(error as Error).stack ?? String(error)}\n`);
+  process.exit(1);
+});

@@ -1,0 +1,301 @@
+/**
+ * The one typed configuration of cmk-runbook, read from the environment (and Temporal's
+ * envconfig profile) and validated at start-up. Every key is listed in `.env.example`.
+ */
+import { loadClientConnectConfig } from '@temporalio/envconfig';
+import type { NativeConnectionOptions } from '@temporalio/worker';
+import { validateGuid, ValidationError } from './shared/names';
+import { parseDurationMs } from './shared/duration';
+import type { ApprovalPolicy } from './shared/approval';
+import { DEFAULT_TASK_QUEUE, OPERATIONS, type Operation } from './shared/runbooks';
+
+/** Start-up configuration is wrong; the message lists every bad or missing key. */
+export class ConfigError extends Error {
+  override readonly name = 'ConfigError';
+  constructor(readonly problems: string[]) {
+    super(`Configuration is not valid:\n${problems.map((p) => `  - ${p}`).join('\n')}`);
+  }
+}
+
+/** Temporal connection, task queue and UI link. */
+export interface TemporalConfig {
+  address: string;
+  namespace: string;
+  connection: NativeConnectionOptions;
+  taskQueue: string;
+  /** Base URL of the Temporal UI for links on cards, e.g. http://localhost:8233. */
+  uiBaseUrl: string;
+}
+
+/** Azure: which subscriptions the runbooks may act on and where ARM is. */
+export interface AzureConfig {
+  /** AZURE_TENANT_ID — tenant of the runbook identity and of new vaults. */
+  tenantId: string;
+  /** CMK_SUBSCRIPTION_IDS — comma-separated subscriptions; account names resolve within them. */
+  subscriptionIds: string[];
+  /** CMK_ARM_ENDPOINT — ARM base URL (sovereign clouds differ). */
+  armEndpoint: string;
+}
+
+/** The Teams bot's Bot Framework registration and HTTP endpoint. */
+export interface BotConfig {
+  /** MicrosoftAppId — empty means local use: no auth, bound to loopback. */
+  appId: string;
+  appPassword: string;
+  appType: 'MultiTenant' | 'SingleTenant' | 'UserAssignedMSI';
+  appTenantId: string;
+  /** CMK_BOT_PORT (default 3978) and CMK_BOT_HOST (default 127.0.0.1 without credentials, 0.0.0.0 with). */
+  port: number;
+  host: string;
+}
+
+/** Everything; each process validates the parts it uses. */
+export interface Config {
+  temporal: TemporalConfig;
+  azure: AzureConfig;
+  bot: BotConfig;
+  policy: ApprovalPolicy;
+  logLevel: 'debug' | 'info' | 'warn' | 'error';
+}
+
+/** Parts a process needs; keys of other parts are not checked. */
+export type ConfigPart = 'temporal' | 'azure' | 'bot' | 'policy';
+
+type Env = Record<string, string | undefined>;
+
+const OPERATION_ENV: Record<Operation, string> = {
+  configure: 'CONFIGURE',
+  rotate: 'ROTATE',
+  changeKey: 'CHANGE_KEY',
+  revoke: 'REVOKE',
+  disable: 'DISABLE',
+  setRotationPolicy: 'SET_ROTATION_POLICY',
+  fleetRotate: 'FLEET_ROTATE',
+};
+
+/** Reads and validates the parts a process needs; throws {@link ConfigError} naming every bad key. */
+export function loadConfig(
+  env: Env = process.env,
+  parts: ConfigPart[] = ['temporal', 'azure', 'bot', 'policy'],
+): Config {
+  const problems: string[] = [];
+  const need = new Set(parts);
+  const attempt = <T>(fn: () => T, fallback: T): T => {
+    try {
+      return fn();
+    } catch (error) {
+      problems.push(
+        error instanceof ValidationError ? error.message : String((error as Error).message ?? error),
+      );
+      return fallback;
+    }
+  };
+
+  const temporal = need.has('temporal') ? attempt(() => loadTemporal(env), undefined) : undefined;
+  const azure = need.has('azure') ? attempt(() => loadAzure(env), undefined) : undefined;
+  const bot = need.has('bot') ? attempt(() => loadBot(env), undefined) : undefined;
+  const policy = need.has('policy') ? loadPolicy(env, problems) : undefined;
+  const logLevel = attempt(
+    () => oneOf(env, 'CMK_LOG_LEVEL', ['debug', 'info', 'warn', 'error'] as const, 'info'),
+    'info',
+  );
+
+  if (problems.length) throw new ConfigError(problems);
+  return {
+    temporal: temporal ?? placeholder('temporal'),
+    azure: azure ?? placeholder('azure'),
+    bot: bot ?? placeholder('bot'),
+    policy: policy ?? placeholder('policy'),
+    logLevel,
+  };
+}
+
+function placeholder<T>(part: string): T {
+  return new Proxy(
+    {},
+    {
+      get(_target, key) {
+        if (key === 'then') return undefined;
+        throw new Error(`config part "${part}" was not loaded by this process (asked for "${String(key)}")`);
+      },
+    },
+  ) as T;
+}
+
+function loadTemporal(env: Env): TemporalConfig {
+  const overrides = Object.fromEntries(
+    Object.entries(env).filter((e): e is [string, string] => e[1] !== undefined),
+  );
+  let connect;
+  try {
+    connect = loadClientConnectConfig({ overrideEnvVars: overrides });
+  } catch (error) {
+    throw new ValidationError(
+      'TEMPORAL_ADDRESS/TEMPORAL_PROFILE',
+      `the Temporal profile cannot be read: ${(error as Error).message}`,
+    );
+  }
+  const address = connect.connectionOptions.address ?? 'localhost:7233';
+  if (!/^[\w.-]+:\d{1,5}$/.test(address) && !/^\[[0-9a-f:]+\]:\d{1,5}$/i.test(address)) {
+    throw new ValidationError('TEMPORAL_ADDRESS', 'must be host:port, e.g. localhost:7233', address);
+  }
+  const taskQueue = (env.CMK_TASK_QUEUE ?? DEFAULT_TASK_QUEUE).trim();
+  if (!taskQueue) throw new ValidationError('CMK_TASK_QUEUE', 'must not be empty');
+  const uiBaseUrl = url(env, 'CMK_TEMPORAL_UI_URL', 'http://localhost:8233');
+  return {
+    address,
+    namespace: connect.namespace ?? 'default',
+    connection: { ...connect.connectionOptions, address },
+    taskQueue,
+    uiBaseUrl,
+  };
+}
+
+function loadAzure(env: Env): AzureConfig {
+  const problems: string[] = [];
+  let tenantId = '';
+  try {
+    tenantId = validateGuid(required(env, 'AZURE_TENANT_ID'), 'AZURE_TENANT_ID');
+  } catch (error) {
+    problems.push((error as Error).message);
+  }
+  const subscriptionIds: string[] = [];
+  const rawSubs = env.CMK_SUBSCRIPTION_IDS?.trim();
+  if (!rawSubs)
+    problems.push(
+      'CMK_SUBSCRIPTION_IDS: required — the subscriptions whose storage accounts runbooks may change, comma-separated',
+    );
+  for (const id of (rawSubs ?? '')
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean)) {
+    try {
+      subscriptionIds.push(validateGuid(id, 'CMK_SUBSCRIPTION_IDS'));
+    } catch (error) {
+      problems.push((error as Error).message);
+    }
+  }
+  let armEndpoint = 'https://management.azure.com';
+  try {
+    armEndpoint = url(env, 'CMK_ARM_ENDPOINT', armEndpoint).replace(/\/$/, '');
+  } catch (error) {
+    problems.push((error as Error).message);
+  }
+  if (problems.length) throw new ValidationError('azure', problems.join('; '));
+  return { tenantId, subscriptionIds, armEndpoint };
+}
+
+function loadBot(env: Env): BotConfig {
+  const appId = env.MicrosoftAppId?.trim() ?? '';
+  const appPassword = env.MicrosoftAppPassword ?? '';
+  const appType = oneOf(
+    env,
+    'MicrosoftAppType',
+    ['MultiTenant', 'SingleTenant', 'UserAssignedMSI'] as const,
+    'SingleTenant',
+  );
+  const appTenantId = env.MicrosoftAppTenantId?.trim() ?? '';
+  if (appId) {
+    validateGuid(appId, 'MicrosoftAppId');
+    if (appType !== 'UserAssignedMSI' && !appPassword) {
+      throw new ValidationError(
+        'MicrosoftAppPassword',
+        `required when MicrosoftAppId is set and MicrosoftAppType is ${appType}`,
+      );
+    }
+    if (appType !== 'MultiTenant') validateGuid(appTenantId, 'MicrosoftAppTenantId');
+  }
+  const port = Number(env.CMK_BOT_PORT ?? 3978);
+  if (!Number.isInteger(port) || port < 0 || port > 65535)
+    throw new ValidationError('CMK_BOT_PORT', 'must be a port number 0–65535', env.CMK_BOT_PORT);
+  const host = env.CMK_BOT_HOST?.trim() || (appId ? '0.0.0.0' : '127.0.0.1');
+  return { appId, appPassword, appType, appTenantId, port, host };
+}
+
+function loadPolicy(env: Env, problems: string[]): ApprovalPolicy {
+  const ids = (key: string): string[] | undefined => {
+    const raw = env[key]?.trim();
+    if (raw === undefined || raw === '') return undefined;
+    const out: string[] = [];
+    for (const id of raw
+      .split(',')
+      .map((s) => s.trim())
+      .filter(Boolean)) {
+      try {
+        out.push(validateGuid(id, key));
+      } catch (error) {
+        problems.push((error as Error).message);
+      }
+    }
+    return out;
+  };
+  const count = (key: string): number | undefined => {
+    const raw = env[key]?.trim();
+    if (!raw) return undefined;
+    const n = Number(raw);
+    if (!Number.isInteger(n) || n < 1 || n > 10) {
+      problems.push(`${key}: must be a whole number of approvers from 1 to 10 (got ${JSON.stringify(raw)})`);
+      return undefined;
+    }
+    return n;
+  };
+  const defaultApprovers = ids('CMK_APPROVERS') ?? [];
+  const defaultQuorum = count('CMK_QUORUM') ?? 1;
+  const policy: ApprovalPolicy = {
+    approvers: {},
+    quorum: {},
+    deadline: env.CMK_APPROVAL_DEADLINE?.trim() || '24h',
+  };
+  for (const op of OPERATIONS) {
+    const suffix = OPERATION_ENV[op];
+    policy.approvers[op] = ids(`CMK_APPROVERS_${suffix}`) ?? defaultApprovers;
+    policy.quorum[op] = count(`CMK_QUORUM_${suffix}`) ?? defaultQuorum;
+    const approvers = policy.approvers[op] ?? [];
+    if (approvers.length > 0 && (policy.quorum[op] ?? 1) > approvers.length) {
+      problems.push(
+        `CMK_QUORUM_${suffix}: ${op} needs ${policy.quorum[op]} approvals but only ${approvers.length} approver(s) are listed`,
+      );
+    }
+  }
+  try {
+    parseDurationMs(policy.deadline, 'CMK_APPROVAL_DEADLINE');
+  } catch (error) {
+    problems.push((error as Error).message);
+  }
+  const tenant = env.CMK_APPROVAL_TENANT_ID?.trim() || env.AZURE_TENANT_ID?.trim();
+  if (tenant) {
+    try {
+      policy.tenantId = validateGuid(
+        tenant,
+        env.CMK_APPROVAL_TENANT_ID ? 'CMK_APPROVAL_TENANT_ID' : 'AZURE_TENANT_ID',
+      );
+    } catch {
+      // AZURE_TENANT_ID is reported by the azure part when it is loaded.
+    }
+  }
+  return policy;
+}
+
+function required(env: Env, key: string): string {
+  const value = env[key]?.trim();
+  if (!value) throw new ValidationError(key, 'required');
+  return value;
+}
+
+function url(env: Env, key: string, fallback: string): string {
+  const value = env[key]?.trim() || fallback;
+  try {
+    const parsed = new URL(value);
+    if (parsed.protocol !== 'http:' && parsed.protocol !== 'https:') throw new Error('not http(s)');
+  } catch {
+    throw new ValidationError(key, 'must be an http(s) URL', value);
+  }
+  return value.replace(/\/$/, '');
+}
+
+function oneOf<T extends string>(env: Env, key: string, allowed: readonly T[], fallback: T): T {
+  const value = env[key]?.trim() || fallback;
+  if (!allowed.includes(value as T))
+    throw new ValidationError(key, `must be one of ${allowed.join(', ')}`, value);
+  return value as T;
+}

@@ -1,0 +1,171 @@
+/**
+ * The contract between runbook workflows and their activities: names, inputs and outputs.
+ * Workflows proxy `CmkActivities`; `src/activities` implements it over the Azure SDK.
+ */
+import type { AccountRef } from './accounts';
+import type { RunStatus } from './approval';
+import type { ConversationRef } from './chat';
+import type { EncryptionSettings, Plan } from './plan';
+import type { IdentityChoice, KeyChoice, Operation, VaultChoice } from './runbooks';
+
+/** What an operation wants to achieve; `inspect` turns it into a plan against live state. */
+export type OperationRequest =
+  | {
+      operation: 'configure';
+      vault: VaultChoice;
+      key: KeyChoice;
+      identity: IdentityChoice;
+      pinVersion: boolean;
+    }
+  | { operation: 'rotate' }
+  | { operation: 'changeKey'; vault?: VaultChoice; key: KeyChoice; pinVersion: boolean }
+  | { operation: 'revoke'; disableKey: boolean }
+  | { operation: 'disable' }
+  | {
+      operation: 'setRotationPolicy';
+      rotateAfter?: string;
+      rotateBeforeExpiry?: string;
+      expiresAfter?: string;
+      notifyBeforeExpiry?: string;
+    };
+
+/** Input of `inspect`. */
+export interface InspectInput {
+  account: AccountRef;
+  request: OperationRequest;
+}
+
+/** A vault after `ensureVault`. */
+export interface VaultState {
+  name: string;
+  resourceGroup: string;
+  subscriptionId: string;
+  vaultUri: string;
+  rbac: boolean;
+  /** True when this call created it (compensation reports it as remaining). */
+  created: boolean;
+  /** True when this call turned purge protection on. */
+  purgeProtectionEnabled: boolean;
+}
+
+/** The identity the account uses to reach Key Vault. */
+export interface IdentityState {
+  /** `SystemAssigned` or the user-assigned identity resource id. */
+  identity: string;
+  principalId: string;
+  /** True when this call changed the account's identity. */
+  changed: boolean;
+}
+
+/** A grant of key access to a principal. */
+export interface GrantState {
+  mode: 'accessPolicy' | 'rbac';
+  principalId: string;
+  /** Role assignment id in RBAC mode. */
+  roleAssignmentId?: string;
+  /** Milliseconds until the grant was confirmed effective. */
+  effectiveAfterMs: number;
+  changed: boolean;
+}
+
+/** A key version. */
+export interface KeyState {
+  vaultName: string;
+  vaultUri: string;
+  name: string;
+  version: string;
+  kid: string;
+  /** True when this call created the version. */
+  created: boolean;
+}
+
+/** Outcome of a rotation. */
+export interface RotationResult {
+  newVersion: string;
+  previousVersion?: string;
+  /** `moved` for pinned accounts, `confirmed` when Azure picked it up, `pending` for the daily check. */
+  accountState: 'moved' | 'confirmed' | 'pending';
+  encryption: EncryptionSettings;
+}
+
+/** A Key Vault rotation policy as applied. */
+export interface RotationPolicyState {
+  rotateAfter?: string;
+  rotateBeforeExpiry?: string;
+  expiresAfter?: string;
+  notifyBeforeExpiry?: string;
+}
+
+/** Outcome of a revocation. */
+export interface RevokeResult {
+  removed: 'accessPolicy' | 'roleAssignment' | 'none';
+  keyDisabled: boolean;
+}
+
+/** Outcome of a data-plane probe. */
+export interface ProbeResult {
+  state: 'allowed' | 'denied';
+  /** Blob service error code when denied, e.g. KeyVaultEncryptionKeyNotFound. */
+  errorCode?: string;
+  /** Milliseconds from the first probe until the expected state was seen. */
+  tookMs: number;
+  attempts: number;
+}
+
+/** The activities runbooks call. Every one is idempotent and validates its input first. */
+export interface CmkActivities {
+  /** Read-only preflight: live state → plan with blockers, steps and fingerprint. */
+  inspect(input: InspectInput): Promise<Plan>;
+  /** Creates the vault with soft delete + purge protection, or validates it and turns purge protection on. */
+  ensureVault(input: {
+    account: AccountRef;
+    vault: VaultChoice;
+    location: string;
+    tenantId?: string;
+  }): Promise<VaultState>;
+  /** Gives the account the chosen managed identity. */
+  assignIdentity(input: { account: AccountRef; identity: IdentityChoice }): Promise<IdentityState>;
+  /** Grants get/wrapKey/unwrapKey (access policy) or Crypto Service Encryption User (RBAC) and waits until effective. */
+  grantKeyAccess(input: { vault: VaultState; principalId: string; keyName: string }): Promise<GrantState>;
+  /** Creates the key if missing (tagged with the run's workflow id so retries find it). */
+  ensureKey(input: { vault: VaultState; key: KeyChoice; runId: string }): Promise<KeyState>;
+  /** Points the account at the key, versionless or pinned. */
+  enableCmk(input: {
+    account: AccountRef;
+    key: KeyState;
+    identity: string;
+    pinVersion: boolean;
+  }): Promise<EncryptionSettings>;
+  /** Puts the account's encryption back to earlier settings (compensation). */
+  restoreEncryption(input: {
+    account: AccountRef;
+    settings: EncryptionSettings;
+  }): Promise<EncryptionSettings>;
+  /** New key version; pinned accounts moved to it, versionless confirmed or reported pending. */
+  rotateKey(input: { account: AccountRef; runId: string; confirmWithinMs: number }): Promise<RotationResult>;
+  /** Sets the Key Vault rotation policy of the account's key. */
+  setRotationPolicy(input: { account: AccountRef } & RotationPolicyState): Promise<RotationPolicyState>;
+  /** Removes the account identity's key access; optionally disables the key version in use. */
+  revokeAccess(input: { account: AccountRef; disableKey: boolean }): Promise<RevokeResult>;
+  /** Back to Microsoft-managed keys. */
+  disableCmk(input: { account: AccountRef }): Promise<EncryptionSettings>;
+  /** Probes blob data access until it is in the expected state or the time is up. */
+  probeDataAccess(input: {
+    account: AccountRef;
+    expect: 'allowed' | 'denied';
+    withinMs: number;
+  }): Promise<ProbeResult>;
+  /** Posts the run's card into the conversation; returns the message id. */
+  postRunCard(input: { conversation: ConversationRef; status: RunStatus }): Promise<string>;
+  /** Updates the run's card for everyone. */
+  updateRunCard(input: {
+    conversation: ConversationRef;
+    messageId: string;
+    status: RunStatus;
+  }): Promise<void>;
+  /** Sends a plain chat message. */
+  sendChatText(input: { conversation: ConversationRef; text: string }): Promise<void>;
+}
+
+/** The operations whose plans are destructive by nature. */
+export const DESTRUCTIVE_OPERATIONS: readonly Operation[] = ['revoke', 'disable', 'changeKey'];

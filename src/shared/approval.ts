@@ -1,0 +1,124 @@
+/**
+ * Approvals: who may approve what, the `decide` update, the `status` query and the
+ * status every card is drawn from. Pure; imported by workflows, the bot and tests.
+ */
+import { defineQuery, defineUpdate } from '@temporalio/workflow';
+import type { AccountRef } from './accounts';
+import type { Plan } from './plan';
+import type { Operation, RunResult, StepResult } from './runbooks';
+
+/** A person, by Entra (AAD) object id; the name is for display only. */
+export interface Person {
+  aadObjectId: string;
+  name: string;
+}
+
+/** Who may approve each operation and how many must. Taken into the run's input at start. */
+export interface ApprovalPolicy {
+  /** AAD object ids allowed to approve, per operation. */
+  approvers: Partial<Record<Operation, string[]>>;
+  /** Approvals needed, per operation (default 1 where approval is required). */
+  quorum: Partial<Record<Operation, number>>;
+  /** How long an approval may take, e.g. "24h". On expiry the run ends `expired`. */
+  deadline: string;
+  /** The tenant approvers must belong to; decisions from another tenant are refused. */
+  tenantId?: string;
+  /** Operations that need approval even when the plan is not destructive. */
+  alwaysApprove?: Operation[];
+}
+
+/** The verdicts an approver can give. */
+export const VERDICTS = ['approve', 'reject'] as const;
+export type Verdict = (typeof VERDICTS)[number];
+
+/** One approver's decision as recorded by the workflow. */
+export interface Decision {
+  approverAadId: string;
+  approverName: string;
+  verdict: Verdict;
+  comment?: string;
+  /** ISO time the workflow accepted it. */
+  at: string;
+  /** Fingerprint of the plan the decision was made on. */
+  fingerprint: string;
+}
+
+/** What the bot sends with `decide`: the approver comes from the authenticated Teams activity. */
+export interface DecideInput {
+  approverAadId: string;
+  approverName: string;
+  /** Tenant of the Teams activity; checked against the policy. */
+  tenantId?: string;
+  verdict: Verdict;
+  comment?: string;
+  /** Fingerprint shown on the card clicked; a stale card is refused. */
+  fingerprint?: string;
+}
+
+/** State of the approval gate. */
+export const APPROVAL_STATES = [
+  'not-required',
+  'pending',
+  'approved',
+  'rejected',
+  'expired',
+  'lapsed',
+] as const;
+export type ApprovalState = (typeof APPROVAL_STATES)[number];
+
+/** The approval as a card shows it. */
+export interface ApprovalView {
+  state: ApprovalState;
+  quorum: number;
+  approvers: string[];
+  decisions: Decision[];
+  /** ISO time the approval expires, while pending. */
+  deadline?: string;
+  /** Why an earlier approval lapsed (plan drift). */
+  lapsedReason?: string;
+}
+
+/** Stages the `CmkStage` search attribute and cards show. */
+export const STAGES = [
+  'preflight',
+  'awaiting-approval',
+  'running',
+  'confirming',
+  'compensating',
+  'done',
+] as const;
+export type Stage = (typeof STAGES)[number];
+
+/** Everything a card needs, returned by the `status` query and sent to chat activities. */
+export interface RunStatus {
+  workflowId: string;
+  runId: string;
+  operation: Operation;
+  account: AccountRef;
+  requester: Person;
+  stage: Stage;
+  /** One line, e.g. "Configure CMK · stcontoso · kv-contoso/cmk-key (versionless)". */
+  summary: string;
+  plan?: Plan;
+  approval: ApprovalView;
+  steps: StepResult[];
+  result?: RunResult;
+  /** Temporal UI link for this run, when the UI base URL is configured. */
+  uiUrl?: string;
+}
+
+/** Approve or reject; the validator refuses with a precise reason the bot shows to the clicker. */
+export const decideUpdate = defineUpdate<RunStatus, [DecideInput]>('decide');
+
+/** The run's status for cards and the `status` command. */
+export const statusQuery = defineQuery<RunStatus>('status');
+
+/** Approvals needed for an operation under a policy; at least one wherever approval is required. */
+export function quorumFor(policy: ApprovalPolicy, operation: Operation): number {
+  return Math.max(1, policy.quorum[operation] ?? 1);
+}
+
+/** Approver allow-list for an operation, lowercased. */
+export function approversFor(policy: ApprovalPolicy, operation: Operation): string[] {
+  return (policy.approvers[operation] ?? []).map((id) => id.toLowerCase());
+}

@@ -1,0 +1,103 @@
+/**
+ * Azure naming rules and key parameters, checked before any call to Azure.
+ * Pure: imported by workflows, activities, the bot and tests.
+ */
+
+/** A value broke one of Azure's rules; `field` names the input, `rule` says what is allowed. */
+export class ValidationError extends Error {
+  override readonly name = 'ValidationError';
+  constructor(
+    readonly field: string,
+    readonly rule: string,
+    readonly value?: unknown,
+  ) {
+    super(`${field}: ${rule}${value === undefined ? '' : ` (got ${JSON.stringify(value)})`}`);
+  }
+}
+
+/** Key types Azure Storage accepts for customer-managed keys. */
+export const KEY_TYPES = ['RSA', 'RSA-HSM'] as const;
+export type KeyType = (typeof KEY_TYPES)[number];
+
+/** Key sizes Azure Storage accepts for customer-managed keys. */
+export const KEY_SIZES = [2048, 3072, 4096] as const;
+export type KeySize = (typeof KEY_SIZES)[number];
+
+const STORAGE_ACCOUNT = /^[a-z0-9]{3,24}$/;
+const VAULT = /^[a-zA-Z][a-zA-Z0-9-]{1,22}[a-zA-Z0-9]$/;
+const KEY = /^[a-zA-Z0-9-]{1,127}$/;
+const KEY_VERSION = /^[a-f0-9]{32}$/;
+const RESOURCE_GROUP = /^[-\w._()]{1,90}$/;
+const GUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+/** Storage account names: 3–24 lowercase letters and digits, globally unique. */
+export function validateStorageAccountName(name: unknown, field = 'account'): string {
+  if (typeof name !== 'string' || !STORAGE_ACCOUNT.test(name)) {
+    throw new ValidationError(field, 'a storage account name is 3–24 lowercase letters and digits', name);
+  }
+  return name;
+}
+
+/** Key Vault names: 3–24 letters, digits and hyphens; starts with a letter, ends with a letter or digit, no "--". */
+export function validateVaultName(name: unknown, field = 'vault'): string {
+  if (typeof name !== 'string' || !VAULT.test(name) || name.includes('--')) {
+    throw new ValidationError(
+      field,
+      'a vault name is 3–24 letters, digits and hyphens, starts with a letter, ends with a letter or digit and has no "--"',
+      name,
+    );
+  }
+  return name;
+}
+
+/** Key names: 1–127 letters, digits and hyphens. */
+export function validateKeyName(name: unknown, field = 'key'): string {
+  if (typeof name !== 'string' || !KEY.test(name)) {
+    throw new ValidationError(field, 'a key name is 1–127 letters, digits and hyphens', name);
+  }
+  return name;
+}
+
+/** Key versions are 32 lowercase hex characters. */
+export function validateKeyVersion(version: unknown, field = 'keyVersion'): string {
+  if (typeof version !== 'string' || !KEY_VERSION.test(version)) {
+    throw new ValidationError(field, 'a key version is 32 lowercase hexadecimal characters', version);
+  }
+  return version;
+}
+
+/** Resource group names: 1–90 letters, digits, underscores, hyphens, periods and parentheses. */
+export function validateResourceGroupName(name: unknown, field = 'resourceGroup'): string {
+  if (typeof name !== 'string' || !RESOURCE_GROUP.test(name) || name.endsWith('.')) {
+    throw new ValidationError(
+      field,
+      'a resource group name is 1–90 letters, digits, "_", "-", ".", "(" or ")" and does not end with "."',
+      name,
+    );
+  }
+  return name;
+}
+
+/** Subscription, tenant and object ids are GUIDs. */
+export function validateGuid(value: unknown, field: string): string {
+  if (typeof value !== 'string' || !GUID.test(value)) {
+    throw new ValidationError(field, 'must be a GUID like 00000000-0000-0000-0000-000000000000', value);
+  }
+  return value.toLowerCase();
+}
+
+/** RSA or RSA-HSM. */
+export function validateKeyType(value: unknown, field = 'keyType'): KeyType {
+  if (!KEY_TYPES.includes(value as KeyType)) {
+    throw new ValidationError(field, `must be one of ${KEY_TYPES.join(', ')}`, value);
+  }
+  return value as KeyType;
+}
+
+/** 2048, 3072 or 4096 bits. */
+export function validateKeySize(value: unknown, field = 'keySize'): KeySize {
+  if (!KEY_SIZES.includes(value as KeySize)) {
+    throw new ValidationError(field, `must be one of ${KEY_SIZES.join(', ')} bits`, value);
+  }
+  return value as KeySize;
+}

@@ -1,0 +1,191 @@
+/**
+ * Runbook names, inputs, results and the names the Temporal UI shows. Pure.
+ */
+import { defineSearchAttributeKey } from '@temporalio/common';
+import type { AccountRef } from './accounts';
+import type { ApprovalPolicy, Person } from './approval';
+import type { ConversationRef } from './chat';
+import type { KeySize, KeyType } from './names';
+import type { EncryptionSettings, Plan, StepId } from './plan';
+
+/** The default task queue the worker polls and the bot starts runs on. */
+export const DEFAULT_TASK_QUEUE = 'cmk-runbook';
+
+/** Operations a user can run; approval policy is set per operation. */
+export const OPERATIONS = [
+  'configure',
+  'rotate',
+  'changeKey',
+  'revoke',
+  'disable',
+  'setRotationPolicy',
+  'fleetRotate',
+] as const;
+export type Operation = (typeof OPERATIONS)[number];
+
+/** Workflow type names, as the Temporal UI lists them. */
+export const WORKFLOW_TYPES = {
+  configure: 'configureCmk',
+  rotate: 'rotateKey',
+  changeKey: 'changeKey',
+  revoke: 'revokeAccess',
+  disable: 'disableCmk',
+  setRotationPolicy: 'setRotationPolicy',
+  fleetRotate: 'fleetRotate',
+} as const satisfies Record<Operation, string>;
+
+/** Human titles for operations (cards, summaries). */
+export const OPERATION_TITLES: Record<Operation, string> = {
+  configure: 'Configure CMK',
+  rotate: 'Rotate key',
+  changeKey: 'Change key',
+  revoke: 'Revoke key access',
+  disable: 'Disable CMK',
+  setRotationPolicy: 'Set rotation policy',
+  fleetRotate: 'Fleet rotation',
+};
+
+/** Custom search attributes, registered on the server (see `SEARCH_ATTRIBUTES`). No secrets. */
+export const SA = {
+  account: defineSearchAttributeKey('CmkAccount', 'KEYWORD'),
+  vault: defineSearchAttributeKey('CmkVault', 'KEYWORD'),
+  operation: defineSearchAttributeKey('CmkOperation', 'KEYWORD'),
+  stage: defineSearchAttributeKey('CmkStage', 'KEYWORD'),
+  approval: defineSearchAttributeKey('ApprovalStatus', 'KEYWORD'),
+  requestedBy: defineSearchAttributeKey('RequestedBy', 'KEYWORD'),
+} as const;
+
+/** `Name=Type` pairs for `temporal server start-dev --search-attribute` and operator registration. */
+export const SEARCH_ATTRIBUTES: readonly string[] = Object.values(SA).map((key) => `${key.name}=Keyword`);
+
+/** Everything every runbook gets at start: who asked, where to report, which approvals apply. */
+export interface RunContext {
+  requester: Person;
+  /** Where the command came from; absent for scheduled runs (then nothing is posted). */
+  conversation?: ConversationRef;
+  /** Read from config when the run starts, so a config change never alters a running approval. */
+  policy: ApprovalPolicy;
+  /** Base URL of the Temporal UI, for links on cards. */
+  uiBaseUrl?: string;
+}
+
+/** Which identity the storage account uses to reach the key. */
+export type IdentityChoice = { type: 'SystemAssigned' } | { type: 'UserAssigned'; resourceId: string };
+
+/** The vault a runbook uses; created with soft delete + purge protection if missing and allowed. */
+export interface VaultChoice {
+  name: string;
+  /** Defaults to the account's resource group. */
+  resourceGroup?: string;
+  /** Defaults to the account's subscription. */
+  subscriptionId?: string;
+  /** New vaults use RBAC (Key Vault API 2026-02-01 default) unless false. */
+  rbac?: boolean;
+  sku?: 'standard' | 'premium';
+}
+
+/** The key a runbook uses; created if missing. */
+export interface KeyChoice {
+  name: string;
+  type: KeyType;
+  size: KeySize;
+}
+
+/** Input of `configureCmk`. */
+export interface ConfigureCmkInput extends RunContext {
+  account: AccountRef;
+  vault: VaultChoice;
+  key: KeyChoice;
+  identity: IdentityChoice;
+  /** Pin the account to the key version created/used now instead of versionless. */
+  pinVersion: boolean;
+}
+
+/** Input of `rotateKey`. */
+export interface RotateKeyInput extends RunContext {
+  account: AccountRef;
+  /** How long to wait for Azure to pick up a new version on versionless accounts. */
+  confirmWithin?: string;
+}
+
+/** Input of `changeKey`. */
+export interface ChangeKeyInput extends RunContext {
+  account: AccountRef;
+  vault?: VaultChoice;
+  key: KeyChoice;
+  pinVersion: boolean;
+}
+
+/** Input of `revokeAccess`. */
+export interface RevokeAccessInput extends RunContext {
+  account: AccountRef;
+  /** Also disable the key version in use. */
+  disableKey: boolean;
+}
+
+/** Input of `disableCmk`. */
+export interface DisableCmkInput extends RunContext {
+  account: AccountRef;
+}
+
+/** Input of `setRotationPolicy`: durations like "90d" or ISO 8601. */
+export interface SetRotationPolicyInput extends RunContext {
+  account: AccountRef;
+  rotateAfter?: string;
+  rotateBeforeExpiry?: string;
+  expiresAfter?: string;
+  notifyBeforeExpiry?: string;
+}
+
+/** Input of `fleetRotate`. */
+export interface FleetRotateInput extends RunContext {
+  accounts: AccountRef[];
+  /** In-flight children; sized to the ARM write budget. */
+  concurrency?: number;
+  /** Outcomes carried over a continue-as-new. */
+  carried?: FleetOutcome[];
+}
+
+/** One account's outcome in a fleet run. */
+export interface FleetOutcome {
+  account: AccountRef;
+  outcome: RunOutcome;
+  message: string;
+}
+
+/** How a run ended. */
+export const RUN_OUTCOMES = [
+  'succeeded',
+  'rejected',
+  'expired',
+  'blocked',
+  'invalid',
+  'failed',
+  'pending',
+] as const;
+export type RunOutcome = (typeof RUN_OUTCOMES)[number];
+
+/** What one step did. */
+export interface StepResult {
+  id: StepId;
+  title: string;
+  status: 'done' | 'skipped' | 'failed' | 'compensated';
+  detail?: string;
+  at: string;
+}
+
+/** The result of every runbook. */
+export interface RunResult {
+  outcome: RunOutcome;
+  /** One sentence for chat: what happened and, when it failed, what to do. */
+  message: string;
+  plan?: Plan;
+  steps: StepResult[];
+  /** The account's encryption settings when the run ended. */
+  encryption?: EncryptionSettings;
+  /** What was left in Azure after a failure (e.g. a vault that was created). */
+  remaining: string[];
+  /** The error type when outcome is failed/blocked/invalid. */
+  errorType?: string;
+  fleet?: FleetOutcome[];
+}

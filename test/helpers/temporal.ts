@@ -1,0 +1,53 @@
+/**
+ * The shared Temporal test harness: the dev server and workflow bundle `npm test` started
+ * once for the run, unique ids per test, and the time-skipping server for long timers.
+ * Run a file directly (`node --import tsx --test test/x.test.ts`) and it starts its own.
+ */
+import { randomUUID } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { TestWorkflowEnvironment } from '@temporalio/testing';
+import { bundleWorkflowCode, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
+import { ensureTemporalCli, ensureTimeSkippingServer } from '../../scripts/temporal-toolchain';
+import { SA } from '../../src/shared/runbooks';
+
+let shared: Promise<TestWorkflowEnvironment> | undefined;
+let bundle: Promise<WorkflowBundleWithSourceMap> | undefined;
+
+/** A client on the run's dev server (or a server of this file's own when run alone). Close with the test file. */
+export function testEnv(): Promise<TestWorkflowEnvironment> {
+  shared ??= (async () => {
+    const address = process.env.CMK_TEST_TEMPORAL_ADDRESS;
+    if (address) return TestWorkflowEnvironment.createFromExistingServer({ address });
+    return TestWorkflowEnvironment.createLocal({
+      server: {
+        executable: { type: 'existing-path', path: ensureTemporalCli().path },
+        searchAttributes: Object.values(SA),
+      },
+    });
+  })();
+  return shared;
+}
+
+/** The workflow bundle `npm test` built once for the run (built here when run alone). */
+export function workflowBundle(): Promise<WorkflowBundleWithSourceMap> {
+  bundle ??= (async () => {
+    const path = process.env.CMK_TEST_WORKFLOW_BUNDLE;
+    if (path) return { code: readFileSync(path, 'utf8') } as WorkflowBundleWithSourceMap;
+    return bundleWorkflowCode({ workflowsPath: require.resolve('../../src/workflows') });
+  })();
+  return bundle;
+}
+
+/** A time-skipping environment (Java test server), or undefined when it is not installed. */
+export async function timeSkippingEnv(): Promise<TestWorkflowEnvironment | undefined> {
+  const path = process.env.TEMPORAL_TEST_SERVER_PATH ?? ensureTimeSkippingServer();
+  if (!path) return undefined;
+  return TestWorkflowEnvironment.createTimeSkipping({
+    server: { executable: { type: 'existing-path', path } },
+  });
+}
+
+/** A unique id for workflow ids and task queues, so tests never share state. */
+export function uniqueId(prefix: string): string {
+  return `${prefix}-${randomUUID().slice(0, 8)}`;
+}
