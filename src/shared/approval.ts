@@ -25,6 +25,15 @@ export interface ApprovalPolicy {
   tenantId?: string;
   /** Operations that need approval even when the plan is not destructive. */
   alwaysApprove?: Operation[];
+  /** Role separation: each listed role must contribute at least one approval (e.g. Key Vault and Storage). */
+  roles?: Partial<Record<Operation, ApprovalRole[]>>;
+}
+
+/** A group of approvers of which at least one must approve; its members may approve the operation. */
+export interface ApprovalRole {
+  name: string;
+  /** AAD object ids. */
+  approvers: string[];
 }
 
 /** The verdicts an approver can give. */
@@ -118,7 +127,11 @@ export function quorumFor(policy: ApprovalPolicy, operation: Operation): number 
   return Math.max(1, policy.quorum[operation] ?? 1);
 }
 
-/** Approver allow-list for an operation, lowercased. */
+/** Approver allow-list for an operation (including role members), lowercased. */
 export function approversFor(policy: ApprovalPolicy, operation: Operation): string[] {
-  return (policy.approvers[operation] ?? []).map((id) => id.toLowerCase());
+  const ids = [
+    ...(policy.approvers[operation] ?? []),
+    ...(policy.roles?.[operation] ?? []).flatMap((role) => role.approvers),
+  ].map((id) => id.toLowerCase());
+  return [...new Set(ids)];
 }

@@ -1,5 +1,12 @@
 /**
- * Every runbook workflow the worker registers. Pure: workflow code imports only
- * `@temporalio/workflow` and `src/shared` (enforced by lint).
+ * Every runbook workflow the worker registers, under the names `WORKFLOW_TYPES` lists. Pure:
+ * workflow code imports only `@temporalio/workflow`, `@temporalio/common` and `src/shared`.
  */
-export {};
+export { configureCmk } from './configure-cmk';
+export { rotateKey } from './rotate-key';
+export { changeKey } from './change-key';
+export { revokeAccess } from './revoke-access';
+export { disableCmk } from './disable-cmk';
+export { setRotationPolicy } from './set-rotation-policy';
+export { scheduledRotation } from './scheduled-rotation';
+export { fleetRotate } from './fleet-rotate';

@@ -1,0 +1,136 @@
+/**
+ * How runs are started: workflow id, task queue, conflict policy, search attributes and UI text
+ * for each runbook, and the ids of rotation schedules. Pure; the bot, scripts and tests share it.
+ */
+import type { SearchAttributePair } from '@temporalio/common';
+import { accountId, workflowIdFor, type AccountRef } from './accounts';
+import type { ApprovalPolicy, Person } from './approval';
+import type { ConversationRef } from './chat';
+import {
+  SA,
+  WORKFLOW_TYPES,
+  type ChangeKeyInput,
+  type ConfigureCmkInput,
+  type DisableCmkInput,
+  type FleetRotateInput,
+  type Operation,
+  type RevokeAccessInput,
+  type RotateKeyInput,
+  type SetRotationPolicyInput,
+} from './runbooks';
+import { requestMarkdown, summaryLine } from './status';
+
+/** The input type of each operation's workflow. */
+export interface InputByOperation {
+  configure: ConfigureCmkInput;
+  rotate: RotateKeyInput;
+  changeKey: ChangeKeyInput;
+  revoke: RevokeAccessInput;
+  disable: DisableCmkInput;
+  setRotationPolicy: SetRotationPolicyInput;
+  fleetRotate: FleetRotateInput;
+}
+
+/** Everything `client.workflow.start(workflowType, options)` needs; contains no secrets. */
+export interface StartOptions<O extends Operation> {
+  workflowType: (typeof WORKFLOW_TYPES)[O];
+  workflowId: string;
+  taskQueue: string;
+  args: [InputByOperation[O]];
+  workflowIdConflictPolicy: 'FAIL';
+  workflowIdReusePolicy: 'ALLOW_DUPLICATE';
+  typedSearchAttributes: SearchAttributePair[];
+  staticSummary: string;
+  staticDetails: string;
+}
+
+/** Search attributes a run starts with: account, vault, operation, stage, approval, requester. */
+export function searchAttributesFor(
+  operation: Operation,
+  account: AccountRef | undefined,
+  requester: Person,
+  vaultName?: string,
+): SearchAttributePair[] {
+  const pairs: SearchAttributePair[] = [
+    { key: SA.operation, value: operation },
+    { key: SA.stage, value: 'preflight' },
+    { key: SA.approval, value: 'not-required' },
+    { key: SA.requestedBy, value: requester.aadObjectId },
+  ];
+  if (account) pairs.push({ key: SA.account, value: accountId(account).toLowerCase() });
+  if (vaultName) pairs.push({ key: SA.vault, value: vaultName.toLowerCase() });
+  return pairs;
+}
+
+/** The workflow id of a fleet run: one per requester and start time (fleets hold no account lock). */
+export function fleetWorkflowId(requester: Person, startedAt: Date): string {
+  return `cmk-fleet/${requester.aadObjectId.toLowerCase()}/${startedAt.toISOString()}`;
+}
+
+/**
+ * Start options for a runbook: the account's workflow id with conflict policy FAIL, so a second
+ * run on a busy account is refused with the id of the run that holds it.
+ */
+export function startOptionsFor<O extends Operation>(
+  operation: O,
+  input: InputByOperation[O],
+  taskQueue: string,
+  { now = new Date() }: { now?: Date } = {},
+): StartOptions<O> {
+  const account = 'account' in input ? input.account : undefined;
+  const vault = 'vault' in input ? input.vault?.name : undefined;
+  const key = 'key' in input ? input.key.name : undefined;
+  const pinVersion = 'pinVersion' in input ? input.pinVersion : undefined;
+  const accounts = 'accounts' in input ? input.accounts.length : undefined;
+  const details: Record<string, string | number | boolean | undefined> = {
+    Vault: vault,
+    Key: key,
+    'Key version': pinVersion === undefined ? undefined : pinVersion ? 'pinned' : 'versionless',
+    Accounts: accounts,
+  };
+  if ('disableKey' in input) details['Disable key'] = input.disableKey;
+  return {
+    workflowType: WORKFLOW_TYPES[operation],
+    workflowId: account ? workflowIdFor(account) : fleetWorkflowId(input.requester, now),
+    taskQueue,
+    args: [input],
+    workflowIdConflictPolicy: 'FAIL',
+    workflowIdReusePolicy: 'ALLOW_DUPLICATE',
+    typedSearchAttributes: searchAttributesFor(operation, account, input.requester, vault),
+    staticSummary: summaryLine(operation, account, { vault, key, pinVersion, accounts }),
+    staticDetails: requestMarkdown(operation, account, input.requester.name, details),
+  };
+}
+
+/** The workflow type a rotation schedule starts. */
+export const SCHEDULED_ROTATION_WORKFLOW = 'scheduledRotation';
+
+/** Input of `scheduledRotation`: which account, and the policy/conversation its child run gets. */
+export interface ScheduledRotationInput {
+  account: AccountRef;
+  policy: ApprovalPolicy;
+  /** Where to report each rotation; absent means the run is visible only in Temporal. */
+  conversation?: ConversationRef;
+  uiBaseUrl?: string;
+  confirmWithin?: string;
+  /** Who set the schedule up; shown as the requester of each rotation. */
+  owner?: Person;
+}
+
+/** The id of an account's rotation schedule: `schedule/cmk-rotate/<account resource id, lowercased>`. */
+export function scheduleIdFor(account: AccountRef): string {
+  return `schedule/cmk-rotate/${accountId(account).toLowerCase()}`;
+}
+
+/** The account a rotation schedule id names, or undefined for other schedules. */
+export function accountFromScheduleId(scheduleId: string): AccountRef | undefined {
+  const match =
+    /^schedule\/cmk-rotate\/subscriptions\/([^/]+)\/resourcegroups\/([^/]+)\/providers\/microsoft\.storage\/storageaccounts\/([^/]+)$/.exec(
+      scheduleId,
+    );
+  if (!match) return undefined;
+  return { subscriptionId: match[1]!, resourceGroup: match[2]!, name: match[3]! };
+}
+
+/** The requester scheduled runs report when no owner was given. */
+export const SCHEDULE_REQUESTER: Person = { aadObjectId: 'temporal-schedule', name: 'Rotation schedule' };

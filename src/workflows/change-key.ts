@@ -1,0 +1,149 @@
+/**
+ * `changeKey`: moves a CMK account to another key (and optionally another vault): ensure the
+ * vault and key, grant the account's identity, switch, probe; on failure switch back.
+ */
+import { workflowInfo } from '@temporalio/workflow';
+import { vaultUri } from '../shared/accounts';
+import type { VaultState } from '../shared/activities';
+import { KEY_SIZES, KEY_TYPES, ValidationError, validateKeyName, validateVaultName } from '../shared/names';
+import type { IdentityChoice, ChangeKeyInput, RunResult } from '../shared/runbooks';
+import type { Plan } from '../shared/plan';
+import { describeEncryption, summaryLine } from '../shared/status';
+import { azure, azureLong } from './proxies';
+import type { Run } from './run';
+import { runRunbook, type ChangeOutcome } from './runbook';
+
+/** Points a CMK account at a different key. */
+export async function changeKey(input: ChangeKeyInput): Promise<RunResult> {
+  return runRunbook({
+    operation: 'changeKey',
+    input,
+    summary: summaryLine('changeKey', input.account, {
+      vault: input.vault?.name,
+      key: input.key?.name,
+      pinVersion: input.pinVersion,
+    }),
+    validate: () => {
+      if (input.vault) validateVaultName(input.vault.name, 'vault.name');
+      validateKeyName(input.key?.name, 'key.name');
+      if (!KEY_TYPES.includes(input.key.type))
+        throw new ValidationError('key.type', 'RSA or RSA-HSM', input.key.type);
+      if (!KEY_SIZES.includes(input.key.size))
+        throw new ValidationError('key.size', '2048, 3072 or 4096', input.key.size);
+    },
+    request: { operation: 'changeKey', vault: input.vault, key: input.key, pinVersion: input.pinVersion },
+    change: (run, plan) => switchKey(run, plan, input),
+  });
+}
+
+async function switchKey(run: Run, plan: Plan, input: ChangeKeyInput): Promise<ChangeOutcome> {
+  const account = run.account;
+  const vault = await targetVault(run, plan, input);
+  const identity = await run.step(
+    'identity',
+    'Managed identity',
+    () =>
+      azure.assignIdentity.executeWithOptions({ summary: `Check the identity of ${account.name}` }, [
+        { account, identity: identityOf(plan) },
+      ]),
+    (i) => i.identity,
+  );
+  await run.step(
+    'grant',
+    'Key access',
+    () =>
+      azureLong.grantKeyAccess.executeWithOptions({ summary: `Grant key access on ${vault.name}` }, [
+        { vault, principalId: identity.principalId, keyName: input.key.name },
+      ]),
+    (g) => `${g.mode}${g.changed ? ', granted' : ', already granted'}`,
+  );
+  const key = await run.step(
+    'key',
+    'Key',
+    () =>
+      azure.ensureKey.executeWithOptions({ summary: `Ensure key ${input.key.name}` }, [
+        { vault, key: input.key, runId: workflowInfo().runId },
+      ]),
+    (k) => `${k.name} ${k.version}${k.created ? ' (created)' : ''}`,
+  );
+  try {
+    const encryption = await run.step(
+      'switch',
+      'Switch key',
+      () =>
+        azure.enableCmk.executeWithOptions(
+          { summary: `Switch ${account.name} to ${vault.name}/${key.name}` },
+          [{ account, key, identity: identity.identity, pinVersion: input.pinVersion }],
+        ),
+      describeEncryption,
+    );
+    await run.setStage('confirming');
+    const probe = await azureLong.probeDataAccess.executeWithOptions(
+      { summary: `Probe blob access on ${account.name}` },
+      [{ account, expect: 'allowed', withinMs: 120_000 }],
+    );
+    if (probe.state === 'allowed') {
+      run.recordStep('probe', 'Data-plane check', 'done', 'blob access works');
+      return { message: `${account.name} now uses ${describeEncryption(encryption)}.`, encryption };
+    }
+    run.recordStep(
+      'probe',
+      'Data-plane check',
+      'failed',
+      `blob access denied (${probe.errorCode ?? 'unknown'})`,
+    );
+    throw new KeySwitchDenied(probe.errorCode);
+  } catch (error) {
+    await run.setStage('compensating');
+    await azure.restoreEncryption.executeWithOptions({ summary: `Switch ${account.name} back` }, [
+      { account, settings: plan.before },
+    ]);
+    run.recordStep('switch', 'Switch back', 'compensated', describeEncryption(plan.before));
+    if (error instanceof KeySwitchDenied) {
+      return {
+        outcome: 'failed',
+        message: `${account.name} could not reach ${vault.name}/${key.name} (${error.code ?? 'denied'}); it was switched back to ${describeEncryption(plan.before)}.`,
+        encryption: plan.before,
+      };
+    }
+    throw error;
+  }
+}
+
+class KeySwitchDenied extends Error {
+  constructor(readonly code: string | undefined) {
+    super(`blob access denied (${code ?? 'unknown'})`);
+  }
+}
+
+async function targetVault(run: Run, plan: Plan, input: ChangeKeyInput): Promise<VaultState> {
+  if (input.vault) {
+    const choice = input.vault;
+    return run.step(
+      'vault',
+      'Key Vault',
+      () =>
+        azureLong.ensureVault.executeWithOptions({ summary: `Ensure vault ${choice.name}` }, [
+          { account: run.account, vault: choice, location: plan.location ?? plan.vault?.location ?? '' },
+        ]),
+      (v) => (v.created ? 'created' : 'exists; checked'),
+    );
+  }
+  const current = plan.vault;
+  if (!current) throw new ValidationError('vault', 'the account has no vault yet; name one to change to');
+  return {
+    name: current.name,
+    resourceGroup: current.resourceGroup,
+    subscriptionId: current.subscriptionId,
+    vaultUri: vaultUri(current.name),
+    rbac: current.rbac === true,
+    created: false,
+    purgeProtectionEnabled: false,
+  };
+}
+
+function identityOf(plan: Plan): IdentityChoice {
+  const identity = plan.before.identity;
+  if (!identity || identity === 'SystemAssigned') return { type: 'SystemAssigned' };
+  return { type: 'UserAssigned', resourceId: identity };
+}

@@ -1,0 +1,167 @@
+/**
+ * `configureCmk`: preflight → plan → approval → vault → identity → grant → key → enable →
+ * data-plane probe. A failure after partial changes restores the account's previous
+ * encryption and reports what remains in Azure (e.g. a created vault).
+ */
+import { workflowInfo } from '@temporalio/workflow';
+import type { IdentityState, KeyState, VaultState } from '../shared/activities';
+import { validateKeyName, validateVaultName, KEY_SIZES, KEY_TYPES, ValidationError } from '../shared/names';
+import type { EncryptionSettings, Plan } from '../shared/plan';
+import type { ConfigureCmkInput, RunResult } from '../shared/runbooks';
+import { describeEncryption, summaryLine } from '../shared/status';
+import { azure, azureLong } from './proxies';
+import type { Run } from './run';
+import { failureOf, runRunbook, type ChangeOutcome } from './runbook';
+
+/** How long the probe may wait for the account to reach its new key. */
+const PROBE_WITHIN_MS = 120_000;
+
+/** Brings a storage account to customer-managed keys in Key Vault, end to end. */
+export async function configureCmk(input: ConfigureCmkInput): Promise<RunResult> {
+  return runRunbook({
+    operation: 'configure',
+    input,
+    summary: summaryLine('configure', input.account, {
+      vault: input.vault?.name,
+      key: input.key?.name,
+      pinVersion: input.pinVersion,
+    }),
+    validate: () => {
+      validateVaultName(input.vault?.name, 'vault.name');
+      validateKeyName(input.key?.name, 'key.name');
+      if (!KEY_TYPES.includes(input.key.type))
+        throw new ValidationError('key.type', 'RSA or RSA-HSM', input.key.type);
+      if (!KEY_SIZES.includes(input.key.size))
+        throw new ValidationError('key.size', '2048, 3072 or 4096', input.key.size);
+    },
+    request: {
+      operation: 'configure',
+      vault: input.vault,
+      key: input.key,
+      identity: input.identity,
+      pinVersion: input.pinVersion,
+    },
+    change: (run, plan) => configure(run, plan, input),
+  });
+}
+
+async function configure(run: Run, plan: Plan, input: ConfigureCmkInput): Promise<ChangeOutcome> {
+  const account = run.account;
+  let vault: VaultState | undefined;
+  let key: KeyState | undefined;
+  let identity: IdentityState | undefined;
+  let enableTried = false;
+  try {
+    vault = await run.step(
+      'vault',
+      'Key Vault',
+      () =>
+        azureLong.ensureVault.executeWithOptions({ summary: `Ensure vault ${input.vault.name}` }, [
+          { account, vault: input.vault, location: plan.location ?? plan.vault?.location ?? '' },
+        ]),
+      (v) => (v.created ? 'created with soft delete and purge protection' : 'exists; checked'),
+    );
+    if (vault.created)
+      run.remaining.push(`Key Vault ${vault.name} (created by this run; purge protection keeps it)`);
+    identity = await run.step(
+      'identity',
+      'Managed identity',
+      () =>
+        azure.assignIdentity.executeWithOptions({ summary: `Assign identity to ${account.name}` }, [
+          { account, identity: input.identity },
+        ]),
+      (i) => `${i.identity} (${i.principalId})`,
+    );
+    const principalId = identity.principalId;
+    const grant = await run.step(
+      'grant',
+      'Key access',
+      () =>
+        azureLong.grantKeyAccess.executeWithOptions({ summary: `Grant key access on ${vault!.name}` }, [
+          { vault: vault!, principalId, keyName: input.key.name },
+        ]),
+      (g) => `${g.mode}${g.changed ? ', granted' : ', already granted'}`,
+    );
+    if (grant.changed) run.remaining.push(`Key access for ${principalId} on ${vault.name}`);
+    key = await run.step(
+      'key',
+      'Key',
+      () =>
+        azure.ensureKey.executeWithOptions({ summary: `Ensure key ${input.key.name}` }, [
+          { vault: vault!, key: input.key, runId: workflowInfo().runId },
+        ]),
+      (k) => `${k.name} ${k.version}${k.created ? ' (created)' : ''}`,
+    );
+    if (key.created) run.remaining.push(`Key ${vault.name}/${key.name} version ${key.version}`);
+    enableTried = true;
+    const encryption = await run.step(
+      'enable',
+      'Enable CMK',
+      () =>
+        azure.enableCmk.executeWithOptions({ summary: `Enable CMK on ${account.name}` }, [
+          { account, key: key!, identity: identity!.identity, pinVersion: input.pinVersion },
+        ]),
+      describeEncryption,
+    );
+    return await confirm(run, plan, encryption);
+  } catch (error) {
+    if (enableTried) await restore(run, plan.before);
+    throw error;
+  }
+}
+
+async function confirm(run: Run, plan: Plan, encryption: EncryptionSettings): Promise<ChangeOutcome> {
+  const account = run.account;
+  await run.setStage('confirming');
+  let probe;
+  try {
+    probe = await azureLong.probeDataAccess.executeWithOptions(
+      { summary: `Probe blob access on ${account.name}` },
+      [{ account, expect: 'allowed', withinMs: PROBE_WITHIN_MS }],
+    );
+  } catch (error) {
+    const { message } = failureOf(error);
+    run.recordStep('probe', 'Data-plane check', 'failed', message);
+    run.remaining.length = 0;
+    return {
+      outcome: 'pending',
+      message: `CMK is enabled on ${account.name} (${describeEncryption(encryption)}) but the data-plane check did not finish: ${message}`,
+      encryption,
+    };
+  }
+  if (probe.state === 'allowed') {
+    run.recordStep('probe', 'Data-plane check', 'done', `blob access works (${probe.attempts} probe(s))`);
+    run.remaining.length = 0;
+    return { message: `${account.name} now uses ${describeEncryption(encryption)}.`, encryption };
+  }
+  run.recordStep(
+    'probe',
+    'Data-plane check',
+    'failed',
+    `blob access denied (${probe.errorCode ?? 'unknown'})`,
+  );
+  await restore(run, plan.before);
+  return {
+    outcome: 'failed',
+    message: `${account.name} could not reach its new key (${probe.errorCode ?? 'denied'}); its encryption was put back to ${describeEncryption(plan.before)}. Check the key's access and network rules, then run configure again.`,
+    encryption: plan.before,
+  };
+}
+
+/** Compensation: puts the account's encryption back to what the plan saw before the run. */
+async function restore(run: Run, before: EncryptionSettings): Promise<void> {
+  await run.setStage('compensating');
+  try {
+    await azure.restoreEncryption.executeWithOptions(
+      { summary: `Restore encryption of ${run.account.name}` },
+      [{ account: run.account, settings: before }],
+    );
+    run.recordStep('enable', 'Restore encryption', 'compensated', describeEncryption(before));
+  } catch (error) {
+    const { message } = failureOf(error);
+    run.recordStep('enable', 'Restore encryption', 'failed', message);
+    run.remaining.push(
+      `Encryption of ${run.account.name} could not be restored to ${describeEncryption(before)}: ${message}`,
+    );
+  }
+}

@@ -1,0 +1,39 @@
+/**
+ * The activity proxies every runbook uses, with timeouts and retry policies per kind of call.
+ * Domain errors (`NON_RETRYABLE_ERROR_TYPES`) stop retries; transient ones retry with backoff.
+ */
+import type { RetryPolicy } from '@temporalio/common';
+import { proxyActivities } from '@temporalio/workflow';
+import type { CmkActivities } from '../shared/activities';
+import { NON_RETRYABLE_ERROR_TYPES } from '../shared/errors';
+
+const retry: RetryPolicy = {
+  initialInterval: '1s',
+  backoffCoefficient: 2,
+  maximumInterval: '30s',
+  maximumAttempts: 8,
+  nonRetryableErrorTypes: [...NON_RETRYABLE_ERROR_TYPES],
+};
+
+/** Reads and short ARM writes (inspect, identity, enable, restore, disable). */
+export const azure = proxyActivities<CmkActivities>({
+  startToCloseTimeout: '2m',
+  retry,
+});
+
+/** Calls that wait on Azure (grant propagation, vault creation, probes, rotation confirmation). */
+export const azureLong = proxyActivities<CmkActivities>({
+  startToCloseTimeout: '30m',
+  heartbeatTimeout: '1m',
+  retry,
+});
+
+/** Chat: a few quick attempts; a chat outage never fails a runbook. */
+export const chat = proxyActivities<CmkActivities>({
+  startToCloseTimeout: '30s',
+  retry: {
+    initialInterval: '1s',
+    maximumAttempts: 3,
+    nonRetryableErrorTypes: [...NON_RETRYABLE_ERROR_TYPES],
+  },
+});

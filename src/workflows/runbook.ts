@@ -1,0 +1,127 @@
+/**
+ * The shape every single-account runbook shares: validate → preflight → plan → approval →
+ * re-check → change → confirm, ending in a `RunResult` for every outcome (never a thrown
+ * workflow failure for domain outcomes) once all update handlers have finished.
+ */
+import { ActivityFailure, ApplicationFailure, allHandlersFinished, condition } from '@temporalio/workflow';
+import { validateAccountRef } from '../shared/accounts';
+import type { OperationRequest } from '../shared/activities';
+import { ValidationError } from '../shared/names';
+import type { EncryptionSettings, Plan } from '../shared/plan';
+import type { Operation, RunContext, RunOutcome, RunResult } from '../shared/runbooks';
+import { ApprovalGate, blockedMessage } from './approval-gate';
+import { azure } from './proxies';
+import { Run } from './run';
+import type { AccountRef } from '../shared/accounts';
+
+/** What the change part of a runbook reports when it succeeds. */
+export interface ChangeOutcome {
+  message: string;
+  encryption?: EncryptionSettings;
+  outcome?: RunOutcome;
+}
+
+/** One runbook: its operation, account, context, what to inspect, and the change itself. */
+export interface RunbookSpec {
+  operation: Operation;
+  input: RunContext & { account: AccountRef };
+  summary: string;
+  /** Checks the rest of the input (names, durations) before any call to Azure. */
+  validate?: () => void;
+  request: OperationRequest;
+  /** Makes the change on the approved, re-checked plan. */
+  change: (run: Run, plan: Plan, gate: ApprovalGate) => Promise<ChangeOutcome>;
+}
+
+/** Activity failure types that mean the input was wrong: the run ends `invalid`. */
+const INVALID_INPUT_ERROR_TYPES = ['InvalidInput', 'ValidationError'];
+
+/** Runs a runbook to a `RunResult`. */
+export async function runRunbook(spec: RunbookSpec): Promise<RunResult> {
+  let account: AccountRef;
+  try {
+    account = validateAccountRef(spec.input.account);
+    spec.validate?.();
+  } catch (error) {
+    return invalidResult(error);
+  }
+  const run = new Run(spec.operation, account, spec.input, spec.summary);
+  const gate = new ApprovalGate(run);
+  const result = await execute(spec, run, gate, account);
+  await condition(allHandlersFinished);
+  return result;
+}
+
+async function execute(
+  spec: RunbookSpec,
+  run: Run,
+  gate: ApprovalGate,
+  account: AccountRef,
+): Promise<RunResult> {
+  const inspect = (): Promise<Plan> =>
+    azure.inspect.executeWithOptions({ summary: `Inspect ${account.name} (${spec.operation})` }, [
+      { account, request: spec.request },
+    ]);
+  try {
+    await run.setStage('preflight');
+    const plan = await run.step(
+      'preflight',
+      'Preflight',
+      inspect,
+      (p) => `${p.steps.length} step(s) planned`,
+    );
+    run.setPlan(plan);
+    if (plan.blockers.length) return run.finish({ outcome: 'blocked', message: blockedMessage(plan), plan });
+
+    const approval = await gate.approve(plan);
+    if (approval.outcome === 'approved') run.recordStep('approval', 'Approval', 'done');
+    if (approval.outcome !== 'approved' && approval.outcome !== 'not-required') {
+      return run.finish({ outcome: approval.outcome, message: approval.message, plan: approval.plan });
+    }
+    const current = await gate.confirmCurrent(approval.plan, inspect);
+    if (current.outcome !== 'approved' && current.outcome !== 'not-required') {
+      return run.finish({ outcome: current.outcome, message: current.message, plan: current.plan });
+    }
+    run.setPlan(current.plan);
+    await run.setStage('running');
+    const done = await spec.change(run, current.plan, gate);
+    return run.finish({
+      outcome: done.outcome ?? 'succeeded',
+      message: done.message,
+      encryption: done.encryption,
+    });
+  } catch (error) {
+    const failure = failureOf(error);
+    return run.finish({ ...failure, encryption: run.status.plan?.before });
+  }
+}
+
+/** Maps a failure to a result: non-retryable activity failures keep their message (it says what to do). */
+export function failureOf(error: unknown): { outcome: RunOutcome; message: string; errorType?: string } {
+  if (error instanceof ValidationError)
+    return { outcome: 'invalid', message: error.message, errorType: error.name };
+  if (error instanceof ActivityFailure) {
+    const cause = error.cause;
+    if (cause instanceof ApplicationFailure) {
+      const type = cause.type ?? 'Error';
+      return {
+        outcome: INVALID_INPUT_ERROR_TYPES.includes(type) ? 'invalid' : 'failed',
+        message: cause.message,
+        errorType: type,
+      };
+    }
+    return { outcome: 'failed', message: cause?.message ?? error.message, errorType: cause?.name };
+  }
+  throw error;
+}
+
+function invalidResult(error: unknown): RunResult {
+  if (!(error instanceof ValidationError)) throw error;
+  return {
+    outcome: 'invalid',
+    message: `Nothing was started: ${error.message}`,
+    steps: [],
+    remaining: [],
+    errorType: error.name,
+  };
+}
