@@ -1,0 +1,79 @@
+/**
+ * Finds storage accounts by name in the configured subscriptions, so people can type
+ * `rotate stcontoso` instead of a resource id. Uses the real ARM client (paged list).
+ */
+import type { StorageManagementClient } from '@azure/arm-storage';
+import { accountId, parseAccountId, type AccountRef } from '../shared/accounts';
+import type { AccountArg } from './commands';
+
+/** Resolves an account argument to the accounts it may mean (none, one, or several when ambiguous). */
+export interface AccountResolver {
+  /** Every account with this name in the configured subscriptions. */
+  findByName(name: string): Promise<AccountRef[]>;
+}
+
+/** What {@link createArmAccountResolver} needs: the subscriptions and a storage client per subscription. */
+export interface ArmAccountResolverOptions {
+  subscriptionIds: string[];
+  storage: (subscriptionId: string) => StorageManagementClient;
+}
+
+/** An {@link AccountResolver} over ARM's `storageAccounts.list()` in each configured subscription. */
+export function createArmAccountResolver(options: ArmAccountResolverOptions): AccountResolver {
+  return {
+    async findByName(name) {
+      const wanted = name.toLowerCase();
+      const found: AccountRef[] = [];
+      for (const subscriptionId of options.subscriptionIds) {
+        for await (const account of options.storage(subscriptionId).storageAccounts.list()) {
+          if (account.name?.toLowerCase() !== wanted || !account.id) continue;
+          found.push(parseAccountId(account.id));
+        }
+      }
+      return found;
+    },
+  };
+}
+
+/** Why an account argument did not resolve to exactly one account. */
+export class AccountNotResolved extends Error {
+  override readonly name = 'AccountNotResolved';
+  constructor(
+    message: string,
+    /** Resource ids of the candidates when the name is ambiguous. */
+    readonly candidates: string[] = [],
+  ) {
+    super(message);
+  }
+}
+
+/**
+ * Turns what the user typed into one account: a resource id must lie in a configured
+ * subscription; a name must match exactly one account. Throws {@link AccountNotResolved}.
+ */
+export async function resolveAccount(
+  arg: AccountArg,
+  resolver: AccountResolver,
+  subscriptionIds: string[],
+): Promise<AccountRef> {
+  if ('ref' in arg) {
+    if (!subscriptionIds.includes(arg.ref.subscriptionId.toLowerCase())) {
+      throw new AccountNotResolved(
+        `Subscription ${arg.ref.subscriptionId} is not one this bot may change (configured: ${subscriptionIds.join(', ')}).`,
+      );
+    }
+    return arg.ref;
+  }
+  const matches = await resolver.findByName(arg.name);
+  if (matches.length === 1 && matches[0]) return matches[0];
+  if (matches.length === 0) {
+    throw new AccountNotResolved(
+      `No storage account named "${arg.name}" in the configured subscriptions (${subscriptionIds.join(', ')}).`,
+    );
+  }
+  const ids = matches.map(accountId);
+  throw new AccountNotResolved(
+    `"${arg.name}" names ${matches.length} storage accounts; use the resource id of the one you mean.`,
+    ids,
+  );
+}

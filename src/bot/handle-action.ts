@@ -1,0 +1,111 @@
+/**
+ * What a click on a run card does, independent of Teams: the card carries ids only; the
+ * approver is the authenticated user the channel named, and the workflow decides whether
+ * the decision counts.
+ */
+import type { ApprovalPolicy, RunStatus, Verdict } from '../shared/approval';
+import { renderErrorCard, renderRunCard, type AdaptiveCardJson } from './cards/render';
+import type { Viewer } from './cards/run-view';
+import { DecisionRefused, type RunService } from './run-service';
+
+/** The verbs the run card's `Action.Execute` buttons send. */
+export const CARD_VERBS = ['approve', 'reject', 'refresh'] as const;
+export type CardVerb = (typeof CARD_VERBS)[number];
+
+/** Ids a card action carries; nothing in it says who clicked. */
+export interface CardActionData {
+  workflowId: string;
+  runId?: string;
+  fingerprint?: string;
+}
+
+/** A click as the channel reported it. */
+export interface CardAction {
+  verb: string;
+  data: unknown;
+  /** From the authenticated activity (`from.aadObjectId`, `from.name`), never from card data. */
+  user: { aadObjectId?: string; name?: string };
+  /** `channelData.tenant.id` of the activity. */
+  tenantId?: string;
+  /** The invoke's activity id: the update id, so a repeated delivery counts once. */
+  invokeId: string;
+}
+
+/** The clicker's card, and the status to show everyone when a decision was recorded. */
+export interface CardActionResult {
+  card: AdaptiveCardJson;
+  /** Set when a decision was accepted: edit the message for everyone with this status. */
+  broadcast?: RunStatus;
+  /** Set when the click was refused; logged and shown to the clicker. */
+  refusal?: string;
+}
+
+/** What card handling needs. */
+export interface CardActionDeps {
+  runs: RunService;
+  policy: ApprovalPolicy;
+}
+
+/** Parses card data into ids; anything else in it is ignored. */
+export function parseCardActionData(data: unknown): CardActionData | undefined {
+  const value = data as Record<string, unknown> | undefined;
+  if (!value || typeof value !== 'object') return undefined;
+  const { workflowId, runId, fingerprint } = value;
+  if (typeof workflowId !== 'string' || !workflowId.startsWith('cmk/')) return undefined;
+  const parsed: CardActionData = { workflowId };
+  if (typeof runId === 'string' && runId) parsed.runId = runId;
+  if (typeof fingerprint === 'string' && fingerprint) parsed.fingerprint = fingerprint;
+  return parsed;
+}
+
+/** The view of a run for one person: approvers who have not decided see the buttons. */
+export function viewerOf(status: RunStatus, aadObjectId: string | undefined, note?: string): Viewer {
+  const id = aadObjectId?.toLowerCase();
+  const listed = Boolean(id && status.approval.approvers.some((a) => a.toLowerCase() === id));
+  const decided = status.approval.decisions.some((d) => d.approverAadId.toLowerCase() === id);
+  return note ? { canDecide: listed && !decided, note } : { canDecide: listed && !decided };
+}
+
+/** Handles approve/reject/refresh; refusals come back as the card with a note, never as a throw. */
+export async function handleCardAction(deps: CardActionDeps, action: CardAction): Promise<CardActionResult> {
+  const data = parseCardActionData(action.data);
+  if (!data || !(CARD_VERBS as readonly string[]).includes(action.verb)) {
+    const refusal = 'This card is not one of mine or is out of date.';
+    return { card: renderErrorCard({ problem: refusal }), refusal };
+  }
+  const current = await deps.runs.getStatus(data.workflowId, data.runId);
+  if (!current) {
+    const refusal = 'This run no longer exists.';
+    return { card: renderErrorCard({ problem: refusal }), refusal };
+  }
+  if (action.verb === 'refresh') {
+    return { card: renderRunCard(current, viewerOf(current, action.user.aadObjectId)) };
+  }
+  const refuse = (reason: string, status: RunStatus = current): CardActionResult => ({
+    card: renderRunCard(status, viewerOf(status, action.user.aadObjectId, `⛔ Not recorded: ${reason}`)),
+    refusal: reason,
+  });
+  const approver = action.user.aadObjectId;
+  if (!approver) return refuse('Teams did not say who you are, so I cannot take your decision.');
+  if (deps.policy.tenantId && action.tenantId?.toLowerCase() !== deps.policy.tenantId.toLowerCase()) {
+    return refuse('You are signed in to another organisation than the one that approves these runs.');
+  }
+  try {
+    const status = await deps.runs.decide(
+      data,
+      {
+        approverAadId: approver,
+        approverName: action.user.name ?? '',
+        verdict: action.verb as Verdict,
+        ...(action.tenantId ? { tenantId: action.tenantId } : {}),
+        ...(data.fingerprint ? { fingerprint: data.fingerprint } : {}),
+      },
+      action.invokeId,
+    );
+    return { card: renderRunCard(status, viewerOf(status, approver)), broadcast: status };
+  } catch (error) {
+    if (!(error instanceof DecisionRefused)) throw error;
+    const latest = (await deps.runs.getStatus(data.workflowId, data.runId)) ?? current;
+    return refuse(error.message, latest);
+  }
+}

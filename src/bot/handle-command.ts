@@ -1,0 +1,115 @@
+/**
+ * What the bot answers to a chat command, independent of Teams: parse, resolve the account,
+ * start the runbook or read runs, and return the card or text to send back.
+ */
+import { workflowIdFor } from '../shared/accounts';
+import type { ApprovalPolicy, Person } from '../shared/approval';
+import type { ConversationRef } from '../shared/chat';
+import { ValidationError } from '../shared/names';
+import { AccountNotResolved, resolveAccount, type AccountResolver } from './accounts';
+import {
+  renderErrorCard,
+  renderHelpCard,
+  renderRunCard,
+  renderRunsCard,
+  type AdaptiveCardJson,
+} from './cards/render';
+import { parseCommand, usageOf, type AccountArg } from './commands';
+import { isRunCommand, runRequestFor } from './run-inputs';
+import { AccountLocked, type RunService } from './run-service';
+
+/** Everything command handling needs; injected so tests run it against real services. */
+export interface CommandDeps {
+  runs: RunService;
+  resolver: AccountResolver;
+  subscriptionIds: string[];
+  policy: ApprovalPolicy;
+  uiBaseUrl: string;
+}
+
+/** A chat message as the bot saw it: text without mentions, who sent it, where. */
+export interface IncomingCommand {
+  text: string;
+  requester: Person;
+  conversation: ConversationRef;
+}
+
+/** The answer: a card, or text (markdown). */
+export type Reply = { card: AdaptiveCardJson } | { text: string };
+
+/** Handles one command; never throws for user mistakes (they become error cards). */
+export async function handleCommand(deps: CommandDeps, incoming: IncomingCommand): Promise<Reply> {
+  const command = parseCommand(incoming.text);
+  if (command.kind === 'error') {
+    return {
+      card: renderErrorCard({
+        title: 'I could not read that command',
+        problem: command.problem,
+        usage: command.usage,
+      }),
+    };
+  }
+  try {
+    switch (command.kind) {
+      case 'help':
+        return { card: renderHelpCard() };
+      case 'runs':
+        return { card: renderRunsCard(await deps.runs.listRuns()) };
+      case 'status': {
+        if (!command.account) return { card: renderRunsCard(await deps.runs.listRuns()) };
+        const account = await resolve(deps, command.account);
+        const status = await deps.runs.getStatus(workflowIdFor(account));
+        if (!status) return { text: `No runbook has run on ${account.name} yet.` };
+        return { card: renderRunCard(status) };
+      }
+      default: {
+        if (!isRunCommand(command)) return { card: renderHelpCard() };
+        const account = await resolve(deps, command.account);
+        const request = runRequestFor(command, account, {
+          requester: incoming.requester,
+          conversation: incoming.conversation,
+          policy: deps.policy,
+          uiBaseUrl: deps.uiBaseUrl,
+        });
+        const started = await deps.runs.start(request);
+        return {
+          text: `Started **${request.summary}**. I will post the plan here. [Open in Temporal UI](${started.uiUrl})`,
+        };
+      }
+    }
+  } catch (error) {
+    if (error instanceof AccountLocked) {
+      return {
+        card: renderErrorCard({
+          title: 'The account is busy',
+          problem: `${error.message} Wait for it to finish, or follow it in the Temporal UI.`,
+          link: { title: 'Open the running run', url: error.uiUrl },
+        }),
+      };
+    }
+    if (error instanceof AccountNotResolved) {
+      return {
+        card: renderErrorCard({
+          title: 'Which storage account?',
+          problem: error.message,
+          usage: usageOf(commandWord(incoming.text)),
+          choices: error.candidates,
+        }),
+      };
+    }
+    if (error instanceof ValidationError) {
+      return {
+        card: renderErrorCard({ problem: error.message, usage: usageOf(commandWord(incoming.text)) }),
+      };
+    }
+    throw error;
+  }
+}
+
+function resolve(deps: CommandDeps, arg: AccountArg) {
+  return resolveAccount(arg, deps.resolver, deps.subscriptionIds);
+}
+
+function commandWord(text: string): string {
+  return text.trim().split(/\s+/)[0]?.toLowerCase() ?? 'help';
+}

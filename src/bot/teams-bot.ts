@@ -1,0 +1,115 @@
+/**
+ * The Teams activity handler, kept thin: a message becomes a command, an `Action.Execute`
+ * click becomes a card action; both are handled outside botbuilder and answered here.
+ */
+import {
+  CardFactory,
+  MessageFactory,
+  TeamsActivityHandler,
+  TurnContext,
+  type AdaptiveCardInvokeResponse,
+  type AdaptiveCardInvokeValue,
+} from 'botbuilder';
+import type { RunStatus } from '../shared/approval';
+import { renderRunCard } from './cards/render';
+import { handleCardAction, type CardActionDeps } from './handle-action';
+import { handleCommand, type CommandDeps } from './handle-command';
+import { createTeamsUserIdLookup, undecidedApprovers, type TeamsUserIdLookup } from './members';
+
+/** A line for the log; never carries tokens or secrets. */
+export type BotLog = (
+  level: 'info' | 'warn' | 'error',
+  message: string,
+  fields?: Record<string, unknown>,
+) => void;
+
+/** Everything the bot needs, injected. */
+export interface CmkBotDeps extends CommandDeps, CardActionDeps {
+  userIds?: TeamsUserIdLookup;
+  log?: BotLog;
+}
+
+const CARD_CONTENT_TYPE = 'application/vnd.microsoft.card.adaptive';
+
+/** The cmk-runbook Teams bot. */
+export class CmkTeamsBot extends TeamsActivityHandler {
+  private readonly userIds: TeamsUserIdLookup;
+  private readonly log: BotLog;
+
+  constructor(private readonly deps: CmkBotDeps) {
+    super();
+    this.userIds = deps.userIds ?? createTeamsUserIdLookup();
+    this.log = deps.log ?? (() => {});
+    this.onMessage(async (ctx, next) => {
+      await this.answerCommand(ctx);
+      await next();
+    });
+  }
+
+  private async answerCommand(ctx: TurnContext): Promise<void> {
+    const activity = ctx.activity;
+    const text = TurnContext.removeRecipientMention(activity) ?? activity.text ?? '';
+    const reply = await handleCommand(this.deps, {
+      text,
+      requester: {
+        aadObjectId: activity.from.aadObjectId ?? activity.from.id,
+        name: activity.from.name ?? '',
+      },
+      conversation: { ...TurnContext.getConversationReference(activity) },
+    });
+    await ctx.sendActivity(
+      'card' in reply
+        ? MessageFactory.attachment(CardFactory.adaptiveCard(reply.card))
+        : MessageFactory.text(reply.text),
+    );
+  }
+
+  protected override async onAdaptiveCardInvoke(
+    ctx: TurnContext,
+    value: AdaptiveCardInvokeValue,
+  ): Promise<AdaptiveCardInvokeResponse> {
+    const activity = ctx.activity;
+    const tenantId = (activity.channelData as { tenant?: { id?: string } } | undefined)?.tenant?.id;
+    const result = await handleCardAction(this.deps, {
+      verb: value.action.verb,
+      data: value.action.data,
+      user: { aadObjectId: activity.from.aadObjectId, name: activity.from.name },
+      tenantId: tenantId ?? activity.conversation.tenantId,
+      invokeId: activity.id ?? '',
+    });
+    if (result.refusal) {
+      this.log('warn', 'card action refused', {
+        verb: value.action.verb,
+        user: activity.from.aadObjectId,
+        reason: result.refusal,
+      });
+    }
+    if (result.broadcast && activity.replyToId)
+      await this.updateForEveryone(ctx, activity.replyToId, result.broadcast);
+    return { statusCode: 200, type: CARD_CONTENT_TYPE, value: result.card };
+  }
+
+  /** After a decision, every viewer sees the new state; the remaining approvers keep their refresh. */
+  private async updateForEveryone(ctx: TurnContext, messageId: string, status: RunStatus): Promise<void> {
+    try {
+      const latest = (await this.deps.runs.getStatus(status.workflowId, status.runId)) ?? status;
+      const pending = latest.approval.state === 'pending' && !latest.result;
+      const waiting = pending
+        ? undecidedApprovers(
+            latest.approval.approvers,
+            latest.approval.decisions.map((d) => d.approverAadId),
+          )
+        : [];
+      const card = renderRunCard(
+        latest,
+        { canDecide: false },
+        waiting.length ? await this.userIds(ctx, waiting) : [],
+      );
+      const update = MessageFactory.attachment(CardFactory.adaptiveCard(card));
+      update.id = messageId;
+      await ctx.updateActivity(update);
+    } catch (error) {
+      this.log('warn', 'could not update the card for everyone', { error: (error as Error).message });
+    }
+  }
+}
