@@ -5,6 +5,7 @@
 import { workflowIdFor } from '../shared/accounts';
 import type { ApprovalPolicy, Person } from '../shared/approval';
 import type { ConversationRef } from '../shared/chat';
+import { formatDuration } from '../shared/duration';
 import { ValidationError } from '../shared/names';
 import { AccountNotResolved, resolveAccount, type AccountResolver } from './accounts';
 import {
@@ -62,6 +63,31 @@ export async function handleCommand(deps: CommandDeps, incoming: IncomingCommand
         if (!status) return { text: `No runbook has run on ${account.name} yet.` };
         return { card: renderRunCard(status) };
       }
+      case 'scheduleRotation': {
+        const account = await resolve(deps, command.account);
+        await deps.runs.scheduleRotation(
+          {
+            account,
+            policy: deps.policy,
+            conversation: incoming.conversation,
+            uiBaseUrl: deps.uiBaseUrl,
+            owner: incoming.requester,
+          },
+          command.everyMs,
+        );
+        return {
+          text: `${account.name} will be rotated every ${formatDuration(command.everyMs)}; each rotation reports here.`,
+        };
+      }
+      case 'unscheduleRotation': {
+        const account = await resolve(deps, command.account);
+        const removed = await deps.runs.unscheduleRotation(account);
+        return {
+          text: removed
+            ? `Automatic rotation of ${account.name} is stopped.`
+            : `${account.name} had no rotation schedule; nothing changed.`,
+        };
+      }
       default: {
         if (!isRunCommand(command)) return { card: renderHelpCard() };
         const account = await resolve(deps, command.account);
@@ -73,7 +99,7 @@ export async function handleCommand(deps: CommandDeps, incoming: IncomingCommand
         });
         const started = await deps.runs.start(request);
         return {
-          text: `Started **${request.summary}**. I will post the plan here. [Open in Temporal UI](${started.uiUrl})`,
+          text: `Started **${started.summary}**. I will post the plan here. [Open in Temporal UI](${started.uiUrl})`,
         };
       }
     }

@@ -1,127 +1,69 @@
 /**
- * From a parsed command and a resolved account to the runbook to start: operation, workflow
- * input and the one-line summary the Temporal UI shows. Pure; the defaults live here.
+ * From a parsed command and a resolved account to the runbook to start: the operation and
+ * its workflow input. Pure; the bot's defaults (vault and key names, key type) live here.
  */
 import type { AccountRef } from '../shared/accounts';
-import { formatDuration } from '../shared/duration';
-import type {
-  ChangeKeyInput,
-  ConfigureCmkInput,
-  DisableCmkInput,
-  Operation,
-  RevokeAccessInput,
-  RotateKeyInput,
-  RunContext,
-  SetRotationPolicyInput,
-} from '../shared/runbooks';
+import type { Operation, RunContext } from '../shared/runbooks';
+import type { InputByOperation } from '../shared/start';
 import { DEFAULT_KEY_NAME, defaultVaultName, type Command } from './commands';
 
-/** A command that starts a runbook. */
+/** A command that starts a runbook (schedules are managed separately). */
 export type RunCommand = Extract<
   Command,
-  {
-    kind:
-      'configure' | 'rotate' | 'changeKey' | 'revoke' | 'disable' | 'scheduleRotation' | 'unscheduleRotation';
-  }
+  { kind: 'configure' | 'rotate' | 'changeKey' | 'revoke' | 'disable' }
 >;
 
-/** The runbook a command starts. */
-export interface RunRequest {
-  operation: Operation;
-  account: AccountRef;
-  input:
-    | ConfigureCmkInput
-    | RotateKeyInput
-    | ChangeKeyInput
-    | RevokeAccessInput
-    | DisableCmkInput
-    | SetRotationPolicyInput;
-  /** The vault the run will use, when the command names or implies one (search attribute). */
-  vault?: string;
-  /** E.g. "Configure CMK · stcontoso · kv-stcontoso/cmk-key (versionless)". */
-  summary: string;
-}
+/** The runbook a command starts, as operation + input pairs the start options are built from. */
+export type RunRequest = {
+  [O in Exclude<Operation, 'fleetRotate' | 'setRotationPolicy'>]: {
+    operation: O;
+    input: InputByOperation[O];
+  };
+}[Exclude<Operation, 'fleetRotate' | 'setRotationPolicy'>];
+
+const RUN_KINDS: readonly string[] = ['configure', 'rotate', 'changeKey', 'revoke', 'disable'];
 
 /** True for the commands that start a runbook. */
 export function isRunCommand(command: Command): command is RunCommand {
-  return [
-    'configure',
-    'rotate',
-    'changeKey',
-    'revoke',
-    'disable',
-    'scheduleRotation',
-    'unscheduleRotation',
-  ].includes(command.kind);
+  return RUN_KINDS.includes(command.kind);
 }
 
 /** Builds the run request; `context` carries requester, conversation, policy and UI base URL. */
 export function runRequestFor(command: RunCommand, account: AccountRef, context: RunContext): RunRequest {
   const base = { ...context, account };
-  const name = account.name;
   switch (command.kind) {
-    case 'configure': {
-      const vault = command.vault ?? defaultVaultName(name);
-      const key = command.key ?? DEFAULT_KEY_NAME;
-      const input: ConfigureCmkInput = {
-        ...base,
-        vault: { name: vault },
-        key: { name: key, type: command.hsm ? 'RSA-HSM' : 'RSA', size: command.keySize },
-        identity: command.userIdentity
-          ? { type: 'UserAssigned', resourceId: command.userIdentity }
-          : { type: 'SystemAssigned' },
-        pinVersion: command.pinVersion,
-      };
-      const mode = command.pinVersion ? 'pinned' : 'versionless';
+    case 'configure':
       return {
         operation: 'configure',
-        account,
-        input,
-        vault,
-        summary: `Configure CMK · ${name} · ${vault}/${key} (${mode})`,
+        input: {
+          ...base,
+          vault: { name: command.vault ?? defaultVaultName(account.name) },
+          key: {
+            name: command.key ?? DEFAULT_KEY_NAME,
+            type: command.hsm ? 'RSA-HSM' : 'RSA',
+            size: command.keySize,
+          },
+          identity: command.userIdentity
+            ? { type: 'UserAssigned', resourceId: command.userIdentity }
+            : { type: 'SystemAssigned' },
+          pinVersion: command.pinVersion,
+        },
       };
-    }
-    case 'changeKey': {
-      const input: ChangeKeyInput = {
-        ...base,
-        key: { name: command.key, type: 'RSA', size: 2048 },
-        pinVersion: false,
-      };
-      if (command.vault) input.vault = { name: command.vault };
-      const target = command.vault ? `${command.vault}/${command.key}` : command.key;
-      const request: RunRequest = {
+    case 'changeKey':
+      return {
         operation: 'changeKey',
-        account,
-        input,
-        summary: `Change key · ${name} · to ${target}`,
+        input: {
+          ...base,
+          ...(command.vault ? { vault: { name: command.vault } } : {}),
+          key: { name: command.key, type: 'RSA', size: 2048 },
+          pinVersion: false,
+        },
       };
-      if (command.vault) request.vault = command.vault;
-      return request;
-    }
     case 'rotate':
-      return { operation: 'rotate', account, input: { ...base }, summary: `Rotate key · ${name}` };
+      return { operation: 'rotate', input: base };
     case 'revoke':
-      return {
-        operation: 'revoke',
-        account,
-        input: { ...base, disableKey: false },
-        summary: `Revoke key access · ${name}`,
-      };
+      return { operation: 'revoke', input: { ...base, disableKey: false } };
     case 'disable':
-      return { operation: 'disable', account, input: { ...base }, summary: `Disable CMK · ${name}` };
-    case 'scheduleRotation':
-      return {
-        operation: 'setRotationPolicy',
-        account,
-        input: { ...base, rotateAfter: command.every },
-        summary: `Schedule rotation · ${name} · every ${formatDuration(command.everyMs)}`,
-      };
-    case 'unscheduleRotation':
-      return {
-        operation: 'setRotationPolicy',
-        account,
-        input: { ...base },
-        summary: `Unschedule rotation · ${name}`,
-      };
+      return { operation: 'disable', input: base };
   }
 }

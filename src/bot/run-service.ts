@@ -3,10 +3,16 @@
  * read a run's status and list recent runs. Never imports workflow code.
  */
 import { WorkflowExecutionAlreadyStartedError, WorkflowUpdateStage, type Client } from '@temporalio/client';
-import { TypedSearchAttributes } from '@temporalio/common';
-import { workflowIdFor } from '../shared/accounts';
+import { ScheduleAlreadyRunning, ScheduleNotFoundError } from '@temporalio/client';
+import type { AccountRef } from '../shared/accounts';
 import { decideUpdate, statusQuery, type DecideInput, type RunStatus } from '../shared/approval';
-import { SA, WORKFLOW_TYPES } from '../shared/runbooks';
+import { SA } from '../shared/runbooks';
+import {
+  SCHEDULED_ROTATION_WORKFLOW,
+  scheduleIdFor,
+  startOptionsFor,
+  type ScheduledRotationInput,
+} from '../shared/start';
 import type { RunListItem } from './cards/render';
 import type { RunRequest } from './run-inputs';
 
@@ -22,6 +28,8 @@ export interface RunServiceOptions {
 /** A run that was started. */
 export interface StartedRun {
   workflowId: string;
+  /** The one-line summary the Temporal UI shows. */
+  summary: string;
   runId: string;
   uiUrl: string;
 }
@@ -45,6 +53,10 @@ export class DecisionRefused extends Error {
 /** Start, decide, read and list runs. */
 export interface RunService {
   start(request: RunRequest): Promise<StartedRun>;
+  /** Creates or updates the account's rotation schedule; returns its id. */
+  scheduleRotation(input: ScheduledRotationInput, everyInMs: number): Promise<string>;
+  /** Deletes the account's rotation schedule; false when there was none. */
+  unscheduleRotation(account: AccountRef): Promise<boolean>;
   /** Sends `decide` once per `updateId` and waits until the workflow accepted it. */
   decide(
     ref: { workflowId: string; runId?: string },
@@ -72,34 +84,58 @@ export function createRunService(options: RunServiceOptions): RunService {
   return {
     uiUrl,
     async start(request) {
-      const workflowId = workflowIdFor(request.account);
-      const requestedBy = request.input.requester.name || request.input.requester.aadObjectId;
-      const attributes = [
-        { key: SA.account, value: request.account.name },
-        { key: SA.operation, value: request.operation },
-        { key: SA.stage, value: 'preflight' },
-        { key: SA.requestedBy, value: requestedBy },
-        ...(request.vault ? [{ key: SA.vault, value: request.vault }] : []),
-      ];
+      const start = startOptionsFor(request.operation, request.input, options.taskQueue);
       try {
-        const handle = await client.workflow.start(WORKFLOW_TYPES[request.operation], {
-          taskQueue: options.taskQueue,
-          workflowId,
-          workflowIdConflictPolicy: 'FAIL',
-          args: [request.input],
-          typedSearchAttributes: new TypedSearchAttributes(attributes),
-          staticSummary: request.summary,
+        const handle = await client.workflow.start(start.workflowType, {
+          taskQueue: start.taskQueue,
+          workflowId: start.workflowId,
+          workflowIdConflictPolicy: start.workflowIdConflictPolicy,
+          workflowIdReusePolicy: start.workflowIdReusePolicy,
+          args: start.args,
+          typedSearchAttributes: start.typedSearchAttributes,
+          staticSummary: start.staticSummary,
+          staticDetails: start.staticDetails,
         });
+        const runId = handle.firstExecutionRunId;
         return {
-          workflowId,
-          runId: handle.firstExecutionRunId,
-          uiUrl: uiUrl(workflowId, handle.firstExecutionRunId),
+          workflowId: start.workflowId,
+          runId,
+          summary: start.staticSummary,
+          uiUrl: uiUrl(start.workflowId, runId),
         };
       } catch (error) {
         if (error instanceof WorkflowExecutionAlreadyStartedError) {
-          const running = await client.workflow.getHandle(workflowId).describe();
-          throw new AccountLocked(workflowId, uiUrl(workflowId, running.runId));
+          const running = await client.workflow.getHandle(start.workflowId).describe();
+          throw new AccountLocked(start.workflowId, uiUrl(start.workflowId, running.runId));
         }
+        throw error;
+      }
+    },
+    async scheduleRotation(input, everyInMs) {
+      const scheduleId = scheduleIdFor(input.account);
+      const action = {
+        type: 'startWorkflow' as const,
+        workflowType: SCHEDULED_ROTATION_WORKFLOW,
+        workflowId: `${scheduleId}/run`,
+        taskQueue: options.taskQueue,
+        args: [input],
+      };
+      const spec = { intervals: [{ every: everyInMs }] };
+      try {
+        await client.schedule.create({ scheduleId, spec, action, policies: { overlap: 'SKIP' } });
+      } catch (error) {
+        if (!(error instanceof ScheduleAlreadyRunning)) throw error;
+        await client.schedule.getHandle(scheduleId).update((previous) => ({ ...previous, spec, action }));
+      }
+      return scheduleId;
+    },
+    async unscheduleRotation(account) {
+      const scheduleId = scheduleIdFor(account);
+      try {
+        await client.schedule.getHandle(scheduleId).delete();
+        return true;
+      } catch (error) {
+        if (error instanceof ScheduleNotFoundError) return false;
         throw error;
       }
     },
