@@ -52,6 +52,19 @@ const cards: Record<string, AdaptiveCardJson> = {
   ]),
 };
 
+/** The few browser globals the rendering step touches (the project compiles without DOM types). */
+interface BrowserPage {
+  AdaptiveCards: { AdaptiveCard: new () => { parse(json: unknown): void; render(): unknown } };
+  document: { getElementById(id: string): BrowserElement };
+}
+interface BrowserElement {
+  innerText: string;
+  replaceChildren(...nodes: unknown[]): void;
+  querySelectorAll(
+    selector: string,
+  ): Iterable<{ getAttribute(name: string): string | null; textContent: string | null }>;
+}
+
 function actions(card: AdaptiveCardJson): Record<string, unknown>[] {
   return (card.actions as Record<string, unknown>[] | undefined) ?? [];
 }
@@ -124,10 +137,10 @@ describe('run, error, help and runs cards', () => {
 
     async function show(name: string): Promise<{ text: string; buttons: string[] }> {
       const result = await page.evaluate((json) => {
-        const AC = (globalThis as unknown as { AdaptiveCards: any }).AdaptiveCards;
-        const card = new AC.AdaptiveCard();
+        const page = globalThis as unknown as BrowserPage;
+        const card = new page.AdaptiveCards.AdaptiveCard();
         card.parse(json);
-        const host = document.getElementById('card')!;
+        const host = page.document.getElementById('card');
         host.replaceChildren(card.render());
         const buttons = [...host.querySelectorAll('button')].map(
           (b) => b.getAttribute('aria-label') ?? b.textContent ?? '',
