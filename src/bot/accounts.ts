@@ -12,7 +12,7 @@ export interface AccountResolver {
   findByName(name: string): Promise<AccountRef[]>;
 }
 
-/** What {@link createArmAccountResolver} needs: the subscriptions and a storage client per subscription. */
+/** What {@link createArmAccountResolver} needs: the subscriptions and how to make a storage client (called once per subscription). */
 export interface ArmAccountResolverOptions {
   subscriptionIds: string[];
   storage: (subscriptionId: string) => StorageManagementClient;
@@ -20,12 +20,21 @@ export interface ArmAccountResolverOptions {
 
 /** An {@link AccountResolver} over ARM's `storageAccounts.list()` in each configured subscription. */
 export function createArmAccountResolver(options: ArmAccountResolverOptions): AccountResolver {
+  const clients = new Map<string, StorageManagementClient>();
+  const storage = (subscriptionId: string): StorageManagementClient => {
+    let client = clients.get(subscriptionId);
+    if (!client) {
+      client = options.storage(subscriptionId);
+      clients.set(subscriptionId, client);
+    }
+    return client;
+  };
   return {
     async findByName(name) {
       const wanted = name.toLowerCase();
       const found: AccountRef[] = [];
       for (const subscriptionId of options.subscriptionIds) {
-        for await (const account of options.storage(subscriptionId).storageAccounts.list()) {
+        for await (const account of storage(subscriptionId).storageAccounts.list()) {
           if (account.name?.toLowerCase() !== wanted || !account.id) continue;
           found.push(parseAccountId(account.id));
         }

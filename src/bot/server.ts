@@ -7,7 +7,8 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from 'node:net';
 import type { ActivityHandler, CloudAdapter } from 'botbuilder';
 import { Client, Connection } from '@temporalio/client';
-import { createAzureClients } from '../activities/azure-clients';
+import { StorageManagementClient } from '@azure/arm-storage';
+import { DefaultAzureCredential } from '@azure/identity';
 import { ConfigError, loadConfig, type BotConfig } from '../config';
 import { createArmAccountResolver } from './accounts';
 import { createRunService } from './run-service';
@@ -170,7 +171,8 @@ export async function main(env: NodeJS.ProcessEnv = process.env): Promise<BotSer
     ...(config.temporal.connection.metadata ? { metadata: config.temporal.connection.metadata } : {}),
   });
   const client = new Client({ connection, namespace: config.temporal.namespace });
-  const azure = createAzureClients(config.azure);
+  const credential = new DefaultAzureCredential();
+  const endpoint = config.azure.armEndpoint;
   const handler = new CmkTeamsBot({
     runs: createRunService({
       client,
@@ -180,7 +182,7 @@ export async function main(env: NodeJS.ProcessEnv = process.env): Promise<BotSer
     }),
     resolver: createArmAccountResolver({
       subscriptionIds: config.azure.subscriptionIds,
-      storage: (subscriptionId) => azure.storage(subscriptionId),
+      storage: (subscriptionId) => new StorageManagementClient(credential, subscriptionId, { endpoint }),
     }),
     subscriptionIds: config.azure.subscriptionIds,
     policy: config.policy,
