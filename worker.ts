@@ -8,6 +8,7 @@ import path from 'node:path';
 import { NativeConnection, Worker, type WorkerOptions } from '@temporalio/worker';
 import { ConfigError, loadConfig, type Config } from './src/config';
 import { createActivitiesFromConfig } from './src/activities';
+import { createBotAdapter, createTeamsChatPort } from './src/bot/transport';
 
 /** What {@link createCmkWorker} needs; everything is injected so tests use the same factory. */
 export interface CmkWorkerOptions {
@@ -74,7 +75,8 @@ export async function connectToTemporal(
 export async function main(env: NodeJS.ProcessEnv = process.env): Promise<void> {
   const config = loadConfig(env, ['temporal', 'azure', 'bot']);
   const connection = await connectToTemporal(config.temporal);
-  const activities = await createActivitiesFromConfig(config);
+  const chat = createTeamsChatPort(createBotAdapter(config.bot), config.bot.appId);
+  const activities = await createActivitiesFromConfig(config, chat);
   const worker = await createCmkWorker({
     connection,
     namespace: config.temporal.namespace,

@@ -82,6 +82,8 @@ export interface VaultChoice {
   /** New vaults use RBAC (Key Vault API 2026-02-01 default) unless false. */
   rbac?: boolean;
   sku?: 'standard' | 'premium';
+  /** The runbook may turn purge protection on for an existing vault (irreversible). */
+  allowPurgeProtection?: boolean;
 }
 
 /** The key a runbook uses; created if missing. */

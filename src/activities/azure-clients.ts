@@ -1,0 +1,92 @@
+/**
+ * The Azure SDK clients the activities use, built once per worker from config with the
+ * production pipeline. Only the credential and the HTTP agent are configurable.
+ */
+import type { Agent } from 'node:https';
+import { AuthorizationManagementClient } from '@azure/arm-authorization';
+import { KeyVaultManagementClient } from '@azure/arm-keyvault';
+import { ManagedServiceIdentityClient } from '@azure/arm-msi';
+import { StorageManagementClient } from '@azure/arm-storage';
+import type { TokenCredential } from '@azure/core-auth';
+import { DefaultAzureCredential } from '@azure/identity';
+import { KeyClient } from '@azure/keyvault-keys';
+import { BlobServiceClient, type StoragePipelineOptions } from '@azure/storage-blob';
+import type { AzureConfig } from '../config';
+
+/** SDK retry tuning (the SDK honours Retry-After on 429/503 itself before Temporal retries). */
+export interface AzureRetryOptions {
+  maxRetries?: number;
+  retryDelayInMs?: number;
+  maxRetryDelayInMs?: number;
+}
+
+/** Options for {@link createAzureClients}; all configuration, none of it changes the pipeline. */
+export interface AzureClientOptions {
+  /** Defaults to `DefaultAzureCredential`. */
+  credential?: TokenCredential;
+  /** HTTP agent for every client (e.g. a corporate proxy). */
+  agent?: Agent;
+  retry?: AzureRetryOptions;
+}
+
+/** Clients cached per subscription, vault and account; created on first use. */
+export interface AzureClients {
+  readonly tenantId: string;
+  readonly armEndpoint: string;
+  /** Subscriptions the runbooks may act on; vaults are looked up in them by name. */
+  readonly subscriptionIds: readonly string[];
+  readonly credential: TokenCredential;
+  storage(subscriptionId: string): StorageManagementClient;
+  keyVault(subscriptionId: string): KeyVaultManagementClient;
+  authorization(subscriptionId: string): AuthorizationManagementClient;
+  msi(subscriptionId: string): ManagedServiceIdentityClient;
+  /** Data-plane key client for `https://<vault>.vault.azure.net/`. */
+  keys(vaultUri: string): KeyClient;
+  /** Blob service client for an account's blob endpoint (the data-plane probe). */
+  blob(blobEndpoint: string): BlobServiceClient;
+}
+
+/** Builds the client factory once; every client shares the credential, agent and retry options. */
+export function createAzureClients(azure: AzureConfig, options: AzureClientOptions = {}): AzureClients {
+  const credential = options.credential ?? new DefaultAzureCredential();
+  const common = {
+    endpoint: azure.armEndpoint,
+    ...(options.agent ? { agent: options.agent } : {}),
+    ...(options.retry ? { retryOptions: options.retry } : {}),
+  };
+  // storage-blob forwards unknown pipeline options to core-rest-pipeline, whose agent policy reads `agent`.
+  const blobOptions: StoragePipelineOptions & { agent?: Agent } = {
+    ...(options.agent ? { agent: options.agent } : {}),
+    retryOptions: { maxTries: 1 + (options.retry?.maxRetries ?? 2) },
+  };
+  const cached = <T>(make: (key: string) => T): ((key: string) => T) => {
+    const cache = new Map<string, T>();
+    return (key: string) => {
+      const normalised = key.toLowerCase();
+      let client = cache.get(normalised);
+      if (!client) {
+        client = make(normalised);
+        cache.set(normalised, client);
+      }
+      return client;
+    };
+  };
+  return {
+    tenantId: azure.tenantId,
+    armEndpoint: azure.armEndpoint,
+    subscriptionIds: azure.subscriptionIds,
+    credential,
+    storage: cached((s) => new StorageManagementClient(credential, s, common)),
+    keyVault: cached((s) => new KeyVaultManagementClient(credential, s, common)),
+    authorization: cached((s) => new AuthorizationManagementClient(credential, s, common)),
+    msi: cached((s) => new ManagedServiceIdentityClient(credential, s, common)),
+    keys: cached(
+      (uri) =>
+        new KeyClient(uri, credential, {
+          ...(options.agent ? { agent: options.agent } : {}),
+          ...(options.retry ? { retryOptions: options.retry } : {}),
+        }),
+    ),
+    blob: cached((endpoint) => new BlobServiceClient(endpoint, credential, blobOptions)),
+  };
+}

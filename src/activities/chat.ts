@@ -1,0 +1,70 @@
+/**
+ * The chat activities: delegate to the injected {@link ChatPort} and classify its failures
+ * (a bad conversation reference is permanent, a transport hiccup is retried).
+ */
+import { ApplicationFailure } from '@temporalio/common';
+import type { RunStatus } from '../shared/approval';
+import type { ChatPort, ConversationRef } from '../shared/chat';
+import { CMK_ERROR_TYPES, RETRYABLE_ERROR_TYPES } from '../shared/errors';
+import { ValidationError } from '../shared/names';
+
+/** The three chat activities over a port. */
+export function createChatActivities(chat: ChatPort): {
+  postRunCard(input: { conversation: ConversationRef; status: RunStatus }): Promise<string>;
+  updateRunCard(input: {
+    conversation: ConversationRef;
+    messageId: string;
+    status: RunStatus;
+  }): Promise<void>;
+  sendChatText(input: { conversation: ConversationRef; text: string }): Promise<void>;
+} {
+  return {
+    postRunCard: ({ conversation, status }) =>
+      deliver(() => {
+        requireConversation(conversation);
+        return chat.postCard(conversation, status);
+      }),
+    updateRunCard: ({ conversation, messageId, status }) =>
+      deliver(() => {
+        requireConversation(conversation);
+        if (typeof messageId !== 'string' || !messageId)
+          throw new ValidationError('messageId', 'the id postRunCard returned');
+        return chat.updateCard(conversation, messageId, status);
+      }),
+    sendChatText: ({ conversation, text }) =>
+      deliver(() => {
+        requireConversation(conversation);
+        if (typeof text !== 'string' || !text.trim())
+          throw new ValidationError('text', 'a non-empty message');
+        return chat.sendText(conversation, text);
+      }),
+  };
+}
+
+function requireConversation(conversation: unknown): void {
+  if (!conversation || typeof conversation !== 'object')
+    throw new ValidationError('conversation', 'the conversation reference the bot captured');
+}
+
+async function deliver<T>(send: () => Promise<T>): Promise<T> {
+  try {
+    return await send();
+  } catch (error) {
+    if (error instanceof ValidationError) {
+      throw ApplicationFailure.create({
+        type: CMK_ERROR_TYPES.InvalidInput,
+        message: error.message,
+        nonRetryable: true,
+      });
+    }
+    const status = (error as { statusCode?: number }).statusCode;
+    const permanent =
+      status !== undefined && status >= 400 && status < 500 && status !== 408 && status !== 429;
+    throw ApplicationFailure.create({
+      type: permanent ? CMK_ERROR_TYPES.AzureRequestRejected : RETRYABLE_ERROR_TYPES.ChatUnavailable,
+      message: `Chat delivery failed${status ? ` (${status})` : ''}: ${(error as Error).message ?? String(error)}`,
+      nonRetryable: permanent,
+      cause: error instanceof Error ? error : undefined,
+    });
+  }
+}

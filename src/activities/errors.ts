@@ -1,0 +1,224 @@
+/**
+ * Azure errors classified at the activity boundary: permanent ones become non-retryable
+ * failures with a domain type and a message saying what to do; throttling and transient
+ * faults stay retryable (throttling after Retry-After). The original error is kept as cause.
+ */
+import { ApplicationFailure, CancelledFailure } from '@temporalio/common';
+import { CMK_ERROR_TYPES, RETRYABLE_ERROR_TYPES, type CmkErrorType } from '../shared/errors';
+import { ValidationError } from '../shared/names';
+
+/** What a failing call was about, so a 404 can say which resource is missing. */
+export interface CallSubject {
+  /** e.g. `account stcontoso`, `vault kv-contoso`, `key kv-contoso/cmk`. */
+  what: string;
+  /** Domain type for a 404 on this call. */
+  notFound?: CmkErrorType;
+}
+
+/** The fields of a RestError (from any copy of core-rest-pipeline) that classification reads. */
+interface RestErrorLike {
+  name?: string;
+  message?: string;
+  code?: string;
+  statusCode?: number;
+  response?: { headers?: { get(name: string): string | undefined } };
+  details?: unknown;
+}
+
+/** A domain failure that a retry will not heal. */
+export function domainFailure(
+  type: CmkErrorType,
+  message: string,
+  details: Record<string, unknown> = {},
+  cause?: Error,
+): ApplicationFailure {
+  return ApplicationFailure.create({ type, message, nonRetryable: true, details: [details], cause });
+}
+
+/** Turns any error thrown by an activity into what Temporal should see. Never leaks request headers. */
+export function classifyError(error: unknown, subject?: CallSubject): Error {
+  if (error instanceof ApplicationFailure || error instanceof CancelledFailure) return error;
+  if (error instanceof ValidationError) {
+    return domainFailure(CMK_ERROR_TYPES.InvalidInput, error.message, {
+      field: error.field,
+      rule: error.rule,
+    });
+  }
+  const e = (error ?? {}) as RestErrorLike;
+  if (e.name === 'AbortError') return error as Error;
+  const status = e.statusCode;
+  const code = e.code ?? innerCode(e.details) ?? '';
+  const message = e.message ?? String(error);
+  const cause = error instanceof Error ? error : new Error(message);
+  const details = { statusCode: status, code, subject: subject?.what };
+  const about = subject ? ` (${subject.what})` : '';
+
+  if (status === 429) {
+    return ApplicationFailure.create({
+      type: RETRYABLE_ERROR_TYPES.AzureThrottled,
+      message: `Azure throttled the request${about}; retrying after ${retryAfterMs(e) ?? 'the default backoff'} ms`,
+      nonRetryable: false,
+      nextRetryDelay: retryAfterMs(e),
+      details: [details],
+      cause,
+    });
+  }
+  if (status === undefined || status === 408 || status >= 500 || isNetworkCode(code)) {
+    return ApplicationFailure.create({
+      type: RETRYABLE_ERROR_TYPES.AzureUnavailable,
+      message: `Azure did not answer${about}: ${message}`,
+      nonRetryable: false,
+      details: [details],
+      cause,
+    });
+  }
+  const mapped = mapPermanent(status, code, message, subject);
+  return domainFailure(
+    mapped.type,
+    `${mapped.message}${about}`,
+    { ...details, azureMessage: message },
+    cause,
+  );
+}
+
+/** True for the storage RP's answer while a new key-access grant has not propagated yet. */
+export function isKeyAccessPropagation(error: unknown): boolean {
+  const e = (error ?? {}) as RestErrorLike;
+  return e.code === 'KeyVaultAuthenticationFailure';
+}
+
+/** True for a Key Vault data-plane 403 (the runbook's own grant may still be propagating). */
+export function isForbidden(error: unknown): boolean {
+  const e = (error ?? {}) as RestErrorLike;
+  return e.statusCode === 403;
+}
+
+/** True for a 404 from ARM or Key Vault. */
+export function isNotFound(error: unknown): boolean {
+  return ((error ?? {}) as RestErrorLike).statusCode === 404;
+}
+
+function mapPermanent(
+  status: number,
+  code: string,
+  message: string,
+  subject?: CallSubject,
+): { type: CmkErrorType; message: string } {
+  const T = CMK_ERROR_TYPES;
+  if (code === 'KeyVaultPolicyError' || /recoverable is not set/i.test(message)) {
+    return {
+      type: T.PurgeProtectionMissing,
+      message:
+        'The vault needs soft delete and purge protection before Azure Storage can use its keys. Fix: let the runbook turn purge protection on (irreversible) or run `az keyvault update --enable-purge-protection true`',
+    };
+  }
+  if (code === 'KeyVaultAuthenticationFailure') {
+    return {
+      type: T.KeyAccessNotGranted,
+      message:
+        "The storage account's identity cannot use the key. Fix: grant it get, wrapKey and unwrapKey (access policy) or the role Key Vault Crypto Service Encryption User on the key, then run again",
+    };
+  }
+  if (/disabled/i.test(code) || /disabled key|key is disabled|not allowed on a disabled/i.test(message)) {
+    return {
+      type: T.KeyDisabled,
+      message:
+        'The key version is disabled. Fix: enable it (`az keyvault key set-attributes --enabled true`) or choose another key',
+    };
+  }
+  if (/hardware key operation not allowed on standard vault/i.test(message)) {
+    return {
+      type: T.HsmNotSupportedOnStandardVault,
+      message: 'RSA-HSM keys need a premium vault. Fix: choose RSA, or a premium-SKU vault',
+    };
+  }
+  if (code === 'VaultAlreadyExists') {
+    return {
+      type: T.VaultNameTaken,
+      message: 'That vault name is already taken in Azure. Fix: choose another vault name',
+    };
+  }
+  if (code === 'ConflictError' && /deleted state/i.test(message)) {
+    return {
+      type: T.VaultSoftDeleted,
+      message:
+        'A soft-deleted vault holds this name. Fix: recover it (`az keyvault recover --name <vault>`) or choose another name',
+    };
+  }
+  if (
+    code === 'AuthorizationFailed' ||
+    code === 'LinkedAuthorizationFailed' ||
+    status === 401 ||
+    status === 403
+  ) {
+    return {
+      type: T.AuthorizationFailed,
+      message:
+        "The runbook's identity is not allowed to do this. Fix: give it the needed Azure role (Storage Account Contributor, Key Vault Contributor, User Access Administrator, Key Vault Crypto Officer) or an access policy",
+    };
+  }
+  if (code === 'KeyNotFound' || (status === 404 && subject?.notFound === T.KeyNotFound)) {
+    return {
+      type: T.KeyNotFound,
+      message: 'The key does not exist in the vault. Fix: create it or name an existing key',
+    };
+  }
+  if (status === 404 && subject?.notFound) {
+    return { type: subject.notFound, message: notFoundMessage(subject.notFound) };
+  }
+  if (/only.*(at|during).*creat|cannot be (changed|updated|modified) after/i.test(message)) {
+    return {
+      type: T.CreationOnlySetting,
+      message:
+        'This setting can only be chosen when the storage account is created. Fix: create a new account with it',
+    };
+  }
+  if (/key.*(type|size)|kty|key_size/i.test(message) && status === 400) {
+    return {
+      type: T.UnsupportedKey,
+      message: 'Azure Storage accepts RSA or RSA-HSM keys of 2048, 3072 or 4096 bits. Fix: choose such a key',
+    };
+  }
+  return {
+    type: T.AzureRequestRejected,
+    message: `Azure rejected the request: ${code || status}: ${message}`,
+  };
+}
+
+function notFoundMessage(type: CmkErrorType): string {
+  switch (type) {
+    case CMK_ERROR_TYPES.AccountNotFound:
+      return 'The storage account does not exist. Fix: check the name, resource group and subscription';
+    case CMK_ERROR_TYPES.VaultNotFound:
+      return 'The vault does not exist. Fix: check the name and resource group, or let the runbook create it';
+    case CMK_ERROR_TYPES.IdentityNotFound:
+      return 'The user-assigned identity does not exist. Fix: create it or give the resource id of an existing one';
+    default:
+      return 'The resource does not exist';
+  }
+}
+
+function innerCode(details: unknown): string | undefined {
+  const error = (details as { error?: { code?: unknown } } | undefined)?.error;
+  return typeof error?.code === 'string' ? error.code : undefined;
+}
+
+function isNetworkCode(code: string): boolean {
+  return ['REQUEST_SEND_ERROR', 'ECONNRESET', 'ECONNREFUSED', 'ETIMEDOUT', 'EPIPE', 'EAI_AGAIN'].includes(
+    code,
+  );
+}
+
+/** Retry-After (seconds or HTTP date) or retry-after-ms, in milliseconds. */
+function retryAfterMs(e: RestErrorLike): number | undefined {
+  const headers = e.response?.headers;
+  if (!headers) return undefined;
+  const ms = Number(headers.get('retry-after-ms') ?? headers.get('x-ms-retry-after-ms'));
+  if (Number.isFinite(ms) && ms > 0) return ms;
+  const raw = headers.get('retry-after');
+  if (!raw) return undefined;
+  const seconds = Number(raw);
+  if (Number.isFinite(seconds)) return Math.max(0, seconds * 1000);
+  const at = Date.parse(raw);
+  return Number.isNaN(at) ? undefined : Math.max(0, at - Date.now());
+}

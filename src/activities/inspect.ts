@@ -1,0 +1,352 @@
+/**
+ * `inspect` (read-only preflight): reads the account, vault, key and grants an operation
+ * depends on and turns them into a plan — steps, blockers with their fix, encryption before
+ * and after, what is destructive or irreversible, and the fingerprint of that state.
+ */
+import type { StorageAccount } from '@azure/arm-storage';
+import { validateAccountRef, type AccountRef } from '../shared/accounts';
+import type { InspectInput, OperationRequest } from '../shared/activities';
+import { CMK_ERROR_TYPES } from '../shared/errors';
+import { ValidationError, validateKeyName, validateKeySize, validateKeyType } from '../shared/names';
+import type { Blocker, EncryptionSettings, Plan, Step, StepId } from '../shared/plan';
+import { OPERATIONS } from '../shared/runbooks';
+import { encryptionOf, getAccount, getVaultByUri, principalOf } from './azure-state';
+import type { ActivityDeps } from './deps';
+import { getUserAssignedIdentity, identityOf } from './identities';
+import { validateRotationPolicy } from './keys';
+import { fingerprintOf, readGrant, readKey, readVault, type VaultView } from './live-state';
+import { vaultRefFor } from './vaults';
+
+const TITLES: Record<StepId, string> = {
+  preflight: 'Check Azure state',
+  approval: 'Approval',
+  vault: 'Vault',
+  identity: 'Managed identity',
+  grant: 'Grant key access',
+  key: 'Key',
+  enable: 'Enable customer-managed key',
+  rotate: 'Rotate key',
+  switch: 'Switch the account to the new key',
+  rotationPolicy: 'Set rotation policy',
+  revoke: 'Revoke key access',
+  disableKey: 'Disable the key version',
+  disable: 'Back to Microsoft-managed keys',
+  probe: 'Probe blob data access',
+};
+
+/** Builds the plan for a request against live state; never writes. */
+export async function inspect(deps: ActivityDeps, input: InspectInput): Promise<Plan> {
+  const ref = validateAccountRef(input.account);
+  const request = validateRequest(input.request);
+  const account = await getAccount(deps, ref);
+  const before = encryptionOf(account);
+  const b = new PlanBuilder(ref, request, account, before);
+  const cmk = before.keySource === 'Microsoft.Keyvault' && !!before.vaultUri && !!before.keyName;
+
+  if (request.operation === 'configure' || request.operation === 'changeKey') {
+    const identity =
+      request.operation === 'configure'
+        ? identityOf(request.identity)
+        : (before.identity ?? 'SystemAssigned');
+    const vaultRef = request.vault
+      ? vaultRefFor(ref, request.vault)
+      : cmk
+        ? (await getVaultByUri(deps, before.vaultUri!, ref.subscriptionId)).ref
+        : undefined;
+    if (!vaultRef)
+      throw new ValidationError(
+        'request.vault',
+        'a vault is required when the account has no customer-managed key yet',
+      );
+    const vault = await readVault(deps, vaultRef);
+    b.vault = vault;
+    b.checkVault(vault, request.vault?.allowPurgeProtection === true, request.vault?.rbac);
+    let principalId = principalOf(account, identity);
+    if (request.operation === 'configure') {
+      if (identity !== 'SystemAssigned') {
+        try {
+          principalId ??= await getUserAssignedIdentity(deps, identity);
+        } catch {
+          b.block(
+            'IdentityNotFound',
+            `The user-assigned identity ${identity.split('/').pop()} does not exist.`,
+            'Create it, or give the resource id of an existing identity.',
+          );
+        }
+      }
+      b.step('identity', { skip: !!principalOf(account, identity) || hasUser(account, identity) });
+    } else if (!principalId) {
+      b.block(
+        'IdentityNotFound',
+        `Account ${ref.name} has no managed identity to reach a key.`,
+        'Run configure, which assigns one.',
+      );
+    }
+    const grant = await readGrant(deps, vault, principalId, request.key.name);
+    b.step('grant', { skip: grant.granted });
+    const key = await readKey(deps, vault, request.key.name);
+    b.key = key.summary;
+    b.grant = grant.evidence;
+    if (!key.readable)
+      b.warn(
+        `The runbook cannot read keys in ${vaultRef.name}; grant it Key Vault Crypto Officer or a key access policy.`,
+      );
+    b.checkKey(key.summary, request.key.type, vault);
+    b.step('key', { skip: key.summary.exists });
+    const after: EncryptionSettings = {
+      keySource: 'Microsoft.Keyvault',
+      vaultUri:
+        vault.vault?.properties?.vaultUri ?? `https://${vaultRef.name.toLowerCase()}.vault.azure.net/`,
+      keyName: request.key.name,
+      keyVersion: request.pinVersion ? (key.summary.latestVersion ?? '(the version created)') : '',
+      identity,
+    };
+    const switching =
+      cmk &&
+      (before.vaultUri !== after.vaultUri || before.keyName?.toLowerCase() !== after.keyName?.toLowerCase());
+    b.step(request.operation === 'configure' ? 'enable' : 'switch', {
+      destructive: switching || request.operation === 'changeKey',
+      skip: sameTarget(before, after),
+    });
+    b.step('probe');
+    return b.build(after);
+  }
+
+  if (!cmk) {
+    if (request.operation === 'disable') {
+      b.step('disable', { skip: true });
+      return b.build(before);
+    }
+    b.block(
+      CMK_ERROR_TYPES.CmkNotEnabled,
+      `Account ${ref.name} uses Microsoft-managed keys.`,
+      'Run configure first.',
+    );
+    return b.build(before);
+  }
+  const { ref: vaultRef } = await getVaultByUri(deps, before.vaultUri!, ref.subscriptionId);
+  const vault = await readVault(deps, vaultRef);
+  const key = await readKey(deps, vault, before.keyName!);
+  b.vault = vault;
+  b.key = key.summary;
+  const principalId = principalOf(account, before.identity ?? 'SystemAssigned');
+  b.grant = (await readGrant(deps, vault, principalId, before.keyName!)).evidence;
+
+  switch (request.operation) {
+    case 'rotate': {
+      if (!key.summary.exists)
+        b.block(
+          CMK_ERROR_TYPES.KeyNotFound,
+          `Key ${vaultRef.name}/${before.keyName} no longer exists.`,
+          'Recover it (`az keyvault key recover`) or change the key.',
+        );
+      else if (key.summary.enabled === false)
+        b.block(
+          CMK_ERROR_TYPES.KeyDisabled,
+          `Key ${vaultRef.name}/${before.keyName} is disabled.`,
+          'Enable it or change the key.',
+        );
+      b.step('rotate');
+      if (before.keyVersion) b.step('switch');
+      b.step('probe');
+      return b.build({
+        ...before,
+        keyVersion: before.keyVersion ? '(the new version)' : '',
+        currentVersionedKeyId: undefined,
+        lastKeyRotation: undefined,
+      });
+    }
+    case 'revoke':
+      b.step('revoke', {
+        destructive: true,
+        skip: b.grant === null || (Array.isArray(b.grant) && b.grant.length === 0),
+      });
+      if (request.disableKey) b.step('disableKey', { destructive: true });
+      b.step('probe');
+      return b.build(before);
+    case 'disable':
+      b.step('disable', { destructive: true });
+      b.step('probe');
+      return b.build({ keySource: 'Microsoft.Storage' });
+    case 'setRotationPolicy':
+      b.step('rotationPolicy');
+      return b.build(before);
+  }
+}
+
+function validateRequest(request: unknown): OperationRequest {
+  const r = request as OperationRequest | undefined;
+  if (!r || !OPERATIONS.includes(r.operation) || r.operation === ('fleetRotate' as string)) {
+    throw new ValidationError(
+      'request.operation',
+      'configure, rotate, changeKey, revoke, disable or setRotationPolicy',
+      r?.operation,
+    );
+  }
+  if (r.operation === 'configure' || r.operation === 'changeKey') {
+    validateKeyName(r.key?.name, 'request.key.name');
+    validateKeyType(r.key.type, 'request.key.type');
+    validateKeySize(r.key.size, 'request.key.size');
+  }
+  if (r.operation === 'setRotationPolicy') validateRotationPolicy(r);
+  return r;
+}
+
+function hasUser(account: StorageAccount, identity: string): boolean {
+  return Object.keys(account.identity?.userAssignedIdentities ?? {}).some(
+    (id) => id.toLowerCase() === identity.toLowerCase(),
+  );
+}
+
+function sameTarget(before: EncryptionSettings, after: EncryptionSettings): boolean {
+  return (
+    before.keySource === after.keySource &&
+    before.vaultUri === after.vaultUri &&
+    before.keyName?.toLowerCase() === after.keyName?.toLowerCase() &&
+    (before.keyVersion ?? '') === (after.keyVersion ?? '') &&
+    (before.identity ?? '').toLowerCase() === (after.identity ?? '').toLowerCase()
+  );
+}
+
+/** Collects steps, blockers and warnings, then seals the plan with its fingerprint. */
+class PlanBuilder {
+  vault?: VaultView;
+  key?: Plan['key'];
+  grant?: unknown;
+  private readonly steps: Step[] = [
+    { id: 'preflight', title: TITLES.preflight, destructive: false, irreversible: false },
+  ];
+  private readonly blockers: Blocker[] = [];
+  private readonly warnings: string[] = [];
+
+  constructor(
+    private readonly ref: AccountRef,
+    private readonly request: OperationRequest,
+    private readonly account: StorageAccount,
+    private readonly before: EncryptionSettings,
+  ) {
+    const enc = account.encryption;
+    if (enc?.requireInfrastructureEncryption)
+      this.warn('Infrastructure (double) encryption was chosen at creation and cannot change.');
+    for (const service of ['queue', 'table'] as const) {
+      if (enc?.services?.[service]?.keyType === 'Account')
+        this.warn(
+          `${service === 'queue' ? 'Queues' : 'Tables'} use the account key (set at creation), so the customer-managed key covers them too.`,
+        );
+    }
+  }
+
+  step(
+    id: StepId,
+    flags: { destructive?: boolean; irreversible?: boolean; skip?: boolean; title?: string } = {},
+  ): void {
+    this.steps.push({
+      id,
+      title: flags.title ?? TITLES[id],
+      destructive: !!flags.destructive,
+      irreversible: !!flags.irreversible,
+      ...(flags.skip ? { skip: true } : {}),
+    });
+  }
+
+  block(code: string, message: string, fix: string): void {
+    this.blockers.push({ code, message, fix });
+  }
+
+  warn(message: string): void {
+    this.warnings.push(message);
+  }
+
+  checkVault(v: VaultView, allowPurgeProtection: boolean, rbac: boolean | undefined): void {
+    const name = v.ref.name;
+    if (!v.summary.exists) {
+      this.step('vault', {
+        title: `Create vault ${name} (soft delete, purge protection, ${rbac === false ? 'access policies' : 'RBAC'})`,
+      });
+      if (rbac === undefined) this.warn('New vaults use RBAC, the default from Key Vault API 2026-02-01.');
+      return;
+    }
+    if (!v.summary.softDelete)
+      this.block(
+        CMK_ERROR_TYPES.SoftDeleteMissing,
+        `Vault ${name} has no soft delete.`,
+        `Run \`az keyvault update --name ${name} --enable-soft-delete true\`.`,
+      );
+    if (!v.summary.purgeProtection) {
+      if (allowPurgeProtection)
+        this.step('vault', {
+          title: `Turn on purge protection for ${name} (irreversible)`,
+          irreversible: true,
+        });
+      else
+        this.block(
+          CMK_ERROR_TYPES.PurgeProtectionMissing,
+          `Vault ${name} has no purge protection.`,
+          `Allow the runbook to turn it on (irreversible) or run \`az keyvault update --name ${name} --enable-purge-protection true\`.`,
+        );
+    } else this.step('vault', { skip: true, title: `Use vault ${name}` });
+    if (!v.summary.trustedServicesBypass)
+      this.block(
+        'TrustedServicesBypassOff',
+        `Vault ${name}'s firewall does not let trusted Azure services through.`,
+        `Run \`az keyvault update --name ${name} --bypass AzureServices\`.`,
+      );
+    if (v.ref.subscriptionId !== this.ref.subscriptionId)
+      this.warn(`Vault ${name} is in another subscription (${v.ref.subscriptionId}).`);
+  }
+
+  checkKey(key: NonNullable<Plan['key']>, wanted: string, v: VaultView): void {
+    const label = `${key.vaultName}/${key.name}`;
+    if (!key.exists) {
+      if (wanted === 'RSA-HSM' && v.summary.exists && v.summary.sku === 'standard')
+        this.block(
+          CMK_ERROR_TYPES.HsmNotSupportedOnStandardVault,
+          `Vault ${v.ref.name} is standard; RSA-HSM keys need premium.`,
+          'Choose RSA, or a premium vault.',
+        );
+      return;
+    }
+    if (key.type !== 'RSA' && key.type !== 'RSA-HSM')
+      this.block(
+        CMK_ERROR_TYPES.UnsupportedKey,
+        `Key ${label} is ${key.type}; Azure Storage needs RSA or RSA-HSM.`,
+        'Choose another key name.',
+      );
+    else if (![2048, 3072, 4096].includes(key.size ?? 0))
+      this.block(
+        CMK_ERROR_TYPES.UnsupportedKey,
+        `Key ${label} has ${key.size} bits; Azure Storage needs 2048, 3072 or 4096.`,
+        'Choose another key name.',
+      );
+    if (key.enabled === false)
+      this.block(
+        CMK_ERROR_TYPES.KeyDisabled,
+        `Key ${label} is disabled.`,
+        `Enable it (\`az keyvault key set-attributes --enabled true\`) or choose another key.`,
+      );
+  }
+
+  build(after: EncryptionSettings): Plan {
+    const plan: Plan = {
+      operation: this.request.operation,
+      account: this.ref,
+      location: this.account.location,
+      ...(this.vault ? { vault: this.vault.summary } : {}),
+      ...(this.key ? { key: this.key } : {}),
+      steps: this.steps,
+      blockers: this.blockers,
+      warnings: this.warnings,
+      before: this.before,
+      after: JSON.parse(JSON.stringify(after)) as EncryptionSettings,
+      destructive: this.steps.some((s) => s.destructive && !s.skip),
+      irreversible: this.steps.filter((s) => s.irreversible && !s.skip).map((s) => s.title),
+      fingerprint: fingerprintOf({
+        account: this.account,
+        vault: this.vault,
+        key: this.key,
+        grant: this.grant,
+      }),
+    };
+    return plan;
+  }
+}

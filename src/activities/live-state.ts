@@ -1,0 +1,165 @@
+/**
+ * The Azure state a plan depends on, read without changing anything, and its fingerprint:
+ * a sha256 of canonical JSON, so any change to it voids approvals given on the old plan.
+ */
+import { createHash } from 'node:crypto';
+import type { StorageAccount } from '@azure/arm-storage';
+import type { Vault } from '@azure/arm-keyvault';
+import { vaultId, type VaultRef } from '../shared/accounts';
+import type { EncryptionSettings, KeySummary, VaultSummary } from '../shared/plan';
+import type { KeySize, KeyType } from '../shared/names';
+import { keyScope, roleAssignmentName } from './access';
+import { encryptionOf, findVault } from './azure-state';
+import { CRYPTO_SERVICE_ENCRYPTION_USER, STORAGE_KEY_PERMISSIONS, type ActivityDeps } from './deps';
+import { isForbidden, isNotFound } from './errors';
+import { findKey, keySizeOf } from './keys';
+import { abortSignal } from './runtime';
+
+/** A vault and what the plan needs to know about it. */
+export interface VaultView {
+  ref: VaultRef;
+  vault?: Vault;
+  summary: VaultSummary;
+}
+
+/** Reads a vault (absent is fine) into a summary. */
+export async function readVault(deps: ActivityDeps, ref: VaultRef): Promise<VaultView> {
+  const vault = await findVault(deps, ref);
+  const p = vault?.properties;
+  const acls = p?.networkAcls;
+  const summary: VaultSummary = {
+    ...ref,
+    exists: !!vault,
+    ...(vault
+      ? {
+          softDelete: p?.enableSoftDelete !== false,
+          purgeProtection: p?.enablePurgeProtection === true,
+          rbac: p?.enableRbacAuthorization === true,
+          sku: p?.sku?.name === 'premium' ? 'premium' : 'standard',
+          location: vault.location,
+          trustedServicesBypass: acls?.defaultAction !== 'Deny' || acls?.bypass === 'AzureServices',
+        }
+      : {}),
+  };
+  return { ref, vault, summary };
+}
+
+/** Reads a key's latest version and version count; `readable: false` when the runbook may not look. */
+export async function readKey(
+  deps: ActivityDeps,
+  vault: VaultView,
+  name: string,
+): Promise<{ summary: KeySummary; readable: boolean }> {
+  const base: KeySummary = { vaultName: vault.ref.name, name, exists: false };
+  const uri = vault.vault?.properties?.vaultUri;
+  if (!vault.vault || !uri) return { summary: base, readable: true };
+  try {
+    const key = await findKey(deps, uri, name);
+    if (!key) return { summary: base, readable: true };
+    let versions = 0;
+    for await (const v of deps.azure
+      .keys(uri)
+      .listPropertiesOfKeyVersions(name, { abortSignal: abortSignal() })) {
+      void v;
+      versions++;
+    }
+    return {
+      summary: {
+        ...base,
+        exists: true,
+        type: key.keyType as KeyType,
+        size: keySizeOf(key) as KeySize,
+        enabled: key.properties.enabled !== false,
+        ...(key.properties.expiresOn ? { expiresOn: key.properties.expiresOn.toISOString() } : {}),
+        latestVersion: key.properties.version,
+        versions,
+      },
+      readable: true,
+    };
+  } catch (error) {
+    if (isForbidden((error as { cause?: unknown }).cause ?? error)) return { summary: base, readable: false };
+    throw error;
+  }
+}
+
+/** Whether the principal already holds storage's key access, and the evidence for the fingerprint. */
+export async function readGrant(
+  deps: ActivityDeps,
+  vault: VaultView,
+  principalId: string | undefined,
+  keyName: string,
+): Promise<{ granted: boolean; evidence: unknown }> {
+  if (!vault.vault || !principalId) return { granted: false, evidence: null };
+  if (vault.summary.rbac) {
+    const scope = keyScope(vault.ref, keyName);
+    try {
+      const assignment = await deps.azure
+        .authorization(vault.ref.subscriptionId)
+        .roleAssignments.get(scope, roleAssignmentName(scope, CRYPTO_SERVICE_ENCRYPTION_USER, principalId), {
+          abortSignal: abortSignal(),
+        });
+      return { granted: true, evidence: assignment.id ?? scope };
+    } catch (error) {
+      if (isNotFound(error)) return { granted: false, evidence: null };
+      throw error;
+    }
+  }
+  const entry = vault.vault.properties?.accessPolicies?.find(
+    (e) => e.objectId?.toLowerCase() === principalId.toLowerCase(),
+  );
+  const keys = (entry?.permissions?.keys ?? []).map((k) => k.toLowerCase()).sort();
+  const granted =
+    keys.includes('all') || STORAGE_KEY_PERMISSIONS.every((p) => keys.includes(p.toLowerCase()));
+  return { granted, evidence: keys };
+}
+
+/** The identity facts of an account that a plan depends on. */
+export function identityFacts(account: StorageAccount): unknown {
+  return {
+    type: account.identity?.type ?? 'None',
+    principalId: account.identity?.principalId ?? null,
+    users: Object.keys(account.identity?.userAssignedIdentities ?? {})
+      .map((id) => id.toLowerCase())
+      .sort(),
+  };
+}
+
+/** sha256 over canonical JSON of the state the plan depends on. */
+export function fingerprintOf(state: {
+  account: StorageAccount;
+  vault?: VaultView;
+  key?: KeySummary;
+  grant?: unknown;
+}): string {
+  const enc: EncryptionSettings = encryptionOf(state.account);
+  const v = state.vault;
+  const material = {
+    encryption: { ...enc, lastKeyRotation: undefined },
+    identity: identityFacts(state.account),
+    vault: v
+      ? { id: vaultId(v.ref).toLowerCase(), ...v.summary, acls: v.vault?.properties?.networkAcls ?? null }
+      : null,
+    key: state.key ?? null,
+    grant: state.grant ?? null,
+  };
+  return createHash('sha256').update(canonicalJson(material)).digest('hex');
+}
+
+/** JSON with object keys sorted at every level and undefined dropped. */
+export function canonicalJson(value: unknown): string {
+  return JSON.stringify(sortKeys(value));
+}
+
+function sortKeys(value: unknown): unknown {
+  if (Array.isArray(value)) return value.map(sortKeys);
+  if (value instanceof Date) return value.toISOString();
+  if (value && typeof value === 'object') {
+    return Object.fromEntries(
+      Object.entries(value as Record<string, unknown>)
+        .filter(([, v]) => v !== undefined)
+        .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
+        .map(([k, v]) => [k, sortKeys(v)]),
+    );
+  }
+  return value;
+}

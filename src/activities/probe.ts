@@ -1,0 +1,50 @@
+/**
+ * `probeDataAccess`: asks the blob data plane whether the account can still reach its key,
+ * until the expected answer comes or time is up, and says how long that took.
+ */
+import { validateAccountRef, type AccountRef } from '../shared/accounts';
+import type { ProbeResult } from '../shared/activities';
+import { ValidationError } from '../shared/names';
+import { getAccount } from './azure-state';
+import type { ActivityDeps } from './deps';
+import { classifyError } from './errors';
+import { abortSignal, heartbeat, sleep } from './runtime';
+
+/** Error codes the blob service answers with once the account cannot unwrap its key. */
+const KEY_UNREACHABLE = /^KeyVault/;
+
+/** See the module comment; returns the last state seen when the time is up. */
+export async function probeDataAccess(
+  deps: ActivityDeps,
+  input: { account: AccountRef; expect: 'allowed' | 'denied'; withinMs: number },
+): Promise<ProbeResult> {
+  const ref = validateAccountRef(input.account);
+  if (input.expect !== 'allowed' && input.expect !== 'denied')
+    throw new ValidationError('expect', 'allowed or denied', input.expect);
+  if (!Number.isFinite(input.withinMs) || input.withinMs < 0)
+    throw new ValidationError('withinMs', 'a non-negative number of milliseconds', input.withinMs);
+  const account = await getAccount(deps, ref);
+  const endpoint = account.primaryEndpoints?.blob ?? `https://${ref.name}.blob.core.windows.net/`;
+  const client = deps.azure.blob(endpoint);
+  const started = Date.now();
+  for (let attempts = 1; ; attempts++) {
+    const seen = await probeOnce(() => client.getAccountInfo({ abortSignal: abortSignal() }));
+    const tookMs = Date.now() - started;
+    const left = input.withinMs - tookMs;
+    if (seen.state === input.expect || left <= 0) return { ...seen, tookMs, attempts };
+    heartbeat({ step: 'probe', account: ref.name, expect: input.expect, seen: seen.state, attempts });
+    await sleep(Math.min(deps.timing.probePollMs, left));
+  }
+}
+
+async function probeOnce(send: () => Promise<unknown>): Promise<Pick<ProbeResult, 'state' | 'errorCode'>> {
+  try {
+    await send();
+    return { state: 'allowed' };
+  } catch (error) {
+    const e = error as { statusCode?: number; code?: string };
+    if (e.statusCode === 403 && e.code && KEY_UNREACHABLE.test(e.code))
+      return { state: 'denied', errorCode: e.code };
+    throw classifyError(error, { what: 'blob data plane' });
+  }
+}

@@ -1,0 +1,102 @@
+/**
+ * `rotateKey`: makes a new key version (tagged with the run, so a retry reuses it), moves
+ * pinned accounts to it, and for versionless accounts polls `currentVersionedKeyIdentifier`
+ * until Azure picks it up or the deadline passes ("pending Azure's daily check").
+ */
+import { parseKeyId, validateAccountRef, type AccountRef } from '../shared/accounts';
+import type { RotationResult } from '../shared/activities';
+import { CMK_ERROR_TYPES } from '../shared/errors';
+import { ValidationError } from '../shared/names';
+import { encryptionOf, getAccount } from './azure-state';
+import type { ActivityDeps } from './deps';
+import { applyKeyTarget } from './encryption';
+import { domainFailure } from './errors';
+import { assertUsableKey, findKey, keySizeOf } from './keys';
+import { abortSignal, call, heartbeat, sleep } from './runtime';
+
+/** Tag naming the run that made a rotation's version. */
+const ROTATION_TAG = 'cmk-runbook-rotation';
+
+/** See the module comment. */
+export async function rotateKey(
+  deps: ActivityDeps,
+  input: { account: AccountRef; runId: string; confirmWithinMs: number },
+): Promise<RotationResult> {
+  const ref = validateAccountRef(input.account);
+  if (typeof input.runId !== 'string' || !input.runId)
+    throw new ValidationError('runId', 'the workflow run id is required');
+  if (!Number.isFinite(input.confirmWithinMs) || input.confirmWithinMs < 0) {
+    throw new ValidationError(
+      'confirmWithinMs',
+      'a non-negative number of milliseconds',
+      input.confirmWithinMs,
+    );
+  }
+  const enc = encryptionOf(await getAccount(deps, ref));
+  if (enc.keySource !== 'Microsoft.Keyvault' || !enc.vaultUri || !enc.keyName) {
+    throw domainFailure(
+      CMK_ERROR_TYPES.CmkNotEnabled,
+      `Account ${ref.name} does not use a customer-managed key. Fix: configure CMK first`,
+      { account: ref.name },
+    );
+  }
+  const vaultUri = enc.vaultUri;
+  const keyName = enc.keyName;
+  const vaultName = parseKeyId(`${vaultUri}keys/${keyName}`).vaultName;
+  const latest = await findKey(deps, vaultUri, keyName);
+  if (!latest) {
+    throw domainFailure(
+      CMK_ERROR_TYPES.KeyNotFound,
+      `Key ${vaultName}/${keyName} no longer exists. Fix: recover it (\`az keyvault key recover\`) or change the account's key`,
+      { key: keyName },
+    );
+  }
+  const previousVersion = enc.currentVersionedKeyId
+    ? parseKeyId(enc.currentVersionedKeyId).version
+    : enc.keyVersion || undefined;
+  let fresh = latest;
+  if (latest.properties.tags?.[ROTATION_TAG] !== input.runId) {
+    assertUsableKey(latest, vaultName);
+    fresh = await call({ what: `key ${vaultName}/${keyName}`, notFound: CMK_ERROR_TYPES.KeyNotFound }, () =>
+      deps.azure.keys(vaultUri).createRsaKey(keyName, {
+        hsm: latest.keyType === 'RSA-HSM',
+        keySize: keySizeOf(latest),
+        tags: { ...latest.properties.tags, [ROTATION_TAG]: input.runId },
+        abortSignal: abortSignal(),
+      }),
+    );
+  }
+  const newVersion = fresh.properties.version ?? '';
+  heartbeat({ step: 'rotate', newVersion });
+
+  if (enc.keyVersion) {
+    const encryption = await applyKeyTarget(deps, ref, {
+      vaultUri,
+      keyName,
+      keyVersion: newVersion,
+      identity: enc.identity ?? 'SystemAssigned',
+    });
+    return result(newVersion, previousVersion, 'moved', encryption);
+  }
+  const deadline = Date.now() + input.confirmWithinMs;
+  for (;;) {
+    const encryption = encryptionOf(await getAccount(deps, ref));
+    const inUse = encryption.currentVersionedKeyId
+      ? parseKeyId(encryption.currentVersionedKeyId).version
+      : undefined;
+    if (inUse === newVersion) return result(newVersion, previousVersion, 'confirmed', encryption);
+    const left = deadline - Date.now();
+    if (left <= 0) return result(newVersion, previousVersion, 'pending', encryption);
+    heartbeat({ step: 'rotate', newVersion, waitingFor: 'Azure to pick up the new version', inUse });
+    await sleep(Math.min(deps.timing.rotationPollMs, left));
+  }
+}
+
+function result(
+  newVersion: string,
+  previousVersion: string | undefined,
+  accountState: RotationResult['accountState'],
+  encryption: RotationResult['encryption'],
+): RotationResult {
+  return { newVersion, ...(previousVersion ? { previousVersion } : {}), accountState, encryption };
+}
