@@ -1,0 +1,97 @@
+/**
+ * Who may do what: Key Vault data-plane permissions by access policy or RBAC (with the
+ * propagation delay of new role assignments), and whether a storage account can reach its key.
+ */
+import {
+  KEY_VAULT_ROLES,
+  roleGuid,
+  vaultResourceId,
+  type StateData,
+  type StorageAccount,
+  type Vault,
+} from './model';
+
+/** A key permission as access policies name it, lower-cased. */
+export type KeyPermission =
+  | 'get'
+  | 'list'
+  | 'create'
+  | 'update'
+  | 'delete'
+  | 'recover'
+  | 'purge'
+  | 'rotate'
+  | 'getrotationpolicy'
+  | 'setrotationpolicy'
+  | 'wrapkey'
+  | 'unwrapkey';
+
+function within(resource: string, scope: string): boolean {
+  const r = resource.toLowerCase();
+  const s = scope.toLowerCase().replace(/\/+$/, '');
+  return r === s || r.startsWith(`${s}/`);
+}
+
+/** True when `principalId` holds `permission` on the vault (or on `keyName` under RBAC) at `nowMs`. */
+export function hasKeyPermission(
+  data: StateData,
+  vault: Vault,
+  principalId: string,
+  permission: KeyPermission,
+  keyName: string | undefined,
+  nowMs: number,
+  propagationMs: number,
+): boolean {
+  const oid = principalId.toLowerCase();
+  if (!vault.properties.enableRbacAuthorization) {
+    return vault.properties.accessPolicies.some(
+      (p) =>
+        p.objectId.toLowerCase() === oid &&
+        (p.permissions.keys ?? []).some((k) => k.toLowerCase() === permission || k.toLowerCase() === 'all'),
+    );
+  }
+  const target = keyName ? `${vaultResourceId(vault)}/keys/${keyName}` : vaultResourceId(vault);
+  return Object.values(data.roleAssignments).some((a) => {
+    if (a.principalId.toLowerCase() !== oid) return false;
+    if (a.createdAtMs + propagationMs > nowMs) return false;
+    if (!within(target, a.scope)) return false;
+    const ops = KEY_VAULT_ROLES[roleGuid(a.roleDefinitionId)]?.keyOps;
+    return ops === 'all' || (ops ?? []).includes(permission);
+  });
+}
+
+/** The principal a storage account uses for its key: the encryption UAI, else its system identity. */
+export function encryptionPrincipal(data: StateData, account: StorageAccount): string | undefined {
+  const uai = account.encryption.userAssignedIdentity;
+  if (uai) return data.identities[uai.toLowerCase()]?.principalId;
+  return account.identity.principalId;
+}
+
+/** The vault a vault URI names, if it exists and is not deleted. */
+export function vaultByUri(data: StateData, uri: string | undefined): Vault | undefined {
+  if (!uri) return undefined;
+  const host = /^https:\/\/([^./]+)\.vault\.azure\.net/i.exec(uri)?.[1];
+  return host ? data.vaults[host.toLowerCase()] : undefined;
+}
+
+/** Why an account cannot unwrap its key right now (a blob error code), or undefined when it can. */
+export function accountKeyProblem(
+  data: StateData,
+  account: StorageAccount,
+  nowMs: number,
+  propagationMs: number,
+): 'KeyVaultVaultNotFound' | 'KeyVaultEncryptionKeyNotFound' | undefined {
+  const enc = account.encryption;
+  if (enc.keySource !== 'Microsoft.Keyvault') return undefined;
+  const vault = vaultByUri(data, enc.keyVaultUri);
+  if (!vault) return 'KeyVaultVaultNotFound';
+  const key = enc.keyName ? vault.keys[enc.keyName.toLowerCase()] : undefined;
+  const version = enc.currentVersionedKeyIdentifier?.split('/').pop();
+  const current = key?.versions.find((v) => v.version === version);
+  if (!current?.enabled) return 'KeyVaultEncryptionKeyNotFound';
+  const principal = encryptionPrincipal(data, account);
+  if (!principal) return 'KeyVaultEncryptionKeyNotFound';
+  const can = (p: KeyPermission): boolean =>
+    hasKeyPermission(data, vault, principal, p, key?.name, nowMs, propagationMs);
+  return can('get') && can('unwrapkey') ? undefined : 'KeyVaultEncryptionKeyNotFound';
+}

@@ -1,0 +1,80 @@
+/** Faults injected at run time: latency, random 5xx, 429 storms and failures of chosen routes. */
+
+/** A failure of requests whose `METHOD path` matches. */
+export interface RouteFault {
+  method?: string;
+  /** A RegExp, or its source, matched against the request path (query excluded). */
+  pathPattern: string | RegExp;
+  status: number;
+  code: string;
+  message?: string;
+  /** How many matching requests fail; unlimited when absent. */
+  times?: number;
+  /** Sent as Retry-After (seconds) on 429/503, so SDK clients retry. */
+  retryAfterSeconds?: number;
+}
+
+/** The fault settings. */
+export interface FaultSettings {
+  latencyMs?: number;
+  /** Share (0..1) of requests answered 503 ServiceUnavailable. */
+  errorRate?: number;
+  /** Share (0..1) of requests answered 429 with Retry-After. */
+  throttleRate?: number;
+  routes?: RouteFault[];
+}
+
+/** What a request should suffer, decided before it reaches its service. */
+export interface FaultDecision {
+  status: number;
+  code: string;
+  message: string;
+  retryAfterSeconds?: number;
+}
+
+/** Injected faults, changeable at run time via `set` and `reset` (or the admin endpoint). */
+export class Faults {
+  private settings: FaultSettings = {};
+  private remaining = new Map<RouteFault, number>();
+
+  /** Replaces the fault settings. */
+  set(settings: FaultSettings): void {
+    this.settings = { ...settings, routes: [...(settings.routes ?? [])] };
+    this.remaining = new Map(this.settings.routes?.map((r) => [r, r.times ?? Infinity]));
+  }
+
+  /** Removes every fault. */
+  reset(): void {
+    this.set({});
+  }
+
+  /** The configured extra latency. */
+  latencyMs(): number {
+    return this.settings.latencyMs ?? 0;
+  }
+
+  /** The fault for one request, if any (route faults first, then the random rates). */
+  decide(method: string, path: string): FaultDecision | undefined {
+    for (const r of this.settings.routes ?? []) {
+      if (r.method && r.method.toUpperCase() !== method) continue;
+      const re = typeof r.pathPattern === 'string' ? new RegExp(r.pathPattern, 'i') : r.pathPattern;
+      if (!re.test(path)) continue;
+      const left = this.remaining.get(r) ?? 0;
+      if (left <= 0) continue;
+      this.remaining.set(r, left - 1);
+      return {
+        status: r.status,
+        code: r.code,
+        message: r.message ?? `Injected fault ${r.code}.`,
+        ...(r.retryAfterSeconds !== undefined ? { retryAfterSeconds: r.retryAfterSeconds } : {}),
+      };
+    }
+    if (Math.random() < (this.settings.throttleRate ?? 0)) {
+      return { status: 429, code: 'TooManyRequests', message: 'Injected throttling.', retryAfterSeconds: 1 };
+    }
+    if (Math.random() < (this.settings.errorRate ?? 0)) {
+      return { status: 503, code: 'ServiceUnavailable', message: 'Injected service error.' };
+    }
+    return undefined;
+  }
+}

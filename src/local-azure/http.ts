@@ -1,0 +1,96 @@
+/** The request context every emulated service receives, and the responses each service speaks. */
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { EmulatedClock } from './clock';
+import type { LocalAzureState } from './state';
+import type { TokenClaims } from './tokens';
+import type { ServiceName } from './request-log';
+
+/** Shared parts of the emulator a service may use. */
+export interface Env {
+  state: LocalAzureState;
+  clock: EmulatedClock;
+  tokenKey: Buffer;
+}
+
+/** One request: parsed once, answered once, logged afterwards. */
+export interface Ctx {
+  req: IncomingMessage;
+  res: ServerResponse;
+  method: string;
+  host: string;
+  /** Path without query, percent-decoded per segment. */
+  path: string;
+  /** Query with keys and values percent-decoded (the Key Vault SDK encodes `api%2Dversion`). */
+  query: Record<string, string>;
+  body: Buffer;
+  service: ServiceName;
+  operation: string;
+  claims?: TokenClaims;
+  status?: number;
+  errorCode?: string;
+}
+
+/** The parsed JSON body, or undefined when empty or not JSON. */
+export function jsonBody<T = Record<string, unknown>>(ctx: Ctx): T | undefined {
+  if (!ctx.body.length) return undefined;
+  try {
+    return JSON.parse(ctx.body.toString('utf8')) as T;
+  } catch {
+    return undefined;
+  }
+}
+
+/** Sends a JSON (or empty) response once. */
+export function send(ctx: Ctx, status: number, body?: unknown, headers: Record<string, string> = {}): void {
+  if (ctx.res.headersSent) return;
+  ctx.status = status;
+  const text = body === undefined ? '' : typeof body === 'string' ? body : JSON.stringify(body);
+  const type =
+    typeof body === 'string' && text.startsWith('<') ? 'application/xml' : 'application/json; charset=utf-8';
+  ctx.res.writeHead(status, {
+    ...(text ? { 'content-type': type } : {}),
+    'content-length': Buffer.byteLength(text).toString(),
+    'x-ms-request-id': crypto.randomUUID(),
+    ...headers,
+  });
+  ctx.res.end(text);
+}
+
+/** ARM's error envelope `{error:{code,message}}`. */
+export function armError(
+  ctx: Ctx,
+  status: number,
+  code: string,
+  message: string,
+  headers: Record<string, string> = {},
+): void {
+  ctx.errorCode = code;
+  send(ctx, status, { error: { code, message } }, headers);
+}
+
+/** Key Vault's error envelope `{error:{code,message,innererror:{code}}}`. */
+export function kvError(
+  ctx: Ctx,
+  status: number,
+  code: string,
+  message: string,
+  inner?: string,
+  headers: Record<string, string> = {},
+): void {
+  ctx.errorCode = inner ?? code;
+  send(ctx, status, { error: { code, message, ...(inner ? { innererror: { code: inner } } : {}) } }, headers);
+}
+
+/** Blob's XML error with `x-ms-error-code`. */
+export function blobError(ctx: Ctx, status: number, code: string, message: string): void {
+  ctx.errorCode = code;
+  const body = `<?xml version="1.0" encoding="utf-8"?><Error><Code>${code}</Code><Message>${message}\nRequestId:${crypto.randomUUID()}\nTime:${new Date().toISOString()}</Message></Error>`;
+  send(ctx, status, body, { 'x-ms-error-code': code });
+}
+
+/** Matches a path against a pattern; returns the named groups or undefined. */
+export function route(ctx: Ctx, method: string, pattern: RegExp): Record<string, string> | undefined {
+  if (ctx.method !== method) return undefined;
+  const m = pattern.exec(ctx.path);
+  return m ? { ...(m.groups ?? {}) } : undefined;
+}

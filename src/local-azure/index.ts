@@ -1,0 +1,207 @@
+/**
+ * The local Azure: an emulator of Entra's token endpoint, ARM (Key Vault, Storage, role
+ * assignments, identities), the Key Vault data plane and a blob probe, reached by the real Azure
+ * SDK clients through an HTTPS proxy with its own CA. Start it in-process or via `npm run azure:local`.
+ */
+import { randomBytes } from 'node:crypto';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import type { Agent } from 'node:https';
+import path from 'node:path';
+import {
+  createDefaultHttpClient,
+  createHttpHeaders,
+  createPipelineRequest,
+  type HttpClient,
+} from '@azure/core-rest-pipeline';
+import { toCompatResponse } from '@azure/core-http-compat';
+import type { StoragePipelineOptions } from '@azure/storage-blob';
+import type { HttpsProxyAgent } from 'https-proxy-agent' with { 'resolution-mode': 'import' };
+import { createAdmin } from './admin';
+import { createCertificateAuthority } from './ca';
+import { EmulatedClock, type Clock } from './clock';
+import { Faults } from './faults';
+import { ArmLimits } from './limits';
+import type { StateData } from './model';
+import { startProxy } from './proxy';
+import { RequestLog } from './request-log';
+import { createRouter } from './router';
+import { readSeed, stateFromSeed } from './seed';
+import { LocalAzureState } from './state';
+
+export type { Clock } from './clock';
+export type { FaultSettings, RouteFault } from './faults';
+export { Faults } from './faults';
+export type { RequestLogEntry, RequestLogFilter, ServiceName } from './request-log';
+export { RequestLog } from './request-log';
+export { LocalAzureState } from './state';
+
+/** Where the repository's default seed lives. */
+export const DEFAULT_SEED_PATH = path.resolve(__dirname, 'seed.json');
+/** Where the CA and (standalone) state are kept; git-ignored. */
+export const DEFAULT_DATA_DIR = path.resolve(__dirname, '../../.data/local-azure');
+
+/** Options for {@link startLocalAzure}; every one has a default that suits the demo. */
+export interface LocalAzureOptions {
+  seed?: object | string;
+  dataDir?: string;
+  stateFile?: string;
+  host?: string;
+  port?: number;
+  roleAssignmentPropagationMs?: number;
+  revocationPropagationMs?: number;
+  throttling?: boolean;
+}
+
+/** A running local Azure. */
+export interface LocalAzure {
+  proxyUrl: string;
+  caPath: string;
+  caPem: string;
+  tenantId: string;
+  credentials: { tenantId: string; clientId: string; clientSecret: string };
+  subscriptionIds: string[];
+  /** An HTTPS proxy agent that trusts the CA: pass it as `agent` to SDK clients and the credential. */
+  agent: Agent;
+  /** A pipeline HttpClient that sends through `agent`, for clients without an `agent` option (BlobServiceClient's `httpClient`). */
+  httpClient: HttpClient;
+  /** The same for `@azure/storage-blob`, whose `httpClient` option takes the older request shape. */
+  blobHttpClient: NonNullable<StoragePipelineOptions['httpClient']>;
+  /** Env for child processes: proxy, CA bundle, no-proxy for loopback, client credentials, subscriptions. */
+  env: Record<string, string>;
+  state: LocalAzureState;
+  requestLog: RequestLog;
+  faults: Faults;
+  clock: Clock;
+  close(): Promise<void>;
+}
+
+/** HttpsProxyAgent drops `ca` for the tunnelled leg, so it is added where the TLS socket is made. */
+async function createCaProxyAgent(proxyUrl: string, ca: string): Promise<Agent> {
+  const { HttpsProxyAgent: Base } = await import('https-proxy-agent');
+  class CaProxyAgent extends Base<string> {
+    override connect(
+      req: Parameters<HttpsProxyAgent<string>['connect']>[0],
+      opts: Parameters<HttpsProxyAgent<string>['connect']>[1],
+    ): ReturnType<HttpsProxyAgent<string>['connect']> {
+      return super.connect(req, Object.assign({}, opts, { ca }));
+    }
+  }
+  return new CaProxyAgent(proxyUrl);
+}
+
+function tokenKey(dataDir: string): Buffer {
+  const file = path.join(dataDir, 'token-key');
+  if (existsSync(file)) return readFileSync(file);
+  const key = randomBytes(32);
+  writeFileSync(file, key, { mode: 0o600 });
+  return key;
+}
+
+function caBundle(dataDir: string, caPem: string): string {
+  const existing = process.env.NODE_EXTRA_CA_CERTS;
+  if (!existing || !existsSync(existing)) return path.join(dataDir, 'ca.pem');
+  const file = path.join(dataDir, 'ca-bundle.pem');
+  writeFileSync(file, `${readFileSync(existing, 'utf8').trimEnd()}\n${caPem}`);
+  return file;
+}
+
+/** Starts the local Azure; resolves when the proxy is listening. */
+export async function startLocalAzure(options: LocalAzureOptions = {}): Promise<LocalAzure> {
+  const dataDir = options.dataDir ?? DEFAULT_DATA_DIR;
+  mkdirSync(dataDir, { recursive: true });
+  const ca = await createCertificateAuthority(dataDir);
+  const clock = new EmulatedClock();
+  const timing = {
+    roleAssignmentPropagationMs: options.roleAssignmentPropagationMs ?? 15_000,
+    revocationPropagationMs: options.revocationPropagationMs ?? 5_000,
+  };
+  const seed = readSeed(options.seed ?? DEFAULT_SEED_PATH);
+  const state =
+    options.stateFile && existsSync(options.stateFile)
+      ? new LocalAzureState(
+          JSON.parse(readFileSync(options.stateFile, 'utf8')) as StateData,
+          clock,
+          timing,
+          options.stateFile,
+        )
+      : stateFromSeed(seed, clock, timing, options.stateFile);
+  state.flush();
+  const faults = new Faults();
+  const requestLog = new RequestLog();
+  const throttling = options.throttling ?? true;
+  const env = { state, clock, tokenKey: tokenKey(dataDir) };
+  const router = createRouter({
+    env,
+    faults,
+    log: requestLog,
+    armLimits: throttling ? new ArmLimits() : undefined,
+    throttling,
+  });
+  const admin = createAdmin({ state, faults, log: requestLog, clock });
+  const proxy = await startProxy(
+    ca,
+    { tunnelled: router, direct: admin },
+    options.host ?? '127.0.0.1',
+    options.port ?? 0,
+  );
+  const runbook = Object.values(state.data.principals).find((p) => p.clientSecret && p.appId);
+  const credentials = {
+    tenantId: state.data.tenantId,
+    clientId: runbook?.appId ?? '',
+    clientSecret: runbook?.clientSecret ?? '',
+  };
+  const subscriptionIds = Object.values(state.data.subscriptions).map((s) => s.subscriptionId);
+  const noProxy = 'localhost,127.0.0.1';
+  const agent = await createCaProxyAgent(proxy.url, ca.caPem);
+  const inner = createDefaultHttpClient();
+  return {
+    proxyUrl: proxy.url,
+    caPath: ca.caPath,
+    caPem: ca.caPem,
+    tenantId: state.data.tenantId,
+    credentials,
+    subscriptionIds,
+    agent,
+    httpClient: {
+      sendRequest: (request) => {
+        request.agent = agent;
+        return inner.sendRequest(request);
+      },
+    },
+    blobHttpClient: {
+      async sendRequest(resource) {
+        const request = createPipelineRequest({
+          url: resource.url,
+          method: resource.method,
+          headers: createHttpHeaders(resource.headers.rawHeaders()),
+          body: resource.body as string | undefined,
+          ...(resource.abortSignal ? { abortSignal: resource.abortSignal } : {}),
+          timeout: resource.timeout,
+          agent,
+        });
+        return toCompatResponse({ ...(await inner.sendRequest(request)), parsedHeaders: undefined });
+      },
+    },
+    env: {
+      HTTPS_PROXY: proxy.url,
+      NODE_EXTRA_CA_CERTS: caBundle(dataDir, ca.caPem),
+      NO_PROXY: noProxy,
+      no_proxy: noProxy,
+      AZURE_TENANT_ID: credentials.tenantId,
+      AZURE_CLIENT_ID: credentials.clientId,
+      AZURE_CLIENT_SECRET: credentials.clientSecret,
+      CMK_SUBSCRIPTION_IDS: subscriptionIds.join(','),
+    },
+    state,
+    requestLog,
+    faults,
+    clock,
+    async close() {
+      state.flush();
+      await new Promise<void>((resolve) => {
+        proxy.server.close(() => resolve());
+        for (const s of proxy.sockets) s.destroy();
+      });
+    },
+  };
+}

@@ -1,0 +1,112 @@
+/**
+ * What every ARM request goes through: bearer token for management.azure.com, api-version,
+ * the subscription's token buckets (with Azure's headers and 429), then the resource provider.
+ */
+import { armError, type Ctx, type Env } from '../http';
+import type { ArmLimits } from '../limits';
+import { audienceIs, verifyToken } from '../tokens';
+import { handleAuthorization } from './authorization';
+import { handleKeyVault } from './arm-keyvault';
+import { handleMsi } from './msi';
+import { handleStorage } from './arm-storage';
+
+const ARM_AUDIENCES = ['https://management.azure.com', 'https://management.core.windows.net'];
+
+/** Answers a request to management.azure.com. */
+export async function handleArm(ctx: Ctx, env: Env, limits: ArmLimits | undefined): Promise<void> {
+  ctx.operation = 'unknown';
+  const challenge = {
+    'www-authenticate':
+      'Bearer authorization_uri="https://login.microsoftonline.com/common", error="invalid_token"',
+  };
+  const auth = ctx.req.headers.authorization;
+  if (!auth)
+    return armError(
+      ctx,
+      401,
+      'AuthenticationFailed',
+      "Authentication failed. The 'Authorization' header is missing.",
+      challenge,
+    );
+  const claims = verifyToken(auth, env.tokenKey);
+  if (!claims)
+    return armError(ctx, 401, 'InvalidAuthenticationToken', 'The access token is invalid.', challenge);
+  if (!ARM_AUDIENCES.some((a) => audienceIs(claims, a))) {
+    return armError(
+      ctx,
+      401,
+      'InvalidAuthenticationTokenAudience',
+      `The access token has been obtained for wrong audience or resource '${claims.aud}'. It should exactly match with one of the allowed audiences 'https://management.core.windows.net/','https://management.core.windows.net','https://management.azure.com/','https://management.azure.com'.`,
+      challenge,
+    );
+  }
+  ctx.claims = claims;
+  if (!ctx.query['api-version']) {
+    return armError(
+      ctx,
+      400,
+      'MissingApiVersionParameter',
+      'The api-version query parameter (?api-version=) is required for all requests.',
+    );
+  }
+  const subscriptionId = /^\/subscriptions\/([^/]+)/i.exec(ctx.path)?.[1];
+  if (subscriptionId) {
+    if (limits) {
+      const kind = ctx.method === 'GET' || ctx.method === 'HEAD' ? 'reads' : 'writes';
+      const taken = limits.take(subscriptionId, kind);
+      if (!taken.ok) {
+        return armError(
+          ctx,
+          429,
+          'SubscriptionRequestsThrottled',
+          `Number of '${kind === 'reads' ? 'read' : 'write'}' requests for subscription '${subscriptionId}' actor '${claims.oid}' exceeded. Please try again after '${taken.retryAfterSeconds}' seconds after additional tokens are available. Refer to https://aka.ms/arm-throttling`,
+          {
+            'retry-after': String(taken.retryAfterSeconds),
+            [`x-ms-ratelimit-remaining-subscription-${kind}`]: '0',
+          },
+        );
+      }
+      ctx.res.setHeader(`x-ms-ratelimit-remaining-subscription-${kind}`, String(taken.remaining));
+    }
+    if (!env.state.data.subscriptions[subscriptionId.toLowerCase()]) {
+      return armError(
+        ctx,
+        404,
+        'SubscriptionNotFound',
+        `The subscription '${subscriptionId}' could not be found.`,
+      );
+    }
+    const rg = /^\/subscriptions\/[^/]+\/resourceGroups\/([^/]+)/i.exec(ctx.path)?.[1];
+    if (rg && !env.state.data.subscriptions[subscriptionId.toLowerCase()]?.resourceGroups[rg.toLowerCase()]) {
+      return armError(ctx, 404, 'ResourceGroupNotFound', `Resource group '${rg}' could not be found.`);
+    }
+  }
+  const provider = /\/providers\/(Microsoft\.[A-Za-z]+)\//i.exec(`${ctx.path}/`)?.[1]?.toLowerCase();
+  // Role assignments live under any scope, so their provider segment is the last one in the path.
+  if (/\/providers\/Microsoft\.Authorization\/roleAssignments/i.test(ctx.path))
+    return handleAuthorization(ctx, env);
+  if (provider === 'microsoft.keyvault') return handleKeyVault(ctx, env);
+  if (provider === 'microsoft.storage') return handleStorage(ctx, env);
+  if (provider === 'microsoft.managedidentity') return handleMsi(ctx, env);
+  return armError(
+    ctx,
+    400,
+    'InvalidResourceType',
+    `The resource type could not be found in the namespace '${provider ?? ''}' for api version '${ctx.query['api-version']}'.`,
+  );
+}
+
+/** ARM's 404 for a missing resource. */
+export function resourceNotFound(ctx: Ctx, type: string, name: string, rg: string): void {
+  armError(
+    ctx,
+    404,
+    'ResourceNotFound',
+    `The Resource '${type}/${name}' under resource group '${rg}' was not found. For more details please go to https://aka.ms/ARMResourceNotFoundFix`,
+  );
+}
+
+/** Re-reads an object body as a record, or undefined when the body is not a JSON object. */
+export function asRecord(v: unknown): Record<string, unknown> | undefined {
+  return v && typeof v === 'object' && !Array.isArray(v) ? (v as Record<string, unknown>) : undefined;
+}

@@ -1,0 +1,176 @@
+/**
+ * The Key Vault data plane, one origin per vault (`<vault>.vault.azure.net`): challenge auth,
+ * api-version, per-vault limits and the caller's key permissions, then the key operations.
+ */
+import { hasKeyPermission, type KeyPermission } from '../access';
+import { kvError, type Ctx, type Env } from '../http';
+import { KeyVaultLimits } from '../limits';
+import { vaultResourceId, type Vault } from '../model';
+import { audienceIs, verifyToken } from '../tokens';
+import { keyOperation, type KeyOp } from './keyvault-keys';
+
+/** Data-plane api-versions the emulator answers. */
+export const KEY_VAULT_API_VERSIONS = ['7.0', '7.1', '7.2', '7.3', '7.4', '7.5', '7.6', '2025-07-01'];
+
+const RBAC_ACTIONS: Record<KeyPermission, string> = {
+  get: 'keys/read',
+  list: 'keys/read',
+  create: 'keys/create/action',
+  update: 'keys/write',
+  delete: 'keys/delete',
+  recover: 'keys/recover/action',
+  purge: 'deletedKeys/delete',
+  rotate: 'keys/rotate/action',
+  getrotationpolicy: 'keyrotationpolicies/read',
+  setrotationpolicy: 'keyrotationpolicies/write',
+  wrapkey: 'keys/wrap/action',
+  unwrapkey: 'keys/unwrap/action',
+};
+
+/** Parses a data-plane path into a key operation (undefined when the route is unknown). */
+function parse(method: string, path: string): KeyOp | undefined {
+  const seg = path.replace(/\/+$/, '').split('/').slice(1);
+  const [root, name, a, b] = seg;
+  if (root === 'keys') {
+    if (!name) return method === 'GET' ? { op: 'list', permission: 'list' } : undefined;
+    if (a === 'create' && method === 'POST') return { op: 'create', permission: 'create', name };
+    if (a === 'rotate' && method === 'POST') return { op: 'rotate', permission: 'rotate', name };
+    if (a === 'versions' && method === 'GET') return { op: 'listVersions', permission: 'list', name };
+    if (a === 'rotationpolicy') {
+      if (method === 'GET') return { op: 'getRotationPolicy', permission: 'getrotationpolicy', name };
+      if (method === 'PUT') return { op: 'setRotationPolicy', permission: 'setrotationpolicy', name };
+      return undefined;
+    }
+    const crypto = b ?? (a === 'wrapkey' || a === 'unwrapkey' ? a : undefined);
+    const version = b ? a : a === 'wrapkey' || a === 'unwrapkey' ? '' : a;
+    if (crypto === 'wrapkey' && method === 'POST')
+      return { op: 'wrapKey', permission: 'wrapkey', name, version: version ?? '' };
+    if (crypto === 'unwrapkey' && method === 'POST')
+      return { op: 'unwrapKey', permission: 'unwrapkey', name, version: version ?? '' };
+    if (b) return undefined;
+    if (method === 'GET') return { op: 'get', permission: 'get', name, version: a ?? '' };
+    if (method === 'PATCH') return { op: 'update', permission: 'update', name, version: a ?? '' };
+    if (method === 'DELETE' && !a) return { op: 'delete', permission: 'delete', name };
+    return undefined;
+  }
+  if (root === 'deletedkeys') {
+    if (!name) return method === 'GET' ? { op: 'listDeleted', permission: 'list' } : undefined;
+    if (a === 'recover' && method === 'POST') return { op: 'recover', permission: 'recover', name };
+    if (a) return undefined;
+    if (method === 'GET') return { op: 'getDeleted', permission: 'get', name };
+    if (method === 'DELETE') return { op: 'purge', permission: 'purge', name };
+  }
+  return undefined;
+}
+
+function forbidden(ctx: Ctx, vault: Vault, permission: KeyPermission, keyName: string | undefined): void {
+  const c = ctx.claims;
+  const caller = `appid=${c?.appid};oid=${c?.oid};iss=${c?.iss}`;
+  if (!vault.properties.enableRbacAuthorization) {
+    return kvError(
+      ctx,
+      403,
+      'Forbidden',
+      `The user, group or application '${caller}' does not have keys ${permission} permission on key vault '${vault.name};location=${vault.location}'. For help resolving this issue, please see https://go.microsoft.com/fwlink/?linkid=2125287`,
+      'AccessDenied',
+    );
+  }
+  const resource = `${vaultResourceId(vault)}${keyName ? `/keys/${keyName}` : ''}`.toLowerCase();
+  kvError(
+    ctx,
+    403,
+    'Forbidden',
+    `Caller is not authorized to perform action on resource.\r\nIf role assignments, deny assignments or role definitions were changed recently, please observe propagation time.\r\nCaller: ${caller}\r\nAction: 'Microsoft.KeyVault/vaults/${RBAC_ACTIONS[permission]}'\r\nResource: '${resource}'\r\nAssignment: (not found)\r\nDenyAssignmentId: null\r\nDecisionReason: null \r\nVault: ${vault.name};location=${vault.location}\r\n`,
+    'ForbiddenByRbac',
+  );
+}
+
+/** Creates the data-plane handler; `limits` is undefined when throttling is off. */
+export function createKeyVaultHandler(throttling: boolean): (ctx: Ctx, env: Env) => Promise<void> {
+  const limits = throttling ? new KeyVaultLimits() : undefined;
+  return async (ctx, env) => {
+    const tenantId = env.state.data.tenantId;
+    const challenge = {
+      'www-authenticate': `Bearer authorization="https://login.microsoftonline.com/${tenantId}", resource="https://vault.azure.net"`,
+    };
+    const parsed = parse(ctx.method, ctx.path);
+    ctx.operation = parsed ? `keys.${parsed.op}` : 'unknown';
+    const auth = ctx.req.headers.authorization;
+    if (!auth)
+      return kvError(
+        ctx,
+        401,
+        'Unauthorized',
+        'AKV10000: Request is missing a Bearer or PoP token.',
+        undefined,
+        challenge,
+      );
+    const claims = verifyToken(auth, env.tokenKey);
+    if (!claims)
+      return kvError(
+        ctx,
+        401,
+        'Unauthorized',
+        'AKV10011: Invalid token: the token was not issued by this tenant or has expired.',
+        undefined,
+        challenge,
+      );
+    if (!audienceIs(claims, 'https://vault.azure.net'))
+      return kvError(
+        ctx,
+        401,
+        'Unauthorized',
+        `AKV10022: Invalid audience. Expected https://vault.azure.net, found: ${claims.aud}.`,
+        undefined,
+        challenge,
+      );
+    ctx.claims = claims;
+    const version = ctx.query['api-version'];
+    if (!version || !KEY_VAULT_API_VERSIONS.includes(version)) {
+      return kvError(
+        ctx,
+        400,
+        'BadParameter',
+        `The specified version (${version ?? ''}) is not recognized. Consider using the latest supported version (2025-07-01).`,
+      );
+    }
+    const vaultName = ctx.host.split('.')[0]?.toLowerCase() ?? '';
+    const vault = env.state.data.vaults[vaultName];
+    if (!vault)
+      return kvError(ctx, 404, 'VaultNotFound', `The vault '${vaultName}' does not exist or was deleted.`);
+    if (!parsed) return kvError(ctx, 404, 'NotFound', `No route for ${ctx.method} ${ctx.path}.`);
+    if (limits) {
+      const hsm = vault.keys[(parsed.name ?? '').toLowerCase()]?.versions.at(-1)?.kty === 'RSA-HSM';
+      const kind =
+        parsed.op === 'create' || parsed.op === 'rotate'
+          ? hsm
+            ? 'createHsm'
+            : 'create'
+          : hsm
+            ? 'otherHsm'
+            : 'other';
+      const taken = limits.take(vault.name, kind);
+      if (!taken.ok) {
+        return kvError(
+          ctx,
+          429,
+          'Throttled',
+          `Request was not processed because too many requests were received. Reason: Vault Transaction Limit. Please retry after ${taken.retryAfterSeconds} seconds.`,
+          undefined,
+          { 'retry-after': String(taken.retryAfterSeconds) },
+        );
+      }
+    }
+    const allowed = hasKeyPermission(
+      env.state.data,
+      vault,
+      claims.oid,
+      parsed.permission,
+      parsed.name,
+      env.clock.nowMs(),
+      env.state.timing.roleAssignmentPropagationMs,
+    );
+    if (!allowed) return forbidden(ctx, vault, parsed.permission, parsed.name);
+    await keyOperation(ctx, env, vault, parsed);
+  };
+}

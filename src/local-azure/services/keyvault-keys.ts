@@ -1,0 +1,370 @@
+/**
+ * Key Vault key operations on one vault: create, get, list versions (paged), update, rotate,
+ * rotation policy, soft delete/recover/purge, and wrap/unwrap with real RSA-OAEP.
+ */
+import type { KeyPermission } from '../access';
+import { jsonBody, kvError, send, type Ctx, type Env } from '../http';
+import type { KeyRecord, KeyVersion, LifetimeAction, Vault } from '../model';
+import { createKeyVersion, unwrap, wrap, WRAP_ALGORITHMS } from '../rsa';
+import { parseDurationMs } from '../../shared/duration';
+import { deletedKeyView, keyBundleView, keyItemView, kidOf } from '../views';
+
+/** A parsed data-plane request. */
+export interface KeyOp {
+  op:
+    | 'create'
+    | 'get'
+    | 'list'
+    | 'listVersions'
+    | 'update'
+    | 'rotate'
+    | 'getRotationPolicy'
+    | 'setRotationPolicy'
+    | 'delete'
+    | 'listDeleted'
+    | 'getDeleted'
+    | 'recover'
+    | 'purge'
+    | 'wrapKey'
+    | 'unwrapKey';
+  permission: KeyPermission;
+  name?: string;
+  version?: string;
+}
+
+type Attrs = { enabled?: boolean; nbf?: number; exp?: number };
+const KEY_NAME = /^[0-9a-zA-Z-]{1,127}$/;
+const DEFAULT_OPS = ['encrypt', 'decrypt', 'sign', 'verify', 'wrapKey', 'unwrapKey'];
+const DAY_MS = 86_400_000;
+
+const notFound = (ctx: Ctx, what: string): void =>
+  kvError(
+    ctx,
+    404,
+    'KeyNotFound',
+    `A key with (name/id) ${what} was not found in this key vault. If you recently deleted this key you may be able to recover it using the correct recovery command. For help resolving this issue, please see https://go.microsoft.com/fwlink/?linkid=2125182`,
+  );
+
+function page<T>(ctx: Ctx, items: T[], base: string): { value: T[]; nextLink: string | null } {
+  const max = Math.min(25, Math.max(1, Number(ctx.query.maxresults ?? 25) || 25));
+  const skip = Number(ctx.query.$skiptoken ?? 0) || 0;
+  const rest = skip + max < items.length;
+  return {
+    value: items.slice(skip, skip + max),
+    nextLink: rest
+      ? `${base}?api-version=${ctx.query['api-version']}&$skiptoken=${skip + max}&maxresults=${max}`
+      : null,
+  };
+}
+
+function policyView(v: Vault, k: KeyRecord): Record<string, unknown> {
+  const p = k.rotationPolicy;
+  return {
+    id: `https://${v.name}.vault.azure.net/keys/${k.name}/rotationpolicy`,
+    lifetimeActions: p?.lifetimeActions ?? [
+      { trigger: { timeBeforeExpiry: 'P30D' }, action: { type: 'Notify' } },
+    ],
+    attributes: p
+      ? { ...(p.expiryTime ? { expiryTime: p.expiryTime } : {}), created: p.created, updated: p.updated }
+      : {},
+  };
+}
+
+function setPolicy(ctx: Ctx, env: Env, v: Vault, k: KeyRecord): void {
+  const body =
+    jsonBody<{ lifetimeActions?: LifetimeAction[]; attributes?: { expiryTime?: string } }>(ctx) ?? {};
+  const expiryTime = body.attributes?.expiryTime;
+  const ms = (d: string | undefined): number | undefined => {
+    try {
+      return d ? parseDurationMs(d) : undefined;
+    } catch {
+      return NaN;
+    }
+  };
+  const expiryMs = ms(expiryTime);
+  if (expiryTime && (Number.isNaN(expiryMs) || (expiryMs ?? 0) < 28 * DAY_MS))
+    return kvError(ctx, 400, 'BadParameter', 'Expiry time must be at least 28 days (P28D).');
+  const actions: LifetimeAction[] = [];
+  for (const a of body.lifetimeActions ?? []) {
+    const type = ['rotate', 'notify'].includes(String(a.action?.type).toLowerCase())
+      ? String(a.action.type).toLowerCase() === 'rotate'
+        ? 'Rotate'
+        : 'Notify'
+      : undefined;
+    const after = ms(a.trigger?.timeAfterCreate);
+    const before = ms(a.trigger?.timeBeforeExpiry);
+    if (
+      !type ||
+      (after === undefined) === (before === undefined) ||
+      Number.isNaN(after) ||
+      Number.isNaN(before)
+    ) {
+      return kvError(
+        ctx,
+        400,
+        'BadParameter',
+        'Each lifetime action needs action.type Rotate or Notify and exactly one trigger, timeAfterCreate or timeBeforeExpiry, as an ISO 8601 duration.',
+      );
+    }
+    if (type === 'Rotate' && after !== undefined && after < 7 * DAY_MS)
+      return kvError(ctx, 400, 'BadParameter', 'The minimum rotation interval is 7 days (P7D).');
+    if (before !== undefined && !expiryTime)
+      return kvError(ctx, 400, 'BadParameter', 'timeBeforeExpiry requires attributes.expiryTime.');
+    if (type === 'Notify' && before !== undefined && before < 7 * DAY_MS)
+      return kvError(ctx, 400, 'BadParameter', 'Notify needs timeBeforeExpiry of at least 7 days (P7D).');
+    actions.push({ trigger: a.trigger, action: { type } });
+  }
+  if (!actions.some((a) => a.action.type === 'Notify'))
+    actions.push({ trigger: { timeBeforeExpiry: 'P30D' }, action: { type: 'Notify' } });
+  const now = Math.floor(env.clock.nowMs() / 1000);
+  k.rotationPolicy = {
+    lifetimeActions: actions,
+    ...(expiryTime ? { expiryTime } : {}),
+    created: k.rotationPolicy?.created ?? now,
+    updated: now,
+  };
+  env.state.changed();
+  send(ctx, 200, policyView(v, k));
+}
+
+function applyAttributes(kv: KeyVersion, a: Attrs | undefined, now: number): void {
+  if (!a) return;
+  if (typeof a.enabled === 'boolean') kv.enabled = a.enabled;
+  if (a.nbf !== undefined) kv.nbf = a.nbf;
+  if (a.exp !== undefined) kv.exp = a.exp;
+  kv.updated = now;
+}
+
+async function create(
+  ctx: Ctx,
+  env: Env,
+  v: Vault,
+  name: string,
+  existing: KeyRecord | undefined,
+): Promise<void> {
+  const body =
+    jsonBody<{
+      kty?: string;
+      key_size?: number;
+      key_ops?: string[];
+      attributes?: Attrs;
+      tags?: Record<string, string>;
+    }>(ctx) ?? {};
+  if (!KEY_NAME.test(name))
+    return kvError(
+      ctx,
+      400,
+      'BadParameter',
+      `The key name '${name}' is invalid: use 1-127 letters, digits and hyphens.`,
+    );
+  if (v.deletedKeys[name.toLowerCase()])
+    return kvError(
+      ctx,
+      409,
+      'Conflict',
+      `Key ${name} is currently in a deleted but recoverable state, and its name cannot be reused; in this state, the key can only be recovered or purged.`,
+      'ObjectIsDeletedButRecoverable',
+    );
+  const kty = body.kty;
+  if (kty !== 'RSA' && kty !== 'RSA-HSM')
+    return kvError(
+      ctx,
+      400,
+      'BadParameter',
+      `Key type '${String(kty)}' is not supported by the local Azure; use RSA or RSA-HSM.`,
+    );
+  if (kty === 'RSA-HSM' && v.properties.sku.name !== 'premium')
+    return kvError(ctx, 400, 'BadParameter', 'Hardware key operation not allowed on standard vault.');
+  const keySize = body.key_size ?? 2048;
+  if (![2048, 3072, 4096].includes(keySize))
+    return kvError(
+      ctx,
+      400,
+      'BadParameter',
+      `Invalid key size: ${keySize}. Valid RSA key sizes are 2048, 3072 and 4096.`,
+    );
+  if (body.tags && Object.keys(body.tags).length > 15)
+    return kvError(ctx, 400, 'BadParameter', 'A key can have at most 15 tags.');
+  const now = Math.floor(env.clock.nowMs() / 1000);
+  const kv = await createKeyVersion(
+    {
+      kty,
+      keySize,
+      keyOps: body.key_ops?.length ? body.key_ops : DEFAULT_OPS,
+      enabled: body.attributes?.enabled ?? true,
+      nbf: body.attributes?.nbf,
+      exp: body.attributes?.exp,
+      tags: body.tags ?? {},
+    },
+    now,
+  );
+  const key = existing ?? { name, versions: [] };
+  key.versions.push(kv);
+  v.keys[name.toLowerCase()] = key;
+  env.state.changed();
+  send(ctx, 200, keyBundleView(v, key, kv));
+}
+
+async function rotate(ctx: Ctx, env: Env, v: Vault, key: KeyRecord): Promise<void> {
+  const current = key.versions.at(-1) as KeyVersion;
+  const now = env.clock.nowMs();
+  const expiry = key.rotationPolicy?.expiryTime ? parseDurationMs(key.rotationPolicy.expiryTime) : undefined;
+  const kv = await createKeyVersion(
+    {
+      kty: current.kty,
+      keySize: current.keySize,
+      keyOps: current.keyOps,
+      enabled: true,
+      tags: current.tags,
+      nbf: undefined,
+      exp: expiry ? Math.floor((now + expiry) / 1000) : undefined,
+    },
+    Math.floor(now / 1000),
+  );
+  key.versions.push(kv);
+  env.state.changed();
+  send(ctx, 200, keyBundleView(v, key, kv));
+}
+
+function crypt(
+  ctx: Ctx,
+  v: Vault,
+  key: KeyRecord,
+  kv: KeyVersion,
+  op: 'wrapKey' | 'unwrapKey',
+  nowS: number,
+): void {
+  const body = jsonBody<{ alg?: string; value?: string }>(ctx) ?? {};
+  if (!kv.enabled)
+    return kvError(ctx, 403, 'Forbidden', `Operation ${op} is not allowed on a disabled key.`, 'KeyDisabled');
+  if (op === 'wrapKey' && kv.exp !== undefined && kv.exp <= nowS)
+    return kvError(
+      ctx,
+      403,
+      'Forbidden',
+      'Operation wrapKey is not allowed on an expired key.',
+      'KeyExpired',
+    );
+  if (kv.nbf !== undefined && kv.nbf > nowS)
+    return kvError(
+      ctx,
+      403,
+      'Forbidden',
+      `Operation ${op} is not allowed on a key that is not yet valid.`,
+      'KeyNotYetValid',
+    );
+  if (!kv.keyOps.some((o) => o.toLowerCase() === op.toLowerCase()))
+    return kvError(
+      ctx,
+      403,
+      'Forbidden',
+      `Operation ${op} is not permitted on this key.`,
+      'KeyOperationForbidden',
+    );
+  if (!body.alg || !WRAP_ALGORITHMS.includes(body.alg))
+    return kvError(
+      ctx,
+      400,
+      'BadParameter',
+      `Algorithm '${String(body.alg)}' is not supported; use ${WRAP_ALGORITHMS.join(' or ')}.`,
+    );
+  if (typeof body.value !== 'string') return kvError(ctx, 400, 'BadParameter', 'Property value is required.');
+  try {
+    const input = Buffer.from(body.value, 'base64url');
+    const out = op === 'wrapKey' ? wrap(kv, body.alg, input) : unwrap(kv, body.alg, input);
+    send(ctx, 200, { kid: kidOf(v, key.name, kv.version), value: out.toString('base64url') });
+  } catch {
+    kvError(ctx, 400, 'BadParameter', 'The value could not be processed with the given key and algorithm.');
+  }
+}
+
+/** Runs one key operation after auth, limits and permissions passed. */
+export async function keyOperation(ctx: Ctx, env: Env, v: Vault, p: KeyOp): Promise<void> {
+  const nowS = Math.floor(env.clock.nowMs() / 1000);
+  const origin = `https://${v.name}.vault.azure.net`;
+  if (p.op === 'list') {
+    return send(
+      ctx,
+      200,
+      page(
+        ctx,
+        Object.values(v.keys).map((k) => keyItemView(v, k, k.versions.at(-1) as KeyVersion, false)),
+        `${origin}/keys`,
+      ),
+    );
+  }
+  if (p.op === 'listDeleted') {
+    return send(
+      ctx,
+      200,
+      page(
+        ctx,
+        Object.values(v.deletedKeys).map((d) => deletedKeyView(v, d)),
+        `${origin}/deletedkeys`,
+      ),
+    );
+  }
+  const name = p.name ?? '';
+  const lc = name.toLowerCase();
+  const key = v.keys[lc];
+  if (p.op === 'create') return create(ctx, env, v, name, key);
+  if (p.op === 'getDeleted' || p.op === 'recover' || p.op === 'purge') {
+    const d = v.deletedKeys[lc];
+    if (!d) return kvError(ctx, 404, 'KeyNotFound', `Deleted Key not found: ${name}`);
+    if (p.op === 'getDeleted') return send(ctx, 200, deletedKeyView(v, d));
+    if (p.op === 'purge' && v.properties.enablePurgeProtection) {
+      return kvError(
+        ctx,
+        403,
+        'Forbidden',
+        `Operation "purge" is not allowed because purge protection is enabled for this vault. Key Vault service will automatically purge it after the retention period has passed.`,
+        'ForbiddenByPolicy',
+      );
+    }
+    delete v.deletedKeys[lc];
+    if (p.op === 'recover') v.keys[lc] = d.key;
+    env.state.changed();
+    return p.op === 'purge'
+      ? send(ctx, 204)
+      : send(ctx, 200, keyBundleView(v, d.key, d.key.versions.at(-1) as KeyVersion));
+  }
+  if (!key) return notFound(ctx, name);
+  if (p.op === 'rotate') return rotate(ctx, env, v, key);
+  if (p.op === 'getRotationPolicy') return send(ctx, 200, policyView(v, key));
+  if (p.op === 'setRotationPolicy') return setPolicy(ctx, env, v, key);
+  if (p.op === 'listVersions')
+    return send(
+      ctx,
+      200,
+      page(
+        ctx,
+        key.versions.map((kv) => keyItemView(v, key, kv, true)),
+        `${origin}/keys/${key.name}/versions`,
+      ),
+    );
+  if (p.op === 'delete') {
+    delete v.keys[lc];
+    const now = env.clock.nowMs();
+    v.deletedKeys[lc] = {
+      key,
+      deletedDate: Math.floor(now / 1000),
+      scheduledPurgeDate: Math.floor((now + v.properties.softDeleteRetentionInDays * DAY_MS) / 1000),
+    };
+    env.state.changed();
+    return send(ctx, 200, deletedKeyView(v, v.deletedKeys[lc]));
+  }
+  const kv = p.version ? key.versions.find((x) => x.version === p.version) : key.versions.at(-1);
+  if (!kv) return notFound(ctx, `${name}/${p.version ?? ''}`);
+  if (p.op === 'get') return send(ctx, 200, keyBundleView(v, key, kv));
+  if (p.op === 'update') {
+    const body =
+      jsonBody<{ attributes?: Attrs; key_ops?: string[]; tags?: Record<string, string> }>(ctx) ?? {};
+    applyAttributes(kv, body.attributes, nowS);
+    if (body.key_ops) kv.keyOps = body.key_ops;
+    if (body.tags) kv.tags = body.tags;
+    kv.updated = nowS;
+    env.state.changed();
+    return send(ctx, 200, keyBundleView(v, key, kv));
+  }
+  return crypt(ctx, v, key, kv, p.op === 'wrapKey' ? 'wrapKey' : 'unwrapKey', nowS);
+}
