@@ -35,7 +35,8 @@ export function createBotAdapter(bot: BotConfig, options: BotAdapterOptions = {}
   const settings: ConfigurationBotFrameworkAuthenticationOptions = {
     MicrosoftAppId: bot.appId,
     MicrosoftAppPassword: bot.appPassword,
-    MicrosoftAppType: bot.appType,
+    // Without an app id authentication is off; botbuilder refuses SingleTenant with no id, so say MultiTenant.
+    MicrosoftAppType: bot.appId ? bot.appType : 'MultiTenant',
     MicrosoftAppTenantId: bot.appTenantId,
     ...options.auth,
   };

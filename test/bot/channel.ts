@@ -1,0 +1,112 @@
+/**
+ * Test stand-ins for the Bot Framework side of Teams: an OpenID metadata + JWKS server that
+ * signs channel tokens, and a connector that records what the bot sends back to the chat.
+ */
+import { generateKeyPairSync, randomUUID, type KeyObject } from 'node:crypto';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import jwt from 'jsonwebtoken';
+
+export const ISSUER = 'https://test-issuer.botframework.local';
+
+/** Serves `/openid` and `/jwks` and signs tokens with its key (or forges them with another). */
+export interface TokenAuthority {
+  metadataUrl: string;
+  sign(
+    claims: Record<string, unknown>,
+    options?: { key?: 'own' | 'other'; algorithm?: 'RS256' | 'HS256' },
+  ): string;
+  close(): Promise<void>;
+}
+
+function listen(server: Server): Promise<string> {
+  return new Promise((resolve) =>
+    server.listen(0, '127.0.0.1', () =>
+      resolve(`http://127.0.0.1:${(server.address() as AddressInfo).port}`),
+    ),
+  );
+}
+
+function closeServer(server: Server): Promise<void> {
+  server.closeAllConnections();
+  return new Promise((resolve) => server.close(() => resolve()));
+}
+
+export async function startTokenAuthority(): Promise<TokenAuthority> {
+  const kid = randomUUID();
+  const own = generateKeyPairSync('rsa', { modulusLength: 2048 });
+  const other = generateKeyPairSync('rsa', { modulusLength: 2048 });
+  const jwk = own.publicKey.export({ format: 'jwk' });
+  let base = '';
+  const server = createServer((req, res) => {
+    res.setHeader('content-type', 'application/json');
+    if (req.url === '/openid') {
+      res.end(
+        JSON.stringify({
+          issuer: ISSUER,
+          jwks_uri: `${base}/jwks`,
+          id_token_signing_alg_values_supported: ['RS256'],
+        }),
+      );
+    } else if (req.url === '/jwks') {
+      res.end(
+        JSON.stringify({
+          keys: [{ kty: 'RSA', use: 'sig', kid, n: jwk.n, e: jwk.e, endorsements: ['msteams'] }],
+        }),
+      );
+    } else {
+      res.statusCode = 404;
+      res.end('{}');
+    }
+  });
+  base = await listen(server);
+  return {
+    metadataUrl: `${base}/openid`,
+    sign(claims, options = {}) {
+      if (options.algorithm === 'HS256') {
+        return jwt.sign(claims, 'a-shared-secret-an-attacker-chose', { algorithm: 'HS256', keyid: kid });
+      }
+      const key: KeyObject = options.key === 'other' ? other.privateKey : own.privateKey;
+      return jwt.sign(claims, key, { algorithm: 'RS256', keyid: kid });
+    },
+    close: () => closeServer(server),
+  };
+}
+
+/** An activity the bot sent into the chat (POST) or edited (PUT). */
+export interface SentActivity {
+  method: string;
+  path: string;
+  authorization?: string;
+  body: Record<string, unknown>;
+}
+
+/** The connector the bot replies through; records every call and answers with message ids. */
+export interface RecordingConnector {
+  serviceUrl: string;
+  sent: SentActivity[];
+  close(): Promise<void>;
+}
+
+export async function startRecordingConnector(): Promise<RecordingConnector> {
+  const sent: SentActivity[] = [];
+  let n = 0;
+  const server = createServer((req, res) => {
+    const chunks: Buffer[] = [];
+    req.on('data', (c: Buffer) => chunks.push(c));
+    req.on('end', () => {
+      const text = Buffer.concat(chunks).toString('utf8');
+      const entry: SentActivity = {
+        method: req.method ?? '',
+        path: req.url ?? '',
+        body: text ? (JSON.parse(text) as Record<string, unknown>) : {},
+      };
+      if (req.headers.authorization) entry.authorization = req.headers.authorization;
+      sent.push(entry);
+      res.setHeader('content-type', 'application/json');
+      res.end(JSON.stringify({ id: `activity-${++n}` }));
+    });
+  });
+  const serviceUrl = `${await listen(server)}/`;
+  return { serviceUrl, sent, close: () => closeServer(server) };
+}
