@@ -1,0 +1,37 @@
+/**
+ * `npm run azure:local`: starts the local Azure on a fixed port (LOCAL_AZURE_PORT, default 4480)
+ * with a state file, and prints the environment a client process needs to use it.
+ */
+import path from 'node:path';
+import { DEFAULT_DATA_DIR, startLocalAzure } from '../src/local-azure';
+
+async function main(): Promise<void> {
+  const started = Date.now();
+  const port = Number(process.env.LOCAL_AZURE_PORT ?? 4480);
+  const local = await startLocalAzure({ port, stateFile: path.join(DEFAULT_DATA_DIR, 'state.json') });
+  const lines = Object.entries(local.env)
+    .filter(([k]) => k !== 'AZURE_CLIENT_SECRET')
+    .map(([k, v]) => `export ${k}='${v}'`);
+  process.stdout.write(
+    [
+      `Local Azure listening on ${local.proxyUrl} (started in ${Date.now() - started} ms)`,
+      `CA certificate: ${local.caPath}`,
+      `Admin API: ${local.proxyUrl}/admin/requests, /admin/faults, /admin/clock/advance, /admin/state`,
+      '',
+      'Point a client at it (HTTPS_PROXY and NODE_EXTRA_CA_CERTS are read at process start):',
+      ...lines,
+      `export AZURE_CLIENT_SECRET='<clientSecret of the runbook principal in src/local-azure/seed.json>'`,
+      '',
+    ].join('\n'),
+  );
+  const stop = (): void => {
+    void local.close().then(() => process.exit(0));
+  };
+  process.on('SIGINT', stop);
+  process.on('SIGTERM', stop);
+}
+
+main().catch((error: unknown) => {
+  process.stderr.write(`${(error as Error).stack ?? String(error)}\n`);
+  process.exit(1);
+});
