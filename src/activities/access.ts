@@ -19,6 +19,11 @@ export function keyScope(vault: VaultRef, keyName: string): string {
   return `${vaultId(vault)}/keys/${keyName}`;
 }
 
+/** A scope or id as arm-authorization wants it: its URL templates add the leading slash. */
+export function armScope(scope: string): string {
+  return scope.replace(/^\/+/, '');
+}
+
 /** A role assignment name derived from scope, role and principal, so a retried PUT is the same PUT. */
 export function roleAssignmentName(scope: string, roleId: string, principalId: string): string {
   const hex = createHash('sha256')
@@ -40,7 +45,7 @@ export async function ensureRoleAssignment(
   const what = { what: `role assignment on ${scope}` };
   const existing = await call(what, async () => {
     try {
-      return await client.roleAssignments.get(scope, name, { abortSignal: abortSignal() });
+      return await client.roleAssignments.get(armScope(scope), name, { abortSignal: abortSignal() });
     } catch (error) {
       if (isNotFound(error)) return undefined;
       throw error;
@@ -50,7 +55,7 @@ export async function ensureRoleAssignment(
   const created = await call(what, async () => {
     try {
       return await client.roleAssignments.create(
-        scope,
+        armScope(scope),
         name,
         {
           roleDefinitionId: `/subscriptions/${subscriptionId}/providers/Microsoft.Authorization/roleDefinitions/${roleId}`,
@@ -95,7 +100,7 @@ export async function grantKeyAccess(
     const confirmed = await retryWhile(
       () =>
         call({ what: `role assignment on ${scope}` }, () =>
-          client.roleAssignments.getById(assignment.id, { abortSignal: abortSignal() }),
+          client.roleAssignments.getById(armScope(assignment.id), { abortSignal: abortSignal() }),
         ),
       (error) => isNotFound((error as { cause?: unknown }).cause ?? error),
       timing,
@@ -162,7 +167,7 @@ export async function removeKeyAccess(
     for (const scope of scopes) {
       const assignments = await call({ what: `role assignments on ${scope}` }, async () => {
         const found: string[] = [];
-        for await (const a of client.roleAssignments.listForScope(scope, {
+        for await (const a of client.roleAssignments.listForScope(armScope(scope), {
           filter: `principalId eq '${principalId}'`,
           abortSignal: abortSignal(),
         })) {
@@ -180,7 +185,7 @@ export async function removeKeyAccess(
       for (const id of assignments) {
         await call({ what: `role assignment ${id}` }, async () => {
           try {
-            await client.roleAssignments.deleteById(id, { abortSignal: abortSignal() });
+            await client.roleAssignments.deleteById(armScope(id), { abortSignal: abortSignal() });
           } catch (error) {
             if (!isNotFound(error)) throw error;
           }

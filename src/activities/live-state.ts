@@ -8,7 +8,7 @@ import type { Vault } from '@azure/arm-keyvault';
 import { vaultId, type VaultRef } from '../shared/accounts';
 import type { EncryptionSettings, KeySummary, VaultSummary } from '../shared/plan';
 import type { KeySize, KeyType } from '../shared/names';
-import { keyScope, roleAssignmentName } from './access';
+import { armScope, keyScope, roleAssignmentName } from './access';
 import { encryptionOf, findVault } from './azure-state';
 import { CRYPTO_SERVICE_ENCRYPTION_USER, STORAGE_KEY_PERMISSIONS, type ActivityDeps } from './deps';
 import { isForbidden, isNotFound } from './errors';
@@ -95,9 +95,13 @@ export async function readGrant(
     try {
       const assignment = await deps.azure
         .authorization(vault.ref.subscriptionId)
-        .roleAssignments.get(scope, roleAssignmentName(scope, CRYPTO_SERVICE_ENCRYPTION_USER, principalId), {
-          abortSignal: abortSignal(),
-        });
+        .roleAssignments.get(
+          armScope(scope),
+          roleAssignmentName(scope, CRYPTO_SERVICE_ENCRYPTION_USER, principalId),
+          {
+            abortSignal: abortSignal(),
+          },
+        );
       return { granted: true, evidence: assignment.id ?? scope };
     } catch (error) {
       if (isNotFound(error)) return { granted: false, evidence: null };

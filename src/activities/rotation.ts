@@ -16,6 +16,8 @@ import { abortSignal, call, heartbeat, sleep } from './runtime';
 
 /** Tag naming the run that made a rotation's version. */
 const ROTATION_TAG = 'cmk-runbook-rotation';
+/** Tag keeping the version the account used before, so a retry still reports it. */
+const PREVIOUS_TAG = 'cmk-runbook-previous';
 
 /** See the module comment. */
 export async function rotateKey(
@@ -51,17 +53,23 @@ export async function rotateKey(
       { key: keyName },
     );
   }
-  const previousVersion = enc.currentVersionedKeyId
+  const inUse = enc.currentVersionedKeyId
     ? parseKeyId(enc.currentVersionedKeyId).version
     : enc.keyVersion || undefined;
+  const ownRetry = latest.properties.tags?.[ROTATION_TAG] === input.runId;
+  const previousVersion = ownRetry ? latest.properties.tags?.[PREVIOUS_TAG] : inUse;
   let fresh = latest;
-  if (latest.properties.tags?.[ROTATION_TAG] !== input.runId) {
+  if (!ownRetry) {
     assertUsableKey(latest, vaultName);
     fresh = await call({ what: `key ${vaultName}/${keyName}`, notFound: CMK_ERROR_TYPES.KeyNotFound }, () =>
       deps.azure.keys(vaultUri).createRsaKey(keyName, {
         hsm: latest.keyType === 'RSA-HSM',
         keySize: keySizeOf(latest),
-        tags: { ...latest.properties.tags, [ROTATION_TAG]: input.runId },
+        tags: {
+          ...latest.properties.tags,
+          [ROTATION_TAG]: input.runId,
+          ...(previousVersion ? { [PREVIOUS_TAG]: previousVersion } : {}),
+        },
         abortSignal: abortSignal(),
       }),
     );

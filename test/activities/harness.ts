@@ -1,0 +1,85 @@
+/**
+ * The activities against the local Azure with the real SDK clients: one emulator per test
+ * file, clients from the production factory (credential and agent are the only seams), and
+ * activities run inside a real Temporal activity context.
+ */
+import { ClientSecretCredential } from '@azure/identity';
+import { MockActivityEnvironment } from '@temporalio/testing';
+import { createActivities, createAzureClients, type ActivityTiming } from '../../src/activities';
+import { startLocalAzure, type LocalAzure, type LocalAzureOptions } from '../../src/local-azure';
+import type { AccountRef } from '../../src/shared/accounts';
+import type { CmkActivities } from '../../src/shared/activities';
+import { ChatRecorder } from '../helpers/chat-recorder';
+import { uniqueId } from '../helpers/temporal';
+
+/** The seeded demo subscription and resource groups. */
+export const SUB = '3f1c9a2e-7b64-4d0e-a5c8-0000000000a1';
+export const RG_KEYS = 'rg-keys';
+export const RG_STORAGE = 'rg-storage';
+/** The seeded runbook principal. */
+export const RUNBOOK_OID = '5d2e8f71-3c4b-4f0a-8e6d-00000000a991';
+
+/** Short waits so tests stay fast; the code paths are the production ones. */
+export const FAST_TIMING: ActivityTiming = {
+  grantPollMs: 25,
+  grantTimeoutMs: 5_000,
+  probePollMs: 25,
+  lroPollMs: 10,
+  rotationPollMs: 25,
+  heartbeatMs: 100,
+};
+
+/** A running harness. */
+export interface Harness {
+  local: LocalAzure;
+  activities: CmkActivities;
+  chat: ChatRecorder;
+  /** Runs an activity call inside a fresh activity context of a workflow run. */
+  run<T>(fn: (a: CmkActivities) => Promise<T>, runId?: string): Promise<T>;
+  /** A new storage account in the demo subscription, Microsoft-managed keys, no identity. */
+  newAccount(prefix?: string): AccountRef;
+  /** A unique vault name. */
+  vaultName(prefix?: string): string;
+  close(): Promise<void>;
+}
+
+/** Starts the local Azure and builds the activities over it. */
+export async function startHarness(
+  options: LocalAzureOptions & { timing?: Partial<ActivityTiming> } = {},
+): Promise<Harness> {
+  const local = await startLocalAzure({
+    roleAssignmentPropagationMs: 150,
+    revocationPropagationMs: 100,
+    ...options,
+  });
+  const { tenantId, clientId, clientSecret } = local.credentials;
+  const credential = new ClientSecretCredential(tenantId, clientId, clientSecret, { agent: local.agent });
+  const azure = createAzureClients(
+    { tenantId, subscriptionIds: local.subscriptionIds, armEndpoint: 'https://management.azure.com' },
+    { credential, agent: local.agent, retry: { maxRetries: 2, retryDelayInMs: 20, maxRetryDelayInMs: 200 } },
+  );
+  const chat = new ChatRecorder();
+  const activities = createActivities({
+    azure,
+    chat,
+    tenantId,
+    timing: { ...FAST_TIMING, ...options.timing },
+  });
+  return {
+    local,
+    activities,
+    chat,
+    run: (fn, runId = uniqueId('run')) =>
+      new MockActivityEnvironment({
+        workflowExecution: { workflowId: uniqueId('cmk'), runId },
+        heartbeatTimeoutMs: 60_000,
+      }).run(() => fn(activities)),
+    newAccount: (prefix = 'st') => {
+      const name = `${prefix}${Math.random().toString(36).slice(2, 10)}`.slice(0, 24);
+      local.state.addStorageAccount({ subscriptionId: SUB, resourceGroup: RG_STORAGE, name });
+      return { subscriptionId: SUB, resourceGroup: RG_STORAGE, name };
+    },
+    vaultName: (prefix = 'kv') => `${prefix}-${Math.random().toString(36).slice(2, 10)}`,
+    close: () => local.close(),
+  };
+}
