@@ -5,7 +5,7 @@
 import 'reflect-metadata';
 import { webcrypto, KeyObject } from 'node:crypto';
 import { createSecureContext, type SecureContext } from 'node:tls';
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import * as x509 from '@peculiar/x509';
 
@@ -21,6 +21,13 @@ export interface CertificateAuthority {
   caPem: string;
   /** The TLS context for one hostname (SAN = that host), created on first use and cached. */
   contextFor(host: string): Promise<SecureContext>;
+}
+
+/** Writes a file atomically, so concurrent starts never read half a CA. */
+export function writeFileAtomic(file: string, content: string | Buffer, mode = 0o644): void {
+  const tmp = `${file}.${process.pid}.${Date.now()}.tmp`;
+  writeFileSync(tmp, content, { mode });
+  renameSync(tmp, file);
 }
 
 function pemOfKey(key: webcrypto.CryptoKey): string {
@@ -57,8 +64,8 @@ async function loadOrCreateCa(
     ],
   });
   const pem = cert.toString('pem');
-  writeFileSync(keyPath, pemOfKey(keys.privateKey), { mode: 0o600 });
-  writeFileSync(certPath, pem);
+  writeFileAtomic(keyPath, pemOfKey(keys.privateKey), 0o600);
+  writeFileAtomic(certPath, pem);
   return { cert, key: keys.privateKey, pem, certPath };
 }
 

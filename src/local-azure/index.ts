@@ -4,7 +4,7 @@
  * SDK clients through an HTTPS proxy with its own CA. Start it in-process or via `npm run azure:local`.
  */
 import { randomBytes } from 'node:crypto';
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import type { Agent } from 'node:https';
 import path from 'node:path';
 import {
@@ -13,11 +13,11 @@ import {
   createPipelineRequest,
   type HttpClient,
 } from '@azure/core-rest-pipeline';
-import { toCompatResponse } from '@azure/core-http-compat';
+import { toHttpHeadersLike } from '@azure/core-http-compat';
 import type { StoragePipelineOptions } from '@azure/storage-blob';
 import type { HttpsProxyAgent } from 'https-proxy-agent' with { 'resolution-mode': 'import' };
 import { createAdmin } from './admin';
-import { createCertificateAuthority } from './ca';
+import { createCertificateAuthority, writeFileAtomic } from './ca';
 import { EmulatedClock, type Clock } from './clock';
 import { Faults } from './faults';
 import { ArmLimits } from './limits';
@@ -93,7 +93,7 @@ function tokenKey(dataDir: string): Buffer {
   const file = path.join(dataDir, 'token-key');
   if (existsSync(file)) return readFileSync(file);
   const key = randomBytes(32);
-  writeFileSync(file, key, { mode: 0o600 });
+  writeFileAtomic(file, key, 0o600);
   return key;
 }
 
@@ -101,7 +101,7 @@ function caBundle(dataDir: string, caPem: string): string {
   const existing = process.env.NODE_EXTRA_CA_CERTS;
   if (!existing || !existsSync(existing)) return path.join(dataDir, 'ca.pem');
   const file = path.join(dataDir, 'ca-bundle.pem');
-  writeFileSync(file, `${readFileSync(existing, 'utf8').trimEnd()}\n${caPem}`);
+  writeFileAtomic(file, `${readFileSync(existing, 'utf8').trimEnd()}\n${caPem}`);
   return file;
 }
 
@@ -177,9 +177,16 @@ export async function startLocalAzure(options: LocalAzureOptions = {}): Promise<
           body: resource.body as string | undefined,
           ...(resource.abortSignal ? { abortSignal: resource.abortSignal } : {}),
           timeout: resource.timeout,
-          agent,
         });
-        return toCompatResponse({ ...(await inner.sendRequest(request)), parsedHeaders: undefined });
+        request.agent = agent;
+        const response = await inner.sendRequest(request);
+        return {
+          request: resource,
+          status: response.status,
+          headers: toHttpHeadersLike(response.headers),
+          bodyAsText: response.bodyAsText,
+          readableStreamBody: response.readableStreamBody,
+        };
       },
     },
     env: {

@@ -43,7 +43,8 @@ export function parseTarget(url: string): { path: string; query: Record<string, 
         return s;
       }
     })
-    .join('/');
+    .join('/')
+    .replace(/\/{2,}/g, '/');
   return { path, query: Object.fromEntries(new URLSearchParams(rawQuery)) };
 }
 
