@@ -1,0 +1,287 @@
+import assert from 'node:assert/strict';
+import { after, before, describe, test } from 'node:test';
+import { createHttpHeaders, createPipelineRequest, RestError } from '@azure/core-rest-pipeline';
+import { ApplicationFailure } from '@temporalio/common';
+import { MockActivityEnvironment } from '@temporalio/testing';
+import { classifyError } from '../../src/activities/errors';
+import { CMK_ERROR_TYPES, NON_RETRYABLE_ERROR_TYPES } from '../../src/shared/errors';
+import { SUB, startHarness, type Harness } from './harness';
+
+function restError(
+  statusCode: number,
+  code: string,
+  message: string,
+  headers: Record<string, string> = {},
+): RestError {
+  const request = createPipelineRequest({
+    url: 'https://management.azure.com/x',
+    headers: createHttpHeaders({ authorization: 'Bearer eyJ-not-a-real-token' }),
+  });
+  return new RestError(message, {
+    code,
+    statusCode,
+    request,
+    response: { status: statusCode, headers: createHttpHeaders(headers), request },
+  });
+}
+
+describe('classifying Azure errors', () => {
+  const cases: Array<
+    [string, RestError, string, { notFound?: (typeof NON_RETRYABLE_ERROR_TYPES)[number] }?]
+  > = [
+    [
+      'vault without purge protection',
+      restError(400, 'KeyVaultPolicyError', 'Keyvault policy recoverable is not set'),
+      'PurgeProtectionMissing',
+    ],
+    [
+      'identity without key rights',
+      restError(
+        400,
+        'KeyVaultAuthenticationFailure',
+        'The operation failed because of authentication issue on the keyvault.',
+      ),
+      'KeyAccessNotGranted',
+    ],
+    [
+      'disabled key',
+      restError(403, 'Forbidden', 'Operation get is not allowed on a disabled key.'),
+      'KeyDisabled',
+    ],
+    [
+      'missing key',
+      restError(404, 'KeyNotFound', 'A key with (name/id) k was not found in this key vault.'),
+      'KeyNotFound',
+    ],
+    [
+      'missing vault',
+      restError(404, 'ResourceNotFound', 'not found'),
+      'VaultNotFound',
+      { notFound: 'VaultNotFound' },
+    ],
+    [
+      'missing account',
+      restError(404, 'ResourceNotFound', 'not found'),
+      'AccountNotFound',
+      { notFound: 'AccountNotFound' },
+    ],
+    [
+      'missing identity',
+      restError(404, 'ResourceNotFound', 'not found'),
+      'IdentityNotFound',
+      { notFound: 'IdentityNotFound' },
+    ],
+    [
+      'vault name taken',
+      restError(409, 'VaultAlreadyExists', 'The vault name is already in use.'),
+      'VaultNameTaken',
+    ],
+    [
+      'soft-deleted vault',
+      restError(409, 'ConflictError', 'A vault with the same name already exists in deleted state.'),
+      'VaultSoftDeleted',
+    ],
+    [
+      'HSM on standard',
+      restError(400, 'BadParameter', 'Hardware key operation not allowed on standard vault'),
+      'HsmNotSupportedOnStandardVault',
+    ],
+    [
+      'unsupported key',
+      restError(400, 'BadParameter', 'The key type EC is not supported: key size 256'),
+      'UnsupportedKey',
+    ],
+    [
+      'creation-only setting',
+      restError(
+        400,
+        'InvalidRequestPropertyValue',
+        'requireInfrastructureEncryption can only be set at account creation',
+      ),
+      'CreationOnlySetting',
+    ],
+    [
+      'no ARM rights',
+      restError(403, 'AuthorizationFailed', 'The client does not have authorization to perform action'),
+      'AuthorizationFailed',
+    ],
+  ];
+  for (const [what, error, type, subject] of cases) {
+    test(`when Azure reports a ${what}, then the failure is non-retryable ${type} with a fix and the cause kept`, () => {
+      const failure = classifyError(
+        error,
+        subject ? { what: 'x', ...subject } : undefined,
+      ) as ApplicationFailure;
+      assert.ok(failure instanceof ApplicationFailure);
+      assert.equal(failure.type, type);
+      assert.equal(failure.nonRetryable, true);
+      assert.ok(NON_RETRYABLE_ERROR_TYPES.includes(type as (typeof NON_RETRYABLE_ERROR_TYPES)[number]));
+      assert.match(failure.message, /Fix:|rejected/);
+      assert.equal(failure.cause, error);
+      assert.doesNotMatch(JSON.stringify(failure.details) + failure.message, /eyJ-not-a-real-token/);
+    });
+  }
+
+  test('when Azure throttles with Retry-After, then the failure is retryable after that delay', () => {
+    const failure = classifyError(
+      restError(429, 'SubscriptionRequestsThrottled', 'Number of read requests exceeded', {
+        'retry-after': '7',
+      }),
+    ) as ApplicationFailure;
+    assert.equal(failure.type, 'AzureThrottled');
+    assert.equal(failure.nonRetryable, false);
+    assert.equal(failure.nextRetryDelay, 7_000);
+  });
+
+  test('when Azure answers 503 or the connection drops, then the failure is retryable', () => {
+    for (const error of [
+      restError(503, 'ServiceUnavailable', 'busy'),
+      new RestError('socket hang up', { code: 'ECONNRESET' }),
+    ]) {
+      const failure = classifyError(error) as ApplicationFailure;
+      assert.equal(failure.type, 'AzureUnavailable');
+      assert.equal(failure.nonRetryable, false);
+    }
+  });
+
+  test('every domain type is in the non-retryable list workflows use', () => {
+    assert.deepEqual([...NON_RETRYABLE_ERROR_TYPES].sort(), Object.values(CMK_ERROR_TYPES).sort());
+  });
+});
+
+describe('failures against the local Azure', () => {
+  let h: Harness;
+  before(async () => {
+    h = await startHarness();
+  });
+  after(() => h.close());
+
+  test('when the account does not exist, then the activity fails with AccountNotFound and says how to fix it', async () => {
+    await assert.rejects(
+      h.run((a) =>
+        a.assignIdentity({
+          account: { subscriptionId: SUB, resourceGroup: 'rg-storage', name: 'stmissing1' },
+          identity: { type: 'SystemAssigned' },
+        }),
+      ),
+      (error: Error & { type?: string }) => error.type === 'AccountNotFound' && /Fix:/.test(error.message),
+    );
+  });
+
+  test('when a short throttling storm hits, then the SDK waits out Retry-After and the activity succeeds', async () => {
+    const account = h.newAccount();
+    h.local.faults.set({
+      routes: [
+        {
+          method: 'GET',
+          pathPattern: `storageAccounts/${account.name}`,
+          status: 429,
+          code: 'SubscriptionRequestsThrottled',
+          times: 2,
+          retryAfterSeconds: 0,
+        },
+      ],
+    });
+    try {
+      const identity = await h.run((a) =>
+        a.assignIdentity({ account, identity: { type: 'SystemAssigned' } }),
+      );
+      assert.equal(identity.changed, true);
+    } finally {
+      h.local.faults.reset();
+    }
+  });
+
+  test('when throttling outlasts the SDK retries, then the activity fails retryably with Retry-After as the next delay', async () => {
+    const account = h.newAccount();
+    h.local.faults.set({
+      routes: [
+        {
+          pathPattern: `storageAccounts/${account.name}`,
+          status: 429,
+          code: 'SubscriptionRequestsThrottled',
+          retryAfterSeconds: 0,
+        },
+      ],
+    });
+    try {
+      await assert.rejects(
+        h.run((a) => a.disableCmk({ account })),
+        (error: ApplicationFailure) => error.type === 'AzureThrottled' && error.nonRetryable === false,
+      );
+    } finally {
+      h.local.faults.reset();
+    }
+  });
+
+  test('when Azure keeps answering 503, then the activity fails retryably and keeps the cause', async () => {
+    const account = h.newAccount();
+    h.local.faults.set({
+      routes: [{ pathPattern: `storageAccounts/${account.name}`, status: 503, code: 'ServiceUnavailable' }],
+    });
+    try {
+      await assert.rejects(
+        h.run((a) => a.disableCmk({ account })),
+        (error: ApplicationFailure) =>
+          error.type === 'AzureUnavailable' && !error.nonRetryable && error.cause !== undefined,
+      );
+    } finally {
+      h.local.faults.reset();
+    }
+  });
+
+  test('when the runbook lacks rights, then the activity fails with AuthorizationFailed', async () => {
+    const account = h.newAccount();
+    h.local.faults.set({
+      routes: [
+        {
+          method: 'PATCH',
+          pathPattern: `storageAccounts/${account.name}`,
+          status: 403,
+          code: 'AuthorizationFailed',
+        },
+      ],
+    });
+    try {
+      await assert.rejects(
+        h.run((a) => a.assignIdentity({ account, identity: { type: 'SystemAssigned' } })),
+        { type: 'AuthorizationFailed', nonRetryable: true },
+      );
+    } finally {
+      h.local.faults.reset();
+    }
+  });
+
+  test('when a probe waits for a revocation that never comes and the activity is cancelled, then it stops with a cancellation and its heartbeats hold no secrets', async () => {
+    const account = h.newAccount();
+    const env = new MockActivityEnvironment({ heartbeatTimeoutMs: 60_000 });
+    const beats: unknown[] = [];
+    env.on('heartbeat', (details: unknown) => {
+      beats.push(details);
+      if (beats.length === 2) env.cancel('test cancels');
+    });
+    await assert.rejects(
+      env.run(() => h.activities.probeDataAccess({ account, expect: 'denied', withinMs: 60_000 })),
+      (error: Error) => error.name === 'CancelledFailure',
+    );
+    assert.ok(beats.length >= 2);
+    assert.doesNotMatch(JSON.stringify(beats), /secret|token|eyJ/i);
+  });
+
+  test('when a rotation policy breaks Azure minimums, then the error names the field and the minimum', async () => {
+    const account = h.newAccount();
+    await assert.rejects(
+      h.run((a) => a.setRotationPolicy({ account, rotateAfter: '3d' })),
+      (error: Error & { type?: string }) =>
+        error.type === 'InvalidInput' && /rotateAfter: must be at least 7 days/.test(error.message),
+    );
+    await assert.rejects(
+      h.run((a) => a.setRotationPolicy({ account, notifyBeforeExpiry: '30d' })),
+      /notifyBeforeExpiry: needs expiresAfter/,
+    );
+    await assert.rejects(
+      h.run((a) => a.setRotationPolicy({ account, expiresAfter: '14d' })),
+      /expiresAfter: must be at least 28 days/,
+    );
+  });
+});
