@@ -126,10 +126,13 @@ export class ApprovalGate {
       `Waiting for ${approval.quorum} approval(s) of **${OPERATION_TITLES[run.operation]}** until ${approval.deadline}.\n\n${planMarkdown(plan)}`,
     );
     await run.setStage('awaiting-approval');
+    let seen = this.changes;
     for (;;) {
-      const seen = this.changes;
       const remaining = deadlineAt - Date.now();
-      const changed = remaining > 0 && (await condition(() => this.changes !== seen, remaining));
+      // A decision may have arrived while the card was being updated: look before waiting.
+      const changed =
+        this.changes !== seen || (remaining > 0 && (await condition(() => this.changes !== seen, remaining)));
+      seen = this.changes;
       if (!changed) {
         run.setApprovalState('expired');
         setCurrentDetails('');
