@@ -81,7 +81,7 @@ export interface SentActivity {
   body: Record<string, unknown>;
 }
 
-/** The connector the bot replies through; records every call and answers with message ids. */
+/** The connector the bot replies through; records every send/edit, answers with message ids and knows every member. */
 export interface RecordingConnector {
   serviceUrl: string;
   sent: SentActivity[];
@@ -102,8 +102,14 @@ export async function startRecordingConnector(): Promise<RecordingConnector> {
         body: text ? (JSON.parse(text) as Record<string, unknown>) : {},
       };
       if (req.headers.authorization) entry.authorization = req.headers.authorization;
-      sent.push(entry);
       res.setHeader('content-type', 'application/json');
+      const member = /\/v3\/conversations\/[^/]+\/members\/([^/?]+)$/.exec(req.url ?? '');
+      if (req.method === 'GET' && member) {
+        const aadObjectId = decodeURIComponent(member[1] ?? '');
+        res.end(JSON.stringify({ id: `29:${aadObjectId}`, aadObjectId, name: aadObjectId }));
+        return;
+      }
+      sent.push(entry);
       res.end(JSON.stringify({ id: `activity-${++n}` }));
     });
   });
