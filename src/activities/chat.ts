@@ -61,7 +61,7 @@ async function deliver<T>(send: () => Promise<T>): Promise<T> {
     const permanent =
       status !== undefined && status >= 400 && status < 500 && status !== 408 && status !== 429;
     throw ApplicationFailure.create({
-      type: permanent ? CMK_ERROR_TYPES.AzureRequestRejected : RETRYABLE_ERROR_TYPES.ChatUnavailable,
+      type: permanent ? CMK_ERROR_TYPES.ChatDeliveryRejected : RETRYABLE_ERROR_TYPES.ChatUnavailable,
       message: `Chat delivery failed${status ? ` (${status})` : ''}: ${(error as Error).message ?? String(error)}`,
       nonRetryable: permanent,
       cause: error instanceof Error ? error : undefined,

@@ -37,6 +37,8 @@ export const CMK_ERROR_TYPES = {
   InvalidInput: 'InvalidInput',
   /** The account does not use a customer-managed key, so the operation has nothing to act on. */
   CmkNotEnabled: 'CmkNotEnabled',
+  /** The chat service refused a post or update (e.g. the conversation or message is gone). */
+  ChatDeliveryRejected: 'ChatDeliveryRejected',
   /** Azure rejected the request for a reason not classified above; the message carries Azure's. */
   AzureRequestRejected: 'AzureRequestRejected',
 } as const;

@@ -258,7 +258,7 @@ describe('failures against the local Azure', () => {
     const beats: unknown[] = [];
     env.on('heartbeat', (details: unknown) => {
       beats.push(details);
-      if (beats.length === 2) env.cancel('test cancels');
+      if (beats.length === 2) env.cancel();
     });
     await assert.rejects(
       env.run(() => h.activities.probeDataAccess({ account, expect: 'denied', withinMs: 60_000 })),
