@@ -1,0 +1,171 @@
+/**
+ * The plan under construction: steps with their flags, blockers with their fix, warnings,
+ * then sealed with the encryption after and the fingerprint of the state read.
+ */
+import type { StorageAccount } from '@azure/arm-storage';
+import type { AccountRef } from '../shared/accounts';
+import type { OperationRequest } from '../shared/activities';
+import { CMK_ERROR_TYPES } from '../shared/errors';
+import type { Blocker, EncryptionSettings, Plan, Step, StepId } from '../shared/plan';
+import { fingerprintOf, type VaultView } from './live-state';
+
+/** Step titles as cards show them. */
+export const STEP_TITLES: Record<StepId, string> = {
+  preflight: 'Check Azure state',
+  approval: 'Approval',
+  vault: 'Vault',
+  identity: 'Managed identity',
+  grant: 'Grant key access',
+  key: 'Key',
+  enable: 'Enable customer-managed key',
+  rotate: 'Rotate key',
+  switch: 'Switch the account to the new key',
+  rotationPolicy: 'Set rotation policy',
+  revoke: 'Revoke key access',
+  disableKey: 'Disable the key version',
+  disable: 'Back to Microsoft-managed keys',
+  probe: 'Probe blob data access',
+};
+
+/** Collects steps, blockers and warnings, then seals the plan with its fingerprint. */
+export class PlanBuilder {
+  vault?: VaultView;
+  key?: Plan['key'];
+  grant?: unknown;
+  private readonly steps: Step[] = [
+    { id: 'preflight', title: STEP_TITLES.preflight, destructive: false, irreversible: false },
+  ];
+  private readonly blockers: Blocker[] = [];
+  private readonly warnings: string[] = [];
+
+  constructor(
+    private readonly ref: AccountRef,
+    private readonly request: OperationRequest,
+    private readonly account: StorageAccount,
+    private readonly before: EncryptionSettings,
+  ) {
+    const enc = account.encryption;
+    if (enc?.requireInfrastructureEncryption)
+      this.warn('Infrastructure (double) encryption was chosen at creation and cannot change.');
+    for (const service of ['queue', 'table'] as const) {
+      if (enc?.services?.[service]?.keyType === 'Account')
+        this.warn(
+          `${service === 'queue' ? 'Queues' : 'Tables'} use the account key (set at creation), so the customer-managed key covers them too.`,
+        );
+    }
+  }
+
+  step(
+    id: StepId,
+    flags: { destructive?: boolean; irreversible?: boolean; skip?: boolean; title?: string } = {},
+  ): void {
+    this.steps.push({
+      id,
+      title: flags.title ?? STEP_TITLES[id],
+      destructive: !!flags.destructive,
+      irreversible: !!flags.irreversible,
+      ...(flags.skip ? { skip: true } : {}),
+    });
+  }
+
+  block(code: string, message: string, fix: string): void {
+    this.blockers.push({ code, message, fix });
+  }
+
+  warn(message: string): void {
+    this.warnings.push(message);
+  }
+
+  checkVault(v: VaultView, allowPurgeProtection: boolean, rbac: boolean | undefined): void {
+    const name = v.ref.name;
+    if (!v.summary.exists) {
+      this.step('vault', {
+        title: `Create vault ${name} (soft delete, purge protection, ${rbac === false ? 'access policies' : 'RBAC'})`,
+      });
+      if (rbac === undefined) this.warn('New vaults use RBAC, the default from Key Vault API 2026-02-01.');
+      return;
+    }
+    if (!v.summary.softDelete)
+      this.block(
+        CMK_ERROR_TYPES.SoftDeleteMissing,
+        `Vault ${name} has no soft delete.`,
+        `Run \`az keyvault update --name ${name} --enable-soft-delete true\`.`,
+      );
+    if (!v.summary.purgeProtection) {
+      if (allowPurgeProtection)
+        this.step('vault', {
+          title: `Turn on purge protection for ${name} (irreversible)`,
+          irreversible: true,
+        });
+      else
+        this.block(
+          CMK_ERROR_TYPES.PurgeProtectionMissing,
+          `Vault ${name} has no purge protection.`,
+          `Allow the runbook to turn it on (irreversible) or run \`az keyvault update --name ${name} --enable-purge-protection true\`.`,
+        );
+    } else this.step('vault', { skip: true, title: `Use vault ${name}` });
+    if (!v.summary.trustedServicesBypass)
+      this.block(
+        'TrustedServicesBypassOff',
+        `Vault ${name}'s firewall does not let trusted Azure services through.`,
+        `Run \`az keyvault update --name ${name} --bypass AzureServices\`.`,
+      );
+    if (v.ref.subscriptionId !== this.ref.subscriptionId)
+      this.warn(`Vault ${name} is in another subscription (${v.ref.subscriptionId}).`);
+  }
+
+  checkKey(key: NonNullable<Plan['key']>, wanted: string, v: VaultView): void {
+    const label = `${key.vaultName}/${key.name}`;
+    if (!key.exists) {
+      if (wanted === 'RSA-HSM' && v.summary.exists && v.summary.sku === 'standard')
+        this.block(
+          CMK_ERROR_TYPES.HsmNotSupportedOnStandardVault,
+          `Vault ${v.ref.name} is standard; RSA-HSM keys need premium.`,
+          'Choose RSA, or a premium vault.',
+        );
+      return;
+    }
+    if (key.type !== 'RSA' && key.type !== 'RSA-HSM')
+      this.block(
+        CMK_ERROR_TYPES.UnsupportedKey,
+        `Key ${label} is ${key.type}; Azure Storage needs RSA or RSA-HSM.`,
+        'Choose another key name.',
+      );
+    else if (![2048, 3072, 4096].includes(key.size ?? 0))
+      this.block(
+        CMK_ERROR_TYPES.UnsupportedKey,
+        `Key ${label} has ${key.size} bits; Azure Storage needs 2048, 3072 or 4096.`,
+        'Choose another key name.',
+      );
+    if (key.enabled === false)
+      this.block(
+        CMK_ERROR_TYPES.KeyDisabled,
+        `Key ${label} is disabled.`,
+        `Enable it (\`az keyvault key set-attributes --enabled true\`) or choose another key.`,
+      );
+  }
+
+  build(after: EncryptionSettings): Plan {
+    const plan: Plan = {
+      operation: this.request.operation,
+      account: this.ref,
+      location: this.account.location,
+      ...(this.vault ? { vault: this.vault.summary } : {}),
+      ...(this.key ? { key: this.key } : {}),
+      steps: this.steps,
+      blockers: this.blockers,
+      warnings: this.warnings,
+      before: this.before,
+      after: JSON.parse(JSON.stringify(after)) as EncryptionSettings,
+      destructive: this.steps.some((s) => s.destructive && !s.skip),
+      irreversible: this.steps.filter((s) => s.irreversible && !s.skip).map((s) => s.title),
+      fingerprint: fingerprintOf({
+        account: this.account,
+        vault: this.vault,
+        key: this.key,
+        grant: this.grant,
+      }),
+    };
+    return plan;
+  }
+}
