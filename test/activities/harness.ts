@@ -5,7 +5,12 @@
  */
 import { ClientSecretCredential } from '@azure/identity';
 import { MockActivityEnvironment } from '@temporalio/testing';
-import { createActivities, createAzureClients, type ActivityTiming } from '../../src/activities';
+import {
+  createActivities,
+  createAzureClients,
+  type ActivityTiming,
+  type AzureClients,
+} from '../../src/activities';
 import { startLocalAzure, type LocalAzure, type LocalAzureOptions } from '../../src/local-azure';
 import type { AccountRef } from '../../src/shared/accounts';
 import type { CmkActivities } from '../../src/shared/activities';
@@ -34,6 +39,8 @@ export interface Harness {
   local: LocalAzure;
   activities: CmkActivities;
   chat: ChatRecorder;
+  /** The same production clients the activities use, for arranging Azure state through its API. */
+  azure: AzureClients;
   /** Runs an activity call inside a fresh activity context of a workflow run. */
   run<T>(fn: (a: CmkActivities) => Promise<T>, runId?: string): Promise<T>;
   /** A new storage account in the demo subscription, Microsoft-managed keys, no identity. */
@@ -69,6 +76,7 @@ export async function startHarness(
     local,
     activities,
     chat,
+    azure,
     run: (fn, runId = uniqueId('run')) =>
       new MockActivityEnvironment({
         workflowExecution: { workflowId: uniqueId('cmk'), runId },

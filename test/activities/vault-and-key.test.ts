@@ -116,6 +116,19 @@ describe('ensureVault and ensureKey', () => {
     );
   });
 
+  test('when a soft-deleted vault holds the name, then ensureVault fails with VaultSoftDeleted and says to recover it', async () => {
+    const account = h.newAccount();
+    const name = h.vaultName('kv-gone');
+    await h.run((a) => a.ensureVault({ account, vault: { name, rbac: false }, location: 'eastus' }));
+    await h.azure.keyVault(SUB).vaults.delete(account.resourceGroup, name);
+    assert.ok(h.local.state.listDeletedVaults().some((v) => JSON.stringify(v).includes(name)));
+    await assert.rejects(
+      h.run((a) => a.ensureVault({ account, vault: { name, rbac: false }, location: 'eastus' })),
+      (error: Error & { type?: string }) =>
+        error.type === 'VaultSoftDeleted' && /recover/.test(error.message),
+    );
+  });
+
   test('when a vault name is invalid, then the error names the field and the rule and nothing reaches Azure', async () => {
     const account = h.newAccount();
     h.local.requestLog.clear();
