@@ -20,7 +20,7 @@ import { createAdmin } from './admin';
 import { createCertificateAuthority, writeFileAtomic } from './ca';
 import { EmulatedClock, type Clock } from './clock';
 import { Faults } from './faults';
-import { ArmLimits } from './limits';
+import { ARM_LIMITS, ArmLimits, type BucketSpec } from './limits';
 import type { StateData } from './model';
 import { startProxy } from './proxy';
 import { RequestLog } from './request-log';
@@ -31,6 +31,7 @@ import { LocalAzureState } from './state';
 export type { Clock } from './clock';
 export type { FaultSettings, RouteFault } from './faults';
 export { Faults } from './faults';
+export type { BucketSpec } from './limits';
 export type { RequestLogEntry, RequestLogFilter, ServiceName } from './request-log';
 export { RequestLog } from './request-log';
 export { LocalAzureState } from './state';
@@ -50,6 +51,8 @@ export interface LocalAzureOptions {
   roleAssignmentPropagationMs?: number;
   revocationPropagationMs?: number;
   throttling?: boolean;
+  /** Bucket sizes for ARM throttling; defaults to Azure's (reads 250 + 25/s, writes 200 + 10/s). Tests may shrink them. */
+  armLimits?: { reads?: BucketSpec; writes?: BucketSpec };
 }
 
 /** A running local Azure. */
@@ -134,7 +137,7 @@ export async function startLocalAzure(options: LocalAzureOptions = {}): Promise<
     env,
     faults,
     log: requestLog,
-    armLimits: throttling ? new ArmLimits() : undefined,
+    armLimits: throttling ? new ArmLimits({ ...ARM_LIMITS, ...options.armLimits }) : undefined,
     throttling,
   });
   const admin = createAdmin({ state, faults, log: requestLog, clock });

@@ -41,6 +41,7 @@ export async function startProxy(
       return;
     }
     socket.on('error', () => socket.destroy());
+    socket.setNoDelay(true);
     ca.contextFor(target).then(
       (secureContext) => {
         socket.write('HTTP/1.1 200 Connection Established\r\n\r\n');

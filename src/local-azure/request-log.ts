@@ -63,12 +63,13 @@ export class RequestLog {
     );
   }
 
-  /** Writes: PUT/PATCH/POST/DELETE on ARM (except read-only POSTs) and mutating Key Vault operations. */
+  /** Write attempts: PUT/PATCH/POST/DELETE on ARM (except read-only POSTs) and mutating Key Vault operations; unauthenticated challenges (401) are left out. */
   writes(filter: RequestLogFilter = {}): RequestLogEntry[] {
     return this.entries(filter).filter(
       (e) =>
-        (e.service === 'arm' && e.method !== 'GET' && e.operation !== 'vaults.checkNameAvailability') ||
-        (e.service === 'keyvault' && KV_MUTATIONS.test(e.operation)),
+        e.status !== 401 &&
+        ((e.service === 'arm' && e.method !== 'GET' && e.operation !== 'vaults.checkNameAvailability') ||
+          (e.service === 'keyvault' && KV_MUTATIONS.test(e.operation))),
     );
   }
 
