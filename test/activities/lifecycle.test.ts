@@ -75,7 +75,7 @@ describe('the seed procedure through the activities alone', () => {
     );
 
     const key: KeyState = await h.run((a) =>
-      a.ensureKey({ vault, key: { name: 'cmk', type: 'RSA', size: 3072 }, runId: 'run-life' }),
+      a.ensureKey({ vault, key: { name: 'cmk', type: 'RSA', size: 2048 }, runId: 'run-life' }),
     );
     assert.equal(h.local.state.listKeyVersions(vaultName, 'cmk').length, 1);
 

@@ -145,7 +145,7 @@ describe('ensureVault and ensureKey', () => {
     const vault = await h.run((a) =>
       a.ensureVault({ account, vault: { name: h.vaultName(), rbac: false }, location: 'eastus' }),
     );
-    const key = { name: 'cmk', type: 'RSA', size: 4096 } as const;
+    const key = { name: 'cmk', type: 'RSA', size: 2048 } as const;
     const first = await h.run((a) => a.ensureKey({ vault, key, runId: 'run-a' }));
     const retry = await h.run((a) => a.ensureKey({ vault, key, runId: 'run-a' }));
     const other = await h.run((a) => a.ensureKey({ vault, key, runId: 'run-b' }));
@@ -183,7 +183,7 @@ describe('ensureVault and ensureKey', () => {
       }),
     );
     const key = await h.run((a) =>
-      a.ensureKey({ vault, key: { name: 'hsm', type: 'RSA-HSM', size: 3072 }, runId: 'r' }),
+      a.ensureKey({ vault, key: { name: 'hsm', type: 'RSA-HSM', size: 2048 }, runId: 'r' }),
     );
     const [bundle] = h.local.state.listKeyVersions(vault.name, 'hsm') as Array<{ key: { kty: string } }>;
     assert.equal(bundle?.key.kty, 'RSA-HSM');
