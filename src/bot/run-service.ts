@@ -163,7 +163,7 @@ export function createRunService(options: RunServiceOptions): RunService {
     async listRuns(limit = 10) {
       const items: RunListItem[] = [];
       for await (const run of client.workflow.list({
-        query: 'WorkflowId STARTS_WITH "cmk/" ORDER BY StartTime DESC',
+        query: 'WorkflowId STARTS_WITH "cmk/"',
         pageSize: limit,
       })) {
         const described = await client.workflow.getHandle(run.workflowId, run.runId).describe();

@@ -248,5 +248,17 @@ describe('an approval from chat to Azure and back', () => {
     });
     assert.match(cardText(finalCard), /Approved \(1 of 1\)/);
     assert.equal(finalCard.refresh, undefined);
+
+    const before = connector.sent.length;
+    assert.equal((await post(activity(REQUESTER, { type: 'message', text: `status ${name}` }))).status, 200);
+    const statusCard = cardText(cardOf(connector.sent[before]));
+    assert.match(statusCard, /Succeeded/);
+    assert.match(statusCard, /After[\s\S]*Customer-managed \(Key Vault\)[\s\S]*cmk-key/);
+    assert.equal((await post(activity(REQUESTER, { type: 'message', text: 'runs' }))).status, 200);
+    const runsCard = cardText(cardOf(connector.sent[before + 1]));
+    assert.match(runsCard, new RegExp(`Configure CMK · ${name}`));
+    assert.ok(
+      runsCard.includes(`http://ui.test/namespaces/default/workflows/${encodeURIComponent(workflowId)}/`),
+    );
   });
 });
