@@ -13,7 +13,7 @@ type ArmAccount = {
 describe('identities and key access', () => {
   let h: Harness;
   before(async () => {
-    h = await startHarness({ roleAssignmentPropagationMs: 1_000 });
+    h = await startHarness({ roleAssignmentPropagationMs: 4_000, timing: { grantTimeoutMs: 30_000 } });
   });
   after(() => h.close());
 
@@ -66,6 +66,9 @@ describe('identities and key access', () => {
       a.assignIdentity({ account, identity: { type: 'UserAssigned', resourceId: UAI } }),
     );
     assert.equal(again.changed, false);
+    const key = await h.run((a) =>
+      a.ensureKey({ vault, key: { name: 'cmk', type: 'RSA', size: 2048 }, runId: 'r' }),
+    );
     const grant = await h.run((a) =>
       a.grantKeyAccess({ vault, principalId: identity.principalId, keyName: 'cmk' }),
     );
@@ -74,9 +77,7 @@ describe('identities and key access', () => {
     );
     assert.deepEqual([grant.changed, grantAgain.changed], [true, false]);
     assert.equal(grantAgain.roleAssignmentId, grant.roleAssignmentId);
-    const key = await h.run((a) =>
-      a.ensureKey({ vault, key: { name: 'cmk', type: 'RSA', size: 2048 }, runId: 'r' }),
-    );
+    h.local.requestLog.clear();
     const enabled = await h.run((a) => a.enableCmk({ account, key, identity: UAI, pinVersion: false }));
     assert.equal(enabled.keySource, 'Microsoft.Keyvault');
     assert.ok(
