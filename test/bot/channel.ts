@@ -85,12 +85,18 @@ export interface SentActivity {
 export interface RecordingConnector {
   serviceUrl: string;
   sent: SentActivity[];
+  /** Answers the next `times` sends with `status` (and Retry-After seconds) instead of accepting them. */
+  failNext(status: number, times: number, retryAfterSeconds?: number): void;
+  /** Sends refused so far. */
+  refused: number;
   close(): Promise<void>;
 }
 
 export async function startRecordingConnector(): Promise<RecordingConnector> {
   const sent: SentActivity[] = [];
   let n = 0;
+  const failures: { status: number; retryAfter?: number }[] = [];
+  const state = { refused: 0 };
   const server = createServer((req, res) => {
     const chunks: Buffer[] = [];
     req.on('data', (c: Buffer) => chunks.push(c));
@@ -109,10 +115,29 @@ export async function startRecordingConnector(): Promise<RecordingConnector> {
         res.end(JSON.stringify({ id: `29:${aadObjectId}`, aadObjectId, name: aadObjectId }));
         return;
       }
+      const failure = failures.shift();
+      if (failure) {
+        state.refused++;
+        if (failure.retryAfter !== undefined) res.setHeader('retry-after', String(failure.retryAfter));
+        res.statusCode = failure.status;
+        res.end(JSON.stringify({ error: { code: 'Throttled', message: 'try again' } }));
+        return;
+      }
       sent.push(entry);
       res.end(JSON.stringify({ id: `activity-${++n}` }));
     });
   });
   const serviceUrl = `${await listen(server)}/`;
-  return { serviceUrl, sent, close: () => closeServer(server) };
+  return {
+    serviceUrl,
+    sent,
+    failNext(status, times, retryAfter) {
+      for (let i = 0; i < times; i++)
+        failures.push(retryAfter === undefined ? { status } : { status, retryAfter });
+    },
+    get refused() {
+      return state.refused;
+    },
+    close: () => closeServer(server),
+  };
 }
