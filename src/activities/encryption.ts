@@ -17,7 +17,8 @@ import type { EncryptionSettings } from '../shared/plan';
 import { encryptionOf, getAccount, normaliseVaultUri, principalOf } from './azure-state';
 import type { ActivityDeps } from './deps';
 import { classifyError, domainFailure, isKeyAccessPropagation } from './errors';
-import { abortSignal, retryWhile } from './runtime';
+import { assertUsableKey } from './keys';
+import { abortSignal, call, retryWhile } from './runtime';
 
 /** Where the account should point: a key in a vault, versionless (`''`) or pinned, via an identity. */
 export interface KeyTarget {
@@ -89,6 +90,7 @@ export async function applyKeyTarget(
       { identity: target.identity },
     );
   }
+  await assertKeyVersionUsable(deps, target);
   const userAssigned = target.identity !== 'SystemAssigned';
   const currentIdentity =
     current.keySource === 'Microsoft.Keyvault'
@@ -114,6 +116,25 @@ export async function applyKeyTarget(
     ...(userAssigned ? { encryptionIdentity: { encryptionUserAssignedIdentity: target.identity } } : {}),
   });
   return encryptionOf(updated);
+}
+
+/**
+ * Azure Storage answers a disabled key like a missing grant; checking the key first turns that
+ * into `KeyDisabled`/`KeyNotFound` at once instead of waiting out the propagation window.
+ */
+async function assertKeyVersionUsable(deps: ActivityDeps, target: KeyTarget): Promise<void> {
+  const vaultName = new URL(target.vaultUri).hostname.split('.')[0] ?? target.vaultUri;
+  const key = await call(
+    { what: `key ${vaultName}/${target.keyName}`, notFound: CMK_ERROR_TYPES.KeyNotFound },
+    () =>
+      deps.azure
+        .keys(target.vaultUri)
+        .getKey(target.keyName, { version: target.keyVersion || undefined, abortSignal: abortSignal() }),
+  ).catch((error: unknown) => {
+    if ((error as { type?: string }).type === CMK_ERROR_TYPES.AuthorizationFailed) return undefined;
+    throw error;
+  });
+  if (key) assertUsableKey(key, vaultName);
 }
 
 /** PATCHes `encryption`, retrying while a fresh key grant has not reached Azure Storage yet. */

@@ -126,6 +126,25 @@ function mapPermanent(
         'The key version is disabled. Fix: enable it (`az keyvault key set-attributes --enabled true`) or choose another key',
     };
   }
+  if (code === 'KeyVaultVaultNotFound') {
+    return {
+      type: T.VaultNotFound,
+      message: 'Azure Storage cannot find the vault. Fix: check the vault URI, or restore the vault',
+    };
+  }
+  if (code === 'KeyVaultEncryptionKeyNotFound') {
+    return {
+      type: T.KeyNotFound,
+      message:
+        'Azure Storage cannot find the key (version). Fix: name an existing key, or recover the deleted one',
+    };
+  }
+  if (code === 'KeyVaultKeyTypeNotSupported') {
+    return {
+      type: T.UnsupportedKey,
+      message: 'Azure Storage accepts RSA or RSA-HSM keys of 2048, 3072 or 4096 bits. Fix: choose such a key',
+    };
+  }
   if (/hardware key operation not allowed on standard vault/i.test(message)) {
     return {
       type: T.HsmNotSupportedOnStandardVault,
@@ -166,7 +185,7 @@ function mapPermanent(
   if (status === 404 && subject?.notFound) {
     return { type: subject.notFound, message: notFoundMessage(subject.notFound) };
   }
-  if (/only.*(at|during).*creat|cannot be (changed|updated|modified) after/i.test(message)) {
+  if (/only be set (when|at|during)\b.*creat|cannot be (changed|updated|modified) after/i.test(message)) {
     return {
       type: T.CreationOnlySetting,
       message:

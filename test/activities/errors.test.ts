@@ -105,6 +105,38 @@ describe('classifying Azure errors', () => {
       restError(403, 'AuthorizationFailed', 'The client does not have authorization to perform action'),
       'AuthorizationFailed',
     ],
+    [
+      'vault Azure Storage cannot find',
+      restError(400, 'KeyVaultVaultNotFound', "The key vault 'https://kv-x.vault.azure.net/' was not found."),
+      'VaultNotFound',
+    ],
+    [
+      'key Azure Storage cannot find',
+      restError(
+        400,
+        'KeyVaultEncryptionKeyNotFound',
+        'The key vault key is not found to unwrap the encryption key.',
+      ),
+      'KeyNotFound',
+    ],
+    [
+      'key type storage refuses',
+      restError(
+        400,
+        'KeyVaultKeyTypeNotSupported',
+        'Only RSA and RSA-HSM keys of size 2048, 3072 or 4096 are supported.',
+      ),
+      'UnsupportedKey',
+    ],
+    [
+      'creation-only property',
+      restError(
+        400,
+        'InvalidRequestPropertyValue',
+        "The property 'encryption.services.queue.keyType' can only be set when the storage account is created.",
+      ),
+      'CreationOnlySetting',
+    ],
   ];
   for (const [what, error, type, subject] of cases) {
     test(`when Azure reports a ${what}, then the failure is non-retryable ${type} with a fix and the cause kept`, () => {

@@ -202,7 +202,7 @@ describe('ensureVault and ensureKey', () => {
     );
   });
 
-  test('when the existing key is disabled, then ensureKey fails with KeyDisabled', async () => {
+  test('when the existing key is disabled, then ensureKey and enableCmk fail with KeyDisabled at once', async () => {
     const account = h.newAccount();
     const vault = await h.run((a) =>
       a.ensureVault({ account, vault: { name: h.vaultName(), rbac: false }, location: 'eastus' }),
@@ -222,5 +222,21 @@ describe('ensureVault and ensureKey', () => {
         nonRetryable: true,
       },
     );
+    await h.run((a) => a.grantKeyAccess({ vault, principalId: identity.principalId, keyName: 'k' }));
+    await h.run((a) => a.disableCmk({ account }));
+    await assert.rejects(
+      h.run((a) => a.enableCmk({ account, key, identity: 'SystemAssigned', pinVersion: true })),
+      {
+        type: 'KeyDisabled',
+      },
+    );
+    const arm = h.local.state.getStorageAccount(
+      account.subscriptionId,
+      account.resourceGroup,
+      account.name,
+    ) as {
+      properties: { encryption: { keySource: string } };
+    };
+    assert.equal(arm.properties.encryption.keySource, 'Microsoft.Storage');
   });
 });
