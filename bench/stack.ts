@@ -1,0 +1,235 @@
+/**
+ * The local processes every benchmark runs against: a Temporal dev server, the workflow
+ * bundle (built once), the local Azure, the production worker as a child process (so its
+ * memory can be read from /proc), and the real activities called directly in-process.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { once } from 'node:events';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { ClientSecretCredential } from '@azure/identity';
+import { Client, Connection } from '@temporalio/client';
+import { MockActivityEnvironment } from '@temporalio/testing';
+import { bundleWorkflowCode } from '@temporalio/worker';
+import { startDevServer, type DevServer } from '../scripts/temporal-dev-server';
+import { ensureTemporalCli } from '../scripts/temporal-toolchain';
+import { createActivities, createAzureClients, DEFAULT_TIMING, type ActivityTiming } from '../src/activities';
+import { startLocalAzure, type LocalAzure, type LocalAzureOptions } from '../src/local-azure';
+import type { AccountRef } from '../src/shared/accounts';
+import type { CmkActivities } from '../src/shared/activities';
+import type { ChatPort } from '../src/shared/chat';
+import { progress } from './report';
+import { BENCH_WORKER_ENTRY } from './worker-process';
+
+const ROOT = path.resolve(__dirname, '..');
+
+/** A scratch directory for this bench run (state files, SQLite, bundle). */
+export const SCRATCH = mkdtempSync(path.join(tmpdir(), 'cmk-bench-'));
+
+/** A dev server and a client on it. */
+export interface BenchTemporal {
+  server: DevServer;
+  connection: Connection;
+  client: Client;
+  stop(): Promise<void>;
+}
+
+/** Starts a dev server (persistent SQLite when `dbFile` is given) and connects a client. */
+export async function startTemporal(
+  options: { dbFile?: string; port?: number } = {},
+): Promise<BenchTemporal> {
+  const server = await startDevServer({ cli: ensureTemporalCli().path, ...options });
+  const connection = await Connection.connect({ address: server.address });
+  const client = new Client({ connection, namespace: 'default' });
+  return {
+    server,
+    connection,
+    client,
+    async stop() {
+      await connection.close();
+      await server.stop();
+    },
+  };
+}
+
+let bundlePath: Promise<string> | undefined;
+
+/** The workflow bundle, built once per bench run and written to a file the worker loads. */
+export function workflowBundlePath(): Promise<string> {
+  bundlePath ??= (async () => {
+    const file = path.join(SCRATCH, 'workflow-bundle.js');
+    const silent = (): void => {};
+    const bundle = await bundleWorkflowCode({
+      workflowsPath: require.resolve('../src/workflows'),
+      logger: { trace: silent, debug: silent, info: silent, warn: silent, error: silent, log: silent },
+    });
+    writeFileSync(file, bundle.code);
+    return file;
+  })();
+  return bundlePath;
+}
+
+/** The local Azure in the scratch directory; its CA is generated once per bench run. */
+export function startBenchAzure(options: LocalAzureOptions = {}): Promise<LocalAzure> {
+  return startLocalAzure({
+    dataDir: path.join(SCRATCH, 'local-azure'),
+    roleAssignmentPropagationMs: 0,
+    revocationPropagationMs: 0,
+    ...options,
+  });
+}
+
+/** Memory of a process from /proc: resident now and the high-water mark, in MiB. */
+export function memoryOf(pid: number): { rssMiB: number; peakMiB: number } {
+  const status = readFileSync(`/proc/${pid}/status`, 'utf8');
+  const kib = (field: string): number =>
+    Number(new RegExp(`^${field}:\\s+(\\d+) kB`, 'm').exec(status)?.[1] ?? 0);
+  return { rssMiB: kib('VmRSS') / 1024, peakMiB: kib('VmHWM') / 1024 };
+}
+
+/** The production worker as a child process. */
+export interface WorkerProcess {
+  pid: number;
+  taskQueue: string;
+  memory(): { rssMiB: number; peakMiB: number };
+  /** Graceful stop (SIGTERM, as an orchestrator would). */
+  stop(): Promise<void>;
+}
+
+/** Starts `bench/worker-process.ts` with the local Azure's client env and waits until it polls. */
+export async function startWorkerProcess(
+  temporal: BenchTemporal,
+  local: LocalAzure,
+  taskQueue: string,
+  extraEnv: Record<string, string> = {},
+): Promise<WorkerProcess> {
+  const env: NodeJS.ProcessEnv = {
+    ...process.env,
+    ...local.env,
+    TEMPORAL_ADDRESS: temporal.server.address,
+    TEMPORAL_NAMESPACE: 'default',
+    CMK_TASK_QUEUE: taskQueue,
+    CMK_BENCH_WORKFLOW_BUNDLE: await workflowBundlePath(),
+    MicrosoftAppId: '',
+    MicrosoftAppPassword: '',
+    ...extraEnv,
+  };
+  const child: ChildProcess = spawn(process.execPath, ['--import', 'tsx', BENCH_WORKER_ENTRY], {
+    cwd: ROOT,
+    env,
+    stdio: ['ignore', 'ignore', 'pipe'],
+  });
+  let errors = '';
+  child.stderr?.on('data', (chunk: Buffer) => {
+    errors = (errors + chunk.toString()).slice(-4000);
+  });
+  const deadline = Date.now() + 120_000;
+  for (;;) {
+    if (child.exitCode !== null) throw new Error(`the worker exited with ${child.exitCode}: ${errors}`);
+    const description = await temporal.connection.workflowService.describeTaskQueue({
+      namespace: 'default',
+      taskQueue: { name: taskQueue },
+    });
+    if ((description.pollers?.length ?? 0) > 0) break;
+    if (Date.now() > deadline) throw new Error(`the worker did not poll within 120 s: ${errors}`);
+    await new Promise((r) => setTimeout(r, 200));
+  }
+  progress(`worker pid ${child.pid} polls ${taskQueue}`);
+  return {
+    pid: child.pid!,
+    taskQueue,
+    memory: () => memoryOf(child.pid!),
+    async stop() {
+      if (child.exitCode !== null) return;
+      child.kill('SIGTERM');
+      const timer = setTimeout(() => child.kill('SIGKILL'), 15_000);
+      await once(child, 'exit');
+      clearTimeout(timer);
+    },
+  };
+}
+
+/** A chat port that drops everything; for in-process direct activity calls, where no one is chatting. */
+export const SILENT_CHAT: ChatPort = {
+  postCard: () => Promise.resolve('message'),
+  updateCard: () => Promise.resolve(),
+  sendText: () => Promise.resolve(),
+};
+
+/** The real activities over the real SDK clients, called in-process inside an activity context. */
+export interface DirectActivities {
+  activities: CmkActivities;
+  run<T>(fn: (a: CmkActivities) => Promise<T>, runId?: string): Promise<T>;
+}
+
+/** Builds the activities against `local` with the given timing (production defaults otherwise). */
+export function directActivities(local: LocalAzure, timing: Partial<ActivityTiming> = {}): DirectActivities {
+  const { tenantId, clientId, clientSecret } = local.credentials;
+  const credential = new ClientSecretCredential(tenantId, clientId, clientSecret, { agent: local.agent });
+  const azure = createAzureClients(
+    { tenantId, subscriptionIds: local.subscriptionIds, armEndpoint: 'https://management.azure.com' },
+    { credential, agent: local.agent },
+  );
+  const activities = createActivities({
+    azure,
+    chat: SILENT_CHAT,
+    tenantId,
+    timing: { ...DEFAULT_TIMING, ...timing },
+  });
+  let n = 0;
+  return {
+    activities,
+    run: (fn, runId = `bench-run-${++n}`) =>
+      new MockActivityEnvironment({
+        workflowExecution: { workflowId: `bench/${runId}`, runId },
+        heartbeatTimeoutMs: 600_000,
+      }).run(() => fn(activities)),
+  };
+}
+
+/** The seeded demo subscription. */
+export const BENCH_SUBSCRIPTION = '3f1c9a2e-7b64-4d0e-a5c8-0000000000a1';
+const KEY_VAULT_CRYPTO_OFFICER = '14b46e9e-c2b7-41b4-b07b-48a6ebf60603';
+
+/** Adds an RBAC vault with purge protection in rg-keys where the runbook holds Key Vault Crypto Officer (state API, no ARM calls). */
+export function addBenchVault(local: LocalAzure, name: string): void {
+  local.state.addVault({
+    subscriptionId: BENCH_SUBSCRIPTION,
+    resourceGroup: 'rg-keys',
+    name,
+    enablePurgeProtection: true,
+    enableRbacAuthorization: true,
+  });
+  const runbook = Object.values(local.state.data.principals).find((p) => p.clientSecret && p.appId);
+  if (!runbook) throw new Error('the local Azure has no runbook principal');
+  local.state.addRoleAssignment({
+    scope: `/subscriptions/${BENCH_SUBSCRIPTION}/resourceGroups/rg-keys/providers/Microsoft.KeyVault/vaults/${name}`,
+    roleDefinitionId: KEY_VAULT_CRYPTO_OFFICER,
+    principalId: runbook.objectId,
+    effectiveImmediately: true,
+  });
+}
+
+/** Adds a storage account on Microsoft-managed keys in rg-storage (state API, no ARM calls). */
+export function addBenchAccount(local: LocalAzure, name: string): AccountRef {
+  const account = { subscriptionId: BENCH_SUBSCRIPTION, resourceGroup: 'rg-storage', name };
+  local.state.addStorageAccount(account);
+  return account;
+}
+
+/** Runs `fn` over `items` with at most `limit` in flight. */
+export async function forEachLimited<T>(
+  items: readonly T[],
+  limit: number,
+  fn: (item: T, index: number) => Promise<void>,
+): Promise<void> {
+  let next = 0;
+  const lane = async (): Promise<void> => {
+    while (next < items.length) {
+      const i = next++;
+      await fn(items[i]!, i);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, lane));
+}

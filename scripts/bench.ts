@@ -1,0 +1,106 @@
+/**
+ * `npm run bench [-- p1 p2 p3 p4] [--p1-accounts=N] [--p3-runs=N] [--p4-runs=N]`: the
+ * benchmarks against local processes only, one table each and a summary (target / reached /
+ * met). Benchmarks check their own outcome and fail loudly when it is wrong.
+ */
+import { cpus, loadavg } from 'node:os';
+import { execSync } from 'node:child_process';
+import { runP1 } from '../bench/p1-fleet';
+import { runP2 } from '../bench/p2-click-latency';
+import { runP3 } from '../bench/p3-waiting-runs';
+import { runP4 } from '../bench/p4-configure';
+import { printOutcome, printSummary, progress, type BenchOutcome, type SummaryRow } from '../bench/report';
+import { startTemporal, type BenchTemporal } from '../bench/stack';
+
+const BENCHMARKS = ['p1', 'p2', 'p3', 'p4'] as const;
+type BenchmarkId = (typeof BENCHMARKS)[number];
+
+/** Parsed command line. */
+interface BenchArgs {
+  only: BenchmarkId[];
+  p1Accounts: number;
+  p1Concurrency: number | undefined;
+  p2Approvers: number;
+  p3Runs: number;
+  p4Runs: number;
+}
+
+function parseArgs(argv: string[]): BenchArgs {
+  const flags = new Map<string, string>();
+  const only: BenchmarkId[] = [];
+  for (const arg of argv) {
+    const flag = /^--([a-z0-9-]+)=(.+)$/.exec(arg);
+    if (flag) flags.set(flag[1]!, flag[2]!);
+    else if ((BENCHMARKS as readonly string[]).includes(arg.toLowerCase()))
+      only.push(arg.toLowerCase() as BenchmarkId);
+    else
+      throw new Error(
+        `Unknown argument "${arg}". Use p1..p4 and --p1-accounts=N, --p1-concurrency=N, --p2-approvers=N, --p3-runs=N, --p4-runs=N.`,
+      );
+  }
+  const int = (name: string, fallback: number): number => {
+    const raw = flags.get(name);
+    if (raw === undefined) return fallback;
+    const value = Number(raw);
+    if (!Number.isInteger(value) || value < 1)
+      throw new Error(`--${name} must be a positive integer, got "${raw}".`);
+    return value;
+  };
+  return {
+    only: only.length ? only : [...BENCHMARKS],
+    p1Accounts: int('p1-accounts', 1000),
+    p1Concurrency: flags.has('p1-concurrency') ? int('p1-concurrency', 8) : undefined,
+    p2Approvers: int('p2-approvers', 50),
+    p3Runs: int('p3-runs', 10_000),
+    p4Runs: int('p4-runs', 5),
+  };
+}
+
+function machine(): string {
+  let commit = 'unknown';
+  try {
+    commit = execSync('git rev-parse --short HEAD', { encoding: 'utf8' }).trim();
+  } catch {
+    // Outside a git checkout the commit is simply unknown.
+  }
+  const load = loadavg()
+    .map((l) => l.toFixed(2))
+    .join(' ');
+  return `${new Date().toISOString()} · ${cpus().length} cores · node ${process.version} · commit ${commit} · load ${load}`;
+}
+
+async function main(): Promise<void> {
+  const args = parseArgs(process.argv.slice(2));
+  process.stdout.write(`cmk-runbook benchmarks: ${args.only.join(', ')}\n${machine()}\n`);
+  const summary: SummaryRow[] = [];
+  const report = (outcome: BenchOutcome): void => {
+    printOutcome(outcome);
+    summary.push(...outcome.summary);
+  };
+  let shared: BenchTemporal | undefined;
+  const temporal = async (): Promise<BenchTemporal> => (shared ??= await startTemporal());
+  try {
+    for (const id of args.only) {
+      const started = Date.now();
+      progress(`${id.toUpperCase()} starting`);
+      if (id === 'p1')
+        report(await runP1(await temporal(), { accounts: args.p1Accounts, concurrency: args.p1Concurrency }));
+      if (id === 'p2') report(await runP2(await temporal(), { approvers: args.p2Approvers }));
+      if (id === 'p3') report(await runP3({ runs: args.p3Runs }));
+      if (id === 'p4') report(await runP4(await temporal(), { runs: args.p4Runs }));
+      progress(`${id.toUpperCase()} done in ${((Date.now() - started) / 1000).toFixed(0)} s`);
+    }
+  } finally {
+    await shared?.stop();
+  }
+  printSummary(summary);
+  process.stdout.write(`\nfinished ${machine()}\n`);
+}
+
+main().then(
+  () => process.exit(0),
+  (error: unknown) => {
+    process.stderr.write(`benchmark failed: ${(error as Error).stack ?? String(error)}\n`);
+    process.exit(1);
+  },
+);
