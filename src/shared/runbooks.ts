@@ -146,6 +146,8 @@ export interface FleetRotateInput extends RunContext {
   concurrency?: number;
   /** Outcomes carried over a continue-as-new. */
   carried?: FleetOutcome[];
+  /** Accounts handled per run before continuing as new (default 200). */
+  accountsPerRun?: number;
 }
 
 /** One account's outcome in a fleet run. */

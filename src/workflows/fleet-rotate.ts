@@ -55,7 +55,7 @@ export async function fleetRotate(input: FleetRotateInput): Promise<RunResult> {
   const inFlight = new Map<string, Promise<void>>();
   let started = 0;
   while (queue.length > 0) {
-    if (started >= ACCOUNTS_PER_RUN || workflowInfo().continueAsNewSuggested) break;
+    if (started >= (input.accountsPerRun ?? ACCOUNTS_PER_RUN) || workflowInfo().continueAsNewSuggested) break;
     const raw = queue.shift()!;
     started++;
     const id = `${started}`;

@@ -3,7 +3,7 @@
  * worker on a unique task queue with the project's worker factory and the shared bundle, the
  * Azure the activities act on, and a chat recorder standing in for Teams.
  */
-import type { Client, WorkflowHandle } from '@temporalio/client';
+import type { Client, WorkflowHandle, WorkflowHandleWithFirstExecutionRunId } from '@temporalio/client';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import type { Worker } from '@temporalio/worker';
 import { createCmkWorker } from '../../worker';
@@ -12,8 +12,13 @@ import type { ApprovalPolicy, Person } from '../../src/shared/approval';
 import type { ChatPort } from '../../src/shared/chat';
 import type { Operation, RunResult } from '../../src/shared/runbooks';
 import { startOptionsFor, type InputByOperation } from '../../src/shared/start';
+import { ClientSecretCredential } from '@azure/identity';
+import { createActivities, createAzureClients, type ActivityTiming } from '../../src/activities';
+import { startLocalAzure, type LocalAzure, type LocalAzureOptions } from '../../src/local-azure';
+import type { AccountRef } from '../../src/shared/accounts';
 import { AzureDouble } from '../workflows/azure-double';
 import { ChatRecorder } from '../workflows/chat-recorder';
+import { ChatRecorder as TeamsRecorder } from './chat-recorder';
 import { testEnv, uniqueId, workflowBundle } from './temporal';
 
 /** People in the tests, by Entra object id. */
@@ -51,7 +56,10 @@ export interface Stack {
   azure: AzureDouble;
   chat: ChatRecorder;
   /** Starts a runbook the way the bot does (account workflow id, conflict policy FAIL). */
-  start<O extends Operation>(operation: O, input: InputByOperation[O]): Promise<WorkflowHandle>;
+  start<O extends Operation>(
+    operation: O,
+    input: InputByOperation[O],
+  ): Promise<WorkflowHandleWithFirstExecutionRunId>;
   /** Stops the worker (in-flight activities are cancelled) and starts a fresh one. */
   restartWorker(): Promise<void>;
   close(): Promise<void>;
@@ -63,13 +71,17 @@ export interface StackOptions {
   env?: TestWorkflowEnvironment;
 }
 
-/** Starts a worker with the test activities on a unique task queue. */
-export async function startStack(options: StackOptions = {}): Promise<Stack> {
-  const env = options.env ?? (await testEnv());
-  const taskQueue = uniqueId('tq-runbooks');
-  const azure = new AzureDouble();
-  const chat = new ChatRecorder();
-  const activities = { ...azure.activities(chatActivities(chat)) };
+/** A worker that can be stopped and started again on the same task queue. */
+interface RestartableWorker {
+  restart(): Promise<void>;
+  stop(): Promise<void>;
+}
+
+async function startWorker(
+  env: TestWorkflowEnvironment,
+  taskQueue: string,
+  activities: object,
+): Promise<RestartableWorker> {
   const bundle = await workflowBundle();
   let worker: Worker;
   let running: Promise<void>;
@@ -85,27 +97,131 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
     running = worker.run();
   };
   await launch();
+  const stop = async (): Promise<void> => {
+    worker.shutdown();
+    await running;
+  };
+  return {
+    stop,
+    async restart() {
+      await stop();
+      await launch();
+    },
+  };
+}
+
+/** Starts a runbook the way the bot does; without registered search attributes on time-skipping servers. */
+function starter(env: TestWorkflowEnvironment, taskQueue: string, timeSkipping: boolean) {
+  return async <O extends Operation>(
+    operation: O,
+    input: InputByOperation[O],
+  ): Promise<WorkflowHandleWithFirstExecutionRunId> => {
+    const { workflowType, ...opts } = startOptionsFor(operation, input, taskQueue);
+    return env.client.workflow.start(
+      workflowType,
+      timeSkipping ? { ...opts, typedSearchAttributes: [] } : opts,
+    );
+  };
+}
+
+/** Starts a worker with the in-memory Azure's activities on a unique task queue. */
+export async function startStack(options: StackOptions = {}): Promise<Stack> {
+  const env = options.env ?? (await testEnv());
+  const taskQueue = uniqueId('tq-runbooks');
+  const azure = new AzureDouble();
+  const chat = new ChatRecorder();
+  const worker = await startWorker(env, taskQueue, azure.activities(chatActivities(chat)));
   return {
     env,
     client: env.client,
     taskQueue,
     azure,
     chat,
-    async start(operation, input) {
-      const { workflowType, ...opts } = startOptionsFor(operation, input, taskQueue);
-      return env.client.workflow.start(
-        workflowType,
-        options.env ? { ...opts, typedSearchAttributes: [] } : opts,
-      );
+    start: starter(env, taskQueue, options.env !== undefined),
+    restartWorker: () => worker.restart(),
+    close: () => worker.stop(),
+  };
+}
+
+/** Short activity waits so tests stay fast; the code paths are the production ones. */
+export const FAST_TIMING: ActivityTiming = {
+  grantPollMs: 25,
+  grantTimeoutMs: 5_000,
+  probePollMs: 25,
+  lroPollMs: 10,
+  rotationPollMs: 25,
+  heartbeatMs: 100,
+};
+
+/** The seeded demo subscription and resource groups of the local Azure. */
+export const LOCAL = {
+  subscriptionId: '3f1c9a2e-7b64-4d0e-a5c8-0000000000a1',
+  storageGroup: 'rg-storage',
+  keysGroup: 'rg-keys',
+} as const;
+
+/** The full stack: the local Azure, the real activities and SDK clients, a worker, a Teams recorder. */
+export interface LocalStack {
+  env: TestWorkflowEnvironment;
+  client: Client;
+  taskQueue: string;
+  local: LocalAzure;
+  chat: TeamsRecorder;
+  start<O extends Operation>(
+    operation: O,
+    input: InputByOperation[O],
+  ): Promise<WorkflowHandleWithFirstExecutionRunId>;
+  restartWorker(): Promise<void>;
+  /** A new storage account on Microsoft-managed keys in the demo subscription. */
+  newAccount(prefix?: string): AccountRef;
+  /** A unique vault name. */
+  vaultName(prefix?: string): string;
+  close(): Promise<void>;
+}
+
+/** Starts the local Azure, the real activities over the production client factory, and a worker. */
+export async function startLocalStack(
+  options: LocalAzureOptions & { env?: TestWorkflowEnvironment; timing?: Partial<ActivityTiming> } = {},
+): Promise<LocalStack> {
+  const { env: given, timing, ...azureOptions } = options;
+  const env = given ?? (await testEnv());
+  const local = await startLocalAzure({
+    roleAssignmentPropagationMs: 150,
+    revocationPropagationMs: 100,
+    ...azureOptions,
+  });
+  const { tenantId, clientId, clientSecret } = local.credentials;
+  const credential = new ClientSecretCredential(tenantId, clientId, clientSecret, { agent: local.agent });
+  const azure = createAzureClients(
+    { tenantId, subscriptionIds: local.subscriptionIds, armEndpoint: 'https://management.azure.com' },
+    { credential, agent: local.agent, retry: { maxRetries: 2, retryDelayInMs: 20, maxRetryDelayInMs: 200 } },
+  );
+  const chat = new TeamsRecorder();
+  const activities = createActivities({ azure, chat, tenantId, timing: { ...FAST_TIMING, ...timing } });
+  const taskQueue = uniqueId('tq-local');
+  const worker = await startWorker(env, taskQueue, activities);
+  const suffix = (): string => Math.random().toString(36).slice(2, 10);
+  return {
+    env,
+    client: env.client,
+    taskQueue,
+    local,
+    chat,
+    start: starter(env, taskQueue, given !== undefined),
+    restartWorker: () => worker.restart(),
+    newAccount: (prefix = 'st') => {
+      const ref = {
+        subscriptionId: LOCAL.subscriptionId,
+        resourceGroup: LOCAL.storageGroup,
+        name: `${prefix}${suffix()}`.slice(0, 24),
+      };
+      local.state.addStorageAccount(ref);
+      return ref;
     },
-    async restartWorker() {
-      worker.shutdown();
-      await running;
-      await launch();
-    },
+    vaultName: (prefix = 'kv') => `${prefix}-${suffix()}`,
     async close() {
-      worker.shutdown();
-      await running;
+      await worker.stop();
+      await local.close();
     },
   };
 }

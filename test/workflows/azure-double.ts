@@ -43,6 +43,9 @@ export class AzureDouble {
   readonly vaults = new Map<string, VaultModel>();
   /** Mutating calls that changed something, in order (exactly-once assertions count these). */
   readonly changes: string[] = [];
+  /** The most rotations that ran at the same time (fleet concurrency assertions). */
+  maxConcurrentRotations = 0;
+  private rotating = 0;
   private readonly faults = new Map<string, { type: string; message: string; times: number }>();
   private readonly holds = new Map<
     string,
@@ -359,6 +362,10 @@ export class AzureDouble {
       },
       rotateKey: async ({ account, runId }) => {
         await this.enter('rotateKey');
+        this.rotating++;
+        this.maxConcurrentRotations = Math.max(this.maxConcurrentRotations, this.rotating);
+        await new Promise((r) => setTimeout(r, 50));
+        this.rotating--;
         const model = this.account(account.name);
         const vault = this.vaultByUri(model.encryption.vaultUri)!;
         const key = vault.keys.get(model.encryption.keyName!)!;
