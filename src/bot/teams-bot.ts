@@ -81,6 +81,7 @@ export class CmkTeamsBot extends TeamsActivityHandler {
       this.log('warn', 'card action refused', {
         verb: value.action.verb,
         user: activity.from.aadObjectId,
+        messageId: activity.replyToId,
         reason: result.refusal,
       });
     }

@@ -1,0 +1,302 @@
+import assert from 'node:assert/strict';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
+import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import { StorageManagementClient } from '@azure/arm-storage';
+import { ClientSecretCredential } from '@azure/identity';
+import type { Client } from '@temporalio/client';
+import { defaultPayloadConverter } from '@temporalio/common';
+import type { Worker } from '@temporalio/worker';
+import { chromium, type Browser, type Page } from 'playwright-core';
+import { stringify } from 'yaml';
+import { createActivities, createAzureClients } from '../../src/activities';
+import { createArmAccountResolver } from '../../src/bot/accounts';
+import { createRunService } from '../../src/bot/run-service';
+import { startBotServer, type BotServer } from '../../src/bot/server';
+import { CmkTeamsBot } from '../../src/bot/teams-bot';
+import { createBotAdapter, createTeamsChatPort } from '../../src/bot/transport';
+import type { BotConfig } from '../../src/config';
+import { startLocalAzure, type LocalAzure } from '../../src/local-azure';
+import { workflowIdFor } from '../../src/shared/accounts';
+import { statusQuery, type ApprovalPolicy } from '../../src/shared/approval';
+import type { ConfigureCmkInput, RunResult } from '../../src/shared/runbooks';
+import { createCmkWorker } from '../../worker';
+import { FAST_TIMING } from '../activities/harness';
+import { testEnv, uniqueId, workflowBundle } from '../helpers/temporal';
+
+const ROOT = path.resolve(__dirname, '../..');
+const SHOTS = path.join(ROOT, 'test-results', 'e2e');
+const BOT: BotConfig = {
+  appId: '',
+  appPassword: '',
+  appType: 'SingleTenant',
+  appTenantId: '',
+  port: 0,
+  host: '127.0.0.1',
+};
+
+const person = (n: number, name: string) => {
+  const [givenName = '', surname = ''] = name.split(' ');
+  const alias = `${givenName}${surname.charAt(0)}`.toLowerCase();
+  return {
+    id: `user-id-${n}`,
+    name,
+    userPrincipleName: `${alias}@contoso.test`,
+    aadObjectId: `00000000-0000-4000-8000-0000000000${String(n).padStart(2, '0')}`,
+    givenName,
+    surname,
+    email: `${alias}@contoso.test`,
+  };
+};
+const MEGAN = person(1, 'Megan Bowen');
+const USERS = [
+  person(2, 'Lee Gu'),
+  person(3, 'Adele Vance'),
+  person(4, 'Isaiah Langer'),
+  person(5, 'Patti Fernandez'),
+  person(6, 'Lynne Robbins'),
+];
+const LEE = USERS[0]!;
+
+function freePort(): Promise<number> {
+  return new Promise((resolve) => {
+    const server = createServer();
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address() as { port: number };
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+async function until<T>(what: string, probe: () => Promise<T | undefined>, attempts = 600): Promise<T> {
+  for (let i = 0; i < attempts; i++) {
+    const value = await probe().catch(() => undefined);
+    if (value !== undefined) return value;
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+  throw new Error(`never happened: ${what}`);
+}
+
+describe('end to end through the Microsoft 365 Agents Playground', () => {
+  let azure: LocalAzure;
+  let client: Client;
+  let worker: Worker;
+  let running: Promise<void>;
+  let server: BotServer;
+  let playground: ChildProcess;
+  let playgroundUrl: string;
+  let browser: Browser;
+  let page: Page;
+  const refusals: { messageId?: string; reason?: string }[] = [];
+  const taskQueue = uniqueId('e2e');
+
+  before(async () => {
+    mkdirSync(SHOTS, { recursive: true });
+    azure = await startLocalAzure({
+      throttling: false,
+      roleAssignmentPropagationMs: 100,
+      revocationPropagationMs: 50,
+      dataDir: `.data/test/local-azure-${randomUUID().slice(0, 8)}`,
+    });
+    const tenantId = azure.tenantId;
+    const env = await testEnv();
+    client = env.client;
+    const { clientId, clientSecret } = azure.credentials;
+    const credential = new ClientSecretCredential(tenantId, clientId, clientSecret, { agent: azure.agent });
+    const policy: ApprovalPolicy = {
+      approvers: { configure: [MEGAN.aadObjectId, LEE.aadObjectId] },
+      quorum: {},
+      deadline: '1h',
+      tenantId,
+      alwaysApprove: ['configure'],
+    };
+    worker = await createCmkWorker({
+      connection: env.nativeConnection,
+      namespace: 'default',
+      taskQueue,
+      activities: createActivities({
+        azure: createAzureClients(
+          { tenantId, subscriptionIds: azure.subscriptionIds, armEndpoint: 'https://management.azure.com' },
+          {
+            credential,
+            agent: azure.agent,
+            retry: { maxRetries: 2, retryDelayInMs: 20, maxRetryDelayInMs: 200 },
+          },
+        ),
+        chat: createTeamsChatPort(createBotAdapter(BOT), BOT.appId, {
+          delivery: { minIntervalInMs: 20, baseDelayInMs: 50 },
+        }),
+        tenantId,
+        timing: FAST_TIMING,
+      }),
+      workflowBundle: await workflowBundle(),
+      options: { shutdownGraceTime: '100ms' },
+    });
+    running = worker.run();
+    server = await startBotServer({
+      bot: BOT,
+      handler: new CmkTeamsBot({
+        runs: createRunService({
+          client,
+          taskQueue,
+          namespace: 'default',
+          uiBaseUrl: 'http://localhost:8233',
+        }),
+        resolver: createArmAccountResolver({
+          subscriptionIds: azure.subscriptionIds,
+          storage: (s) => new StorageManagementClient(credential, s, { agent: azure.agent }),
+        }),
+        subscriptionIds: azure.subscriptionIds,
+        policy,
+        uiBaseUrl: 'http://localhost:8233',
+        log: (_level, message, fields) => {
+          if (message === 'card action refused')
+            refusals.push(fields as { messageId?: string; reason?: string });
+        },
+      }),
+      log: () => {},
+    });
+
+    const dir = mkdtempSync(path.join(tmpdir(), 'playground-'));
+    writeFileSync(
+      path.join(dir, '.m365agentsplayground.yml'),
+      stringify({
+        version: '0.1.1',
+        tenantId,
+        bot: { id: '00000000-0000-4000-8000-0000000000b0', name: 'cmk-runbook' },
+        currentUser: MEGAN,
+        users: USERS,
+        personalChat: { id: 'personal-chat-id' },
+        groupChat: { id: 'group-chat-id', name: 'Storage owners' },
+        team: {
+          id: 'team-id',
+          name: 'Platform',
+          aadGroupId: '00000000-0000-4000-8000-0000000000c1',
+          channels: [{ id: 'channel-keys-id', name: 'Keys' }],
+        },
+      }),
+    );
+    const port = await freePort();
+    playgroundUrl = `http://127.0.0.1:${port}`;
+    playground = spawn(
+      process.execPath,
+      [
+        require.resolve('@microsoft/m365agentsplayground/cli.js'),
+        'start',
+        '-e',
+        `${server.url}/api/messages`,
+        '-p',
+        String(port),
+        '--disable-telemetry',
+      ],
+      {
+        cwd: dir,
+        env: {
+          ...process.env,
+          TEAMSAPPTESTER_BROWSER: 'none',
+          M365_AGENTS_PLAYGROUND_LOGFILE: path.join(dir, 'playground.log'),
+        },
+        stdio: 'ignore',
+      },
+    );
+    await until('the playground is up', async () =>
+      (await fetch(`${playgroundUrl}/`)).ok ? true : undefined,
+    );
+    browser = await chromium.launch({
+      executablePath: '/usr/bin/chromium',
+      args: [
+        '--headless',
+        '--no-sandbox',
+        '--disable-gpu',
+        '--disable-quic',
+        '--disable-background-networking',
+        '--disable-component-update',
+        '--disable-sync',
+        '--no-first-run',
+      ],
+    });
+    page = await browser.newPage({ viewport: { width: 1280, height: 1000 } });
+    await page.goto(playgroundUrl);
+  });
+
+  after(async () => {
+    await browser?.close();
+    playground?.kill();
+    await server?.close();
+    worker?.shutdown();
+    await running;
+    await azure?.close();
+  });
+
+  test('when configure is typed in chat, then the card asks for approval, the requester is refused, a second approver approves and the card shows the outcome', async () => {
+    const name = `st${randomUUID().replace(/-/g, '').slice(0, 12)}`;
+    const subscription = azure.subscriptionIds[0]!;
+    azure.state.addStorageAccount({ subscriptionId: subscription, resourceGroup: 'rg-storage', name });
+    const workflowId = workflowIdFor({ subscriptionId: subscription, resourceGroup: 'rg-storage', name });
+
+    const box = page.locator('[data-lexical-editor="true"][role="textbox"]');
+    await box.click();
+    await page.keyboard.type(`configure ${name}`);
+    await page.keyboard.press('Enter');
+    await page.getByText('Waiting for approval').first().waitFor({ timeout: 60_000 });
+    await page.screenshot({ path: path.join(SHOTS, '1-approval-card.png') });
+
+    await page.getByRole('button', { name: 'Refresh', exact: true }).last().click();
+    await page.getByRole('button', { name: 'Approve', exact: true }).last().click();
+    await page
+      .getByText('You requested this run; someone else must approve it.')
+      .first()
+      .waitFor({ timeout: 30_000 });
+    await page.screenshot({ path: path.join(SHOTS, '2-own-request-refused.png') });
+
+    // The playground's personal chat has one member, so the second approver's click is delivered
+    // to the bot as Teams would: an invoke from Lee into the same conversation, replying to the card.
+    const handle = client.workflow.getHandle(workflowId);
+    const status = await handle.query(statusQuery);
+    const history = await handle.fetchHistory();
+    const payload = history.events?.[0]?.workflowExecutionStartedEventAttributes?.input?.payloads?.[0];
+    const conversation = defaultPayloadConverter.fromPayload<ConfigureCmkInput>(payload!).conversation as {
+      serviceUrl: string;
+      conversation: Record<string, unknown>;
+      bot: Record<string, unknown>;
+    };
+    const response = await fetch(`${server.url}/api/messages`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({
+        type: 'invoke',
+        name: 'adaptiveCard/action',
+        id: randomUUID(),
+        channelId: 'msteams',
+        serviceUrl: conversation.serviceUrl,
+        from: { id: LEE.id, aadObjectId: LEE.aadObjectId, name: LEE.name },
+        recipient: conversation.bot,
+        conversation: conversation.conversation,
+        channelData: { tenant: { id: azure.tenantId } },
+        replyToId: refusals.at(-1)?.messageId,
+        value: {
+          action: {
+            type: 'Action.Execute',
+            verb: 'approve',
+            data: { workflowId, runId: status.runId, fingerprint: status.plan?.fingerprint },
+          },
+        },
+      }),
+    });
+    assert.equal(response.status, 200);
+
+    const result = (await client.workflow.getHandle(workflowId).result()) as RunResult;
+    assert.equal(result.outcome, 'succeeded', result.message);
+    const account = azure.state.getStorageAccount(subscription, 'rg-storage', name) as {
+      properties: { encryption: { keySource: string } };
+    };
+    assert.equal(account.properties.encryption.keySource, 'Microsoft.Keyvault');
+    await page.getByText('Succeeded').first().waitFor({ timeout: 30_000 });
+    await page.getByText(`${LEE.name} approved`).first().waitFor({ timeout: 10_000 });
+    await page.screenshot({ path: path.join(SHOTS, '3-outcome.png') });
+  });
+});
