@@ -8,10 +8,10 @@ import { validateAccountRef } from '../shared/accounts';
 import type { OperationRequest } from '../shared/activities';
 import { ValidationError } from '../shared/names';
 import type { EncryptionSettings, Plan } from '../shared/plan';
-import type { Operation, RunContext, RunOutcome, RunResult } from '../shared/runbooks';
+import { SA, type Operation, type RunContext, type RunOutcome, type RunResult } from '../shared/runbooks';
 import { ApprovalGate, blockedMessage } from './approval-gate';
 import { azure } from './proxies';
-import { Run } from './run';
+import { Run, upsertKnown } from './run';
 import type { AccountRef } from '../shared/accounts';
 
 /** What the change part of a runbook reports when it succeeds. */
@@ -71,6 +71,7 @@ async function execute(
       (p) => `${p.steps.length} step(s) planned`,
     );
     run.setPlan(plan);
+    if (plan.vault) upsertKnown([{ key: SA.vault, value: plan.vault.name.toLowerCase() }]);
     if (plan.blockers.length) return run.finish({ outcome: 'blocked', message: blockedMessage(plan), plan });
 
     const approval = await gate.approve(plan);

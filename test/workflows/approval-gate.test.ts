@@ -5,6 +5,7 @@ import { PEOPLE, resultOf, startStack, testPolicy, type Stack } from '../helpers
 import { uniqueId } from '../helpers/temporal';
 import { configureInput, decide, waitForApproval, waitForStatus } from './support';
 import { statusQuery } from '../../src/shared/approval';
+import { SA } from '../../src/shared/runbooks';
 
 describe('the approval gate', () => {
   let stack: Stack;
@@ -49,6 +50,12 @@ describe('the approval gate', () => {
     assert.equal(card?.result?.outcome, 'succeeded');
     assert.equal(stack.chat.cardsIn(conv).length, 1, 'one card, updated in place');
     assert.match(card?.uiUrl ?? '', /^http:\/\/localhost:8233\/namespaces\/default\/workflows\//);
+    const { typedSearchAttributes: attributes } = await handle.describe();
+    assert.equal(attributes.get(SA.stage), 'done');
+    assert.equal(attributes.get(SA.approval), 'approved');
+    assert.equal(attributes.get(SA.operation), 'configure');
+    assert.equal(attributes.get(SA.vault), `kv-${account.name}`.slice(0, 24));
+    assert.equal(attributes.get(SA.requestedBy), PEOPLE.requester.aadObjectId);
   });
 
   test('when an approver rejects, then the run ends rejected with the comment and Azure is unchanged', async () => {

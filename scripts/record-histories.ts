@@ -1,0 +1,122 @@
+/**
+ * Records the happy-path history of every runbook into test/histories/<workflowType>.json, so
+ * the replay test fails CI when a code change would break workflows already running.
+ * Run with `npx tsx scripts/record-histories.ts` after an intended, versioned change.
+ */
+import { writeFileSync } from 'node:fs';
+import path from 'node:path';
+import type { WorkflowHandle } from '@temporalio/client';
+import { temporal } from '@temporalio/proto';
+import type { Person } from '../src/shared/approval';
+import type { RunResult } from '../src/shared/runbooks';
+import { SCHEDULED_ROTATION_WORKFLOW } from '../src/shared/start';
+import { PEOPLE, startStack, testPolicy, type Stack } from '../test/helpers/stack';
+import { testEnv } from '../test/helpers/temporal';
+import { decide, waitForApproval } from '../test/workflows/support';
+
+const OUT = path.resolve(__dirname, '..', 'test', 'histories');
+const base = {
+  requester: PEOPLE.requester as Person,
+  conversation: { id: 'conv-record' },
+  policy: testPolicy(),
+};
+
+async function approve(handle: WorkflowHandle): Promise<void> {
+  await waitForApproval(handle);
+  await decide(handle, PEOPLE.alice, 'approve');
+}
+
+async function save(stack: Stack, name: string, handle: WorkflowHandle): Promise<void> {
+  const result = (await handle.result()) as RunResult;
+  if (result.outcome !== 'succeeded') throw new Error(`${name} ended ${result.outcome}: ${result.message}`);
+  const history = await stack.client.workflow.getHandle(handle.workflowId).fetchHistory();
+  const json = temporal.api.history.v1.History.fromObject(history).toJSON();
+  writeFileSync(path.join(OUT, `${name}.json`), `${JSON.stringify(json, null, 1)}\n`);
+  process.stdout.write(`recorded ${name} (${history.events?.length ?? 0} events)\n`);
+}
+
+async function main(): Promise<void> {
+  const stack = await startStack();
+  const { azure } = stack;
+  try {
+    const fresh = azure.addAccount('strecordconfigure');
+    const configure = await stack.start('configure', {
+      ...base,
+      account: fresh,
+      vault: { name: 'kv-record' },
+      key: { name: 'cmk-key', type: 'RSA', size: 3072 },
+      identity: { type: 'SystemAssigned' },
+      pinVersion: false,
+    });
+    await approve(configure);
+    await save(stack, 'configureCmk', configure);
+
+    await save(
+      stack,
+      'rotateKey',
+      await stack.start('rotate', {
+        ...base,
+        account: azure.addCmkAccount('strecordrotate', { pinned: true }),
+      }),
+    );
+
+    const change = await stack.start('changeKey', {
+      ...base,
+      account: azure.addCmkAccount('strecordchange'),
+      key: { name: 'cmk-key-2', type: 'RSA', size: 2048 },
+      pinVersion: true,
+    });
+    await approve(change);
+    await save(stack, 'changeKey', change);
+
+    const revoke = await stack.start('revoke', {
+      ...base,
+      account: azure.addCmkAccount('strecordrevoke'),
+      disableKey: true,
+    });
+    await approve(revoke);
+    await save(stack, 'revokeAccess', revoke);
+
+    const disable = await stack.start('disable', {
+      ...base,
+      account: azure.addCmkAccount('strecorddisable'),
+    });
+    await approve(disable);
+    await save(stack, 'disableCmk', disable);
+
+    await save(
+      stack,
+      'setRotationPolicy',
+      await stack.start('setRotationPolicy', {
+        ...base,
+        account: azure.addCmkAccount('strecordpolicy'),
+        rotateAfter: '90d',
+      }),
+    );
+
+    await save(
+      stack,
+      'fleetRotate',
+      await stack.start('fleetRotate', {
+        ...base,
+        accounts: [azure.addCmkAccount('strecordfleeta'), azure.addCmkAccount('strecordfleetb')],
+        concurrency: 2,
+      }),
+    );
+
+    const scheduled = await stack.client.workflow.start(SCHEDULED_ROTATION_WORKFLOW, {
+      workflowId: 'record-scheduled-rotation',
+      taskQueue: stack.taskQueue,
+      args: [{ account: azure.addCmkAccount('strecordschedule'), policy: testPolicy() }],
+    });
+    await save(stack, SCHEDULED_ROTATION_WORKFLOW, scheduled);
+  } finally {
+    await stack.close();
+    await (await testEnv()).teardown();
+  }
+}
+
+main().catch((error: unknown) => {
+  process.stderr.write(`${(error as Error).stack ?? String(error)}\n`);
+  process.exit(1);
+});
