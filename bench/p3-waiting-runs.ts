@@ -101,6 +101,10 @@ export async function runP3(options: P3Options): Promise<BenchOutcome> {
     for (let waiting = 0; ;) {
       waiting = (await temporal.client.workflow.count(pendingQuery)).count;
       if (waiting >= options.runs) break;
+      const ended = (
+        await temporal.client.workflow.count(`TaskQueue = "${taskQueue}" AND ExecutionStatus != "Running"`)
+      ).count;
+      check(ended === 0, `P3 ${ended} run(s) ended instead of waiting for approval`);
       progress(
         `P3 ${waiting}/${options.runs} wait for approval; worker RSS ${worker.memory().rssMiB.toFixed(0)} MiB`,
       );
