@@ -35,6 +35,7 @@ export type { BucketSpec } from './limits';
 export type { RequestLogEntry, RequestLogFilter, ServiceName } from './request-log';
 export { RequestLog } from './request-log';
 export { LocalAzureState } from './state';
+export type { RoleAssignmentInput, StorageAccountInput, VaultInput } from './inputs';
 
 /** Where the repository's default seed lives. */
 export const DEFAULT_SEED_PATH = path.resolve(__dirname, 'seed.json');

@@ -5,13 +5,8 @@
 import { readFileSync } from 'node:fs';
 import type { EmulatedClock } from './clock';
 import type { Principal, StateData } from './model';
-import {
-  LocalAzureState,
-  type RoleAssignmentInput,
-  type StateTiming,
-  type StorageAccountInput,
-  type VaultInput,
-} from './state';
+import type { RoleAssignmentInput, StateTiming, StorageAccountInput, VaultInput } from './inputs';
+import { LocalAzureState } from './state';
 
 type SeedSubscription = {
   subscriptionId: string;

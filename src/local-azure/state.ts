@@ -2,10 +2,17 @@
  * The local Azure's state: loaded from the seed (or a state file), saved on change, read by
  * tests as the same JSON ARM and Key Vault return, and advanced by the emulated clock.
  */
-import { createHash } from 'node:crypto';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { accountKeyProblem, hasKeyPermission } from './access';
+import { runDailyKeyChecks, updateKeyReachability } from './schedule';
+import {
+  stableGuid,
+  type RoleAssignmentInput,
+  type StateTiming,
+  type StorageAccountInput,
+  type VaultInput,
+} from './inputs';
 import { type EmulatedClock } from './clock';
 import {
   identityResourceId,
@@ -26,61 +33,6 @@ import {
   storageAccountView,
   vaultView,
 } from './views';
-
-const DAY_MS = 86_400_000;
-
-/** A GUID derived from a name, so seeded identities keep their ids across restarts. */
-export function stableGuid(seed: string): string {
-  const h = createHash('sha256').update(seed).digest('hex');
-  return `${h.slice(0, 8)}-${h.slice(8, 12)}-4${h.slice(13, 16)}-a${h.slice(17, 20)}-${h.slice(20, 32)}`;
-}
-
-/** Timing options that shape the emulated services. */
-export interface StateTiming {
-  roleAssignmentPropagationMs: number;
-  revocationPropagationMs: number;
-}
-
-/** Input for adding a storage account (seed entries use the same shape). */
-export interface StorageAccountInput {
-  subscriptionId: string;
-  resourceGroup: string;
-  name: string;
-  location?: string;
-  sku?: string;
-  kind?: string;
-  tags?: Record<string, string>;
-  requireInfrastructureEncryption?: boolean;
-  queueKeyType?: 'Account' | 'Service';
-  tableKeyType?: 'Account' | 'Service';
-}
-
-/** Input for adding a vault (seed entries use the same shape). */
-export interface VaultInput {
-  subscriptionId: string;
-  resourceGroup: string;
-  name: string;
-  location?: string;
-  sku?: 'standard' | 'premium';
-  enableSoftDelete?: boolean;
-  softDeleteRetentionInDays?: number;
-  enablePurgeProtection?: boolean;
-  enableRbacAuthorization?: boolean;
-  accessPolicies?: Array<Omit<AccessPolicy, 'tenantId'> & { tenantId?: string }>;
-  tags?: Record<string, string>;
-}
-
-/** Input for adding a role assignment; `roleDefinitionId` may be a bare guid or a full id. */
-export interface RoleAssignmentInput {
-  scope: string;
-  roleDefinitionId: string;
-  principalId: string;
-  principalType?: string;
-  name?: string;
-  /** Seeded grants are effective at once; new ones wait for the propagation delay. */
-  effectiveImmediately?: boolean;
-  createdBy?: string;
-}
 
 /** Read access to the emulator for tests, plus helpers to add resources. */
 export class LocalAzureState {
@@ -350,44 +302,11 @@ export class LocalAzureState {
   }
 
   private updateKeyReachability(now: number): void {
-    for (const a of Object.values(this.data.storageAccounts)) {
-      if (a.encryption.keySource !== 'Microsoft.Keyvault') continue;
-      const problem = accountKeyProblem(this.data, a, now, this.timing.roleAssignmentPropagationMs);
-      if (problem && a.encryption.keyLostAtMs === undefined) a.encryption.keyLostAtMs = now;
-      if (!problem) delete a.encryption.keyLostAtMs;
-    }
+    updateKeyReachability(this.data, now, this.timing.roleAssignmentPropagationMs);
   }
 
-  /** Storage's daily check: versionless accounts move to the newest enabled key version. */
   private tick(now: number): void {
-    let moved = false;
-    for (const a of Object.values(this.data.storageAccounts)) {
-      const e = a.encryption;
-      if (
-        e.keySource !== 'Microsoft.Keyvault' ||
-        e.keyVersion !== '' ||
-        e.nextCheckAtMs === undefined ||
-        e.nextCheckAtMs > now
-      )
-        continue;
-      while (e.nextCheckAtMs <= now) e.nextCheckAtMs += DAY_MS;
-      const vault = e.keyVaultUri
-        ? this.data.vaults[new URL(e.keyVaultUri).hostname.split('.')[0] ?? '']
-        : undefined;
-      const key = vault && e.keyName ? vault.keys[e.keyName.toLowerCase()] : undefined;
-      const newest = key?.versions.filter((v) => v.enabled).pop();
-      if (!vault || !key || !newest) continue;
-      const kid = `https://${vault.name}.vault.azure.net/keys/${key.name}/${newest.version}`;
-      if (kid !== e.currentVersionedKeyIdentifier) {
-        e.currentVersionedKeyIdentifier = kid;
-        e.lastKeyRotationTimestamp = new Date(now).toISOString();
-        if (newest.exp !== undefined)
-          e.currentVersionedKeyExpirationTimestamp = new Date(newest.exp * 1000).toISOString();
-        else delete e.currentVersionedKeyExpirationTimestamp;
-      }
-      moved = true;
-    }
-    if (moved) this.changed();
+    if (runDailyKeyChecks(this.data, now, this.timing.roleAssignmentPropagationMs)) this.changed();
     else this.updateKeyReachability(now);
   }
 }
