@@ -39,6 +39,12 @@ export const DEMO_USERS = {
 /** Approvers of the demo policy: Megan and Adele (security), Isaiah (platform lead). */
 export const DEMO_APPROVERS = [DEMO_USERS.megan, DEMO_USERS.adele, DEMO_USERS.isaiah];
 
+/** The bot as the playground knows it. */
+export const PLAYGROUND_BOT = { id: '00000000-0000-4000-8000-0000000000b0', name: 'CMK Runbook' };
+
+/** Conversation ids of the playground's chats. */
+export const PLAYGROUND_CONVERSATIONS = { personal: 'personal-chat-cmk', groupChat: 'group-chat-cmk' };
+
 /** Writes `.m365agentsplayground.yml` (schema 0.1.1: a current user and exactly 5 others). */
 export function writePlaygroundConfig(file: string, current: DemoUser = DEMO_USERS.megan): void {
   const others = Object.values(DEMO_USERS).filter((u) => u.id !== current.id);
@@ -57,11 +63,11 @@ export function writePlaygroundConfig(file: string, current: DemoUser = DEMO_USE
   const config = {
     version: '0.1.1',
     tenantId: DEMO_TENANT_ID,
-    bot: { id: '00000000-0000-4000-8000-0000000000b0', name: 'CMK Runbook' },
+    bot: PLAYGROUND_BOT,
     currentUser: asEntry(current),
     users: others.slice(0, 5).map(asEntry),
-    personalChat: { id: 'personal-chat-cmk' },
-    groupChat: { id: 'group-chat-cmk', name: 'Key Custodians' },
+    personalChat: { id: PLAYGROUND_CONVERSATIONS.personal },
+    groupChat: { id: PLAYGROUND_CONVERSATIONS.groupChat, name: 'Key Custodians' },
     team: {
       id: 'team-cmk',
       name: 'Platform Security',

@@ -127,6 +127,8 @@ export async function startStack(): Promise<LocalStack> {
     port: PORTS.localAzure,
     stateFile: path.join(DATA, 'local-azure', 'state.json'),
     dataDir: path.join(DATA, 'local-azure'),
+    // Real RBAC grants take minutes to propagate; the demo keeps the race visible but short.
+    roleAssignmentPropagationMs: Number(process.env.LOCAL_AZURE_ROLE_PROPAGATION_MS ?? 5_000),
   });
   log('azure', `local Azure on ${local.proxyUrl} (CA ${path.relative(ROOT, local.caPath)})`);
 

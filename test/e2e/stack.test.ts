@@ -1,0 +1,170 @@
+import assert from 'node:assert/strict';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { once } from 'node:events';
+import { mkdtempSync, rmSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import { Connection, WorkflowClient } from '@temporalio/client';
+import type { Browser } from 'playwright-core';
+import { freePort } from '../../scripts/temporal-dev-server';
+import { accountId, workflowIdFor } from '../../src/shared/accounts';
+import { launchChromium, openChat, screenshot, send, waitForText } from './playground';
+
+const ROOT = path.resolve(__dirname, '../..');
+const STCONTOSO = {
+  subscriptionId: '3f1c9a2e-7b64-4d0e-a5c8-0000000000a1',
+  resourceGroup: 'rg-storage',
+  name: 'stcontoso',
+};
+
+interface Ports {
+  temporal: number;
+  ui: number;
+  azure: number;
+  bot: number;
+  playground: number;
+}
+
+/** Runs `npm start`'s entry point as a person would, on free ports and a data folder of its own. */
+async function startStack(
+  dataDir: string,
+  ports: Ports,
+): Promise<{ child: ChildProcess; output: () => string }> {
+  const child = spawn(process.execPath, ['--import', 'tsx', 'scripts/start.ts'], {
+    cwd: ROOT,
+    env: {
+      ...process.env,
+      CMK_DATA_DIR: dataDir,
+      CMK_START_TEMPORAL_PORT: String(ports.temporal),
+      CMK_START_UI_PORT: String(ports.ui),
+      LOCAL_AZURE_PORT: String(ports.azure),
+      CMK_BOT_PORT: String(ports.bot),
+      CMK_START_PLAYGROUND_PORT: String(ports.playground),
+      LOCAL_AZURE_ROLE_PROPAGATION_MS: '1000',
+    },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let output = '';
+  child.stdout?.on('data', (chunk: Buffer) => (output += chunk.toString()));
+  child.stderr?.on('data', (chunk: Buffer) => (output += chunk.toString()));
+  const deadline = Date.now() + 180_000;
+  while (!output.includes('cmk-runbook is running')) {
+    if (child.exitCode !== null)
+      throw new Error(`npm start exited with ${child.exitCode}:\n${output.slice(-3000)}`);
+    if (Date.now() > deadline)
+      throw new Error(`npm start was not ready within 180 s:\n${output.slice(-3000)}`);
+    await new Promise((r) => setTimeout(r, 250));
+  }
+  return { child, output: () => output };
+}
+
+async function stopStack(child: ChildProcess): Promise<void> {
+  if (child.exitCode !== null) return;
+  child.kill('SIGINT');
+  await once(child, 'exit');
+}
+
+/** The key source of an account, as the local Azure's admin API reports its state. */
+async function keySourceOf(port: number, ref: typeof STCONTOSO): Promise<string | undefined> {
+  const response = await fetch(`http://127.0.0.1:${port}/admin/state`);
+  assert.equal(response.status, 200);
+  const state = (await response.json()) as {
+    storageAccounts: Record<string, { encryption?: { keySource?: string } }>;
+  };
+  return state.storageAccounts[accountId(ref).toLowerCase()]?.encryption?.keySource;
+}
+
+async function assertEventually(check: () => Promise<boolean>, timeoutMs = 30_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await check().catch(() => false))) {
+    if (Date.now() > deadline) assert.fail(`not true within ${timeoutMs / 1000}s`);
+    await new Promise((r) => setTimeout(r, 250));
+  }
+}
+
+describe('npm start: the local stack, end to end', () => {
+  const dataDir = mkdtempSync(path.join(os.tmpdir(), 'cmk-stack-'));
+  let ports: Ports;
+  let browser: Browser;
+
+  before(async () => {
+    ports = {
+      temporal: await freePort(),
+      ui: await freePort(),
+      azure: await freePort(),
+      bot: await freePort(),
+      playground: await freePort(),
+    };
+    browser = await launchChromium();
+  });
+
+  after(async () => {
+    await browser?.close();
+    rmSync(dataDir, { recursive: true, force: true });
+  });
+
+  test('when a user types configure in the playground, then the run completes, shows in the Temporal UI, and survives a restart of the stack', async () => {
+    const first = await startStack(dataDir, ports);
+    try {
+      const page = await openChat(browser, `http://localhost:${ports.playground}`);
+      await send(page, 'configure stcontoso');
+      await waitForText(page, 'stcontoso now uses kv-stcontoso/cmk-key (versionless).');
+      await screenshot(page, 'configure-stcontoso-card');
+
+      assert.equal(await keySourceOf(ports.azure, STCONTOSO), 'Microsoft.Keyvault');
+
+      const ui = await browser.newPage({ viewport: { width: 1600, height: 1000 } });
+      await ui.goto(`http://localhost:${ports.ui}/namespaces/default/workflows`, {
+        waitUntil: 'domcontentloaded',
+      });
+      await ui.getByText('configureCmk').first().waitFor({ timeout: 60_000 });
+      await screenshot(ui, 'temporal-ui-runs');
+      await ui.getByText(workflowIdFor(STCONTOSO)).first().click();
+      await ui.getByText('User Metadata', { exact: true }).click();
+      // The UI renders user metadata (markdown) inside a frame of its own.
+      const summary = ui.frameLocator('#user-metadata-summary').locator('body');
+      await assertEventually(async () =>
+        (await summary.innerText()).includes(
+          'Configure CMK · stcontoso · kv-stcontoso/cmk-key (versionless)',
+        ),
+      );
+      await screenshot(ui, 'temporal-ui-run-summary');
+      await ui.getByText('Search Attributes', { exact: true }).click();
+      for (const attribute of [
+        '"CmkStage": "done"',
+        '"CmkVault": "kv-stcontoso"',
+        '"CmkOperation": "configure"',
+      ]) {
+        await ui.getByText(attribute).waitFor({ timeout: 30_000 });
+      }
+      await screenshot(ui, 'temporal-ui-run-search-attributes');
+    } finally {
+      await stopStack(first.child);
+    }
+
+    const second = await startStack(dataDir, ports);
+    try {
+      const connection = await Connection.connect({ address: `127.0.0.1:${ports.temporal}` });
+      try {
+        const description = await new WorkflowClient({ connection })
+          .getHandle(workflowIdFor(STCONTOSO))
+          .describe();
+        assert.equal(description.status.name, 'COMPLETED', 'the run is still in Temporal after the restart');
+      } finally {
+        await connection.close();
+      }
+      assert.equal(
+        await keySourceOf(ports.azure, STCONTOSO),
+        'Microsoft.Keyvault',
+        'the local Azure kept its state across the restart',
+      );
+      const page = await openChat(browser, `http://localhost:${ports.playground}`);
+      await send(page, 'status stcontoso');
+      await waitForText(page, 'stcontoso now uses kv-stcontoso/cmk-key (versionless).', 60_000);
+      await screenshot(page, 'status-after-restart');
+    } finally {
+      await stopStack(second.child);
+    }
+  });
+});
