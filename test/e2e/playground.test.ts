@@ -9,7 +9,6 @@ import { after, before, describe, test } from 'node:test';
 import { StorageManagementClient } from '@azure/arm-storage';
 import { ClientSecretCredential } from '@azure/identity';
 import type { Client } from '@temporalio/client';
-import { defaultPayloadConverter } from '@temporalio/common';
 import type { Worker } from '@temporalio/worker';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import { stringify } from 'yaml';
@@ -23,7 +22,7 @@ import type { BotConfig } from '../../src/config';
 import { startLocalAzure, type LocalAzure } from '../../src/local-azure';
 import { workflowIdFor } from '../../src/shared/accounts';
 import { statusQuery, type ApprovalPolicy } from '../../src/shared/approval';
-import type { ConfigureCmkInput, RunResult } from '../../src/shared/runbooks';
+import type { RunResult } from '../../src/shared/runbooks';
 import { createCmkWorker } from '../../worker';
 import { FAST_TIMING } from '../activities/harness';
 import { testEnv, uniqueId, workflowBundle } from '../helpers/temporal';
@@ -232,15 +231,17 @@ describe('end to end through the Microsoft 365 Agents Playground', () => {
     await azure?.close();
   });
 
-  test('when configure is typed in chat, then the card asks for approval, the requester is refused, a second approver approves and the card shows the outcome', async () => {
+  test('when configure is typed in a group chat with an @mention, then the card asks for approval, the requester is refused, a second member approves and the card shows the outcome', async () => {
     const name = `st${randomUUID().replace(/-/g, '').slice(0, 12)}`;
     const subscription = azure.subscriptionIds[0]!;
     azure.state.addStorageAccount({ subscriptionId: subscription, resourceGroup: 'rg-storage', name });
     const workflowId = workflowIdFor({ subscriptionId: subscription, resourceGroup: 'rg-storage', name });
 
-    const box = page.locator('[data-lexical-editor="true"][role="textbox"]');
-    await box.click();
-    await page.keyboard.type(`configure ${name}`);
+    await page.getByText('Storage owners').first().click();
+    await page.locator('[data-lexical-editor="true"][role="textbox"]').click();
+    await page.keyboard.type('@cmk');
+    await page.getByText('cmk-runbook', { exact: true }).last().click();
+    await page.keyboard.type(` configure ${name}`);
     await page.keyboard.press('Enter');
     await page.getByText('Waiting for approval').first().waitFor({ timeout: 60_000 });
     await page.screenshot({ path: path.join(SHOTS, '1-approval-card.png') });
@@ -253,30 +254,14 @@ describe('end to end through the Microsoft 365 Agents Playground', () => {
       .waitFor({ timeout: 30_000 });
     await page.screenshot({ path: path.join(SHOTS, '2-own-request-refused.png') });
 
-    // The playground's personal chat has one member, so the second approver's click is delivered
-    // to the bot as Teams would: an invoke from Lee into the same conversation, replying to the card.
-    const handle = client.workflow.getHandle(workflowId);
-    const status = await handle.query(statusQuery);
-    const history = await handle.fetchHistory();
-    const payload = history.events?.[0]?.workflowExecutionStartedEventAttributes?.input?.payloads?.[0];
-    const conversation = defaultPayloadConverter.fromPayload<ConfigureCmkInput>(payload!).conversation as {
-      serviceUrl: string;
-      conversation: Record<string, unknown>;
-      bot: Record<string, unknown>;
-    };
-    const response = await fetch(`${server.url}/api/messages`, {
+    const status = await client.workflow.getHandle(workflowId).query(statusQuery);
+    const response = await fetch(`${playgroundUrl}/_conversation/v1/invoke`, {
       method: 'POST',
       headers: { 'content-type': 'application/json' },
       body: JSON.stringify({
-        type: 'invoke',
         name: 'adaptiveCard/action',
-        id: randomUUID(),
-        channelId: 'msteams',
-        serviceUrl: conversation.serviceUrl,
-        from: { id: LEE.id, aadObjectId: LEE.aadObjectId, name: LEE.name },
-        recipient: conversation.bot,
-        conversation: conversation.conversation,
-        channelData: { tenant: { id: azure.tenantId } },
+        from: { id: LEE.id },
+        conversation: { id: 'group-chat-id' },
         replyToId: refusals.at(-1)?.messageId,
         value: {
           action: {
@@ -287,7 +272,7 @@ describe('end to end through the Microsoft 365 Agents Playground', () => {
         },
       }),
     });
-    assert.equal(response.status, 200);
+    assert.ok(response.ok, `the playground refused Lee's click: ${response.status} ${await response.text()}`);
 
     const result = (await client.workflow.getHandle(workflowId).result()) as RunResult;
     assert.equal(result.outcome, 'succeeded', result.message);
