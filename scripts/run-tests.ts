@@ -1,6 +1,6 @@
 /**
  * `npm test`: one Temporal dev server and one workflow bundle for the whole run, then node's
- * test runner over the given test files (default: every test/**\/*.test.ts outside e2e/chaos/security).
+ * test runner over the given test files (default: every test/**\/*.test.ts, e2e, chaos and security included).
  */
 import { spawn } from 'node:child_process';
 import { mkdirSync, readdirSync, statSync, writeFileSync } from 'node:fs';

@@ -62,15 +62,15 @@ export async function findVault(deps: ActivityDeps, ref: VaultRef): Promise<Vaul
 }
 
 /**
- * The vault behind a key-vault URI, searched in the account's subscription first, then the
- * configured ones; `VaultNotFound` when none holds it.
+ * A vault by name, searched in the preferred subscription first, then the configured ones
+ * (vault names are global, so the first match is the vault); undefined when none holds it.
  */
-export async function getVaultByUri(
+export async function findVaultByName(
   deps: ActivityDeps,
-  uri: string,
+  vaultName: string,
   preferSubscription: string,
-): Promise<{ ref: VaultRef; vault: Vault }> {
-  const name = new URL(uri).hostname.split('.')[0]!.toLowerCase();
+): Promise<{ ref: VaultRef; vault: Vault } | undefined> {
+  const name = vaultName.toLowerCase();
   const subscriptions = [
     preferSubscription,
     ...deps.azure.subscriptionIds.filter((s) => s !== preferSubscription),
@@ -86,6 +86,21 @@ export async function getVaultByUri(
     });
     if (found?.id) return { ref: parseVaultId(found.id), vault: found };
   }
+  return undefined;
+}
+
+/**
+ * The vault behind a key-vault URI, searched in the account's subscription first, then the
+ * configured ones; `VaultNotFound` when none holds it.
+ */
+export async function getVaultByUri(
+  deps: ActivityDeps,
+  uri: string,
+  preferSubscription: string,
+): Promise<{ ref: VaultRef; vault: Vault }> {
+  const name = new URL(uri).hostname.split('.')[0]!.toLowerCase();
+  const found = await findVaultByName(deps, name, preferSubscription);
+  if (found) return found;
   throw domainFailure(
     CMK_ERROR_TYPES.VaultNotFound,
     `The account uses vault ${name}, which no configured subscription holds. Fix: add its subscription to CMK_SUBSCRIPTION_IDS or restore the vault`,

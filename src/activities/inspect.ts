@@ -16,7 +16,7 @@ import { getUserAssignedIdentity, identityOf } from './identities';
 import { validateRotationPolicy } from './keys';
 import { readGrant, readKey, readVault } from './live-state';
 import { PlanBuilder } from './plan-builder';
-import { vaultRefFor } from './vaults';
+import { resolveVaultRef } from './vaults';
 
 /** Builds the plan for a request against live state; never writes. */
 export async function inspect(deps: ActivityDeps, input: InspectInput): Promise<Plan> {
@@ -33,7 +33,7 @@ export async function inspect(deps: ActivityDeps, input: InspectInput): Promise<
         ? identityOf(request.identity)
         : (before.identity ?? 'SystemAssigned');
     const vaultRef = request.vault
-      ? vaultRefFor(ref, request.vault)
+      ? await resolveVaultRef(deps, ref, request.vault)
       : cmk
         ? (await getVaultByUri(deps, before.vaultUri!, ref.subscriptionId)).ref
         : undefined;

@@ -11,13 +11,28 @@ import { ValidationError, validateGuid, validateResourceGroupName, validateVault
 import type { AccountRef } from '../shared/accounts';
 import type { VaultChoice } from '../shared/runbooks';
 import { ensureRoleAssignment } from './access';
-import { findVault, vaultStateOf } from './azure-state';
+import { findVault, findVaultByName, vaultStateOf } from './azure-state';
 import { CRYPTO_OFFICER, RUNBOOK_KEY_PERMISSIONS, type ActivityDeps } from './deps';
 import { domainFailure, isForbidden } from './errors';
 import { abortSignal, call, retryWhile, withHeartbeat } from './runtime';
 
 /** Tag on a vault naming the workflow run that created it (so a retry still reports `created`). */
 const CREATED_BY_TAG = 'cmk-runbook-created-by';
+
+/**
+ * The vault a choice names. Without a resource group, an existing vault of that name is found
+ * wherever the configured subscriptions hold it; a new one goes into the account's resource group.
+ */
+export async function resolveVaultRef(
+  deps: ActivityDeps,
+  account: AccountRef,
+  choice: VaultChoice,
+): Promise<VaultRef> {
+  const ref = vaultRefFor(account, choice);
+  if (choice.resourceGroup) return ref;
+  const existing = await findVaultByName(deps, ref.name, ref.subscriptionId);
+  return existing?.ref ?? ref;
+}
 
 /** The vault a choice names, defaulting to the account's subscription and resource group. */
 export function vaultRefFor(account: AccountRef, choice: VaultChoice): VaultRef {
@@ -38,7 +53,7 @@ export async function ensureVault(
 ): Promise<VaultState> {
   const account = validateAccountRef(input.account);
   const choice: Partial<VaultChoice> = input.vault ?? {};
-  const ref = vaultRefFor(account, choice as VaultChoice);
+  const ref = await resolveVaultRef(deps, account, choice as VaultChoice);
   if (typeof input.location !== 'string' || !/^[a-z0-9]{2,40}$/i.test(input.location)) {
     throw new ValidationError('location', 'an Azure region name like eastus', input.location);
   }

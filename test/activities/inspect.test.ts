@@ -52,6 +52,35 @@ describe('inspect', () => {
     assert.equal(h.local.requestLog.writes().length, 0, 'inspect writes nothing');
   });
 
+  test('when a command names an existing vault without its resource group, then the plan and ensureVault use that vault instead of creating another', async () => {
+    const account = h.newAccount();
+    const vault = { name: 'kv-rbac' };
+    const plan = await h.run((a) =>
+      a.inspect({
+        account,
+        request: {
+          operation: 'configure',
+          vault,
+          key: KEY,
+          identity: { type: 'SystemAssigned' },
+          pinVersion: false,
+        },
+      }),
+    );
+    assert.equal(plan.vault?.exists, true, 'the plan found kv-rbac');
+    assert.equal(plan.vault?.resourceGroup, RG_KEYS);
+    h.local.requestLog.clear();
+    const state = await h.run((a) => a.ensureVault({ account, vault, location: 'eastus' }));
+    assert.equal(state.created, false);
+    assert.equal(state.resourceGroup, RG_KEYS);
+    assert.equal(
+      h.local.requestLog.writes().filter((w) => w.method === 'PUT' && /\/vaults\/kv-rbac$/i.test(w.path))
+        .length,
+      0,
+      'no vault was created or rewritten',
+    );
+  });
+
   test('when the run may turn purge protection on, then the plan lists it as irreversible instead of blocking', async () => {
     const account = h.newAccount();
     const plan = await h.run((a) =>
