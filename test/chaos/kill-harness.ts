@@ -1,0 +1,129 @@
+/**
+ * The kill-at-every-boundary harness: the local Azure, a child-process worker, runs started the
+ * way the bot starts them, and `drive`, which approves when asked and SIGKILLs the worker once a
+ * chosen number of Azure activities have completed.
+ */
+import { randomUUID } from 'node:crypto';
+import type { Client, WorkflowHandle } from '@temporalio/client';
+import { startLocalAzure, type LocalAzure } from '../../src/local-azure';
+import type { AccountRef } from '../../src/shared/accounts';
+import { decideUpdate, statusQuery } from '../../src/shared/approval';
+import type { ConfigureCmkInput, Operation, RunContext, RunResult } from '../../src/shared/runbooks';
+import { startOptionsFor, type InputByOperation } from '../../src/shared/start';
+import { LOCAL, PEOPLE, testPolicy } from '../helpers/stack';
+import { testEnv, uniqueId } from '../helpers/temporal';
+import {
+  completedAzureActivities,
+  hurryPendingActivities,
+  startChildWorker,
+  type ChildWorker,
+} from './support';
+import { releaseTemporal, temporalAddress } from './temporal-address';
+
+/** A kill harness for one test file. */
+export interface KillHarness {
+  local: LocalAzure;
+  client: Client;
+  worker: ChildWorker;
+  context: RunContext;
+  start<O extends Operation>(operation: O, input: InputByOperation[O]): Promise<WorkflowHandle>;
+  newAccount(): AccountRef;
+  vaultName(): string;
+  configureInput(account: AccountRef, vault: string): ConfigureCmkInput;
+  /** Runs to the end, approving when asked, killing the worker once after `killAfter` Azure activities. */
+  drive(handle: WorkflowHandle, killAfter?: number): Promise<{ result: RunResult; at?: string }>;
+  /** Successful writes of an operation (optionally on one host) in the request log. */
+  okWrites(operation: string, host?: string): number;
+  close(): Promise<void>;
+}
+
+/** Starts the local Azure and a killable worker on a fresh task queue. */
+export async function startKillHarness(): Promise<KillHarness> {
+  const local = await startLocalAzure({
+    throttling: false,
+    roleAssignmentPropagationMs: 100,
+    revocationPropagationMs: 50,
+    dataDir: `.data/test/local-azure-chaos-${randomUUID().slice(0, 8)}`,
+  });
+  const address = await temporalAddress();
+  const client = (await testEnv()).client;
+  const taskQueue = uniqueId('tq-chaos-kill');
+  const worker = await startChildWorker({ temporalAddress: address, taskQueue, azureEnv: local.env });
+  const context: RunContext = {
+    requester: PEOPLE.requester,
+    conversation: { id: 'chaos' },
+    policy: testPolicy({ alwaysApprove: ['configure'] }),
+  };
+
+  async function drive(
+    handle: WorkflowHandle,
+    killAfter?: number,
+  ): Promise<{ result: RunResult; at?: string }> {
+    let at: string | undefined;
+    let approved = false;
+    for (;;) {
+      const { status } = await handle.describe();
+      if (status.name !== 'RUNNING') break;
+      if (killAfter !== undefined && at === undefined) {
+        const done = await completedAzureActivities(handle);
+        if (done.length >= killAfter) {
+          await worker.kill();
+          at = done[killAfter - 1];
+          await hurryPendingActivities(client, handle);
+          await worker.start();
+        }
+      }
+      if (!approved && (await handle.query(statusQuery)).stage === 'awaiting-approval') {
+        await handle.executeUpdate(decideUpdate, {
+          args: [
+            { approverAadId: PEOPLE.alice.aadObjectId, approverName: PEOPLE.alice.name, verdict: 'approve' },
+          ],
+        });
+        approved = true;
+      }
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    return { result: (await handle.result()) as RunResult, ...(at ? { at } : {}) };
+  }
+
+  return {
+    local,
+    client,
+    worker,
+    context,
+    start(operation, input) {
+      const { workflowType, ...options } = startOptionsFor(operation, input, taskQueue);
+      // A workflow task the dead worker held is handed on after this, not after the 10 s default.
+      return client.workflow.start(workflowType, { ...options, workflowTaskTimeout: '2s' });
+    },
+    newAccount() {
+      const ref = {
+        subscriptionId: LOCAL.subscriptionId,
+        resourceGroup: LOCAL.storageGroup,
+        name: `stchaos${randomUUID().replace(/-/g, '').slice(0, 12)}`,
+      };
+      local.state.addStorageAccount(ref);
+      return ref;
+    },
+    vaultName: () => `kv-chaos-${randomUUID().slice(0, 8)}`,
+    configureInput: (account, vault) => ({
+      account,
+      vault: { name: vault, resourceGroup: LOCAL.keysGroup },
+      key: { name: 'cmk-key', type: 'RSA', size: 2048 },
+      identity: { type: 'SystemAssigned' },
+      pinVersion: false,
+      ...context,
+    }),
+    drive,
+    okWrites: (operation, host) =>
+      local.requestLog
+        .writes({ operation })
+        .filter((e) => e.status < 300 && (host === undefined || e.host.toLowerCase() === host.toLowerCase()))
+        .length,
+    async close() {
+      await worker.close();
+      await local.close();
+      await releaseTemporal();
+    },
+  };
+}

@@ -1,0 +1,52 @@
+import assert from 'node:assert/strict';
+import { after, before, describe, test } from 'node:test';
+import { startKillHarness, type KillHarness } from './kill-harness';
+import { completedAzureActivities, printTable, type Row } from './support';
+
+const rows: Row[] = [];
+
+describe('rotateKey with its worker SIGKILLed at every activity boundary', () => {
+  let h: KillHarness;
+  before(async () => {
+    h = await startKillHarness();
+  });
+  after(async () => {
+    await h?.close();
+    printTable('Chaos: rotateKey, worker SIGKILLed after each Azure activity', rows);
+  });
+
+  test('when the worker dies after each activity, then every rotation succeeds and adds exactly one key version', async () => {
+    const account = h.newAccount();
+    const vault = h.vaultName();
+    const configured = await h.drive(await h.start('configure', h.configureInput(account, vault)));
+    assert.equal(configured.result.outcome, 'succeeded', configured.result.message);
+    const clean = await h.start('rotate', { account, ...h.context });
+    const { result: cleanResult } = await h.drive(clean);
+    assert.equal(cleanResult.outcome, 'succeeded', cleanResult.message);
+    const boundaries = await completedAzureActivities(clean);
+    assert.ok(boundaries.includes('rotateKey'), `rotate ran ${boundaries.join(', ')}`);
+
+    for (let k = 1; k <= boundaries.length; k++) {
+      const versionsBefore = h.local.state.listKeyVersions(vault, 'cmk-key').length;
+      const createsBefore = h.okWrites('keys.create', `${vault}.vault.azure.net`);
+      const kills = h.worker.kills;
+      const { result, at } = await h.drive(await h.start('rotate', { account, ...h.context }), k);
+      const got = {
+        outcome: result.outcome as string,
+        kills: h.worker.kills - kills,
+        newVersions: h.local.state.listKeyVersions(vault, 'cmk-key').length - versionsBefore,
+        keyCreates: h.okWrites('keys.create', `${vault}.vault.azure.net`) - createsBefore,
+      };
+      const want = { outcome: 'succeeded', kills: 1, newVersions: 1, keyCreates: 1 };
+      const show = (o: typeof got): string =>
+        `${o.outcome}, ${o.kills} kill, +${o.newVersions} version, ${o.keyCreates} key create`;
+      rows.push({
+        case: `killed after #${k} ${at ?? '(run ended first)'}`,
+        expected: show(want),
+        got: show(got),
+        pass: JSON.stringify(got) === JSON.stringify(want),
+      });
+      assert.deepEqual(got, want, `killed after #${k} ${at}: ${result.message}`);
+    }
+  });
+});

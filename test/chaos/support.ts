@@ -1,0 +1,204 @@
+/**
+ * What the chaos suite shares: a worker in a child process that can be SIGKILLed and started
+ * again, history reading (which activities completed, which decisions were accepted), and the
+ * table each suite prints at the end.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import type { Client, WorkflowHandle } from '@temporalio/client';
+import { msToTs } from '@temporalio/common/lib/time';
+import { workflowBundle } from '../helpers/temporal';
+
+const ROOT = path.resolve(__dirname, '../..');
+
+/** Activities that only talk to chat; they are not Azure boundaries. */
+export const CHAT_ACTIVITIES: readonly string[] = ['postRunCard', 'updateRunCard', 'sendChatText'];
+
+/** A path to the run's workflow bundle file (written here when the file runs alone). */
+export async function bundlePath(): Promise<string> {
+  if (process.env.CMK_TEST_WORKFLOW_BUNDLE) return process.env.CMK_TEST_WORKFLOW_BUNDLE;
+  const dir = path.join(ROOT, '.data', 'test');
+  mkdirSync(dir, { recursive: true });
+  const file = path.join(dir, `chaos-bundle-${process.pid}.js`);
+  writeFileSync(file, (await workflowBundle()).code);
+  return file;
+}
+
+/** A worker process that can be killed without warning and replaced on the same queue. */
+export interface ChildWorker {
+  /** SIGKILL the polling worker, then wait for the process to be gone. */
+  kill(): Promise<void>;
+  /** Lets a warmed-up spare poll (after a kill) and resolves once it does; a new spare warms up. */
+  start(): Promise<void>;
+  /** How many times a worker was killed. */
+  readonly kills: number;
+  /** Kills every process this made. */
+  close(): Promise<void>;
+}
+
+/** Options of {@link startChildWorker}. */
+export interface ChildWorkerOptions {
+  temporalAddress: string;
+  taskQueue: string;
+  /** The local Azure's client env (proxy, CA bundle, credentials, subscriptions). */
+  azureEnv: Record<string, string>;
+}
+
+interface Proc {
+  child: ChildProcess;
+  ready: Promise<void>;
+  polling: Promise<void>;
+}
+
+function waitFor(child: ChildProcess, word: string, errors: () => string): Promise<void> {
+  return new Promise((resolve, reject) => {
+    let out = '';
+    child.stdout?.on('data', (d: Buffer) => {
+      out += d.toString();
+      if (out.split('\n').includes(word)) resolve();
+    });
+    child.once('exit', (code, signal) => reject(new Error(`worker exited (${code ?? signal}): ${errors()}`)));
+  });
+}
+
+/** Spawns `worker-process.ts` (one polling, one warm spare) and resolves when the first polls. */
+export async function startChildWorker(options: ChildWorkerOptions): Promise<ChildWorker> {
+  const codePath = await bundlePath();
+  const spawnOne = (): Proc => {
+    const child = spawn(process.execPath, ['--import', 'tsx', path.join(__dirname, 'worker-process.ts')], {
+      cwd: ROOT,
+      stdio: ['pipe', 'pipe', 'pipe'],
+      env: {
+        ...process.env,
+        ...options.azureEnv,
+        CMK_CHAOS_TEMPORAL_ADDRESS: options.temporalAddress,
+        CMK_CHAOS_TASK_QUEUE: options.taskQueue,
+        CMK_TEST_WORKFLOW_BUNDLE: codePath,
+      },
+    });
+    let errors = '';
+    child.stderr?.on('data', (d: Buffer) => (errors += d.toString()));
+    const ready = waitFor(child, 'ready', () => errors);
+    const polling = waitFor(child, 'polling', () => errors);
+    ready.catch(() => undefined);
+    polling.catch(() => undefined);
+    return { child, ready, polling };
+  };
+  const alive = (p: Proc | undefined): p is Proc =>
+    p !== undefined && p.child.exitCode === null && p.child.signalCode === null;
+  let active: Proc | undefined;
+  const spares = [spawnOne()];
+  let kills = 0;
+  const promote = async (): Promise<void> => {
+    const next = spares.shift()!;
+    spares.push(spawnOne());
+    await next.ready;
+    next.child.stdin?.write('go\n');
+    await next.polling;
+    active = next;
+  };
+  const killProc = async (p: Proc | undefined): Promise<boolean> => {
+    if (!alive(p)) return false;
+    const gone = new Promise((resolve) => p.child.once('exit', resolve));
+    p.child.kill('SIGKILL');
+    await gone;
+    return true;
+  };
+  await promote();
+  return {
+    get kills() {
+      return kills;
+    },
+    async kill() {
+      if (await killProc(active)) kills++;
+    },
+    start: promote,
+    async close() {
+      for (const p of [active, ...spares]) await killProc(p);
+    },
+  };
+}
+
+/** The type of every activity that completed, in order. */
+export async function completedActivities(handle: WorkflowHandle): Promise<string[]> {
+  const events = (await handle.fetchHistory()).events ?? [];
+  const types = new Map<string, string>();
+  const done: string[] = [];
+  for (const e of events) {
+    if (e.activityTaskScheduledEventAttributes)
+      types.set(String(e.eventId), e.activityTaskScheduledEventAttributes?.activityType?.name ?? '');
+    if (e.activityTaskCompletedEventAttributes)
+      done.push(types.get(String(e.activityTaskCompletedEventAttributes?.scheduledEventId)) ?? '');
+  }
+  return done;
+}
+
+/** Completed activities that act on Azure (chat left out): the boundaries the suite kills at. */
+export async function completedAzureActivities(handle: WorkflowHandle): Promise<string[]> {
+  return (await completedActivities(handle)).filter((t) => !CHAT_ACTIVITIES.includes(t));
+}
+
+/**
+ * After a kill, an activity the dead worker held would only be retried when its 2-minute
+ * start-to-close timeout runs out; this shortens the timeout of every pending activity so the
+ * retry comes within a second or two (the same retry, sooner).
+ */
+export async function hurryPendingActivities(client: Client, handle: WorkflowHandle): Promise<number> {
+  const description = await handle.describe();
+  const pending = description.raw.pendingActivities ?? [];
+  for (const activity of pending) {
+    await client.workflowService.updateActivityOptions({
+      namespace: 'default',
+      execution: { workflowId: handle.workflowId, runId: description.runId },
+      id: activity.activityId ?? '',
+      activityOptions: { startToCloseTimeout: msToTs('3s'), heartbeatTimeout: msToTs('3s') },
+      updateMask: { paths: ['start_to_close_timeout', 'heartbeat_timeout'] },
+      identity: 'chaos-suite',
+    });
+  }
+  return pending.length;
+}
+
+/** One row of a suite's closing table. */
+export interface Row {
+  case: string;
+  expected: string;
+  got: string;
+  pass: boolean;
+}
+
+/** Prints the rows as a fixed-width table on stdout. */
+export function printTable(title: string, rows: Row[]): void {
+  const cells = rows.map((r) => [r.case, r.expected, r.got, r.pass ? 'pass' : 'FAIL']);
+  const head = ['case', 'expected', 'got', 'pass'];
+  const widths = head.map((h, i) => Math.min(70, Math.max(h.length, ...cells.map((c) => c[i]!.length))));
+  const line = (c: string[]): string =>
+    c
+      .map((v, i) => (v.length > widths[i]! ? `${v.slice(0, widths[i]! - 1)}…` : v.padEnd(widths[i]!)))
+      .join(' | ');
+  const out = [
+    '',
+    `${title} (${rows.filter((r) => r.pass).length}/${rows.length} pass)`,
+    line(head),
+    widths.map((w) => '-'.repeat(w)).join('-|-'),
+    ...cells.map(line),
+    '',
+  ];
+  process.stdout.write(`${out.join('\n')}\n`);
+}
+
+/** Polls until `probe` gives a value (each wait 50 ms). */
+export async function eventually<T>(
+  what: string,
+  probe: () => Promise<T | undefined> | T | undefined,
+  timeoutMs = 120_000,
+): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    const value = await probe();
+    if (value !== undefined) return value;
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  throw new Error(`never happened within ${timeoutMs} ms: ${what}`);
+}
