@@ -28,6 +28,8 @@ export type Command =
       keySize: KeySize;
       hsm: boolean;
       pinVersion: boolean;
+      /** The user allows turning purge protection on for an existing vault (irreversible). */
+      allowPurgeProtection: boolean;
       userIdentity?: string;
     }
   | { kind: 'rotate'; account: AccountArg }
@@ -58,7 +60,7 @@ export const COMMAND_FORMS = [
   {
     word: 'configure',
     usage:
-      'configure <account> [--vault <name>] [--key <name>] [--key-size 2048|3072|4096] [--hsm] [--pin-version] [--user-identity <id>]',
+      'configure <account> [--vault <name>] [--key <name>] [--key-size 2048|3072|4096] [--hsm] [--pin-version] [--enable-purge-protection] [--user-identity <id>]',
     description: 'Create the vault and key if needed and turn on customer-managed keys',
   },
   { word: 'rotate', usage: 'rotate <account>', description: 'Rotate the key to a new version' },
@@ -94,6 +96,7 @@ const FLAGS: Record<Word, Record<string, 'value' | 'switch'>> = {
     'key-size': 'value',
     hsm: 'switch',
     'pin-version': 'switch',
+    'enable-purge-protection': 'switch',
     'user-identity': 'value',
   },
   rotate: {},
@@ -196,6 +199,7 @@ function build(word: Word, tokens: string[]): Command {
         keySize: size === undefined ? 2048 : validateKeySize(Number(size), '--key-size'),
         hsm: flags.hsm === true,
         pinVersion: flags['pin-version'] === true,
+        allowPurgeProtection: flags['enable-purge-protection'] === true,
       };
       if (typeof flags.vault === 'string') cmd.vault = validateVaultName(flags.vault, '--vault');
       if (typeof flags.key === 'string') cmd.key = validateKeyName(flags.key, '--key');

@@ -37,7 +37,10 @@ export function runRequestFor(command: RunCommand, account: AccountRef, context:
         operation: 'configure',
         input: {
           ...base,
-          vault: { name: command.vault ?? defaultVaultName(account.name) },
+          vault: {
+            name: command.vault ?? defaultVaultName(account.name),
+            ...(command.allowPurgeProtection ? { allowPurgeProtection: true } : {}),
+          },
           key: {
             name: command.key ?? DEFAULT_KEY_NAME,
             type: command.hsm ? 'RSA-HSM' : 'RSA',

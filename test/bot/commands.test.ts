@@ -13,6 +13,7 @@ describe('chat commands', () => {
       keySize: 2048,
       hsm: false,
       pinVersion: false,
+      allowPurgeProtection: false,
     });
   });
 
@@ -21,7 +22,7 @@ describe('chat commands', () => {
       '/subscriptions/3f1c9a2e-7b64-4d0e-a5c8-0000000000a1/resourceGroups/rg-keys/providers/Microsoft.ManagedIdentity/userAssignedIdentities/id-cmk';
     assert.deepEqual(
       parseCommand(
-        `configure stcontoso --vault kv-contoso --key=cmk-2 --key-size 4096 --hsm --pin-version --user-identity ${identity}`,
+        `configure stcontoso --vault kv-contoso --key=cmk-2 --key-size 4096 --hsm --pin-version --enable-purge-protection --user-identity ${identity}`,
       ),
       {
         kind: 'configure',
@@ -31,6 +32,7 @@ describe('chat commands', () => {
         keySize: 4096,
         hsm: true,
         pinVersion: true,
+        allowPurgeProtection: true,
         userIdentity: identity,
       },
     );
