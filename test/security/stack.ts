@@ -1,0 +1,206 @@
+/**
+ * The security suite's stack: the local Azure, a worker with the real activities, and the bot's
+ * real HTTP endpoint (optionally with Bot Framework auth against an offline token authority),
+ * plus the audit that every destructive Azure call had a quorum approval in its run's history.
+ */
+import { randomUUID } from 'node:crypto';
+import { StorageManagementClient } from '@azure/arm-storage';
+import { ClientSecretCredential } from '@azure/identity';
+import type { Client } from '@temporalio/client';
+import type { Worker } from '@temporalio/worker';
+import { createActivities, createAzureClients } from '../../src/activities';
+import { createArmAccountResolver } from '../../src/bot/accounts';
+import { createRunService } from '../../src/bot/run-service';
+import { startBotServer, type BotServer, type BotServerOptions } from '../../src/bot/server';
+import { CmkTeamsBot } from '../../src/bot/teams-bot';
+import { createBotAdapter, createTeamsChatPort } from '../../src/bot/transport';
+import type { BotConfig } from '../../src/config';
+import { startLocalAzure, type LocalAzure } from '../../src/local-azure';
+import type { AccountRef } from '../../src/shared/accounts';
+import type { ApprovalPolicy, Person } from '../../src/shared/approval';
+import { createCmkWorker } from '../../worker';
+import { startRecordingConnector, type RecordingConnector, type SentActivity } from '../bot/channel';
+import { FAST_TIMING, LOCAL } from '../helpers/stack';
+import { testEnv, uniqueId, workflowBundle } from '../helpers/temporal';
+
+/** People of the security suite, by Entra object id. */
+export const WHO = {
+  requester: { aadObjectId: '5ec00000-0000-4000-8000-0000000000a1', name: 'Rita Requester' },
+  alice: { aadObjectId: '5ec00000-0000-4000-8000-0000000000a2', name: 'Alice Approver' },
+  bob: { aadObjectId: '5ec00000-0000-4000-8000-0000000000a3', name: 'Bob Approver' },
+  mallory: { aadObjectId: '5ec00000-0000-4000-8000-0000000000f1', name: 'Mallory Outsider' },
+} as const satisfies Record<string, Person>;
+
+/** What the stack is started with. */
+export interface SecurityStackOptions {
+  /** Bot Framework auth; without it the endpoint runs in local mode (no tokens). */
+  bot?: Pick<BotServerOptions, 'adapterOptions'> & { appId: string };
+}
+
+/** A running security stack. */
+export interface SecurityStack {
+  local: LocalAzure;
+  client: Client;
+  connector: RecordingConnector;
+  server: BotServer;
+  taskQueue: string;
+  policy: ApprovalPolicy;
+  tenantId: string;
+  subscription: string;
+  /** A new account on Microsoft-managed keys. */
+  newAccount(): AccountRef;
+  /** A Teams activity from a person in a conversation. */
+  activity(from: Person, conversationId: string, extra: Record<string, unknown>): Record<string, unknown>;
+  /** POSTs an activity to `/api/messages`; returns the status and the JSON body. */
+  post(body: object, token?: string): Promise<{ status: number; body: unknown }>;
+  /** Says `text` in a fresh conversation; returns the HTTP status and everything the bot sent there. */
+  say(from: Person, text: string): Promise<{ status: number; replies: string }>;
+  close(): Promise<void>;
+}
+
+/** Everything a card or message shows, as one string. */
+export function textOf(value: unknown): string {
+  if (typeof value === 'string') return value;
+  if (Array.isArray(value)) return value.map(textOf).join('\n');
+  if (value && typeof value === 'object') return Object.values(value).map(textOf).join('\n');
+  return '';
+}
+
+/** Starts the local Azure, a worker with the real activities and the bot endpoint. */
+export async function startSecurityStack(options: SecurityStackOptions = {}): Promise<SecurityStack> {
+  const local = await startLocalAzure({
+    throttling: false,
+    roleAssignmentPropagationMs: 100,
+    revocationPropagationMs: 50,
+    dataDir: `.data/test/local-azure-security-${randomUUID().slice(0, 8)}`,
+  });
+  const tenantId = local.tenantId;
+  const subscription = local.subscriptionIds[0]!;
+  const env = await testEnv();
+  const connector = await startRecordingConnector();
+  const { clientId, clientSecret } = local.credentials;
+  const credential = new ClientSecretCredential(tenantId, clientId, clientSecret, { agent: local.agent });
+  const both = [WHO.alice.aadObjectId, WHO.bob.aadObjectId, WHO.requester.aadObjectId];
+  const policy: ApprovalPolicy = {
+    approvers: { configure: both, revoke: both, disable: both, changeKey: both, rotate: both },
+    quorum: { revoke: 2 },
+    deadline: '1h',
+    tenantId,
+    alwaysApprove: ['configure'],
+  };
+  const botConfig: BotConfig = {
+    appId: options.bot?.appId ?? '',
+    appPassword: options.bot ? 'unused' : '',
+    appType: options.bot ? 'MultiTenant' : 'SingleTenant',
+    appTenantId: '',
+    port: 0,
+    host: '127.0.0.1',
+  };
+  const chat = createTeamsChatPort(createBotAdapter({ ...botConfig, appId: '', appPassword: '' }), '', {
+    delivery: { minIntervalInMs: 5, baseDelayInMs: 10 },
+  });
+  const activities = createActivities({
+    azure: createAzureClients(
+      { tenantId, subscriptionIds: local.subscriptionIds, armEndpoint: 'https://management.azure.com' },
+      {
+        credential,
+        agent: local.agent,
+        retry: { maxRetries: 2, retryDelayInMs: 20, maxRetryDelayInMs: 200 },
+      },
+    ),
+    chat,
+    tenantId,
+    timing: FAST_TIMING,
+  });
+  const taskQueue = uniqueId('tq-security');
+  const worker: Worker = await createCmkWorker({
+    connection: env.nativeConnection,
+    namespace: 'default',
+    taskQueue,
+    activities,
+    workflowBundle: await workflowBundle(),
+    options: { shutdownGraceTime: '100ms' },
+  });
+  const running = worker.run();
+  const server = await startBotServer({
+    bot: botConfig,
+    ...(options.bot?.adapterOptions ? { adapterOptions: options.bot.adapterOptions } : {}),
+    handler: new CmkTeamsBot({
+      runs: createRunService({
+        client: env.client,
+        taskQueue,
+        namespace: 'default',
+        uiBaseUrl: 'http://ui.test',
+      }),
+      resolver: createArmAccountResolver({
+        subscriptionIds: local.subscriptionIds,
+        storage: (s) => new StorageManagementClient(credential, s, { agent: local.agent }),
+      }),
+      subscriptionIds: local.subscriptionIds,
+      policy,
+      uiBaseUrl: 'http://ui.test',
+    }),
+    log: () => {},
+  });
+
+  const activity = (from: Person, conversationId: string, extra: Record<string, unknown>) => ({
+    id: randomUUID(),
+    channelId: 'msteams',
+    serviceUrl: connector.serviceUrl,
+    from: { id: `29:${from.aadObjectId}`, ...from },
+    recipient: { id: `28:${botConfig.appId || 'cmk-runbook'}`, name: 'cmk-runbook' },
+    conversation: { id: conversationId, conversationType: 'personal', tenantId },
+    channelData: { tenant: { id: tenantId } },
+    ...extra,
+  });
+  const post = async (body: object, token?: string) => {
+    const response = await fetch(`${server.url}/api/messages`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', ...(token ? { authorization: `Bearer ${token}` } : {}) },
+      body: JSON.stringify(body),
+    });
+    const text = await response.text();
+    return { status: response.status, body: text ? (JSON.parse(text) as unknown) : undefined };
+  };
+  const sentTo = (conversationId: string): SentActivity[] =>
+    connector.sent.filter((s) => s.path.includes(encodeURIComponent(conversationId)));
+
+  return {
+    local,
+    client: env.client,
+    connector,
+    server,
+    taskQueue,
+    policy,
+    tenantId,
+    subscription,
+    newAccount() {
+      const ref = {
+        subscriptionId: subscription,
+        resourceGroup: LOCAL.storageGroup,
+        name: `stsec${randomUUID().replace(/-/g, '').slice(0, 12)}`,
+      };
+      local.state.addStorageAccount(ref);
+      return ref;
+    },
+    activity,
+    post,
+    async say(from, text) {
+      const conversationId = `a:personal-${randomUUID().slice(0, 8)}`;
+      const { status } = await post(activity(from, conversationId, { type: 'message', text }));
+      return {
+        status,
+        replies: sentTo(conversationId)
+          .map((s) => textOf(s.body))
+          .join('\n'),
+      };
+    },
+    async close() {
+      await server.close();
+      worker.shutdown();
+      await running;
+      await connector.close();
+      await local.close();
+    },
+  };
+}
