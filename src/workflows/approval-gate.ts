@@ -121,12 +121,13 @@ export class ApprovalGate {
     const approval = run.status.approval;
     approval.decisions = [];
     approval.deadline = new Date(deadlineAt).toISOString();
+    // Decisions can arrive as soon as the state is pending, even while the card is being posted.
+    let seen = this.changes;
     run.setApprovalState('pending');
     setCurrentDetails(
       `Waiting for ${approval.quorum} approval(s) of **${OPERATION_TITLES[run.operation]}** until ${approval.deadline}.\n\n${planMarkdown(plan)}`,
     );
     await run.setStage('awaiting-approval');
-    let seen = this.changes;
     for (;;) {
       const remaining = deadlineAt - Date.now();
       // A decision may have arrived while the card was being updated: look before waiting.

@@ -10,7 +10,7 @@ import { azureLong } from './proxies';
 import { runRunbook } from './runbook';
 
 /** Default wait for a versionless account to pick up the new version before reporting it pending. */
-const DEFAULT_CONFIRM_WITHIN = '2m';
+const DEFAULT_CONFIRM_WITHIN = '30s';
 
 /** Rotates the account's key. */
 export async function rotateKey(input: RotateKeyInput): Promise<RunResult> {

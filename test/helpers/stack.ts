@@ -146,7 +146,7 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
 /** Short activity waits so tests stay fast; the code paths are the production ones. */
 export const FAST_TIMING: ActivityTiming = {
   grantPollMs: 25,
-  grantTimeoutMs: 5_000,
+  grantTimeoutMs: 30_000,
   probePollMs: 25,
   lroPollMs: 10,
   rotationPollMs: 25,

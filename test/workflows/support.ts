@@ -23,6 +23,11 @@ export async function waitForStatus(
   for (;;) {
     const status = await handle.query(statusQuery).catch(() => undefined);
     if (status && accept(status)) return status;
+    if (status?.result) {
+      throw new Error(
+        `the run ended ${status.result.outcome} before the awaited state: ${status.result.message}`,
+      );
+    }
     await new Promise((r) => setTimeout(r, 50));
   }
 }

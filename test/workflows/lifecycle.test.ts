@@ -1,0 +1,219 @@
+import assert from 'node:assert/strict';
+import { after, before, describe, test } from 'node:test';
+import { WorkflowExecutionAlreadyStartedError } from '@temporalio/client';
+import { workflowIdFor, type AccountRef } from '../../src/shared/accounts';
+import type { ConfigureCmkInput, RunResult } from '../../src/shared/runbooks';
+import { LOCAL, PEOPLE, startLocalStack, testPolicy, type LocalStack } from '../helpers/stack';
+import { uniqueId } from '../helpers/temporal';
+import { decide, waitForApproval, waitForStatus } from './support';
+
+interface ArmAccount {
+  identity?: { principalId?: string };
+  properties: {
+    encryption: {
+      keySource: string;
+      keyvaultproperties?: { keyname?: string; keyversion?: string; keyvaulturi?: string };
+    };
+  };
+}
+
+describe('the runbooks on the local Azure with the real activities', () => {
+  let s: LocalStack;
+  before(async () => {
+    s = await startLocalStack();
+  });
+  after(async () => {
+    await s.close();
+  });
+
+  const policy = testPolicy({ alwaysApprove: ['configure'] });
+  const arm = (a: AccountRef) =>
+    s.local.state.getStorageAccount(a.subscriptionId, a.resourceGroup, a.name) as unknown as ArmAccount;
+  const context = (conv = uniqueId('conv')) => ({
+    requester: PEOPLE.requester,
+    conversation: { conversation: { id: conv } },
+    policy,
+  });
+  const configureInput = (account: AccountRef, vault: string, conv?: string): ConfigureCmkInput => ({
+    account,
+    vault: { name: vault, resourceGroup: LOCAL.keysGroup },
+    key: { name: 'cmk-key', type: 'RSA', size: 3072 },
+    identity: { type: 'SystemAssigned' },
+    pinVersion: false,
+    ...context(conv),
+  });
+  const approved = async (handle: Awaited<ReturnType<LocalStack['start']>>): Promise<RunResult> => {
+    await waitForApproval(handle);
+    await decide(handle, PEOPLE.alice, 'approve');
+    return (await handle.result()) as RunResult;
+  };
+  const configured = async (): Promise<{ account: AccountRef; vault: string }> => {
+    const account = s.newAccount('stwf');
+    const vault = s.vaultName('kv-wf');
+    const result = await approved(await s.start('configure', configureInput(account, vault)));
+    assert.equal(result.outcome, 'succeeded', result.message);
+    return { account, vault };
+  };
+
+  test('when configure is approved, then the account uses a versionless key in a new purge-protected vault and the card shows it', async () => {
+    const account = s.newAccount('stwf');
+    const vault = s.vaultName('kv-wf');
+    const conv = uniqueId('conv');
+    const result = await approved(await s.start('configure', configureInput(account, vault, conv)));
+
+    assert.equal(result.outcome, 'succeeded', result.message);
+    const encryption = arm(account).properties.encryption;
+    assert.equal(encryption.keySource, 'Microsoft.Keyvault');
+    assert.equal(encryption.keyvaultproperties?.keyname, 'cmk-key');
+    assert.equal(encryption.keyvaultproperties?.keyversion ?? '', '');
+    const armVault = s.local.state.getVault(LOCAL.subscriptionId, LOCAL.keysGroup, vault) as {
+      properties: { enablePurgeProtection: boolean; enableSoftDelete: boolean };
+    };
+    assert.equal(armVault.properties.enablePurgeProtection, true);
+    assert.equal(armVault.properties.enableSoftDelete, true);
+    assert.equal(s.local.state.listKeyVersions(vault, 'cmk-key').length, 1);
+    const principal = arm(account).identity?.principalId;
+    assert.ok(principal);
+    const grants = s.local.state
+      .listRoleAssignments()
+      .filter(
+        (r) => JSON.stringify(r).includes(principal) && JSON.stringify(r).toLowerCase().includes(vault),
+      );
+    assert.equal(grants.length, 1, 'the identity was granted key access once');
+    const card = s.chat.seen({ conversation: { id: conv } }).cards;
+    assert.equal(card.length, 1, 'one card, updated in place');
+    assert.equal(card[0]!.status.result?.outcome, 'succeeded');
+    assert.ok(
+      card[0]!.history.some((v) => v.approval.state === 'pending'),
+      'the card asked for approval first',
+    );
+  });
+
+  test('when a versionless account is rotated, then its key has a second version, data access still works and the pickup by Azure is reported pending', async () => {
+    const { account, vault } = await configured();
+    const result = (await (
+      await s.start('rotate', { account, confirmWithin: '1s', ...context() })
+    ).result()) as RunResult;
+    assert.equal(result.outcome, 'succeeded', result.message);
+    assert.equal(s.local.state.listKeyVersions(vault, 'cmk-key').length, 2);
+    assert.match(result.message, /within 24 hours/);
+  });
+
+  test('when the key is changed with approval, then the account points at the new key', async () => {
+    const { account, vault } = await configured();
+    const handle = await s.start('changeKey', {
+      account,
+      key: { name: 'cmk-key-2', type: 'RSA', size: 2048 },
+      pinVersion: true,
+      ...context(),
+    });
+    const result = await approved(handle);
+    assert.equal(result.outcome, 'succeeded', result.message);
+    const kv = arm(account).properties.encryption.keyvaultproperties;
+    assert.equal(kv?.keyname, 'cmk-key-2');
+    const versions = s.local.state.listKeyVersions(vault, 'cmk-key-2') as Array<{ key: { kid: string } }>;
+    assert.equal(versions.length, 1);
+    assert.equal(kv?.keyversion, versions[0]!.key.kid.split('/').pop(), 'pinned to the version created');
+    assert.match(kv?.keyversion ?? '', /^[0-9a-f]{32}$/);
+  });
+
+  test('when access is revoked with approval and the key disabled, then the identity loses its grant and blob access is denied', async () => {
+    const { account, vault } = await configured();
+    const principal = arm(account).identity!.principalId!;
+    const result = await approved(await s.start('revoke', { account, disableKey: true, ...context() }));
+    assert.equal(result.outcome, 'succeeded', result.message);
+    assert.match(result.message, /denied/);
+    const grants = s.local.state
+      .listRoleAssignments()
+      .filter(
+        (r) => JSON.stringify(r).includes(principal) && JSON.stringify(r).toLowerCase().includes(vault),
+      );
+    assert.deepEqual(grants, []);
+    const versions = s.local.state.listKeyVersions(vault, 'cmk-key') as Array<{
+      attributes: { enabled: boolean };
+    }>;
+    assert.equal(versions[0]!.attributes.enabled, false);
+  });
+
+  test('when CMK is disabled with approval, then the account is back on Microsoft-managed keys', async () => {
+    const { account } = await configured();
+    const result = await approved(await s.start('disable', { account, ...context() }));
+    assert.equal(result.outcome, 'succeeded', result.message);
+    assert.equal(arm(account).properties.encryption.keySource, 'Microsoft.Storage');
+  });
+
+  test('when a rotation policy is set, then the run succeeds without approval and reports the policy', async () => {
+    const { account } = await configured();
+    const result = (await (
+      await s.start('setRotationPolicy', { account, rotateAfter: '90d', ...context() })
+    ).result()) as RunResult;
+    assert.equal(result.outcome, 'succeeded', result.message);
+    assert.match(result.message, /rotateAfter/);
+    assert.equal(
+      result.steps.some((st) => st.id === 'approval'),
+      false,
+    );
+  });
+
+  test('when a second run starts on a busy account, then it is refused with the id of the run holding it', async () => {
+    const account = s.newAccount('stwf');
+    const first = await s.start('configure', configureInput(account, s.vaultName('kv-wf')));
+    await waitForApproval(first);
+    await assert.rejects(
+      s.start('disable', { account, ...context() }),
+      (e: unknown) =>
+        e instanceof WorkflowExecutionAlreadyStartedError && e.workflowId === workflowIdFor(account),
+    );
+    await decide(first, PEOPLE.bob, 'reject');
+    assert.equal(((await first.result()) as RunResult).outcome, 'rejected');
+    assert.equal(arm(account).properties.encryption.keySource, 'Microsoft.Storage');
+  });
+
+  test('when enabling CMK fails after the vault, grant and key were made, then the account keeps its old encryption and the result lists what remains', async () => {
+    const account = s.newAccount('stwf');
+    const vault = s.vaultName('kv-wf');
+    const handle = await s.start('configure', configureInput(account, vault));
+    await waitForApproval(handle);
+    await decide(handle, PEOPLE.alice, 'approve');
+    await waitForStatus(handle, (st) => st.steps.some((x) => x.id === 'identity' && x.status === 'done'));
+    s.local.faults.set({
+      routes: [
+        {
+          method: 'PATCH',
+          pathPattern: `/storageAccounts/${account.name}$`,
+          status: 403,
+          code: 'AuthorizationFailed',
+          times: 1,
+        },
+      ],
+    });
+    const result = (await handle.result()) as RunResult;
+    s.local.faults.reset();
+    assert.equal(result.outcome, 'failed');
+    assert.equal(result.errorType, 'AuthorizationFailed');
+    assert.equal(arm(account).properties.encryption.keySource, 'Microsoft.Storage');
+    assert.ok(
+      result.remaining.some((r) => r.startsWith(`Key Vault ${vault}`)),
+      result.remaining.join('; '),
+    );
+  });
+
+  test('when the worker is restarted while waiting and right after approval, then the run finishes with one vault, one key version and one grant', async () => {
+    const account = s.newAccount('stwf');
+    const vault = s.vaultName('kv-wf');
+    s.local.faults.set({ latencyMs: 30 });
+    const handle = await s.start('configure', configureInput(account, vault));
+    await waitForApproval(handle);
+    await s.restartWorker();
+    await decide(handle, PEOPLE.alice, 'approve');
+    await waitForStatus(handle, (st) => st.steps.some((x) => x.id === 'vault'));
+    await s.restartWorker();
+    const result = (await handle.result()) as RunResult;
+    s.local.faults.reset();
+    assert.equal(result.outcome, 'succeeded', result.message);
+    assert.equal(s.local.state.listKeyVersions(vault, 'cmk-key').length, 1);
+    const principal = arm(account).identity!.principalId!;
+    const grants = s.local.state.listRoleAssignments().filter((r) => JSON.stringify(r).includes(principal));
+    assert.equal(grants.length, 1);
+  });
+});
