@@ -76,6 +76,9 @@ describe('Microsoft.KeyVault on ARM', () => {
       type: 'Microsoft.KeyVault/vaults',
     });
     assert.deepEqual([taken.nameAvailable, taken.reason], [false, 'AlreadyExists']);
+    const listed: string[] = [];
+    for await (const v of c.keyVault.vaults.list()) listed.push(v.name ?? '');
+    assert.ok(listed.includes('kv-rbac') && listed.includes('kv-nopurge'));
     const free = await c.keyVault.vaults.checkNameAvailability({
       name: 'kv-free-name',
       type: 'Microsoft.KeyVault/vaults',

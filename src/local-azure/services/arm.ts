@@ -2,7 +2,8 @@
  * What every ARM request goes through: bearer token for management.azure.com, api-version,
  * the subscription's token buckets (with Azure's headers and 429), then the resource provider.
  */
-import { armError, type Ctx, type Env } from '../http';
+import { armError, send, type Ctx, type Env } from '../http';
+import { vaultResourceId } from '../model';
 import type { ArmLimits } from '../limits';
 import { audienceIs, verifyToken } from '../tokens';
 import { handleAuthorization } from './authorization';
@@ -81,6 +82,8 @@ export async function handleArm(ctx: Ctx, env: Env, limits: ArmLimits | undefine
       return armError(ctx, 404, 'ResourceGroupNotFound', `Resource group '${rg}' could not be found.`);
     }
   }
+  if (ctx.method === 'GET' && /^\/subscriptions\/[^/]+\/resources$/i.test(ctx.path))
+    return listResources(ctx, env, subscriptionId ?? '');
   const provider = /\/providers\/(Microsoft\.[A-Za-z]+)\//i.exec(`${ctx.path}/`)?.[1]?.toLowerCase();
   // Role assignments live under any scope, so their provider segment is the last one in the path.
   if (/\/providers\/Microsoft\.Authorization\/roleAssignments/i.test(ctx.path))
@@ -94,6 +97,26 @@ export async function handleArm(ctx: Ctx, env: Env, limits: ArmLimits | undefine
     'InvalidResourceType',
     `The resource type could not be found in the namespace '${provider ?? ''}' for api version '${ctx.query['api-version']}'.`,
   );
+}
+
+/** The generic resource list (`$filter=resourceType eq '…'`), which `vaults.list()` uses. */
+function listResources(ctx: Ctx, env: Env, subscriptionId: string): void {
+  ctx.operation = 'resources.list';
+  const type = /resourceType\s+eq\s+'([^']+)'/i.exec(ctx.query.$filter ?? '')?.[1]?.toLowerCase();
+  const vaults = Object.values(env.state.data.vaults).filter(
+    (v) => v.subscriptionId.toLowerCase() === subscriptionId.toLowerCase(),
+  );
+  const value =
+    !type || type === 'microsoft.keyvault/vaults'
+      ? vaults.map((v) => ({
+          id: vaultResourceId(v),
+          name: v.name,
+          type: 'Microsoft.KeyVault/vaults',
+          location: v.location,
+          tags: v.tags,
+        }))
+      : [];
+  send(ctx, 200, { value });
 }
 
 /** ARM's 404 for a missing resource. */
