@@ -108,10 +108,16 @@ describe('ensureVault and ensureKey', () => {
     );
   });
 
-  test('when the vault name is taken elsewhere, then ensureVault fails with VaultNameTaken', async () => {
+  test('when the vault name is taken in another resource group than the one asked for, then ensureVault fails with VaultNameTaken', async () => {
     const account = h.newAccount();
     await assert.rejects(
-      h.run((a) => a.ensureVault({ account, vault: { name: 'kv-rbac' }, location: 'eastus' })),
+      h.run((a) =>
+        a.ensureVault({
+          account,
+          vault: { name: 'kv-rbac', resourceGroup: account.resourceGroup },
+          location: 'eastus',
+        }),
+      ),
       { type: 'VaultNameTaken', nonRetryable: true },
     );
   });
