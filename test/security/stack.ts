@@ -160,7 +160,11 @@ export async function startSecurityStack(options: SecurityStackOptions = {}): Pr
       body: JSON.stringify(body),
     });
     const text = await response.text();
-    return { status: response.status, body: text ? (JSON.parse(text) as unknown) : undefined };
+    const json = response.headers.get('content-type')?.includes('json') ?? false;
+    return {
+      status: response.status,
+      body: text && json ? (JSON.parse(text) as unknown) : text || undefined,
+    };
   };
   const sentTo = (conversationId: string): SentActivity[] =>
     connector.sent.filter((s) => s.path.includes(encodeURIComponent(conversationId)));
