@@ -94,6 +94,9 @@ describe('identities and key access', () => {
     const revoked = await h.run((a) => a.revokeAccess({ account, disableKey: false }));
     const revokedAgain = await h.run((a) => a.revokeAccess({ account, disableKey: false }));
     assert.deepEqual([revoked.removed, revokedAgain.removed], ['roleAssignment', 'none']);
+    const denied = await h.run((a) => a.probeDataAccess({ account, expect: 'denied', withinMs: 5_000 }));
+    assert.equal(denied.state, 'denied', 'blob access fails once the role assignment is gone');
+    assert.equal(denied.errorCode, 'KeyVaultEncryptionKeyNotFound');
     assert.equal(
       h.local.state.listRoleAssignments(
         `/subscriptions/${SUB}/resourceGroups/rg-storage/providers/Microsoft.KeyVault/vaults/${vault.name}/keys`,
