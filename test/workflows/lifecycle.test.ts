@@ -135,6 +135,13 @@ describe('the runbooks on the local Azure with the real activities', () => {
     assert.equal(versions[0]!.attributes.enabled, false);
   });
 
+  test('when access is revoked with approval and the key left enabled, then blob access is denied because the grant is gone', async () => {
+    const { account } = await configured();
+    const result = await approved(await s.start('revoke', { account, disableKey: false, ...context() }));
+    assert.equal(result.outcome, 'succeeded', result.message);
+    assert.match(result.message, /denied/);
+  });
+
   test('when CMK is disabled with approval, then the account is back on Microsoft-managed keys', async () => {
     const { account } = await configured();
     const result = await approved(await s.start('disable', { account, ...context() }));
