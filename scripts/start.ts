@@ -140,9 +140,9 @@ export async function startStack(): Promise<LocalStack> {
     TEMPORAL_NAMESPACE: 'default',
     CMK_TEMPORAL_UI_URL: uiUrl,
     CMK_APPROVERS: DEMO_APPROVERS.map((u) => u.aadObjectId).join(','),
-    CMK_QUORUM: '1',
-    CMK_QUORUM_REVOKE: '2',
-    CMK_QUORUM_DISABLE: '2',
+    // One approval per operation, so a single approver in the playground can finish every demo;
+    // set CMK_QUORUM_REVOKE=2 (etc.) before npm start to see N-of-M.
+    CMK_QUORUM: process.env.CMK_QUORUM ?? '1',
     CMK_APPROVAL_DEADLINE: process.env.CMK_APPROVAL_DEADLINE ?? '24h',
     MicrosoftAppId: '',
     MicrosoftAppPassword: '',
