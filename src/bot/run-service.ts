@@ -8,8 +8,10 @@ import type { AccountRef } from '../shared/accounts';
 import { decideUpdate, statusQuery, type DecideInput, type RunStatus } from '../shared/approval';
 import { SA } from '../shared/runbooks';
 import {
+  SCHEDULE_REQUESTER,
   SCHEDULED_ROTATION_WORKFLOW,
   scheduleIdFor,
+  searchAttributesFor,
   startOptionsFor,
   type ScheduledRotationInput,
 } from '../shared/start';
@@ -119,6 +121,9 @@ export function createRunService(options: RunServiceOptions): RunService {
         workflowId: `${scheduleId}/run`,
         taskQueue: options.taskQueue,
         args: [input],
+        // Scheduled runs are searchable like chat-started ones; their rotateKey children inherit these.
+        typedSearchAttributes: searchAttributesFor('rotate', input.account, SCHEDULE_REQUESTER),
+        staticSummary: `Scheduled rotation · ${input.account.name}`,
       };
       const spec = { intervals: [{ every: everyInMs }] };
       try {

@@ -13,6 +13,8 @@ import { startLocalAzure, type LocalAzure } from '../../src/local-azure';
 import { workflowIdFor } from '../../src/shared/accounts';
 import type { ApprovalPolicy } from '../../src/shared/approval';
 import type { ConfigureCmkInput } from '../../src/shared/runbooks';
+import { TypedSearchAttributes } from '@temporalio/common';
+import { SA } from '../../src/shared/runbooks';
 import { scheduleIdFor } from '../../src/shared/start';
 import { testEnv, uniqueId } from '../helpers/temporal';
 import { APPROVER, REQUESTER, TENANT } from './fixtures';
@@ -222,6 +224,14 @@ describe('the Teams bot answering commands', () => {
     assert.equal(
       schedule.action.type === 'startWorkflow' ? schedule.action.workflowType : '',
       'scheduledRotation',
+    );
+    const attributes =
+      schedule.action.type === 'startWorkflow' ? schedule.action.typedSearchAttributes : undefined;
+    assert.ok(attributes instanceof TypedSearchAttributes, 'the scheduled action carries search attributes');
+    assert.equal(
+      attributes.get(SA.operation),
+      'rotate',
+      'scheduled runs are searchable by operation like chat-started ones',
     );
     assert.match((await say(`unschedule-rotation ${name}`)).text, /Automatic rotation of .* is stopped/);
     await assert.rejects(handle.describe(), { name: 'ScheduleNotFoundError' });
