@@ -7,7 +7,7 @@ import type { NativeConnectionOptions } from '@temporalio/worker';
 import { validateGuid, ValidationError } from './shared/names';
 import { parseDurationMs } from './shared/duration';
 import type { ApprovalPolicy } from './shared/approval';
-import { DEFAULT_TASK_QUEUE, OPERATIONS, type Operation } from './shared/runbooks';
+import { DEFAULT_TASK_QUEUE, OPERATION_ENV_SUFFIX, OPERATIONS } from './shared/runbooks';
 
 /** Start-up configuration is wrong; the message lists every bad or missing key. */
 export class ConfigError extends Error {
@@ -62,16 +62,6 @@ export interface Config {
 export type ConfigPart = 'temporal' | 'azure' | 'bot' | 'policy';
 
 type Env = Record<string, string | undefined>;
-
-const OPERATION_ENV: Record<Operation, string> = {
-  configure: 'CONFIGURE',
-  rotate: 'ROTATE',
-  changeKey: 'CHANGE_KEY',
-  revoke: 'REVOKE',
-  disable: 'DISABLE',
-  setRotationPolicy: 'SET_ROTATION_POLICY',
-  fleetRotate: 'FLEET_ROTATE',
-};
 
 /** Reads and validates the parts a process needs; throws {@link ConfigError} naming every bad key. */
 export function loadConfig(
@@ -247,7 +237,7 @@ function loadPolicy(env: Env, problems: string[]): ApprovalPolicy {
     deadline: env.CMK_APPROVAL_DEADLINE?.trim() || '24h',
   };
   for (const op of OPERATIONS) {
-    const suffix = OPERATION_ENV[op];
+    const suffix = OPERATION_ENV_SUFFIX[op];
     policy.approvers[op] = ids(`CMK_APPROVERS_${suffix}`) ?? defaultApprovers;
     policy.quorum[op] = count(`CMK_QUORUM_${suffix}`) ?? defaultQuorum;
     const approvers = policy.approvers[op] ?? [];
@@ -304,42 +294,79 @@ function oneOf<T extends string>(env: Env, key: string, allowed: readonly T[], f
  * Every environment key cmk-runbook reads (directly or through envconfig / DefaultAzureCredential),
  * with its default. `.env.example` documents each; docker-compose may set only these.
  */
-export const CONFIG_KEYS: Record<string, { part: ConfigPart | 'runtime'; default?: string; about: string }> = {
-  TEMPORAL_ADDRESS: { part: 'temporal', default: 'localhost:7233', about: 'Temporal frontend host:port' },
-  TEMPORAL_NAMESPACE: { part: 'temporal', default: 'default', about: 'Temporal namespace' },
-  TEMPORAL_API_KEY: { part: 'temporal', about: 'Temporal Cloud API key (turns TLS on)' },
-  TEMPORAL_TLS: { part: 'temporal', about: 'true to use TLS without an API key' },
-  TEMPORAL_TLS_CLIENT_CERT_PATH: { part: 'temporal', about: 'mTLS client certificate (Temporal Cloud)' },
-  TEMPORAL_TLS_CLIENT_KEY_PATH: { part: 'temporal', about: 'mTLS client key (Temporal Cloud)' },
-  TEMPORAL_TLS_SERVER_CA_CERT_PATH: { part: 'temporal', about: 'CA of a self-hosted server' },
-  TEMPORAL_TLS_SERVER_NAME: { part: 'temporal', about: 'TLS server name override' },
-  TEMPORAL_PROFILE: { part: 'temporal', default: 'default', about: 'profile in the Temporal config file' },
-  TEMPORAL_CONFIG_FILE: { part: 'temporal', about: 'path of temporal.toml (default: the user config dir)' },
-  CMK_TASK_QUEUE: { part: 'temporal', default: DEFAULT_TASK_QUEUE, about: 'task queue of worker and bot' },
-  CMK_TEMPORAL_UI_URL: { part: 'temporal', default: 'http://localhost:8233', about: 'Temporal UI base URL for links' },
-  AZURE_TENANT_ID: { part: 'azure', about: 'tenant of the runbook identity and of new vaults' },
-  AZURE_CLIENT_ID: { part: 'azure', about: 'runbook identity (service principal or managed identity client id)' },
-  AZURE_CLIENT_SECRET: { part: 'azure', about: 'service principal secret (prefer workload/managed identity)' },
-  CMK_SUBSCRIPTION_IDS: { part: 'azure', about: 'comma-separated subscriptions runbooks may act on' },
-  CMK_ARM_ENDPOINT: { part: 'azure', default: 'https://management.azure.com', about: 'ARM endpoint' },
-  MicrosoftAppId: { part: 'bot', about: 'Bot registration app id; empty = local use, no auth, loopback only' },
-  MicrosoftAppPassword: { part: 'bot', about: 'Bot registration secret' },
-  MicrosoftAppType: { part: 'bot', default: 'SingleTenant', about: 'SingleTenant, MultiTenant or UserAssignedMSI' },
-  MicrosoftAppTenantId: { part: 'bot', about: 'tenant of the bot registration' },
-  CMK_BOT_PORT: { part: 'bot', default: '3978', about: 'port of /api/messages' },
-  CMK_BOT_HOST: { part: 'bot', about: 'bind address (default 127.0.0.1 without credentials, 0.0.0.0 with)' },
-  CMK_APPROVERS: { part: 'policy', about: 'AAD object ids allowed to approve any operation' },
-  CMK_QUORUM: { part: 'policy', default: '1', about: 'approvals needed by default' },
-  CMK_APPROVAL_DEADLINE: { part: 'policy', default: '24h', about: 'how long an approval may take' },
-  CMK_APPROVAL_TENANT_ID: { part: 'policy', about: 'tenant approvers must belong to (default AZURE_TENANT_ID)' },
-  ...Object.fromEntries(
-    OPERATIONS.flatMap((op) => [
-      [`CMK_APPROVERS_${OPERATION_ENV[op]}`, { part: 'policy', about: `approvers for ${op} (overrides CMK_APPROVERS)` }],
-      [`CMK_QUORUM_${OPERATION_ENV[op]}`, { part: 'policy', about: `approvals needed for ${op}` }],
-    ]),
-  ),
-  CMK_LOG_LEVEL: { part: 'runtime', default: 'info', about: 'debug, info, warn or error' },
-  HTTPS_PROXY: { part: 'runtime', about: 'local Azure only: its proxy URL (printed by npm run azure:local)' },
-  NODE_EXTRA_CA_CERTS: { part: 'runtime', about: 'local Azure only: its CA bundle (printed by npm run azure:local)' },
-  NO_PROXY: { part: 'runtime', default: 'localhost,127.0.0.1', about: 'hosts that bypass the proxy (Temporal)' },
-};
+export const CONFIG_KEYS: Record<string, { part: ConfigPart | 'runtime'; default?: string; about: string }> =
+  {
+    TEMPORAL_ADDRESS: { part: 'temporal', default: 'localhost:7233', about: 'Temporal frontend host:port' },
+    TEMPORAL_NAMESPACE: { part: 'temporal', default: 'default', about: 'Temporal namespace' },
+    TEMPORAL_API_KEY: { part: 'temporal', about: 'Temporal Cloud API key (turns TLS on)' },
+    TEMPORAL_TLS: { part: 'temporal', about: 'true to use TLS without an API key' },
+    TEMPORAL_TLS_CLIENT_CERT_PATH: { part: 'temporal', about: 'mTLS client certificate (Temporal Cloud)' },
+    TEMPORAL_TLS_CLIENT_KEY_PATH: { part: 'temporal', about: 'mTLS client key (Temporal Cloud)' },
+    TEMPORAL_TLS_SERVER_CA_CERT_PATH: { part: 'temporal', about: 'CA of a self-hosted server' },
+    TEMPORAL_TLS_SERVER_NAME: { part: 'temporal', about: 'TLS server name override' },
+    TEMPORAL_PROFILE: { part: 'temporal', default: 'default', about: 'profile in the Temporal config file' },
+    TEMPORAL_CONFIG_FILE: { part: 'temporal', about: 'path of temporal.toml (default: the user config dir)' },
+    CMK_TASK_QUEUE: { part: 'temporal', default: DEFAULT_TASK_QUEUE, about: 'task queue of worker and bot' },
+    CMK_TEMPORAL_UI_URL: {
+      part: 'temporal',
+      default: 'http://localhost:8233',
+      about: 'Temporal UI base URL for links',
+    },
+    AZURE_TENANT_ID: { part: 'azure', about: 'tenant of the runbook identity and of new vaults' },
+    AZURE_CLIENT_ID: {
+      part: 'azure',
+      about: 'runbook identity (service principal or managed identity client id)',
+    },
+    AZURE_CLIENT_SECRET: {
+      part: 'azure',
+      about: 'service principal secret (prefer workload/managed identity)',
+    },
+    CMK_SUBSCRIPTION_IDS: { part: 'azure', about: 'comma-separated subscriptions runbooks may act on' },
+    CMK_ARM_ENDPOINT: { part: 'azure', default: 'https://management.azure.com', about: 'ARM endpoint' },
+    MicrosoftAppId: {
+      part: 'bot',
+      about: 'Bot registration app id; empty = local use, no auth, loopback only',
+    },
+    MicrosoftAppPassword: { part: 'bot', about: 'Bot registration secret' },
+    MicrosoftAppType: {
+      part: 'bot',
+      default: 'SingleTenant',
+      about: 'SingleTenant, MultiTenant or UserAssignedMSI',
+    },
+    MicrosoftAppTenantId: { part: 'bot', about: 'tenant of the bot registration' },
+    CMK_BOT_PORT: { part: 'bot', default: '3978', about: 'port of /api/messages' },
+    CMK_BOT_HOST: {
+      part: 'bot',
+      about: 'bind address (default 127.0.0.1 without credentials, 0.0.0.0 with)',
+    },
+    CMK_APPROVERS: { part: 'policy', about: 'AAD object ids allowed to approve any operation' },
+    CMK_QUORUM: { part: 'policy', default: '1', about: 'approvals needed by default' },
+    CMK_APPROVAL_DEADLINE: { part: 'policy', default: '24h', about: 'how long an approval may take' },
+    CMK_APPROVAL_TENANT_ID: {
+      part: 'policy',
+      about: 'tenant approvers must belong to (default AZURE_TENANT_ID)',
+    },
+    ...Object.fromEntries(
+      OPERATIONS.flatMap((op) => [
+        [
+          `CMK_APPROVERS_${OPERATION_ENV_SUFFIX[op]}`,
+          { part: 'policy', about: `approvers for ${op} (overrides CMK_APPROVERS)` },
+        ],
+        [`CMK_QUORUM_${OPERATION_ENV_SUFFIX[op]}`, { part: 'policy', about: `approvals needed for ${op}` }],
+      ]),
+    ),
+    CMK_LOG_LEVEL: { part: 'runtime', default: 'info', about: 'debug, info, warn or error' },
+    HTTPS_PROXY: {
+      part: 'runtime',
+      about: 'local Azure only: its proxy URL (printed by npm run azure:local)',
+    },
+    NODE_EXTRA_CA_CERTS: {
+      part: 'runtime',
+      about: 'local Azure only: its CA bundle (printed by npm run azure:local)',
+    },
+    NO_PROXY: {
+      part: 'runtime',
+      default: 'localhost,127.0.0.1',
+      about: 'hosts that bypass the proxy (Temporal)',
+    },
+  };

@@ -23,6 +23,17 @@ export const OPERATIONS = [
 ] as const;
 export type Operation = (typeof OPERATIONS)[number];
 
+/** How each operation is spelled in its configuration keys (`CMK_APPROVERS_<SUFFIX>`, `CMK_QUORUM_<SUFFIX>`). */
+export const OPERATION_ENV_SUFFIX: Record<Operation, string> = {
+  configure: 'CONFIGURE',
+  rotate: 'ROTATE',
+  changeKey: 'CHANGE_KEY',
+  revoke: 'REVOKE',
+  disable: 'DISABLE',
+  setRotationPolicy: 'SET_ROTATION_POLICY',
+  fleetRotate: 'FLEET_ROTATE',
+};
+
 /** Workflow type names, as the Temporal UI lists them. */
 export const WORKFLOW_TYPES = {
   configure: 'configureCmk',

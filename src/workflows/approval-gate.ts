@@ -15,7 +15,7 @@ import {
 } from '../shared/approval';
 import { parseDurationMs } from '../shared/duration';
 import type { Plan } from '../shared/plan';
-import { OPERATION_TITLES, type Operation } from '../shared/runbooks';
+import { OPERATION_ENV_SUFFIX, OPERATION_TITLES, type Operation } from '../shared/runbooks';
 import { planMarkdown } from '../shared/status';
 import type { Run } from './run';
 
@@ -24,16 +24,6 @@ export type GateOutcome =
   | { outcome: 'approved'; plan: Plan }
   | { outcome: 'not-required'; plan: Plan }
   | { outcome: 'rejected' | 'expired' | 'blocked'; plan: Plan; message: string };
-
-const OPERATION_ENV: Record<string, string> = {
-  configure: 'CONFIGURE',
-  rotate: 'ROTATE',
-  changeKey: 'CHANGE_KEY',
-  revoke: 'REVOKE',
-  disable: 'DISABLE',
-  setRotationPolicy: 'SET_ROTATION_POLICY',
-  fleetRotate: 'FLEET_ROTATE',
-};
 
 /** Operations destructive by nature: any planned change of theirs needs approval. */
 const DESTRUCTIVE_OPERATIONS: readonly Operation[] = ['revoke', 'disable', 'changeKey'];
@@ -69,7 +59,7 @@ export class ApprovalGate {
     if (!this.isRequired(plan)) return { outcome: 'not-required', plan };
     const op = this.run.operation;
     if (approversFor(this.run.context.policy, op).length === 0) {
-      const key = `CMK_APPROVERS_${OPERATION_ENV[op] ?? op.toUpperCase()}`;
+      const key = `CMK_APPROVERS_${OPERATION_ENV_SUFFIX[op]}`;
       return {
         outcome: 'blocked',
         plan,
