@@ -3,6 +3,7 @@
  * pinned accounts to it, and for versionless accounts polls `currentVersionedKeyIdentifier`
  * until Azure picks it up or the deadline passes ("pending Azure's daily check").
  */
+import { ApplicationFailure } from '@temporalio/common';
 import { parseKeyId, validateAccountRef, type AccountRef } from '../shared/accounts';
 import type { RotationResult } from '../shared/activities';
 import { CMK_ERROR_TYPES } from '../shared/errors';
@@ -87,8 +88,12 @@ export async function rotateKey(
     return result(newVersion, previousVersion, 'moved', encryption);
   }
   const deadline = Date.now() + input.confirmWithinMs;
+  let encryption = enc;
   for (;;) {
-    const encryption = encryptionOf(await getAccount(deps, ref));
+    // The new version exists; a throttled or failed poll must not fail the rotation (its retry
+    // would find the version by its tag anyway), so transient read errors only skip a poll.
+    const read = await pollAccount(deps, ref);
+    if (read) encryption = encryptionOf(read);
     const inUse = encryption.currentVersionedKeyId
       ? parseKeyId(encryption.currentVersionedKeyId).version
       : undefined;
@@ -97,6 +102,19 @@ export async function rotateKey(
     if (left <= 0) return result(newVersion, previousVersion, 'pending', encryption);
     heartbeat({ step: 'rotate', newVersion, waitingFor: 'Azure to pick up the new version', inUse });
     await sleep(Math.min(deps.timing.rotationPollMs, left));
+  }
+}
+
+/** The account, or undefined when this read failed in a way a later poll may not. */
+async function pollAccount(
+  deps: ActivityDeps,
+  ref: AccountRef,
+): Promise<Awaited<ReturnType<typeof getAccount>> | undefined> {
+  try {
+    return await getAccount(deps, ref);
+  } catch (error) {
+    if (error instanceof ApplicationFailure && !error.nonRetryable) return undefined;
+    throw error;
   }
 }
 
