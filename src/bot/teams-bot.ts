@@ -93,7 +93,9 @@ export class CmkTeamsBot extends TeamsActivityHandler {
   /** After a decision, every viewer sees the new state; the remaining approvers keep their refresh. */
   private async updateForEveryone(ctx: TurnContext, messageId: string, status: RunStatus): Promise<void> {
     try {
-      const latest = (await this.deps.runs.getStatus(status.workflowId, status.runId)) ?? status;
+      // The status the accepted decision returned; querying again would cost the worker another
+      // workflow task per click while every approver waits for the answer.
+      const latest = status;
       const pending = latest.approval.state === 'pending' && !latest.result;
       const waiting = pending
         ? undecidedApprovers(
