@@ -73,18 +73,25 @@ export async function handleCardAction(deps: CardActionDeps, action: CardAction)
     const refusal = 'This card is not one of mine or is out of date.';
     return { card: renderErrorCard({ problem: refusal }), refusal };
   }
-  const current = await deps.runs.getStatus(data.workflowId, data.runId);
-  if (!current) {
+  const gone = (): CardActionResult => {
     const refusal = 'This run no longer exists.';
     return { card: renderErrorCard({ problem: refusal }), refusal };
-  }
+  };
   if (action.verb === 'refresh') {
+    const current = await deps.runs.getStatus(data.workflowId, data.runId);
+    if (!current) return gone();
     return { card: renderRunCard(current, viewerOf(current, action.user.aadObjectId)) };
   }
-  const refuse = (reason: string, status: RunStatus = current): CardActionResult => ({
-    card: renderRunCard(status, viewerOf(status, action.user.aadObjectId, `⛔ Not recorded: ${reason}`)),
-    refusal: reason,
-  });
+  // A decision goes straight to the workflow (its validator is the authority); the run's status
+  // is read only to draw a refusal, so an accepted click costs the worker one workflow task.
+  const refuse = async (reason: string): Promise<CardActionResult> => {
+    const status = await deps.runs.getStatus(data.workflowId, data.runId);
+    if (!status) return gone();
+    return {
+      card: renderRunCard(status, viewerOf(status, action.user.aadObjectId, `⛔ Not recorded: ${reason}`)),
+      refusal: reason,
+    };
+  };
   const approver = action.user.aadObjectId;
   if (!approver) return refuse('Teams did not say who you are, so I cannot take your decision.');
   if (deps.policy.tenantId && action.tenantId?.toLowerCase() !== deps.policy.tenantId.toLowerCase()) {
@@ -105,7 +112,6 @@ export async function handleCardAction(deps: CardActionDeps, action: CardAction)
     return { card: renderRunCard(status, viewerOf(status, approver)), broadcast: status };
   } catch (error) {
     if (!(error instanceof DecisionRefused)) throw error;
-    const latest = (await deps.runs.getStatus(data.workflowId, data.runId)) ?? current;
-    return refuse(error.message, latest);
+    return refuse(error.message);
   }
 }
