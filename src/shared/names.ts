@@ -101,3 +101,11 @@ export function validateKeySize(value: unknown, field = 'keySize'): KeySize {
   }
   return value as KeySize;
 }
+
+/** A key as runbooks take it: a valid name, RSA or RSA-HSM, and a size Azure Storage accepts. */
+export function validateKeyChoice(key: unknown, field = 'key'): void {
+  const value = (key ?? {}) as { name?: unknown; type?: unknown; size?: unknown };
+  validateKeyName(value.name, `${field}.name`);
+  validateKeyType(value.type, `${field}.type`);
+  validateKeySize(value.size, `${field}.size`);
+}

@@ -5,7 +5,7 @@
 import { workflowInfo } from '@temporalio/workflow';
 import { vaultUri } from '../shared/accounts';
 import type { VaultState } from '../shared/activities';
-import { KEY_SIZES, KEY_TYPES, ValidationError, validateKeyName, validateVaultName } from '../shared/names';
+import { validateKeyChoice, validateVaultName, ValidationError } from '../shared/names';
 import type { IdentityChoice, ChangeKeyInput, RunResult } from '../shared/runbooks';
 import type { Plan } from '../shared/plan';
 import { describeEncryption, summaryLine } from '../shared/status';
@@ -25,11 +25,7 @@ export async function changeKey(input: ChangeKeyInput): Promise<RunResult> {
     }),
     validate: () => {
       if (input.vault) validateVaultName(input.vault.name, 'vault.name');
-      validateKeyName(input.key?.name, 'key.name');
-      if (!KEY_TYPES.includes(input.key.type))
-        throw new ValidationError('key.type', 'RSA or RSA-HSM', input.key.type);
-      if (!KEY_SIZES.includes(input.key.size))
-        throw new ValidationError('key.size', '2048, 3072 or 4096', input.key.size);
+      validateKeyChoice(input.key, 'key');
     },
     request: { operation: 'changeKey', vault: input.vault, key: input.key, pinVersion: input.pinVersion },
     change: (run, plan) => switchKey(run, plan, input),

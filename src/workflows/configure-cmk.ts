@@ -5,7 +5,7 @@
  */
 import { workflowInfo } from '@temporalio/workflow';
 import type { IdentityState, KeyState, VaultState } from '../shared/activities';
-import { validateKeyName, validateVaultName, KEY_SIZES, KEY_TYPES, ValidationError } from '../shared/names';
+import { validateKeyChoice, validateVaultName } from '../shared/names';
 import type { EncryptionSettings, Plan } from '../shared/plan';
 import type { ConfigureCmkInput, RunResult } from '../shared/runbooks';
 import { describeEncryption, summaryLine } from '../shared/status';
@@ -28,11 +28,7 @@ export async function configureCmk(input: ConfigureCmkInput): Promise<RunResult>
     }),
     validate: () => {
       validateVaultName(input.vault?.name, 'vault.name');
-      validateKeyName(input.key?.name, 'key.name');
-      if (!KEY_TYPES.includes(input.key.type))
-        throw new ValidationError('key.type', 'RSA or RSA-HSM', input.key.type);
-      if (!KEY_SIZES.includes(input.key.size))
-        throw new ValidationError('key.size', '2048, 3072 or 4096', input.key.size);
+      validateKeyChoice(input.key, 'key');
     },
     request: {
       operation: 'configure',
