@@ -152,7 +152,7 @@ export async function hurryPendingActivities(client: Client, handle: WorkflowHan
       namespace: 'default',
       execution: { workflowId: handle.workflowId, runId: description.runId },
       id: activity.activityId ?? '',
-      activityOptions: { startToCloseTimeout: msToTs('3s'), heartbeatTimeout: msToTs('3s') },
+      activityOptions: { startToCloseTimeout: msToTs('60s'), heartbeatTimeout: msToTs('3s') },
       updateMask: { paths: ['start_to_close_timeout', 'heartbeat_timeout'] },
       identity: 'chaos-suite',
     });
