@@ -6,6 +6,7 @@ import { generateKeyPairSync, randomUUID, type KeyObject } from 'node:crypto';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import jwt from 'jsonwebtoken';
+import type { BotAdapterOptions } from '../../src/bot/transport';
 
 export const ISSUER = 'https://test-issuer.botframework.local';
 
@@ -139,5 +140,44 @@ export async function startRecordingConnector(): Promise<RecordingConnector> {
       return state.refused;
     },
     close: () => closeServer(server),
+  };
+}
+
+/** Like botbuilder's password factory (only our app id is valid), but outbound calls carry a stub token instead of asking Entra. */
+class StubCredentialsFactory {
+  constructor(private readonly appId: string) {}
+  async isValidAppId(appId: string): Promise<boolean> {
+    return appId === this.appId;
+  }
+  async isAuthenticationDisabled(): Promise<boolean> {
+    return false;
+  }
+  async createCredentials() {
+    return {
+      signRequest: async <R extends { headers: { set(name: string, value: string): void } }>(request: R) => {
+        request.headers.set('Authorization', 'Bearer stub-outbound');
+        return request;
+      },
+    };
+  }
+}
+
+/** Bot Framework authentication ON, validated against the local token authority (every key set, as botbuilder requires). */
+export function offlineAuthAdapterOptions(appId: string, authority: TokenAuthority): BotAdapterOptions {
+  return {
+    auth: {
+      MicrosoftAppId: appId,
+      MicrosoftAppPassword: 'unused',
+      MicrosoftAppType: 'MultiTenant',
+      ToBotFromChannelOpenIdMetadataUrl: authority.metadataUrl,
+      ToBotFromChannelTokenIssuer: ISSUER,
+      ToBotFromEmulatorOpenIdMetadataUrl: authority.metadataUrl,
+      ToChannelFromBotLoginUrl: 'https://login.invalid/botframework.com',
+      ToChannelFromBotOAuthScope: 'https://api.botframework.com',
+      OAuthUrl: 'https://token.invalid',
+      CallerId: 'urn:botframework:azure',
+      ValidateAuthority: true,
+    },
+    credentialsFactory: new StubCredentialsFactory(appId),
   };
 }

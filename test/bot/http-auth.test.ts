@@ -7,7 +7,6 @@ import { createArmAccountResolver } from '../../src/bot/accounts';
 import { createRunService } from '../../src/bot/run-service';
 import { startBotServer, type BotServer } from '../../src/bot/server';
 import { CmkTeamsBot } from '../../src/bot/teams-bot';
-import type { BotCredentialsFactory } from '../../src/bot/transport';
 import type { BotConfig } from '../../src/config';
 import { workflowIdFor } from '../../src/shared/accounts';
 import type { ApprovalPolicy } from '../../src/shared/approval';
@@ -19,27 +18,9 @@ import {
   startTokenAuthority,
   type RecordingConnector,
   type TokenAuthority,
+  offlineAuthAdapterOptions,
 } from './channel';
 import { APPROVER, REQUESTER, SUBSCRIPTION, TENANT } from './fixtures';
-
-/** Like botbuilder's password factory (only our app id is valid), but outbound calls carry a stub token instead of asking Entra. */
-class StubCredentialsFactory {
-  constructor(private readonly appId: string) {}
-  async isValidAppId(appId: string): Promise<boolean> {
-    return appId === this.appId;
-  }
-  async isAuthenticationDisabled(): Promise<boolean> {
-    return false;
-  }
-  async createCredentials() {
-    return {
-      signRequest: async <R extends { headers: { set(name: string, value: string): void } }>(request: R) => {
-        request.headers.set('Authorization', 'Bearer stub-outbound');
-        return request;
-      },
-    };
-  }
-}
 
 const policy: ApprovalPolicy = {
   approvers: { rotate: [APPROVER.aadObjectId] },
@@ -89,22 +70,7 @@ describe('the bot endpoint with Bot Framework authentication on', () => {
         policy,
         uiBaseUrl: 'http://localhost:8233',
       }),
-      adapterOptions: {
-        auth: {
-          MicrosoftAppId: appId,
-          MicrosoftAppPassword: 'unused',
-          MicrosoftAppType: 'MultiTenant',
-          ToBotFromChannelOpenIdMetadataUrl: authority.metadataUrl,
-          ToBotFromChannelTokenIssuer: ISSUER,
-          ToBotFromEmulatorOpenIdMetadataUrl: authority.metadataUrl,
-          ToChannelFromBotLoginUrl: 'https://login.invalid/botframework.com',
-          ToChannelFromBotOAuthScope: 'https://api.botframework.com',
-          OAuthUrl: 'https://token.invalid',
-          CallerId: 'urn:botframework:azure',
-          ValidateAuthority: true,
-        },
-        credentialsFactory: new StubCredentialsFactory(appId) as unknown as BotCredentialsFactory,
-      },
+      adapterOptions: offlineAuthAdapterOptions(appId, authority),
       log: () => {},
     });
   });

@@ -1,32 +1,12 @@
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { after, before, describe, test } from 'node:test';
-import type { BotCredentialsFactory } from '../../src/bot/transport';
 import { workflowIdFor } from '../../src/shared/accounts';
-import { ISSUER, startTokenAuthority, type TokenAuthority } from '../bot/channel';
+import { ISSUER, offlineAuthAdapterOptions, startTokenAuthority, type TokenAuthority } from '../bot/channel';
 import { printTable, type Row } from '../chaos/support';
 import { startSecurityStack, WHO, type SecurityStack } from './stack';
 
 const rows: Row[] = [];
-
-/** Only our app id is valid; outbound calls carry a stub token instead of asking Entra. */
-class StubCredentialsFactory {
-  constructor(private readonly appId: string) {}
-  async isValidAppId(appId: string): Promise<boolean> {
-    return appId === this.appId;
-  }
-  async isAuthenticationDisabled(): Promise<boolean> {
-    return false;
-  }
-  async createCredentials() {
-    return {
-      signRequest: async <R extends { headers: { set(name: string, value: string): void } }>(request: R) => {
-        request.headers.set('Authorization', 'Bearer stub-outbound');
-        return request;
-      },
-    };
-  }
-}
 
 describe('token attacks on the bot endpoint', () => {
   const appId = randomUUID();
@@ -38,22 +18,7 @@ describe('token attacks on the bot endpoint', () => {
     s = await startSecurityStack({
       bot: {
         appId,
-        adapterOptions: {
-          auth: {
-            MicrosoftAppId: appId,
-            MicrosoftAppPassword: 'unused',
-            MicrosoftAppType: 'MultiTenant',
-            ToBotFromChannelOpenIdMetadataUrl: authority.metadataUrl,
-            ToBotFromChannelTokenIssuer: ISSUER,
-            ToBotFromEmulatorOpenIdMetadataUrl: authority.metadataUrl,
-            ToChannelFromBotLoginUrl: 'https://login.invalid/botframework.com',
-            ToChannelFromBotOAuthScope: 'https://api.botframework.com',
-            OAuthUrl: 'https://token.invalid',
-            CallerId: 'urn:botframework:azure',
-            ValidateAuthority: true,
-          },
-          credentialsFactory: new StubCredentialsFactory(appId) as unknown as BotCredentialsFactory,
-        },
+        adapterOptions: offlineAuthAdapterOptions(appId, authority),
       },
     });
   });
