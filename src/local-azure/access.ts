@@ -6,10 +6,26 @@ import {
   KEY_VAULT_ROLES,
   roleGuid,
   vaultResourceId,
+  type RoleAssignment,
   type StateData,
   type StorageAccount,
   type Vault,
 } from './model';
+
+/** Role assignments by principal id (lower case), so a scan over many accounts stays linear. */
+export type AssignmentIndex = ReadonlyMap<string, readonly RoleAssignment[]>;
+
+/** Indexes the role assignments by principal. */
+export function indexAssignments(data: StateData): AssignmentIndex {
+  const index = new Map<string, RoleAssignment[]>();
+  for (const a of Object.values(data.roleAssignments)) {
+    const id = a.principalId.toLowerCase();
+    const list = index.get(id);
+    if (list) list.push(a);
+    else index.set(id, [a]);
+  }
+  return index;
+}
 
 /** A key permission as access policies name it, lower-cased. */
 export type KeyPermission =
@@ -41,6 +57,7 @@ export function hasKeyPermission(
   keyName: string | undefined,
   nowMs: number,
   propagationMs: number,
+  index?: AssignmentIndex,
 ): boolean {
   const oid = principalId.toLowerCase();
   if (!vault.properties.enableRbacAuthorization) {
@@ -51,7 +68,8 @@ export function hasKeyPermission(
     );
   }
   const target = keyName ? `${vaultResourceId(vault)}/keys/${keyName}` : vaultResourceId(vault);
-  return Object.values(data.roleAssignments).some((a) => {
+  const candidates = index ? (index.get(oid) ?? []) : Object.values(data.roleAssignments);
+  return candidates.some((a) => {
     if (a.principalId.toLowerCase() !== oid) return false;
     if (a.createdAtMs + propagationMs > nowMs) return false;
     if (!within(target, a.scope)) return false;
@@ -80,6 +98,7 @@ export function accountKeyProblem(
   account: StorageAccount,
   nowMs: number,
   propagationMs: number,
+  index?: AssignmentIndex,
 ): 'KeyVaultVaultNotFound' | 'KeyVaultEncryptionKeyNotFound' | undefined {
   const enc = account.encryption;
   if (enc.keySource !== 'Microsoft.Keyvault') return undefined;
@@ -92,6 +111,6 @@ export function accountKeyProblem(
   const principal = encryptionPrincipal(data, account);
   if (!principal) return 'KeyVaultEncryptionKeyNotFound';
   const can = (p: KeyPermission): boolean =>
-    hasKeyPermission(data, vault, principal, p, key?.name, nowMs, propagationMs);
+    hasKeyPermission(data, vault, principal, p, key?.name, nowMs, propagationMs, index);
   return can('get') && can('unwrapkey') ? undefined : 'KeyVaultEncryptionKeyNotFound';
 }

@@ -14,9 +14,20 @@ export interface RouteFault {
   retryAfterSeconds?: number;
 }
 
+/** Extra latency for requests to one service (and method): Azure is not equally fast everywhere. */
+export interface LatencyRule {
+  service: 'arm' | 'keyvault' | 'blob' | 'entra';
+  /** `GET`, `PATCH`, …; or `write` for any method but GET and HEAD. All methods when absent. */
+  method?: string;
+  ms: number;
+}
+
 /** The fault settings. */
 export interface FaultSettings {
+  /** Extra latency of every request that no {@link LatencyRule} matches. */
   latencyMs?: number;
+  /** Per-service latencies; the first rule that matches a request wins. */
+  latencies?: LatencyRule[];
   /** Share (0..1) of requests answered 503 ServiceUnavailable. */
   errorRate?: number;
   /** Share (0..1) of requests answered 429 with Retry-After. */
@@ -48,9 +59,15 @@ export class Faults {
     this.set({});
   }
 
-  /** The configured extra latency. */
-  latencyMs(): number {
-    return this.settings.latencyMs ?? 0;
+  /** The configured extra latency of one request. */
+  latencyMs(service?: string, method?: string): number {
+    const m = method?.toUpperCase();
+    const rule = this.settings.latencies?.find(
+      (r) =>
+        r.service === service &&
+        (!r.method || (r.method === 'write' ? m !== 'GET' && m !== 'HEAD' : r.method.toUpperCase() === m)),
+    );
+    return rule?.ms ?? this.settings.latencyMs ?? 0;
   }
 
   /** The fault for one request, if any (route faults first, then the random rates). */

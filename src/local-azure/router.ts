@@ -89,7 +89,7 @@ export function createRouter(
           },
         });
       } else {
-        const latency = deps.faults.latencyMs();
+        const latency = deps.faults.latencyMs(service, ctx.method);
         if (latency > 0) await new Promise((r) => setTimeout(r, latency));
         const fault = deps.faults.decide(ctx.method, path);
         if (fault) {

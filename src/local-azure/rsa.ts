@@ -13,24 +13,53 @@ import type { KeyVersion } from './model';
 
 const generate = promisify(generateKeyPair);
 
+/** The RSA material of one key version. */
+export type KeyPairMaterial = Pick<KeyVersion, 'n' | 'e' | 'privateKeyPem'>;
+
+/**
+ * Key pairs generated ahead of time, per modulus size, each handed out once. Real Key Vault
+ * generates keys on its own hardware; a benchmark stocks this so the emulator's key generation
+ * does not compete for the CPU with the code under measurement.
+ */
+const stock = new Map<number, KeyPairMaterial[]>();
+
+/** Generates `count` RSA key pairs of `size` bits (on libuv's thread pool). */
+export async function generateKeyPairs(size: number, count: number): Promise<KeyPairMaterial[]> {
+  return Promise.all(Array.from({ length: count }, () => newKeyPair(size)));
+}
+
+/** Adds key pairs to the stock the next key versions of that size take from. */
+export function stockKeyPairs(size: number, pairs: readonly KeyPairMaterial[]): void {
+  stock.set(size, [...(stock.get(size) ?? []), ...pairs]);
+}
+
+/** Empties the stock. */
+export function clearKeyPairStock(): void {
+  stock.clear();
+}
+
+async function newKeyPair(size: number): Promise<KeyPairMaterial> {
+  const { publicKey, privateKey } = await generate('rsa', { modulusLength: size, publicExponent: 0x10001 });
+  const jwk = publicKey.export({ format: 'jwk' });
+  return {
+    n: jwk.n ?? '',
+    e: jwk.e ?? '',
+    privateKeyPem: privateKey.export({ type: 'pkcs8', format: 'pem' }).toString(),
+  };
+}
+
 /** A new key version with a fresh RSA key pair and a 32-hex version id like Key Vault's. */
 export async function createKeyVersion(
   input: Pick<KeyVersion, 'kty' | 'keySize' | 'keyOps' | 'enabled' | 'nbf' | 'exp' | 'tags'>,
   nowSeconds: number,
 ): Promise<KeyVersion> {
-  const { publicKey, privateKey } = await generate('rsa', {
-    modulusLength: input.keySize,
-    publicExponent: 0x10001,
-  });
-  const jwk = publicKey.export({ format: 'jwk' });
+  const material = stock.get(input.keySize)?.shift() ?? (await newKeyPair(input.keySize));
   return {
     ...input,
     version: randomBytes(16).toString('hex'),
     created: nowSeconds,
     updated: nowSeconds,
-    n: jwk.n ?? '',
-    e: jwk.e ?? '',
-    privateKeyPem: privateKey.export({ type: 'pkcs8', format: 'pem' }).toString(),
+    ...material,
   };
 }
 

@@ -2,17 +2,29 @@
  * Work Storage does on its own schedule, run whenever the emulated clock is read or moved: the
  * daily versionless-key check, and noting when an account lost access to its key.
  */
-import { accountKeyProblem, encryptionPrincipal, hasKeyPermission, vaultByUri } from './access';
+import {
+  accountKeyProblem,
+  encryptionPrincipal,
+  hasKeyPermission,
+  indexAssignments,
+  vaultByUri,
+  type AssignmentIndex,
+} from './access';
 import type { StateData } from './model';
 import { kidOf } from './views';
 
 const DAY_MS = 86_400_000;
 
 /** Records when each CMK account lost its key (and clears it once the key is reachable again). */
-export function updateKeyReachability(data: StateData, now: number, propagationMs: number): void {
+export function updateKeyReachability(
+  data: StateData,
+  now: number,
+  propagationMs: number,
+  index: AssignmentIndex = indexAssignments(data),
+): void {
   for (const a of Object.values(data.storageAccounts)) {
     if (a.encryption.keySource !== 'Microsoft.Keyvault') continue;
-    const problem = accountKeyProblem(data, a, now, propagationMs);
+    const problem = accountKeyProblem(data, a, now, propagationMs, index);
     if (problem && a.encryption.keyLostAtMs === undefined) a.encryption.keyLostAtMs = now;
     if (!problem) delete a.encryption.keyLostAtMs;
   }

@@ -4,7 +4,7 @@
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { accountKeyProblem, hasKeyPermission } from './access';
+import { accountKeyProblem, hasKeyPermission, indexAssignments, type AssignmentIndex } from './access';
 import { runDailyKeyChecks, updateKeyReachability } from './schedule';
 import {
   stableGuid,
@@ -37,6 +37,12 @@ import {
 /** Read access to the emulator for tests, plus helpers to add resources. */
 export class LocalAzureState {
   private saveScheduled = false;
+  private reachabilityDue = false;
+  private assignments: AssignmentIndex | undefined;
+  private propagatingUntilMs = Infinity;
+  private scannedAtMs = -Infinity;
+  private dailyCheckAtMs: number | undefined;
+  private assignmentsRevision = '';
 
   constructor(
     /** The raw state; services mutate it and then call {@link changed}. */
@@ -142,6 +148,7 @@ export class LocalAzureState {
         keyName,
         this.clock.nowMs(),
         this.timing.roleAssignmentPropagationMs,
+        this.assignmentIndex(),
       )
     );
   }
@@ -272,12 +279,22 @@ export class LocalAzureState {
     return roleAssignmentView(a);
   }
 
-  /** Marks the state changed: recomputes key reachability and schedules a save of the state file. */
+  /**
+   * Marks the state changed: schedules a recomputation of key reachability and a save of the
+   * state file, coalesced over 1 s (a large state is megabytes of JSON); `close` saves at once.
+   */
   changed(): void {
-    this.updateKeyReachability(this.clock.nowMs());
+    this.dailyCheckAtMs = undefined;
+    if (!this.reachabilityDue) {
+      this.reachabilityDue = true;
+      // One scan of every account per second of changes, not one per change: a fleet of
+      // thousands of accounts changing many times a second would otherwise be quadratic. A
+      // probe judges its own account at once (see blobRefusal).
+      setTimeout(() => this.refreshReachability(), 1_000).unref();
+    }
     if (!this.stateFile || this.saveScheduled) return;
     this.saveScheduled = true;
-    setImmediate(() => this.flush());
+    setTimeout(() => this.flush(), 1_000).unref();
   }
 
   /** Writes the state file now (when one is configured). */
@@ -290,23 +307,73 @@ export class LocalAzureState {
 
   /** When the blob data plane starts refusing an account (undefined while it can reach its key). */
   blobRefusal(account: StorageAccount): { code: string } | undefined {
+    // This account is judged now; the periodic scan may not have noted its loss yet.
     const now = this.clock.nowMs();
-    this.updateKeyReachability(now);
-    const lost = account.encryption.keyLostAtMs;
-    if (lost === undefined || now - lost < this.timing.revocationPropagationMs) return undefined;
-    return {
-      code:
-        accountKeyProblem(this.data, account, now, this.timing.roleAssignmentPropagationMs) ??
-        'KeyVaultEncryptionKeyNotFound',
-    };
+    const problem = accountKeyProblem(
+      this.data,
+      account,
+      now,
+      this.timing.roleAssignmentPropagationMs,
+      this.assignmentIndex(),
+    );
+    if (!problem) {
+      delete account.encryption.keyLostAtMs;
+      return undefined;
+    }
+    account.encryption.keyLostAtMs ??= now;
+    if (now - account.encryption.keyLostAtMs < this.timing.revocationPropagationMs) return undefined;
+    return { code: problem };
   }
 
-  private updateKeyReachability(now: number): void {
-    updateKeyReachability(this.data, now, this.timing.roleAssignmentPropagationMs);
+  /** When the next daily versionless-key check is due; recomputed after a change. */
+  private nextDailyCheckMs(): number {
+    if (this.dailyCheckAtMs === undefined) {
+      let next = Infinity;
+      for (const a of Object.values(this.data.storageAccounts)) {
+        const e = a.encryption;
+        if (e.keySource === 'Microsoft.Keyvault' && e.keyVersion === '' && e.nextCheckAtMs !== undefined)
+          next = Math.min(next, e.nextCheckAtMs);
+      }
+      this.dailyCheckAtMs = next;
+    }
+    return this.dailyCheckAtMs;
+  }
+
+  /** Role assignments by principal, rebuilt after a change; for permission checks. */
+  assignmentIndex(): AssignmentIndex {
+    // Assignments are only ever added or deleted, so their count and newest name tell a change.
+    const names = Object.keys(this.data.roleAssignments);
+    const revision = `${names.length}|${names.at(-1) ?? ''}`;
+    if (!this.assignments || this.assignmentsRevision !== revision) {
+      this.assignmentsRevision = revision;
+      this.assignments = indexAssignments(this.data);
+      this.propagatingUntilMs = Math.max(
+        0,
+        ...Object.values(this.data.roleAssignments).map(
+          (a) => a.createdAtMs + this.timing.roleAssignmentPropagationMs,
+        ),
+      );
+    }
+    return this.assignments;
+  }
+
+  /** Notes when each CMK account lost (or regained) its key; linear in accounts and assignments. */
+  private refreshReachability(now = this.clock.nowMs()): void {
+    this.reachabilityDue = false;
+    updateKeyReachability(this.data, now, this.timing.roleAssignmentPropagationMs, this.assignmentIndex());
+    this.scannedAtMs = now;
   }
 
   private tick(now: number): void {
-    if (runDailyKeyChecks(this.data, now, this.timing.roleAssignmentPropagationMs)) this.changed();
-    else this.updateKeyReachability(now);
+    if (
+      now >= this.nextDailyCheckMs() &&
+      runDailyKeyChecks(this.data, now, this.timing.roleAssignmentPropagationMs)
+    ) {
+      this.dailyCheckAtMs = undefined;
+      this.changed();
+    }
+    // Without a change, access only changes when a role assignment takes effect: scan while one
+    // is propagating, and once after the last one has.
+    else if (this.scannedAtMs <= this.propagatingUntilMs) this.refreshReachability(now);
   }
 }

@@ -3,6 +3,7 @@ import assert from 'node:assert/strict';
 import { ClientSecretCredential } from '@azure/identity';
 import { StorageManagementClient } from '@azure/arm-storage';
 import type { LocalAzure } from '../../src/local-azure';
+import { Faults } from '../../src/local-azure/faults';
 import { clientsFor, RG_STORAGE, SUB } from './clients';
 import { startForTest } from './fixtures';
 
@@ -102,6 +103,29 @@ describe('tokens, limits, faults and the request log', () => {
     const a = await c.storage.storageAccounts.getProperties(RG_STORAGE, 'starchive');
     assert.equal(a.name, 'starchive');
     local.faults.reset();
+  });
+
+  test('when latencies are set per service and method, then each request gets the first rule that matches it', () => {
+    const faults = new Faults();
+    faults.set({
+      latencyMs: 5,
+      latencies: [
+        { service: 'arm', method: 'write', ms: 1000 },
+        { service: 'arm', ms: 80 },
+        { service: 'keyvault', method: 'POST', ms: 250 },
+      ],
+    });
+    assert.deepEqual(
+      [
+        faults.latencyMs('arm', 'PATCH'),
+        faults.latencyMs('arm', 'DELETE'),
+        faults.latencyMs('arm', 'GET'),
+        faults.latencyMs('keyvault', 'POST'),
+        faults.latencyMs('keyvault', 'GET'),
+        faults.latencyMs('blob', 'GET'),
+      ],
+      [1000, 1000, 80, 250, 5, 5],
+    );
   });
 
   test('when faults are set through the admin endpoint, then every request fails until they are cleared', async () => {

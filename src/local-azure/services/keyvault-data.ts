@@ -169,6 +169,7 @@ export function createKeyVaultHandler(throttling: boolean): (ctx: Ctx, env: Env)
       parsed.name,
       env.clock.nowMs(),
       env.state.timing.roleAssignmentPropagationMs,
+      env.state.assignmentIndex(),
     );
     if (!allowed) return forbidden(ctx, vault, parsed.permission, parsed.name);
     await keyOperation(ctx, env, vault, parsed);

@@ -142,6 +142,7 @@ export function updateEncryption(ctx: Ctx, env: Env, a: StorageAccount, enc: Enc
       keyName,
       now,
       env.state.timing.roleAssignmentPropagationMs,
+      env.state.assignmentIndex(),
     );
   if (!can('get') || !can('wrapkey') || !can('unwrapkey')) {
     armError(ctx, 400, 'KeyVaultAuthenticationFailure', AUTH_FAILURE);
