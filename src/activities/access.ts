@@ -11,7 +11,7 @@ import { CMK_ERROR_TYPES } from '../shared/errors';
 import { validateGuid, validateKeyName, validateVaultName } from '../shared/names';
 import { CRYPTO_SERVICE_ENCRYPTION_USER, STORAGE_KEY_PERMISSIONS, type ActivityDeps } from './deps';
 import { domainFailure, isNotFound } from './errors';
-import { findVault } from './azure-state';
+import { findVault, forgetVaultListings } from './azure-state';
 import { abortSignal, call, retryWhile } from './runtime';
 
 /** The ARM scope of one key in a vault (RBAC grants are scoped to the key, not the vault). */
@@ -135,7 +135,7 @@ export async function grantKeyAccess(
         },
         { abortSignal: abortSignal() },
       ),
-    );
+    ).finally(() => forgetVaultListings(deps));
   }
   const confirmed = await retryWhile(
     async () => {
@@ -207,7 +207,7 @@ export async function removeKeyAccess(
         { properties: { accessPolicies: [{ ...entry, tenantId: entry.tenantId ?? deps.tenantId }] } },
         { abortSignal: abortSignal() },
       ),
-  );
+  ).finally(() => forgetVaultListings(deps));
   return 'accessPolicy';
 }
 

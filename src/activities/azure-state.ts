@@ -61,6 +61,51 @@ export async function findVault(deps: ActivityDeps, ref: VaultRef): Promise<Vaul
   }
 }
 
+/** How fresh a vault listing must be; absent means read it now. */
+export interface ListingAge {
+  /** A listing of the subscription's vaults at most this old may serve (plans only). */
+  maxAgeMs?: number;
+}
+
+/**
+ * Recent vault listings per set of Azure clients (one per worker process) and subscription.
+ * Plans of many accounts that share a few vaults — a fleet rotation — then cost ARM one
+ * listing per subscription per {@link ListingAge.maxAgeMs} instead of one per account, which
+ * keeps the fleet inside ARM's read bucket. Concurrent reads share one request.
+ */
+type Listings = Map<string, { at: number; vaults: Promise<Vault[]> }>;
+const listings = new WeakMap<object, Listings>();
+
+/** Drops this process's recent listings after it wrote to a vault. */
+export function forgetVaultListings(deps: ActivityDeps): void {
+  listings.delete(deps.azure);
+}
+
+function listVaults(deps: ActivityDeps, subscriptionId: string, age: ListingAge): Promise<Vault[]> {
+  // A shared listing is not tied to one activity's cancellation.
+  const read = (signal?: AbortSignal): Promise<Vault[]> =>
+    call({ what: `vaults in subscription ${subscriptionId}` }, async () => {
+      const vaults: Vault[] = [];
+      for await (const vault of deps.azure
+        .keyVault(subscriptionId)
+        .vaults.listBySubscription(signal ? { abortSignal: signal } : {}))
+        vaults.push(vault);
+      return vaults;
+    });
+  if (!age.maxAgeMs || age.maxAgeMs <= 0) return read(abortSignal());
+  let bySubscription = listings.get(deps.azure);
+  if (!bySubscription) listings.set(deps.azure, (bySubscription = new Map() as Listings));
+  const recent = bySubscription.get(subscriptionId);
+  if (recent && Date.now() - recent.at <= age.maxAgeMs) return recent.vaults;
+  const entry = { at: Date.now(), vaults: read() };
+  bySubscription.set(subscriptionId, entry);
+  // A failed listing is not remembered: the next plan reads again.
+  entry.vaults.catch(() => {
+    if (bySubscription.get(subscriptionId) === entry) bySubscription.delete(subscriptionId);
+  });
+  return entry.vaults;
+}
+
 /**
  * A vault by name, searched in the preferred subscription first, then the configured ones
  * (vault names are global, so the first match is the vault); undefined when none holds it.
@@ -69,6 +114,7 @@ export async function findVaultByName(
   deps: ActivityDeps,
   vaultName: string,
   preferSubscription: string,
+  age: ListingAge = {},
 ): Promise<{ ref: VaultRef; vault: Vault } | undefined> {
   const name = vaultName.toLowerCase();
   const subscriptions = [
@@ -76,14 +122,7 @@ export async function findVaultByName(
     ...deps.azure.subscriptionIds.filter((s) => s !== preferSubscription),
   ];
   for (const subscriptionId of subscriptions) {
-    const found = await call({ what: `vaults in subscription ${subscriptionId}` }, async () => {
-      for await (const vault of deps.azure
-        .keyVault(subscriptionId)
-        .vaults.listBySubscription({ abortSignal: abortSignal() })) {
-        if (vault.name?.toLowerCase() === name) return vault;
-      }
-      return undefined;
-    });
+    const found = (await listVaults(deps, subscriptionId, age)).find((v) => v.name?.toLowerCase() === name);
     if (found?.id) return { ref: parseVaultId(found.id), vault: found };
   }
   return undefined;
@@ -97,9 +136,10 @@ export async function getVaultByUri(
   deps: ActivityDeps,
   uri: string,
   preferSubscription: string,
+  age: ListingAge = {},
 ): Promise<{ ref: VaultRef; vault: Vault }> {
   const name = new URL(uri).hostname.split('.')[0]!.toLowerCase();
-  const found = await findVaultByName(deps, name, preferSubscription);
+  const found = await findVaultByName(deps, name, preferSubscription, age);
   if (found) return found;
   throw domainFailure(
     CMK_ERROR_TYPES.VaultNotFound,

@@ -74,13 +74,17 @@ export async function disableCmk(
   return encryptionOf(await updateEncryption(deps, ref, { keySource: 'Microsoft.Storage' }));
 }
 
-/** Writes the key target unless the account already matches it; see {@link enableCmk}. */
+/**
+ * Writes the key target unless the account already matches it; see {@link enableCmk}. A caller
+ * that read the account moments ago in the same activity passes it, sparing an ARM read.
+ */
 export async function applyKeyTarget(
   deps: ActivityDeps,
   ref: AccountRef,
   target: KeyTarget,
+  justRead?: StorageAccount,
 ): Promise<EncryptionSettings> {
-  const account = await getAccount(deps, ref);
+  const account = justRead ?? (await getAccount(deps, ref));
   const current = encryptionOf(account);
   if (matches(current, target)) return current;
   if (!principalOf(account, target.identity) && !hasUserIdentity(account, target.identity)) {

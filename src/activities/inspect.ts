@@ -14,7 +14,7 @@ import { encryptionOf, getAccount, getVaultByUri, principalOf } from './azure-st
 import type { ActivityDeps } from './deps';
 import { getUserAssignedIdentity, identityOf } from './identities';
 import { validateRotationPolicy } from './keys';
-import { readGrant, readKey, readVault } from './live-state';
+import { readGrant, readKey, readVault, vaultView } from './live-state';
 import { PlanBuilder } from './plan-builder';
 import { resolveVaultRef } from './vaults';
 
@@ -108,13 +108,21 @@ export async function inspect(deps: ActivityDeps, input: InspectInput): Promise<
     );
     return b.build(before);
   }
-  const { ref: vaultRef } = await getVaultByUri(deps, before.vaultUri!, ref.subscriptionId);
-  const vault = await readVault(deps, vaultRef);
+  // The listing holds each vault's full properties, so the plan needs no second read of it.
+  const listed = await getVaultByUri(deps, before.vaultUri!, ref.subscriptionId, {
+    maxAgeMs: input.recheck ? 0 : deps.timing.vaultListingMaxAgeMs,
+  });
+  const vaultRef = listed.ref;
+  const vault = vaultView(listed.ref, listed.vault);
   const key = await readKey(deps, vault, before.keyName!);
   b.vault = vault;
   b.key = key.summary;
-  const principalId = principalOf(account, before.identity ?? 'SystemAssigned');
-  b.grant = (await readGrant(deps, vault, principalId, before.keyName!)).evidence;
+  // A rotation or a rotation policy neither changes nor depends on the identity's grant, so
+  // only the operations that remove access read it (an ARM read per account saved in a fleet).
+  if (request.operation === 'revoke' || request.operation === 'disable') {
+    const principalId = principalOf(account, before.identity ?? 'SystemAssigned');
+    b.grant = (await readGrant(deps, vault, principalId, before.keyName!)).evidence;
+  }
 
   switch (request.operation) {
     case 'rotate': {

@@ -24,7 +24,11 @@ export interface VaultView {
 
 /** Reads a vault (absent is fine) into a summary. */
 export async function readVault(deps: ActivityDeps, ref: VaultRef): Promise<VaultView> {
-  const vault = await findVault(deps, ref);
+  return vaultView(ref, await findVault(deps, ref));
+}
+
+/** A vault already read (e.g. from a listing) into a summary. */
+export function vaultView(ref: VaultRef, vault: Vault | undefined): VaultView {
   const p = vault?.properties;
   const acls = p?.networkAcls;
   const summary: VaultSummary = {

@@ -150,6 +150,7 @@ export class PlanBuilder {
       operation: this.request.operation,
       account: this.ref,
       location: this.account.location,
+      ...(this.account.primaryEndpoints?.blob ? { blobEndpoint: this.account.primaryEndpoints.blob } : {}),
       ...(this.vault ? { vault: this.vault.summary } : {}),
       ...(this.key ? { key: this.key } : {}),
       steps: this.steps,

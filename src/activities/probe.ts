@@ -16,15 +16,18 @@ const KEY_UNREACHABLE = /^KeyVault/;
 /** See the module comment; returns the last state seen when the time is up. */
 export async function probeDataAccess(
   deps: ActivityDeps,
-  input: { account: AccountRef; expect: 'allowed' | 'denied'; withinMs: number },
+  input: { account: AccountRef; expect: 'allowed' | 'denied'; withinMs: number; blobEndpoint?: string },
 ): Promise<ProbeResult> {
   const ref = validateAccountRef(input.account);
   if (input.expect !== 'allowed' && input.expect !== 'denied')
     throw new ValidationError('expect', 'allowed or denied', input.expect);
   if (!Number.isFinite(input.withinMs) || input.withinMs < 0)
     throw new ValidationError('withinMs', 'a non-negative number of milliseconds', input.withinMs);
-  const account = await getAccount(deps, ref);
-  const endpoint = account.primaryEndpoints?.blob ?? `https://${ref.name}.blob.core.windows.net/`;
+  const endpoint =
+    input.blobEndpoint !== undefined
+      ? validateBlobEndpoint(input.blobEndpoint, ref)
+      : ((await getAccount(deps, ref)).primaryEndpoints?.blob ??
+        `https://${ref.name}.blob.core.windows.net/`);
   const client = deps.azure.blob(endpoint);
   const started = Date.now();
   for (let attempts = 1; ; attempts++) {
@@ -35,6 +38,20 @@ export async function probeDataAccess(
     heartbeat({ step: 'probe', account: ref.name, expect: input.expect, seen: seen.state, attempts });
     await sleep(Math.min(deps.timing.probePollMs, left));
   }
+}
+
+/** The plan's blob endpoint, accepted only as an https URL of this account's own host. */
+function validateBlobEndpoint(endpoint: unknown, ref: AccountRef): string {
+  let url: URL | undefined;
+  try {
+    url = typeof endpoint === 'string' ? new URL(endpoint) : undefined;
+  } catch {
+    url = undefined;
+  }
+  if (url?.protocol !== 'https:' || !url.hostname.toLowerCase().startsWith(`${ref.name.toLowerCase()}.`)) {
+    throw new ValidationError('blobEndpoint', `the https blob endpoint of account ${ref.name}`, endpoint);
+  }
+  return endpoint as string;
 }
 
 async function probeOnce(send: () => Promise<unknown>): Promise<Pick<ProbeResult, 'state' | 'errorCode'>> {

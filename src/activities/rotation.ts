@@ -35,7 +35,8 @@ export async function rotateKey(
       input.confirmWithinMs,
     );
   }
-  const enc = encryptionOf(await getAccount(deps, ref));
+  const account = await getAccount(deps, ref);
+  const enc = encryptionOf(account);
   if (enc.keySource !== 'Microsoft.Keyvault' || !enc.vaultUri || !enc.keyName) {
     throw domainFailure(
       CMK_ERROR_TYPES.CmkNotEnabled,
@@ -79,12 +80,17 @@ export async function rotateKey(
   heartbeat({ step: 'rotate', newVersion });
 
   if (enc.keyVersion) {
-    const encryption = await applyKeyTarget(deps, ref, {
-      vaultUri,
-      keyName,
-      keyVersion: newVersion,
-      identity: enc.identity ?? 'SystemAssigned',
-    });
+    const encryption = await applyKeyTarget(
+      deps,
+      ref,
+      {
+        vaultUri,
+        keyName,
+        keyVersion: newVersion,
+        identity: enc.identity ?? 'SystemAssigned',
+      },
+      account,
+    );
     return result(newVersion, previousVersion, 'moved', encryption);
   }
   const deadline = Date.now() + input.confirmWithinMs;

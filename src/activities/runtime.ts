@@ -19,6 +19,11 @@ export interface ActivityTiming {
   rotationPollMs: number;
   /** Interval between heartbeats while waiting on one long call. */
   heartbeatMs: number;
+  /**
+   * How old a listing of a subscription's vaults a first preflight may reuse (0: none). Plans
+   * of a fleet share a few vaults; re-checks after an approval always read fresh.
+   */
+  vaultListingMaxAgeMs?: number;
 }
 
 /** Defaults sized to Azure's documented propagation times. */
@@ -29,6 +34,7 @@ export const DEFAULT_TIMING: ActivityTiming = {
   lroPollMs: 2_000,
   rotationPollMs: 30_000,
   heartbeatMs: 10_000,
+  vaultListingMaxAgeMs: 2_000,
 };
 
 /** Runs an activity body and classifies whatever it throws (validation, Azure, cancellation). */

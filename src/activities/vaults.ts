@@ -11,7 +11,7 @@ import { ValidationError, validateGuid, validateResourceGroupName, validateVault
 import type { AccountRef } from '../shared/accounts';
 import type { VaultChoice } from '../shared/runbooks';
 import { ensureRoleAssignment } from './access';
-import { findVault, findVaultByName, vaultStateOf } from './azure-state';
+import { findVault, findVaultByName, forgetVaultListings, vaultStateOf } from './azure-state';
 import { CRYPTO_OFFICER, RUNBOOK_KEY_PERMISSIONS, type ActivityDeps } from './deps';
 import { domainFailure, isForbidden } from './errors';
 import { abortSignal, call, retryWhile, withHeartbeat } from './runtime';
@@ -92,7 +92,7 @@ export async function ensureVault(
             { properties: { enablePurgeProtection: true } },
             { abortSignal: abortSignal() },
           ),
-      );
+      ).finally(() => forgetVaultListings(deps));
       purgeProtectionEnabled = true;
     }
     if (createdByRun && props?.enableRbacAuthorization) await grantRunbookOnRbacVault(deps, ref, existing);
@@ -122,7 +122,9 @@ export async function ensureVault(
     { updateIntervalInMs: deps.timing.lroPollMs, abortSignal: abortSignal() },
   );
   const created = await call({ what: `vault ${ref.name}` }, () =>
-    withHeartbeat(poller, { step: 'vault', vault: ref.name }, deps.timing.heartbeatMs),
+    withHeartbeat(poller, { step: 'vault', vault: ref.name }, deps.timing.heartbeatMs).finally(() =>
+      forgetVaultListings(deps),
+    ),
   );
   if (rbac) await grantRunbookOnRbacVault(deps, ref, created);
   return vaultStateOf(ref, created, { created: true, purgeProtectionEnabled: false });

@@ -33,6 +33,11 @@ export type OperationRequest =
 export interface InspectInput {
   account: AccountRef;
   request: OperationRequest;
+  /**
+   * The re-check before changing anything after an approval: every read is fresh. A first
+   * preflight may reuse a listing of the subscription's vaults a few seconds old.
+   */
+  recheck?: boolean;
 }
 
 /** A vault after `ensureVault`. */
@@ -154,6 +159,8 @@ export interface CmkActivities {
     account: AccountRef;
     expect: 'allowed' | 'denied';
     withinMs: number;
+    /** The account's blob endpoint from the plan; read from ARM when absent. */
+    blobEndpoint?: string;
   }): Promise<ProbeResult>;
   /** Posts the run's card into the conversation; returns the message id. */
   postRunCard(input: { conversation: ConversationRef; status: RunStatus }): Promise<string>;

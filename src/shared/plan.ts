@@ -92,6 +92,8 @@ export interface Plan {
   operation: Operation;
   account: AccountRef;
   location?: string;
+  /** The account's blob endpoint, so data-plane probes need not read the account again. */
+  blobEndpoint?: string;
   vault?: VaultSummary;
   key?: KeySummary;
   steps: Step[];

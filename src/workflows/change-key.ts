@@ -12,6 +12,7 @@ import { describeEncryption, summaryLine } from '../shared/status';
 import { azure, azureLong } from './proxies';
 import type { Run } from './run';
 import { runRunbook, type ChangeOutcome } from './runbook';
+import { probeInput } from './probe';
 
 /** Points a CMK account at a different key. */
 export async function changeKey(input: ChangeKeyInput): Promise<RunResult> {
@@ -76,7 +77,7 @@ async function switchKey(run: Run, plan: Plan, input: ChangeKeyInput): Promise<C
     await run.setStage('confirming');
     const probe = await azureLong.probeDataAccess.executeWithOptions(
       { summary: `Probe blob access on ${account.name}` },
-      [{ account, expect: 'allowed', withinMs: 120_000 }],
+      [probeInput(account, plan, 'allowed', 120_000)],
     );
     if (probe.state === 'allowed') {
       run.recordStep('probe', 'Data-plane check', 'done', 'blob access works');

@@ -12,6 +12,7 @@ import { describeEncryption, summaryLine } from '../shared/status';
 import { azure, azureLong } from './proxies';
 import type { Run } from './run';
 import { failureOf, runRunbook, type ChangeOutcome } from './runbook';
+import { probeInput } from './probe';
 
 /** How long the probe may wait for the account to reach its new key. */
 const PROBE_WITHIN_MS = 120_000;
@@ -113,7 +114,7 @@ async function confirm(run: Run, plan: Plan, encryption: EncryptionSettings): Pr
   try {
     probe = await azureLong.probeDataAccess.executeWithOptions(
       { summary: `Probe blob access on ${account.name}` },
-      [{ account, expect: 'allowed', withinMs: PROBE_WITHIN_MS }],
+      [probeInput(account, plan, 'allowed', PROBE_WITHIN_MS)],
     );
   } catch (error) {
     const { message } = failureOf(error);

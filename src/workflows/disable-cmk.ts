@@ -6,6 +6,7 @@ import type { DisableCmkInput, RunResult } from '../shared/runbooks';
 import { describeEncryption, summaryLine } from '../shared/status';
 import { azure, azureLong } from './proxies';
 import { runRunbook } from './runbook';
+import { probeInput } from './probe';
 
 /** Moves the account from customer-managed to Microsoft-managed keys. */
 export async function disableCmk(input: DisableCmkInput): Promise<RunResult> {
@@ -14,7 +15,7 @@ export async function disableCmk(input: DisableCmkInput): Promise<RunResult> {
     input,
     summary: summaryLine('disable', input.account),
     request: { operation: 'disable' },
-    change: async (run) => {
+    change: async (run, plan) => {
       const account = run.account;
       const encryption = await run.step(
         'disable',
@@ -29,7 +30,7 @@ export async function disableCmk(input: DisableCmkInput): Promise<RunResult> {
         'Data-plane check',
         () =>
           azureLong.probeDataAccess.executeWithOptions({ summary: `Probe blob access on ${account.name}` }, [
-            { account, expect: 'allowed', withinMs: 120_000 },
+            probeInput(account, plan, 'allowed', 120_000),
           ]),
         (p) => `blob access ${p.state}`,
       );

@@ -6,6 +6,7 @@ import type { RevokeAccessInput, RunResult } from '../shared/runbooks';
 import { summaryLine } from '../shared/status';
 import { azure, azureLong } from './proxies';
 import { runRunbook } from './runbook';
+import { probeInput } from './probe';
 
 /** How long the data plane may keep answering after access ends. */
 const DENIED_WITHIN_MS = 300_000;
@@ -35,7 +36,7 @@ export async function revokeAccess(input: RevokeAccessInput): Promise<RunResult>
         () =>
           azureLong.probeDataAccess.executeWithOptions(
             { summary: `Wait until blob access is denied on ${account.name}` },
-            [{ account, expect: 'denied', withinMs: DENIED_WITHIN_MS }],
+            [probeInput(account, plan, 'denied', DENIED_WITHIN_MS)],
           ),
         (p) => `blob access ${p.state}${p.errorCode ? ` (${p.errorCode})` : ''}`,
       );

@@ -8,6 +8,7 @@ import type { RotateKeyInput, RunResult } from '../shared/runbooks';
 import { describeEncryption, summaryLine } from '../shared/status';
 import { azureLong } from './proxies';
 import { runRunbook } from './runbook';
+import { probeInput } from './probe';
 
 /** Default wait for a versionless account to pick up the new version before reporting it pending. */
 const DEFAULT_CONFIRM_WITHIN = '30s';
@@ -20,7 +21,7 @@ export async function rotateKey(input: RotateKeyInput): Promise<RunResult> {
     summary: summaryLine('rotate', input.account),
     validate: () => void parseDurationMs(input.confirmWithin ?? DEFAULT_CONFIRM_WITHIN, 'confirmWithin'),
     request: { operation: 'rotate' },
-    change: async (run) => {
+    change: async (run, plan) => {
       const account = run.account;
       const confirmWithinMs = parseDurationMs(input.confirmWithin ?? DEFAULT_CONFIRM_WITHIN, 'confirmWithin');
       const rotation = await run.step(
@@ -38,7 +39,7 @@ export async function rotateKey(input: RotateKeyInput): Promise<RunResult> {
         'Data-plane check',
         () =>
           azureLong.probeDataAccess.executeWithOptions({ summary: `Probe blob access on ${account.name}` }, [
-            { account, expect: 'allowed', withinMs: 120_000 },
+            probeInput(account, plan, 'allowed', 120_000),
           ]),
         (p) => `blob access ${p.state}`,
       );

@@ -58,16 +58,16 @@ async function execute(
   gate: ApprovalGate,
   account: AccountRef,
 ): Promise<RunResult> {
-  const inspect = (): Promise<Plan> =>
+  const inspect = (recheck = false): Promise<Plan> =>
     azure.inspect.executeWithOptions({ summary: `Inspect ${account.name} (${spec.operation})` }, [
-      { account, request: spec.request },
+      { account, request: spec.request, ...(recheck ? { recheck } : {}) },
     ]);
   try {
     await run.setStage('preflight');
     const plan = await run.step(
       'preflight',
       'Preflight',
-      inspect,
+      () => inspect(),
       (p) => `${p.steps.length} step(s) planned`,
     );
     run.setPlan(plan);
@@ -79,7 +79,7 @@ async function execute(
     if (approval.outcome !== 'approved' && approval.outcome !== 'not-required') {
       return run.finish({ outcome: approval.outcome, message: approval.message, plan: approval.plan });
     }
-    const current = await gate.confirmCurrent(approval.plan, inspect);
+    const current = await gate.confirmCurrent(approval.plan, () => inspect(true));
     if (current.outcome !== 'approved' && current.outcome !== 'not-required') {
       return run.finish({ outcome: current.outcome, message: current.message, plan: current.plan });
     }
