@@ -1,6 +1,6 @@
 /**
  * The Azure SDK clients the activities use, built once per worker from config with the
- * production pipeline. Only the credential and the HTTP agent are configurable.
+ * production pipeline: ARM requests are paced to the subscription's token buckets.
  */
 import type { Agent } from 'node:https';
 import { AuthorizationManagementClient } from '@azure/arm-authorization';
@@ -12,6 +12,7 @@ import { DefaultAzureCredential } from '@azure/identity';
 import { KeyClient } from '@azure/keyvault-keys';
 import { BlobServiceClient, type StoragePipelineOptions } from '@azure/storage-blob';
 import type { AzureConfig } from '../config';
+import { ArmBudget } from './arm-budget';
 
 /** SDK retry tuning (the SDK honours Retry-After on 429/503 itself before Temporal retries). */
 export interface AzureRetryOptions {
@@ -27,6 +28,11 @@ export interface AzureClientOptions {
   /** HTTP agent for every client (e.g. a corporate proxy). */
   agent?: Agent;
   retry?: AzureRetryOptions;
+  /**
+   * Paces ARM requests to the subscription's token buckets (default: ARM's documented limits);
+   * `false` sends them unpaced and leaves 429s to the SDK's retries.
+   */
+  armBudget?: ArmBudget | false;
 }
 
 /** Clients cached per subscription, vault and account; created on first use. */
@@ -49,10 +55,12 @@ export interface AzureClients {
 /** Builds the client factory once; every client shares the credential, agent and retry options. */
 export function createAzureClients(azure: AzureConfig, options: AzureClientOptions = {}): AzureClients {
   const credential = options.credential ?? new DefaultAzureCredential();
+  const budget = options.armBudget ?? new ArmBudget();
   const common = {
     endpoint: azure.armEndpoint,
     ...(options.agent ? { agent: options.agent } : {}),
     ...(options.retry ? { retryOptions: options.retry } : {}),
+    ...(budget ? { additionalPolicies: [{ policy: budget.policy(), position: 'perRetry' as const }] } : {}),
   };
   // storage-blob forwards unknown pipeline options to core-rest-pipeline, whose agent policy reads `agent`.
   const blobOptions: StoragePipelineOptions & { agent?: Agent } = {

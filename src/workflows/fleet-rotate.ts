@@ -9,6 +9,7 @@ import {
   condition,
   continueAsNew,
   log,
+  patched,
   setHandler,
   startChild,
   workflowInfo,
@@ -26,15 +27,22 @@ import { upsertKnown } from './run';
 import { SA } from '../shared/runbooks';
 import { chat } from './proxies';
 
-/** ARM refills ~10 writes/s per subscription and a rotation makes a few; 8 in flight stays under it. */
-export const DEFAULT_FLEET_CONCURRENCY = 8;
+/**
+ * Rotations in flight. The worker paces ARM requests to the subscription's buckets itself, so
+ * this only has to cover a rotation's latency: ARM refills 10 writes/s, one rotation writes once
+ * and takes ~2 s against Azure, so 20 in flight keep the write bucket busy without piling up.
+ */
+export const DEFAULT_FLEET_CONCURRENCY = 20;
+/** The default before the worker paced ARM itself; fleets started then keep it on replay. */
+const UNPACED_FLEET_CONCURRENCY = 8;
 /** Accounts handled per run before continuing as new, to keep the history small. */
 export const ACCOUNTS_PER_RUN = 200;
 
 /** Rotates the keys of many accounts and reports each outcome. */
 export async function fleetRotate(input: FleetRotateInput): Promise<RunResult> {
   const outcomes: FleetOutcome[] = [...(input.carried ?? [])];
-  const concurrency = Math.max(1, Math.min(input.concurrency ?? DEFAULT_FLEET_CONCURRENCY, 50));
+  const fallback = patched('paced-fleet-concurrency') ? DEFAULT_FLEET_CONCURRENCY : UNPACED_FLEET_CONCURRENCY;
+  const concurrency = Math.max(1, Math.min(input.concurrency ?? fallback, 50));
   const total = outcomes.length + input.accounts.length;
   const status: RunStatus = {
     workflowId: workflowInfo().workflowId,
