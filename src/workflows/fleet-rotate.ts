@@ -29,20 +29,32 @@ import { chat } from './proxies';
 
 /**
  * Rotations in flight. The worker paces ARM requests to the subscription's buckets itself, so
- * this only has to cover a rotation's latency: ARM refills 10 writes/s, one rotation writes once
- * and takes ~2 s against Azure, so 20 in flight keep the write bucket busy without piling up.
+ * this only has to cover a rotation's latency: one rotation writes ARM once and takes ~2 s
+ * against Azure, so 40 in flight spend the burst of 200 writes at ~20/s and then keep the
+ * 10/s refill busy, with the rest waiting in the worker's pacing, not in 429s.
  */
-export const DEFAULT_FLEET_CONCURRENCY = 20;
+export const DEFAULT_FLEET_CONCURRENCY = 40;
+/** The most rotations a fleet runs at once. */
+export const MAX_FLEET_CONCURRENCY = 100;
 /** The default before the worker paced ARM itself; fleets started then keep it on replay. */
 const UNPACED_FLEET_CONCURRENCY = 8;
-/** Accounts handled per run before continuing as new, to keep the history small. */
-export const ACCOUNTS_PER_RUN = 200;
+/**
+ * Accounts handled per run before continuing as new, to keep the history small (about five
+ * events per account; Temporal also suggests continuing as new past a few thousand events,
+ * which is honoured too). Every continue-as-new drains the children in flight first, a pause
+ * of one rotation's time, so runs are made long.
+ */
+export const ACCOUNTS_PER_RUN = 1_000;
+/** The per-run count before pacing; older fleets keep it on replay. */
+const UNPACED_ACCOUNTS_PER_RUN = 200;
 
 /** Rotates the keys of many accounts and reports each outcome. */
 export async function fleetRotate(input: FleetRotateInput): Promise<RunResult> {
   const outcomes: FleetOutcome[] = [...(input.carried ?? [])];
-  const fallback = patched('paced-fleet-concurrency') ? DEFAULT_FLEET_CONCURRENCY : UNPACED_FLEET_CONCURRENCY;
-  const concurrency = Math.max(1, Math.min(input.concurrency ?? fallback, 50));
+  const paced = patched('paced-fleet-concurrency');
+  const fallback = paced ? DEFAULT_FLEET_CONCURRENCY : UNPACED_FLEET_CONCURRENCY;
+  const perRun = input.accountsPerRun ?? (paced ? ACCOUNTS_PER_RUN : UNPACED_ACCOUNTS_PER_RUN);
+  const concurrency = Math.max(1, Math.min(input.concurrency ?? fallback, MAX_FLEET_CONCURRENCY));
   const total = outcomes.length + input.accounts.length;
   const status: RunStatus = {
     workflowId: workflowInfo().workflowId,
@@ -63,7 +75,7 @@ export async function fleetRotate(input: FleetRotateInput): Promise<RunResult> {
   const inFlight = new Map<string, Promise<void>>();
   let started = 0;
   while (queue.length > 0) {
-    if (started >= (input.accountsPerRun ?? ACCOUNTS_PER_RUN) || workflowInfo().continueAsNewSuggested) break;
+    if (started >= perRun || workflowInfo().continueAsNewSuggested) break;
     const raw = queue.shift()!;
     started++;
     const id = `${started}`;
