@@ -74,17 +74,22 @@ export async function disableCmk(
   return encryptionOf(await updateEncryption(deps, ref, { keySource: 'Microsoft.Storage' }));
 }
 
-/**
- * Writes the key target unless the account already matches it; see {@link enableCmk}. A caller
- * that read the account moments ago in the same activity passes it, sparing an ARM read.
- */
+/** What a caller of {@link applyKeyTarget} read or made moments ago in the same activity. */
+export interface KnownNow {
+  /** The account as just read: spares an ARM read. */
+  account?: StorageAccount;
+  /** The target version was just created (enabled, usable): spares a Key Vault read. */
+  keyJustCreated?: boolean;
+}
+
+/** Writes the key target unless the account already matches it; see {@link enableCmk}. */
 export async function applyKeyTarget(
   deps: ActivityDeps,
   ref: AccountRef,
   target: KeyTarget,
-  justRead?: StorageAccount,
+  known: KnownNow = {},
 ): Promise<EncryptionSettings> {
-  const account = justRead ?? (await getAccount(deps, ref));
+  const account = known.account ?? (await getAccount(deps, ref));
   const current = encryptionOf(account);
   if (matches(current, target)) return current;
   if (!principalOf(account, target.identity) && !hasUserIdentity(account, target.identity)) {
@@ -94,7 +99,7 @@ export async function applyKeyTarget(
       { identity: target.identity },
     );
   }
-  await assertKeyVersionUsable(deps, target);
+  if (!known.keyJustCreated) await assertKeyVersionUsable(deps, target);
   const userAssigned = target.identity !== 'SystemAssigned';
   const currentIdentity =
     current.keySource === 'Microsoft.Keyvault'

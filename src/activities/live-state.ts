@@ -58,15 +58,9 @@ export async function readKey(
   const uri = vault.vault?.properties?.vaultUri;
   if (!vault.vault || !uri) return { summary: base, readable: true };
   try {
-    const key = await findKey(deps, uri, name);
+    // Both reads go at once: a plan waits for Key Vault once, not twice.
+    const [key, versions] = await Promise.all([findKey(deps, uri, name), countVersions(deps, uri, name)]);
     if (!key) return { summary: base, readable: true };
-    let versions = 0;
-    for await (const v of deps.azure
-      .keys(uri)
-      .listPropertiesOfKeyVersions(name, { abortSignal: abortSignal() })) {
-      void v;
-      versions++;
-    }
     return {
       summary: {
         ...base,
@@ -84,6 +78,23 @@ export async function readKey(
     if (isForbidden((error as { cause?: unknown }).cause ?? error)) return { summary: base, readable: false };
     throw error;
   }
+}
+
+/** How many versions the key has (0 when it does not exist). */
+async function countVersions(deps: ActivityDeps, uri: string, name: string): Promise<number> {
+  let versions = 0;
+  try {
+    for await (const v of deps.azure
+      .keys(uri)
+      .listPropertiesOfKeyVersions(name, { abortSignal: abortSignal() })) {
+      void v;
+      versions++;
+    }
+  } catch (error) {
+    if (isNotFound(error)) return 0;
+    throw error;
+  }
+  return versions;
 }
 
 /** Whether the principal already holds storage's key access, and the evidence for the fingerprint. */

@@ -89,7 +89,8 @@ export async function rotateKey(
         keyVersion: newVersion,
         identity: enc.identity ?? 'SystemAssigned',
       },
-      account,
+      // A version this attempt made is enabled; one a lost attempt made is checked again.
+      { account, keyJustCreated: !ownRetry },
     );
     return result(newVersion, previousVersion, 'moved', encryption);
   }
