@@ -1,7 +1,8 @@
 /**
  * The scripts P1 compares the runbook with: the same SDK calls a rotation of a pinned account
  * needs (a new key version, then a PATCH of the account's key version), with the production
- * client factory and the SDK's default retry policy, and nothing else.
+ * client factory and the SDK's default retry policy, without the worker's ARM pacing, and
+ * nothing else.
  */
 import { ClientSecretCredential } from '@azure/identity';
 import { createAzureClients } from '../src/activities';
@@ -14,7 +15,7 @@ export function rotateWithScript(local: LocalAzure): (f: FleetAccount) => Promis
   const credential = new ClientSecretCredential(tenantId, clientId, clientSecret, { agent: local.agent });
   const azure = createAzureClients(
     { tenantId, subscriptionIds: local.subscriptionIds, armEndpoint: 'https://management.azure.com' },
-    { credential, agent: local.agent },
+    { credential, agent: local.agent, armBudget: false },
   );
   return async (f) => {
     const keyVaultUri = `https://${f.vaultName}.vault.azure.net/`;

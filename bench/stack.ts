@@ -115,7 +115,11 @@ export async function startWorkerProcess(
     MicrosoftAppPassword: '',
     ...extraEnv,
   };
-  const child: ChildProcess = spawn(process.execPath, ['--import', 'tsx', BENCH_WORKER_ENTRY], {
+  // CMK_BENCH_CPU_PROF=<dir> writes a V8 CPU profile of the worker there when it stops.
+  const profile = process.env.CMK_BENCH_CPU_PROF
+    ? ['--cpu-prof', `--cpu-prof-dir=${process.env.CMK_BENCH_CPU_PROF}`]
+    : [];
+  const child: ChildProcess = spawn(process.execPath, [...profile, '--import', 'tsx', BENCH_WORKER_ENTRY], {
     cwd: ROOT,
     env,
     stdio: ['ignore', 'ignore', 'pipe'],

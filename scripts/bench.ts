@@ -1,5 +1,5 @@
 /**
- * `npm run bench [-- p1 p2 p3 p4] [--p1-accounts=N] [--p3-runs=N] [--p4-runs=N]`: the
+ * `npm run bench [-- p1 p2 p3 p4] [--p1-accounts=N] [--p3-runs=N] [--p4-runs=N] …`: the
  * benchmarks against local processes only, one table each and a summary (target / reached /
  * met). Benchmarks check their own outcome and fail loudly when it is wrong.
  */
@@ -20,6 +20,8 @@ interface BenchArgs {
   only: BenchmarkId[];
   p1Accounts: number;
   p1Concurrency: number | undefined;
+  p1Latency: 'azure' | 'none';
+  p1Sequential: number | undefined;
   p2Approvers: number;
   p3Runs: number;
   p4Runs: number;
@@ -35,7 +37,7 @@ function parseArgs(argv: string[]): BenchArgs {
       only.push(arg.toLowerCase() as BenchmarkId);
     else
       throw new Error(
-        `Unknown argument "${arg}". Use p1..p4 and --p1-accounts=N, --p1-concurrency=N, --p2-approvers=N, --p3-runs=N, --p4-runs=N.`,
+        `Unknown argument "${arg}". Use p1..p4 and --p1-accounts=N, --p1-concurrency=N, --p1-latency=azure|none, --p1-sequential=N, --p2-approvers=N, --p3-runs=N, --p4-runs=N.`,
       );
   }
   const int = (name: string, fallback: number): number => {
@@ -50,10 +52,17 @@ function parseArgs(argv: string[]): BenchArgs {
     only: only.length ? only : [...BENCHMARKS],
     p1Accounts: int('p1-accounts', 1000),
     p1Concurrency: flags.has('p1-concurrency') ? int('p1-concurrency', 8) : undefined,
+    p1Latency: latency(flags.get('p1-latency') ?? 'azure'),
+    p1Sequential: flags.has('p1-sequential') ? int('p1-sequential', 1) : undefined,
     p2Approvers: int('p2-approvers', 50),
     p3Runs: int('p3-runs', 10_000),
     p4Runs: int('p4-runs', 5),
   };
+}
+
+function latency(raw: string): 'azure' | 'none' {
+  if (raw !== 'azure' && raw !== 'none') throw new Error(`--p1-latency must be azure or none, got "${raw}".`);
+  return raw;
 }
 
 function machine(): string {
@@ -84,7 +93,14 @@ async function main(): Promise<void> {
       const started = Date.now();
       progress(`${id.toUpperCase()} starting`);
       if (id === 'p1')
-        report(await runP1(await temporal(), { accounts: args.p1Accounts, concurrency: args.p1Concurrency }));
+        report(
+          await runP1(await temporal(), {
+            accounts: args.p1Accounts,
+            concurrency: args.p1Concurrency,
+            latency: args.p1Latency,
+            ...(args.p1Sequential ? { sequentialAccounts: args.p1Sequential } : {}),
+          }),
+        );
       if (id === 'p2') report(await runP2(await temporal(), { approvers: args.p2Approvers }));
       if (id === 'p3') report(await runP3({ runs: args.p3Runs }));
       if (id === 'p4') report(await runP4(await temporal(), { runs: args.p4Runs }));
