@@ -82,6 +82,7 @@ export async function main(env: NodeJS.ProcessEnv = process.env): Promise<void> 
     namespace: config.temporal.namespace,
     taskQueue: config.temporal.taskQueue,
     activities,
+    options: { maxCachedWorkflows: config.temporal.maxCachedWorkflows },
   });
   console.log(
     `cmk-runbook worker polling "${config.temporal.taskQueue}" on ${config.temporal.address} (namespace ${config.temporal.namespace})`,

@@ -21,6 +21,7 @@ async function main(): Promise<void> {
     namespace: config.temporal.namespace,
     taskQueue: config.temporal.taskQueue,
     activities: await createActivitiesFromConfig(config, chat),
+    options: { maxCachedWorkflows: config.temporal.maxCachedWorkflows },
     ...(codePath ? { workflowBundle: { codePath } } : {}),
   });
   const stop = (): void => worker.shutdown();

@@ -17,6 +17,13 @@ export class ConfigError extends Error {
   }
 }
 
+/**
+ * Runs a worker keeps cached. The SDK's default grows with the heap limit (about 2,300 on a
+ * 4 GiB heap) and each cached run holds ~0.4 MiB, so thousands of runs waiting for approval would
+ * take the worker past 1 GiB; evicted runs replay from history when an approval arrives.
+ */
+export const DEFAULT_MAX_CACHED_WORKFLOWS = 1_000;
+
 /** Temporal connection, task queue and UI link. */
 export interface TemporalConfig {
   address: string;
@@ -25,6 +32,8 @@ export interface TemporalConfig {
   taskQueue: string;
   /** Base URL of the Temporal UI for links on cards, e.g. http://localhost:8233. */
   uiBaseUrl: string;
+  /** Runs the worker keeps in memory between their tasks (the rest replay from history). */
+  maxCachedWorkflows: number;
 }
 
 /** Azure: which subscriptions the runbooks may act on and where ARM is. */
@@ -132,7 +141,12 @@ function loadTemporal(env: Env): TemporalConfig {
   const taskQueue = (env.CMK_TASK_QUEUE ?? DEFAULT_TASK_QUEUE).trim();
   if (!taskQueue) throw new ValidationError('CMK_TASK_QUEUE', 'must not be empty');
   const uiBaseUrl = url(env, 'CMK_TEMPORAL_UI_URL', 'http://localhost:8233');
+  const cached = env.CMK_WORKER_MAX_CACHED_WORKFLOWS?.trim() || String(DEFAULT_MAX_CACHED_WORKFLOWS);
+  const maxCachedWorkflows = Number(cached);
+  if (!Number.isInteger(maxCachedWorkflows) || maxCachedWorkflows < 2)
+    throw new ValidationError('CMK_WORKER_MAX_CACHED_WORKFLOWS', 'a whole number of at least 2', cached);
   return {
+    maxCachedWorkflows,
     address,
     namespace: connect.namespace ?? 'default',
     connection: { ...connect.connectionOptions, address },
@@ -307,6 +321,11 @@ export const CONFIG_KEYS: Record<string, { part: ConfigPart | 'runtime'; default
     TEMPORAL_PROFILE: { part: 'temporal', default: 'default', about: 'profile in the Temporal config file' },
     TEMPORAL_CONFIG_FILE: { part: 'temporal', about: 'path of temporal.toml (default: the user config dir)' },
     CMK_TASK_QUEUE: { part: 'temporal', default: DEFAULT_TASK_QUEUE, about: 'task queue of worker and bot' },
+    CMK_WORKER_MAX_CACHED_WORKFLOWS: {
+      part: 'temporal',
+      default: String(DEFAULT_MAX_CACHED_WORKFLOWS),
+      about: 'runs the worker keeps in memory (~0.4 MiB each); the others replay when they wake',
+    },
     CMK_TEMPORAL_UI_URL: {
       part: 'temporal',
       default: 'http://localhost:8233',
