@@ -246,7 +246,7 @@ function p1Outcome(options: P1Options, ways: WayResult[]): BenchOutcome {
     'ARM reads ok': w.stats.readsOk,
     'ARM read 429s': w.stats.reads429,
     'read-bucket bound s': w.stats.readBoundS.toFixed(1),
-    '% of write optimum': optimumS > 0 ? pct(w).toFixed(0) : 'n/a',
+    '% of write optimum': optimumS <= 0 ? 'n/a' : w.failed > 0 ? 'n/a (failures)' : pct(w).toFixed(0),
     'failed accounts': w.failed,
     'extra key versions': w.extraVersions,
   }));
