@@ -25,6 +25,8 @@ import {
 /** Options of {@link runP3}. */
 export interface P3Options {
   runs: number;
+  /** The worker's V8 old-space limit (`--max-old-space-size`), as a container would set it. */
+  heapMiB?: number;
 }
 
 const REQUESTER: Person = { aadObjectId: '00000000-0000-4000-8000-00000000b301', name: 'Bench Requester' };
@@ -72,7 +74,10 @@ export async function runP3(options: P3Options): Promise<BenchOutcome> {
     alwaysApprove: ['configure'],
   };
   const pendingQuery = `TaskQueue = "${taskQueue}" AND ApprovalStatus = "pending" AND ExecutionStatus = "Running"`;
-  let worker = await startWorkerProcess(temporal, local, taskQueue);
+  const workerEnv: Record<string, string> = options.heapMiB
+    ? { NODE_OPTIONS: `${process.env.NODE_OPTIONS ?? ''} --max-old-space-size=${options.heapMiB}`.trim() }
+    : {};
+  let worker = await startWorkerProcess(temporal, local, taskQueue, workerEnv);
   const idle = worker.memory().rssMiB;
   const workflowIds: string[] = [];
   let peak = 0;
@@ -119,7 +124,7 @@ export async function runP3(options: P3Options): Promise<BenchOutcome> {
     );
 
     await worker.stop();
-    worker = await startWorkerProcess(temporal, local, taskQueue);
+    worker = await startWorkerProcess(temporal, local, taskQueue, workerEnv);
     const queried = sample(workflowIds, QUERY_SAMPLE);
     await forEachLimited(queried, 16, async (id) => {
       const status = await temporal.client.workflow.getHandle(id).query(statusQuery);
@@ -160,6 +165,7 @@ export async function runP3(options: P3Options): Promise<BenchOutcome> {
     table: [
       {
         runs: options.runs,
+        'worker heap limit': options.heapMiB ? `${options.heapMiB} MiB` : 'node default',
         'worker RSS idle MiB': idle.toFixed(0),
         'peak MiB': peak.toFixed(0),
         'settled MiB': settled.toFixed(0),
@@ -169,6 +175,7 @@ export async function runP3(options: P3Options): Promise<BenchOutcome> {
       },
     ],
     notes: [
+      'The worker caches at most CMK_WORKER_MAX_CACHED_WORKFLOWS runs (default 1,000); the rest are evicted and replayed when they wake. A heap limit (--p3-heap-mib) is what a container with a memory budget sets; without one V8 lets garbage grow towards its default limit (about 4 GiB here) before collecting.',
       'Each run is configureCmk with an approval-always policy: preflight, then it waits on the `decide` update with a 7-day deadline timer. RSS is VmRSS of the worker process from /proc (peak = max of 0.5 s samples and VmHWM; settled = 10 s after the last run started waiting).',
       'After a graceful worker restart (SIGTERM, then a new process), a sample is queried (`status` answers pending from replayed history) and a smaller sample approved via the `decide` update and run to completion.',
     ],
