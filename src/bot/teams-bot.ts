@@ -2,6 +2,7 @@
  * The Teams activity handler, kept thin: a message becomes a command, an `Action.Execute`
  * click becomes a card action; both are handled outside botbuilder and answered here.
  */
+import { setImmediate as nextTurn } from 'node:timers/promises';
 import {
   CardFactory,
   MessageFactory,
@@ -35,6 +36,8 @@ const CARD_CONTENT_TYPE = 'application/vnd.microsoft.card.adaptive';
 export class CmkTeamsBot extends TeamsActivityHandler {
   private readonly userIds: TeamsUserIdLookup;
   private readonly log: BotLog;
+  /** Card edits for everyone started after a click was answered, until they finish. */
+  private readonly edits = new Set<Promise<void>>();
 
   constructor(private readonly deps: CmkBotDeps) {
     super();
@@ -85,9 +88,33 @@ export class CmkTeamsBot extends TeamsActivityHandler {
         reason: result.refusal,
       });
     }
+    // The clicker's answer does not wait for everyone's copy of the card: the decision is already
+    // recorded (the workflow accepted the update), and the edit is a second call into Teams.
     if (result.broadcast && activity.replyToId)
-      await this.updateForEveryone(ctx, activity.replyToId, result.broadcast);
+      this.updateForEveryoneAfterAnswer(ctx, activity.replyToId, result.broadcast);
     return { statusCode: 200, type: CARD_CONTENT_TYPE, value: result.card };
+  }
+
+  /** Resolves once every card edit started so far has finished; edits never reject (failures are logged). */
+  async settled(): Promise<void> {
+    while (this.edits.size) await Promise.all([...this.edits]);
+  }
+
+  /**
+   * Edits the message for everyone after the invoke is answered. botbuilder writes the invoke
+   * response only when the turn ends, and revokes the turn's context then; so the edit gets a
+   * context of its own over the same activity and the same connector client (the one the turn
+   * set up for this conversation's service URL and credentials).
+   */
+  private updateForEveryoneAfterAnswer(ctx: TurnContext, messageId: string, status: RunStatus): void {
+    const detached = new TurnContext(ctx.adapter, ctx.activity);
+    const connectorKey = ctx.adapter.ConnectorClientKey;
+    detached.turnState.set(connectorKey, ctx.turnState.get<unknown>(connectorKey));
+    // Started on the next turn of the event loop, once this turn's answer has been written.
+    const edit: Promise<void> = nextTurn()
+      .then(() => this.updateForEveryone(detached, messageId, status))
+      .finally(() => this.edits.delete(edit));
+    this.edits.add(edit);
   }
 
   /** After a decision, every viewer sees the new state; the remaining approvers keep their refresh. */
