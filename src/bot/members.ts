@@ -9,21 +9,25 @@ export type TeamsUserIdLookup = (ctx: TurnContext, aadObjectIds: string[]) => Pr
 
 /** A lookup with a process-wide cache (member ids do not change). */
 export function createTeamsUserIdLookup(): TeamsUserIdLookup {
-  const cache = new Map<string, string>();
+  // Lookups, not ids: cards edited at the same moment (many approvers clicking) share one call
+  // per approver instead of each asking Teams for the same members.
+  const cache = new Map<string, Promise<string | undefined>>();
   return async (ctx, aadObjectIds) => {
     const ids: string[] = [];
     for (const aad of aadObjectIds.slice(0, 60)) {
       const key = aad.toLowerCase();
-      let id = cache.get(key);
-      if (!id) {
-        try {
-          id = (await TeamsInfo.getMember(ctx, aad)).id;
-          if (id) cache.set(key, id);
-        } catch {
-          id = undefined;
-        }
+      let lookup = cache.get(key);
+      if (!lookup) {
+        lookup = TeamsInfo.getMember(ctx, aad).then(
+          (member) => member.id || undefined,
+          () => undefined,
+        );
+        cache.set(key, lookup);
       }
+      const id = await lookup;
       if (id) ids.push(id);
+      // A failed lookup is not remembered: the next card asks again.
+      else if (cache.get(key) === lookup) cache.delete(key);
     }
     return ids;
   };
