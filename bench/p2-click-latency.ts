@@ -3,17 +3,24 @@
  * for approval (one per approver: in a real tenant each approver acts on the run their team
  * asked for), then every approver clicks Approve at once through the bot's real HTTP endpoint;
  * the time is taken client-side until the HTTP response arrives.
+ *
+ * Two rounds, each its own row: with quorum 1 every click completes its run's quorum, so the
+ * N change phases start while the clicks are still being answered; with quorum 2 the timed
+ * clicks are each run's first approval (nothing else starts), and a second, untimed round
+ * completes the runs.
  */
 import { randomUUID } from 'node:crypto';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { StorageManagementClient } from '@azure/arm-storage';
 import { ClientSecretCredential } from '@azure/identity';
+import type { WorkflowHandle } from '@temporalio/client';
 import { createArmAccountResolver } from '../src/bot/accounts';
 import { createRunService } from '../src/bot/run-service';
 import { startBotServer } from '../src/bot/server';
 import { CmkTeamsBot } from '../src/bot/teams-bot';
 import type { BotConfig } from '../src/config';
+import type { AccountRef } from '../src/shared/accounts';
 import { statusQuery, type ApprovalPolicy, type Person, type RunStatus } from '../src/shared/approval';
 import type { ConfigureCmkInput, RunResult } from '../src/shared/runbooks';
 import { startOptionsFor } from '../src/shared/start';
@@ -43,8 +50,10 @@ const REQUESTER: Person = { aadObjectId: '00000000-0000-4000-8000-00000000b201',
 const TARGET_P99_MS = 250;
 
 /** A Bot Connector stand-in that accepts the bot's message edits (the bot edits the card for everyone). */
-async function startConnector(): Promise<{ url: string; close(): Promise<void> }> {
+async function startConnector(): Promise<{ url: string; edits: string[]; close(): Promise<void> }> {
+  const edits: string[] = [];
   const server = createServer((req, res) => {
+    if (req.method === 'PUT') edits.push(req.url ?? '');
     req.resume();
     req.on('end', () => {
       res.writeHead(200, { 'content-type': 'application/json' });
@@ -54,6 +63,7 @@ async function startConnector(): Promise<{ url: string; close(): Promise<void> }
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   return {
     url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
+    edits,
     close: () => {
       server.closeAllConnections();
       return new Promise((resolve) => server.close(() => resolve()));
@@ -71,6 +81,21 @@ async function waitForApproval(get: () => Promise<RunStatus>): Promise<RunStatus
   throw new Error('P2 runs did not reach the approval within 120 s');
 }
 
+/** One configure run waiting for approval, and the chat message its card is in. */
+interface WaitingRun {
+  handle: WorkflowHandle;
+  account: AccountRef;
+  status: RunStatus;
+  messageId: string;
+  conversationId: string;
+}
+
+/** Latencies of one round of clicks, in ms, in click order. */
+interface Round {
+  name: string;
+  latencies: number[];
+}
+
 /** Runs P2 on the given Temporal server and returns its table. */
 export async function runP2(temporal: BenchTemporal, options: P2Options): Promise<BenchOutcome> {
   const local = await startBenchAzure({ throttling: false });
@@ -81,59 +106,74 @@ export async function runP2(temporal: BenchTemporal, options: P2Options): Promis
     aadObjectId: randomUUID(),
     name: `Approver ${i + 1}`,
   }));
-  const policy: ApprovalPolicy = {
+  const policyWithQuorum = (quorum: number): ApprovalPolicy => ({
     approvers: { configure: approvers.map((a) => a.aadObjectId) },
-    quorum: { configure: 1 },
+    quorum: { configure: quorum },
     deadline: '1h',
     tenantId: local.tenantId,
     alwaysApprove: ['configure'],
-  };
+  });
   const { tenantId, clientId, clientSecret } = local.credentials;
   const credential = new ClientSecretCredential(tenantId, clientId, clientSecret, { agent: local.agent });
-  const server = await startBotServer({
-    bot: BOT,
-    handler: new CmkTeamsBot({
-      runs: createRunService({
-        client: temporal.client,
-        taskQueue,
-        namespace: 'default',
-        uiBaseUrl: 'http://localhost:8233',
-      }),
-      resolver: createArmAccountResolver({
-        subscriptionIds: local.subscriptionIds,
-        storage: (s) => new StorageManagementClient(credential, s, { agent: local.agent }),
-      }),
-      subscriptionIds: local.subscriptionIds,
-      policy,
+  const bot = new CmkTeamsBot({
+    runs: createRunService({
+      client: temporal.client,
+      taskQueue,
+      namespace: 'default',
       uiBaseUrl: 'http://localhost:8233',
     }),
-    log: () => {},
+    resolver: createArmAccountResolver({
+      subscriptionIds: local.subscriptionIds,
+      storage: (s) => new StorageManagementClient(credential, s, { agent: local.agent }),
+    }),
+    subscriptionIds: local.subscriptionIds,
+    // The bot's copy of the policy only checks the tenant; each run carries its own quorum.
+    policy: policyWithQuorum(1),
+    uiBaseUrl: 'http://localhost:8233',
   });
+  const server = await startBotServer({ bot: BOT, handler: bot, log: () => {} });
   const vaultName = `kv-p2-${randomUUID().slice(0, 8)}`;
   addBenchVault(local, vaultName);
-  const latencies: number[] = [];
-  try {
-    const handles = await Promise.all(
-      approvers.map(async (_, i) => {
+  let messages = 0;
+
+  /** N configure runs under `policy`, each waiting for approval. */
+  const startRuns = async (policy: ApprovalPolicy): Promise<WaitingRun[]> => {
+    const runs = await Promise.all(
+      approvers.map(async () => {
         const account = addBenchAccount(local, `stp2${randomUUID().replace(/-/g, '').slice(0, 12)}`);
         const input: ConfigureCmkInput = {
           account,
           vault: { name: vaultName, resourceGroup: 'rg-keys' },
-          key: { name: `cmk-${i}`, type: 'RSA', size: 2048 },
+          key: { name: `cmk-${randomUUID().slice(0, 8)}`, type: 'RSA', size: 2048 },
           identity: { type: 'SystemAssigned' },
           pinVersion: false,
           requester: REQUESTER,
           policy,
         };
         const { workflowType, ...start } = startOptionsFor('configure', input, taskQueue);
-        return temporal.client.workflow.start(workflowType, start);
+        const handle = await temporal.client.workflow.start(workflowType, start);
+        const n = ++messages;
+        return { handle, account, messageId: `message-${n}`, conversationId: `a:bench-${n}` };
       }),
     );
-    const statuses = await Promise.all(handles.map((h) => waitForApproval(() => h.query(statusQuery))));
-    progress(`P2 ${handles.length} runs wait for approval`);
-    const click = async (i: number): Promise<void> => {
-      const who = approvers[i]!;
-      const status = statuses[i]!;
+    return Promise.all(
+      runs.map(async (run) => ({
+        ...run,
+        status: await waitForApproval(() => run.handle.query(statusQuery)),
+      })),
+    );
+  };
+
+  /**
+   * Approver `(i + shift) mod N` clicks Approve on run i, all at once, as real invokes; each
+   * click's time runs until its HTTP response. Every click must come back recorded, and every
+   * message must then have been edited for everyone (after the answer, so not timed).
+   */
+  const clickAll = async (runs: WaitingRun[], shift: number): Promise<number[]> => {
+    const editsBefore = connector.edits.length;
+    const latencies: number[] = [];
+    const click = async (run: WaitingRun, i: number): Promise<void> => {
+      const who = approvers[(i + shift) % approvers.length]!;
       const body = {
         type: 'invoke',
         name: 'adaptiveCard/action',
@@ -142,17 +182,17 @@ export async function runP2(temporal: BenchTemporal, options: P2Options): Promis
         serviceUrl: connector.url,
         from: { id: `29:${who.aadObjectId}`, aadObjectId: who.aadObjectId, name: who.name },
         recipient: { id: '28:cmk-runbook', name: 'cmk-runbook' },
-        conversation: { id: `a:bench-${i}`, conversationType: 'personal', tenantId },
+        conversation: { id: run.conversationId, conversationType: 'personal', tenantId },
         channelData: { tenant: { id: tenantId } },
-        replyToId: `message-${i}`,
+        replyToId: run.messageId,
         value: {
           action: {
             type: 'Action.Execute',
             verb: 'approve',
             data: {
-              workflowId: status.workflowId,
-              runId: status.runId,
-              fingerprint: status.plan?.fingerprint,
+              workflowId: run.status.workflowId,
+              runId: run.status.runId,
+              fingerprint: run.status.plan?.fingerprint,
             },
           },
           trigger: 'manual',
@@ -165,36 +205,74 @@ export async function runP2(temporal: BenchTemporal, options: P2Options): Promis
         body: JSON.stringify(body),
       });
       const text = await response.text();
-      latencies.push(performance.now() - t0);
+      latencies[i] = performance.now() - t0;
       check(response.status === 200, `P2 click ${i} answered HTTP ${response.status}`);
-      check(text.includes(`${who.name} approved`), `P2 click ${i} was not recorded: ${text.slice(0, 300)}`);
+      check(
+        text.includes(`${who.name} approved`) && !text.includes('Not recorded'),
+        `P2 click ${i} was not recorded: ${text.slice(0, 300)}`,
+      );
     };
-    await Promise.all(approvers.map((_, i) => click(i)));
-    const results = (await Promise.all(handles.map((h) => h.result()))) as RunResult[];
+    await Promise.all(runs.map(click));
+    await bot.settled();
+    const edited = new Set(connector.edits.slice(editsBefore).map((url) => url.split('/').at(-1)));
+    const missing = runs.filter((run) => !edited.has(run.messageId));
+    check(missing.length === 0, `P2: ${missing.length} cards were not edited for everyone after the click`);
+    return latencies;
+  };
+
+  /** Every run succeeded, and the local Azure has its account on customer-managed keys. */
+  const checkCompleted = async (runs: WaitingRun[]): Promise<void> => {
+    const results = (await Promise.all(runs.map((run) => run.handle.result()))) as RunResult[];
     for (const r of results)
       check(r.outcome === 'succeeded', `P2 run after approval ended ${r.outcome}: ${r.message}`);
+    for (const { account } of runs) {
+      const stored = local.state.getStorageAccount(
+        account.subscriptionId,
+        account.resourceGroup,
+        account.name,
+      ) as { properties?: { encryption?: { keySource?: string } } } | undefined;
+      const keySource = stored?.properties?.encryption?.keySource;
+      check(keySource === 'Microsoft.Keyvault', `P2 account ${account.name} ended on ${keySource}, not CMK`);
+    }
+  };
+
+  const rounds: Round[] = [];
+  try {
+    const single = await startRuns(policyWithQuorum(1));
+    progress(`P2 ${single.length} runs (quorum 1) wait for approval`);
+    rounds.push({ name: 'completes quorum (1 of 1)', latencies: await clickAll(single, 0) });
+    await checkCompleted(single);
+    progress('P2 quorum-1 runs completed');
+
+    const double = await startRuns(policyWithQuorum(2));
+    progress(`P2 ${double.length} runs (quorum 2) wait for approval`);
+    rounds.push({ name: 'first of 2 approvals', latencies: await clickAll(double, 0) });
+    await clickAll(double, 1);
+    await checkCompleted(double);
   } finally {
     await server.close();
     await connector.close();
     await worker.stop();
     await local.close();
   }
-  const p50 = percentile(latencies, 50);
-  const p99 = percentile(latencies, 99);
+  const [main] = rounds;
+  const p50 = percentile(main!.latencies, 50);
+  const p99 = percentile(main!.latencies, 99);
   return {
     title: `P2 · card click → invoke response, ${options.approvers} concurrent approvers`,
-    table: [
-      {
-        clicks: latencies.length,
-        'p50 ms': p50.toFixed(0),
-        'p90 ms': percentile(latencies, 90).toFixed(0),
-        'p99 ms': p99.toFixed(0),
-        'max ms': Math.max(...latencies).toFixed(0),
-      },
-    ],
+    table: rounds.map(({ name, latencies }) => ({
+      'each click': name,
+      clicks: latencies.length,
+      'p50 ms': percentile(latencies, 50).toFixed(0),
+      'p90 ms': percentile(latencies, 90).toFixed(0),
+      'p99 ms': percentile(latencies, 99).toFixed(0),
+      'max ms': Math.max(...latencies).toFixed(0),
+    })),
     notes: [
-      'Each click is a real `adaptiveCard/action` invoke POSTed to the bot endpoint (auth off, local); the bot reads the run, sends the `decide` update and waits until the workflow accepted it, renders the card and edits the message for everyone before answering.',
-      `With ${latencies.length} samples, p99 is the slowest click (nearest rank). Every click is checked to be recorded, and every run then completes with CMK on.`,
+      "Each click is a real `adaptiveCard/action` invoke POSTed to the bot endpoint (auth off, local), timed until its HTTP response: the bot sends the `decide` update, waits until the workflow has validated and applied it (the update is complete; its result is the run status), renders the clicker's card and answers. It then edits the message for everyone; that edit is not timed, but each round checks it reached the connector for every card.",
+      `Row 1: quorum 1, so each click completes its run's quorum and ${main!.latencies.length} change phases start while clicks are still being answered (the summary's figure). Row 2: quorum 2 on ${main!.latencies.length} fresh runs; the timed clicks are each run's first approval, then a second approver per run clicks (not timed).`,
+      `With ${main!.latencies.length} samples, p99 is the slowest click (nearest rank). Every click is checked to be recorded, and every run then completes with its account on customer-managed keys in the local Azure.`,
+      'Bot, local Azure, the Bot Connector stand-in and the clicking client share one Node process; the worker and the Temporal dev server are separate processes on the same cores.',
     ],
     summary: [
       {
