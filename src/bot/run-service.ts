@@ -147,6 +147,10 @@ export function createRunService(options: RunServiceOptions): RunService {
     async decide(ref, input, updateId) {
       const handle = client.workflow.getHandle(ref.workflowId, ref.runId);
       try {
+        // One round trip: the `decide` handler is synchronous, so the workflow task that accepts a
+        // decision also completes it, and the ACCEPTED answer already carries the result (the run
+        // status); result() makes no further call. Querying the status instead costs the worker one
+        // more task per click (measured with 50 clicks at once: p50 and p99 about 1.5× as long).
         const update = await handle.startUpdate(decideUpdate, {
           args: [input],
           updateId,
