@@ -60,13 +60,9 @@ export class ArmBudget {
         if (!slot) return next(request);
         const seq = await this.take(slot.subscriptionId, slot.kind);
         const response = await next(request);
-        const remaining = Number(response.headers.get(`x-ms-ratelimit-remaining-subscription-${slot.kind}`));
-        if (response.status === 429) this.observe(slot.subscriptionId, slot.kind, 0, seq);
-        else if (
-          response.headers.has(`x-ms-ratelimit-remaining-subscription-${slot.kind}`) &&
-          Number.isFinite(remaining)
-        )
-          this.observe(slot.subscriptionId, slot.kind, remaining, seq);
+        const header = response.headers.get(`x-ms-ratelimit-remaining-subscription-${slot.kind}`);
+        const remaining = response.status === 429 ? 0 : header === undefined ? NaN : Number(header);
+        if (Number.isFinite(remaining)) this.observe(slot.subscriptionId, slot.kind, remaining, seq);
         return response;
       },
     };

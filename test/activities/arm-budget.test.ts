@@ -4,8 +4,6 @@ import { ArmBudget } from '../../src/activities/arm-budget';
 import type { AccountRef } from '../../src/shared/accounts';
 import { SUB, startHarness, type Harness } from './harness';
 
-const KEY = { name: 'cmk', type: 'RSA', size: 2048 } as const;
-
 /** A budget on a virtual clock: sleeping moves the clock, and every wait is recorded. */
 function virtualBudget(burst: number, perSecond: number): { budget: ArmBudget; waits: number[] } {
   let now = 0;
@@ -78,20 +76,8 @@ describe('ARM budget', () => {
         }),
       );
       const accounts: AccountRef[] = [];
-      for (let i = 0; i < 4; i++) {
-        const account = h.newAccount();
-        const identity = await h.run((a) =>
-          a.assignIdentity({ account, identity: { type: 'SystemAssigned' } }),
-        );
-        await h.run((a) =>
-          a.grantKeyAccess({ vault, principalId: identity.principalId, keyName: `${KEY.name}${i}` }),
-        );
-        const key = await h.run((a) =>
-          a.ensureKey({ vault, key: { ...KEY, name: `${KEY.name}${i}` }, runId: 'r' }),
-        );
-        await h.run((a) => a.enableCmk({ account, key, identity: 'SystemAssigned', pinVersion: true }));
-        accounts.push(account);
-      }
+      for (let i = 0; i < 4; i++)
+        accounts.push((await h.cmkAccount({ keyName: `cmk${i}`, pinVersion: true, vault })).account);
       h.local.requestLog.clear();
       const results = await Promise.all(
         accounts.map(async (account) => {
@@ -131,20 +117,7 @@ describe('ARM budget', () => {
     });
 
     test('when a re-check follows a change to the vault, then it reads the vault afresh and the fingerprint changes', async () => {
-      const vault = await h.run((a) =>
-        a.ensureVault({
-          account: h.newAccount(),
-          vault: { name: h.vaultName(), rbac: false },
-          location: 'eastus',
-        }),
-      );
-      const account = h.newAccount();
-      const identity = await h.run((a) =>
-        a.assignIdentity({ account, identity: { type: 'SystemAssigned' } }),
-      );
-      await h.run((a) => a.grantKeyAccess({ vault, principalId: identity.principalId, keyName: KEY.name }));
-      const key = await h.run((a) => a.ensureKey({ vault, key: KEY, runId: 'r' }));
-      await h.run((a) => a.enableCmk({ account, key, identity: 'SystemAssigned', pinVersion: false }));
+      const { account, vault } = await h.cmkAccount({ keyName: 'cmk', pinVersion: false });
       const first = await h.run((a) =>
         a.inspect({ account, request: { operation: 'revoke', disableKey: false } }),
       );

@@ -13,7 +13,7 @@ import {
 } from '../../src/activities';
 import { startLocalAzure, type LocalAzure, type LocalAzureOptions } from '../../src/local-azure';
 import type { AccountRef } from '../../src/shared/accounts';
-import type { CmkActivities } from '../../src/shared/activities';
+import type { CmkActivities, KeyState, VaultState } from '../../src/shared/activities';
 import { ChatRecorder } from '../helpers/chat-recorder';
 import { uniqueId } from '../helpers/temporal';
 
@@ -47,6 +47,15 @@ export interface Harness {
   newAccount(prefix?: string): AccountRef;
   /** A unique vault name. */
   vaultName(prefix?: string): string;
+  /**
+   * A new account on a customer-managed key through the activities: system identity, its grant,
+   * the key (RSA 2048) and CMK on, pinned or versionless. In a new access-policy vault unless given.
+   */
+  cmkAccount(options: { keyName: string; pinVersion: boolean; vault?: VaultState }): Promise<{
+    account: AccountRef;
+    vault: VaultState;
+    key: KeyState;
+  }>;
   close(): Promise<void>;
 }
 
@@ -72,22 +81,41 @@ export async function startHarness(
     tenantId,
     timing: { ...FAST_TIMING, ...options.timing },
   });
+  const run: Harness['run'] = (fn, runId = uniqueId('run')) =>
+    new MockActivityEnvironment({
+      workflowExecution: { workflowId: uniqueId('cmk'), runId },
+      heartbeatTimeoutMs: 60_000,
+    }).run(() => fn(activities));
+  const newAccount: Harness['newAccount'] = (prefix = 'st') => {
+    const name = `${prefix}${Math.random().toString(36).slice(2, 10)}`.slice(0, 24);
+    local.state.addStorageAccount({ subscriptionId: SUB, resourceGroup: RG_STORAGE, name });
+    return { subscriptionId: SUB, resourceGroup: RG_STORAGE, name };
+  };
+  const vaultName: Harness['vaultName'] = (prefix = 'kv') =>
+    `${prefix}-${Math.random().toString(36).slice(2, 10)}`;
   return {
     local,
     activities,
     chat,
     azure,
-    run: (fn, runId = uniqueId('run')) =>
-      new MockActivityEnvironment({
-        workflowExecution: { workflowId: uniqueId('cmk'), runId },
-        heartbeatTimeoutMs: 60_000,
-      }).run(() => fn(activities)),
-    newAccount: (prefix = 'st') => {
-      const name = `${prefix}${Math.random().toString(36).slice(2, 10)}`.slice(0, 24);
-      local.state.addStorageAccount({ subscriptionId: SUB, resourceGroup: RG_STORAGE, name });
-      return { subscriptionId: SUB, resourceGroup: RG_STORAGE, name };
+    run,
+    newAccount,
+    vaultName,
+    async cmkAccount({ keyName, pinVersion, vault }) {
+      const account = newAccount();
+      const inVault =
+        vault ??
+        (await run((a) =>
+          a.ensureVault({ account, vault: { name: vaultName(), rbac: false }, location: 'eastus' }),
+        ));
+      const identity = await run((a) => a.assignIdentity({ account, identity: { type: 'SystemAssigned' } }));
+      await run((a) => a.grantKeyAccess({ vault: inVault, principalId: identity.principalId, keyName }));
+      const key = await run((a) =>
+        a.ensureKey({ vault: inVault, key: { name: keyName, type: 'RSA', size: 2048 }, runId: 'r' }),
+      );
+      await run((a) => a.enableCmk({ account, key, identity: 'SystemAssigned', pinVersion }));
+      return { account, vault: inVault, key };
     },
-    vaultName: (prefix = 'kv') => `${prefix}-${Math.random().toString(36).slice(2, 10)}`,
     close: () => local.close(),
   };
 }

@@ -1,7 +1,5 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import type { AccountRef } from '../../src/shared/accounts';
-import type { KeyState, VaultState } from '../../src/shared/activities';
 import { RG_KEYS, startHarness, type Harness } from './harness';
 
 const KEY = { name: 'cmk', type: 'RSA', size: 2048 } as const;
@@ -13,18 +11,8 @@ describe('inspect', () => {
   });
   after(() => h.close());
 
-  async function configured(
-    pinVersion: boolean,
-  ): Promise<{ account: AccountRef; vault: VaultState; key: KeyState }> {
-    const account = h.newAccount();
-    const vault = await h.run((a) =>
-      a.ensureVault({ account, vault: { name: h.vaultName(), rbac: false }, location: 'eastus' }),
-    );
-    const identity = await h.run((a) => a.assignIdentity({ account, identity: { type: 'SystemAssigned' } }));
-    await h.run((a) => a.grantKeyAccess({ vault, principalId: identity.principalId, keyName: KEY.name }));
-    const key = await h.run((a) => a.ensureKey({ vault, key: KEY, runId: 'r' }));
-    await h.run((a) => a.enableCmk({ account, key, identity: 'SystemAssigned', pinVersion }));
-    return { account, vault, key };
+  function configured(pinVersion: boolean): ReturnType<Harness['cmkAccount']> {
+    return h.cmkAccount({ keyName: KEY.name, pinVersion });
   }
 
   test('when the vault has no purge protection, then the plan is blocked with the fix and nothing in Azure changes', async () => {
