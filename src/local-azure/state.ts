@@ -368,10 +368,8 @@ export class LocalAzureState {
     if (
       now >= this.nextDailyCheckMs() &&
       runDailyKeyChecks(this.data, now, this.timing.roleAssignmentPropagationMs)
-    ) {
-      this.dailyCheckAtMs = undefined;
+    )
       this.changed();
-    }
     // Without a change, access only changes when a role assignment takes effect: scan while one
     // is propagating, and once after the last one has.
     else if (this.scannedAtMs <= this.propagatingUntilMs) this.refreshReachability(now);
