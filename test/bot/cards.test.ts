@@ -4,7 +4,8 @@ import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import Ajv from 'ajv';
 import draft06 from 'ajv/dist/refs/json-schema-draft-06.json';
-import { chromium, type Browser, type Page } from 'playwright-core';
+import type { Browser, Page } from 'playwright-core';
+import { launchChromium } from '../helpers/browser';
 import {
   MAX_CARD_BYTES,
   cardBytes,
@@ -120,10 +121,7 @@ describe('run, error, help and runs cards', () => {
     let page: Page;
     before(async () => {
       mkdirSync(SHOTS, { recursive: true });
-      browser = await chromium.launch({
-        executablePath: '/usr/bin/chromium',
-        args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking'],
-      });
+      browser = await launchChromium();
       page = await browser.newPage({ viewport: { width: 560, height: 900 } });
       await page.setContent(
         '<html><body style="font-family:sans-serif;background:#f5f5f5"><div id="card"></div></body></html>',

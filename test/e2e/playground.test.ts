@@ -10,7 +10,8 @@ import { StorageManagementClient } from '@azure/arm-storage';
 import { ClientSecretCredential } from '@azure/identity';
 import type { Client } from '@temporalio/client';
 import type { Worker } from '@temporalio/worker';
-import { chromium, type Browser, type Page } from 'playwright-core';
+import type { Browser, Page } from 'playwright-core';
+import { launchChromium } from '../helpers/browser';
 import { stringify } from 'yaml';
 import { createActivities, createAzureClients } from '../../src/activities';
 import { createArmAccountResolver } from '../../src/bot/accounts';
@@ -205,19 +206,7 @@ describe('end to end through the Microsoft 365 Agents Playground', () => {
     await until('the playground is up', async () =>
       (await fetch(`${playgroundUrl}/`)).ok ? true : undefined,
     );
-    browser = await chromium.launch({
-      executablePath: '/usr/bin/chromium',
-      args: [
-        '--headless',
-        '--no-sandbox',
-        '--disable-gpu',
-        '--disable-quic',
-        '--disable-background-networking',
-        '--disable-component-update',
-        '--disable-sync',
-        '--no-first-run',
-      ],
-    });
+    browser = await launchChromium();
     page = await browser.newPage({ viewport: { width: 1280, height: 1000 } });
     await page.goto(playgroundUrl);
   });

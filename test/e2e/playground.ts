@@ -4,18 +4,10 @@
  */
 import { mkdirSync } from 'node:fs';
 import path from 'node:path';
-import { chromium, type Browser, type Page } from 'playwright-core';
+import type { Browser, Page } from 'playwright-core';
 
 /** Where screenshots are kept as test artifacts (git-ignored). */
 export const ARTIFACTS = path.resolve(__dirname, '../../test-results/e2e');
-
-/** Debian's Chromium, headless, with no network of its own. */
-export async function launchChromium(): Promise<Browser> {
-  return chromium.launch({
-    executablePath: process.env.CHROMIUM_PATH ?? '/usr/bin/chromium',
-    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking'],
-  });
-}
 
 /** Opens the playground and the named chat ("Personal Chat", a group chat or a channel). */
 export async function openChat(browser: Browser, chatUrl: string, chat = 'Personal Chat'): Promise<Page> {

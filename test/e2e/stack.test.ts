@@ -9,7 +9,8 @@ import { Connection, WorkflowClient } from '@temporalio/client';
 import type { Browser } from 'playwright-core';
 import { freePort } from '../../scripts/temporal-dev-server';
 import { accountId, workflowIdFor } from '../../src/shared/accounts';
-import { launchChromium, openChat, screenshot, send, waitForText } from './playground';
+import { launchChromium } from '../helpers/browser';
+import { openChat, screenshot, send, waitForText } from './playground';
 
 const ROOT = path.resolve(__dirname, '../..');
 const STCONTOSO = {
