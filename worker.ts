@@ -8,7 +8,8 @@ import path from 'node:path';
 import { NativeConnection, Worker, type WorkerOptions } from '@temporalio/worker';
 import { ConfigError, loadConfig, type Config } from './src/config';
 import { createActivitiesFromConfig } from './src/activities';
-import { createBotAdapter, createTeamsChatPort } from './src/bot/transport';
+import { createChatPort } from './src/bot/chat-port';
+import { createChatTransport } from './src/bot/transports';
 
 /** What {@link createCmkWorker} needs; everything is injected so tests use the same factory. */
 export interface CmkWorkerOptions {
@@ -75,7 +76,7 @@ export async function connectToTemporal(
 export async function main(env: NodeJS.ProcessEnv = process.env): Promise<void> {
   const config = loadConfig(env, ['temporal', 'azure', 'bot']);
   const connection = await connectToTemporal(config.temporal);
-  const chat = createTeamsChatPort(createBotAdapter(config.bot), config.bot.appId);
+  const chat = createChatPort(await createChatTransport(config.bot));
   const activities = await createActivitiesFromConfig(config, chat);
   const worker = await createCmkWorker({
     connection,

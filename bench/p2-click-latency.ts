@@ -18,7 +18,7 @@ import type { WorkflowHandle } from '@temporalio/client';
 import { createArmAccountResolver } from '../src/bot/accounts';
 import { createRunService } from '../src/bot/run-service';
 import { startBotServer } from '../src/bot/server';
-import { CmkTeamsBot } from '../src/bot/teams-bot';
+import { createCmkBot } from '../src/bot/bot';
 import type { BotConfig } from '../src/config';
 import type { AccountRef } from '../src/shared/accounts';
 import { statusQuery, type ApprovalPolicy, type Person, type RunStatus } from '../src/shared/approval';
@@ -115,7 +115,7 @@ export async function runP2(temporal: BenchTemporal, options: P2Options): Promis
   });
   const { tenantId, clientId, clientSecret } = local.credentials;
   const credential = new ClientSecretCredential(tenantId, clientId, clientSecret, { agent: local.agent });
-  const bot = new CmkTeamsBot({
+  const bot = createCmkBot({
     runs: createRunService({
       client: temporal.client,
       taskQueue,
@@ -213,7 +213,7 @@ export async function runP2(temporal: BenchTemporal, options: P2Options): Promis
       );
     };
     await Promise.all(runs.map(click));
-    await bot.settled();
+    await server.settled();
     const edited = new Set(connector.edits.slice(editsBefore).map((url) => url.split('/').at(-1)));
     const missing = runs.filter((run) => !edited.has(run.messageId));
     check(missing.length === 0, `P2: ${missing.length} cards were not edited for everyone after the click`);

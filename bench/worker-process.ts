@@ -5,7 +5,8 @@
  */
 import { ConfigError, loadConfig } from '../src/config';
 import { createActivitiesFromConfig } from '../src/activities';
-import { createBotAdapter, createTeamsChatPort } from '../src/bot/transport';
+import { createChatPort } from '../src/bot/chat-port';
+import { createChatTransport } from '../src/bot/transports';
 import { connectToTemporal, createCmkWorker } from '../worker';
 
 /** This file, for spawning it as the worker child process. */
@@ -15,7 +16,7 @@ async function main(): Promise<void> {
   const config = loadConfig(process.env, ['temporal', 'azure', 'bot']);
   const codePath = process.env.CMK_BENCH_WORKFLOW_BUNDLE;
   const connection = await connectToTemporal(config.temporal);
-  const chat = createTeamsChatPort(createBotAdapter(config.bot), config.bot.appId);
+  const chat = createChatPort(await createChatTransport(config.bot));
   const worker = await createCmkWorker({
     connection,
     namespace: config.temporal.namespace,

@@ -29,6 +29,8 @@ export interface CardAction {
   tenantId?: string;
   /** The invoke's activity id: the update id, so a repeated delivery counts once. */
   invokeId: string;
+  /** The message the card is in (`replyToId`), to edit it for everyone. */
+  messageId?: string;
 }
 
 /** The clicker's card, and the status to show everyone when a decision was recorded. */

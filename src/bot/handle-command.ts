@@ -28,10 +28,12 @@ export interface CommandDeps {
   uiBaseUrl: string;
 }
 
-/** A chat message as the bot saw it: text without mentions, who sent it, where. */
+/** A chat message as the bot saw it: text without mentions, who sent it, from which tenant, where. */
 export interface IncomingCommand {
   text: string;
   requester: Person;
+  /** `channelData.tenant.id` of the activity. */
+  tenantId?: string;
   conversation: ConversationRef;
 }
 

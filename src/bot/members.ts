@@ -1,25 +1,28 @@
 /**
  * Teams user ids (the `29:…` ids `refresh.userIds` needs) for approvers known by their
- * Entra object ids, looked up through the conversation's member list and cached.
+ * Entra object ids, looked up through the conversation's member list and cached, and the run
+ * card everyone sees, refreshing for the approvers who may still decide.
  */
-import { TeamsInfo, type TurnContext } from 'botbuilder';
+import type { RunStatus } from '../shared/approval';
+import { renderRunCard, type AdaptiveCardJson } from './cards/render';
+import type { ConversationChannel } from './chat-transport';
 
 /** Maps Entra object ids to Teams user ids; lookups that fail are left out. */
-export type TeamsUserIdLookup = (ctx: TurnContext, aadObjectIds: string[]) => Promise<string[]>;
+export type TeamsUserIdLookup = (channel: ConversationChannel, aadObjectIds: string[]) => Promise<string[]>;
 
 /** A lookup with a process-wide cache (member ids do not change). */
 export function createTeamsUserIdLookup(): TeamsUserIdLookup {
   // Lookups, not ids: cards edited at the same moment (many approvers clicking) share one call
   // per approver instead of each asking Teams for the same members.
   const cache = new Map<string, Promise<string | undefined>>();
-  return async (ctx, aadObjectIds) => {
+  return async (channel, aadObjectIds) => {
     const ids: string[] = [];
     for (const aad of aadObjectIds.slice(0, 60)) {
       const key = aad.toLowerCase();
       let lookup = cache.get(key);
       if (!lookup) {
-        lookup = TeamsInfo.getMember(ctx, aad).then(
-          (member) => member.id || undefined,
+        lookup = channel.getMemberId(aad).then(
+          (id) => id || undefined,
           () => undefined,
         );
         cache.set(key, lookup);
@@ -37,4 +40,20 @@ export function createTeamsUserIdLookup(): TeamsUserIdLookup {
 export function undecidedApprovers(approvers: string[], decided: string[]): string[] {
   const done = new Set(decided.map((id) => id.toLowerCase()));
   return approvers.filter((id) => !done.has(id.toLowerCase()));
+}
+
+/** The run card for everyone: no buttons; while approval is pending, undecided approvers' clients refresh to theirs. */
+export async function cardForEveryone(
+  status: RunStatus,
+  channel: ConversationChannel,
+  userIds: TeamsUserIdLookup,
+): Promise<AdaptiveCardJson> {
+  const pending = status.approval.state === 'pending' && !status.result;
+  const waiting = pending
+    ? undecidedApprovers(
+        status.approval.approvers,
+        status.approval.decisions.map((d) => d.approverAadId),
+      )
+    : [];
+  return renderRunCard(status, { canDecide: false }, waiting.length ? await userIds(channel, waiting) : []);
 }

@@ -1,27 +1,28 @@
 /**
- * The bot's HTTP endpoint: `POST /api/messages` (Bot Framework, JWT-checked when credentials
- * are configured) and `GET /healthz`. Without credentials it binds to loopback only.
- * `npm run bot` starts it from config.
+ * The bot's HTTP endpoint, whichever SDK carries the bot: `POST /api/messages` (a JSON activity,
+ * at most 1 MiB, authenticated by the transport) and `GET /healthz`. Without credentials it binds
+ * to loopback only. HTTP concerns that do not depend on the SDK live here. `npm run bot` starts it from config.
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import type { ActivityHandler, CloudAdapter } from 'botbuilder';
 import { Client, Connection } from '@temporalio/client';
 import { StorageManagementClient } from '@azure/arm-storage';
 import { DefaultAzureCredential } from '@azure/identity';
 import { ConfigError, loadConfig, type BotConfig } from '../config';
 import { createArmAccountResolver } from './accounts';
+import { createCmkBot, type BotLog } from './bot';
+import type { ChatTransport, CmkBot, InboundAnswer } from './chat-transport';
 import { createRunService } from './run-service';
-import { CmkTeamsBot, type BotLog } from './teams-bot';
-import { createBotAdapter, type BotAdapterOptions } from './transport';
+import { createChatTransport, type ChatTransportOptions } from './transports';
 
 /** What {@link startBotServer} serves. */
 export interface BotServerOptions {
   bot: BotConfig;
-  handler: ActivityHandler;
-  /** Defaults to {@link createBotAdapter} over `bot` with `adapterOptions`. */
-  adapter?: CloudAdapter;
-  adapterOptions?: BotAdapterOptions;
+  /** The bot the transport hands commands and card actions to ({@link createCmkBot}). */
+  handler: CmkBot;
+  /** Defaults to the transport `bot` is configured for, created with `transportOptions`. */
+  transport?: ChatTransport;
+  transportOptions?: ChatTransportOptions;
   log?: BotLog;
 }
 
@@ -29,28 +30,25 @@ export interface BotServerOptions {
 export interface BotServer {
   /** Base URL, e.g. http://127.0.0.1:3978; messages go to `${url}/api/messages`. */
   url: string;
+  /** Resolves once the work started after answers (edits for everyone) has finished; it never rejects. */
+  settled(): Promise<void>;
   close(): Promise<void>;
 }
 
 const MAX_BODY_BYTES = 1024 * 1024;
 
-/**
- * Starts the endpoint. A request whose authentication fails before the bot's turn begins is
- * answered 401 — including forged signatures and wrong algorithms, which botbuilder reports as 500.
- */
+/** Starts the endpoint; the transport answers requests whose token does not validate with 401 itself. */
 export async function startBotServer(options: BotServerOptions): Promise<BotServer> {
-  const { bot, handler } = options;
+  const { bot } = options;
   const log: BotLog = options.log ?? ((level, message, fields) => console[level](message, fields ?? ''));
-  const adapter = options.adapter ?? createBotAdapter(bot, options.adapterOptions);
-  adapter.onTurnError = async (ctx, error) => {
-    log('error', 'bot turn failed', { error: error.message, activityType: ctx.activity.type });
-    if (ctx.activity.type === 'message')
-      await ctx.sendActivity('Something went wrong on my side; it has been logged.');
-  };
+  const transport =
+    options.transport ?? (await createChatTransport(bot, { log, ...options.transportOptions }));
+  const handle = transport.inbound(options.handler);
   const authOn = Boolean(bot.appId);
   const host = authOn ? bot.host : '127.0.0.1';
   if (!authOn)
     log('warn', 'MicrosoftAppId is not set: authentication is OFF, listening on 127.0.0.1 only (local use)');
+  const afterAnswers = new Set<Promise<void>>();
 
   const server: Server = createServer((req, res) => {
     serve(req, res).catch((error: unknown) => {
@@ -82,22 +80,25 @@ export async function startBotServer(options: BotServerOptions): Promise<BotServ
       res.writeHead(400).end((error as Error).message);
       return;
     }
-    const shim = new ResponseShim();
-    let turnStarted = false;
-    await adapter.process(
-      { body: body as Record<string, unknown>, headers: req.headers, method: req.method },
-      shim,
-      async (ctx) => {
-        turnStarted = true;
-        await handler.run(ctx);
-      },
-    );
-    if (authOn && !turnStarted && shim.statusCode === 500) {
-      log('warn', 'rejected a request whose token did not validate', { path });
-      shim.statusCode = 401;
-      shim.body = 'Unauthorized';
+    if (!body || typeof body !== 'object' || Array.isArray(body)) {
+      res.writeHead(400).end('The body is not an activity.');
+      return;
     }
-    shim.flush(res);
+    const answer = await handle({
+      method: req.method,
+      headers: req.headers,
+      body: body as Record<string, unknown>,
+    });
+    await write(res, answer);
+    if (answer.afterAnswer) {
+      const work: Promise<void> = answer
+        .afterAnswer()
+        .catch((error: unknown) =>
+          log('warn', 'work after an answer failed', { error: (error as Error).message }),
+        )
+        .finally(() => afterAnswers.delete(work));
+      afterAnswers.add(work);
+    }
   }
 
   await new Promise<void>((resolve, reject) => {
@@ -106,9 +107,12 @@ export async function startBotServer(options: BotServerOptions): Promise<BotServ
   });
   const address = server.address() as AddressInfo;
   const url = `http://${address.family === 'IPv6' ? `[${address.address}]` : address.address}:${address.port}`;
-  log('info', `cmk-runbook bot listening on ${url}/api/messages`);
+  log('info', `cmk-runbook bot (${transport.sdk}) listening on ${url}/api/messages`);
   return {
     url,
+    async settled() {
+      while (afterAnswers.size) await Promise.all([...afterAnswers]);
+    },
     close: () =>
       new Promise<void>((resolve, reject) => {
         server.closeAllConnections();
@@ -117,37 +121,18 @@ export async function startBotServer(options: BotServerOptions): Promise<BotServ
   };
 }
 
-/** The response object `adapter.process` writes to, flushed to node's response at the end. */
-class ResponseShim {
-  readonly socket = null;
-  statusCode = 200;
-  body: unknown;
-  private readonly headers: Record<string, string> = {};
-
-  status(code: number): this {
-    this.statusCode = code;
-    return this;
-  }
-  send(body?: unknown): this {
-    this.body = body;
-    return this;
-  }
-  header(name: string, value: unknown): this {
-    this.headers[name.toLowerCase()] = String(value);
-    return this;
-  }
-  end(): this {
-    return this;
-  }
-  flush(res: ServerResponse): void {
-    if (this.body === undefined || this.body === null) {
-      res.writeHead(this.statusCode, this.headers).end();
+/** Writes a transport's answer; resolves once it has been handed to the socket. */
+function write(res: ServerResponse, answer: InboundAnswer): Promise<void> {
+  const { status, body } = answer;
+  return new Promise((resolve) => {
+    if (body === undefined || body === null) {
+      res.writeHead(status).end(resolve);
       return;
     }
-    const text = typeof this.body === 'string' ? this.body : JSON.stringify(this.body);
-    const type = typeof this.body === 'string' ? 'text/plain; charset=utf-8' : 'application/json';
-    res.writeHead(this.statusCode, { 'content-type': type, ...this.headers }).end(text);
-  }
+    const text = typeof body === 'string' ? body : JSON.stringify(body);
+    const type = typeof body === 'string' ? 'text/plain; charset=utf-8' : 'application/json';
+    res.writeHead(status, { 'content-type': type }).end(text, resolve);
+  });
 }
 
 async function readBody(req: IncomingMessage): Promise<Buffer> {
@@ -173,7 +158,7 @@ export async function main(env: NodeJS.ProcessEnv = process.env): Promise<BotSer
   const client = new Client({ connection, namespace: config.temporal.namespace });
   const credential = new DefaultAzureCredential();
   const endpoint = config.azure.armEndpoint;
-  const handler = new CmkTeamsBot({
+  const handler = createCmkBot({
     runs: createRunService({
       client,
       taskQueue: config.temporal.taskQueue,

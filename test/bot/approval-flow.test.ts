@@ -9,8 +9,9 @@ import { createActivities, createAzureClients } from '../../src/activities';
 import { createArmAccountResolver } from '../../src/bot/accounts';
 import { createRunService } from '../../src/bot/run-service';
 import { startBotServer, type BotServer } from '../../src/bot/server';
-import { CmkTeamsBot } from '../../src/bot/teams-bot';
-import { createBotAdapter, createTeamsChatPort } from '../../src/bot/transport';
+import { createCmkBot } from '../../src/bot/bot';
+import { createChatPort } from '../../src/bot/chat-port';
+import { createChatTransport } from '../../src/bot/transports';
 import type { BotConfig } from '../../src/config';
 import { startLocalAzure, type LocalAzure } from '../../src/local-azure';
 import { workflowIdFor } from '../../src/shared/accounts';
@@ -86,7 +87,7 @@ describe('an approval from chat to Azure and back', () => {
       tenantId,
       alwaysApprove: ['configure'],
     };
-    const chat = createTeamsChatPort(createBotAdapter(BOT), BOT.appId, {
+    const chat = createChatPort(await createChatTransport(BOT), {
       delivery: { minIntervalInMs: 5, baseDelayInMs: 10 },
     });
     const activities = createActivities({
@@ -113,7 +114,7 @@ describe('an approval from chat to Azure and back', () => {
     running = worker.run();
     server = await startBotServer({
       bot: BOT,
-      handler: new CmkTeamsBot({
+      handler: createCmkBot({
         runs: createRunService({ client, taskQueue, namespace: 'default', uiBaseUrl: 'http://ui.test' }),
         resolver: createArmAccountResolver({
           subscriptionIds: azure.subscriptionIds,

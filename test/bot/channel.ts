@@ -6,7 +6,7 @@ import { generateKeyPairSync, randomUUID, type KeyObject } from 'node:crypto';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import jwt from 'jsonwebtoken';
-import type { BotAdapterOptions } from '../../src/bot/transport';
+import type { ChatTransportOptions } from '../../src/bot/transports';
 
 export const ISSUER = 'https://test-issuer.botframework.local';
 
@@ -78,6 +78,8 @@ export async function startTokenAuthority(): Promise<TokenAuthority> {
 export interface SentActivity {
   method: string;
   path: string;
+  /** The conversation the path names, decoded (one SDK encodes it, the other does not). */
+  conversationId: string;
   authorization?: string;
   body: Record<string, unknown>;
 }
@@ -106,6 +108,7 @@ export async function startRecordingConnector(): Promise<RecordingConnector> {
       const entry: SentActivity = {
         method: req.method ?? '',
         path: req.url ?? '',
+        conversationId: decodeURIComponent(/\/v3\/conversations\/([^/?]+)/.exec(req.url ?? '')?.[1] ?? ''),
         body: text ? (JSON.parse(text) as Record<string, unknown>) : {},
       };
       if (req.headers.authorization) entry.authorization = req.headers.authorization;
@@ -162,22 +165,25 @@ class StubCredentialsFactory {
   }
 }
 
-/** Bot Framework authentication ON, validated against the local token authority (every key set, as botbuilder requires). */
-export function offlineAuthAdapterOptions(appId: string, authority: TokenAuthority): BotAdapterOptions {
+/** Bot Framework authentication ON, validated against the local token authority, with a stub outbound token. */
+export function offlineAuth(appId: string, authority: TokenAuthority): ChatTransportOptions {
   return {
-    auth: {
-      MicrosoftAppId: appId,
-      MicrosoftAppPassword: 'unused',
-      MicrosoftAppType: 'MultiTenant',
-      ToBotFromChannelOpenIdMetadataUrl: authority.metadataUrl,
-      ToBotFromChannelTokenIssuer: ISSUER,
-      ToBotFromEmulatorOpenIdMetadataUrl: authority.metadataUrl,
-      ToChannelFromBotLoginUrl: 'https://login.invalid/botframework.com',
-      ToChannelFromBotOAuthScope: 'https://api.botframework.com',
-      OAuthUrl: 'https://token.invalid',
-      CallerId: 'urn:botframework:azure',
-      ValidateAuthority: true,
+    // Every key set, as botbuilder requires once one is given.
+    botbuilder: {
+      auth: {
+        MicrosoftAppId: appId,
+        MicrosoftAppPassword: 'unused',
+        MicrosoftAppType: 'MultiTenant',
+        ToBotFromChannelOpenIdMetadataUrl: authority.metadataUrl,
+        ToBotFromChannelTokenIssuer: ISSUER,
+        ToBotFromEmulatorOpenIdMetadataUrl: authority.metadataUrl,
+        ToChannelFromBotLoginUrl: 'https://login.invalid/botframework.com',
+        ToChannelFromBotOAuthScope: 'https://api.botframework.com',
+        OAuthUrl: 'https://token.invalid',
+        CallerId: 'urn:botframework:azure',
+        ValidateAuthority: true,
+      },
+      credentialsFactory: new StubCredentialsFactory(appId),
     },
-    credentialsFactory: new StubCredentialsFactory(appId),
   };
 }

@@ -6,7 +6,7 @@ import type { Client } from '@temporalio/client';
 import { createArmAccountResolver } from '../../src/bot/accounts';
 import { createRunService } from '../../src/bot/run-service';
 import { startBotServer, type BotServer } from '../../src/bot/server';
-import { CmkTeamsBot } from '../../src/bot/teams-bot';
+import { createCmkBot } from '../../src/bot/bot';
 import type { BotConfig } from '../../src/config';
 import { workflowIdFor } from '../../src/shared/accounts';
 import type { ApprovalPolicy } from '../../src/shared/approval';
@@ -18,7 +18,7 @@ import {
   startTokenAuthority,
   type RecordingConnector,
   type TokenAuthority,
-  offlineAuthAdapterOptions,
+  offlineAuth,
 } from './channel';
 import { APPROVER, REQUESTER, SUBSCRIPTION, TENANT } from './fixtures';
 
@@ -58,7 +58,7 @@ describe('the bot endpoint with Bot Framework authentication on', () => {
     });
     server = await startBotServer({
       bot,
-      handler: new CmkTeamsBot({
+      handler: createCmkBot({
         runs,
         resolver: createArmAccountResolver({
           subscriptionIds: [SUBSCRIPTION],
@@ -70,7 +70,7 @@ describe('the bot endpoint with Bot Framework authentication on', () => {
         policy,
         uiBaseUrl: 'http://localhost:8233',
       }),
-      adapterOptions: offlineAuthAdapterOptions(appId, authority),
+      transportOptions: offlineAuth(appId, authority),
       log: () => {},
     });
   });
@@ -181,7 +181,7 @@ describe('the bot endpoint without credentials', () => {
     const lines: string[] = [];
     const server = await startBotServer({
       bot: { appId: '', appPassword: '', appType: 'SingleTenant', appTenantId: '', port: 0, host: '0.0.0.0' },
-      handler: new CmkTeamsBot({
+      handler: createCmkBot({
         runs: createRunService({
           client: (await testEnv()).client,
           taskQueue: uniqueId('bot-local'),

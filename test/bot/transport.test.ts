@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import { createBotAdapter, createTeamsChatPort } from '../../src/bot/transport';
+import { createChatPort } from '../../src/bot/chat-port';
+import { createChatTransport } from '../../src/bot/transports';
 import type { BotConfig } from '../../src/config';
 import type { ChatPort, ConversationRef } from '../../src/shared/chat';
 import { startRecordingConnector, type RecordingConnector } from './channel';
@@ -22,7 +23,7 @@ describe('the Teams chat port the worker posts run cards through', () => {
 
   before(async () => {
     connector = await startRecordingConnector();
-    chat = createTeamsChatPort(createBotAdapter(BOT), BOT.appId, {
+    chat = createChatPort(await createChatTransport(BOT), {
       delivery: { minIntervalInMs: 5, baseDelayInMs: 10, maxAttempts: 6 },
     });
     conversation = {

@@ -17,8 +17,9 @@ import { createActivities, createAzureClients } from '../../src/activities';
 import { createArmAccountResolver } from '../../src/bot/accounts';
 import { createRunService } from '../../src/bot/run-service';
 import { startBotServer, type BotServer } from '../../src/bot/server';
-import { CmkTeamsBot } from '../../src/bot/teams-bot';
-import { createBotAdapter, createTeamsChatPort } from '../../src/bot/transport';
+import { createCmkBot } from '../../src/bot/bot';
+import { createChatPort } from '../../src/bot/chat-port';
+import { createChatTransport } from '../../src/bot/transports';
 import type { BotConfig } from '../../src/config';
 import { startLocalAzure, type LocalAzure } from '../../src/local-azure';
 import { workflowIdFor } from '../../src/shared/accounts';
@@ -127,7 +128,7 @@ describe('end to end through the Microsoft 365 Agents Playground', () => {
             retry: { maxRetries: 2, retryDelayInMs: 20, maxRetryDelayInMs: 200 },
           },
         ),
-        chat: createTeamsChatPort(createBotAdapter(BOT), BOT.appId, {
+        chat: createChatPort(await createChatTransport(BOT), {
           delivery: { minIntervalInMs: 20, baseDelayInMs: 50 },
         }),
         tenantId,
@@ -139,7 +140,7 @@ describe('end to end through the Microsoft 365 Agents Playground', () => {
     running = worker.run();
     server = await startBotServer({
       bot: BOT,
-      handler: new CmkTeamsBot({
+      handler: createCmkBot({
         runs: createRunService({
           client,
           taskQueue,

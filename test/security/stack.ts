@@ -12,8 +12,9 @@ import { createActivities, createAzureClients } from '../../src/activities';
 import { createArmAccountResolver } from '../../src/bot/accounts';
 import { createRunService } from '../../src/bot/run-service';
 import { startBotServer, type BotServer, type BotServerOptions } from '../../src/bot/server';
-import { CmkTeamsBot } from '../../src/bot/teams-bot';
-import { createBotAdapter, createTeamsChatPort } from '../../src/bot/transport';
+import { createCmkBot } from '../../src/bot/bot';
+import { createChatPort } from '../../src/bot/chat-port';
+import { createChatTransport } from '../../src/bot/transports';
 import type { BotConfig } from '../../src/config';
 import { startLocalAzure, type LocalAzure } from '../../src/local-azure';
 import type { AccountRef } from '../../src/shared/accounts';
@@ -34,7 +35,7 @@ export const WHO = {
 /** What the stack is started with. */
 export interface SecurityStackOptions {
   /** Bot Framework auth; without it the endpoint runs in local mode (no tokens). */
-  bot?: Pick<BotServerOptions, 'adapterOptions'> & { appId: string };
+  bot?: Pick<BotServerOptions, 'transportOptions'> & { appId: string };
 }
 
 /** A running security stack. */
@@ -96,7 +97,7 @@ export async function startSecurityStack(options: SecurityStackOptions = {}): Pr
     port: 0,
     host: '127.0.0.1',
   };
-  const chat = createTeamsChatPort(createBotAdapter({ ...botConfig, appId: '', appPassword: '' }), '', {
+  const chat = createChatPort(await createChatTransport({ ...botConfig, appId: '', appPassword: '' }), {
     delivery: { minIntervalInMs: 5, baseDelayInMs: 10 },
   });
   const activities = createActivities({
@@ -124,8 +125,8 @@ export async function startSecurityStack(options: SecurityStackOptions = {}): Pr
   const running = worker.run();
   const server = await startBotServer({
     bot: botConfig,
-    ...(options.bot?.adapterOptions ? { adapterOptions: options.bot.adapterOptions } : {}),
-    handler: new CmkTeamsBot({
+    ...(options.bot?.transportOptions ? { transportOptions: options.bot.transportOptions } : {}),
+    handler: createCmkBot({
       runs: createRunService({
         client: env.client,
         taskQueue,

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { after, before, describe, test } from 'node:test';
 import { workflowIdFor } from '../../src/shared/accounts';
-import { ISSUER, offlineAuthAdapterOptions, startTokenAuthority, type TokenAuthority } from '../bot/channel';
+import { ISSUER, offlineAuth, startTokenAuthority, type TokenAuthority } from '../bot/channel';
 import { printTable, type Row } from '../chaos/support';
 import { startSecurityStack, WHO, type SecurityStack } from './stack';
 
@@ -18,7 +18,7 @@ describe('token attacks on the bot endpoint', () => {
     s = await startSecurityStack({
       bot: {
         appId,
-        adapterOptions: offlineAuthAdapterOptions(appId, authority),
+        transportOptions: offlineAuth(appId, authority),
       },
     });
   });

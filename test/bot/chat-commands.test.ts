@@ -5,10 +5,11 @@ import { StorageManagementClient } from '@azure/arm-storage';
 import { ClientSecretCredential } from '@azure/identity';
 import type { Client } from '@temporalio/client';
 import { defaultPayloadConverter } from '@temporalio/common';
-import { TestAdapter, type Activity } from 'botbuilder';
 import { createArmAccountResolver } from '../../src/bot/accounts';
+import { createCmkBot } from '../../src/bot/bot';
 import { createRunService } from '../../src/bot/run-service';
-import { CmkTeamsBot } from '../../src/bot/teams-bot';
+import { startBotServer, type BotServer } from '../../src/bot/server';
+import type { BotConfig } from '../../src/config';
 import { startLocalAzure, type LocalAzure } from '../../src/local-azure';
 import { workflowIdFor } from '../../src/shared/accounts';
 import type { ApprovalPolicy } from '../../src/shared/approval';
@@ -17,6 +18,7 @@ import { TypedSearchAttributes } from '@temporalio/common';
 import { SA } from '../../src/shared/runbooks';
 import { scheduleIdFor } from '../../src/shared/start';
 import { testEnv, uniqueId } from '../helpers/temporal';
+import { startRecordingConnector, type RecordingConnector } from './channel';
 import { APPROVER, REQUESTER, TENANT } from './fixtures';
 
 const policy: ApprovalPolicy = {
@@ -26,13 +28,23 @@ const policy: ApprovalPolicy = {
   tenantId: TENANT,
 };
 
+const BOT: BotConfig = {
+  appId: '',
+  appPassword: '',
+  appType: 'SingleTenant',
+  appTenantId: '',
+  port: 0,
+  host: '127.0.0.1',
+};
+
 describe('the Teams bot answering commands', () => {
   let azure: LocalAzure;
   let client: Client;
   let subscription: string;
   const taskQueue = uniqueId('bot-commands');
   const workflows: string[] = [];
-  let adapter: TestAdapter;
+  let connector: RecordingConnector;
+  let server: BotServer;
 
   before(async () => {
     azure = await startLocalAzure({
@@ -45,7 +57,8 @@ describe('the Teams bot answering commands', () => {
     const credential = new ClientSecretCredential(tenantId, clientId, clientSecret, {
       agent: azure.agent,
     });
-    const bot = new CmkTeamsBot({
+    connector = await startRecordingConnector();
+    const bot = createCmkBot({
       runs: createRunService({ client, taskQueue, namespace: 'default', uiBaseUrl: 'http://ui.test' }),
       resolver: createArmAccountResolver({
         subscriptionIds: azure.subscriptionIds,
@@ -55,19 +68,7 @@ describe('the Teams bot answering commands', () => {
       policy,
       uiBaseUrl: 'http://ui.test',
     });
-    adapter = new TestAdapter(async (ctx) => bot.run(ctx), {
-      channelId: 'msteams',
-      conversation: {
-        id: 'a:personal-chat',
-        conversationType: 'personal',
-        tenantId: TENANT,
-        isGroup: false,
-        name: '',
-      },
-      from: { id: '29:adele', aadObjectId: REQUESTER.aadObjectId, name: REQUESTER.name },
-      recipient: { id: '28:cmk-runbook', name: 'cmk-runbook' },
-      channelData: { tenant: { id: TENANT } },
-    });
+    server = await startBotServer({ bot: BOT, handler: bot, log: () => {} });
   });
 
   after(async () => {
@@ -76,19 +77,39 @@ describe('the Teams bot answering commands', () => {
         .getHandle(id)
         .terminate('test finished')
         .catch(() => undefined);
+    await server?.close();
+    await connector?.close();
     await azure?.close();
   });
 
-  /** Sends one message and returns what the bot answered: its text and the card's visible strings. */
+  /** Sends one message over HTTP and returns what the bot answered: its text and the card's visible strings. */
   async function say(
     text: string,
-    extra: Partial<Activity> = {},
+    extra: Record<string, unknown> = {},
   ): Promise<{ text: string; card?: Record<string, unknown> }> {
-    await adapter.receiveActivity({ type: 'message', text, ...extra });
-    const reply = adapter.activeQueue.shift();
-    assert.ok(reply, `no reply to "${text}"`);
-    assert.equal(adapter.activeQueue.length, 0);
-    const card = reply.attachments?.[0]?.content as Record<string, unknown> | undefined;
+    const before = connector.sent.length;
+    const response = await fetch(`${server.url}/api/messages`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({
+        type: 'message',
+        id: randomUUID(),
+        text,
+        channelId: 'msteams',
+        serviceUrl: connector.serviceUrl,
+        conversation: { id: 'a:personal-chat', conversationType: 'personal', tenantId: TENANT },
+        from: { id: '29:adele', aadObjectId: REQUESTER.aadObjectId, name: REQUESTER.name },
+        recipient: { id: '28:cmk-runbook', name: 'cmk-runbook' },
+        channelData: { tenant: { id: TENANT } },
+        ...extra,
+      }),
+    });
+    assert.equal(response.status, 200);
+    const replies = connector.sent.slice(before);
+    assert.equal(replies.length, 1, `one reply to "${text}"`);
+    const reply = replies[0]!.body as { text?: string; attachments?: { content: Record<string, unknown> }[] };
+    assert.equal(replies[0]!.conversationId, 'a:personal-chat');
+    const card = reply.attachments?.[0]?.content;
     return { text: reply.text ?? strings(card).join('\n'), ...(card ? { card } : {}) };
   }
 
