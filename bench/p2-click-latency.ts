@@ -39,6 +39,8 @@ export interface P2Options {
 }
 
 const BOT: BotConfig = {
+  // The SDK the bench worker runs on too (it reads CMK_BOT_SDK like any worker).
+  sdk: process.env.CMK_BOT_SDK === 'agents' ? 'agents' : 'botbuilder',
   appId: '',
   appPassword: '',
   appType: 'SingleTenant',

@@ -46,8 +46,14 @@ export interface AzureConfig {
   armEndpoint: string;
 }
 
+/** The SDKs the bot and the worker's chat port can run on (`CMK_BOT_SDK`); botbuilder is the default. */
+export const BOT_SDKS = ['botbuilder', 'agents'] as const;
+export type BotSdk = (typeof BOT_SDKS)[number];
+
 /** The Teams bot's Bot Framework registration and HTTP endpoint. */
 export interface BotConfig {
+  /** CMK_BOT_SDK — botbuilder (Bot Framework SDK) or agents (Microsoft 365 Agents SDK). */
+  sdk: BotSdk;
   /** MicrosoftAppId — empty means local use: no auth, bound to loopback. */
   appId: string;
   appPassword: string;
@@ -190,7 +196,14 @@ function loadAzure(env: Env): AzureConfig {
 }
 
 function loadBot(env: Env): BotConfig {
+  const sdk = oneOf(env, 'CMK_BOT_SDK', BOT_SDKS, 'botbuilder');
   const appId = env.MicrosoftAppId?.trim() ?? '';
+  if (sdk === 'agents' && !appId && env.NODE_ENV?.trim().toLowerCase() === 'production') {
+    throw new ValidationError(
+      'CMK_BOT_SDK',
+      'the Agents SDK refuses to run without MicrosoftAppId when NODE_ENV=production; set MicrosoftAppId, or unset NODE_ENV for local use',
+    );
+  }
   const appPassword = env.MicrosoftAppPassword ?? '';
   const appType = oneOf(
     env,
@@ -213,7 +226,7 @@ function loadBot(env: Env): BotConfig {
   if (!Number.isInteger(port) || port < 0 || port > 65535)
     throw new ValidationError('CMK_BOT_PORT', 'must be a port number 0–65535', env.CMK_BOT_PORT);
   const host = env.CMK_BOT_HOST?.trim() || (appId ? '0.0.0.0' : '127.0.0.1');
-  return { appId, appPassword, appType, appTenantId, port, host };
+  return { sdk, appId, appPassword, appType, appTenantId, port, host };
 }
 
 function loadPolicy(env: Env, problems: string[]): ApprovalPolicy {
@@ -342,6 +355,12 @@ export const CONFIG_KEYS: Record<string, { part: ConfigPart | 'runtime'; default
     },
     CMK_SUBSCRIPTION_IDS: { part: 'azure', about: 'comma-separated subscriptions runbooks may act on' },
     CMK_ARM_ENDPOINT: { part: 'azure', default: 'https://management.azure.com', about: 'ARM endpoint' },
+    CMK_BOT_SDK: {
+      part: 'bot',
+      default: 'botbuilder',
+      about:
+        'botbuilder (Bot Framework SDK) or agents (Microsoft 365 Agents SDK); the same settings serve both',
+    },
     MicrosoftAppId: {
       part: 'bot',
       about: 'Bot registration app id; empty = local use, no auth, loopback only',
@@ -375,6 +394,10 @@ export const CONFIG_KEYS: Record<string, { part: ConfigPart | 'runtime'; default
       ]),
     ),
     CMK_LOG_LEVEL: { part: 'runtime', default: 'info', about: 'debug, info, warn or error' },
+    NODE_ENV: {
+      part: 'runtime',
+      about: 'production in the container image; the Agents SDK then insists on MicrosoftAppId',
+    },
     HTTPS_PROXY: {
       part: 'runtime',
       about: 'local Azure only: its proxy URL (printed by npm run azure:local)',

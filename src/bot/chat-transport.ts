@@ -4,14 +4,11 @@
  * conversations for proactive cards. Everything on this side of the seam is SDK-free.
  */
 import type { IncomingHttpHeaders } from 'node:http';
+import type { BotSdk } from '../config';
 import type { ConversationRef } from '../shared/chat';
 import type { AdaptiveCardJson } from './cards/render';
 import type { CardAction } from './handle-action';
 import type { IncomingCommand } from './handle-command';
-
-/** The SDKs a transport exists for (`CMK_BOT_SDK`); botbuilder is the default. */
-export const BOT_SDKS = ['botbuilder', 'agents'] as const;
-export type BotSdk = (typeof BOT_SDKS)[number];
 
 /** One conversation, opened by a transport inside an inbound turn or a proactive one. */
 export interface ConversationChannel {

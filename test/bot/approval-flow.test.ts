@@ -4,7 +4,7 @@ import { after, before, describe, test } from 'node:test';
 import { StorageManagementClient } from '@azure/arm-storage';
 import { ClientSecretCredential } from '@azure/identity';
 import type { Client } from '@temporalio/client';
-import type { Worker } from '@temporalio/worker';
+import type { NativeConnection } from '@temporalio/worker';
 import { createActivities, createAzureClients } from '../../src/activities';
 import { createArmAccountResolver } from '../../src/bot/accounts';
 import { createRunService } from '../../src/bot/run-service';
@@ -12,7 +12,7 @@ import { startBotServer, type BotServer } from '../../src/bot/server';
 import { createCmkBot } from '../../src/bot/bot';
 import { createChatPort } from '../../src/bot/chat-port';
 import { createChatTransport } from '../../src/bot/transports';
-import type { BotConfig } from '../../src/config';
+import type { BotSdk } from '../../src/config';
 import { startLocalAzure, type LocalAzure } from '../../src/local-azure';
 import { workflowIdFor } from '../../src/shared/accounts';
 import { statusQuery, type ApprovalPolicy } from '../../src/shared/approval';
@@ -20,18 +20,16 @@ import type { RunResult } from '../../src/shared/runbooks';
 import { createCmkWorker } from '../../worker';
 import { FAST_TIMING } from '../activities/harness';
 import { testEnv, uniqueId, workflowBundle } from '../helpers/temporal';
-import { startRecordingConnector, type RecordingConnector, type SentActivity } from './channel';
+import {
+  SDKS,
+  localBot,
+  startRecordingConnector,
+  type RecordingConnector,
+  type SentActivity,
+} from './channel';
 import { APPROVER, REQUESTER } from './fixtures';
 
 const OUTSIDER = { aadObjectId: '00000000-0000-0000-0000-0000000000f1', name: 'Oscar Outsider' };
-const BOT: BotConfig = {
-  appId: '',
-  appPassword: '',
-  appType: 'SingleTenant',
-  appTenantId: '',
-  port: 0,
-  host: '127.0.0.1',
-};
 
 /** Everything a card shows, as one string. */
 function cardText(card: unknown): string {
@@ -55,16 +53,24 @@ async function eventually<T>(what: string, probe: () => T | undefined | Promise<
   throw new Error(`never happened: ${what}`);
 }
 
-describe('an approval from chat to Azure and back', () => {
+/** A person in a chat. */
+type Who = { aadObjectId: string; name: string };
+
+/** The bot endpoint and a worker on one SDK, serving one task queue. */
+interface ChatSide {
+  server: BotServer;
+  stop(): Promise<void>;
+}
+
+describe('approvals from chat to Azure and back, on each bot SDK', () => {
   let azure: LocalAzure;
   let client: Client;
+  let nativeConnection: NativeConnection;
   let connector: RecordingConnector;
-  let server: BotServer;
-  let worker: Worker;
-  let running: Promise<void>;
+  let credential: ClientSecretCredential;
+  let policy: ApprovalPolicy;
   let tenantId: string;
   let subscription: string;
-  const taskQueue = uniqueId('bot-flow');
 
   before(async () => {
     azure = await startLocalAzure({
@@ -77,19 +83,27 @@ describe('an approval from chat to Azure and back', () => {
     subscription = azure.subscriptionIds[0]!;
     const env = await testEnv();
     client = env.client;
+    nativeConnection = env.nativeConnection;
     connector = await startRecordingConnector();
     const { clientId, clientSecret } = azure.credentials;
-    const credential = new ClientSecretCredential(tenantId, clientId, clientSecret, { agent: azure.agent });
-    const policy: ApprovalPolicy = {
+    credential = new ClientSecretCredential(tenantId, clientId, clientSecret, { agent: azure.agent });
+    policy = {
       approvers: { configure: [APPROVER.aadObjectId, REQUESTER.aadObjectId] },
       quorum: {},
       deadline: '1h',
       tenantId,
       alwaysApprove: ['configure'],
     };
-    const chat = createChatPort(await createChatTransport(BOT), {
-      delivery: { minIntervalInMs: 5, baseDelayInMs: 10 },
-    });
+  });
+
+  after(async () => {
+    await connector?.close();
+    await azure?.close();
+  });
+
+  /** The production worker factory and the bot endpoint, both on `sdk`. */
+  async function startChatSide(sdk: BotSdk, taskQueue: string): Promise<ChatSide> {
+    const bot = localBot(sdk);
     const activities = createActivities({
       azure: createAzureClients(
         { tenantId, subscriptionIds: azure.subscriptionIds, armEndpoint: 'https://management.azure.com' },
@@ -99,21 +113,23 @@ describe('an approval from chat to Azure and back', () => {
           retry: { maxRetries: 2, retryDelayInMs: 20, maxRetryDelayInMs: 200 },
         },
       ),
-      chat,
+      chat: createChatPort(await createChatTransport(bot), {
+        delivery: { minIntervalInMs: 5, baseDelayInMs: 10 },
+      }),
       tenantId,
       timing: FAST_TIMING,
     });
-    worker = await createCmkWorker({
-      connection: env.nativeConnection,
+    const worker = await createCmkWorker({
+      connection: nativeConnection,
       namespace: 'default',
       taskQueue,
       activities,
       workflowBundle: await workflowBundle(),
       options: { shutdownGraceTime: '100ms' },
     });
-    running = worker.run();
-    server = await startBotServer({
-      bot: BOT,
+    const running = worker.run();
+    const server = await startBotServer({
+      bot,
       handler: createCmkBot({
         runs: createRunService({ client, taskQueue, namespace: 'default', uiBaseUrl: 'http://ui.test' }),
         resolver: createArmAccountResolver({
@@ -126,20 +142,21 @@ describe('an approval from chat to Azure and back', () => {
       }),
       log: () => {},
     });
-  });
-
-  after(async () => {
-    await server?.close();
-    worker?.shutdown();
-    await running;
-    await connector?.close();
-    await azure?.close();
-  });
-
-  const conversation = { id: `a:personal-${randomUUID().slice(0, 8)}`, conversationType: 'personal' };
-
-  function activity(from: { aadObjectId: string; name: string }, extra: Record<string, unknown>) {
     return {
+      server,
+      async stop() {
+        await server.settled();
+        await server.close();
+        worker.shutdown();
+        await running;
+      },
+    };
+  }
+
+  /** One personal chat with the bot: its activities, and what the bot sent into it. */
+  function chat(side: () => ChatSide) {
+    const conversation = { id: `a:personal-${randomUUID().slice(0, 8)}`, conversationType: 'personal' };
+    const activity = (from: Who, extra: Record<string, unknown>) => ({
       id: randomUUID(),
       channelId: 'msteams',
       serviceUrl: connector.serviceUrl,
@@ -148,118 +165,173 @@ describe('an approval from chat to Azure and back', () => {
       conversation: { ...conversation, tenantId },
       channelData: { tenant: { id: tenantId } },
       ...extra,
+    });
+    const post = async (body: object): Promise<{ status: number; body: unknown }> => {
+      const response = await fetch(`${side().server.url}/api/messages`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify(body),
+      });
+      const text = await response.text();
+      return { status: response.status, body: text ? JSON.parse(text) : undefined };
+    };
+    const sent = () => connector.sent.filter((s) => s.conversationId === conversation.id);
+    return {
+      sent,
+      say: async (from: Who, text: string) => (await post(activity(from, { type: 'message', text }))).status,
+      /** Clicks a card button; returns the clicker's card as text. */
+      click: async (
+        who: Who,
+        verb: string,
+        messageId: string,
+        data: unknown,
+        overrides: Record<string, unknown> = {},
+      ): Promise<string> => {
+        const response = await post(
+          activity(who, {
+            type: 'invoke',
+            name: 'adaptiveCard/action',
+            replyToId: messageId,
+            value: { action: { type: 'Action.Execute', verb, data }, trigger: 'manual' },
+            ...overrides,
+          }),
+        );
+        assert.equal(response.status, 200);
+        const body = response.body as { statusCode: number; type: string; value: unknown };
+        assert.equal(body.type, 'application/vnd.microsoft.card.adaptive');
+        return cardText(body.value);
+      },
+      /** The card asking for approval: its message id, its card and its refresh data. */
+      approvalCard: async () => {
+        const posted = await eventually('the run card asks for approval', () =>
+          sent().find((s) => cardText(cardOf(s)).includes('Waiting for approval')),
+        );
+        const messageId =
+          posted.method === 'PUT' ? posted.activityId! : `activity-${connector.sent.indexOf(posted) + 1}`;
+        const card = cardOf(posted)!;
+        const data = (card.actions as { verb?: string; data?: unknown }[]).find(
+          (a) => a.verb === 'refresh',
+        )!.data;
+        return { messageId, card, data };
+      },
+      /** The card once it shows the outcome, as edited in place. */
+      finalCard: (messageId: string) =>
+        eventually('the card shows the outcome', () => {
+          const last = sent()
+            .filter((s) => s.method === 'PUT' && s.activityId === messageId)
+            .at(-1);
+          return last && cardText(cardOf(last)).includes('Succeeded') ? cardOf(last) : undefined;
+        }),
     };
   }
 
-  async function post(body: object): Promise<{ status: number; body: unknown }> {
-    const response = await fetch(`${server.url}/api/messages`, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json' },
-      body: JSON.stringify(body),
-    });
-    const text = await response.text();
-    return { status: response.status, body: text ? JSON.parse(text) : undefined };
-  }
-
-  async function click(
-    who: { aadObjectId: string; name: string },
-    verb: string,
-    messageId: string,
-    data: unknown,
-    overrides: Record<string, unknown> = {},
-  ): Promise<string> {
-    const response = await post(
-      activity(who, {
-        type: 'invoke',
-        name: 'adaptiveCard/action',
-        replyToId: messageId,
-        value: { action: { type: 'Action.Execute', verb, data }, trigger: 'manual' },
-        ...overrides,
-      }),
-    );
-    assert.equal(response.status, 200);
-    const body = response.body as { statusCode: number; type: string; value: unknown };
-    assert.equal(body.type, 'application/vnd.microsoft.card.adaptive');
-    return cardText(body.value);
-  }
-
-  test('when configure is approved on the card, then the account is encrypted and the card shows the outcome', async () => {
+  function newAccount() {
     const name = `st${randomUUID().replace(/-/g, '').slice(0, 12)}`;
     azure.state.addStorageAccount({ subscriptionId: subscription, resourceGroup: 'rg-storage', name });
-    const workflowId = workflowIdFor({ subscriptionId: subscription, resourceGroup: 'rg-storage', name });
+    return {
+      name,
+      workflowId: workflowIdFor({ subscriptionId: subscription, resourceGroup: 'rg-storage', name }),
+    };
+  }
 
-    assert.equal(
-      (await post(activity(REQUESTER, { type: 'message', text: `configure ${name}` }))).status,
-      200,
-    );
-
-    const posted = await eventually('the run card asks for approval', () =>
-      connector.sent.find((s) => cardText(cardOf(s)).includes('Waiting for approval')),
-    );
-    const messageId =
-      posted.method === 'PUT'
-        ? posted.path.split('/').at(-1)!
-        : `activity-${connector.sent.indexOf(posted) + 1}`;
-    const card = cardOf(posted)!;
-    assert.deepEqual(
-      (card.refresh as { userIds: string[] }).userIds.sort(),
-      [`29:${APPROVER.aadObjectId}`, `29:${REQUESTER.aadObjectId}`].sort(),
-    );
-    const data = (card.actions as { verb?: string; data?: unknown }[]).find(
-      (a) => a.verb === 'refresh',
-    )!.data;
-
-    assert.match(await click(APPROVER, 'refresh', messageId, data), /Approve[\s\S]*Reject/);
-    assert.match(await click(OUTSIDER, 'refresh', messageId, data), /^(?![\s\S]*\nApprove\n)/);
-
-    assert.match(
-      await click(REQUESTER, 'approve', messageId, data),
-      /Not recorded: You requested this run; someone else must approve it\./,
-    );
-    assert.match(
-      await click(OUTSIDER, 'approve', messageId, data),
-      /Not recorded: You are not an approver for Configure CMK\./,
-    );
-    assert.match(
-      await click(APPROVER, 'approve', messageId, data, { channelData: { tenant: { id: randomUUID() } } }),
-      /Not recorded: You are signed in to another organisation/,
-    );
-
-    const clickId = randomUUID();
-    assert.match(await click(APPROVER, 'approve', messageId, data, { id: clickId }), /Megan Bowen approved/);
-    await click(APPROVER, 'approve', messageId, data, { id: clickId });
-    const status = await client.workflow.getHandle(workflowId).query(statusQuery);
-    assert.equal(status.approval.decisions.length, 1);
-
-    const result = (await client.workflow.getHandle(workflowId).result()) as RunResult;
-    assert.equal(result.outcome, 'succeeded', result.message);
-    const encryption = (
+  function keySourceOf(name: string): string {
+    return (
       azure.state.getStorageAccount(subscription, 'rg-storage', name) as {
         properties: { encryption: { keySource: string } };
       }
-    ).properties.encryption;
-    assert.equal(encryption.keySource, 'Microsoft.Keyvault');
+    ).properties.encryption.keySource;
+  }
 
-    const finalCard = await eventually('the card shows the outcome', () => {
-      const edits = connector.sent.filter(
-        (s) => s.method === 'PUT' && s.path.endsWith(`/activities/${messageId}`),
-      );
-      const last = edits.at(-1);
-      return last && cardText(cardOf(last)).includes('Succeeded') ? cardOf(last) : undefined;
+  for (const sdk of SDKS) {
+    test(`when configure is approved on the card (${sdk}), then the account is encrypted and the card shows the outcome`, async () => {
+      const side = await startChatSide(sdk, uniqueId(`bot-flow-${sdk}`));
+      try {
+        const { click, say, sent, approvalCard, finalCard } = chat(() => side);
+        const { name, workflowId } = newAccount();
+        assert.equal(await say(REQUESTER, `configure ${name}`), 200);
+
+        const { messageId, card, data } = await approvalCard();
+        assert.deepEqual(
+          (card.refresh as { userIds: string[] }).userIds.sort(),
+          [`29:${APPROVER.aadObjectId}`, `29:${REQUESTER.aadObjectId}`].sort(),
+        );
+
+        assert.match(await click(APPROVER, 'refresh', messageId, data), /Approve[\s\S]*Reject/);
+        assert.match(await click(OUTSIDER, 'refresh', messageId, data), /^(?![\s\S]*\nApprove\n)/);
+
+        assert.match(
+          await click(REQUESTER, 'approve', messageId, data),
+          /Not recorded: You requested this run; someone else must approve it\./,
+        );
+        assert.match(
+          await click(OUTSIDER, 'approve', messageId, data),
+          /Not recorded: You are not an approver for Configure CMK\./,
+        );
+        assert.match(
+          await click(APPROVER, 'approve', messageId, data, {
+            channelData: { tenant: { id: randomUUID() } },
+          }),
+          /Not recorded: You are signed in to another organisation/,
+        );
+
+        const clickId = randomUUID();
+        assert.match(
+          await click(APPROVER, 'approve', messageId, data, { id: clickId }),
+          /Megan Bowen approved/,
+        );
+        await click(APPROVER, 'approve', messageId, data, { id: clickId });
+        const status = await client.workflow.getHandle(workflowId).query(statusQuery);
+        assert.equal(status.approval.decisions.length, 1);
+
+        const result = (await client.workflow.getHandle(workflowId).result()) as RunResult;
+        assert.equal(result.outcome, 'succeeded', result.message);
+        assert.equal(keySourceOf(name), 'Microsoft.Keyvault');
+
+        const final = await finalCard(messageId);
+        assert.match(cardText(final), /Approved \(1 of 1\)/);
+        assert.equal(final.refresh, undefined);
+
+        await side.server.settled();
+        const before = sent().length;
+        assert.equal(await say(REQUESTER, `status ${name}`), 200);
+        const statusCard = cardText(cardOf(sent()[before]));
+        assert.match(statusCard, /Succeeded/);
+        assert.match(statusCard, /After[\s\S]*Customer-managed \(Key Vault\)[\s\S]*cmk-key/);
+        assert.equal(await say(REQUESTER, 'runs'), 200);
+        const runsCard = cardText(cardOf(sent()[before + 1]));
+        assert.match(runsCard, new RegExp(`Configure CMK · ${name}`));
+        assert.ok(
+          runsCard.includes(`http://ui.test/namespaces/default/workflows/${encodeURIComponent(workflowId)}/`),
+        );
+      } finally {
+        await side.stop();
+      }
     });
-    assert.match(cardText(finalCard), /Approved \(1 of 1\)/);
-    assert.equal(finalCard.refresh, undefined);
+  }
 
-    const before = connector.sent.length;
-    assert.equal((await post(activity(REQUESTER, { type: 'message', text: `status ${name}` }))).status, 200);
-    const statusCard = cardText(cardOf(connector.sent[before]));
-    assert.match(statusCard, /Succeeded/);
-    assert.match(statusCard, /After[\s\S]*Customer-managed \(Key Vault\)[\s\S]*cmk-key/);
-    assert.equal((await post(activity(REQUESTER, { type: 'message', text: 'runs' }))).status, 200);
-    const runsCard = cardText(cardOf(connector.sent[before + 1]));
-    assert.match(runsCard, new RegExp(`Configure CMK · ${name}`));
-    assert.ok(
-      runsCard.includes(`http://ui.test/namespaces/default/workflows/${encodeURIComponent(workflowId)}/`),
-    );
-  });
+  for (const from of SDKS) {
+    for (const to of SDKS.filter((sdk) => sdk !== from)) {
+      test(`when a run waits for approval under ${from} and the installation moves to ${to}, then the approval on ${to} finishes it and the card ${from} posted shows the outcome`, async () => {
+        const taskQueue = uniqueId(`bot-move-${from}`);
+        let side = await startChatSide(from, taskQueue);
+        const { click, say, approvalCard, finalCard } = chat(() => side);
+        try {
+          const { name, workflowId } = newAccount();
+          assert.equal(await say(REQUESTER, `configure ${name}`), 200);
+          const { messageId, data } = await approvalCard();
+
+          await side.stop();
+          side = await startChatSide(to, taskQueue);
+
+          assert.match(await click(APPROVER, 'approve', messageId, data), /Megan Bowen approved/);
+          const result = (await client.workflow.getHandle(workflowId).result()) as RunResult;
+          assert.equal(result.outcome, 'succeeded', result.message);
+          assert.equal(keySourceOf(name), 'Microsoft.Keyvault');
+          assert.match(cardText(await finalCard(messageId)), /Approved \(1 of 1\)/);
+        } finally {
+          await side.stop();
+        }
+      });
+    }
+  }
 });

@@ -1,21 +1,46 @@
 /**
  * Test stand-ins for the Bot Framework side of Teams: an OpenID metadata + JWKS server that
- * signs channel tokens, and a connector that records what the bot sends back to the chat.
+ * signs channel tokens, and a connector that records what the bot sends back to the chat; and
+ * the SDKs the bot suites run on, once each.
  */
 import { generateKeyPairSync, randomUUID, type KeyObject } from 'node:crypto';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import jwt from 'jsonwebtoken';
+import type { AuthConfiguration, AuthProvider, Connections } from '@microsoft/agents-hosting';
 import type { ChatTransportOptions } from '../../src/bot/transports';
+import { BOT_SDKS, type BotConfig, type BotSdk } from '../../src/config';
 
 export const ISSUER = 'https://test-issuer.botframework.local';
 
-/** Serves `/openid` and `/jwks` and signs tokens with its key (or forges them with another). */
+/** The SDKs every HTTP-level bot suite runs against, one server per suite and SDK. */
+export const SDKS: readonly BotSdk[] = BOT_SDKS;
+
+/** A bot for local use (no app id, so no tokens) on `sdk`, on a free loopback port. */
+export function localBot(sdk: BotSdk): BotConfig {
+  return {
+    sdk,
+    appId: '',
+    appPassword: '',
+    appType: 'SingleTenant',
+    appTenantId: '',
+    port: 0,
+    host: '127.0.0.1',
+  };
+}
+
+/**
+ * Serves OpenID metadata (`/openid`, botbuilder's way in) and the JWKS (`/jwks`, and under
+ * `<tenant>/discovery/v2.0/keys`, the Agents SDK's way in) and signs tokens with its key, or
+ * forges them with another.
+ */
 export interface TokenAuthority {
+  /** Base URL: the Entra authority the Agents SDK derives the key location from. */
+  url: string;
   metadataUrl: string;
   sign(
     claims: Record<string, unknown>,
-    options?: { key?: 'own' | 'other'; algorithm?: 'RS256' | 'HS256' },
+    options?: { key?: 'own' | 'other'; algorithm?: 'RS256' | 'HS256'; kid?: string },
   ): string;
   close(): Promise<void>;
 }
@@ -49,7 +74,7 @@ export async function startTokenAuthority(): Promise<TokenAuthority> {
           id_token_signing_alg_values_supported: ['RS256'],
         }),
       );
-    } else if (req.url === '/jwks') {
+    } else if (req.url === '/jwks' || req.url?.endsWith('/discovery/v2.0/keys')) {
       res.end(
         JSON.stringify({
           keys: [{ kty: 'RSA', use: 'sig', kid, n: jwk.n, e: jwk.e, endorsements: ['msteams'] }],
@@ -62,13 +87,15 @@ export async function startTokenAuthority(): Promise<TokenAuthority> {
   });
   base = await listen(server);
   return {
+    url: base,
     metadataUrl: `${base}/openid`,
     sign(claims, options = {}) {
+      const keyid = options.kid ?? kid;
       if (options.algorithm === 'HS256') {
-        return jwt.sign(claims, 'a-shared-secret-an-attacker-chose', { algorithm: 'HS256', keyid: kid });
+        return jwt.sign(claims, 'a-shared-secret-an-attacker-chose', { algorithm: 'HS256', keyid });
       }
       const key: KeyObject = options.key === 'other' ? other.privateKey : own.privateKey;
-      return jwt.sign(claims, key, { algorithm: 'RS256', keyid: kid });
+      return jwt.sign(claims, key, { algorithm: 'RS256', keyid });
     },
     close: () => closeServer(server),
   };
@@ -80,6 +107,8 @@ export interface SentActivity {
   path: string;
   /** The conversation the path names, decoded (one SDK encodes it, the other does not). */
   conversationId: string;
+  /** The activity the path names (replied to or edited), decoded. */
+  activityId?: string;
   authorization?: string;
   body: Record<string, unknown>;
 }
@@ -112,6 +141,8 @@ export async function startRecordingConnector(): Promise<RecordingConnector> {
         body: text ? (JSON.parse(text) as Record<string, unknown>) : {},
       };
       if (req.headers.authorization) entry.authorization = req.headers.authorization;
+      const activityId = /\/activities\/([^/?]+)$/.exec(req.url ?? '')?.[1];
+      if (activityId) entry.activityId = decodeURIComponent(activityId);
       res.setHeader('content-type', 'application/json');
       const member = /\/v3\/conversations\/[^/]+\/members\/([^/?]+)$/.exec(req.url ?? '');
       if (req.method === 'GET' && member) {
@@ -165,9 +196,35 @@ class StubCredentialsFactory {
   }
 }
 
+/** The Agents SDK's token providers, all answering with a stub token instead of asking Entra. */
+function stubConnections(appId: string): Connections {
+  const refuse = async (): Promise<string> => {
+    throw new Error('not used by the bot');
+  };
+  const provider: AuthProvider = {
+    getAccessToken: async () => 'stub-outbound',
+    getAgenticApplicationToken: refuse,
+    getAgenticInstanceToken: refuse,
+    getAgenticUserToken: refuse,
+    acquireTokenOnBehalfOf: refuse,
+  };
+  const settings: AuthConfiguration = { clientId: appId };
+  return {
+    getConnection: () => provider,
+    getDefaultConnection: () => provider,
+    getTokenProvider: () => provider,
+    getTokenProviderFromActivity: () => provider,
+    getDefaultConnectionConfiguration: () => settings,
+  };
+}
+
 /** Bot Framework authentication ON, validated against the local token authority, with a stub outbound token. */
 export function offlineAuth(appId: string, authority: TokenAuthority): ChatTransportOptions {
   return {
+    agents: {
+      auth: { authorityEndpoint: authority.url, issuers: [ISSUER] },
+      connections: stubConnections(appId),
+    },
     // Every key set, as botbuilder requires once one is given.
     botbuilder: {
       auth: {

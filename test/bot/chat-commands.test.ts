@@ -9,7 +9,6 @@ import { createArmAccountResolver } from '../../src/bot/accounts';
 import { createCmkBot } from '../../src/bot/bot';
 import { createRunService } from '../../src/bot/run-service';
 import { startBotServer, type BotServer } from '../../src/bot/server';
-import type { BotConfig } from '../../src/config';
 import { startLocalAzure, type LocalAzure } from '../../src/local-azure';
 import { workflowIdFor } from '../../src/shared/accounts';
 import type { ApprovalPolicy } from '../../src/shared/approval';
@@ -18,7 +17,7 @@ import { TypedSearchAttributes } from '@temporalio/common';
 import { SA } from '../../src/shared/runbooks';
 import { scheduleIdFor } from '../../src/shared/start';
 import { testEnv, uniqueId } from '../helpers/temporal';
-import { startRecordingConnector, type RecordingConnector } from './channel';
+import { SDKS, localBot, startRecordingConnector, type RecordingConnector } from './channel';
 import { APPROVER, REQUESTER, TENANT } from './fixtures';
 
 const policy: ApprovalPolicy = {
@@ -28,237 +27,238 @@ const policy: ApprovalPolicy = {
   tenantId: TENANT,
 };
 
-const BOT: BotConfig = {
-  appId: '',
-  appPassword: '',
-  appType: 'SingleTenant',
-  appTenantId: '',
-  port: 0,
-  host: '127.0.0.1',
-};
+for (const sdk of SDKS) {
+  describe(`the Teams bot answering commands (${sdk})`, () => {
+    let azure: LocalAzure;
+    let client: Client;
+    let subscription: string;
+    const taskQueue = uniqueId(`bot-commands-${sdk}`);
+    const workflows: string[] = [];
+    let connector: RecordingConnector;
+    let server: BotServer;
 
-describe('the Teams bot answering commands', () => {
-  let azure: LocalAzure;
-  let client: Client;
-  let subscription: string;
-  const taskQueue = uniqueId('bot-commands');
-  const workflows: string[] = [];
-  let connector: RecordingConnector;
-  let server: BotServer;
-
-  before(async () => {
-    azure = await startLocalAzure({
-      throttling: false,
-      dataDir: `.data/test/local-azure-${randomUUID().slice(0, 8)}`,
-    });
-    client = (await testEnv()).client;
-    subscription = azure.subscriptionIds[0]!;
-    const { tenantId, clientId, clientSecret } = azure.credentials;
-    const credential = new ClientSecretCredential(tenantId, clientId, clientSecret, {
-      agent: azure.agent,
-    });
-    connector = await startRecordingConnector();
-    const bot = createCmkBot({
-      runs: createRunService({ client, taskQueue, namespace: 'default', uiBaseUrl: 'http://ui.test' }),
-      resolver: createArmAccountResolver({
+    before(async () => {
+      azure = await startLocalAzure({
+        throttling: false,
+        dataDir: `.data/test/local-azure-${randomUUID().slice(0, 8)}`,
+      });
+      client = (await testEnv()).client;
+      subscription = azure.subscriptionIds[0]!;
+      const { tenantId, clientId, clientSecret } = azure.credentials;
+      const credential = new ClientSecretCredential(tenantId, clientId, clientSecret, {
+        agent: azure.agent,
+      });
+      connector = await startRecordingConnector();
+      const bot = createCmkBot({
+        runs: createRunService({ client, taskQueue, namespace: 'default', uiBaseUrl: 'http://ui.test' }),
+        resolver: createArmAccountResolver({
+          subscriptionIds: azure.subscriptionIds,
+          storage: (s) => new StorageManagementClient(credential, s, { agent: azure.agent }),
+        }),
         subscriptionIds: azure.subscriptionIds,
-        storage: (s) => new StorageManagementClient(credential, s, { agent: azure.agent }),
-      }),
-      subscriptionIds: azure.subscriptionIds,
-      policy,
-      uiBaseUrl: 'http://ui.test',
+        policy,
+        uiBaseUrl: 'http://ui.test',
+      });
+      server = await startBotServer({ bot: localBot(sdk), handler: bot, log: () => {} });
     });
-    server = await startBotServer({ bot: BOT, handler: bot, log: () => {} });
-  });
 
-  after(async () => {
-    for (const id of workflows)
-      await client.workflow
-        .getHandle(id)
-        .terminate('test finished')
-        .catch(() => undefined);
-    await server?.close();
-    await connector?.close();
-    await azure?.close();
-  });
-
-  /** Sends one message over HTTP and returns what the bot answered: its text and the card's visible strings. */
-  async function say(
-    text: string,
-    extra: Record<string, unknown> = {},
-  ): Promise<{ text: string; card?: Record<string, unknown> }> {
-    const before = connector.sent.length;
-    const response = await fetch(`${server.url}/api/messages`, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json' },
-      body: JSON.stringify({
-        type: 'message',
-        id: randomUUID(),
-        text,
-        channelId: 'msteams',
-        serviceUrl: connector.serviceUrl,
-        conversation: { id: 'a:personal-chat', conversationType: 'personal', tenantId: TENANT },
-        from: { id: '29:adele', aadObjectId: REQUESTER.aadObjectId, name: REQUESTER.name },
-        recipient: { id: '28:cmk-runbook', name: 'cmk-runbook' },
-        channelData: { tenant: { id: TENANT } },
-        ...extra,
-      }),
+    after(async () => {
+      for (const id of workflows)
+        await client.workflow
+          .getHandle(id)
+          .terminate('test finished')
+          .catch(() => undefined);
+      await server?.close();
+      await connector?.close();
+      await azure?.close();
     });
-    assert.equal(response.status, 200);
-    const replies = connector.sent.slice(before);
-    assert.equal(replies.length, 1, `one reply to "${text}"`);
-    const reply = replies[0]!.body as { text?: string; attachments?: { content: Record<string, unknown> }[] };
-    assert.equal(replies[0]!.conversationId, 'a:personal-chat');
-    const card = reply.attachments?.[0]?.content;
-    return { text: reply.text ?? strings(card).join('\n'), ...(card ? { card } : {}) };
-  }
 
-  function strings(value: unknown): string[] {
-    if (typeof value === 'string') return [value];
-    if (Array.isArray(value)) return value.flatMap(strings);
-    if (value && typeof value === 'object') return Object.values(value).flatMap(strings);
-    return [];
-  }
-
-  function addAccount(
-    name = `st${randomUUID().slice(0, 10).replace(/-/g, '')}`,
-    resourceGroup = 'rg-storage',
-  ): string {
-    azure.state.addStorageAccount({ subscriptionId: subscription, resourceGroup, name });
-    return name;
-  }
-
-  async function startedInput(workflowId: string): Promise<ConfigureCmkInput> {
-    const history = await client.workflow.getHandle(workflowId).fetchHistory();
-    const payload = history.events?.[0]?.workflowExecutionStartedEventAttributes?.input?.payloads?.[0];
-    return defaultPayloadConverter.fromPayload<ConfigureCmkInput>(payload!);
-  }
-
-  test('when someone types help, then the card lists every command with its form', async () => {
-    const { text } = await say('help');
-    for (const form of [
-      'configure <account>',
-      'rotate <account>',
-      'change-key <account> --key <name>',
-      'revoke <account>',
-      'disable <account>',
-      'status [<account>]',
-      'runs',
-      'schedule-rotation <account> --every <duration>',
-      'unschedule-rotation <account>',
-    ]) {
-      assert.ok(text.includes(form), form);
+    /** Sends one message over HTTP and returns what the bot answered: its text and the card's visible strings. */
+    async function say(
+      text: string,
+      extra: Record<string, unknown> = {},
+    ): Promise<{ text: string; card?: Record<string, unknown> }> {
+      const before = connector.sent.length;
+      const response = await fetch(`${server.url}/api/messages`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({
+          type: 'message',
+          id: randomUUID(),
+          text,
+          channelId: 'msteams',
+          serviceUrl: connector.serviceUrl,
+          conversation: { id: 'a:personal-chat', conversationType: 'personal', tenantId: TENANT },
+          from: { id: '29:adele', aadObjectId: REQUESTER.aadObjectId, name: REQUESTER.name },
+          recipient: { id: '28:cmk-runbook', name: 'cmk-runbook' },
+          channelData: { tenant: { id: TENANT } },
+          ...extra,
+        }),
+      });
+      assert.equal(response.status, 200);
+      const replies = connector.sent.slice(before);
+      assert.equal(replies.length, 1, `one reply to "${text}"`);
+      const reply = replies[0]!.body as {
+        text?: string;
+        attachments?: { content: Record<string, unknown> }[];
+      };
+      assert.equal(replies[0]!.conversationId, 'a:personal-chat');
+      const card = reply.attachments?.[0]?.content;
+      return { text: reply.text ?? strings(card).join('\n'), ...(card ? { card } : {}) };
     }
-  });
 
-  test('when a command is malformed, then the card names the exact problem and shows the right form', async () => {
-    const { text } = await say('configure stcontoso --key-size 1024');
-    assert.match(text, /I could not read that command/);
-    assert.match(text, /--key-size: must be one of 2048, 3072, 4096 bits \(got 1024\)/);
-    assert.match(text, /configure <account> \[--vault <name>\]/);
-  });
+    function strings(value: unknown): string[] {
+      if (typeof value === 'string') return [value];
+      if (Array.isArray(value)) return value.flatMap(strings);
+      if (value && typeof value === 'object') return Object.values(value).flatMap(strings);
+      return [];
+    }
 
-  test('when configure names an account, then its run starts for the resolved account with the defaults', async () => {
-    const name = addAccount();
-    const { text } = await say(`configure ${name} --hsm`);
-    assert.match(
-      text,
-      new RegExp(`Started \\*\\*Configure CMK · ${name} · kv-${name}/cmk-key \\(versionless\\)\\*\\*`),
-    );
-    const workflowId = workflowIdFor({ subscriptionId: subscription, resourceGroup: 'rg-storage', name });
-    workflows.push(workflowId);
-    assert.ok(
-      text.includes(`http://ui.test/namespaces/default/workflows/${encodeURIComponent(workflowId)}/`),
-    );
-    const description = await client.workflow.getHandle(workflowId).describe();
-    assert.equal(description.type, 'configureCmk');
-    const input = await startedInput(workflowId);
-    assert.deepEqual(input.vault, { name: `kv-${name}`.slice(0, 24) });
-    assert.deepEqual(input.key, { name: 'cmk-key', type: 'RSA-HSM', size: 2048 });
-    assert.deepEqual(input.identity, { type: 'SystemAssigned' });
-    assert.deepEqual(input.requester, REQUESTER);
-    assert.equal(input.uiBaseUrl, 'http://ui.test');
-    assert.equal((input.conversation?.conversation as { id: string }).id, 'a:personal-chat');
-  });
+    function addAccount(
+      name = `st${randomUUID().slice(0, 10).replace(/-/g, '')}`,
+      resourceGroup = 'rg-storage',
+    ): string {
+      azure.state.addStorageAccount({ subscriptionId: subscription, resourceGroup, name });
+      return name;
+    }
 
-  test('when another run holds the account, then the answer links to that run and nothing new starts', async () => {
-    const name = addAccount();
-    await say(`rotate ${name}`);
-    const workflowId = workflowIdFor({ subscriptionId: subscription, resourceGroup: 'rg-storage', name });
-    workflows.push(workflowId);
-    const first = await client.workflow.getHandle(workflowId).describe();
-    const { text, card } = await say(`disable ${name}`);
-    assert.match(text, /The account is busy/);
-    const link = (card?.actions as { url: string }[])[0]!.url;
-    assert.equal(
-      link,
-      `http://ui.test/namespaces/default/workflows/${encodeURIComponent(workflowId)}/${first.runId}/history`,
-    );
-    assert.equal((await client.workflow.getHandle(workflowId).describe()).type, 'rotateKey');
-  });
+    async function startedInput(workflowId: string): Promise<ConfigureCmkInput> {
+      const history = await client.workflow.getHandle(workflowId).fetchHistory();
+      const payload = history.events?.[0]?.workflowExecutionStartedEventAttributes?.input?.payloads?.[0];
+      return defaultPayloadConverter.fromPayload<ConfigureCmkInput>(payload!);
+    }
 
-  test('when a name matches accounts in two resource groups, then both resource ids are offered', async () => {
-    const name = addAccount();
-    addAccount(name, 'rg-other');
-    const { text } = await say(`revoke ${name}`);
-    assert.match(text, new RegExp(`"${name}" names 2 storage accounts`));
-    assert.ok(
-      text.includes(`/resourceGroups/rg-storage/providers/Microsoft.Storage/storageAccounts/${name}`),
-    );
-    assert.ok(text.includes(`/resourceGroups/rg-other/providers/Microsoft.Storage/storageAccounts/${name}`));
-  });
-
-  test('when no account has the name, then the answer says where it looked', async () => {
-    const { text } = await say('rotate stnosuchaccount');
-    assert.match(text, /No storage account named "stnosuchaccount" in the configured subscriptions/);
-  });
-
-  test('when the bot is @mentioned in a channel, then the mention is not part of the command', async () => {
-    const name = addAccount();
-    const { text } = await say(`<at>cmk-runbook</at> rotate ${name}`, {
-      entities: [
-        {
-          type: 'mention',
-          text: '<at>cmk-runbook</at>',
-          mentioned: { id: '28:cmk-runbook', name: 'cmk-runbook' },
-        },
-      ],
+    test('when someone types help, then the card lists every command with its form', async () => {
+      const { text } = await say('help');
+      for (const form of [
+        'configure <account>',
+        'rotate <account>',
+        'change-key <account> --key <name>',
+        'revoke <account>',
+        'disable <account>',
+        'status [<account>]',
+        'runs',
+        'schedule-rotation <account> --every <duration>',
+        'unschedule-rotation <account>',
+      ]) {
+        assert.ok(text.includes(form), form);
+      }
     });
-    assert.match(text, new RegExp(`Started \\*\\*Rotate key · ${name}\\*\\*`));
-    const workflowId = workflowIdFor({ subscriptionId: subscription, resourceGroup: 'rg-storage', name });
-    workflows.push(workflowId);
-    assert.equal((await client.workflow.getHandle(workflowId).describe()).type, 'rotateKey');
-  });
 
-  test('when rotation is scheduled and unscheduled, then the Temporal schedule follows', async () => {
-    const name = addAccount();
-    const account = { subscriptionId: subscription, resourceGroup: 'rg-storage', name };
-    const { text } = await say(`schedule-rotation ${name} --every 30d`);
-    assert.match(text, new RegExp(`${name} will be rotated every 30d`));
-    const handle = client.schedule.getHandle(scheduleIdFor(account));
-    const schedule = await handle.describe();
-    assert.deepEqual(
-      schedule.spec.intervals?.map((i) => i.every),
-      [30 * 86_400_000],
-    );
-    assert.equal(schedule.action.type, 'startWorkflow');
-    assert.equal(
-      schedule.action.type === 'startWorkflow' ? schedule.action.workflowType : '',
-      'scheduledRotation',
-    );
-    const attributes =
-      schedule.action.type === 'startWorkflow' ? schedule.action.typedSearchAttributes : undefined;
-    assert.ok(attributes instanceof TypedSearchAttributes, 'the scheduled action carries search attributes');
-    assert.equal(
-      attributes.get(SA.operation),
-      'rotate',
-      'scheduled runs are searchable by operation like chat-started ones',
-    );
-    assert.match((await say(`unschedule-rotation ${name}`)).text, /Automatic rotation of .* is stopped/);
-    await assert.rejects(handle.describe(), { name: 'ScheduleNotFoundError' });
-    assert.match(
-      (await say(`unschedule-rotation ${name}`)).text,
-      /had no rotation schedule; nothing changed/,
-    );
+    test('when a command is malformed, then the card names the exact problem and shows the right form', async () => {
+      const { text } = await say('configure stcontoso --key-size 1024');
+      assert.match(text, /I could not read that command/);
+      assert.match(text, /--key-size: must be one of 2048, 3072, 4096 bits \(got 1024\)/);
+      assert.match(text, /configure <account> \[--vault <name>\]/);
+    });
+
+    test('when configure names an account, then its run starts for the resolved account with the defaults', async () => {
+      const name = addAccount();
+      const { text } = await say(`configure ${name} --hsm`);
+      assert.match(
+        text,
+        new RegExp(`Started \\*\\*Configure CMK · ${name} · kv-${name}/cmk-key \\(versionless\\)\\*\\*`),
+      );
+      const workflowId = workflowIdFor({ subscriptionId: subscription, resourceGroup: 'rg-storage', name });
+      workflows.push(workflowId);
+      assert.ok(
+        text.includes(`http://ui.test/namespaces/default/workflows/${encodeURIComponent(workflowId)}/`),
+      );
+      const description = await client.workflow.getHandle(workflowId).describe();
+      assert.equal(description.type, 'configureCmk');
+      const input = await startedInput(workflowId);
+      assert.deepEqual(input.vault, { name: `kv-${name}`.slice(0, 24) });
+      assert.deepEqual(input.key, { name: 'cmk-key', type: 'RSA-HSM', size: 2048 });
+      assert.deepEqual(input.identity, { type: 'SystemAssigned' });
+      assert.deepEqual(input.requester, REQUESTER);
+      assert.equal(input.uiBaseUrl, 'http://ui.test');
+      assert.equal((input.conversation?.conversation as { id: string }).id, 'a:personal-chat');
+    });
+
+    test('when another run holds the account, then the answer links to that run and nothing new starts', async () => {
+      const name = addAccount();
+      await say(`rotate ${name}`);
+      const workflowId = workflowIdFor({ subscriptionId: subscription, resourceGroup: 'rg-storage', name });
+      workflows.push(workflowId);
+      const first = await client.workflow.getHandle(workflowId).describe();
+      const { text, card } = await say(`disable ${name}`);
+      assert.match(text, /The account is busy/);
+      const link = (card?.actions as { url: string }[])[0]!.url;
+      assert.equal(
+        link,
+        `http://ui.test/namespaces/default/workflows/${encodeURIComponent(workflowId)}/${first.runId}/history`,
+      );
+      assert.equal((await client.workflow.getHandle(workflowId).describe()).type, 'rotateKey');
+    });
+
+    test('when a name matches accounts in two resource groups, then both resource ids are offered', async () => {
+      const name = addAccount();
+      addAccount(name, 'rg-other');
+      const { text } = await say(`revoke ${name}`);
+      assert.match(text, new RegExp(`"${name}" names 2 storage accounts`));
+      assert.ok(
+        text.includes(`/resourceGroups/rg-storage/providers/Microsoft.Storage/storageAccounts/${name}`),
+      );
+      assert.ok(
+        text.includes(`/resourceGroups/rg-other/providers/Microsoft.Storage/storageAccounts/${name}`),
+      );
+    });
+
+    test('when no account has the name, then the answer says where it looked', async () => {
+      const { text } = await say('rotate stnosuchaccount');
+      assert.match(text, /No storage account named "stnosuchaccount" in the configured subscriptions/);
+    });
+
+    test('when the bot is @mentioned in a channel, then the mention is not part of the command', async () => {
+      const name = addAccount();
+      const { text } = await say(`<at>cmk-runbook</at> rotate ${name}`, {
+        entities: [
+          {
+            type: 'mention',
+            text: '<at>cmk-runbook</at>',
+            mentioned: { id: '28:cmk-runbook', name: 'cmk-runbook' },
+          },
+        ],
+      });
+      assert.match(text, new RegExp(`Started \\*\\*Rotate key · ${name}\\*\\*`));
+      const workflowId = workflowIdFor({ subscriptionId: subscription, resourceGroup: 'rg-storage', name });
+      workflows.push(workflowId);
+      assert.equal((await client.workflow.getHandle(workflowId).describe()).type, 'rotateKey');
+    });
+
+    test('when rotation is scheduled and unscheduled, then the Temporal schedule follows', async () => {
+      const name = addAccount();
+      const account = { subscriptionId: subscription, resourceGroup: 'rg-storage', name };
+      const { text } = await say(`schedule-rotation ${name} --every 30d`);
+      assert.match(text, new RegExp(`${name} will be rotated every 30d`));
+      const handle = client.schedule.getHandle(scheduleIdFor(account));
+      const schedule = await handle.describe();
+      assert.deepEqual(
+        schedule.spec.intervals?.map((i) => i.every),
+        [30 * 86_400_000],
+      );
+      assert.equal(schedule.action.type, 'startWorkflow');
+      assert.equal(
+        schedule.action.type === 'startWorkflow' ? schedule.action.workflowType : '',
+        'scheduledRotation',
+      );
+      const attributes =
+        schedule.action.type === 'startWorkflow' ? schedule.action.typedSearchAttributes : undefined;
+      assert.ok(
+        attributes instanceof TypedSearchAttributes,
+        'the scheduled action carries search attributes',
+      );
+      assert.equal(
+        attributes.get(SA.operation),
+        'rotate',
+        'scheduled runs are searchable by operation like chat-started ones',
+      );
+      assert.match((await say(`unschedule-rotation ${name}`)).text, /Automatic rotation of .* is stopped/);
+      await assert.rejects(handle.describe(), { name: 'ScheduleNotFoundError' });
+      assert.match(
+        (await say(`unschedule-rotation ${name}`)).text,
+        /had no rotation schedule; nothing changed/,
+      );
+    });
   });
-});
+}

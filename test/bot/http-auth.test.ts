@@ -14,11 +14,13 @@ import type { RotateKeyInput } from '../../src/shared/runbooks';
 import { testEnv, uniqueId } from '../helpers/temporal';
 import {
   ISSUER,
+  SDKS,
+  localBot,
+  offlineAuth,
   startRecordingConnector,
   startTokenAuthority,
   type RecordingConnector,
   type TokenAuthority,
-  offlineAuth,
 } from './channel';
 import { APPROVER, REQUESTER, SUBSCRIPTION, TENANT } from './fixtures';
 
@@ -29,184 +31,194 @@ const policy: ApprovalPolicy = {
   tenantId: TENANT,
 };
 
-describe('the bot endpoint with Bot Framework authentication on', () => {
-  const appId = randomUUID();
-  const taskQueue = uniqueId('bot-http');
-  let client: Client;
-  let authority: TokenAuthority;
-  let connector: RecordingConnector;
-  let server: BotServer;
-  const started: string[] = [];
+for (const sdk of SDKS) {
+  describe(`the bot endpoint with Bot Framework authentication on (${sdk})`, () => {
+    const appId = randomUUID();
+    const taskQueue = uniqueId('bot-http');
+    let client: Client;
+    let authority: TokenAuthority;
+    let connector: RecordingConnector;
+    let server: BotServer;
+    const started: string[] = [];
 
-  before(async () => {
-    client = (await testEnv()).client;
-    authority = await startTokenAuthority();
-    connector = await startRecordingConnector();
-    const bot: BotConfig = {
-      appId,
-      appPassword: 'unused',
-      appType: 'MultiTenant',
-      appTenantId: '',
-      port: 0,
-      host: '127.0.0.1',
-    };
-    const runs = createRunService({
-      client,
-      taskQueue,
-      namespace: 'default',
-      uiBaseUrl: 'http://localhost:8233',
-    });
-    server = await startBotServer({
-      bot,
-      handler: createCmkBot({
-        runs,
-        resolver: createArmAccountResolver({
-          subscriptionIds: [SUBSCRIPTION],
-          storage: () => {
-            throw new Error('this suite names accounts by resource id only');
-          },
-        }),
-        subscriptionIds: [SUBSCRIPTION],
-        policy,
+    before(async () => {
+      client = (await testEnv()).client;
+      authority = await startTokenAuthority();
+      connector = await startRecordingConnector();
+      const bot: BotConfig = {
+        sdk,
+        appId,
+        appPassword: 'unused',
+        appType: 'MultiTenant',
+        appTenantId: '',
+        port: 0,
+        host: '127.0.0.1',
+      };
+      const runs = createRunService({
+        client,
+        taskQueue,
+        namespace: 'default',
         uiBaseUrl: 'http://localhost:8233',
-      }),
-      transportOptions: offlineAuth(appId, authority),
-      log: () => {},
-    });
-  });
-
-  after(async () => {
-    for (const id of started)
-      await client.workflow
-        .getHandle(id)
-        .terminate('test finished')
-        .catch(() => undefined);
-    await server?.close();
-    await connector?.close();
-    await authority?.close();
-  });
-
-  function command(account: string) {
-    return {
-      type: 'message',
-      id: randomUUID(),
-      channelId: 'msteams',
-      serviceUrl: connector.serviceUrl,
-      text: `rotate /subscriptions/${SUBSCRIPTION}/resourceGroups/rg-storage/providers/Microsoft.Storage/storageAccounts/${account}`,
-      from: { id: '29:adele', aadObjectId: REQUESTER.aadObjectId, name: REQUESTER.name },
-      recipient: { id: `28:${appId}`, name: 'cmk-runbook' },
-      conversation: { id: `a:personal-${account}`, conversationType: 'personal', tenantId: TENANT },
-      channelData: { tenant: { id: TENANT } },
-    };
-  }
-
-  function claims(overrides: Record<string, unknown> = {}) {
-    const now = Math.floor(Date.now() / 1000);
-    return {
-      iss: ISSUER,
-      aud: appId,
-      serviceurl: connector.serviceUrl,
-      nbf: now - 60,
-      exp: now + 600,
-      ...overrides,
-    };
-  }
-
-  async function post(body: object, token?: string): Promise<number> {
-    const response = await fetch(`${server.url}/api/messages`, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json', ...(token ? { authorization: `Bearer ${token}` } : {}) },
-      body: JSON.stringify(body),
-    });
-    await response.text();
-    return response.status;
-  }
-
-  const ref = (name: string) => ({ subscriptionId: SUBSCRIPTION, resourceGroup: 'rg-storage', name });
-
-  test('when Teams sends a correctly signed command, then the run starts with the requester, conversation and policy', async () => {
-    const account = `st${randomUUID().slice(0, 8)}`;
-    assert.equal(await post(command(account), authority.sign(claims())), 200);
-    const workflowId = workflowIdFor(ref(account));
-    started.push(workflowId);
-    const handle = client.workflow.getHandle(workflowId);
-    const description = await handle.describe();
-    assert.equal(description.type, 'rotateKey');
-    assert.equal(description.taskQueue, taskQueue);
-    const history = await handle.fetchHistory();
-    const payload = history.events?.[0]?.workflowExecutionStartedEventAttributes?.input?.payloads?.[0];
-    const input = defaultPayloadConverter.fromPayload<RotateKeyInput>(payload!);
-    assert.deepEqual(input.account, ref(account));
-    assert.deepEqual(input.requester, REQUESTER);
-    assert.deepEqual(input.policy, policy);
-    assert.equal((input.conversation?.conversation as { id: string }).id, `a:personal-${account}`);
-    const reply = connector.sent.find((s) => s.path.includes(encodeURIComponent(`a:personal-${account}`)));
-    assert.match(String(reply?.body.text), new RegExp(`Started \\*\\*Rotate key · ${account}\\*\\*`));
-    assert.equal(reply?.authorization, 'Bearer stub-outbound');
-  });
-
-  const refused: [string, (account: string) => string | undefined][] = [
-    ['no token', () => undefined],
-    ['a forged signature', () => authority.sign(claims(), { key: 'other' })],
-    ['an HS256 token', () => authority.sign(claims(), { algorithm: 'HS256' })],
-    ['an expired token', () => authority.sign(claims({ nbf: 1, exp: Math.floor(Date.now() / 1000) - 600 }))],
-    ['a token for another bot', () => authority.sign(claims({ aud: randomUUID() }))],
-    ['a token from another issuer', () => authority.sign(claims({ iss: 'https://issuer.invalid' }))],
-    [
-      'a token for another service URL',
-      () => authority.sign(claims({ serviceurl: 'https://smba.invalid/' })),
-    ],
-  ];
-  for (const [name, token] of refused) {
-    test(`when a request carries ${name}, then it gets 401 and no run starts`, async () => {
-      const account = `st${randomUUID().slice(0, 8)}`;
-      const sentBefore = connector.sent.length;
-      assert.equal(await post(command(account), token(account)), 401);
-      await assert.rejects(client.workflow.getHandle(workflowIdFor(ref(account))).describe(), {
-        name: 'WorkflowNotFoundError',
       });
-      assert.equal(connector.sent.length, sentBefore);
-    });
-  }
-
-  test('when the health endpoint is asked, then it answers without a token and says auth is on', async () => {
-    const response = await fetch(`${server.url}/healthz`);
-    assert.equal(response.status, 200);
-    assert.deepEqual(await response.json(), { status: 'ok', auth: true });
-  });
-});
-
-describe('the bot endpoint without credentials', () => {
-  test('when no app id is configured, then it listens on loopback only and logs that auth is off', async () => {
-    const lines: string[] = [];
-    const server = await startBotServer({
-      bot: { appId: '', appPassword: '', appType: 'SingleTenant', appTenantId: '', port: 0, host: '0.0.0.0' },
-      handler: createCmkBot({
-        runs: createRunService({
-          client: (await testEnv()).client,
-          taskQueue: uniqueId('bot-local'),
-          namespace: 'default',
+      server = await startBotServer({
+        bot,
+        handler: createCmkBot({
+          runs,
+          resolver: createArmAccountResolver({
+            subscriptionIds: [SUBSCRIPTION],
+            storage: () => {
+              throw new Error('this suite names accounts by resource id only');
+            },
+          }),
+          subscriptionIds: [SUBSCRIPTION],
+          policy,
           uiBaseUrl: 'http://localhost:8233',
         }),
-        resolver: createArmAccountResolver({
-          subscriptionIds: [],
-          storage: () => {
-            throw new Error('unused');
-          },
-        }),
-        subscriptionIds: [],
-        policy,
-        uiBaseUrl: 'http://localhost:8233',
-      }),
-      log: (_level, message) => lines.push(message),
+        transportOptions: offlineAuth(appId, authority),
+        log: () => {},
+      });
     });
-    try {
-      assert.match(server.url, /^http:\/\/127\.0\.0\.1:\d+$/);
-      assert.ok(lines.some((l) => /authentication is OFF/.test(l) && /127\.0\.0\.1 only/.test(l)));
-      const response = await fetch(`${server.url}/healthz`);
-      assert.deepEqual(await response.json(), { status: 'ok', auth: false });
-    } finally {
-      await server.close();
+
+    after(async () => {
+      for (const id of started)
+        await client.workflow
+          .getHandle(id)
+          .terminate('test finished')
+          .catch(() => undefined);
+      await server?.close();
+      await connector?.close();
+      await authority?.close();
+    });
+
+    function command(account: string) {
+      return {
+        type: 'message',
+        id: randomUUID(),
+        channelId: 'msteams',
+        serviceUrl: connector.serviceUrl,
+        text: `rotate /subscriptions/${SUBSCRIPTION}/resourceGroups/rg-storage/providers/Microsoft.Storage/storageAccounts/${account}`,
+        from: { id: '29:adele', aadObjectId: REQUESTER.aadObjectId, name: REQUESTER.name },
+        recipient: { id: `28:${appId}`, name: 'cmk-runbook' },
+        conversation: { id: `a:personal-${account}`, conversationType: 'personal', tenantId: TENANT },
+        channelData: { tenant: { id: TENANT } },
+      };
     }
+
+    function claims(overrides: Record<string, unknown> = {}) {
+      const now = Math.floor(Date.now() / 1000);
+      return {
+        iss: ISSUER,
+        aud: appId,
+        serviceurl: connector.serviceUrl,
+        nbf: now - 60,
+        exp: now + 600,
+        ...overrides,
+      };
+    }
+
+    async function post(body: object, token?: string): Promise<number> {
+      const response = await fetch(`${server.url}/api/messages`, {
+        method: 'POST',
+        headers: {
+          'content-type': 'application/json',
+          ...(token ? { authorization: `Bearer ${token}` } : {}),
+        },
+        body: JSON.stringify(body),
+      });
+      await response.text();
+      return response.status;
+    }
+
+    const ref = (name: string) => ({ subscriptionId: SUBSCRIPTION, resourceGroup: 'rg-storage', name });
+
+    test('when Teams sends a correctly signed command, then the run starts with the requester, conversation and policy', async () => {
+      const account = `st${randomUUID().slice(0, 8)}`;
+      assert.equal(await post(command(account), authority.sign(claims())), 200);
+      const workflowId = workflowIdFor(ref(account));
+      started.push(workflowId);
+      const handle = client.workflow.getHandle(workflowId);
+      const description = await handle.describe();
+      assert.equal(description.type, 'rotateKey');
+      assert.equal(description.taskQueue, taskQueue);
+      const history = await handle.fetchHistory();
+      const payload = history.events?.[0]?.workflowExecutionStartedEventAttributes?.input?.payloads?.[0];
+      const input = defaultPayloadConverter.fromPayload<RotateKeyInput>(payload!);
+      assert.deepEqual(input.account, ref(account));
+      assert.deepEqual(input.requester, REQUESTER);
+      assert.deepEqual(input.policy, policy);
+      assert.equal((input.conversation?.conversation as { id: string }).id, `a:personal-${account}`);
+      const reply = connector.sent.find((s) => s.conversationId === `a:personal-${account}`);
+      assert.match(String(reply?.body.text), new RegExp(`Started \\*\\*Rotate key · ${account}\\*\\*`));
+      assert.equal(reply?.authorization, 'Bearer stub-outbound');
+    });
+
+    const refused: [string, (account: string) => string | undefined][] = [
+      ['no token', () => undefined],
+      ['a forged signature', () => authority.sign(claims(), { key: 'other' })],
+      ['a key the channel never published', () => authority.sign(claims(), { kid: randomUUID() })],
+      ['an HS256 token', () => authority.sign(claims(), { algorithm: 'HS256' })],
+      [
+        'an expired token',
+        () => authority.sign(claims({ nbf: 1, exp: Math.floor(Date.now() / 1000) - 600 })),
+      ],
+      ['a token for another bot', () => authority.sign(claims({ aud: randomUUID() }))],
+      ['a token from another issuer', () => authority.sign(claims({ iss: 'https://issuer.invalid' }))],
+      [
+        'a token for another service URL',
+        () => authority.sign(claims({ serviceurl: 'https://smba.invalid/' })),
+      ],
+    ];
+    for (const [name, token] of refused) {
+      test(`when a request carries ${name}, then it gets 401 and no run starts`, async () => {
+        const account = `st${randomUUID().slice(0, 8)}`;
+        const sentBefore = connector.sent.length;
+        assert.equal(await post(command(account), token(account)), 401);
+        await assert.rejects(client.workflow.getHandle(workflowIdFor(ref(account))).describe(), {
+          name: 'WorkflowNotFoundError',
+        });
+        assert.equal(connector.sent.length, sentBefore);
+      });
+    }
+
+    test('when the health endpoint is asked, then it answers without a token and says auth is on', async () => {
+      const response = await fetch(`${server.url}/healthz`);
+      assert.equal(response.status, 200);
+      assert.deepEqual(await response.json(), { status: 'ok', auth: true });
+    });
   });
-});
+
+  describe(`the bot endpoint without credentials (${sdk})`, () => {
+    test('when no app id is configured, then it listens on loopback only and logs that auth is off', async () => {
+      const lines: string[] = [];
+      const server = await startBotServer({
+        bot: { ...localBot(sdk), host: '0.0.0.0' },
+        handler: createCmkBot({
+          runs: createRunService({
+            client: (await testEnv()).client,
+            taskQueue: uniqueId('bot-local'),
+            namespace: 'default',
+            uiBaseUrl: 'http://localhost:8233',
+          }),
+          resolver: createArmAccountResolver({
+            subscriptionIds: [],
+            storage: () => {
+              throw new Error('unused');
+            },
+          }),
+          subscriptionIds: [],
+          policy,
+          uiBaseUrl: 'http://localhost:8233',
+        }),
+        log: (_level, message) => lines.push(message),
+      });
+      try {
+        assert.match(server.url, /^http:\/\/127\.0\.0\.1:\d+$/);
+        assert.ok(lines.some((l) => /authentication is OFF/.test(l) && /127\.0\.0\.1 only/.test(l)));
+        const response = await fetch(`${server.url}/healthz`);
+        assert.deepEqual(await response.json(), { status: 'ok', auth: false });
+      } finally {
+        await server.close();
+      }
+    });
+  });
+}

@@ -20,7 +20,6 @@ import { startBotServer, type BotServer } from '../../src/bot/server';
 import { createCmkBot } from '../../src/bot/bot';
 import { createChatPort } from '../../src/bot/chat-port';
 import { createChatTransport } from '../../src/bot/transports';
-import type { BotConfig } from '../../src/config';
 import { startLocalAzure, type LocalAzure } from '../../src/local-azure';
 import { workflowIdFor } from '../../src/shared/accounts';
 import { statusQuery, type ApprovalPolicy } from '../../src/shared/approval';
@@ -28,17 +27,10 @@ import type { RunResult } from '../../src/shared/runbooks';
 import { createCmkWorker } from '../../worker';
 import { FAST_TIMING } from '../activities/harness';
 import { testEnv, uniqueId, workflowBundle } from '../helpers/temporal';
+import { SDKS, localBot } from '../bot/channel';
 
 const ROOT = path.resolve(__dirname, '../..');
 const SHOTS = path.join(ROOT, 'test-results', 'e2e');
-const BOT: BotConfig = {
-  appId: '',
-  appPassword: '',
-  appType: 'SingleTenant',
-  appTenantId: '',
-  port: 0,
-  host: '127.0.0.1',
-};
 
 const person = (n: number, name: string) => {
   const [givenName = '', surname = ''] = name.split(' ');
@@ -82,196 +74,202 @@ async function until<T>(what: string, probe: () => Promise<T | undefined>, attem
   throw new Error(`never happened: ${what}`);
 }
 
-describe('end to end through the Microsoft 365 Agents Playground', () => {
-  let azure: LocalAzure;
-  let client: Client;
-  let worker: Worker;
-  let running: Promise<void>;
-  let server: BotServer;
-  let playground: ChildProcess;
-  let playgroundUrl: string;
-  let browser: Browser;
-  let page: Page;
-  const refusals: { messageId?: string; reason?: string }[] = [];
-  const taskQueue = uniqueId('e2e');
+for (const sdk of SDKS) {
+  describe(`end to end through the Microsoft 365 Agents Playground (${sdk})`, () => {
+    let azure: LocalAzure;
+    let client: Client;
+    let worker: Worker;
+    let running: Promise<void>;
+    let server: BotServer;
+    let playground: ChildProcess;
+    let playgroundUrl: string;
+    let browser: Browser;
+    let page: Page;
+    const refusals: { messageId?: string; reason?: string }[] = [];
+    const taskQueue = uniqueId(`e2e-${sdk}`);
+    const shot = (name: string) => path.join(SHOTS, `${sdk}-${name}`);
 
-  before(async () => {
-    mkdirSync(SHOTS, { recursive: true });
-    azure = await startLocalAzure({
-      throttling: false,
-      roleAssignmentPropagationMs: 100,
-      revocationPropagationMs: 50,
-      dataDir: `.data/test/local-azure-${randomUUID().slice(0, 8)}`,
-    });
-    const tenantId = azure.tenantId;
-    const env = await testEnv();
-    client = env.client;
-    const { clientId, clientSecret } = azure.credentials;
-    const credential = new ClientSecretCredential(tenantId, clientId, clientSecret, { agent: azure.agent });
-    const policy: ApprovalPolicy = {
-      approvers: { configure: [MEGAN.aadObjectId, LEE.aadObjectId] },
-      quorum: {},
-      deadline: '1h',
-      tenantId,
-      alwaysApprove: ['configure'],
-    };
-    worker = await createCmkWorker({
-      connection: env.nativeConnection,
-      namespace: 'default',
-      taskQueue,
-      activities: createActivities({
-        azure: createAzureClients(
-          { tenantId, subscriptionIds: azure.subscriptionIds, armEndpoint: 'https://management.azure.com' },
-          {
-            credential,
-            agent: azure.agent,
-            retry: { maxRetries: 2, retryDelayInMs: 20, maxRetryDelayInMs: 200 },
-          },
-        ),
-        chat: createChatPort(await createChatTransport(BOT), {
-          delivery: { minIntervalInMs: 20, baseDelayInMs: 50 },
-        }),
+    before(async () => {
+      mkdirSync(SHOTS, { recursive: true });
+      azure = await startLocalAzure({
+        throttling: false,
+        roleAssignmentPropagationMs: 100,
+        revocationPropagationMs: 50,
+        dataDir: `.data/test/local-azure-${randomUUID().slice(0, 8)}`,
+      });
+      const tenantId = azure.tenantId;
+      const env = await testEnv();
+      client = env.client;
+      const { clientId, clientSecret } = azure.credentials;
+      const credential = new ClientSecretCredential(tenantId, clientId, clientSecret, { agent: azure.agent });
+      const policy: ApprovalPolicy = {
+        approvers: { configure: [MEGAN.aadObjectId, LEE.aadObjectId] },
+        quorum: {},
+        deadline: '1h',
         tenantId,
-        timing: FAST_TIMING,
-      }),
-      workflowBundle: await workflowBundle(),
-      options: { shutdownGraceTime: '100ms' },
-    });
-    running = worker.run();
-    server = await startBotServer({
-      bot: BOT,
-      handler: createCmkBot({
-        runs: createRunService({
-          client,
-          taskQueue,
-          namespace: 'default',
-          uiBaseUrl: 'http://localhost:8233',
+        alwaysApprove: ['configure'],
+      };
+      worker = await createCmkWorker({
+        connection: env.nativeConnection,
+        namespace: 'default',
+        taskQueue,
+        activities: createActivities({
+          azure: createAzureClients(
+            { tenantId, subscriptionIds: azure.subscriptionIds, armEndpoint: 'https://management.azure.com' },
+            {
+              credential,
+              agent: azure.agent,
+              retry: { maxRetries: 2, retryDelayInMs: 20, maxRetryDelayInMs: 200 },
+            },
+          ),
+          chat: createChatPort(await createChatTransport(localBot(sdk)), {
+            delivery: { minIntervalInMs: 20, baseDelayInMs: 50 },
+          }),
+          tenantId,
+          timing: FAST_TIMING,
         }),
-        resolver: createArmAccountResolver({
+        workflowBundle: await workflowBundle(),
+        options: { shutdownGraceTime: '100ms' },
+      });
+      running = worker.run();
+      server = await startBotServer({
+        bot: localBot(sdk),
+        handler: createCmkBot({
+          runs: createRunService({
+            client,
+            taskQueue,
+            namespace: 'default',
+            uiBaseUrl: 'http://localhost:8233',
+          }),
+          resolver: createArmAccountResolver({
+            subscriptionIds: azure.subscriptionIds,
+            storage: (s) => new StorageManagementClient(credential, s, { agent: azure.agent }),
+          }),
           subscriptionIds: azure.subscriptionIds,
-          storage: (s) => new StorageManagementClient(credential, s, { agent: azure.agent }),
-        }),
-        subscriptionIds: azure.subscriptionIds,
-        policy,
-        uiBaseUrl: 'http://localhost:8233',
-        log: (_level, message, fields) => {
-          if (message === 'card action refused')
-            refusals.push(fields as { messageId?: string; reason?: string });
-        },
-      }),
-      log: () => {},
-    });
-
-    const dir = mkdtempSync(path.join(tmpdir(), 'playground-'));
-    writeFileSync(
-      path.join(dir, '.m365agentsplayground.yml'),
-      stringify({
-        version: '0.1.1',
-        tenantId,
-        bot: { id: '00000000-0000-4000-8000-0000000000b0', name: 'cmk-runbook' },
-        currentUser: MEGAN,
-        users: USERS,
-        personalChat: { id: 'personal-chat-id' },
-        groupChat: { id: 'group-chat-id', name: 'Storage owners' },
-        team: {
-          id: 'team-id',
-          name: 'Platform',
-          aadGroupId: '00000000-0000-4000-8000-0000000000c1',
-          channels: [{ id: 'channel-keys-id', name: 'Keys' }],
-        },
-      }),
-    );
-    const port = await freePort();
-    playgroundUrl = `http://127.0.0.1:${port}`;
-    playground = spawn(
-      process.execPath,
-      [
-        require.resolve('@microsoft/m365agentsplayground/cli.js'),
-        'start',
-        '-e',
-        `${server.url}/api/messages`,
-        '-p',
-        String(port),
-        '--disable-telemetry',
-      ],
-      {
-        cwd: dir,
-        env: {
-          ...process.env,
-          TEAMSAPPTESTER_BROWSER: 'none',
-          M365_AGENTS_PLAYGROUND_LOGFILE: path.join(dir, 'playground.log'),
-        },
-        stdio: 'ignore',
-      },
-    );
-    await until('the playground is up', async () =>
-      (await fetch(`${playgroundUrl}/`)).ok ? true : undefined,
-    );
-    browser = await launchChromium();
-    page = await browser.newPage({ viewport: { width: 1280, height: 1000 } });
-    await page.goto(playgroundUrl);
-  });
-
-  after(async () => {
-    await browser?.close();
-    playground?.kill();
-    await server?.close();
-    worker?.shutdown();
-    await running;
-    await azure?.close();
-  });
-
-  test('when configure is typed in a group chat with an @mention, then the card asks for approval, the requester is refused, a second member approves and the card shows the outcome', async () => {
-    const name = `st${randomUUID().replace(/-/g, '').slice(0, 12)}`;
-    const subscription = azure.subscriptionIds[0]!;
-    azure.state.addStorageAccount({ subscriptionId: subscription, resourceGroup: 'rg-storage', name });
-    const workflowId = workflowIdFor({ subscriptionId: subscription, resourceGroup: 'rg-storage', name });
-
-    await page.getByText('Storage owners').first().click();
-    await page.locator('[data-lexical-editor="true"][role="textbox"]').click();
-    await page.keyboard.type('@cmk');
-    await page.getByText('cmk-runbook', { exact: true }).last().click();
-    await page.keyboard.type(` configure ${name}`);
-    await page.keyboard.press('Enter');
-    await page.getByText('Waiting for approval').first().waitFor({ timeout: 60_000 });
-    await page.screenshot({ path: path.join(SHOTS, '1-approval-card.png') });
-
-    await page.getByRole('button', { name: 'Refresh', exact: true }).last().click();
-    await page.getByRole('button', { name: 'Approve', exact: true }).last().click();
-    await page
-      .getByText('You requested this run; someone else must approve it.')
-      .first()
-      .waitFor({ timeout: 30_000 });
-    await page.screenshot({ path: path.join(SHOTS, '2-own-request-refused.png') });
-
-    const status = await client.workflow.getHandle(workflowId).query(statusQuery);
-    const response = await fetch(`${playgroundUrl}/_conversation/v1/invoke`, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json' },
-      body: JSON.stringify({
-        name: 'adaptiveCard/action',
-        from: { id: LEE.id },
-        conversation: { id: 'group-chat-id' },
-        replyToId: refusals.at(-1)?.messageId,
-        value: {
-          action: {
-            type: 'Action.Execute',
-            verb: 'approve',
-            data: { workflowId, runId: status.runId, fingerprint: status.plan?.fingerprint },
+          policy,
+          uiBaseUrl: 'http://localhost:8233',
+          log: (_level, message, fields) => {
+            if (message === 'card action refused')
+              refusals.push(fields as { messageId?: string; reason?: string });
           },
-        },
-      }),
-    });
-    assert.ok(response.ok, `the playground refused Lee's click: ${response.status} ${await response.text()}`);
+        }),
+        log: () => {},
+      });
 
-    const result = (await client.workflow.getHandle(workflowId).result()) as RunResult;
-    assert.equal(result.outcome, 'succeeded', result.message);
-    const account = azure.state.getStorageAccount(subscription, 'rg-storage', name) as {
-      properties: { encryption: { keySource: string } };
-    };
-    assert.equal(account.properties.encryption.keySource, 'Microsoft.Keyvault');
-    await page.getByText('Succeeded').first().waitFor({ timeout: 30_000 });
-    await page.getByText(`${LEE.name} approved`).first().waitFor({ timeout: 10_000 });
-    await page.screenshot({ path: path.join(SHOTS, '3-outcome.png') });
+      const dir = mkdtempSync(path.join(tmpdir(), 'playground-'));
+      writeFileSync(
+        path.join(dir, '.m365agentsplayground.yml'),
+        stringify({
+          version: '0.1.1',
+          tenantId,
+          bot: { id: '00000000-0000-4000-8000-0000000000b0', name: 'cmk-runbook' },
+          currentUser: MEGAN,
+          users: USERS,
+          personalChat: { id: 'personal-chat-id' },
+          groupChat: { id: 'group-chat-id', name: 'Storage owners' },
+          team: {
+            id: 'team-id',
+            name: 'Platform',
+            aadGroupId: '00000000-0000-4000-8000-0000000000c1',
+            channels: [{ id: 'channel-keys-id', name: 'Keys' }],
+          },
+        }),
+      );
+      const port = await freePort();
+      playgroundUrl = `http://127.0.0.1:${port}`;
+      playground = spawn(
+        process.execPath,
+        [
+          require.resolve('@microsoft/m365agentsplayground/cli.js'),
+          'start',
+          '-e',
+          `${server.url}/api/messages`,
+          '-p',
+          String(port),
+          '--disable-telemetry',
+        ],
+        {
+          cwd: dir,
+          env: {
+            ...process.env,
+            TEAMSAPPTESTER_BROWSER: 'none',
+            M365_AGENTS_PLAYGROUND_LOGFILE: path.join(dir, 'playground.log'),
+          },
+          stdio: 'ignore',
+        },
+      );
+      await until('the playground is up', async () =>
+        (await fetch(`${playgroundUrl}/`)).ok ? true : undefined,
+      );
+      browser = await launchChromium();
+      page = await browser.newPage({ viewport: { width: 1280, height: 1000 } });
+      await page.goto(playgroundUrl);
+    });
+
+    after(async () => {
+      await browser?.close();
+      playground?.kill();
+      await server?.close();
+      worker?.shutdown();
+      await running;
+      await azure?.close();
+    });
+
+    test('when configure is typed in a group chat with an @mention, then the card asks for approval, the requester is refused, a second member approves and the card shows the outcome', async () => {
+      const name = `st${randomUUID().replace(/-/g, '').slice(0, 12)}`;
+      const subscription = azure.subscriptionIds[0]!;
+      azure.state.addStorageAccount({ subscriptionId: subscription, resourceGroup: 'rg-storage', name });
+      const workflowId = workflowIdFor({ subscriptionId: subscription, resourceGroup: 'rg-storage', name });
+
+      await page.getByText('Storage owners').first().click();
+      await page.locator('[data-lexical-editor="true"][role="textbox"]').click();
+      await page.keyboard.type('@cmk');
+      await page.getByText('cmk-runbook', { exact: true }).last().click();
+      await page.keyboard.type(` configure ${name}`);
+      await page.keyboard.press('Enter');
+      await page.getByText('Waiting for approval').first().waitFor({ timeout: 60_000 });
+      await page.screenshot({ path: shot('1-approval-card.png') });
+
+      await page.getByRole('button', { name: 'Refresh', exact: true }).last().click();
+      await page.getByRole('button', { name: 'Approve', exact: true }).last().click();
+      await page
+        .getByText('You requested this run; someone else must approve it.')
+        .first()
+        .waitFor({ timeout: 30_000 });
+      await page.screenshot({ path: shot('2-own-request-refused.png') });
+
+      const status = await client.workflow.getHandle(workflowId).query(statusQuery);
+      const response = await fetch(`${playgroundUrl}/_conversation/v1/invoke`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({
+          name: 'adaptiveCard/action',
+          from: { id: LEE.id },
+          conversation: { id: 'group-chat-id' },
+          replyToId: refusals.at(-1)?.messageId,
+          value: {
+            action: {
+              type: 'Action.Execute',
+              verb: 'approve',
+              data: { workflowId, runId: status.runId, fingerprint: status.plan?.fingerprint },
+            },
+          },
+        }),
+      });
+      assert.ok(
+        response.ok,
+        `the playground refused Lee's click: ${response.status} ${await response.text()}`,
+      );
+
+      const result = (await client.workflow.getHandle(workflowId).result()) as RunResult;
+      assert.equal(result.outcome, 'succeeded', result.message);
+      const account = azure.state.getStorageAccount(subscription, 'rg-storage', name) as {
+        properties: { encryption: { keySource: string } };
+      };
+      assert.equal(account.properties.encryption.keySource, 'Microsoft.Keyvault');
+      await page.getByText('Succeeded').first().waitFor({ timeout: 30_000 });
+      await page.getByText(`${LEE.name} approved`).first().waitFor({ timeout: 10_000 });
+      await page.screenshot({ path: shot('3-outcome.png') });
+    });
   });
-});
+}

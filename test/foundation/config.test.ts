@@ -66,6 +66,32 @@ describe('configuration', () => {
     assert.match(message, /MicrosoftAppPassword: required when MicrosoftAppId is set/);
   });
 
+  test('when CMK_BOT_SDK is left out, then the bot runs on botbuilder; agents is taken; anything else is refused by name', () => {
+    assert.equal(loadConfig(valid).bot.sdk, 'botbuilder');
+    assert.equal(loadConfig({ ...valid, CMK_BOT_SDK: 'agents' }).bot.sdk, 'agents');
+    assert.match(
+      problemsOf({ ...valid, CMK_BOT_SDK: 'teams-ai' }),
+      /CMK_BOT_SDK: must be one of botbuilder, agents/,
+    );
+  });
+
+  test('when the Agents SDK would run in production without an app id, then start-up stops and says why, before the SDK would refuse', () => {
+    const message = problemsOf({ ...valid, CMK_BOT_SDK: 'agents', NODE_ENV: 'production' });
+    assert.match(
+      message,
+      /CMK_BOT_SDK: the Agents SDK refuses to run without MicrosoftAppId when NODE_ENV=production/,
+    );
+    const registered = loadConfig({
+      ...valid,
+      CMK_BOT_SDK: 'agents',
+      NODE_ENV: 'production',
+      MicrosoftAppId: '0b7c3c6e-5a14-4d55-9b1f-00000000a990',
+      MicrosoftAppPassword: 'secret',
+      MicrosoftAppTenantId: TENANT,
+    });
+    assert.equal(registered.bot.sdk, 'agents');
+  });
+
   test('when a process loads only the parts it needs, then keys of other parts are not required', () => {
     const config = loadConfig({ TEMPORAL_ADDRESS: 'temporal:7233' }, ['temporal']);
     assert.equal(config.temporal.address, 'temporal:7233');

@@ -15,7 +15,7 @@ import { startBotServer, type BotServer, type BotServerOptions } from '../../src
 import { createCmkBot } from '../../src/bot/bot';
 import { createChatPort } from '../../src/bot/chat-port';
 import { createChatTransport } from '../../src/bot/transports';
-import type { BotConfig } from '../../src/config';
+import type { BotConfig, BotSdk } from '../../src/config';
 import { startLocalAzure, type LocalAzure } from '../../src/local-azure';
 import type { AccountRef } from '../../src/shared/accounts';
 import type { ApprovalPolicy, Person } from '../../src/shared/approval';
@@ -34,6 +34,8 @@ export const WHO = {
 
 /** What the stack is started with. */
 export interface SecurityStackOptions {
+  /** The bot SDK of the endpoint and the worker's chat port (default botbuilder). */
+  sdk?: BotSdk;
   /** Bot Framework auth; without it the endpoint runs in local mode (no tokens). */
   bot?: Pick<BotServerOptions, 'transportOptions'> & { appId: string };
 }
@@ -90,6 +92,7 @@ export async function startSecurityStack(options: SecurityStackOptions = {}): Pr
     alwaysApprove: ['configure'],
   };
   const botConfig: BotConfig = {
+    sdk: options.sdk ?? 'botbuilder',
     appId: options.bot?.appId ?? '',
     appPassword: options.bot ? 'unused' : '',
     appType: options.bot ? 'MultiTenant' : 'SingleTenant',
@@ -168,7 +171,7 @@ export async function startSecurityStack(options: SecurityStackOptions = {}): Pr
     };
   };
   const sentTo = (conversationId: string): SentActivity[] =>
-    connector.sent.filter((s) => s.path.includes(encodeURIComponent(conversationId)));
+    connector.sent.filter((s) => s.conversationId === conversationId);
 
   return {
     local,

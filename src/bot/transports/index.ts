@@ -5,12 +5,14 @@
 import type { BotConfig } from '../../config';
 import type { BotLog } from '../bot';
 import type { ChatTransport } from '../chat-transport';
+import type { AgentsTransportOptions } from './agents';
 import type { BotbuilderTransportOptions } from './botbuilder';
 
 /** Per-SDK overrides for tests and sovereign clouds; production passes none. */
 export interface ChatTransportOptions {
   log?: BotLog;
   botbuilder?: BotbuilderTransportOptions;
+  agents?: AgentsTransportOptions;
 }
 
 /** Creates the transport `bot` is configured for. */
@@ -18,6 +20,14 @@ export async function createChatTransport(
   bot: BotConfig,
   options: ChatTransportOptions = {},
 ): Promise<ChatTransport> {
-  const { createBotbuilderTransport } = await import('./botbuilder.js');
-  return createBotbuilderTransport(bot, options.botbuilder, options.log);
+  switch (bot.sdk) {
+    case 'agents': {
+      const { createAgentsTransport } = await import('./agents.js');
+      return createAgentsTransport(bot, options.agents, options.log);
+    }
+    case 'botbuilder': {
+      const { createBotbuilderTransport } = await import('./botbuilder.js');
+      return createBotbuilderTransport(bot, options.botbuilder, options.log);
+    }
+  }
 }
