@@ -38,7 +38,21 @@ export const workflowRestrictedImports = {
       message: 'Workflow code may import only src/shared; side effects live in activities.',
       allowTypeImports: true,
     },
-    { group: ['@azure/*', 'botbuilder', 'botbuilder-*'], message: 'No SDKs in workflow code.' },
+    {
+      group: ['@azure/*', 'botbuilder', 'botbuilder-*', 'botframework-*', '@microsoft/agents-*'],
+      message: 'No SDKs in workflow code.',
+    },
+  ],
+};
+
+/** The bot SDKs: only the transports know which one runs; everything else uses the seam. */
+export const botSdkRestrictedImports = {
+  patterns: [
+    {
+      group: ['botbuilder', 'botbuilder-*', 'botframework-*', '@microsoft/agents-*'],
+      message:
+        'Only src/bot/transports/ knows which bot SDK runs; use the seam in src/bot/chat-transport.ts.',
+    },
   ],
 };
 
@@ -83,6 +97,11 @@ export default tseslint.config(
       '@typescript-eslint/only-throw-error': 'off',
       'import-x/no-cycle': ['error', { ignoreExternal: true }],
     },
+  },
+  {
+    files: ['src/**/*.ts', 'worker.ts', 'bench/**/*.ts', 'scripts/**/*.ts'],
+    ignores: ['src/bot/transports/**'],
+    rules: { 'no-restricted-imports': ['error', botSdkRestrictedImports] },
   },
   {
     files: ['src/workflows/**/*.ts', 'src/shared/**/*.ts'],

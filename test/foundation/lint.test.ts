@@ -59,6 +59,24 @@ describe('lint guards the design', () => {
     assert.deepEqual(typeOnly, []);
   });
 
+  test('when bot code outside the transports imports botbuilder or the Agents SDK, then lint fails; a transport may', async () => {
+    for (const sdk of ['botbuilder', '@microsoft/agents-hosting']) {
+      const outside = await lintAt(
+        'src/bot',
+        `import { CloudAdapter } from '${sdk}';\nexport const a = CloudAdapter;\n`,
+      );
+      assert.ok(
+        outside.some((m) => m.startsWith('no-restricted-imports') && m.includes('src/bot/transports')),
+        outside.join('\n'),
+      );
+      const transport = await lintAt(
+        'src/bot/transports',
+        `import { CloudAdapter } from '${sdk}';\nexport const a = CloudAdapter;\n`,
+      );
+      assert.deepEqual(transport, []);
+    }
+  });
+
   test('when code leaves a promise floating, then lint fails with no-floating-promises', async () => {
     const messages = await lintAt('src/activities', `export async function f(): Promise<void> {}\nf();\n`);
     assert.ok(
