@@ -8,6 +8,7 @@ import { after, before, describe, test } from 'node:test';
 import { Connection, WorkflowClient } from '@temporalio/client';
 import type { Browser } from 'playwright-core';
 import { freePort } from '../../scripts/temporal-dev-server';
+import type { BotSdk } from '../../src/config';
 import { accountId, workflowIdFor } from '../../src/shared/accounts';
 import { launchChromium } from '../helpers/browser';
 import { openChat, screenshot, send, waitForText } from './playground';
@@ -31,6 +32,7 @@ interface Ports {
 async function startStack(
   dataDir: string,
   ports: Ports,
+  sdk: BotSdk,
 ): Promise<{ child: ChildProcess; output: () => string }> {
   const child = spawn(process.execPath, ['--import', 'tsx', 'scripts/start.ts'], {
     cwd: ROOT,
@@ -43,6 +45,7 @@ async function startStack(
       CMK_BOT_PORT: String(ports.bot),
       CMK_START_PLAYGROUND_PORT: String(ports.playground),
       LOCAL_AZURE_ROLE_PROPAGATION_MS: '1000',
+      CMK_BOT_SDK: sdk,
     },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
@@ -105,8 +108,8 @@ describe('npm start: the local stack, end to end', () => {
     rmSync(dataDir, { recursive: true, force: true });
   });
 
-  test('when a user types configure in the playground, then the run completes, shows in the Temporal UI, and survives a restart of the stack', async () => {
-    const first = await startStack(dataDir, ports);
+  test('when a user types configure in the playground, then the run completes, shows in the Temporal UI, and survives a restart of the stack that moves the bot from botbuilder to the Agents SDK', async () => {
+    const first = await startStack(dataDir, ports, 'botbuilder');
     try {
       const page = await openChat(browser, `http://localhost:${ports.playground}`);
       await send(page, 'configure stcontoso');
@@ -144,8 +147,13 @@ describe('npm start: the local stack, end to end', () => {
       await stopStack(first.child);
     }
 
-    const second = await startStack(dataDir, ports);
+    const second = await startStack(dataDir, ports, 'agents');
     try {
+      assert.match(
+        second.output(),
+        /cmk-runbook bot \(agents\) listening/,
+        'the bot runs on the Agents SDK now',
+      );
       const connection = await Connection.connect({ address: `127.0.0.1:${ports.temporal}` });
       try {
         const description = await new WorkflowClient({ connection })
