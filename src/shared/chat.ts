@@ -1,6 +1,7 @@
 /**
  * The chat port: how runbooks talk to people without knowing Teams. The worker's chat
- * activities implement it over botbuilder; tests use a recorder with the same contract.
+ * activities implement it over the bot's chat transport (either bot SDK); tests use a recorder
+ * with the same contract.
  */
 import type { RunStatus } from './approval';
 

@@ -113,7 +113,7 @@ export function createAgentsTransport(
           return res.answer();
         }
         if (authenticates && !serviceUrlClaimMatches(req.user, request.body)) {
-          log('warn', 'rejected a token issued for another service URL', {});
+          log('warn', 'rejected a token issued for another service URL');
           return { status: 401, body: 'Unauthorized' };
         }
         let afterAnswer: (() => Promise<void>) | undefined;
