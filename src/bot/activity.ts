@@ -70,7 +70,7 @@ export function conversationRefOf(activity: ProtocolActivity): ConversationRef {
  * A recorded reference ready for either SDK's continuation: the bot account under both names,
  * so a run started under one SDK can be finished under the other.
  */
-export function continuationOf(conversation: ConversationRef): RecordedReference & { bot?: ProtocolAccount } {
+export function continuationOf(conversation: ConversationRef): RecordedReference {
   const reference = conversation as Partial<RecordedReference>;
   if (!reference.serviceUrl || !reference.conversation?.id || !reference.channelId) {
     throw new Error('The run has no usable conversation reference (service URL, conversation and channel).');

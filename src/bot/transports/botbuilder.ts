@@ -41,12 +41,13 @@ const CARD_CONTENT_TYPE = 'application/vnd.microsoft.card.adaptive';
 const AFTER_ANSWER = Symbol('afterAnswer');
 
 /**
- * How a failed authentication is answered. botbuilder reports refused tokens as
- * `AuthenticationError` with a status, except those jsonwebtoken itself refuses (forged
- * signature, wrong algorithm), which it rethrows as they are; anything else is not the token's fault.
+ * The answer to a request botbuilder refused to authenticate: its own `AuthenticationError`
+ * says 401 (or 400), except for tokens jsonwebtoken itself refuses (forged signature, wrong
+ * algorithm), which botbuilder rethrows as they are. Anything else (the key service failing) is
+ * not the caller's fault and stays an error.
  */
 const TOKEN_REFUSALS: ((error: { name?: string; statusCode?: unknown }) => number | undefined)[] = [
-  (error) => (typeof error.statusCode === 'number' ? error.statusCode : undefined),
+  (error) => (error.statusCode === 401 || error.statusCode === 400 ? error.statusCode : undefined),
   (error) =>
     ['JsonWebTokenError', 'TokenExpiredError', 'NotBeforeError'].includes(error.name ?? '') ? 401 : undefined,
 ];
@@ -106,7 +107,7 @@ export function createBotbuilderTransport(
           log('warn', 'rejected a request whose token did not validate', {
             reason: (error as Error).message,
           });
-          return { status, body: status === 401 ? 'Unauthorized' : undefined };
+          return { status, body: status === 401 ? 'Unauthorized' : 'Bad Request' };
         }
         let afterAnswer: (() => Promise<void>) | undefined;
         const response = await adapter.runAuthenticated(authenticated, activity, async (ctx) => {
