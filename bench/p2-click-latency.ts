@@ -261,7 +261,7 @@ export async function runP2(temporal: BenchTemporal, options: P2Options): Promis
   const p50 = percentile(main!.latencies, 50);
   const p99 = percentile(main!.latencies, 99);
   return {
-    title: `P2 · card click → invoke response, ${options.approvers} concurrent approvers`,
+    title: `P2 · card click → invoke response, ${options.approvers} concurrent approvers (bot on ${BOT.sdk})`,
     table: rounds.map(({ name, latencies }) => ({
       'each click': name,
       clicks: latencies.length,
