@@ -94,3 +94,38 @@ export function route(ctx: Ctx, method: string, pattern: RegExp): Record<string,
   const m = pattern.exec(ctx.path);
   return m ? { ...(m.groups ?? {}) } : undefined;
 }
+
+/** Re-reads an object body as a record, or undefined when the body is not a JSON object. */
+export function asRecord(v: unknown): Record<string, unknown> | undefined {
+  return v && typeof v === 'object' && !Array.isArray(v) ? (v as Record<string, unknown>) : undefined;
+}
+
+/** ARM's 404 for a missing resource. */
+export function resourceNotFound(ctx: Ctx, type: string, name: string, rg: string): void {
+  armError(
+    ctx,
+    404,
+    'ResourceNotFound',
+    `The Resource '${type}/${name}' under resource group '${rg}' was not found. For more details please go to https://aka.ms/ARMResourceNotFoundFix`,
+  );
+}
+
+/** One route of a service: the method and path it answers, the operation it logs, its handler. */
+export interface Route {
+  method: string;
+  pattern: RegExp;
+  operation: string;
+  handle(ctx: Ctx, env: Env, groups: Record<string, string>): void | Promise<void>;
+}
+
+/** Answers with the first route that matches; false when none does. */
+export async function dispatch(ctx: Ctx, env: Env, routes: readonly Route[]): Promise<boolean> {
+  for (const r of routes) {
+    const groups = route(ctx, r.method, r.pattern);
+    if (!groups) continue;
+    ctx.operation = r.operation;
+    await r.handle(ctx, env, groups);
+    return true;
+  }
+  return false;
+}

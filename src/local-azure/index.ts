@@ -21,6 +21,7 @@ import { createCertificateAuthority, writeFileAtomic } from './ca';
 import { EmulatedClock, type Clock } from './clock';
 import { Faults } from './faults';
 import { ARM_LIMITS, ArmLimits, type BucketSpec } from './limits';
+import type { StateTiming } from './inputs';
 import type { StateData } from './model';
 import { startProxy } from './proxy';
 import { RequestLog } from './request-log';
@@ -109,63 +110,10 @@ function caBundle(dataDir: string, caPem: string): string {
   return file;
 }
 
-/** Starts the local Azure; resolves when the proxy is listening. */
-export async function startLocalAzure(options: LocalAzureOptions = {}): Promise<LocalAzure> {
-  const dataDir = options.dataDir ?? DEFAULT_DATA_DIR;
-  mkdirSync(dataDir, { recursive: true });
-  const ca = await createCertificateAuthority(dataDir);
-  const clock = new EmulatedClock();
-  const timing = {
-    roleAssignmentPropagationMs: options.roleAssignmentPropagationMs ?? 15_000,
-    revocationPropagationMs: options.revocationPropagationMs ?? 5_000,
-  };
-  const seed = readSeed(options.seed ?? DEFAULT_SEED_PATH);
-  const state =
-    options.stateFile && existsSync(options.stateFile)
-      ? new LocalAzureState(
-          JSON.parse(readFileSync(options.stateFile, 'utf8')) as StateData,
-          clock,
-          timing,
-          options.stateFile,
-        )
-      : stateFromSeed(seed, clock, timing, options.stateFile);
-  state.flush();
-  const faults = new Faults();
-  const requestLog = new RequestLog();
-  const throttling = options.throttling ?? true;
-  const env = { state, clock, tokenKey: tokenKey(dataDir) };
-  const router = createRouter({
-    env,
-    faults,
-    log: requestLog,
-    armLimits: throttling ? new ArmLimits({ ...ARM_LIMITS, ...options.armLimits }) : undefined,
-    throttling,
-  });
-  const admin = createAdmin({ state, faults, log: requestLog, clock });
-  const proxy = await startProxy(
-    ca,
-    { tunnelled: router, direct: admin },
-    options.host ?? '127.0.0.1',
-    options.port ?? 0,
-  );
-  const runbook = Object.values(state.data.principals).find((p) => p.clientSecret && p.appId);
-  const credentials = {
-    tenantId: state.data.tenantId,
-    clientId: runbook?.appId ?? '',
-    clientSecret: runbook?.clientSecret ?? '',
-  };
-  const subscriptionIds = Object.values(state.data.subscriptions).map((s) => s.subscriptionId);
-  const noProxy = 'localhost,127.0.0.1';
-  const agent = await createCaProxyAgent(proxy.url, ca.caPem);
+/** Pipeline clients that send through `agent`: one for core-rest-pipeline, one for storage-blob. */
+function httpClientsFor(agent: Agent): Pick<LocalAzure, 'httpClient' | 'blobHttpClient'> {
   const inner = createDefaultHttpClient();
   return {
-    proxyUrl: proxy.url,
-    caPath: ca.caPath,
-    caPem: ca.caPem,
-    tenantId: state.data.tenantId,
-    credentials,
-    subscriptionIds,
-    agent,
     httpClient: {
       sendRequest: (request) => {
         request.agent = agent;
@@ -193,6 +141,70 @@ export async function startLocalAzure(options: LocalAzureOptions = {}): Promise<
         };
       },
     },
+  };
+}
+
+/** The state from the state file when there is one, else from the seed. */
+function loadState(options: LocalAzureOptions, clock: EmulatedClock, timing: StateTiming): LocalAzureState {
+  const seed = readSeed(options.seed ?? DEFAULT_SEED_PATH);
+  const state =
+    options.stateFile && existsSync(options.stateFile)
+      ? new LocalAzureState(
+          JSON.parse(readFileSync(options.stateFile, 'utf8')) as StateData,
+          clock,
+          timing,
+          options.stateFile,
+        )
+      : stateFromSeed(seed, clock, timing, options.stateFile);
+  state.flush();
+  return state;
+}
+
+/** Starts the local Azure; resolves when the proxy is listening. */
+export async function startLocalAzure(options: LocalAzureOptions = {}): Promise<LocalAzure> {
+  const dataDir = options.dataDir ?? DEFAULT_DATA_DIR;
+  mkdirSync(dataDir, { recursive: true });
+  const ca = await createCertificateAuthority(dataDir);
+  const clock = new EmulatedClock();
+  const state = loadState(options, clock, {
+    roleAssignmentPropagationMs: options.roleAssignmentPropagationMs ?? 15_000,
+    revocationPropagationMs: options.revocationPropagationMs ?? 5_000,
+  });
+  const faults = new Faults();
+  const requestLog = new RequestLog();
+  const throttling = options.throttling ?? true;
+  const router = createRouter({
+    env: { state, clock, tokenKey: tokenKey(dataDir) },
+    faults,
+    log: requestLog,
+    armLimits: throttling ? new ArmLimits({ ...ARM_LIMITS, ...options.armLimits }) : undefined,
+    throttling,
+  });
+  const admin = createAdmin({ state, faults, log: requestLog, clock });
+  const proxy = await startProxy(
+    ca,
+    { tunnelled: router, direct: admin },
+    options.host ?? '127.0.0.1',
+    options.port ?? 0,
+  );
+  const runbook = Object.values(state.data.principals).find((p) => p.clientSecret && p.appId);
+  const credentials = {
+    tenantId: state.data.tenantId,
+    clientId: runbook?.appId ?? '',
+    clientSecret: runbook?.clientSecret ?? '',
+  };
+  const subscriptionIds = Object.values(state.data.subscriptions).map((s) => s.subscriptionId);
+  const noProxy = 'localhost,127.0.0.1';
+  const agent = await createCaProxyAgent(proxy.url, ca.caPem);
+  return {
+    proxyUrl: proxy.url,
+    caPath: ca.caPath,
+    caPem: ca.caPem,
+    tenantId: state.data.tenantId,
+    credentials,
+    subscriptionIds,
+    agent,
+    ...httpClientsFor(agent),
     env: {
       HTTPS_PROXY: proxy.url,
       NODE_EXTRA_CA_CERTS: caBundle(dataDir, ca.caPem),

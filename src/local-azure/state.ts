@@ -279,6 +279,12 @@ export class LocalAzureState {
     return roleAssignmentView(a);
   }
 
+  /** Deletes a role assignment by its lower-cased `<scope>/<name>` key. */
+  deleteRoleAssignment(key: string): void {
+    delete this.data.roleAssignments[key];
+    this.changed();
+  }
+
   /**
    * Marks the state changed: schedules a recomputation of key reachability and a save of the
    * state file, coalesced over 1 s (a large state is megabytes of JSON); `close` saves at once.

@@ -3,17 +3,27 @@
  * soft-deleted state), access policies (merge semantics), name availability and deleted vaults.
  */
 import { randomUUID } from 'node:crypto';
-import { armError, jsonBody, route, send, type Ctx, type Env } from '../http';
+import {
+  armError,
+  asRecord,
+  dispatch,
+  jsonBody,
+  resourceNotFound,
+  send,
+  type Ctx,
+  type Env,
+  type Route,
+} from '../http';
 import { type AccessPolicy, type Vault } from '../model';
 import { vaultView } from '../views';
-import { asRecord, resourceNotFound } from './arm';
+
 import {
-  answerVaultOperation,
   IN_USE,
   isVaultOperation,
   NAME_MESSAGE,
   settle,
   VAULT_NAME,
+  VAULT_OPERATION_ROUTES,
 } from './vault-operations';
 
 const VAULT =
@@ -98,39 +108,48 @@ function applyProps(v: Vault, p: Props, policies: AccessPolicy[] | undefined): v
   if (p.enablePurgeProtection === true) t.enablePurgeProtection = true;
 }
 
+/** Recovers a soft-deleted vault (`createMode: recover`), or refuses a create over its name. */
+function recoverOrRefuse(ctx: Ctx, env: Env, name: string, p: Props): boolean {
+  const data = env.state.data;
+  const lc = name.toLowerCase();
+  const deleted = data.deletedVaults[lc];
+  if (p.createMode === 'recover') {
+    if (!deleted) {
+      armError(ctx, 404, 'ResourceNotFound', `A deleted vault named '${name}' could not be found.`);
+      return true;
+    }
+    delete data.deletedVaults[lc];
+    data.vaults[lc] = deleted.vault;
+    env.state.changed();
+    send(ctx, 200, vaultView(deleted.vault));
+    return true;
+  }
+  if (deleted) {
+    armError(
+      ctx,
+      409,
+      'ConflictError',
+      `A vault with the same name already exists in deleted state. You need to either recover or purge existing key vault. Follow this link https://go.microsoft.com/fwlink/?linkid=2149745 for more information on soft delete.`,
+    );
+    return true;
+  }
+  return false;
+}
+
 function putVault(ctx: Ctx, env: Env, g: Record<string, string>): void {
   const { sub = '', rg = '', name = '' } = g;
-  ctx.operation = 'vaults.createOrUpdate';
   const data = env.state.data;
   if (!VAULT_NAME.test(name)) return armError(ctx, 400, 'VaultNameNotValid', NAME_MESSAGE(name));
   const body = asRecord(jsonBody(ctx));
   const p = (asRecord(body?.properties) ?? {}) as Props;
-  const lc = name.toLowerCase();
-  const existing = data.vaults[lc];
+  const existing = data.vaults[name.toLowerCase()];
   if (
     existing &&
     (existing.subscriptionId !== sub || existing.resourceGroup.toLowerCase() !== rg.toLowerCase())
   ) {
     return armError(ctx, 409, 'VaultAlreadyExists', IN_USE(name));
   }
-  const deleted = data.deletedVaults[lc];
-  if (p.createMode === 'recover') {
-    if (!deleted)
-      return armError(ctx, 404, 'ResourceNotFound', `A deleted vault named '${name}' could not be found.`);
-    delete data.deletedVaults[lc];
-    data.vaults[lc] = deleted.vault;
-    env.state.changed();
-    return send(ctx, 200, vaultView(deleted.vault));
-  }
-  if (deleted) {
-    return armError(
-      ctx,
-      409,
-      'ConflictError',
-      `A vault with the same name already exists in deleted state. You need to either recover or purge existing key vault. Follow this link https://go.microsoft.com/fwlink/?linkid=2149745 for more information on soft delete.`,
-    );
-  }
-  if (irreversible(ctx, existing?.properties, p)) return;
+  if (recoverOrRefuse(ctx, env, name, p) || irreversible(ctx, existing?.properties, p)) return;
   const policies = p.accessPolicies === undefined ? undefined : validatePolicies(p.accessPolicies);
   if (typeof policies === 'string') return armError(ctx, 400, 'BadRequest', policies);
   if (existing) {
@@ -139,6 +158,19 @@ function putVault(ctx: Ctx, env: Env, g: Record<string, string>): void {
     env.state.changed();
     return send(ctx, 200, vaultView(existing));
   }
+  createVault(ctx, env, g, body, p, policies ?? []);
+}
+
+function createVault(
+  ctx: Ctx,
+  env: Env,
+  g: Record<string, string>,
+  body: Record<string, unknown> | undefined,
+  p: Props,
+  policies: AccessPolicy[],
+): void {
+  const { sub = '', rg = '', name = '' } = g;
+  const data = env.state.data;
   if (!p.tenantId || !p.sku?.name)
     return armError(
       ctx,
@@ -159,17 +191,17 @@ function putVault(ctx: Ctx, env: Env, g: Record<string, string>): void {
     location,
     enableRbacAuthorization: rbacDefault,
   });
-  const v = data.vaults[lc] as Vault;
+  const v = data.vaults[name.toLowerCase()] as Vault;
   v.createdBy = ctx.claims?.oid;
   v.tags = (body?.tags as Record<string, string> | undefined) ?? {};
   v.properties.sku = { family: 'A', name: p.sku.name.toLowerCase() };
-  applyProps(v, p, policies ?? []);
+  applyProps(v, p, policies);
   v.properties.provisioningState = 'RegisteringDns';
   const op = randomUUID();
   data.operations[op] = {
     id: op,
     kind: 'vaultCreate',
-    target: lc,
+    target: name.toLowerCase(),
     polls: 0,
     status: 'InProgress',
     startTime: env.clock.now().toISOString(),
@@ -180,7 +212,6 @@ function putVault(ctx: Ctx, env: Env, g: Record<string, string>): void {
 }
 
 function patchVault(ctx: Ctx, env: Env, v: Vault): void {
-  ctx.operation = 'vaults.update';
   const body = asRecord(jsonBody(ctx)) ?? {};
   const p = (asRecord(body.properties) ?? {}) as Props;
   if (irreversible(ctx, v.properties, p)) return;
@@ -223,65 +254,90 @@ function mergePolicies(v: Vault, kind: string, incoming: AccessPolicy[]): void {
   }
 }
 
-/** Answers Microsoft.KeyVault requests. */
-export function handleKeyVault(ctx: Ctx, env: Env): void {
+/** The vault a route names, or undefined after answering 404. */
+function vaultFor(ctx: Ctx, env: Env, g: Record<string, string>): Vault | undefined {
+  const v = env.state.data.vaults[(g.name ?? '').toLowerCase()];
+  if (v && v.subscriptionId === g.sub && v.resourceGroup.toLowerCase() === (g.rg ?? '').toLowerCase())
+    return v;
+  resourceNotFound(ctx, 'Microsoft.KeyVault/vaults', g.name ?? '', g.rg ?? '');
+  return undefined;
+}
+
+function updateAccessPolicy(ctx: Ctx, env: Env, g: Record<string, string>): void {
+  const found = vaultFor(ctx, env, g);
+  if (!found) return;
+  const policies = validatePolicies(asRecord(asRecord(jsonBody(ctx))?.properties)?.accessPolicies);
+  if (typeof policies === 'string') return armError(ctx, 400, 'BadRequest', policies);
+  mergePolicies(found, (g.kind ?? '').toLowerCase(), policies);
+  env.state.changed();
+  return send(ctx, 200, {
+    id: `${String(vaultView(found).id)}/accessPolicies/`,
+    type: 'Microsoft.KeyVault/vaults/accessPolicies',
+    properties: { accessPolicies: policies },
+  });
+}
+
+function deleteVault(ctx: Ctx, env: Env, g: Record<string, string>): void {
   const data = env.state.data;
+  const v = data.vaults[(g.name ?? '').toLowerCase()];
+  if (!v || v.subscriptionId !== g.sub || v.resourceGroup.toLowerCase() !== (g.rg ?? '').toLowerCase())
+    return send(ctx, 204);
+  delete data.vaults[v.name.toLowerCase()];
+  const now = env.clock.nowMs();
+  data.deletedVaults[v.name.toLowerCase()] = {
+    vault: v,
+    deletionDate: new Date(now).toISOString(),
+    scheduledPurgeDate: new Date(now + v.properties.softDeleteRetentionInDays * 86_400_000).toISOString(),
+  };
+  env.state.changed();
+  return send(ctx, 200);
+}
+
+function listVaults(ctx: Ctx, env: Env, g: Record<string, string>): void {
+  const rg = g.rg?.toLowerCase();
+  send(ctx, 200, {
+    value: Object.values(env.state.data.vaults)
+      .filter((v) => v.subscriptionId === g.sub && (!rg || v.resourceGroup.toLowerCase() === rg))
+      .map(vaultView),
+  });
+}
+
+const ROUTES: readonly Route[] = [
+  { method: 'PUT', pattern: VAULT, operation: 'vaults.createOrUpdate', handle: putVault },
+  {
+    method: 'GET',
+    pattern: VAULT,
+    operation: 'vaults.get',
+    handle: (ctx, env, g) => {
+      const v = vaultFor(ctx, env, g);
+      if (v) send(ctx, 200, vaultView(v));
+    },
+  },
+  {
+    method: 'PATCH',
+    pattern: VAULT,
+    operation: 'vaults.update',
+    handle: (ctx, env, g) => {
+      const v = vaultFor(ctx, env, g);
+      if (v) patchVault(ctx, env, v);
+    },
+  },
+  { method: 'DELETE', pattern: VAULT, operation: 'vaults.delete', handle: deleteVault },
+  { method: 'PUT', pattern: POLICY, operation: 'vaults.updateAccessPolicy', handle: updateAccessPolicy },
+  { method: 'GET', pattern: LIST_RG, operation: 'vaults.list', handle: listVaults },
+  { method: 'GET', pattern: LIST_SUB, operation: 'vaults.list', handle: listVaults },
+  ...VAULT_OPERATION_ROUTES,
+];
+
+/** Answers Microsoft.KeyVault requests. */
+export async function handleKeyVault(ctx: Ctx, env: Env): Promise<void> {
   settle(env);
-  let g: Record<string, string> | undefined;
-  if ((g = route(ctx, 'PUT', VAULT))) return putVault(ctx, env, g);
-  const vaultRoute = VAULT.exec(ctx.path)?.groups ?? POLICY.exec(ctx.path)?.groups;
-  if (vaultRoute) {
-    const v = data.vaults[(vaultRoute.name ?? '').toLowerCase()];
-    const found =
-      v &&
-      v.subscriptionId === vaultRoute.sub &&
-      v.resourceGroup.toLowerCase() === (vaultRoute.rg ?? '').toLowerCase()
-        ? v
-        : undefined;
-    if (vaultRoute.kind) {
-      ctx.operation = 'vaults.updateAccessPolicy';
-      if (ctx.method !== 'PUT') return armError(ctx, 405, 'MethodNotAllowed', 'Use PUT.');
-      if (!found)
-        return resourceNotFound(ctx, 'Microsoft.KeyVault/vaults', vaultRoute.name ?? '', vaultRoute.rg ?? '');
-      const policies = validatePolicies(asRecord(asRecord(jsonBody(ctx))?.properties)?.accessPolicies);
-      if (typeof policies === 'string') return armError(ctx, 400, 'BadRequest', policies);
-      mergePolicies(found, vaultRoute.kind.toLowerCase(), policies);
-      env.state.changed();
-      return send(ctx, 200, {
-        id: `${String(vaultView(found).id)}/accessPolicies/`,
-        type: 'Microsoft.KeyVault/vaults/accessPolicies',
-        properties: { accessPolicies: policies },
-      });
-    }
-    ctx.operation = `vaults.${ctx.method === 'GET' ? 'get' : ctx.method === 'PATCH' ? 'update' : 'delete'}`;
-    if (ctx.method === 'DELETE') {
-      if (!found) return send(ctx, 204);
-      delete data.vaults[found.name.toLowerCase()];
-      const now = env.clock.nowMs();
-      data.deletedVaults[found.name.toLowerCase()] = {
-        vault: found,
-        deletionDate: new Date(now).toISOString(),
-        scheduledPurgeDate: new Date(
-          now + found.properties.softDeleteRetentionInDays * 86_400_000,
-        ).toISOString(),
-      };
-      env.state.changed();
-      return send(ctx, 200);
-    }
-    if (!found)
-      return resourceNotFound(ctx, 'Microsoft.KeyVault/vaults', vaultRoute.name ?? '', vaultRoute.rg ?? '');
-    if (ctx.method === 'GET') return send(ctx, 200, vaultView(found));
-    if (ctx.method === 'PATCH') return patchVault(ctx, env, found);
+  if (await dispatch(ctx, env, ROUTES)) return;
+  if (POLICY.test(ctx.path)) {
+    ctx.operation = 'vaults.updateAccessPolicy';
+    return armError(ctx, 405, 'MethodNotAllowed', 'Use PUT.');
   }
-  if (isVaultOperation(ctx)) return answerVaultOperation(ctx, env);
-  if ((g = route(ctx, 'GET', LIST_RG) ?? route(ctx, 'GET', LIST_SUB))) {
-    ctx.operation = 'vaults.list';
-    const rg = g.rg?.toLowerCase();
-    return send(ctx, 200, {
-      value: Object.values(data.vaults)
-        .filter((v) => v.subscriptionId === g?.sub && (!rg || v.resourceGroup.toLowerCase() === rg))
-        .map(vaultView),
-    });
-  }
+  if (isVaultOperation(ctx))
+    return armError(ctx, 405, 'MethodNotAllowed', `${ctx.method} is not supported on ${ctx.path}.`);
   return armError(ctx, 404, 'NotFound', `No route for ${ctx.method} ${ctx.path}.`);
 }

@@ -3,10 +3,10 @@
  * managed identities and customer-managed keys, each answered with Azure's own error code.
  */
 import { randomUUID } from 'node:crypto';
-import { armError, jsonBody, route, send, type Ctx, type Env } from '../http';
+import { armError, asRecord, jsonBody, resourceNotFound, route, send, type Ctx, type Env } from '../http';
 import { storageAccountId, type StorageAccount } from '../model';
 import { storageAccountView } from '../views';
-import { asRecord, resourceNotFound } from './arm';
+
 import { updateEncryption, type EncryptionBody } from './storage-encryption';
 
 const ACCOUNT =

@@ -1,46 +1,28 @@
 /**
  * What every ARM request goes through: bearer token for management.azure.com, api-version,
  * the subscription's token buckets (with Azure's headers and 429), then the resource provider.
+ * The providers import nothing from here; this file dispatches to them.
  */
 import { armError, send, type Ctx, type Env } from '../http';
 import { vaultResourceId } from '../model';
 import type { ArmLimits } from '../limits';
-import { audienceIs, verifyToken } from '../tokens';
+import { audienceIs, verifyToken, type TokenClaims } from '../tokens';
 import { handleAuthorization } from './authorization';
 import { handleKeyVault } from './arm-keyvault';
 import { handleMsi } from './msi';
 import { handleStorage } from './arm-storage';
 
 const ARM_AUDIENCES = ['https://management.azure.com', 'https://management.core.windows.net'];
+const CHALLENGE = {
+  'www-authenticate':
+    'Bearer authorization_uri="https://login.microsoftonline.com/common", error="invalid_token"',
+};
 
 /** Answers a request to management.azure.com. */
 export async function handleArm(ctx: Ctx, env: Env, limits: ArmLimits | undefined): Promise<void> {
   ctx.operation = 'unknown';
-  const challenge = {
-    'www-authenticate':
-      'Bearer authorization_uri="https://login.microsoftonline.com/common", error="invalid_token"',
-  };
-  const auth = ctx.req.headers.authorization;
-  if (!auth)
-    return armError(
-      ctx,
-      401,
-      'AuthenticationFailed',
-      "Authentication failed. The 'Authorization' header is missing.",
-      challenge,
-    );
-  const claims = verifyToken(auth, env.tokenKey);
-  if (!claims)
-    return armError(ctx, 401, 'InvalidAuthenticationToken', 'The access token is invalid.', challenge);
-  if (!ARM_AUDIENCES.some((a) => audienceIs(claims, a))) {
-    return armError(
-      ctx,
-      401,
-      'InvalidAuthenticationTokenAudience',
-      `The access token has been obtained for wrong audience or resource '${claims.aud}'. It should exactly match with one of the allowed audiences 'https://management.core.windows.net/','https://management.core.windows.net','https://management.azure.com/','https://management.azure.com'.`,
-      challenge,
-    );
-  }
+  const claims = authenticate(ctx, env);
+  if (!claims) return;
   ctx.claims = claims;
   if (!ctx.query['api-version']) {
     return armError(
@@ -51,37 +33,8 @@ export async function handleArm(ctx: Ctx, env: Env, limits: ArmLimits | undefine
     );
   }
   const subscriptionId = /^\/subscriptions\/([^/]+)/i.exec(ctx.path)?.[1];
-  if (subscriptionId) {
-    if (limits) {
-      const kind = ctx.method === 'GET' || ctx.method === 'HEAD' ? 'reads' : 'writes';
-      const taken = limits.take(subscriptionId, kind);
-      if (!taken.ok) {
-        return armError(
-          ctx,
-          429,
-          'SubscriptionRequestsThrottled',
-          `Number of '${kind === 'reads' ? 'read' : 'write'}' requests for subscription '${subscriptionId}' actor '${claims.oid}' exceeded. Please try again after '${taken.retryAfterSeconds}' seconds after additional tokens are available. Refer to https://aka.ms/arm-throttling`,
-          {
-            'retry-after': String(taken.retryAfterSeconds),
-            [`x-ms-ratelimit-remaining-subscription-${kind}`]: '0',
-          },
-        );
-      }
-      ctx.res.setHeader(`x-ms-ratelimit-remaining-subscription-${kind}`, String(taken.remaining));
-    }
-    if (!env.state.data.subscriptions[subscriptionId.toLowerCase()]) {
-      return armError(
-        ctx,
-        404,
-        'SubscriptionNotFound',
-        `The subscription '${subscriptionId}' could not be found.`,
-      );
-    }
-    const rg = /^\/subscriptions\/[^/]+\/resourceGroups\/([^/]+)/i.exec(ctx.path)?.[1];
-    if (rg && !env.state.data.subscriptions[subscriptionId.toLowerCase()]?.resourceGroups[rg.toLowerCase()]) {
-      return armError(ctx, 404, 'ResourceGroupNotFound', `Resource group '${rg}' could not be found.`);
-    }
-  }
+  if (subscriptionId && !(throttle(ctx, limits, subscriptionId, claims) && inScope(ctx, env, subscriptionId)))
+    return;
   if (ctx.method === 'GET' && /^\/subscriptions\/[^/]+\/resources$/i.test(ctx.path))
     return listResources(ctx, env, subscriptionId ?? '');
   const provider = /\/providers\/(Microsoft\.[A-Za-z]+)\//i.exec(`${ctx.path}/`)?.[1]?.toLowerCase();
@@ -97,6 +50,79 @@ export async function handleArm(ctx: Ctx, env: Env, limits: ArmLimits | undefine
     'InvalidResourceType',
     `The resource type could not be found in the namespace '${provider ?? ''}' for api version '${ctx.query['api-version']}'.`,
   );
+}
+
+/** The caller's claims, or undefined after answering 401 as ARM does. */
+function authenticate(ctx: Ctx, env: Env): TokenClaims | undefined {
+  const auth = ctx.req.headers.authorization;
+  if (!auth) {
+    armError(
+      ctx,
+      401,
+      'AuthenticationFailed',
+      "Authentication failed. The 'Authorization' header is missing.",
+      CHALLENGE,
+    );
+    return undefined;
+  }
+  const claims = verifyToken(auth, env.tokenKey);
+  if (!claims) {
+    armError(ctx, 401, 'InvalidAuthenticationToken', 'The access token is invalid.', CHALLENGE);
+    return undefined;
+  }
+  if (!ARM_AUDIENCES.some((a) => audienceIs(claims, a))) {
+    armError(
+      ctx,
+      401,
+      'InvalidAuthenticationTokenAudience',
+      `The access token has been obtained for wrong audience or resource '${claims.aud}'. It should exactly match with one of the allowed audiences 'https://management.core.windows.net/','https://management.core.windows.net','https://management.azure.com/','https://management.azure.com'.`,
+      CHALLENGE,
+    );
+    return undefined;
+  }
+  return claims;
+}
+
+/** Takes a token from the subscription's bucket; false after answering 429. */
+function throttle(
+  ctx: Ctx,
+  limits: ArmLimits | undefined,
+  subscriptionId: string,
+  claims: TokenClaims,
+): boolean {
+  if (!limits) return true;
+  const kind = ctx.method === 'GET' || ctx.method === 'HEAD' ? 'reads' : 'writes';
+  const taken = limits.take(subscriptionId, kind);
+  if (!taken.ok) {
+    armError(
+      ctx,
+      429,
+      'SubscriptionRequestsThrottled',
+      `Number of '${kind === 'reads' ? 'read' : 'write'}' requests for subscription '${subscriptionId}' actor '${claims.oid}' exceeded. Please try again after '${taken.retryAfterSeconds}' seconds after additional tokens are available. Refer to https://aka.ms/arm-throttling`,
+      {
+        'retry-after': String(taken.retryAfterSeconds),
+        [`x-ms-ratelimit-remaining-subscription-${kind}`]: '0',
+      },
+    );
+    return false;
+  }
+  ctx.res.setHeader(`x-ms-ratelimit-remaining-subscription-${kind}`, String(taken.remaining));
+  return true;
+}
+
+/** False after answering 404 for an unknown subscription or resource group. */
+function inScope(ctx: Ctx, env: Env, subscriptionId: string): boolean {
+  const sub = env.state.data.subscriptions[subscriptionId.toLowerCase()];
+  if (!sub) {
+    armError(ctx, 404, 'SubscriptionNotFound', `The subscription '${subscriptionId}' could not be found.`);
+    return false;
+  }
+  const rg = /^\/subscriptions\/[^/]+\/resourceGroups\/([^/]+)/i.exec(ctx.path)?.[1];
+  if (rg && !sub.resourceGroups[rg.toLowerCase()]) {
+    armError(ctx, 404, 'ResourceGroupNotFound', `Resource group '${rg}' could not be found.`);
+    return false;
+  }
+  return true;
 }
 
 /** The generic resource list (`$filter=resourceType eq '…'`), which `vaults.list()` uses. */
@@ -117,19 +143,4 @@ function listResources(ctx: Ctx, env: Env, subscriptionId: string): void {
         }))
       : [];
   send(ctx, 200, { value });
-}
-
-/** ARM's 404 for a missing resource. */
-export function resourceNotFound(ctx: Ctx, type: string, name: string, rg: string): void {
-  armError(
-    ctx,
-    404,
-    'ResourceNotFound',
-    `The Resource '${type}/${name}' under resource group '${rg}' was not found. For more details please go to https://aka.ms/ARMResourceNotFoundFix`,
-  );
-}
-
-/** Re-reads an object body as a record, or undefined when the body is not a JSON object. */
-export function asRecord(v: unknown): Record<string, unknown> | undefined {
-  return v && typeof v === 'object' && !Array.isArray(v) ? (v as Record<string, unknown>) : undefined;
 }

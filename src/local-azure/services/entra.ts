@@ -35,74 +35,79 @@ function openIdConfiguration(tenant: string): Record<string, unknown> {
   };
 }
 
+/** The client-credential grant: checks tenant, client, secret and scope, then signs a token. */
+function clientCredentials(ctx: Ctx, env: Env, tenant: string): void {
+  const tenantId = env.state.data.tenantId;
+  const form = new URLSearchParams(ctx.body.toString('utf8'));
+  if (![tenantId, 'organizations'].includes(tenant.toLowerCase())) {
+    return aadError(ctx, 400, 'invalid_request', 90002, `Tenant '${tenant}' not found.`);
+  }
+  if (form.get('grant_type') !== 'client_credentials') {
+    return aadError(
+      ctx,
+      400,
+      'unsupported_grant_type',
+      70003,
+      'The app requested an unsupported grant type.',
+    );
+  }
+  const clientId = form.get('client_id') ?? '';
+  const principal = Object.values(env.state.data.principals).find(
+    (p) => p.appId?.toLowerCase() === clientId.toLowerCase() && p.clientSecret,
+  );
+  if (!principal) {
+    return aadError(
+      ctx,
+      400,
+      'unauthorized_client',
+      700016,
+      `Application with identifier '${clientId}' was not found in the directory '${tenantId}'.`,
+    );
+  }
+  if (form.get('client_secret') !== principal.clientSecret) {
+    return aadError(
+      ctx,
+      401,
+      'invalid_client',
+      7000215,
+      `Invalid client secret provided. Ensure the secret being sent in the request is the client secret value, not the client secret ID, for a secret added to app '${clientId}'.`,
+    );
+  }
+  const scope = (form.get('scope') ?? '').split(' ').find((s) => s.endsWith('/.default'));
+  if (!scope)
+    return aadError(
+      ctx,
+      400,
+      'invalid_scope',
+      1002012,
+      'The provided value for scope is not valid. Client credential flows must have a scope value with /.default suffixed to the resource identifier (application ID URI).',
+    );
+  const now = Math.floor(Date.now() / 1000);
+  ctx.claims = {
+    oid: principal.objectId,
+    tid: tenantId,
+    appid: principal.appId ?? clientId,
+    aud: scope.slice(0, -'/.default'.length),
+    iss: `https://sts.windows.net/${tenantId}/`,
+    iat: now,
+    nbf: now,
+    exp: now + TOKEN_LIFETIME_S,
+  };
+  return send(ctx, 200, {
+    token_type: 'Bearer',
+    expires_in: TOKEN_LIFETIME_S,
+    ext_expires_in: TOKEN_LIFETIME_S,
+    access_token: issueToken(ctx.claims, env.tokenKey),
+  });
+}
+
 /** Answers a request to login.microsoftonline.com. */
 export function handleEntra(ctx: Ctx, env: Env): void {
   const tenantId = env.state.data.tenantId;
   const token = /^\/(?<tenant>[^/]+)\/oauth2(?:\/v2\.0)?\/token$/.exec(ctx.path)?.groups;
   if (token && ctx.method === 'POST') {
     ctx.operation = 'token';
-    const form = new URLSearchParams(ctx.body.toString('utf8'));
-    const tenant = token.tenant ?? '';
-    if (![tenantId, 'organizations'].includes(tenant.toLowerCase())) {
-      return aadError(ctx, 400, 'invalid_request', 90002, `Tenant '${tenant}' not found.`);
-    }
-    if (form.get('grant_type') !== 'client_credentials') {
-      return aadError(
-        ctx,
-        400,
-        'unsupported_grant_type',
-        70003,
-        'The app requested an unsupported grant type.',
-      );
-    }
-    const clientId = form.get('client_id') ?? '';
-    const principal = Object.values(env.state.data.principals).find(
-      (p) => p.appId?.toLowerCase() === clientId.toLowerCase() && p.clientSecret,
-    );
-    if (!principal) {
-      return aadError(
-        ctx,
-        400,
-        'unauthorized_client',
-        700016,
-        `Application with identifier '${clientId}' was not found in the directory '${tenantId}'.`,
-      );
-    }
-    if (form.get('client_secret') !== principal.clientSecret) {
-      return aadError(
-        ctx,
-        401,
-        'invalid_client',
-        7000215,
-        `Invalid client secret provided. Ensure the secret being sent in the request is the client secret value, not the client secret ID, for a secret added to app '${clientId}'.`,
-      );
-    }
-    const scope = (form.get('scope') ?? '').split(' ').find((s) => s.endsWith('/.default'));
-    if (!scope)
-      return aadError(
-        ctx,
-        400,
-        'invalid_scope',
-        1002012,
-        'The provided value for scope is not valid. Client credential flows must have a scope value with /.default suffixed to the resource identifier (application ID URI).',
-      );
-    const now = Math.floor(Date.now() / 1000);
-    ctx.claims = {
-      oid: principal.objectId,
-      tid: tenantId,
-      appid: principal.appId ?? clientId,
-      aud: scope.slice(0, -'/.default'.length),
-      iss: `https://sts.windows.net/${tenantId}/`,
-      iat: now,
-      nbf: now,
-      exp: now + TOKEN_LIFETIME_S,
-    };
-    return send(ctx, 200, {
-      token_type: 'Bearer',
-      expires_in: TOKEN_LIFETIME_S,
-      ext_expires_in: TOKEN_LIFETIME_S,
-      access_token: issueToken(ctx.claims, env.tokenKey),
-    });
+    return clientCredentials(ctx, env, token.tenant ?? '');
   }
   const oidc = /^\/(?<tenant>[^/]+)(?:\/v2\.0)?\/\.well-known\/openid-configuration$/.exec(ctx.path)?.groups;
   if (oidc && ctx.method === 'GET') {

@@ -6,7 +6,7 @@ import { hasKeyPermission, type KeyPermission } from '../access';
 import { kvError, type Ctx, type Env } from '../http';
 import { KeyVaultLimits } from '../limits';
 import { vaultResourceId, type Vault } from '../model';
-import { audienceIs, verifyToken } from '../tokens';
+import { audienceIs, verifyToken, type TokenClaims } from '../tokens';
 import { keyOperation, type KeyOp } from './keyvault-keys';
 
 /** Data-plane api-versions the emulator answers. */
@@ -85,45 +85,53 @@ function forbidden(ctx: Ctx, vault: Vault, permission: KeyPermission, keyName: s
   );
 }
 
-/** Creates the data-plane handler; `limits` is undefined when throttling is off. */
+/** The caller's claims, or undefined after answering Key Vault's 401 with the challenge. */
+function authenticate(ctx: Ctx, env: Env): TokenClaims | undefined {
+  const tenantId = env.state.data.tenantId;
+  const challenge = {
+    'www-authenticate': `Bearer authorization="https://login.microsoftonline.com/${tenantId}", resource="https://vault.azure.net"`,
+  };
+  const refuse = (message: string): undefined => {
+    kvError(ctx, 401, 'Unauthorized', message, undefined, challenge);
+    return undefined;
+  };
+  const auth = ctx.req.headers.authorization;
+  if (!auth) return refuse('AKV10000: Request is missing a Bearer or PoP token.');
+  const claims = verifyToken(auth, env.tokenKey);
+  if (!claims)
+    return refuse('AKV10011: Invalid token: the token was not issued by this tenant or has expired.');
+  if (!audienceIs(claims, 'https://vault.azure.net'))
+    return refuse(`AKV10022: Invalid audience. Expected https://vault.azure.net, found: ${claims.aud}.`);
+  return claims;
+}
+
+/** Counts the request against the vault's 10-second window; false after answering 429. */
+function throttle(ctx: Ctx, limits: KeyVaultLimits | undefined, vault: Vault, parsed: KeyOp): boolean {
+  if (!limits) return true;
+  const hsm = vault.keys[(parsed.name ?? '').toLowerCase()]?.versions.at(-1)?.kty === 'RSA-HSM';
+  const create = parsed.op === 'create' || parsed.op === 'rotate';
+  const kind = create ? (hsm ? 'createHsm' : 'create') : hsm ? 'otherHsm' : 'other';
+  const taken = limits.take(vault.name, kind);
+  if (taken.ok) return true;
+  kvError(
+    ctx,
+    429,
+    'Throttled',
+    `Request was not processed because too many requests were received. Reason: Vault Transaction Limit. Please retry after ${taken.retryAfterSeconds} seconds.`,
+    undefined,
+    { 'retry-after': String(taken.retryAfterSeconds) },
+  );
+  return false;
+}
+
+/** Creates the data-plane handler; without throttling no vault limits are counted. */
 export function createKeyVaultHandler(throttling: boolean): (ctx: Ctx, env: Env) => Promise<void> {
   const limits = throttling ? new KeyVaultLimits() : undefined;
   return async (ctx, env) => {
-    const tenantId = env.state.data.tenantId;
-    const challenge = {
-      'www-authenticate': `Bearer authorization="https://login.microsoftonline.com/${tenantId}", resource="https://vault.azure.net"`,
-    };
     const parsed = parse(ctx.method, ctx.path);
     ctx.operation = parsed ? `keys.${parsed.op}` : 'unknown';
-    const auth = ctx.req.headers.authorization;
-    if (!auth)
-      return kvError(
-        ctx,
-        401,
-        'Unauthorized',
-        'AKV10000: Request is missing a Bearer or PoP token.',
-        undefined,
-        challenge,
-      );
-    const claims = verifyToken(auth, env.tokenKey);
-    if (!claims)
-      return kvError(
-        ctx,
-        401,
-        'Unauthorized',
-        'AKV10011: Invalid token: the token was not issued by this tenant or has expired.',
-        undefined,
-        challenge,
-      );
-    if (!audienceIs(claims, 'https://vault.azure.net'))
-      return kvError(
-        ctx,
-        401,
-        'Unauthorized',
-        `AKV10022: Invalid audience. Expected https://vault.azure.net, found: ${claims.aud}.`,
-        undefined,
-        challenge,
-      );
+    const claims = authenticate(ctx, env);
+    if (!claims) return;
     ctx.claims = claims;
     const version = ctx.query['api-version'];
     if (!version || !KEY_VAULT_API_VERSIONS.includes(version)) {
@@ -139,28 +147,7 @@ export function createKeyVaultHandler(throttling: boolean): (ctx: Ctx, env: Env)
     if (!vault)
       return kvError(ctx, 404, 'VaultNotFound', `The vault '${vaultName}' does not exist or was deleted.`);
     if (!parsed) return kvError(ctx, 404, 'NotFound', `No route for ${ctx.method} ${ctx.path}.`);
-    if (limits) {
-      const hsm = vault.keys[(parsed.name ?? '').toLowerCase()]?.versions.at(-1)?.kty === 'RSA-HSM';
-      const kind =
-        parsed.op === 'create' || parsed.op === 'rotate'
-          ? hsm
-            ? 'createHsm'
-            : 'create'
-          : hsm
-            ? 'otherHsm'
-            : 'other';
-      const taken = limits.take(vault.name, kind);
-      if (!taken.ok) {
-        return kvError(
-          ctx,
-          429,
-          'Throttled',
-          `Request was not processed because too many requests were received. Reason: Vault Transaction Limit. Please retry after ${taken.retryAfterSeconds} seconds.`,
-          undefined,
-          { 'retry-after': String(taken.retryAfterSeconds) },
-        );
-      }
-    }
+    if (!throttle(ctx, limits, vault, parsed)) return;
     const allowed = hasKeyPermission(
       env.state.data,
       vault,

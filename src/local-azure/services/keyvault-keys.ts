@@ -4,7 +4,7 @@
  */
 import type { KeyPermission } from '../access';
 import { jsonBody, kvError, send, type Ctx, type Env } from '../http';
-import type { KeyRecord, KeyVersion, Vault } from '../model';
+import type { DeletedKey, KeyRecord, KeyVersion, Vault } from '../model';
 import { createKeyVersion, unwrap, wrap, WRAP_ALGORITHMS } from '../rsa';
 import { parseDurationMs } from '../../shared/duration';
 import { policyView, setPolicy } from './keyvault-rotation';
@@ -209,93 +209,147 @@ function crypt(
   }
 }
 
-/** Runs one key operation after auth, limits and permissions passed. */
-export async function keyOperation(ctx: Ctx, env: Env, v: Vault, p: KeyOp): Promise<void> {
+const origin = (v: Vault): string => `https://${v.name}.vault.azure.net`;
+
+/** The key an operation names, or undefined after answering 404. */
+function keyFor(ctx: Ctx, v: Vault, p: KeyOp): KeyRecord | undefined {
+  const key = v.keys[(p.name ?? '').toLowerCase()];
+  if (!key) notFound(ctx, p.name ?? '');
+  return key;
+}
+
+/** The version an operation names (the current one when none), or undefined after answering 404. */
+function versionFor(ctx: Ctx, v: Vault, p: KeyOp): { key: KeyRecord; kv: KeyVersion } | undefined {
+  const key = keyFor(ctx, v, p);
+  if (!key) return undefined;
+  const kv = p.version ? key.versions.find((x) => x.version === p.version) : key.versions.at(-1);
+  if (!kv) {
+    notFound(ctx, `${p.name ?? ''}/${p.version ?? ''}`);
+    return undefined;
+  }
+  return { key, kv };
+}
+
+/** The soft-deleted key an operation names, or undefined after answering 404. */
+function deletedFor(ctx: Ctx, v: Vault, p: KeyOp): DeletedKey | undefined {
+  const d = v.deletedKeys[(p.name ?? '').toLowerCase()];
+  if (!d) kvError(ctx, 404, 'KeyNotFound', `Deleted Key not found: ${p.name ?? ''}`);
+  return d;
+}
+
+function recoverOrPurge(ctx: Ctx, env: Env, v: Vault, p: KeyOp): void {
+  const d = deletedFor(ctx, v, p);
+  if (!d) return;
+  if (p.op === 'purge' && v.properties.enablePurgeProtection) {
+    return kvError(
+      ctx,
+      403,
+      'Forbidden',
+      `Operation "purge" is not allowed because purge protection is enabled for this vault. Key Vault service will automatically purge it after the retention period has passed.`,
+      'ForbiddenByPolicy',
+    );
+  }
+  const lc = d.key.name.toLowerCase();
+  delete v.deletedKeys[lc];
+  if (p.op === 'recover') v.keys[lc] = d.key;
+  env.state.changed();
+  return p.op === 'purge'
+    ? send(ctx, 204)
+    : send(ctx, 200, keyBundleView(v, d.key, d.key.versions.at(-1) as KeyVersion));
+}
+
+function deleteKey(ctx: Ctx, env: Env, v: Vault, key: KeyRecord): void {
+  const lc = key.name.toLowerCase();
+  delete v.keys[lc];
+  const now = env.clock.nowMs();
+  const deleted: DeletedKey = {
+    key,
+    deletedDate: Math.floor(now / 1000),
+    scheduledPurgeDate: Math.floor((now + v.properties.softDeleteRetentionInDays * DAY_MS) / 1000),
+  };
+  v.deletedKeys[lc] = deleted;
+  env.state.changed();
+  return send(ctx, 200, deletedKeyView(v, deleted));
+}
+
+function updateVersion(ctx: Ctx, env: Env, v: Vault, key: KeyRecord, kv: KeyVersion): void {
   const nowS = Math.floor(env.clock.nowMs() / 1000);
-  const origin = `https://${v.name}.vault.azure.net`;
-  if (p.op === 'list') {
-    return send(
+  const body = jsonBody<{ attributes?: Attrs; key_ops?: string[]; tags?: Record<string, string> }>(ctx) ?? {};
+  applyAttributes(kv, body.attributes, nowS);
+  if (body.key_ops) kv.keyOps = body.key_ops;
+  if (body.tags) kv.tags = body.tags;
+  kv.updated = nowS;
+  env.state.changed();
+  return send(ctx, 200, keyBundleView(v, key, kv));
+}
+
+type Handler = (ctx: Ctx, env: Env, v: Vault, p: KeyOp) => void | Promise<void>;
+const withKey =
+  (fn: (ctx: Ctx, env: Env, v: Vault, key: KeyRecord) => void | Promise<void>): Handler =>
+  (ctx, env, v, p) => {
+    const key = keyFor(ctx, v, p);
+    return key && fn(ctx, env, v, key);
+  };
+const withVersion =
+  (fn: (ctx: Ctx, env: Env, v: Vault, key: KeyRecord, kv: KeyVersion) => void): Handler =>
+  (ctx, env, v, p) => {
+    const found = versionFor(ctx, v, p);
+    return found && fn(ctx, env, v, found.key, found.kv);
+  };
+
+/** Every key operation by name; auth, limits and permissions have passed before any runs. */
+const OPERATIONS: Record<KeyOp['op'], Handler> = {
+  list: (ctx, _env, v) =>
+    send(
       ctx,
       200,
       page(
         ctx,
         Object.values(v.keys).map((k) => keyItemView(v, k, k.versions.at(-1) as KeyVersion, false)),
-        `${origin}/keys`,
+        `${origin(v)}/keys`,
       ),
-    );
-  }
-  if (p.op === 'listDeleted') {
-    return send(
+    ),
+  listDeleted: (ctx, _env, v) =>
+    send(
       ctx,
       200,
       page(
         ctx,
         Object.values(v.deletedKeys).map((d) => deletedKeyView(v, d)),
-        `${origin}/deletedkeys`,
+        `${origin(v)}/deletedkeys`,
       ),
-    );
-  }
-  const name = p.name ?? '';
-  const lc = name.toLowerCase();
-  const key = v.keys[lc];
-  if (p.op === 'create') return create(ctx, env, v, name, key);
-  if (p.op === 'getDeleted' || p.op === 'recover' || p.op === 'purge') {
-    const d = v.deletedKeys[lc];
-    if (!d) return kvError(ctx, 404, 'KeyNotFound', `Deleted Key not found: ${name}`);
-    if (p.op === 'getDeleted') return send(ctx, 200, deletedKeyView(v, d));
-    if (p.op === 'purge' && v.properties.enablePurgeProtection) {
-      return kvError(
-        ctx,
-        403,
-        'Forbidden',
-        `Operation "purge" is not allowed because purge protection is enabled for this vault. Key Vault service will automatically purge it after the retention period has passed.`,
-        'ForbiddenByPolicy',
-      );
-    }
-    delete v.deletedKeys[lc];
-    if (p.op === 'recover') v.keys[lc] = d.key;
-    env.state.changed();
-    return p.op === 'purge'
-      ? send(ctx, 204)
-      : send(ctx, 200, keyBundleView(v, d.key, d.key.versions.at(-1) as KeyVersion));
-  }
-  if (!key) return notFound(ctx, name);
-  if (p.op === 'rotate') return rotate(ctx, env, v, key);
-  if (p.op === 'getRotationPolicy') return send(ctx, 200, policyView(v, key));
-  if (p.op === 'setRotationPolicy') return setPolicy(ctx, env, v, key);
-  if (p.op === 'listVersions')
-    return send(
+    ),
+  create: (ctx, env, v, p) => create(ctx, env, v, p.name ?? '', v.keys[(p.name ?? '').toLowerCase()]),
+  getDeleted: (ctx, _env, v, p) => {
+    const d = deletedFor(ctx, v, p);
+    if (d) send(ctx, 200, deletedKeyView(v, d));
+  },
+  recover: recoverOrPurge,
+  purge: recoverOrPurge,
+  rotate: withKey(rotate),
+  getRotationPolicy: withKey((ctx, _env, v, key) => send(ctx, 200, policyView(v, key))),
+  setRotationPolicy: withKey(setPolicy),
+  listVersions: withKey((ctx, _env, v, key) =>
+    send(
       ctx,
       200,
       page(
         ctx,
         key.versions.map((kv) => keyItemView(v, key, kv, true)),
-        `${origin}/keys/${key.name}/versions`,
+        `${origin(v)}/keys/${key.name}/versions`,
       ),
-    );
-  if (p.op === 'delete') {
-    delete v.keys[lc];
-    const now = env.clock.nowMs();
-    v.deletedKeys[lc] = {
-      key,
-      deletedDate: Math.floor(now / 1000),
-      scheduledPurgeDate: Math.floor((now + v.properties.softDeleteRetentionInDays * DAY_MS) / 1000),
-    };
-    env.state.changed();
-    return send(ctx, 200, deletedKeyView(v, v.deletedKeys[lc]));
-  }
-  const kv = p.version ? key.versions.find((x) => x.version === p.version) : key.versions.at(-1);
-  if (!kv) return notFound(ctx, `${name}/${p.version ?? ''}`);
-  if (p.op === 'get') return send(ctx, 200, keyBundleView(v, key, kv));
-  if (p.op === 'update') {
-    const body =
-      jsonBody<{ attributes?: Attrs; key_ops?: string[]; tags?: Record<string, string> }>(ctx) ?? {};
-    applyAttributes(kv, body.attributes, nowS);
-    if (body.key_ops) kv.keyOps = body.key_ops;
-    if (body.tags) kv.tags = body.tags;
-    kv.updated = nowS;
-    env.state.changed();
-    return send(ctx, 200, keyBundleView(v, key, kv));
-  }
-  return crypt(ctx, v, key, kv, p.op === 'wrapKey' ? 'wrapKey' : 'unwrapKey', nowS);
+    ),
+  ),
+  delete: withKey(deleteKey),
+  get: withVersion((ctx, _env, v, key, kv) => send(ctx, 200, keyBundleView(v, key, kv))),
+  update: withVersion(updateVersion),
+  wrapKey: withVersion((ctx, env, v, key, kv) => crypt(ctx, v, key, kv, 'wrapKey', nowSeconds(env))),
+  unwrapKey: withVersion((ctx, env, v, key, kv) => crypt(ctx, v, key, kv, 'unwrapKey', nowSeconds(env))),
+};
+
+const nowSeconds = (env: Env): number => Math.floor(env.clock.nowMs() / 1000);
+
+/** Runs one key operation after auth, limits and permissions passed. */
+export async function keyOperation(ctx: Ctx, env: Env, v: Vault, p: KeyOp): Promise<void> {
+  await OPERATIONS[p.op](ctx, env, v, p);
 }

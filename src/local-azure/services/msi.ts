@@ -1,8 +1,7 @@
 /** Microsoft.ManagedIdentity user-assigned identities: GET and PUT (create keeps ids stable). */
-import { armError, jsonBody, route, send, type Ctx, type Env } from '../http';
+import { armError, asRecord, jsonBody, resourceNotFound, route, send, type Ctx, type Env } from '../http';
 import { identityResourceId } from '../model';
 import { identityView } from '../views';
-import { asRecord, resourceNotFound } from './arm';
 
 const ONE =
   /^\/subscriptions\/(?<sub>[^/]+)\/resourceGroups\/(?<rg>[^/]+)\/providers\/Microsoft\.ManagedIdentity\/userAssignedIdentities\/(?<name>[^/]+)$/i;

@@ -1,10 +1,11 @@
 /**
  * Storage's rules for customer-managed keys on update: creation-only settings, the encryption
  * identity, the vault's recovery settings, the identity's key permissions and the key itself.
+ * Each step answers Azure's error and returns false, or passes the request on.
  */
 import { encryptionPrincipal, hasKeyPermission, vaultByUri } from '../access';
 import { armError, type Ctx, type Env } from '../http';
-import type { StorageAccount } from '../model';
+import type { AccountEncryption, KeyRecord, KeyVersion, StorageAccount, Vault } from '../model';
 import { kidOf } from '../views';
 
 const DAY_MS = 86_400_000;
@@ -20,9 +21,40 @@ export interface EncryptionBody {
   identity?: { userAssignedIdentity?: string; federatedIdentityClientId?: string };
 }
 
+/** The key a CMK request names, once found and checked. */
+interface KeyTarget {
+  vault: Vault;
+  key: KeyRecord;
+  version: KeyVersion;
+  keyVersion: string;
+  uai: string | undefined;
+}
+
 /** Applies `properties.encryption` of a PATCH with Storage's CMK rules; false after answering an error. */
 export function updateEncryption(ctx: Ctx, env: Env, a: StorageAccount, enc: EncryptionBody): boolean {
-  const creationOnly = (what: string): boolean => {
+  if (!creationOnlyUnchanged(ctx, a, enc) || !identityRulesHold(ctx, a, enc)) return false;
+  const source = (enc.keySource ?? a.encryption.keySource).toLowerCase();
+  if (source === 'microsoft.storage') {
+    a.encryption = microsoftManaged(a.encryption, enc);
+    return true;
+  }
+  if (source !== 'microsoft.keyvault') {
+    armError(
+      ctx,
+      400,
+      'InvalidRequestPropertyValue',
+      `The value '${enc.keySource}' of keySource is not valid. Valid values are Microsoft.Storage and Microsoft.Keyvault.`,
+    );
+    return false;
+  }
+  const target = keyTarget(ctx, env, a, enc);
+  if (!target) return false;
+  a.encryption = customerManaged(env, a.encryption, enc, target);
+  return true;
+}
+
+function creationOnlyUnchanged(ctx: Ctx, a: StorageAccount, enc: EncryptionBody): boolean {
+  const refuse = (what: string): boolean => {
     armError(
       ctx,
       400,
@@ -35,11 +67,16 @@ export function updateEncryption(ctx: Ctx, env: Env, a: StorageAccount, enc: Enc
     enc.requireInfrastructureEncryption !== undefined &&
     enc.requireInfrastructureEncryption !== a.requireInfrastructureEncryption
   )
-    return creationOnly('requireInfrastructureEncryption');
+    return refuse('requireInfrastructureEncryption');
   if (enc.services?.queue?.keyType && enc.services.queue.keyType !== a.queueKeyType)
-    return creationOnly('encryption.services.queue.keyType');
+    return refuse('encryption.services.queue.keyType');
   if (enc.services?.table?.keyType && enc.services.table.keyType !== a.tableKeyType)
-    return creationOnly('encryption.services.table.keyType');
+    return refuse('encryption.services.table.keyType');
+  return true;
+}
+
+/** `encryption.identity` and `keyvaultproperties` cannot change together; the identity must be assigned. */
+function identityRulesHold(ctx: Ctx, a: StorageAccount, enc: EncryptionBody): boolean {
   const e = a.encryption;
   const kvp = enc.keyvaultproperties;
   const newUai = enc.identity?.userAssignedIdentity;
@@ -70,29 +107,18 @@ export function updateEncryption(ctx: Ctx, env: Env, a: StorageAccount, enc: Enc
     );
     return false;
   }
-  const source = enc.keySource ?? e.keySource;
-  if (source.toLowerCase() === 'microsoft.storage') {
-    a.encryption = {
-      keySource: 'Microsoft.Storage',
-      ...(enc.identity
-        ? newUai
-          ? { userAssignedIdentity: newUai }
-          : {}
-        : e.userAssignedIdentity
-          ? { userAssignedIdentity: e.userAssignedIdentity }
-          : {}),
-    };
-    return true;
-  }
-  if (source.toLowerCase() !== 'microsoft.keyvault') {
-    armError(
-      ctx,
-      400,
-      'InvalidRequestPropertyValue',
-      `The value '${source}' of keySource is not valid. Valid values are Microsoft.Storage and Microsoft.Keyvault.`,
-    );
-    return false;
-  }
+  return true;
+}
+
+function microsoftManaged(e: AccountEncryption, enc: EncryptionBody): AccountEncryption {
+  const uai = enc.identity ? enc.identity.userAssignedIdentity : e.userAssignedIdentity;
+  return { keySource: 'Microsoft.Storage', ...(uai ? { userAssignedIdentity: uai } : {}) };
+}
+
+/** Finds and checks the key a CMK request names; undefined after answering Storage's error. */
+function keyTarget(ctx: Ctx, env: Env, a: StorageAccount, enc: EncryptionBody): KeyTarget | undefined {
+  const e = a.encryption;
+  const kvp = enc.keyvaultproperties;
   const keyName = kvp?.keyname ?? e.keyName;
   const keyVaultUri = kvp?.keyvaulturi ?? e.keyVaultUri;
   const keyVersion = kvp ? (kvp.keyversion ?? '') : (e.keyVersion ?? '');
@@ -103,21 +129,21 @@ export function updateEncryption(ctx: Ctx, env: Env, a: StorageAccount, enc: Enc
       'InvalidRequestPropertyValue',
       'keyvaultproperties.keyname and keyvaultproperties.keyvaulturi are required when keySource is Microsoft.Keyvault.',
     );
-    return false;
+    return undefined;
   }
   const vault = vaultByUri(env.state.data, keyVaultUri);
   if (!vault) {
     armError(ctx, 400, 'KeyVaultVaultNotFound', `The key vault '${keyVaultUri}' was not found.`);
-    return false;
+    return undefined;
   }
   if (!vault.properties.enableSoftDelete || !vault.properties.enablePurgeProtection) {
     armError(ctx, 400, 'KeyVaultPolicyError', 'Keyvault policy recoverable is not set');
-    return false;
+    return undefined;
   }
-  const uai = enc.identity ? newUai : e.userAssignedIdentity;
+  const uai = enc.identity ? enc.identity.userAssignedIdentity : e.userAssignedIdentity;
   const principal = encryptionPrincipal(env.state.data, {
     ...a,
-    encryption: { ...e, ...(uai ? { userAssignedIdentity: uai } : { userAssignedIdentity: undefined }) },
+    encryption: { ...e, userAssignedIdentity: uai },
   });
   if (!principal) {
     armError(
@@ -126,28 +152,15 @@ export function updateEncryption(ctx: Ctx, env: Env, a: StorageAccount, enc: Enc
       'InvalidValuesForRequestParameters',
       'Missing pre-requisites to enable EncryptionAtRest/Customer Managed Key. Assign a managed identity to the storage account, and set encryption.identity when it is user-assigned.',
     );
-    return false;
+    return undefined;
+  }
+  if (!canUseKey(env, vault, principal, keyName)) {
+    armError(ctx, 400, 'KeyVaultAuthenticationFailure', AUTH_FAILURE);
+    return undefined;
   }
   const key = vault.keys[keyName.toLowerCase()];
   const version =
-    key &&
-    (keyVersion ? key.versions.find((v) => v.version === keyVersion) : key.versions[key.versions.length - 1]);
-  const now = env.clock.nowMs();
-  const can = (p: 'get' | 'wrapkey' | 'unwrapkey'): boolean =>
-    hasKeyPermission(
-      env.state.data,
-      vault,
-      principal,
-      p,
-      keyName,
-      now,
-      env.state.timing.roleAssignmentPropagationMs,
-      env.state.assignmentIndex(),
-    );
-  if (!can('get') || !can('wrapkey') || !can('unwrapkey')) {
-    armError(ctx, 400, 'KeyVaultAuthenticationFailure', AUTH_FAILURE);
-    return false;
-  }
+    key && (keyVersion ? key.versions.find((v) => v.version === keyVersion) : key.versions.at(-1));
   if (!key || !version) {
     armError(
       ctx,
@@ -155,8 +168,29 @@ export function updateEncryption(ctx: Ctx, env: Env, a: StorageAccount, enc: Enc
       'KeyVaultEncryptionKeyNotFound',
       'The key vault key is not found to unwrap the encryption key.',
     );
-    return false;
+    return undefined;
   }
+  return versionUsable(ctx, env, version) ? { vault, key, version, keyVersion, uai } : undefined;
+}
+
+function canUseKey(env: Env, vault: Vault, principal: string, keyName: string): boolean {
+  const can = (p: 'get' | 'wrapkey' | 'unwrapkey'): boolean =>
+    hasKeyPermission(
+      env.state.data,
+      vault,
+      principal,
+      p,
+      keyName,
+      env.clock.nowMs(),
+      env.state.timing.roleAssignmentPropagationMs,
+      env.state.assignmentIndex(),
+    );
+  return can('get') && can('wrapkey') && can('unwrapkey');
+}
+
+/** An enabled, valid RSA key of a size Storage supports. */
+function versionUsable(ctx: Ctx, env: Env, version: KeyVersion): boolean {
+  const now = env.clock.nowMs();
   if (
     !version.enabled ||
     (version.exp !== undefined && version.exp * 1000 <= now) ||
@@ -174,20 +208,30 @@ export function updateEncryption(ctx: Ctx, env: Env, a: StorageAccount, enc: Enc
     );
     return false;
   }
-  const kid = kidOf(vault, key.name, version.version);
-  const versionless = keyVersion === '';
-  a.encryption = {
+  return true;
+}
+
+function customerManaged(
+  env: Env,
+  e: AccountEncryption,
+  enc: EncryptionBody,
+  t: KeyTarget,
+): AccountEncryption {
+  const now = env.clock.nowMs();
+  const kid = kidOf(t.vault, t.key.name, t.version.version);
+  const versionless = t.keyVersion === '';
+  return {
     keySource: 'Microsoft.Keyvault',
-    keyName: key.name,
-    keyVersion,
-    keyVaultUri: `https://${vault.name}.vault.azure.net/`,
+    keyName: t.key.name,
+    keyVersion: t.keyVersion,
+    keyVaultUri: `https://${t.vault.name}.vault.azure.net/`,
     currentVersionedKeyIdentifier: kid,
     lastKeyRotationTimestamp:
       kid === e.currentVersionedKeyIdentifier ? e.lastKeyRotationTimestamp : new Date(now).toISOString(),
-    ...(version.exp !== undefined
-      ? { currentVersionedKeyExpirationTimestamp: new Date(version.exp * 1000).toISOString() }
+    ...(t.version.exp !== undefined
+      ? { currentVersionedKeyExpirationTimestamp: new Date(t.version.exp * 1000).toISOString() }
       : {}),
-    ...(uai ? { userAssignedIdentity: uai } : {}),
+    ...(t.uai ? { userAssignedIdentity: t.uai } : {}),
     ...(enc.identity?.federatedIdentityClientId
       ? { federatedIdentityClientId: enc.identity.federatedIdentityClientId }
       : {}),
@@ -195,5 +239,4 @@ export function updateEncryption(ctx: Ctx, env: Env, a: StorageAccount, enc: Enc
       ? { nextCheckAtMs: e.keyVersion === '' && e.nextCheckAtMs ? e.nextCheckAtMs : now + DAY_MS }
       : {}),
   };
-  return true;
 }

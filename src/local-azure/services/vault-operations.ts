@@ -3,10 +3,9 @@
  * list, purge) and the long-running operation results clients poll.
  */
 import { randomUUID } from 'node:crypto';
-import { armError, jsonBody, route, send, type Ctx, type Env } from '../http';
+import { armError, asRecord, jsonBody, send, type Ctx, type Env, type Route } from '../http';
 import type { DeletedVault } from '../model';
 import { deletedVaultView } from '../views';
-import { asRecord } from './arm';
 
 const CHECK_NAME = /^\/subscriptions\/(?<sub>[^/]+)\/providers\/Microsoft\.KeyVault\/checkNameAvailability$/i;
 const DELETED =
@@ -39,106 +38,103 @@ export function settle(env: Env): void {
   }
 }
 
-/** True for the subscription-level operations this file answers. */
-export function isVaultOperation(ctx: Ctx): boolean {
-  return [CHECK_NAME, DELETED, PURGE, DELETED_LIST, OPERATION].some((re) => re.test(ctx.path));
+function checkName(ctx: Ctx, env: Env): void {
+  const data = env.state.data;
+  const body = asRecord(jsonBody(ctx)) ?? {};
+  const name = typeof body.name === 'string' ? body.name : '';
+  if (body.type !== 'Microsoft.KeyVault/vaults')
+    return armError(ctx, 400, 'InvalidResourceType', "The type must be 'Microsoft.KeyVault/vaults'.");
+  if (!VAULT_NAME.test(name))
+    return send(ctx, 200, {
+      nameAvailable: false,
+      reason: 'AccountNameInvalid',
+      message: NAME_MESSAGE(name),
+    });
+  if (data.vaults[name.toLowerCase()] || data.deletedVaults[name.toLowerCase()])
+    return send(ctx, 200, { nameAvailable: false, reason: 'AlreadyExists', message: IN_USE(name) });
+  return send(ctx, 200, { nameAvailable: true });
 }
 
-/** Answers name availability, deleted vaults and operation results. */
-export function answerVaultOperation(ctx: Ctx, env: Env): void {
+/** The soft-deleted vault a route names, or undefined after answering 404. */
+function deletedFor(ctx: Ctx, env: Env, g: Record<string, string>): DeletedVault | undefined {
+  const d = env.state.data.deletedVaults[(g.name ?? '').toLowerCase()];
+  if (d && d.vault.subscriptionId === g.sub && d.vault.location.toLowerCase() === (g.loc ?? '').toLowerCase())
+    return d;
+  armError(
+    ctx,
+    404,
+    'ResourceNotFound',
+    `The deleted vault '${g.name}' could not be found in location '${g.loc}'.`,
+  );
+  return undefined;
+}
+
+function getDeleted(ctx: Ctx, env: Env, g: Record<string, string>): void {
+  const d = deletedFor(ctx, env, g);
+  if (d) send(ctx, 200, deletedVaultView(d));
+}
+
+function purgeDeleted(ctx: Ctx, env: Env, g: Record<string, string>): void {
+  const d = deletedFor(ctx, env, g);
+  if (!d) return;
+  if (d.vault.properties.enablePurgeProtection)
+    return armError(ctx, 409, 'InvalidOperation', "Operation 'DeletedVaultPurge' is not allowed.");
   const data = env.state.data;
-  let g: Record<string, string> | undefined;
-  if ((g = route(ctx, 'POST', CHECK_NAME))) {
-    ctx.operation = 'vaults.checkNameAvailability';
-    const body = asRecord(jsonBody(ctx)) ?? {};
-    const name = typeof body.name === 'string' ? body.name : '';
-    if (body.type !== 'Microsoft.KeyVault/vaults')
-      return armError(ctx, 400, 'InvalidResourceType', "The type must be 'Microsoft.KeyVault/vaults'.");
-    if (!VAULT_NAME.test(name))
-      return send(ctx, 200, {
-        nameAvailable: false,
-        reason: 'AccountNameInvalid',
-        message: NAME_MESSAGE(name),
-      });
-    if (data.vaults[name.toLowerCase()] || data.deletedVaults[name.toLowerCase()])
-      return send(ctx, 200, { nameAvailable: false, reason: 'AlreadyExists', message: IN_USE(name) });
-    return send(ctx, 200, { nameAvailable: true });
-  }
-  const deletedFor = (grp: Record<string, string>): DeletedVault | undefined => {
-    const d = data.deletedVaults[(grp.name ?? '').toLowerCase()];
-    return d &&
-      d.vault.subscriptionId === grp.sub &&
-      d.vault.location.toLowerCase() === (grp.loc ?? '').toLowerCase()
-      ? d
-      : undefined;
+  delete data.deletedVaults[d.vault.name.toLowerCase()];
+  const op = randomUUID();
+  data.operations[op] = {
+    id: op,
+    kind: 'vaultPurge',
+    target: d.vault.name.toLowerCase(),
+    polls: 0,
+    status: 'InProgress',
+    startTime: env.clock.now().toISOString(),
   };
-  if ((g = route(ctx, 'GET', DELETED))) {
-    ctx.operation = 'vaults.getDeleted';
-    const d = deletedFor(g);
-    return d
-      ? send(ctx, 200, deletedVaultView(d))
-      : armError(
-          ctx,
-          404,
-          'ResourceNotFound',
-          `The deleted vault '${g.name}' could not be found in location '${g.loc}'.`,
-        );
+  env.state.changed();
+  return send(ctx, 202, undefined, {
+    location: `https://management.azure.com/subscriptions/${g.sub}/providers/Microsoft.KeyVault/locations/${g.loc}/operationResults/${op}?api-version=${ctx.query['api-version']}`,
+  });
+}
+
+function listDeleted(ctx: Ctx, env: Env, g: Record<string, string>): void {
+  send(ctx, 200, {
+    value: Object.values(env.state.data.deletedVaults)
+      .filter((d) => d.vault.subscriptionId === g.sub)
+      .map(deletedVaultView),
+  });
+}
+
+function operationResult(ctx: Ctx, env: Env, g: Record<string, string>): void {
+  const op = env.state.data.operations[g.op ?? ''];
+  if (!op) return armError(ctx, 404, 'OperationNotFound', `The operation '${g.op}' was not found.`);
+  op.polls += 1;
+  settle(env);
+  if (op.kind === 'vaultPurge') {
+    if (op.polls < 2)
+      return send(ctx, 202, undefined, {
+        location: `https://management.azure.com${ctx.path}?api-version=${ctx.query['api-version']}`,
+      });
+    return send(ctx, 200);
   }
-  if ((g = route(ctx, 'POST', PURGE))) {
-    ctx.operation = 'vaults.purgeDeleted';
-    const d = deletedFor(g);
-    if (!d)
-      return armError(
-        ctx,
-        404,
-        'ResourceNotFound',
-        `The deleted vault '${g.name}' could not be found in location '${g.loc}'.`,
-      );
-    if (d.vault.properties.enablePurgeProtection)
-      return armError(ctx, 409, 'InvalidOperation', "Operation 'DeletedVaultPurge' is not allowed.");
-    delete data.deletedVaults[d.vault.name.toLowerCase()];
-    const op = randomUUID();
-    data.operations[op] = {
-      id: op,
-      kind: 'vaultPurge',
-      target: d.vault.name.toLowerCase(),
-      polls: 0,
-      status: 'InProgress',
-      startTime: env.clock.now().toISOString(),
-    };
-    env.state.changed();
-    return send(ctx, 202, undefined, {
-      location: `https://management.azure.com/subscriptions/${g.sub}/providers/Microsoft.KeyVault/locations/${g.loc}/operationResults/${op}?api-version=${ctx.query['api-version']}`,
-    });
-  }
-  if ((g = route(ctx, 'GET', DELETED_LIST))) {
-    ctx.operation = 'vaults.listDeleted';
-    return send(ctx, 200, {
-      value: Object.values(data.deletedVaults)
-        .filter((d) => d.vault.subscriptionId === g?.sub)
-        .map(deletedVaultView),
-    });
-  }
-  if ((g = route(ctx, 'GET', OPERATION))) {
-    ctx.operation = 'operationResults.get';
-    const op = data.operations[g.op ?? ''];
-    if (!op) return armError(ctx, 404, 'OperationNotFound', `The operation '${g.op}' was not found.`);
-    op.polls += 1;
-    settle(env);
-    if (op.kind === 'vaultPurge') {
-      if (op.polls < 2)
-        return send(ctx, 202, undefined, {
-          location: `https://management.azure.com${ctx.path}?api-version=${ctx.query['api-version']}`,
-        });
-      return send(ctx, 200);
-    }
-    return send(ctx, 200, {
-      id: ctx.path,
-      name: op.id,
-      status: op.status,
-      startTime: op.startTime,
-      ...(op.status === 'Succeeded' ? { endTime: env.clock.now().toISOString() } : {}),
-    });
-  }
-  return armError(ctx, 405, 'MethodNotAllowed', `${ctx.method} is not supported on ${ctx.path}.`);
+  return send(ctx, 200, {
+    id: ctx.path,
+    name: op.id,
+    status: op.status,
+    startTime: op.startTime,
+    ...(op.status === 'Succeeded' ? { endTime: env.clock.now().toISOString() } : {}),
+  });
+}
+
+/** Name availability, deleted vaults and operation results, as routes. */
+export const VAULT_OPERATION_ROUTES: readonly Route[] = [
+  { method: 'POST', pattern: CHECK_NAME, operation: 'vaults.checkNameAvailability', handle: checkName },
+  { method: 'GET', pattern: DELETED, operation: 'vaults.getDeleted', handle: getDeleted },
+  { method: 'POST', pattern: PURGE, operation: 'vaults.purgeDeleted', handle: purgeDeleted },
+  { method: 'GET', pattern: DELETED_LIST, operation: 'vaults.listDeleted', handle: listDeleted },
+  { method: 'GET', pattern: OPERATION, operation: 'operationResults.get', handle: operationResult },
+];
+
+/** True for a path of the subscription-level operations (answered 405 for another method). */
+export function isVaultOperation(ctx: Ctx): boolean {
+  return [CHECK_NAME, DELETED, PURGE, DELETED_LIST, OPERATION].some((re) => re.test(ctx.path));
 }
