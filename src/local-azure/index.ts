@@ -53,8 +53,8 @@ export interface LocalAzureOptions {
   roleAssignmentPropagationMs?: number;
   revocationPropagationMs?: number;
   throttling?: boolean;
-  /** Bucket sizes for ARM throttling; defaults to Azure's (reads 250 + 25/s, writes 200 + 10/s). Tests may shrink them. */
-  armLimits?: { reads?: BucketSpec; writes?: BucketSpec };
+  /** Bucket sizes for ARM throttling; defaults to Azure's (reads 250 + 25/s, writes and deletes 200 + 10/s each). Tests may shrink them. */
+  armLimits?: { reads?: BucketSpec; writes?: BucketSpec; deletes?: BucketSpec };
 }
 
 /** A running local Azure. */

@@ -1,6 +1,7 @@
 /**
  * Azure's request limits: ARM token buckets per subscription (reads 250 burst / 25 per s,
- * writes 200 / 10 per s) and Key Vault's per-vault 10-second windows.
+ * writes 200 / 10 per s, deletes 200 / 10 per s, each its own bucket) and Key Vault's
+ * per-vault 10-second windows.
  */
 
 /** Size and refill of one token bucket. */
@@ -9,11 +10,15 @@ export interface BucketSpec {
   refillPerSecond: number;
 }
 
-/** ARM's documented per-subscription buckets. */
+/** ARM's documented per-subscription buckets (learn.microsoft.com, request-limits-and-throttling). */
 export const ARM_LIMITS = {
   reads: { burst: 250, refillPerSecond: 25 },
   writes: { burst: 200, refillPerSecond: 10 },
+  deletes: { burst: 200, refillPerSecond: 10 },
 } as const satisfies Record<string, BucketSpec>;
+
+/** Which ARM bucket a request takes from. */
+export type ArmBucketKind = keyof typeof ARM_LIMITS;
 
 /** A token bucket; `take` answers the remaining tokens or how long to wait. */
 export class TokenBucket {
@@ -47,10 +52,10 @@ export class TokenBucket {
 export class ArmLimits {
   private readonly buckets = new Map<string, TokenBucket>();
 
-  constructor(private readonly specs: { reads: BucketSpec; writes: BucketSpec } = ARM_LIMITS) {}
+  constructor(private readonly specs: Record<ArmBucketKind, BucketSpec> = ARM_LIMITS) {}
 
-  /** Takes a token from the subscription's read or write bucket. */
-  take(subscriptionId: string, kind: 'reads' | 'writes'): ReturnType<TokenBucket['take']> {
+  /** Takes a token from the subscription's read, write or delete bucket. */
+  take(subscriptionId: string, kind: ArmBucketKind): ReturnType<TokenBucket['take']> {
     const id = `${subscriptionId.toLowerCase()}|${kind}`;
     let bucket = this.buckets.get(id);
     if (!bucket) {

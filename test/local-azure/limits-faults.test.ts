@@ -2,6 +2,7 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { ClientSecretCredential } from '@azure/identity';
 import { StorageManagementClient } from '@azure/arm-storage';
+import { AuthorizationManagementClient } from '@azure/arm-authorization';
 import type { LocalAzure } from '../../src/local-azure';
 import { Faults } from '../../src/local-azure/faults';
 import { clientsFor, RG_STORAGE, SUB } from './clients';
@@ -60,6 +61,73 @@ describe('tokens, limits, faults and the request log', () => {
     } finally {
       await small.close();
     }
+  });
+
+  test('when resources are deleted, then ARM spends its own deletes bucket and reports x-ms-ratelimit-remaining-subscription-deletes (learn.microsoft.com: request-limits-and-throttling)', async () => {
+    const small = await startForTest({ armLimits: { deletes: { burst: 2, refillPerSecond: 0.1 } } });
+    try {
+      const sc = clientsFor(small);
+      const impatient = new AuthorizationManagementClient(sc.credential, SUB, {
+        agent: small.agent,
+        retryOptions: { maxRetries: 0 },
+      });
+      const scope = `/subscriptions/${SUB}/resourceGroups/${RG_STORAGE}`;
+      const headers: Array<[string | undefined, string | undefined]> = [];
+      const onResponse = (r: { headers: { get(n: string): string | undefined } }) =>
+        headers.push([
+          r.headers.get('x-ms-ratelimit-remaining-subscription-deletes'),
+          r.headers.get('x-ms-ratelimit-remaining-subscription-writes'),
+        ]);
+      await impatient.roleAssignments.delete(scope, '0d1e2f30-4a5b-4c6d-8e7f-0000000000d1', { onResponse });
+      await impatient.roleAssignments.delete(scope, '0d1e2f30-4a5b-4c6d-8e7f-0000000000d2', { onResponse });
+      assert.deepEqual(headers, [
+        ['1', undefined],
+        ['0', undefined],
+      ]);
+      await assert.rejects(
+        impatient.roleAssignments.delete(scope, '0d1e2f30-4a5b-4c6d-8e7f-0000000000d3'),
+        (e: { statusCode?: number; code?: string; message: string }) =>
+          e.statusCode === 429 &&
+          e.code === 'SubscriptionRequestsThrottled' &&
+          /Number of 'delete' requests/.test(e.message),
+      );
+      const written = await sc.storage.storageAccounts.update(RG_STORAGE, 'stcontoso', { tags: { a: 'b' } });
+      assert.equal(written.tags?.a, 'b', 'writes have their own bucket');
+    } finally {
+      await small.close();
+    }
+  });
+
+  test("when ARM answers, then it carries x-ms-correlation-request-id (the caller's, echoed) and x-ms-routing-request-id as REGION:timestamp:guid (ARM response headers)", async () => {
+    const seen: Array<Record<string, string | undefined>> = [];
+    const onResponse = (r: { headers: { get(n: string): string | undefined } }) =>
+      seen.push({
+        correlation: r.headers.get('x-ms-correlation-request-id'),
+        routing: r.headers.get('x-ms-routing-request-id'),
+      });
+    await c.storage.storageAccounts.getProperties(RG_STORAGE, 'stcontoso', { onResponse });
+    const traced = new StorageManagementClient(c.credential, SUB, {
+      agent: local.agent,
+      additionalPolicies: [
+        {
+          position: 'perCall',
+          policy: {
+            name: 'correlation',
+            sendRequest: (request, next) => {
+              request.headers.set('x-ms-correlation-request-id', 'trace-42');
+              return next(request);
+            },
+          },
+        },
+      ],
+    });
+    await traced.storageAccounts.getProperties(RG_STORAGE, 'stcontoso', { onResponse });
+    await assert.rejects(c.storage.storageAccounts.getProperties(RG_STORAGE, 'stnone', { onResponse }));
+    assert.equal(seen.length, 3);
+    for (const s of seen) assert.match(s.routing ?? '', /^[A-Z]+:\d{8}T\d{6}Z:[0-9a-f-]{36}$/);
+    assert.match(seen[0]!.correlation ?? '', /^[0-9a-f-]{36}$/);
+    assert.equal(seen[1]!.correlation, 'trace-42');
+    assert.match(seen[2]!.correlation ?? '', /^[0-9a-f-]{36}$/, 'errors carry them too');
   });
 
   test('when a route fails twice with 503, then the SDK retries and the third attempt succeeds', async () => {

@@ -3,15 +3,18 @@
  * the subscription's token buckets (with Azure's headers and 429), then the resource provider.
  * The providers import nothing from here; this file dispatches to them.
  */
+import { randomUUID } from 'node:crypto';
 import { armError, send, type Ctx, type Env } from '../http';
 import { vaultResourceId } from '../model';
-import type { ArmLimits } from '../limits';
+import type { ArmBucketKind, ArmLimits } from '../limits';
 import { audienceIs, verifyToken, type TokenClaims } from '../tokens';
 import { handleAuthorization } from './authorization';
 import { handleKeyVault } from './arm-keyvault';
 import { handleMsi } from './msi';
 import { handleStorage } from './arm-storage';
 
+/** The ARM front-end region named in routing ids. */
+const ARM_REGION = 'EASTUS';
 const ARM_AUDIENCES = ['https://management.azure.com', 'https://management.core.windows.net'];
 const CHALLENGE = {
   'www-authenticate':
@@ -21,6 +24,7 @@ const CHALLENGE = {
 /** Answers a request to management.azure.com. */
 export async function handleArm(ctx: Ctx, env: Env, limits: ArmLimits | undefined): Promise<void> {
   ctx.operation = 'unknown';
+  traceHeaders(ctx);
   const claims = authenticate(ctx, env);
   if (!claims) return;
   ctx.claims = claims;
@@ -50,6 +54,21 @@ export async function handleArm(ctx: Ctx, env: Env, limits: ArmLimits | undefine
     'InvalidResourceType',
     `The resource type could not be found in the namespace '${provider ?? ''}' for api version '${ctx.query['api-version']}'.`,
   );
+}
+
+/**
+ * ARM's tracing headers on every answer: the client's correlation id echoed (or a new one) and
+ * a routing id `<REGION>:<yyyyMMddTHHmmssZ>:<guid>`, as ARM's responses carry them.
+ */
+function traceHeaders(ctx: Ctx): void {
+  const given = ctx.req.headers['x-ms-correlation-request-id'];
+  const correlation = typeof given === 'string' && given ? given : randomUUID();
+  const stamp = new Date()
+    .toISOString()
+    .replace(/[-:]/g, '')
+    .replace(/\.\d+Z$/, 'Z');
+  ctx.res.setHeader('x-ms-correlation-request-id', correlation);
+  ctx.res.setHeader('x-ms-routing-request-id', `${ARM_REGION}:${stamp}:${randomUUID()}`);
 }
 
 /** The caller's claims, or undefined after answering 401 as ARM does. */
@@ -91,14 +110,15 @@ function throttle(
   claims: TokenClaims,
 ): boolean {
   if (!limits) return true;
-  const kind = ctx.method === 'GET' || ctx.method === 'HEAD' ? 'reads' : 'writes';
+  const kind: ArmBucketKind =
+    ctx.method === 'GET' || ctx.method === 'HEAD' ? 'reads' : ctx.method === 'DELETE' ? 'deletes' : 'writes';
   const taken = limits.take(subscriptionId, kind);
   if (!taken.ok) {
     armError(
       ctx,
       429,
       'SubscriptionRequestsThrottled',
-      `Number of '${kind === 'reads' ? 'read' : 'write'}' requests for subscription '${subscriptionId}' actor '${claims.oid}' exceeded. Please try again after '${taken.retryAfterSeconds}' seconds after additional tokens are available. Refer to https://aka.ms/arm-throttling`,
+      `Number of '${kind.slice(0, -1)}' requests for subscription '${subscriptionId}' actor '${claims.oid}' exceeded. Please try again after '${taken.retryAfterSeconds}' seconds after additional tokens are available. Refer to https://aka.ms/arm-throttling`,
       {
         'retry-after': String(taken.retryAfterSeconds),
         [`x-ms-ratelimit-remaining-subscription-${kind}`]: '0',
