@@ -92,6 +92,15 @@ export function vaultByUri(data: StateData, uri: string | undefined): Vault | un
   return host ? data.vaults[host.toLowerCase()] : undefined;
 }
 
+/**
+ * Whether Azure Storage's own calls reach the vault: a vault of another tenant refuses the
+ * account identity's token (AKV10032; cross-tenant keys through a federated identity are not
+ * emulated).
+ */
+export function storageReachesVault(data: StateData, vault: Vault): boolean {
+  return vault.properties.tenantId.toLowerCase() === data.tenantId.toLowerCase();
+}
+
 /** Why an account cannot unwrap its key right now (a blob error code), or undefined when it can. */
 export function accountKeyProblem(
   data: StateData,
@@ -109,7 +118,7 @@ export function accountKeyProblem(
   const current = key?.versions.find((v) => v.version === version);
   if (!current?.enabled) return 'KeyVaultEncryptionKeyNotFound';
   const principal = encryptionPrincipal(data, account);
-  if (!principal) return 'KeyVaultEncryptionKeyNotFound';
+  if (!principal || !storageReachesVault(data, vault)) return 'KeyVaultEncryptionKeyNotFound';
   const can = (p: KeyPermission): boolean =>
     hasKeyPermission(data, vault, principal, p, key?.name, nowMs, propagationMs, index);
   return can('get') && can('unwrapkey') ? undefined : 'KeyVaultEncryptionKeyNotFound';

@@ -66,38 +66,61 @@ export class ArmLimits {
   }
 }
 
-/** Key Vault's per-vault limits per 10 s for software RSA 2048 keys: create 20 (HSM 10), other 4,000 (HSM 2,000). */
+/**
+ * Key Vault's per-vault limits per 10 s (learn.microsoft.com, key-vault/general/service-limits):
+ * creates 20 for software keys and 10 for HSM keys of any size; all other transactions 4,000
+ * for software RSA 2048, 1,000 for 3072 and 500 for 4096 (HSM: 2,000 / 500 / 250). The
+ * thresholds are weighted and enforced on their sum, so each class costs `budget / limit` units
+ * of one shared budget: a 4096-bit operation spends what eight 2048-bit ones do.
+ */
 export const KEY_VAULT_LIMITS = {
-  create: 20,
-  createHsm: 10,
-  other: 4000,
-  otherHsm: 2000,
+  create: { budget: 20, software: 20, hsm: 10 },
+  other: {
+    budget: 4000,
+    software: { 2048: 4000, 3072: 1000, 4096: 500 },
+    hsm: { 2048: 2000, 3072: 500, 4096: 250 },
+  },
   windowMs: 10_000,
 } as const;
 
-/** Counts Key Vault transactions per vault and class in fixed 10-second windows. */
-export class KeyVaultLimits {
-  private readonly windows = new Map<string, { start: number; count: number }>();
+/** What one Key Vault transaction is: a create (or rotate) or any other, on which kind of key. */
+export interface KeyVaultTransaction {
+  kind: 'create' | 'other';
+  /** The key's type and size; absent for operations on no key (lists). */
+  key?: { hsm: boolean; size: number };
+}
 
-  /** Counts one transaction; answers the seconds to wait when the window is full. */
-  take(
-    vault: string,
-    kind: keyof Omit<typeof KEY_VAULT_LIMITS, 'windowMs'>,
-  ): { ok: true } | { ok: false; retryAfterSeconds: number } {
+/** The units of its pool's budget a transaction costs. */
+export function transactionCost(t: KeyVaultTransaction): number {
+  const L = KEY_VAULT_LIMITS;
+  if (t.kind === 'create') return L.create.budget / (t.key?.hsm ? L.create.hsm : L.create.software);
+  if (!t.key) return 1;
+  const table = t.key.hsm ? L.other.hsm : L.other.software;
+  const limit = table[t.key.size as 2048 | 3072 | 4096] ?? table[2048];
+  return L.other.budget / limit;
+}
+
+/** Counts Key Vault transactions per vault and pool in fixed 10-second windows. */
+export class KeyVaultLimits {
+  private readonly windows = new Map<string, { start: number; spent: number }>();
+
+  /** Counts one transaction; answers the seconds to wait when its pool's window is full. */
+  take(vault: string, t: KeyVaultTransaction): { ok: true } | { ok: false; retryAfterSeconds: number } {
     const now = Date.now();
-    const id = `${vault.toLowerCase()}|${kind}`;
+    const id = `${vault.toLowerCase()}|${t.kind}`;
     let w = this.windows.get(id);
     if (!w || now - w.start >= KEY_VAULT_LIMITS.windowMs) {
-      w = { start: now, count: 0 };
+      w = { start: now, spent: 0 };
       this.windows.set(id, w);
     }
-    if (w.count >= KEY_VAULT_LIMITS[kind]) {
+    const cost = transactionCost(t);
+    if (w.spent + cost > KEY_VAULT_LIMITS[t.kind].budget) {
       return {
         ok: false,
         retryAfterSeconds: Math.max(1, Math.ceil((w.start + KEY_VAULT_LIMITS.windowMs - now) / 1000)),
       };
     }
-    w.count += 1;
+    w.spent += cost;
     return { ok: true };
   }
 }

@@ -192,6 +192,17 @@ export function deletedKeyView(v: Vault, d: DeletedKey): Record<string, unknown>
   };
 }
 
+/** Key Vault DeletedKeyItem (list results): the key item's `kid` plus the deletion fields. */
+export function deletedKeyItemView(v: Vault, d: DeletedKey): Record<string, unknown> {
+  const current = d.key.versions.at(-1);
+  return {
+    ...(current ? keyItemView(v, d.key, current, false) : {}),
+    recoveryId: `https://${v.name}.vault.azure.net/deletedkeys/${d.key.name}`,
+    deletedDate: d.deletedDate,
+    scheduledPurgeDate: d.scheduledPurgeDate,
+  };
+}
+
 /** ARM JSON of a role assignment. */
 export function roleAssignmentView(a: RoleAssignment): Record<string, unknown> {
   return {

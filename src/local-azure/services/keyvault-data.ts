@@ -3,8 +3,8 @@
  * api-version, per-vault limits and the caller's key permissions, then the key operations.
  */
 import { hasKeyPermission, type KeyPermission } from '../access';
-import { kvError, type Ctx, type Env } from '../http';
-import { KeyVaultLimits } from '../limits';
+import { jsonBody, kvError, type Ctx, type Env } from '../http';
+import { KeyVaultLimits, type KeyVaultTransaction } from '../limits';
 import { vaultResourceId, type Vault } from '../model';
 import { audienceIs, verifyToken, type TokenClaims } from '../tokens';
 import { keyOperation, type KeyOp } from './keyvault-keys';
@@ -85,9 +85,11 @@ function forbidden(ctx: Ctx, vault: Vault, permission: KeyPermission, keyName: s
   );
 }
 
-/** The caller's claims, or undefined after answering Key Vault's 401 with the challenge. */
-function authenticate(ctx: Ctx, env: Env): TokenClaims | undefined {
-  const tenantId = env.state.data.tenantId;
+/**
+ * The caller's claims, or undefined after answering Key Vault's 401. The challenge names the
+ * vault's tenant, and a token issued by another tenant is refused with AKV10032.
+ */
+function authenticate(ctx: Ctx, env: Env, tenantId: string): TokenClaims | undefined {
   const challenge = {
     'www-authenticate': `Bearer authorization="https://login.microsoftonline.com/${tenantId}", resource="https://vault.azure.net"`,
   };
@@ -102,16 +104,28 @@ function authenticate(ctx: Ctx, env: Env): TokenClaims | undefined {
     return refuse('AKV10011: Invalid token: the token was not issued by this tenant or has expired.');
   if (!audienceIs(claims, 'https://vault.azure.net'))
     return refuse(`AKV10022: Invalid audience. Expected https://vault.azure.net, found: ${claims.aud}.`);
+  if (claims.tid.toLowerCase() !== tenantId.toLowerCase())
+    return refuse(
+      `AKV10032: Invalid issuer. Expected one of https://sts.windows.net/${tenantId}/, found ${claims.iss}.`,
+    );
   return claims;
+}
+
+/** What a request costs: a create names its key type and size in the body, others their key's current version. */
+function transactionOf(ctx: Ctx, vault: Vault, parsed: KeyOp): KeyVaultTransaction {
+  const kind = parsed.op === 'create' || parsed.op === 'rotate' ? 'create' : 'other';
+  if (parsed.op === 'create') {
+    const body = jsonBody<{ kty?: string; key_size?: number }>(ctx) ?? {};
+    return { kind, key: { hsm: body.kty === 'RSA-HSM', size: body.key_size ?? 2048 } };
+  }
+  const current = vault.keys[(parsed.name ?? '').toLowerCase()]?.versions.at(-1);
+  return current ? { kind, key: { hsm: current.kty === 'RSA-HSM', size: current.keySize } } : { kind };
 }
 
 /** Counts the request against the vault's 10-second window; false after answering 429. */
 function throttle(ctx: Ctx, limits: KeyVaultLimits | undefined, vault: Vault, parsed: KeyOp): boolean {
   if (!limits) return true;
-  const hsm = vault.keys[(parsed.name ?? '').toLowerCase()]?.versions.at(-1)?.kty === 'RSA-HSM';
-  const create = parsed.op === 'create' || parsed.op === 'rotate';
-  const kind = create ? (hsm ? 'createHsm' : 'create') : hsm ? 'otherHsm' : 'other';
-  const taken = limits.take(vault.name, kind);
+  const taken = limits.take(vault.name, transactionOf(ctx, vault, parsed));
   if (taken.ok) return true;
   kvError(
     ctx,
@@ -130,7 +144,9 @@ export function createKeyVaultHandler(throttling: boolean): (ctx: Ctx, env: Env)
   return async (ctx, env) => {
     const parsed = parse(ctx.method, ctx.path);
     ctx.operation = parsed ? `keys.${parsed.op}` : 'unknown';
-    const claims = authenticate(ctx, env);
+    const vaultName = ctx.host.split('.')[0]?.toLowerCase() ?? '';
+    const vault = env.state.data.vaults[vaultName];
+    const claims = authenticate(ctx, env, vault?.properties.tenantId ?? env.state.data.tenantId);
     if (!claims) return;
     ctx.claims = claims;
     const version = ctx.query['api-version'];
@@ -142,8 +158,6 @@ export function createKeyVaultHandler(throttling: boolean): (ctx: Ctx, env: Env)
         `The specified version (${version ?? ''}) is not recognized. Consider using the latest supported version (2025-07-01).`,
       );
     }
-    const vaultName = ctx.host.split('.')[0]?.toLowerCase() ?? '';
-    const vault = env.state.data.vaults[vaultName];
     if (!vault)
       return kvError(ctx, 404, 'VaultNotFound', `The vault '${vaultName}' does not exist or was deleted.`);
     if (!parsed) return kvError(ctx, 404, 'NotFound', `No route for ${ctx.method} ${ctx.path}.`);

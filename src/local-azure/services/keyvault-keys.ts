@@ -8,7 +8,7 @@ import type { DeletedKey, KeyRecord, KeyVersion, Vault } from '../model';
 import { createKeyVersion, unwrap, wrap, WRAP_ALGORITHMS } from '../rsa';
 import { parseDurationMs } from '../../shared/duration';
 import { policyView, setPolicy } from './keyvault-rotation';
-import { deletedKeyView, keyBundleView, keyItemView, kidOf } from '../views';
+import { deletedKeyItemView, deletedKeyView, keyBundleView, keyItemView, kidOf } from '../views';
 
 /** A parsed data-plane request. */
 export interface KeyOp {
@@ -36,6 +36,24 @@ export interface KeyOp {
 type Attrs = { enabled?: boolean; nbf?: number; exp?: number };
 const KEY_NAME = /^[0-9a-zA-Z-]{1,127}$/;
 const DEFAULT_OPS = ['encrypt', 'decrypt', 'sign', 'verify', 'wrapKey', 'unwrapKey'];
+/** JsonWebKeyOperation in the Key Vault REST spec (keys.json): the only values `key_ops` may hold. */
+const KEY_OPERATIONS = ['encrypt', 'decrypt', 'sign', 'verify', 'wrapKey', 'unwrapKey', 'import', 'export'];
+
+/** Answers 400 for a `key_ops` value that is not a key operation; true when all are. */
+function keyOpsValid(ctx: Ctx, ops: unknown): boolean {
+  if (ops === undefined) return true;
+  const bad: unknown = Array.isArray(ops)
+    ? (ops as unknown[]).find((o) => typeof o !== 'string' || !KEY_OPERATIONS.includes(o))
+    : ops;
+  if (bad === undefined) return true;
+  kvError(
+    ctx,
+    400,
+    'BadParameter',
+    `Invalid key operation ${JSON.stringify(bad)}. key_ops may contain ${KEY_OPERATIONS.join(', ')}.`,
+  );
+  return false;
+}
 const DAY_MS = 86_400_000;
 
 const notFound = (ctx: Ctx, what: string): void =>
@@ -114,6 +132,7 @@ async function create(
       'BadParameter',
       `Invalid key size: ${keySize}. Valid RSA key sizes are 2048, 3072 and 4096.`,
     );
+  if (!keyOpsValid(ctx, body.key_ops)) return;
   if (body.tags && Object.keys(body.tags).length > 15)
     return kvError(ctx, 400, 'BadParameter', 'A key can have at most 15 tags.');
   const now = Math.floor(env.clock.nowMs() / 1000);
@@ -176,7 +195,9 @@ function crypt(
       'Operation wrapKey is not allowed on an expired key.',
       'KeyExpired',
     );
-  if (kv.nbf !== undefined && kv.nbf > nowS)
+  // Outside the nbf/exp window unwrap (like decrypt and verify) still works; wrap does not
+  // (about-keys-details, "Date-time controlled operations").
+  if (op === 'wrapKey' && kv.nbf !== undefined && kv.nbf > nowS)
     return kvError(
       ctx,
       403,
@@ -275,6 +296,7 @@ function deleteKey(ctx: Ctx, env: Env, v: Vault, key: KeyRecord): void {
 function updateVersion(ctx: Ctx, env: Env, v: Vault, key: KeyRecord, kv: KeyVersion): void {
   const nowS = Math.floor(env.clock.nowMs() / 1000);
   const body = jsonBody<{ attributes?: Attrs; key_ops?: string[]; tags?: Record<string, string> }>(ctx) ?? {};
+  if (!keyOpsValid(ctx, body.key_ops)) return;
   applyAttributes(kv, body.attributes, nowS);
   if (body.key_ops) kv.keyOps = body.key_ops;
   if (body.tags) kv.tags = body.tags;
@@ -315,7 +337,7 @@ const OPERATIONS: Record<KeyOp['op'], Handler> = {
       200,
       page(
         ctx,
-        Object.values(v.deletedKeys).map((d) => deletedKeyView(v, d)),
+        Object.values(v.deletedKeys).map((d) => deletedKeyItemView(v, d)),
         `${origin(v)}/deletedkeys`,
       ),
     ),

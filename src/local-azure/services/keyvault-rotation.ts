@@ -61,8 +61,15 @@ export function setPolicy(ctx: Ctx, env: Env, v: Vault, k: KeyRecord): void {
     }
     if (type === 'Rotate' && after !== undefined && after < 7 * DAY_MS)
       return kvError(ctx, 400, 'BadParameter', 'The minimum rotation interval is 7 days (P7D).');
-    if (before !== undefined && !expiryTime)
-      return kvError(ctx, 400, 'BadParameter', 'timeBeforeExpiry requires attributes.expiryTime.');
+    // Notify before expiry needs no policy expiry (Key Vault's own default policy is exactly
+    // that); only a rotation timed before expiry does.
+    if (type === 'Rotate' && before !== undefined && !expiryTime)
+      return kvError(
+        ctx,
+        400,
+        'BadParameter',
+        'Rotate with timeBeforeExpiry requires attributes.expiryTime.',
+      );
     if (type === 'Notify' && before !== undefined && before < 7 * DAY_MS)
       return kvError(ctx, 400, 'BadParameter', 'Notify needs timeBeforeExpiry of at least 7 days (P7D).');
     actions.push({ trigger: a.trigger, action: { type } });

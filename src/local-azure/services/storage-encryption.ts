@@ -3,7 +3,7 @@
  * identity, the vault's recovery settings, the identity's key permissions and the key itself.
  * Each step answers Azure's error and returns false, or passes the request on.
  */
-import { encryptionPrincipal, hasKeyPermission, vaultByUri } from '../access';
+import { encryptionPrincipal, hasKeyPermission, storageReachesVault, vaultByUri } from '../access';
 import { armError, type Ctx, type Env } from '../http';
 import type { AccountEncryption, KeyRecord, KeyVersion, StorageAccount, Vault } from '../model';
 import { kidOf } from '../views';
@@ -174,6 +174,7 @@ function keyTarget(ctx: Ctx, env: Env, a: StorageAccount, enc: EncryptionBody): 
 }
 
 function canUseKey(env: Env, vault: Vault, principal: string, keyName: string): boolean {
+  if (!storageReachesVault(env.state.data, vault)) return false;
   const can = (p: 'get' | 'wrapkey' | 'unwrapkey'): boolean =>
     hasKeyPermission(
       env.state.data,
