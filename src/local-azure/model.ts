@@ -38,6 +38,21 @@ export interface AccountEncryption {
   keyLostAtMs?: number;
 }
 
+/**
+ * A data plane's network rules (Key Vault `networkAcls`, Storage `networkAcls`): requests from
+ * outside the IP rules are refused when the default action is Deny, unless they come from a
+ * trusted Azure service and `bypass` names AzureServices.
+ */
+export interface NetworkRules {
+  defaultAction: 'Allow' | 'Deny';
+  /** `AzureServices`, `None`, or for Storage a comma list of AzureServices, Logging, Metrics. */
+  bypass: string;
+  /** IPv4 addresses or CIDR ranges. */
+  ipRules: string[];
+  /** Subnet resource ids; stored and returned, never matched (no caller is in a virtual network). */
+  virtualNetworkRules: string[];
+}
+
 /** A storage account, with the creation-only settings that cannot change on update. */
 export interface StorageAccount {
   subscriptionId: string;
@@ -53,6 +68,12 @@ export interface StorageAccount {
   tableKeyType: 'Account' | 'Service';
   identity: { type: string; principalId?: string; userAssignedIdentities: string[] };
   encryption: AccountEncryption;
+  /** The storage firewall; absent means Azure's default (Allow, bypass AzureServices). */
+  networkAcls?: NetworkRules;
+  /** `Enabled` (default), `Disabled` or `SecuredByPerimeter`. */
+  publicNetworkAccess?: string;
+  /** Simple account settings stored and returned as given (TLS version, public blob access, …). */
+  settings?: Record<string, string | boolean>;
 }
 
 /** One access-policy entry of an access-policy-mode vault. */

@@ -10,6 +10,7 @@ import {
   type DeletedVault,
   type KeyRecord,
   type KeyVersion,
+  type NetworkRules,
   type RoleAssignment,
   type StateData,
   type StorageAccount,
@@ -57,9 +58,7 @@ export function deletedVaultView(d: DeletedVault): Record<string, unknown> {
   };
 }
 
-/** ARM JSON of a storage account, including the read-only key fields Storage maintains. */
-export function storageAccountView(data: StateData, a: StorageAccount): Record<string, unknown> {
-  const e = a.encryption;
+function accountIdentityView(data: StateData, a: StorageAccount): Record<string, unknown> {
   const identity: Record<string, unknown> = { type: a.identity.type };
   if (a.identity.principalId)
     Object.assign(identity, { principalId: a.identity.principalId, tenantId: data.tenantId });
@@ -71,6 +70,11 @@ export function storageAccountView(data: StateData, a: StorageAccount): Record<s
       }),
     );
   }
+  return identity;
+}
+
+function accountEncryptionView(a: StorageAccount): Record<string, unknown> {
+  const e = a.encryption;
   const service = (keyType: string): Record<string, unknown> => ({
     enabled: true,
     keyType,
@@ -102,6 +106,27 @@ export function storageAccountView(data: StateData, a: StorageAccount): Record<s
       federatedIdentityClientId: e.federatedIdentityClientId,
     };
   }
+  return encryption;
+}
+
+/** ARM JSON of network rules (`networkAcls`); Azure's default when none were set. */
+export function networkAclsView(rules: NetworkRules | undefined): Record<string, unknown> {
+  const r = rules ?? {
+    defaultAction: 'Allow',
+    bypass: 'AzureServices',
+    ipRules: [],
+    virtualNetworkRules: [],
+  };
+  return {
+    bypass: r.bypass,
+    virtualNetworkRules: r.virtualNetworkRules.map((id) => ({ id, action: 'Allow', state: 'Succeeded' })),
+    ipRules: r.ipRules.map((value) => ({ value, action: 'Allow' })),
+    defaultAction: r.defaultAction,
+  };
+}
+
+/** ARM JSON of a storage account, including the read-only key fields Storage maintains. */
+export function storageAccountView(data: StateData, a: StorageAccount): Record<string, unknown> {
   return {
     id: storageAccountId(a),
     name: a.name,
@@ -110,7 +135,7 @@ export function storageAccountView(data: StateData, a: StorageAccount): Record<s
     tags: a.tags,
     sku: { name: a.sku, tier: a.sku.startsWith('Premium') ? 'Premium' : 'Standard' },
     kind: a.kind,
-    identity,
+    identity: accountIdentityView(data, a),
     properties: {
       provisioningState: 'Succeeded',
       creationTime: a.createdAt,
@@ -122,11 +147,14 @@ export function storageAccountView(data: StateData, a: StorageAccount): Record<s
         table: `https://${a.name}.table.core.windows.net/`,
         file: `https://${a.name}.file.core.windows.net/`,
       },
-      encryption,
+      encryption: accountEncryptionView(a),
+      networkAcls: networkAclsView(a.networkAcls),
+      publicNetworkAccess: a.publicNetworkAccess ?? 'Enabled',
       supportsHttpsTrafficOnly: true,
       minimumTlsVersion: 'TLS1_2',
       allowBlobPublicAccess: false,
       accessTier: 'Hot',
+      ...a.settings,
     },
   };
 }

@@ -39,7 +39,7 @@ describe('storage accounts and customer-managed keys', () => {
         encryption: { requireInfrastructureEncryption: false },
       }),
       (e: { statusCode?: number; code?: string }) =>
-        e.statusCode === 400 && e.code === 'InvalidRequestPropertyValue',
+        e.statusCode === 400 && e.code === 'AccountPropertyCannotBeUpdated',
     );
   });
 

@@ -6,8 +6,8 @@ import { randomUUID } from 'node:crypto';
 import { armError, asRecord, jsonBody, resourceNotFound, route, send, type Ctx, type Env } from '../http';
 import { storageAccountId, type StorageAccount } from '../model';
 import { storageAccountView } from '../views';
-
-import { updateEncryption, type EncryptionBody } from './storage-encryption';
+import { updateEncryption } from './storage-encryption';
+import { applyAccountSettings, validateAccountUpdate, type AccountUpdateBody } from './storage-properties';
 
 const ACCOUNT =
   /^\/subscriptions\/(?<sub>[^/]+)\/resourceGroups\/(?<rg>[^/]+)\/providers\/Microsoft\.Storage\/storageAccounts\/(?<name>[^/]+)$/i;
@@ -18,15 +18,7 @@ const LIST_SUB = /^\/subscriptions\/(?<sub>[^/]+)\/providers\/Microsoft\.Storage
 export const STORAGE_PAGE_SIZE = 100;
 const IDENTITY_TYPES = ['None', 'SystemAssigned', 'UserAssigned', 'SystemAssigned,UserAssigned'];
 
-type Body = {
-  identity?: { type?: string; userAssignedIdentities?: Record<string, unknown> };
-  properties?: {
-    encryption?: EncryptionBody;
-  };
-  tags?: Record<string, string>;
-  sku?: { name?: string };
-  location?: string;
-};
+type Body = AccountUpdateBody;
 
 function updateIdentity(
   ctx: Ctx,
@@ -89,14 +81,7 @@ function updateIdentity(
 
 function patchAccount(ctx: Ctx, env: Env, a: StorageAccount): void {
   const body = (asRecord(jsonBody(ctx)) ?? {}) as Body;
-  if (body.location && body.location.toLowerCase() !== a.location.toLowerCase()) {
-    return armError(
-      ctx,
-      400,
-      'InvalidRequestPropertyValue',
-      'The location of a storage account cannot be changed.',
-    );
-  }
+  if (!validateAccountUpdate(ctx, a, body)) return;
   const before = structuredClone(a);
   const ok =
     (!body.identity || updateIdentity(ctx, env, a, body.identity)) &&
@@ -105,8 +90,7 @@ function patchAccount(ctx: Ctx, env: Env, a: StorageAccount): void {
     Object.assign(a, before);
     return;
   }
-  if (body.tags) a.tags = body.tags;
-  if (body.sku?.name) a.sku = body.sku.name;
+  applyAccountSettings(a, body);
   env.state.changed();
   send(ctx, 200, storageAccountView(env.state.data, a));
 }

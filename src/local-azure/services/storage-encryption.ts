@@ -7,19 +7,11 @@ import { encryptionPrincipal, hasKeyPermission, storageReachesVault, vaultByUri 
 import { armError, type Ctx, type Env } from '../http';
 import type { AccountEncryption, KeyRecord, KeyVersion, StorageAccount, Vault } from '../model';
 import { kidOf } from '../views';
+import { cannotBeUpdated, invalidValues, type EncryptionBody } from './storage-properties';
 
 const DAY_MS = 86_400_000;
 const AUTH_FAILURE =
   'The operation failed because of authentication issue on the keyvault. For more information, see - https://aka.ms/storagekeyvaultaccesspolicy';
-
-/** The `properties.encryption` block of a storage account update. */
-export interface EncryptionBody {
-  keySource?: string;
-  requireInfrastructureEncryption?: boolean;
-  services?: { queue?: { keyType?: string }; table?: { keyType?: string } };
-  keyvaultproperties?: { keyname?: string; keyversion?: string; keyvaulturi?: string };
-  identity?: { userAssignedIdentity?: string; federatedIdentityClientId?: string };
-}
 
 /** The key a CMK request names, once found and checked. */
 interface KeyTarget {
@@ -53,16 +45,9 @@ export function updateEncryption(ctx: Ctx, env: Env, a: StorageAccount, enc: Enc
   return true;
 }
 
+/** Infrastructure encryption and the queue/table key type are set at creation only (account-encryption-key-create). */
 function creationOnlyUnchanged(ctx: Ctx, a: StorageAccount, enc: EncryptionBody): boolean {
-  const refuse = (what: string): boolean => {
-    armError(
-      ctx,
-      400,
-      'InvalidRequestPropertyValue',
-      `The property '${what}' can only be set when the storage account is created.`,
-    );
-    return false;
-  };
+  const refuse = (what: string): boolean => cannotBeUpdated(ctx, what);
   if (
     enc.requireInfrastructureEncryption !== undefined &&
     enc.requireInfrastructureEncryption !== a.requireInfrastructureEncryption
@@ -98,15 +83,8 @@ function identityRulesHold(ctx: Ctx, a: StorageAccount, enc: EncryptionBody): bo
     );
     return false;
   }
-  if (newUai && !a.identity.userAssignedIdentities.some((u) => u.toLowerCase() === newUai.toLowerCase())) {
-    armError(
-      ctx,
-      400,
-      'InvalidRequestPropertyValue',
-      `The user-assigned identity '${newUai}' in encryption.identity is not assigned to the storage account.`,
-    );
-    return false;
-  }
+  if (newUai && !a.identity.userAssignedIdentities.some((u) => u.toLowerCase() === newUai.toLowerCase()))
+    return invalidValues(ctx, 'properties.encryption.identity');
   return true;
 }
 
@@ -159,8 +137,7 @@ function keyTarget(ctx: Ctx, env: Env, a: StorageAccount, enc: EncryptionBody): 
     return undefined;
   }
   const key = vault.keys[keyName.toLowerCase()];
-  const version =
-    key && (keyVersion ? key.versions.find((v) => v.version === keyVersion) : key.versions.at(-1));
+  const version = key && versionFor(e, vault, key, keyVersion);
   if (!key || !version) {
     armError(
       ctx,
@@ -171,6 +148,29 @@ function keyTarget(ctx: Ctx, env: Env, a: StorageAccount, enc: EncryptionBody): 
     return undefined;
   }
   return versionUsable(ctx, env, version) ? { vault, key, version, keyVersion, uai } : undefined;
+}
+
+/**
+ * The version a request names: a pinned one, else the newest, except that re-sending the same
+ * versionless key keeps the version in use; Storage looks for a newer one only at its daily
+ * check (customer-managed-keys-overview, "Automatically update the key version").
+ */
+function versionFor(
+  e: AccountEncryption,
+  vault: Vault,
+  key: KeyRecord,
+  keyVersion: string,
+): KeyVersion | undefined {
+  if (keyVersion) return key.versions.find((v) => v.version === keyVersion);
+  const resent =
+    e.keySource === 'Microsoft.Keyvault' &&
+    e.keyVersion === '' &&
+    e.keyName?.toLowerCase() === key.name.toLowerCase() &&
+    (e.keyVaultUri ?? '').toLowerCase().startsWith(`https://${vault.name.toLowerCase()}.vault.azure.net`);
+  const inUse = resent
+    ? key.versions.find((v) => kidOf(vault, key.name, v.version) === e.currentVersionedKeyIdentifier)
+    : undefined;
+  return inUse ?? key.versions.at(-1);
 }
 
 function canUseKey(env: Env, vault: Vault, principal: string, keyName: string): boolean {
