@@ -11,6 +11,7 @@ import {
   type StorageAccount,
   type Vault,
 } from './model';
+import { networkRulesOf, trustedServicePasses } from './network';
 
 /** Role assignments by principal id (lower case), so a scan over many accounts stays linear. */
 export type AssignmentIndex = ReadonlyMap<string, readonly RoleAssignment[]>;
@@ -95,10 +96,14 @@ export function vaultByUri(data: StateData, uri: string | undefined): Vault | un
 /**
  * Whether Azure Storage's own calls reach the vault: a vault of another tenant refuses the
  * account identity's token (AKV10032; cross-tenant keys through a federated identity are not
- * emulated).
+ * emulated), and a firewalled vault lets Storage in only through the trusted-services bypass
+ * (key-vault/general/overview-vnet-service-endpoints: Azure Storage is a trusted service).
  */
 export function storageReachesVault(data: StateData, vault: Vault): boolean {
-  return vault.properties.tenantId.toLowerCase() === data.tenantId.toLowerCase();
+  return (
+    vault.properties.tenantId.toLowerCase() === data.tenantId.toLowerCase() &&
+    trustedServicePasses(networkRulesOf(vault.properties.networkAcls), vault.properties.publicNetworkAccess)
+  );
 }
 
 /** Why an account cannot unwrap its key right now (a blob error code), or undefined when it can. */

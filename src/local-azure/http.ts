@@ -10,6 +10,8 @@ export interface Env {
   state: LocalAzureState;
   clock: EmulatedClock;
   tokenKey: Buffer;
+  /** The public address Azure sees for callers on this machine (their NAT's), for firewalls. */
+  publicAddress: string;
 }
 
 /** One request: parsed once, answered once, logged afterwards. */
@@ -23,6 +25,8 @@ export interface Ctx {
   /** Query with keys and values percent-decoded (the Key Vault SDK encodes `api%2Dversion`). */
   query: Record<string, string>;
   body: Buffer;
+  /** The caller's address as Azure sees it: the proxy client's, or `Env.publicAddress` for a private one. */
+  clientAddress: string;
   service: ServiceName;
   operation: string;
   claims?: TokenClaims;

@@ -43,6 +43,9 @@ export const DEFAULT_SEED_PATH = path.resolve(__dirname, 'seed.json');
 /** Where the CA and (standalone) state are kept; git-ignored. */
 export const DEFAULT_DATA_DIR = path.resolve(__dirname, '../../.data/local-azure');
 
+/** The public address callers on this machine appear to come from, unless `clientAddress` says otherwise. */
+export const DEFAULT_CLIENT_ADDRESS = '203.0.113.10';
+
 /** Options for {@link startLocalAzure}; every one has a default that suits the demo. */
 export interface LocalAzureOptions {
   seed?: object | string;
@@ -53,6 +56,11 @@ export interface LocalAzureOptions {
   roleAssignmentPropagationMs?: number;
   revocationPropagationMs?: number;
   throttling?: boolean;
+  /**
+   * The public address Azure sees for callers on this machine, as behind a NAT; firewall IP
+   * rules are matched against it. Default 203.0.113.10 (a documentation address, RFC 5737).
+   */
+  clientAddress?: string;
   /** Bucket sizes for ARM throttling; defaults to Azure's (reads 250 + 25/s, writes and deletes 200 + 10/s each). Tests may shrink them. */
   armLimits?: { reads?: BucketSpec; writes?: BucketSpec; deletes?: BucketSpec };
 }
@@ -174,7 +182,12 @@ export async function startLocalAzure(options: LocalAzureOptions = {}): Promise<
   const requestLog = new RequestLog();
   const throttling = options.throttling ?? true;
   const router = createRouter({
-    env: { state, clock, tokenKey: tokenKey(dataDir) },
+    env: {
+      state,
+      clock,
+      tokenKey: tokenKey(dataDir),
+      publicAddress: options.clientAddress ?? DEFAULT_CLIENT_ADDRESS,
+    },
     faults,
     log: requestLog,
     armLimits: throttling ? new ArmLimits({ ...ARM_LIMITS, ...options.armLimits }) : undefined,

@@ -11,8 +11,11 @@ import { serviceForHost } from './router';
 
 /** What the proxy hands requests to. */
 export interface ProxyHandlers {
-  /** A request that came through a TLS tunnel to `authority` (the CONNECT host). */
-  tunnelled(req: IncomingMessage, res: ServerResponse, authority: string): Promise<void>;
+  /**
+   * A request that came through a TLS tunnel to `authority` (the CONNECT host) from the proxy
+   * client at `source` (the address the CONNECT came from).
+   */
+  tunnelled(req: IncomingMessage, res: ServerResponse, authority: string, source: string): Promise<void>;
   /** A plain request to the proxy itself (the admin endpoint). */
   direct(req: IncomingMessage, res: ServerResponse): Promise<void>;
 }
@@ -26,8 +29,8 @@ export async function startProxy(
 ): Promise<{ server: Server; url: string; sockets: Set<Socket> }> {
   const sockets = new Set<Socket>();
   const inner = createServer({ keepAlive: true }, (req, res) => {
-    const authority = (req.socket as TLSSocket & { authority?: string }).authority ?? '';
-    void handlers.tunnelled(req, res, authority);
+    const tunnel = req.socket as TLSSocket & { authority?: string; source?: string };
+    void handlers.tunnelled(req, res, tunnel.authority ?? '', tunnel.source ?? '');
   });
   const outer = createServer((req, res) => void handlers.direct(req, res));
   outer.on('connection', (s: Socket) => {
@@ -50,8 +53,9 @@ export async function startProxy(
           isServer: true,
           secureContext,
           ALPNProtocols: ['http/1.1'],
-        }) as TLSSocket & { authority?: string };
+        }) as TLSSocket & { authority?: string; source?: string };
         tls.authority = target.toLowerCase();
+        tls.source = socket.remoteAddress ?? '';
         tls.on('error', () => tls.destroy());
         inner.emit('connection', tls);
       },

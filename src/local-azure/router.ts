@@ -5,6 +5,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { armError, blobError, kvError, send, type Ctx, type Env } from './http';
 import type { Faults } from './faults';
+import { isPrivateAddress } from './network';
 import type { ArmLimits } from './limits';
 import type { RequestLog, ServiceName } from './request-log';
 import { handleArm } from './services/arm';
@@ -60,9 +61,9 @@ export interface RouterDeps {
 /** Creates the request handler for tunnelled (TLS) requests. */
 export function createRouter(
   deps: RouterDeps,
-): (req: IncomingMessage, res: ServerResponse, authority: string) => Promise<void> {
+): (req: IncomingMessage, res: ServerResponse, authority: string, source: string) => Promise<void> {
   const keyVault = createKeyVaultHandler(deps.throttling);
-  return async (req, res, authority) => {
+  return async (req, res, authority, source) => {
     const { path, query } = parseTarget(req.url ?? '/');
     const host = authority.toLowerCase();
     const service = serviceForHost(host) ?? 'arm';
@@ -75,6 +76,8 @@ export function createRouter(
       path,
       query,
       body,
+      clientAddress:
+        isPrivateAddress(source) || !source ? deps.env.publicAddress : source.replace(/^::ffff:/i, ''),
       service,
       operation: 'unknown',
     };

@@ -7,6 +7,7 @@ import {
   encryptionPrincipal,
   hasKeyPermission,
   indexAssignments,
+  storageReachesVault,
   vaultByUri,
   type AssignmentIndex,
 } from './access';
@@ -47,7 +48,7 @@ export function runDailyKeyChecks(data: StateData, now: number, propagationMs: n
     const key = vault && e.keyName ? vault.keys[e.keyName.toLowerCase()] : undefined;
     const newest = key?.versions.filter((v) => v.enabled).pop();
     const principal = encryptionPrincipal(data, a);
-    if (!vault || !key || !newest || !principal) continue;
+    if (!vault || !key || !newest || !principal || !storageReachesVault(data, vault)) continue;
     if (!hasKeyPermission(data, vault, principal, 'get', key.name, now, propagationMs)) continue;
     const kid = kidOf(vault, key.name, newest.version);
     if (kid === e.currentVersionedKeyIdentifier) continue;

@@ -153,6 +153,22 @@ export class LocalAzureState {
     );
   }
 
+  /** True when a CMK account's identity can reach and unwrap its key now (before revocation propagation). */
+  storageCanReachKey(subscriptionId: string, resourceGroup: string, name: string): boolean {
+    const a =
+      this.data.storageAccounts[storageAccountId({ subscriptionId, resourceGroup, name }).toLowerCase()];
+    if (!a) throw new Error(`unknown storage account ${name}`);
+    return (
+      accountKeyProblem(
+        this.data,
+        a,
+        this.clock.nowMs(),
+        this.timing.roleAssignmentPropagationMs,
+        this.assignmentIndex(),
+      ) === undefined
+    );
+  }
+
   /** Adds a resource group (no-op when it exists). */
   addResourceGroup(subscriptionId: string, name: string, location = 'eastus'): void {
     const sub = this.data.subscriptions[subscriptionId.toLowerCase()];

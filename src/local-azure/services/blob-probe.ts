@@ -4,6 +4,7 @@
  * `KeyVaultEncryptionKeyNotFound` once that ends (after the revocation propagation delay).
  */
 import { blobError, send, type Ctx, type Env } from '../http';
+import { clientVerdict } from '../network';
 import { audienceIs, verifyToken } from '../tokens';
 
 const MESSAGES: Record<string, string> = {
@@ -41,6 +42,13 @@ export function handleBlob(ctx: Ctx, env: Env): void {
     );
   }
   ctx.claims = claims;
+  if (clientVerdict(account.networkAcls, account.publicNetworkAccess, ctx.clientAddress) !== 'allowed')
+    return blobError(
+      ctx,
+      403,
+      'AuthorizationFailure',
+      'This request is not authorized to perform this operation.',
+    );
   if (ctx.method !== 'GET' || ctx.operation === 'blob.unknown') {
     return blobError(
       ctx,

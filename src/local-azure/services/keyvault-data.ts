@@ -6,6 +6,7 @@ import { hasKeyPermission, type KeyPermission } from '../access';
 import { jsonBody, kvError, type Ctx, type Env } from '../http';
 import { KeyVaultLimits, type KeyVaultTransaction } from '../limits';
 import { vaultResourceId, type Vault } from '../model';
+import { clientVerdict, networkRulesOf } from '../network';
 import { audienceIs, verifyToken, type TokenClaims } from '../tokens';
 import { keyOperation, type KeyOp } from './keyvault-keys';
 
@@ -111,6 +112,44 @@ function authenticate(ctx: Ctx, env: Env, tenantId: string): TokenClaims | undef
   return claims;
 }
 
+/**
+ * The vault firewall for a caller that is not a trusted service: public network access and the
+ * IP rules by source address (virtual-network rules never match a caller from outside Azure);
+ * false after answering 403 as Key Vault does (key-vault/general/network-security).
+ */
+function throughFirewall(ctx: Ctx, vault: Vault): boolean {
+  ctx.res.setHeader(
+    'x-ms-keyvault-network-info',
+    `conn_type=Ipv4;addr=${ctx.clientAddress};act_addr_fam=InterNetwork;`,
+  );
+  const verdict = clientVerdict(
+    networkRulesOf(vault.properties.networkAcls),
+    vault.properties.publicNetworkAccess,
+    ctx.clientAddress,
+  );
+  if (verdict === 'allowed') return true;
+  const c = ctx.claims;
+  const caller = `appid=${c?.appid};oid=${c?.oid};iss=${c?.iss}`;
+  const where = `Vault: ${vault.name};location=${vault.location}`;
+  if (verdict === 'publicAccessDisabled')
+    kvError(
+      ctx,
+      403,
+      'Forbidden',
+      `Public network access is disabled and request is not from a trusted service nor via an approved private link.\r\nCaller: ${caller}\r\n${where}`,
+      'ForbiddenByConnection',
+    );
+  else
+    kvError(
+      ctx,
+      403,
+      'Forbidden',
+      `Client address is not authorized and caller is not a trusted service.\r\nClient address: ${ctx.clientAddress}\r\nCaller: ${caller}\r\n${where}`,
+      'ForbiddenByFirewall',
+    );
+  return false;
+}
+
 /** What a request costs: a create names its key type and size in the body, others their key's current version. */
 function transactionOf(ctx: Ctx, vault: Vault, parsed: KeyOp): KeyVaultTransaction {
   const kind = parsed.op === 'create' || parsed.op === 'rotate' ? 'create' : 'other';
@@ -161,7 +200,7 @@ export function createKeyVaultHandler(throttling: boolean): (ctx: Ctx, env: Env)
     if (!vault)
       return kvError(ctx, 404, 'VaultNotFound', `The vault '${vaultName}' does not exist or was deleted.`);
     if (!parsed) return kvError(ctx, 404, 'NotFound', `No route for ${ctx.method} ${ctx.path}.`);
-    if (!throttle(ctx, limits, vault, parsed)) return;
+    if (!throughFirewall(ctx, vault) || !throttle(ctx, limits, vault, parsed)) return;
     const allowed = hasKeyPermission(
       env.state.data,
       vault,
