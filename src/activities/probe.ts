@@ -1,7 +1,11 @@
 /**
  * `probeDataAccess`: asks the blob data plane whether the account can still reach its key,
- * until the expected answer comes or time is up, and says how long that took.
+ * until the expected answer comes or time is up, and says how long that took. It reads the
+ * properties of a canary blob (writing it when missing): after a key is revoked, disabled or
+ * deleted Azure fails blob content and metadata operations, while account information and
+ * listings keep answering (customer-managed-keys-overview).
  */
+import type { BlobServiceClient } from '@azure/storage-blob';
 import { validateAccountRef, type AccountRef } from '../shared/accounts';
 import type { ProbeResult } from '../shared/activities';
 import { ValidationError } from '../shared/names';
@@ -31,13 +35,29 @@ export async function probeDataAccess(
   const client = deps.azure.blob(endpoint);
   const started = Date.now();
   for (let attempts = 1; ; attempts++) {
-    const seen = await probeOnce(() => client.getAccountInfo({ abortSignal: abortSignal() }));
+    const seen = await probeOnce(() => readCanary(client));
     const tookMs = Date.now() - started;
     const left = input.withinMs - tookMs;
     if (seen.state === input.expect || left <= 0) return { ...seen, tookMs, attempts };
     heartbeat({ step: 'probe', account: ref.name, expect: input.expect, seen: seen.state, attempts });
     await sleep(Math.min(deps.timing.probePollMs, left));
   }
+}
+
+/** Where the canary lives in every account the runbook probes. */
+export const CANARY = { container: 'cmk-runbook', blob: 'canary' } as const;
+
+/** Get Blob Properties of the canary; a missing one is written first (Put Blob also needs the key). */
+async function readCanary(client: BlobServiceClient): Promise<unknown> {
+  const blob = client.getContainerClient(CANARY.container).getBlockBlobClient(CANARY.blob);
+  try {
+    return await blob.getProperties({ abortSignal: abortSignal() });
+  } catch (error) {
+    if ((error as { statusCode?: number }).statusCode !== 404) throw error;
+  }
+  await client.getContainerClient(CANARY.container).createIfNotExists({ abortSignal: abortSignal() });
+  const body = 'cmk-runbook canary: read to confirm this account can use its key';
+  return blob.upload(body, body.length, { abortSignal: abortSignal() });
 }
 
 /** The plan's blob endpoint, accepted only as an https URL of this account's own host. */
@@ -59,9 +79,11 @@ async function probeOnce(send: () => Promise<unknown>): Promise<Pick<ProbeResult
     await send();
     return { state: 'allowed' };
   } catch (error) {
-    const e = error as { statusCode?: number; code?: string };
-    if (e.statusCode === 403 && e.code && KEY_UNREACHABLE.test(e.code))
-      return { state: 'denied', errorCode: e.code };
+    // A HEAD answer has no body, so the SDK keeps its x-ms-error-code in details only.
+    const e = error as { statusCode?: number; code?: string; details?: { errorCode?: string } };
+    const code = e.code ?? e.details?.errorCode;
+    if (e.statusCode === 403 && code && KEY_UNREACHABLE.test(code))
+      return { state: 'denied', errorCode: code };
     throw classifyError(error, { what: 'blob data plane' });
   }
 }

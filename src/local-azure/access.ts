@@ -3,8 +3,9 @@
  * propagation delay of new role assignments), and whether a storage account can reach its key.
  */
 import {
-  KEY_VAULT_ROLES,
+  BUILT_IN_ROLES,
   roleGuid,
+  storageAccountId,
   vaultResourceId,
   type RoleAssignment,
   type StateData,
@@ -74,8 +75,29 @@ export function hasKeyPermission(
     if (a.principalId.toLowerCase() !== oid) return false;
     if (a.createdAtMs + propagationMs > nowMs) return false;
     if (!within(target, a.scope)) return false;
-    const ops = KEY_VAULT_ROLES[roleGuid(a.roleDefinitionId)]?.keyOps;
+    const ops = BUILT_IN_ROLES[roleGuid(a.roleDefinitionId)]?.keyOps;
     return ops === 'all' || (ops ?? []).includes(permission);
+  });
+}
+
+/**
+ * True when `principalId` holds a Storage Blob Data role (effective after propagation) on the
+ * account, or on the container, that allows `action`.
+ */
+export function hasBlobDataAction(
+  account: StorageAccount,
+  container: string | undefined,
+  principalId: string,
+  action: 'read' | 'write',
+  nowMs: number,
+  propagationMs: number,
+  index: AssignmentIndex,
+): boolean {
+  const target = `${storageAccountId(account)}/blobServices/default/containers/${container ?? ''}`;
+  return (index.get(principalId.toLowerCase()) ?? []).some((a) => {
+    if (a.createdAtMs + propagationMs > nowMs || !within(target, a.scope)) return false;
+    const data = BUILT_IN_ROLES[roleGuid(a.roleDefinitionId)]?.blobData;
+    return data === 'readWrite' || (data === 'read' && action === 'read');
   });
 }
 

@@ -26,7 +26,7 @@ import type { StateData } from './model';
 import { startProxy } from './proxy';
 import { RequestLog } from './request-log';
 import { createRouter } from './router';
-import { readSeed, stateFromSeed } from './seed';
+import { readSeed, stateFromSeed, upgradeState } from './seed';
 import { LocalAzureState } from './state';
 
 export type { Clock } from './clock';
@@ -137,6 +137,10 @@ function httpClientsFor(agent: Agent): Pick<LocalAzure, 'httpClient' | 'blobHttp
           body: resource.body as string | undefined,
           ...(resource.abortSignal ? { abortSignal: resource.abortSignal } : {}),
           timeout: resource.timeout,
+          // Downloads ask for a stream of the body rather than its text.
+          ...(resource.streamResponseStatusCodes
+            ? { streamResponseStatusCodes: resource.streamResponseStatusCodes }
+            : {}),
         });
         request.agent = agent;
         const response = await inner.sendRequest(request);
@@ -164,6 +168,7 @@ function loadState(options: LocalAzureOptions, clock: EmulatedClock, timing: Sta
           options.stateFile,
         )
       : stateFromSeed(seed, clock, timing, options.stateFile);
+  upgradeState(state, seed);
   state.flush();
   return state;
 }

@@ -53,6 +53,24 @@ export interface NetworkRules {
   virtualNetworkRules: string[];
 }
 
+/** A blob: its content (base64, the canary is a few bytes), properties and metadata. */
+export interface BlobRecord {
+  content: string;
+  contentType: string;
+  metadata: Record<string, string>;
+  etag: string;
+  lastModified: string;
+  created: string;
+}
+
+/** A blob container and its blobs by name. */
+export interface BlobContainer {
+  name: string;
+  created: string;
+  etag: string;
+  blobs: Record<string, BlobRecord>;
+}
+
 /** A storage account, with the creation-only settings that cannot change on update. */
 export interface StorageAccount {
   subscriptionId: string;
@@ -74,6 +92,8 @@ export interface StorageAccount {
   publicNetworkAccess?: string;
   /** Simple account settings stored and returned as given (TLS version, public blob access, …). */
   settings?: Record<string, string | boolean>;
+  /** Blob containers by name (the blob data plane). */
+  containers?: Record<string, BlobContainer>;
 }
 
 /** One access-policy entry of an access-policy-mode vault. */
@@ -196,6 +216,8 @@ export interface AsyncOperation {
 
 /** Everything the local Azure holds. */
 export interface StateData {
+  /** The state format; 2 added blob data roles to the seed (a version 1 file gets them on load). */
+  version?: number;
   tenantId: string;
   principals: Record<string, Principal>;
   subscriptions: Record<string, Subscription>;
@@ -226,8 +248,21 @@ export function identityResourceId(i: {
   return `/subscriptions/${i.subscriptionId}/resourceGroups/${i.resourceGroup}/providers/Microsoft.ManagedIdentity/userAssignedIdentities/${i.name}`;
 }
 
-/** Built-in Key Vault role definition ids and the key operations each allows on the data plane. */
-export const KEY_VAULT_ROLES: Record<string, { name: string; keyOps: readonly string[] | 'all' }> = {
+/** What a built-in role allows on the data planes the local Azure serves. */
+export interface BuiltInRole {
+  name: string;
+  /** Key Vault key operations (access-policy names, lower case), or all of them. */
+  keyOps: readonly string[] | 'all';
+  /** Blob data actions: read (get, list) or readWrite (also put, set metadata, delete). */
+  blobData?: 'read' | 'readWrite';
+}
+
+/**
+ * Built-in role definition ids the local Azure knows (learn.microsoft.com, role-based-access-control
+ * built-in-roles) and what each allows on the data plane. ARM's Owner/Contributor/Reader grant no
+ * data access by token: Key Vault and blob data need their own roles.
+ */
+export const BUILT_IN_ROLES: Record<string, BuiltInRole> = {
   '00482a5a-887f-4fb3-b363-3b7fe8e74483': { name: 'Key Vault Administrator', keyOps: 'all' },
   '14b46e9e-c2b7-41b4-b07b-48a6ebf60603': { name: 'Key Vault Crypto Officer', keyOps: 'all' },
   'e147488a-f6f5-4113-8e2d-b22465e65bf6': {
@@ -242,6 +277,17 @@ export const KEY_VAULT_ROLES: Record<string, { name: string; keyOps: readonly st
   'b24988ac-6180-42a0-ab88-20f7382dd24c': { name: 'Contributor', keyOps: [] },
   '8e3af657-a8ff-443c-a75c-2fe8c4bcb635': { name: 'Owner', keyOps: [] },
   '21090545-7ca7-4776-b22c-e363652d74d2': { name: 'Key Vault Reader', keyOps: [] },
+  'b7e6dc6d-f1e8-4753-8033-0f276bb0955b': {
+    name: 'Storage Blob Data Owner',
+    keyOps: [],
+    blobData: 'readWrite',
+  },
+  'ba92f5b4-2d11-453d-a403-e96b0029c9fe': {
+    name: 'Storage Blob Data Contributor',
+    keyOps: [],
+    blobData: 'readWrite',
+  },
+  '2a2b9908-6ea1-4ae2-8e65-a410df84e7d1': { name: 'Storage Blob Data Reader', keyOps: [], blobData: 'read' },
 };
 
 /** The role definition guid of a full id (`/subscriptions/…/roleDefinitions/<guid>`) or bare guid. */

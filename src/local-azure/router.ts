@@ -9,7 +9,7 @@ import { isPrivateAddress } from './network';
 import type { ArmLimits } from './limits';
 import type { RequestLog, ServiceName } from './request-log';
 import { handleArm } from './services/arm';
-import { handleBlob } from './services/blob-probe';
+import { handleBlob } from './services/blob';
 import { handleEntra } from './services/entra';
 import { createKeyVaultHandler } from './services/keyvault-data';
 

@@ -4,7 +4,7 @@
  */
 import { readFileSync } from 'node:fs';
 import type { EmulatedClock } from './clock';
-import type { Principal, StateData } from './model';
+import { roleGuid, type Principal, type StateData } from './model';
 import type { RoleAssignmentInput, StateTiming, StorageAccountInput, VaultInput } from './inputs';
 import { LocalAzureState } from './state';
 
@@ -41,9 +41,13 @@ export function readSeed(seed: object | string): Seed {
   return s as Seed;
 }
 
+/** The state format this code writes; see {@link upgradeState}. */
+export const STATE_VERSION = 2;
+
 /** Empty state for a tenant. */
 export function emptyState(tenantId: string): StateData {
   return {
+    version: STATE_VERSION,
     tenantId,
     principals: {},
     subscriptions: {},
@@ -82,4 +86,26 @@ export function stateFromSeed(
     for (const r of sub.roleAssignments ?? []) state.addRoleAssignment({ ...r, effectiveImmediately: true });
   }
   return state;
+}
+
+/**
+ * Brings a saved state to {@link STATE_VERSION}: a version 1 file predates blob data roles, so
+ * the seed's role assignments it lacks are added (effective at once, as seeded ones are).
+ */
+export function upgradeState(state: LocalAzureState, seed: Seed): void {
+  if ((state.data.version ?? 1) >= STATE_VERSION) return;
+  const existing = Object.values(state.data.roleAssignments);
+  for (const sub of seed.subscriptions)
+    for (const r of sub.roleAssignments ?? []) {
+      const held = existing.some(
+        (a) =>
+          a.scope.toLowerCase() === r.scope.toLowerCase() &&
+          a.principalId.toLowerCase() === r.principalId.toLowerCase() &&
+          roleGuid(a.roleDefinitionId) === roleGuid(r.roleDefinitionId),
+      );
+      if (!held && state.data.subscriptions[sub.subscriptionId.toLowerCase()])
+        state.addRoleAssignment({ ...r, effectiveImmediately: true });
+    }
+  state.data.version = STATE_VERSION;
+  state.changed();
 }

@@ -163,34 +163,45 @@ describe('storage accounts and customer-managed keys', () => {
     );
   });
 
-  test('when the key is disabled, then the blob endpoint keeps answering during propagation and then returns KeyVaultEncryptionKeyNotFound', async () => {
+  test('when the key is disabled, then blob content operations keep working during propagation and then fail with 403 KeyVaultEncryptionKeyNotFound, while account information and listings keep answering (customer-managed-keys-overview: revoke access)', async () => {
     const blob = c.blob('stcontoso');
-    const info = await blob.getAccountInfo();
-    assert.equal(info.accountKind, 'StorageV2');
+    const canary = blob.getContainerClient('probe').getBlockBlobClient('canary');
+    await blob.getContainerClient('probe').create();
+    await canary.upload('canary', 6);
     const current = (await c.storage.storageAccounts.getProperties(RG_STORAGE, 'stcontoso')).encryption!
       .keyVaultProperties!.currentVersionedKeyIdentifier!;
     const version = current.split('/').pop()!;
     await c.keys('kv-cmk-rot').updateKeyProperties('cmk', version, { enabled: false });
     local.clock.advance(10_000);
-    const during = await blob.listContainers().byPage().next();
-    assert.equal(during.done, false);
+    assert.equal((await canary.getProperties()).contentLength, 6, 'Storage still holds the unwrapped key');
     local.clock.advance(30_000);
+    // A HEAD answer has no body: the SDK leaves `code` empty and keeps x-ms-error-code in details.
+    const keyGone = (e: { statusCode?: number; code?: string; details?: { errorCode?: string } }) =>
+      e.statusCode === 403 && (e.code ?? e.details?.errorCode) === 'KeyVaultEncryptionKeyNotFound';
+    await assert.rejects(canary.getProperties(), keyGone);
+    await assert.rejects(canary.download(0, 3), keyGone);
+    await assert.rejects(canary.upload('again', 5), keyGone);
+    await assert.rejects(canary.setMetadata({ a: 'b' }), keyGone);
     await assert.rejects(
-      blob.getAccountInfo(),
-      (e: { statusCode?: number; code?: string }) =>
-        e.statusCode === 403 && e.code === 'KeyVaultEncryptionKeyNotFound',
+      blob.getContainerClient('probe').listBlobsFlat({ includeMetadata: true }).byPage().next(),
+      keyGone,
     );
-    await assert.rejects(
-      blob.listContainers().byPage().next(),
-      (e: { statusCode?: number }) => e.statusCode === 403,
-    );
-    await c.keys('kv-cmk-rot').updateKeyProperties('cmk', version, { enabled: true });
     assert.equal((await blob.getAccountInfo()).accountKind, 'StorageV2');
+    const containers: string[] = [];
+    for await (const x of blob.listContainers()) containers.push(x.name);
+    assert.deepEqual(containers, ['probe']);
+    const names: string[] = [];
+    for await (const x of blob.getContainerClient('probe').listBlobsFlat()) names.push(x.name);
+    assert.deepEqual(names, ['canary']);
+    await c.keys('kv-cmk-rot').updateKeyProperties('cmk', version, { enabled: true });
+    assert.equal((await canary.getProperties()).contentLength, 6);
   });
 
-  test('when access is revoked by removing the access policy, then the blob endpoint refuses after propagation', async () => {
+  test('when access is revoked by removing the access policy, then Get Blob Properties fails after propagation', async () => {
     const blob = c.blob('stanalytics');
-    await blob.getAccountInfo();
+    const canary = blob.getContainerClient('probe').getBlockBlobClient('canary');
+    await blob.getContainerClient('probe').create();
+    await canary.upload('canary', 6);
     const principalId = (await c.storage.storageAccounts.getProperties(RG_STORAGE, 'stanalytics')).identity!
       .principalId!;
     await c.keyVault.vaults.updateAccessPolicy(RG_KEYS, 'kv-cmk-pin', 'remove', {
@@ -208,12 +219,13 @@ describe('storage accounts and customer-managed keys', () => {
       local.state.getAccessPolicies('kv-cmk-pin').some((p) => p.objectId === principalId),
       false,
     );
-    await blob.getAccountInfo();
+    await canary.getProperties();
     local.clock.advance(30_000);
     await assert.rejects(
-      blob.getAccountInfo(),
-      (e: { code?: string }) => e.code === 'KeyVaultEncryptionKeyNotFound',
+      canary.getProperties(),
+      (e: { details?: { errorCode?: string } }) => e.details?.errorCode === 'KeyVaultEncryptionKeyNotFound',
     );
+    assert.equal((await blob.getAccountInfo()).accountKind, 'StorageV2');
   });
 
   test('when accounts are listed, then ARM pages them with nextLink', async () => {

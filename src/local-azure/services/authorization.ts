@@ -3,7 +3,7 @@
  * filter). New assignments take effect on the data plane only after the propagation delay.
  */
 import { armError, asRecord, dispatch, jsonBody, send, type Ctx, type Env, type Route } from '../http';
-import { KEY_VAULT_ROLES, roleGuid } from '../model';
+import { BUILT_IN_ROLES, roleGuid } from '../model';
 import { roleAssignmentView } from '../views';
 
 const ONE = /^(?<scope>.*)\/providers\/Microsoft\.Authorization\/roleAssignments\/(?<name>[^/]+)$/i;
@@ -40,7 +40,7 @@ function putAssignment(ctx: Ctx, env: Env, g: Record<string, string>): void {
   const p = asRecord(asRecord(jsonBody(ctx))?.properties) ?? {};
   const roleDefinitionId = typeof p.roleDefinitionId === 'string' ? p.roleDefinitionId : '';
   const principalId = typeof p.principalId === 'string' ? p.principalId : '';
-  if (!KEY_VAULT_ROLES[roleGuid(roleDefinitionId)]) {
+  if (!BUILT_IN_ROLES[roleGuid(roleDefinitionId)]) {
     return armError(
       ctx,
       400,
