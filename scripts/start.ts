@@ -9,7 +9,7 @@ import { createWriteStream, mkdirSync, type WriteStream } from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
 import readline from 'node:readline';
-import { startLocalAzure, type LocalAzure } from '../src/local-azure';
+import { propagationFromEnv, startLocalAzure, type LocalAzure } from '../src/local-azure';
 import { DEMO_APPROVERS, DEMO_USERS, writePlaygroundConfig } from './demo-users';
 import { startDevServer, type DevServer } from './temporal-dev-server';
 import { ensureTemporalCli } from './temporal-toolchain';
@@ -127,8 +127,9 @@ export async function startStack(): Promise<LocalStack> {
     port: PORTS.localAzure,
     stateFile: path.join(DATA, 'local-azure', 'state.json'),
     dataDir: path.join(DATA, 'local-azure'),
-    // Real RBAC grants take minutes to propagate; the demo keeps the race visible but short.
-    roleAssignmentPropagationMs: Number(process.env.LOCAL_AZURE_ROLE_PROPAGATION_MS ?? 5_000),
+    // Azure applies access changes in up to 10 minutes; the demo keeps the race visible but
+    // short unless LOCAL_AZURE_PROPAGATION=azure asks for Azure's delays.
+    ...propagationFromEnv(process.env, { roleAssignmentMs: 5_000, revocationMs: 5_000 }),
   });
   log('azure', `local Azure on ${local.proxyUrl} (CA ${path.relative(ROOT, local.caPath)})`);
 

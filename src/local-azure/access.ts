@@ -17,16 +17,31 @@ import { networkRulesOf, trustedServicePasses } from './network';
 /** Role assignments by principal id (lower case), so a scan over many accounts stays linear. */
 export type AssignmentIndex = ReadonlyMap<string, readonly RoleAssignment[]>;
 
-/** Indexes the role assignments by principal. */
+/** Indexes the role assignments by principal, deleted ones still propagating included. */
 export function indexAssignments(data: StateData): AssignmentIndex {
   const index = new Map<string, RoleAssignment[]>();
-  for (const a of Object.values(data.roleAssignments)) {
+  for (const a of [
+    ...Object.values(data.roleAssignments),
+    ...Object.values(data.removedRoleAssignments ?? {}),
+  ]) {
     const id = a.principalId.toLowerCase();
     const list = index.get(id);
     if (list) list.push(a);
     else index.set(id, [a]);
   }
   return index;
+}
+
+/**
+ * True when an assignment grants at `nowMs`: Azure applies a role assignment change, adding or
+ * deleting one, up to 10 minutes later (key-vault/general/rbac-guide, "Known limits and
+ * performance"); `propagationMs` is that delay.
+ */
+export function effective(a: RoleAssignment, nowMs: number, propagationMs: number): boolean {
+  return (
+    a.createdAtMs + propagationMs <= nowMs &&
+    (a.removedAtMs === undefined || nowMs < a.removedAtMs + propagationMs)
+  );
 }
 
 /** A key permission as access policies name it, lower-cased. */
@@ -70,10 +85,10 @@ export function hasKeyPermission(
     );
   }
   const target = keyName ? `${vaultResourceId(vault)}/keys/${keyName}` : vaultResourceId(vault);
-  const candidates = index ? (index.get(oid) ?? []) : Object.values(data.roleAssignments);
+  const candidates = index ? (index.get(oid) ?? []) : (indexAssignments(data).get(oid) ?? []);
   return candidates.some((a) => {
     if (a.principalId.toLowerCase() !== oid) return false;
-    if (a.createdAtMs + propagationMs > nowMs) return false;
+    if (!effective(a, nowMs, propagationMs)) return false;
     if (!within(target, a.scope)) return false;
     const ops = BUILT_IN_ROLES[roleGuid(a.roleDefinitionId)]?.keyOps;
     return ops === 'all' || (ops ?? []).includes(permission);
@@ -95,7 +110,7 @@ export function hasBlobDataAction(
 ): boolean {
   const target = `${storageAccountId(account)}/blobServices/default/containers/${container ?? ''}`;
   return (index.get(principalId.toLowerCase()) ?? []).some((a) => {
-    if (a.createdAtMs + propagationMs > nowMs || !within(target, a.scope)) return false;
+    if (!effective(a, nowMs, propagationMs) || !within(target, a.scope)) return false;
     const data = BUILT_IN_ROLES[roleGuid(a.roleDefinitionId)]?.blobData;
     return data === 'readWrite' || (data === 'read' && action === 'read');
   });

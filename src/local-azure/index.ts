@@ -24,6 +24,7 @@ import { ARM_LIMITS, ArmLimits, type BucketSpec } from './limits';
 import type { StateTiming } from './inputs';
 import type { StateData } from './model';
 import { startProxy } from './proxy';
+import { timingFor, type PropagationProfile, type PropagationProfileName } from './propagation';
 import { RequestLog } from './request-log';
 import { createRouter } from './router';
 import { readSeed, stateFromSeed, upgradeState } from './seed';
@@ -37,6 +38,12 @@ export type { RequestLogEntry, RequestLogFilter, ServiceName } from './request-l
 export { RequestLog } from './request-log';
 export { LocalAzureState } from './state';
 export type { RoleAssignmentInput, StorageAccountInput, VaultInput } from './inputs';
+export {
+  PROPAGATION_PROFILES,
+  propagationFromEnv,
+  type PropagationProfile,
+  type PropagationProfileName,
+} from './propagation';
 
 /** Where the repository's default seed lives. */
 export const DEFAULT_SEED_PATH = path.resolve(__dirname, 'seed.json');
@@ -53,7 +60,14 @@ export interface LocalAzureOptions {
   stateFile?: string;
   host?: string;
   port?: number;
+  /**
+   * How long access changes take to apply: `azure` (default; role assignments and revocation
+   * 10 minutes), `fast` (tests), or explicit delays. See {@link PROPAGATION_PROFILES}.
+   */
+  propagation?: PropagationProfileName | Partial<PropagationProfile>;
+  /** Overrides the profile's role-assignment delay. */
   roleAssignmentPropagationMs?: number;
+  /** Overrides the profile's revocation delay. */
   revocationPropagationMs?: number;
   throttling?: boolean;
   /**
@@ -179,10 +193,7 @@ export async function startLocalAzure(options: LocalAzureOptions = {}): Promise<
   mkdirSync(dataDir, { recursive: true });
   const ca = await createCertificateAuthority(dataDir);
   const clock = new EmulatedClock();
-  const state = loadState(options, clock, {
-    roleAssignmentPropagationMs: options.roleAssignmentPropagationMs ?? 15_000,
-    revocationPropagationMs: options.revocationPropagationMs ?? 5_000,
-  });
+  const state = loadState(options, clock, timingFor(options.propagation, options));
   const faults = new Faults();
   const requestLog = new RequestLog();
   const throttling = options.throttling ?? true;

@@ -202,6 +202,8 @@ export interface RoleAssignment {
   createdAtMs: number;
   createdOn: string;
   createdBy?: string;
+  /** Emulated-clock ms when it was deleted; it keeps granting until the propagation delay passed. */
+  removedAtMs?: number;
 }
 
 /** A long-running ARM operation the client polls. */
@@ -226,6 +228,8 @@ export interface StateData {
   deletedVaults: Record<string, DeletedVault>;
   identities: Record<string, UserAssignedIdentity>;
   roleAssignments: Record<string, RoleAssignment>;
+  /** Deleted assignments still within their propagation delay (not visible through ARM). */
+  removedRoleAssignments?: Record<string, RoleAssignment>;
   operations: Record<string, AsyncOperation>;
 }
 

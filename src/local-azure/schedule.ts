@@ -35,7 +35,12 @@ export function updateKeyReachability(
  * Storage's daily check: a versionless account whose check is due moves to the newest enabled key
  * version, if its identity can still read the key. Returns true when any check ran.
  */
-export function runDailyKeyChecks(data: StateData, now: number, propagationMs: number): boolean {
+export function runDailyKeyChecks(
+  data: StateData,
+  now: number,
+  propagationMs: number,
+  index: AssignmentIndex = indexAssignments(data),
+): boolean {
   let ran = false;
   for (const a of Object.values(data.storageAccounts)) {
     const e = a.encryption;
@@ -49,7 +54,7 @@ export function runDailyKeyChecks(data: StateData, now: number, propagationMs: n
     const newest = key?.versions.filter((v) => v.enabled).pop();
     const principal = encryptionPrincipal(data, a);
     if (!vault || !key || !newest || !principal || !storageReachesVault(data, vault)) continue;
-    if (!hasKeyPermission(data, vault, principal, 'get', key.name, now, propagationMs)) continue;
+    if (!hasKeyPermission(data, vault, principal, 'get', key.name, now, propagationMs, index)) continue;
     const kid = kidOf(vault, key.name, newest.version);
     if (kid === e.currentVersionedKeyIdentifier) continue;
     e.currentVersionedKeyIdentifier = kid;

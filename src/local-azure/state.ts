@@ -42,7 +42,8 @@ export class LocalAzureState {
   private propagatingUntilMs = Infinity;
   private scannedAtMs = -Infinity;
   private dailyCheckAtMs: number | undefined;
-  private assignmentsRevision = '';
+  private assignmentsRevision = 0;
+  private indexedRevision = -1;
 
   constructor(
     /** The raw state; services mutate it and then call {@link changed}. */
@@ -291,13 +292,24 @@ export class LocalAzureState {
       ...(input.createdBy ? { createdBy: input.createdBy } : {}),
     };
     this.data.roleAssignments[`${input.scope}/${name}`.toLowerCase()] = a;
+    this.assignmentsRevision += 1;
     this.changed();
     return roleAssignmentView(a);
   }
 
-  /** Deletes a role assignment by its lower-cased `<scope>/<name>` key. */
+  /**
+   * Deletes a role assignment by its lower-cased `<scope>/<name>` key. ARM stops listing it at
+   * once; the data planes honour it until the propagation delay has passed.
+   */
   deleteRoleAssignment(key: string): void {
+    const a = this.data.roleAssignments[key];
+    if (!a) return;
     delete this.data.roleAssignments[key];
+    this.data.removedRoleAssignments = {
+      ...this.data.removedRoleAssignments,
+      [`${key}@${this.clock.nowMs()}`]: { ...a, removedAtMs: this.clock.nowMs() },
+    };
+    this.assignmentsRevision += 1;
     this.changed();
   }
 
@@ -363,20 +375,27 @@ export class LocalAzureState {
 
   /** Role assignments by principal, rebuilt after a change; for permission checks. */
   assignmentIndex(): AssignmentIndex {
-    // Assignments are only ever added or deleted, so their count and newest name tell a change.
-    const names = Object.keys(this.data.roleAssignments);
-    const revision = `${names.length}|${names.at(-1) ?? ''}`;
-    if (!this.assignments || this.assignmentsRevision !== revision) {
-      this.assignmentsRevision = revision;
+    if (!this.assignments || this.indexedRevision !== this.assignmentsRevision) {
+      this.indexedRevision = this.assignmentsRevision;
+      this.forgetPropagatedRemovals();
       this.assignments = indexAssignments(this.data);
+      const delay = this.timing.roleAssignmentPropagationMs;
       this.propagatingUntilMs = Math.max(
         0,
-        ...Object.values(this.data.roleAssignments).map(
-          (a) => a.createdAtMs + this.timing.roleAssignmentPropagationMs,
-        ),
+        ...Object.values(this.data.roleAssignments).map((a) => a.createdAtMs + delay),
+        ...Object.values(this.data.removedRoleAssignments ?? {}).map((a) => (a.removedAtMs ?? 0) + delay),
       );
     }
     return this.assignments;
+  }
+
+  /** Drops deleted assignments whose removal has taken effect everywhere. */
+  private forgetPropagatedRemovals(): void {
+    const removed = this.data.removedRoleAssignments;
+    if (!removed) return;
+    const now = this.clock.nowMs();
+    for (const [key, a] of Object.entries(removed))
+      if ((a.removedAtMs ?? 0) + this.timing.roleAssignmentPropagationMs <= now) delete removed[key];
   }
 
   /** Notes when each CMK account lost (or regained) its key; linear in accounts and assignments. */
@@ -389,7 +408,7 @@ export class LocalAzureState {
   private tick(now: number): void {
     if (
       now >= this.nextDailyCheckMs() &&
-      runDailyKeyChecks(this.data, now, this.timing.roleAssignmentPropagationMs)
+      runDailyKeyChecks(this.data, now, this.timing.roleAssignmentPropagationMs, this.assignmentIndex())
     )
       this.changed();
     // Without a change, access only changes when a role assignment takes effect: scan while one

@@ -11,12 +11,11 @@ import { clientsFor, RG_KEYS } from './clients';
 /** The seeded runbook service principal. */
 export const RUNBOOK_OID = '5d2e8f71-3c4b-4f0a-8e6d-00000000a991';
 
-/** Starts an emulator with a private data folder and fast propagation. */
+/** Starts an emulator with a private data folder and a minute of propagation, which tests skip with the clock. */
 export function startForTest(options: LocalAzureOptions = {}): Promise<LocalAzure> {
   return startLocalAzure({
     dataDir: mkdtempSync(path.join(tmpdir(), 'local-azure-')),
-    roleAssignmentPropagationMs: 60_000,
-    revocationPropagationMs: 60_000,
+    propagation: { roleAssignmentMs: 60_000, revocationMs: 60_000 },
     ...options,
   });
 }

@@ -32,7 +32,7 @@ describe('role assignments and managed identities', () => {
     );
   });
 
-  test('when a role is granted on an RBAC vault, then data-plane access starts only after propagation', async () => {
+  test('when a role is granted on an RBAC vault and later deleted, then data-plane access starts and ends only after propagation', async () => {
     const identity = await c.msi.userAssignedIdentities.get(RG_KEYS, 'id-cmk');
     const name = '0d1e2f30-4a5b-4c6d-8e7f-000000000123';
     const created = await c.authorization.roleAssignments.create(VAULT_SCOPE, name, {
@@ -53,6 +53,8 @@ describe('role assignments and managed identities', () => {
       listed.push(a.name);
     assert.deepEqual(listed, [name]);
     await c.authorization.roleAssignments.delete(VAULT_SCOPE, name);
+    assert.equal(local.state.canUseKey('kv-rbac', identity.principalId!, 'wrapkey'), true);
+    local.clock.advance(30_000);
     assert.equal(local.state.canUseKey('kv-rbac', identity.principalId!, 'wrapkey'), false);
     assert.equal(
       local.state.listRoleAssignments(VAULT_SCOPE).length,
