@@ -1,20 +1,35 @@
 /**
  * `npm run azure:local`: starts the local Azure on a fixed port (LOCAL_AZURE_PORT, default 4480)
- * with a state file, and prints the environment a client process needs to use it.
+ * with a state file in its data folder (`$CMK_DATA_DIR/local-azure`, else `.data/local-azure`),
+ * and prints the environment a client process needs to use it. Propagation follows
+ * LOCAL_AZURE_PROPAGATION (default `azure`).
  */
 import path from 'node:path';
-import { DEFAULT_DATA_DIR, startLocalAzure } from '../src/local-azure';
+import { dataDirFrom, propagationFromEnv, startLocalAzure } from '../src/local-azure';
 
 async function main(): Promise<void> {
   const started = Date.now();
   const port = Number(process.env.LOCAL_AZURE_PORT ?? 4480);
-  const local = await startLocalAzure({ port, stateFile: path.join(DEFAULT_DATA_DIR, 'state.json') });
+  const dataDir = dataDirFrom(process.env);
+  const local = await startLocalAzure({
+    port,
+    dataDir,
+    stateFile: path.join(dataDir, 'state.json'),
+    ...propagationFromEnv(process.env, 'azure'),
+  });
+  // Ctrl-C saves the state and exits; the handlers are in place before anything is printed.
+  const stop = (): void => {
+    void local.close().then(() => process.exit(0));
+  };
+  process.on('SIGINT', stop);
+  process.on('SIGTERM', stop);
   const lines = Object.entries(local.env)
     .filter(([k]) => k !== 'AZURE_CLIENT_SECRET')
     .map(([k, v]) => `export ${k}='${v}'`);
   process.stdout.write(
     [
       `Local Azure listening on ${local.proxyUrl} (started in ${Date.now() - started} ms)`,
+      `Data folder: ${dataDir}`,
       `CA certificate: ${local.caPath}`,
       `Admin API: ${local.proxyUrl}/admin/requests, /admin/faults, /admin/clock/advance, /admin/state`,
       '',
@@ -24,11 +39,6 @@ async function main(): Promise<void> {
       '',
     ].join('\n'),
   );
-  const stop = (): void => {
-    void local.close().then(() => process.exit(0));
-  };
-  process.on('SIGINT', stop);
-  process.on('SIGTERM', stop);
 }
 
 main().catch((error: unknown) => {

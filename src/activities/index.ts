@@ -2,7 +2,6 @@
  * The runbooks' activities, built once per worker from injected clients and the chat port.
  * Every activity validates its input before calling Azure and classifies what fails.
  */
-import type { Agent } from 'node:https';
 import type { Config } from '../config';
 import type { CmkActivities } from '../shared/activities';
 import type { ChatPort } from '../shared/chat';
@@ -16,6 +15,7 @@ import { assignIdentity } from './identities';
 import { inspect } from './inspect';
 import { ensureKey, setRotationPolicy } from './keys';
 import { probeDataAccess } from './probe';
+import { createProxyAgent } from './proxy-agent';
 import { revokeAccess } from './revocation';
 import { rotateKey } from './rotation';
 import { DEFAULT_TIMING, runActivity, type ActivityTiming } from './runtime';
@@ -70,23 +70,12 @@ export function createActivities(deps: CreateActivitiesDeps): CmkActivities {
 
 /** The worker's activities: Azure clients from config (DefaultAzureCredential) and the given chat port. */
 export async function createActivitiesFromConfig(config: Config, chat: ChatPort): Promise<CmkActivities> {
-  const agent = await keepAliveProxyAgent(process.env);
+  const agent = await createProxyAgent(process.env);
   return createActivities({
     azure: createAzureClients(config.azure, agent ? { agent } : {}),
     chat,
     tenantId: config.azure.tenantId,
   });
-}
-
-/**
- * Behind `HTTPS_PROXY` the SDK opens a new tunnel and TLS session for every request; a worker
- * making thousands of calls keeps its tunnels open instead.
- */
-async function keepAliveProxyAgent(env: NodeJS.ProcessEnv): Promise<Agent | undefined> {
-  const proxy = env.HTTPS_PROXY ?? env.https_proxy;
-  if (!proxy) return undefined;
-  const { HttpsProxyAgent } = await import('https-proxy-agent');
-  return new HttpsProxyAgent(proxy, { keepAlive: true });
 }
 
 /** The `oid` claim of the runbook's ARM token; the token itself is never kept or logged. */

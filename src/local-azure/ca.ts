@@ -5,9 +5,10 @@
 import 'reflect-metadata';
 import { webcrypto, KeyObject } from 'node:crypto';
 import { createSecureContext, type SecureContext } from 'node:tls';
-import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import * as x509 from '@peculiar/x509';
+import { writeFileAtomic } from './files';
 
 x509.cryptoProvider.set(webcrypto as unknown as Parameters<typeof x509.cryptoProvider.set>[0]);
 
@@ -21,13 +22,6 @@ export interface CertificateAuthority {
   caPem: string;
   /** The TLS context for one hostname (SAN = that host), created on first use and cached. */
   contextFor(host: string): Promise<SecureContext>;
-}
-
-/** Writes a file atomically, so concurrent starts never read half a CA. */
-export function writeFileAtomic(file: string, content: string | Buffer, mode = 0o644): void {
-  const tmp = `${file}.${process.pid}.${Date.now()}.tmp`;
-  writeFileSync(tmp, content, { mode });
-  renameSync(tmp, file);
 }
 
 function pemOfKey(key: webcrypto.CryptoKey): string {

@@ -17,7 +17,8 @@ import { toHttpHeadersLike } from '@azure/core-http-compat';
 import type { StoragePipelineOptions } from '@azure/storage-blob';
 import type { HttpsProxyAgent } from 'https-proxy-agent' with { 'resolution-mode': 'import' };
 import { createAdmin } from './admin';
-import { createCertificateAuthority, writeFileAtomic } from './ca';
+import { createCertificateAuthority } from './ca';
+import { removeStaleTemps, writeFileAtomic } from './files';
 import { EmulatedClock, type Clock } from './clock';
 import { Faults } from './faults';
 import { ARM_LIMITS, ArmLimits, type BucketSpec } from './limits';
@@ -47,8 +48,13 @@ export {
 
 /** Where the repository's default seed lives. */
 export const DEFAULT_SEED_PATH = path.resolve(__dirname, 'seed.json');
-/** Where the CA and (standalone) state are kept; git-ignored. */
+/** Where the CA and (standalone) state are kept by default; git-ignored. */
 export const DEFAULT_DATA_DIR = path.resolve(__dirname, '../../.data/local-azure');
+
+/** The data folder: `$CMK_DATA_DIR/local-azure` when CMK_DATA_DIR is set (as `npm start` uses it), else {@link DEFAULT_DATA_DIR}. */
+export function dataDirFrom(env: NodeJS.ProcessEnv = process.env): string {
+  return env.CMK_DATA_DIR ? path.resolve(env.CMK_DATA_DIR, 'local-azure') : DEFAULT_DATA_DIR;
+}
 
 /** The public address callers on this machine appear to come from, unless `clientAddress` says otherwise. */
 export const DEFAULT_CLIENT_ADDRESS = '203.0.113.10';
@@ -173,6 +179,7 @@ function httpClientsFor(agent: Agent): Pick<LocalAzure, 'httpClient' | 'blobHttp
 /** The state from the state file when there is one, else from the seed. */
 function loadState(options: LocalAzureOptions, clock: EmulatedClock, timing: StateTiming): LocalAzureState {
   const seed = readSeed(options.seed ?? DEFAULT_SEED_PATH);
+  if (options.stateFile) removeStaleTemps(path.dirname(options.stateFile));
   const state =
     options.stateFile && existsSync(options.stateFile)
       ? new LocalAzureState(
@@ -189,8 +196,9 @@ function loadState(options: LocalAzureOptions, clock: EmulatedClock, timing: Sta
 
 /** Starts the local Azure; resolves when the proxy is listening. */
 export async function startLocalAzure(options: LocalAzureOptions = {}): Promise<LocalAzure> {
-  const dataDir = options.dataDir ?? DEFAULT_DATA_DIR;
+  const dataDir = options.dataDir ?? dataDirFrom();
   mkdirSync(dataDir, { recursive: true });
+  removeStaleTemps(dataDir);
   const ca = await createCertificateAuthority(dataDir);
   const clock = new EmulatedClock();
   const state = loadState(options, clock, timingFor(options.propagation, options));

@@ -2,7 +2,7 @@
  * The local Azure's state: loaded from the seed (or a state file), saved on change, read by
  * tests as the same JSON ARM and Key Vault return, and advanced by the emulated clock.
  */
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync } from 'node:fs';
 import path from 'node:path';
 import { accountKeyProblem, hasKeyPermission, indexAssignments, type AssignmentIndex } from './access';
 import { runDailyKeyChecks, updateKeyReachability } from './schedule';
@@ -14,6 +14,7 @@ import {
   type VaultInput,
 } from './inputs';
 import { type EmulatedClock } from './clock';
+import { writeFileAtomic } from './files';
 import {
   identityResourceId,
   storageAccountId,
@@ -336,7 +337,7 @@ export class LocalAzureState {
     this.saveScheduled = false;
     if (!this.stateFile) return;
     mkdirSync(path.dirname(this.stateFile), { recursive: true });
-    writeFileSync(this.stateFile, JSON.stringify(this.data));
+    writeFileAtomic(this.stateFile, JSON.stringify(this.data));
   }
 
   /** When the blob data plane starts refusing an account (undefined while it can reach its key). */

@@ -1,6 +1,7 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { spawn } from 'node:child_process';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { startLocalAzure } from '../../src/local-azure';
@@ -9,6 +10,7 @@ import { clientsFor, RG_KEYS, SUB } from './clients';
 import { createCmkVault } from './fixtures';
 
 const BLOB_DATA_CONTRIBUTOR = 'ba92f5b4-2d11-453d-a403-e96b0029c9fe';
+const ROOT = path.resolve(__dirname, '../..');
 
 describe('state file', () => {
   test('when the emulator restarts with its state file, then vaults, keys and their key material are still there', async () => {
@@ -56,5 +58,60 @@ describe('state file', () => {
     } finally {
       await second.close();
     }
+  });
+
+  test('when the emulator is killed halfway through writing its state, then the file it leaves is whole (the previous save) and the next start loads it (temp file + rename)', async () => {
+    const dataDir = mkdtempSync(path.join(tmpdir(), 'local-azure-kill-'));
+    const stateFile = path.join(dataDir, 'state.json');
+    // The writer's disk is slow: each large write stops halfway and says so.
+    const child = spawn(
+      process.execPath,
+      ['--import', 'tsx', path.join(__dirname, 'state-writer.ts'), dataDir, stateFile],
+      { cwd: ROOT, stdio: ['ignore', 'pipe', 'inherit'] },
+    );
+    await new Promise<void>((resolve, reject) => {
+      child.stdout.on('data', (d: Buffer) => d.toString().includes('half') && resolve());
+      child.on('exit', (code) => reject(new Error(`the writer exited before writing with ${code}`)));
+    });
+    child.kill('SIGKILL');
+    await new Promise((r) => child.once('exit', r));
+    const saved = JSON.parse(readFileSync(stateFile, 'utf8')) as StateData;
+    assert.ok(Object.keys(saved.storageAccounts).some((k) => k.endsWith('/stcontoso')));
+    const again = await startLocalAzure({ dataDir, stateFile });
+    try {
+      assert.ok(again.state.getStorageAccount(SUB, 'rg-storage', 'stcontoso'));
+      assert.deepEqual(
+        readdirSync(dataDir).filter((f) => f.endsWith('.tmp')),
+        [],
+        'the half-written temp file is cleared at start',
+      );
+    } finally {
+      await again.close();
+    }
+  });
+
+  test('when npm run azure:local runs with CMK_DATA_DIR and is stopped with Ctrl-C, then its CA and state live under $CMK_DATA_DIR/local-azure and the state is saved whole', async () => {
+    const dataRoot = mkdtempSync(path.join(tmpdir(), 'cmk-data-'));
+    const child = spawn(process.execPath, ['--import', 'tsx', 'scripts/azure-local.ts'], {
+      cwd: ROOT,
+      env: { ...process.env, CMK_DATA_DIR: dataRoot, LOCAL_AZURE_PORT: '0' },
+      stdio: ['ignore', 'pipe', 'inherit'],
+    });
+    let out = '';
+    await new Promise<void>((resolve, reject) => {
+      child.stdout.on('data', (d: Buffer) => {
+        out += d.toString();
+        if (out.includes('Point a client at it')) resolve();
+      });
+      child.on('exit', (code) => reject(new Error(`azure:local exited early with ${code}: ${out}`)));
+    });
+    assert.match(out, new RegExp(`Data folder: ${path.join(dataRoot, 'local-azure')}`));
+    child.kill('SIGINT');
+    const code = await new Promise((r) => child.once('exit', r));
+    assert.equal(code, 0);
+    const dir = path.join(dataRoot, 'local-azure');
+    assert.ok(existsSync(path.join(dir, 'ca.pem')));
+    const saved = JSON.parse(readFileSync(path.join(dir, 'state.json'), 'utf8')) as StateData;
+    assert.equal(saved.version, 2);
   });
 });
