@@ -2,7 +2,7 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { DEFAULT_CLIENT_ADDRESS, type LocalAzure } from '../../src/local-azure';
 import { clientsFor, RG_KEYS, RG_STORAGE, SUB } from './clients';
-import { createCmkVault, startForTest } from './fixtures';
+import { createCmkVault, grantAccountKeyAccess, startForTest } from './fixtures';
 
 const SUBNET = `/subscriptions/${SUB}/resourceGroups/rg-net/providers/Microsoft.Network/virtualNetworks/vnet/subnets/apps`;
 
@@ -66,20 +66,7 @@ describe('firewalls: Key Vault and Storage by source address, Storage through th
 
   test('when a firewalled vault lets trusted services bypass, then Storage still uses its key; with bypass None it cannot, CMK is refused and blob data fails (trusted services: Azure Storage)', async () => {
     const { vaultUri } = await createCmkVault(local, 'kv-fw-cmk');
-    const account = await c.storage.storageAccounts.update(RG_STORAGE, 'stcontoso', {
-      identity: { type: 'SystemAssigned' },
-    });
-    await c.keyVault.vaults.updateAccessPolicy(RG_KEYS, 'kv-fw-cmk', 'add', {
-      properties: {
-        accessPolicies: [
-          {
-            tenantId: local.tenantId,
-            objectId: account.identity!.principalId!,
-            permissions: { keys: ['get', 'wrapKey', 'unwrapKey'] },
-          },
-        ],
-      },
-    });
+    await grantAccountKeyAccess(local, 'stcontoso', 'kv-fw-cmk');
     await setVaultNetwork('kv-fw-cmk', {
       networkAcls: { defaultAction: 'Deny', bypass: 'None', ipRules: [{ value: DEFAULT_CLIENT_ADDRESS }] },
     });

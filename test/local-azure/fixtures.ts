@@ -6,7 +6,8 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { startLocalAzure, type LocalAzure, type LocalAzureOptions } from '../../src/local-azure';
-import { clientsFor, RG_KEYS } from './clients';
+import { ClientSecretCredential } from '@azure/identity';
+import { clientsFor, RG_KEYS, RG_STORAGE } from './clients';
 
 /** The seeded runbook service principal. */
 export const RUNBOOK_OID = '5d2e8f71-3c4b-4f0a-8e6d-00000000a991';
@@ -45,4 +46,64 @@ export async function createCmkVault(
   );
   const key = await c.keys(vaultName).createRsaKey(keyName, { keySize: 2048 });
   return { vaultUri: `https://${vaultName}.vault.azure.net/`, key };
+}
+
+/** Gives a seeded account a system-assigned identity that may get, wrap and unwrap with the vault's keys (access policy); returns its principal id. */
+export async function grantAccountKeyAccess(
+  local: LocalAzure,
+  account: string,
+  vaultName: string,
+): Promise<string> {
+  const c = clientsFor(local);
+  const updated = await c.storage.storageAccounts.update(RG_STORAGE, account, {
+    identity: { type: 'SystemAssigned' },
+  });
+  const objectId = updated.identity!.principalId!;
+  await c.keyVault.vaults.updateAccessPolicy(RG_KEYS, vaultName, 'add', {
+    properties: {
+      accessPolicies: [
+        { tenantId: local.tenantId, objectId, permissions: { keys: ['get', 'wrapKey', 'unwrapKey'] } },
+      ],
+    },
+  });
+  return objectId;
+}
+
+/** A service principal that signs in with a client secret (added by {@link addWrapOnlyPrincipal}). */
+export const WRAPPER = {
+  objectId: '7a1e0c55-0000-4000-8000-00000000beef',
+  appId: '7a1e0c55-0000-4000-8000-00000000a99f',
+  secret: 'wrapper-local-secret',
+};
+
+/** Drops the SDK's undefined fields so shapes compare by value. */
+export const plain = (v: unknown): unknown => JSON.parse(JSON.stringify(v));
+
+/** Adds {@link WRAPPER}, allowed only to wrap and unwrap with the vault's keys; returns its credential. */
+export async function addWrapOnlyPrincipal(
+  local: LocalAzure,
+  vaultName: string,
+): Promise<ClientSecretCredential> {
+  const principal = WRAPPER;
+  local.state.addPrincipal({
+    objectId: principal.objectId,
+    kind: 'ServicePrincipal',
+    displayName: 'wrapper',
+    appId: principal.appId,
+    clientSecret: principal.secret,
+  });
+  await clientsFor(local).keyVault.vaults.updateAccessPolicy(RG_KEYS, vaultName, 'add', {
+    properties: {
+      accessPolicies: [
+        {
+          tenantId: local.tenantId,
+          objectId: principal.objectId,
+          permissions: { keys: ['wrapKey', 'unwrapKey'] },
+        },
+      ],
+    },
+  });
+  return new ClientSecretCredential(local.tenantId, principal.appId, principal.secret, {
+    agent: local.agent,
+  });
 }

@@ -1,19 +1,9 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { ClientSecretCredential } from '@azure/identity';
 import { CryptographyClient, KeyClient } from '@azure/keyvault-keys';
 import type { LocalAzure } from '../../src/local-azure';
-import { clientsFor, RG_KEYS } from './clients';
-import { createCmkVault, startForTest } from './fixtures';
-
-const WRAPPER = {
-  objectId: '7a1e0c55-0000-4000-8000-00000000beef',
-  appId: '7a1e0c55-0000-4000-8000-00000000a99f',
-  secret: 'wrapper-local-secret',
-};
-
-/** Drops the SDK's undefined fields so shapes compare by value. */
-const plain = (v: unknown): unknown => JSON.parse(JSON.stringify(v));
+import { clientsFor } from './clients';
+import { addWrapOnlyPrincipal, createCmkVault, plain, startForTest, WRAPPER } from './fixtures';
 
 describe('Key Vault data plane', () => {
   let local: LocalAzure;
@@ -143,27 +133,7 @@ describe('Key Vault data plane', () => {
   });
 
   test('when a principal may only wrap and unwrap, then the service wraps and unwraps for real and refuses reads', async () => {
-    local.state.addPrincipal({
-      objectId: WRAPPER.objectId,
-      kind: 'ServicePrincipal',
-      displayName: 'wrapper',
-      appId: WRAPPER.appId,
-      clientSecret: WRAPPER.secret,
-    });
-    await c.keyVault.vaults.updateAccessPolicy(RG_KEYS, 'kv-data', 'add', {
-      properties: {
-        accessPolicies: [
-          {
-            tenantId: local.tenantId,
-            objectId: WRAPPER.objectId,
-            permissions: { keys: ['wrapKey', 'unwrapKey'] },
-          },
-        ],
-      },
-    });
-    const credential = new ClientSecretCredential(local.tenantId, WRAPPER.appId, WRAPPER.secret, {
-      agent: local.agent,
-    });
+    const credential = await addWrapOnlyPrincipal(local, 'kv-data');
     const kid = (await keys.getKey('first')).id!;
     const crypto = new CryptographyClient(kid, credential, { agent: local.agent });
     const secret = Buffer.from('0123456789abcdef0123456789abcdef');

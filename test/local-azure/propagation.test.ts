@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { PROPAGATION_PROFILES, propagationFromEnv, type LocalAzure } from '../../src/local-azure';
 import { timingFor } from '../../src/local-azure/propagation';
 import { clientsFor, RG_KEYS, RG_STORAGE, SUB } from './clients';
-import { createCmkVault, startForTest } from './fixtures';
+import { createCmkVault, grantAccountKeyAccess, startForTest } from './fixtures';
 
 const MINUTE = 60_000;
 const VAULT_SCOPE = `/subscriptions/${SUB}/resourceGroups/${RG_KEYS}/providers/Microsoft.KeyVault/vaults/kv-rbac`;
@@ -49,20 +49,7 @@ describe('propagation as Azure has it, on the emulated clock', () => {
 
   test('when an account loses its key, then its blob content keeps answering for the 10 minutes of the Azure profile and then fails with 403', async () => {
     const { vaultUri, key } = await createCmkVault(local, 'kv-prop');
-    const account = await c.storage.storageAccounts.update(RG_STORAGE, 'stcontoso', {
-      identity: { type: 'SystemAssigned' },
-    });
-    await c.keyVault.vaults.updateAccessPolicy(RG_KEYS, 'kv-prop', 'add', {
-      properties: {
-        accessPolicies: [
-          {
-            tenantId: local.tenantId,
-            objectId: account.identity!.principalId!,
-            permissions: { keys: ['get', 'wrapKey', 'unwrapKey'] },
-          },
-        ],
-      },
-    });
+    await grantAccountKeyAccess(local, 'stcontoso', 'kv-prop');
     await c.storage.storageAccounts.update(RG_STORAGE, 'stcontoso', {
       encryption: {
         keySource: 'Microsoft.Keyvault',

@@ -2,7 +2,7 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { LocalAzure } from '../../src/local-azure';
 import { clientsFor, RG_KEYS, RG_STORAGE, SUB } from './clients';
-import { createCmkVault, startForTest } from './fixtures';
+import { createCmkVault, grantAccountKeyAccess, startForTest } from './fixtures';
 
 const DAY = 86_400_000;
 
@@ -110,20 +110,7 @@ describe('storage account updates as the Storage resource provider answers them'
 
   test('when the same versionless key is sent again after a rotation, then the account keeps its version until the daily check (customer-managed-keys-overview: checks daily)', async () => {
     const { vaultUri, key } = await createCmkVault(local, 'kv-resend');
-    const account = await c.storage.storageAccounts.update(RG_STORAGE, 'stcontoso', {
-      identity: { type: 'SystemAssigned' },
-    });
-    await c.keyVault.vaults.updateAccessPolicy(RG_KEYS, 'kv-resend', 'add', {
-      properties: {
-        accessPolicies: [
-          {
-            tenantId: local.tenantId,
-            objectId: account.identity!.principalId!,
-            permissions: { keys: ['get', 'wrapKey', 'unwrapKey'] },
-          },
-        ],
-      },
-    });
+    await grantAccountKeyAccess(local, 'stcontoso', 'kv-resend');
     const versionless = {
       encryption: {
         keySource: 'Microsoft.Keyvault',
