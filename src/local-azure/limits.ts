@@ -20,10 +20,13 @@ export const ARM_LIMITS = {
 /** Which ARM bucket a request takes from. */
 export type ArmBucketKind = keyof typeof ARM_LIMITS;
 
-/** A token bucket; `take` answers the remaining tokens or how long to wait. */
+/**
+ * A token bucket; `take` answers the remaining tokens or how long to wait. It refills by the
+ * monotonic clock, so a step of the wall clock never takes tokens a caller pacing itself expects.
+ */
 export class TokenBucket {
   private tokens: number;
-  private at = Date.now();
+  private at = performance.now();
 
   constructor(private readonly spec: BucketSpec) {
     this.tokens = spec.burst;
@@ -31,7 +34,7 @@ export class TokenBucket {
 
   /** Takes one token: `{ ok: true, remaining }` or `{ ok: false, retryAfterSeconds }`. */
   take(): { ok: true; remaining: number } | { ok: false; retryAfterSeconds: number } {
-    const now = Date.now();
+    const now = performance.now();
     this.tokens = Math.min(
       this.spec.burst,
       this.tokens + ((now - this.at) / 1000) * this.spec.refillPerSecond,
@@ -106,7 +109,7 @@ export class KeyVaultLimits {
 
   /** Counts one transaction; answers the seconds to wait when its pool's window is full. */
   take(vault: string, t: KeyVaultTransaction): { ok: true } | { ok: false; retryAfterSeconds: number } {
-    const now = Date.now();
+    const now = performance.now();
     const id = `${vault.toLowerCase()}|${t.kind}`;
     let w = this.windows.get(id);
     if (!w || now - w.start >= KEY_VAULT_LIMITS.windowMs) {
