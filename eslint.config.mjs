@@ -2,6 +2,7 @@
 // possible, no import cycles, and a workflow sandbox that cannot reach Node or side effects.
 import tseslint from 'typescript-eslint';
 import importX from 'eslint-plugin-import-x';
+import { createTypeScriptImportResolver } from 'eslint-import-resolver-typescript';
 import { builtinModules } from 'node:module';
 
 const nodeBuiltins = [...builtinModules, ...builtinModules.map((m) => `node:${m}`)].filter(
@@ -77,6 +78,13 @@ export default tseslint.config(
       parserOptions: { projectService: true, tsconfigRootDir: import.meta.dirname },
     },
     plugins: { 'import-x': importX },
+    // Without a TypeScript resolver and parser import-x cannot follow `./x` to `x.ts` and read it,
+    // and no-cycle never fires (test/foundation/lint.test.ts proves that it does).
+    settings: {
+      'import-x/extensions': ['.ts', '.js'],
+      'import-x/parsers': { '@typescript-eslint/parser': ['.ts'] },
+      'import-x/resolver-next': [createTypeScriptImportResolver({ project: './tsconfig.json' })],
+    },
     rules: {
       '@typescript-eslint/no-floating-promises': [
         'error',

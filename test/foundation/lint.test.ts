@@ -7,12 +7,17 @@ import { ESLint } from 'eslint';
 const ROOT = path.resolve(__dirname, '../..');
 const written: string[] = [];
 
-/** Lints a real file in `dir` (typed linting needs it on disk); the file is removed after the suite. */
-async function lintAt(dir: string, source: string): Promise<string[]> {
-  const file = path.join(ROOT, dir, `lint-probe-${process.pid}-${written.length}.ts`);
+/** Writes a probe file in `dir` (typed linting needs it on disk); it is removed after the suite. */
+function probe(dir: string, source: string, name = `lint-probe-${process.pid}-${written.length}`): string {
+  const file = path.join(ROOT, dir, `${name}.ts`);
   writeFileSync(file, source);
   written.push(file);
-  const [result] = await new ESLint({ cwd: ROOT }).lintFiles([file]);
+  return file;
+}
+
+/** Lints a real file in `dir`; the messages as `rule: message`. */
+async function lintAt(dir: string, source: string): Promise<string[]> {
+  const [result] = await new ESLint({ cwd: ROOT }).lintFiles([probe(dir, source)]);
   return (result?.messages ?? []).map((m) => `${m.ruleId ?? 'parse'}: ${m.message}`);
 }
 
@@ -75,6 +80,19 @@ describe('lint guards the design', () => {
       );
       assert.deepEqual(transport, []);
     }
+  });
+
+  test('when two modules import each other, then lint fails with no-cycle (the TypeScript resolver follows ./x to x.ts)', async () => {
+    const a = `lint-cycle-a-${process.pid}`;
+    const b = `lint-cycle-b-${process.pid}`;
+    probe('src/shared', `import { b } from './${b}';\nexport const a = (): unknown => b;\n`, a);
+    probe('src/shared', `import { a } from './${a}';\nexport const b = (): unknown => a;\n`, b);
+    const [result] = await new ESLint({ cwd: ROOT }).lintFiles([path.join(ROOT, 'src/shared', `${a}.ts`)]);
+    const messages = (result?.messages ?? []).map((m) => `${m.ruleId ?? 'parse'}: ${m.message}`);
+    assert.ok(
+      messages.some((m) => m.startsWith('import-x/no-cycle')),
+      messages.join('\n'),
+    );
   });
 
   test('when code leaves a promise floating, then lint fails with no-floating-promises', async () => {
