@@ -9,42 +9,71 @@ const nodeBuiltins = [...builtinModules, ...builtinModules.map((m) => `node:${m}
   (m) => !['assert', 'url', 'util', 'node:assert', 'node:url', 'node:util'].includes(m),
 );
 
-/** Imports the Temporal workflow sandbox must never see. */
-export const workflowRestrictedImports = {
-  paths: nodeBuiltins.map((name) => ({
-    name,
-    message: 'Workflow code is deterministic: no Node built-ins.',
-  })),
-  patterns: [
-    {
-      group: [
-        '@temporalio/activity',
-        '@temporalio/client',
-        '@temporalio/worker',
-        '@temporalio/testing',
-        '@temporalio/core-bridge',
-      ],
-      message: 'Workflow code may import only @temporalio/workflow (and @temporalio/common) and src/shared.',
-    },
-    {
-      group: [
-        '**/activities',
-        '**/activities/**',
-        '**/bot',
-        '**/bot/**',
-        '**/local-azure',
-        '**/local-azure/**',
-        '**/config',
-      ],
-      message: 'Workflow code may import only src/shared; side effects live in activities.',
-      allowTypeImports: true,
-    },
-    {
-      group: ['@azure/*', 'botbuilder', 'botbuilder-*', 'botframework-*', '@microsoft/agents-*'],
-      message: 'No SDKs in workflow code.',
-    },
-  ],
-};
+const sandboxModules = ['assert', 'url', 'util'];
+
+/** Packages workflow code may import: the workflow SDK, its common types, the modules the sandbox provides. */
+const WORKFLOW_PACKAGES = [
+  '@temporalio/workflow',
+  '@temporalio/common',
+  ...sandboxModules,
+  ...sandboxModules.map((m) => `node:${m}`),
+];
+
+/**
+ * The audited, pure-JS crypto the proof verifier uses inside the sandbox (Ed25519, base64url):
+ * allowed in src/shared/proof.ts and nowhere else in workflow code.
+ */
+export const PROOF_PACKAGES = ['@noble/curves/ed25519.js', '@scure/base'];
+
+/** A pattern refusing every package import except `allowed` (relative imports are not packages). */
+function onlyPackages(allowed) {
+  const escaped = allowed.map((name) => name.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&'));
+  return {
+    regex: `^(?!\\.|(?:${escaped.join('|')})(?:/|$))`,
+    message: `Workflow code may import only ${allowed.join(', ')} and src/shared; src/shared/proof.ts alone may also import ${PROOF_PACKAGES.join(', ')}.`,
+  };
+}
+
+/** Imports the Temporal workflow sandbox must never see (`allowed`: the packages it may import). */
+export function workflowRestrictedImports(allowed = WORKFLOW_PACKAGES) {
+  return {
+    paths: nodeBuiltins.map((name) => ({
+      name,
+      message: 'Workflow code is deterministic: no Node built-ins.',
+    })),
+    patterns: [
+      {
+        group: [
+          '@temporalio/activity',
+          '@temporalio/client',
+          '@temporalio/worker',
+          '@temporalio/testing',
+          '@temporalio/core-bridge',
+        ],
+        message:
+          'Workflow code may import only @temporalio/workflow (and @temporalio/common) and src/shared.',
+      },
+      {
+        group: [
+          '**/activities',
+          '**/activities/**',
+          '**/bot',
+          '**/bot/**',
+          '**/local-azure',
+          '**/local-azure/**',
+          '**/config',
+        ],
+        message: 'Workflow code may import only src/shared; side effects live in activities.',
+        allowTypeImports: true,
+      },
+      {
+        group: ['@azure/*', 'botbuilder', 'botbuilder-*', 'botframework-*', '@microsoft/agents-*'],
+        message: 'No SDKs in workflow code.',
+      },
+      onlyPackages(allowed),
+    ],
+  };
+}
 
 /** The bot SDKs: only the transports know which one runs; everything else uses the seam. */
 export const botSdkRestrictedImports = {
@@ -113,7 +142,16 @@ export default tseslint.config(
   },
   {
     files: ['src/workflows/**/*.ts', 'src/shared/**/*.ts'],
-    rules: { 'no-restricted-imports': ['error', workflowRestrictedImports] },
+    rules: { 'no-restricted-imports': ['error', workflowRestrictedImports()] },
+  },
+  {
+    files: ['src/shared/proof.ts'],
+    rules: {
+      'no-restricted-imports': [
+        'error',
+        workflowRestrictedImports([...WORKFLOW_PACKAGES, ...PROOF_PACKAGES]),
+      ],
+    },
   },
   {
     files: ['test/**/*.ts'],

@@ -5,7 +5,13 @@
 import { defineQuery, defineUpdate } from '@temporalio/workflow';
 import type { AccountRef } from './accounts';
 import type { Plan } from './plan';
-import type { Operation, RunResult, StepResult } from './runbooks';
+import {
+  OPERATION_ENV_SUFFIX,
+  OPERATIONS,
+  type Operation,
+  type RunResult,
+  type StepResult,
+} from './runbooks';
 
 /** A person, by Entra (AAD) object id; the name is for display only. */
 export interface Person {
@@ -13,7 +19,27 @@ export interface Person {
   name: string;
 }
 
-/** Who may approve each operation and how many must. Taken into the run's input at start. */
+/**
+ * What a person may ask the bot for: every runbook operation, plus setting up and removing a
+ * rotation schedule. Each has its own requester list in the policy.
+ */
+export const REQUEST_OPERATIONS = [...OPERATIONS, 'scheduleRotation', 'unscheduleRotation'] as const;
+export type RequestOperation = (typeof REQUEST_OPERATIONS)[number];
+
+/** How each request operation is spelled in its configuration keys (`CMK_REQUESTERS_<SUFFIX>`). */
+export const REQUEST_ENV_SUFFIX: Record<RequestOperation, string> = {
+  ...OPERATION_ENV_SUFFIX,
+  scheduleRotation: 'SCHEDULE_ROTATION',
+  unscheduleRotation: 'UNSCHEDULE_ROTATION',
+};
+
+/** In a requester list: every member of the configured tenant. */
+export const ANY_MEMBER = '*';
+
+/**
+ * Who may ask for and approve each operation, and how many must approve. The worker's
+ * configuration, loaded where it starts; a run records the policy it used (and its hash).
+ */
 export interface ApprovalPolicy {
   /** AAD object ids allowed to approve, per operation. */
   approvers: Partial<Record<Operation, string[]>>;
@@ -21,12 +47,14 @@ export interface ApprovalPolicy {
   quorum: Partial<Record<Operation, number>>;
   /** How long an approval may take, e.g. "24h". On expiry the run ends `expired`. */
   deadline: string;
-  /** The tenant approvers must belong to; decisions from another tenant are refused. */
+  /** The tenant requesters and approvers must belong to; anything from another tenant is refused. */
   tenantId?: string;
   /** Operations that need approval even when the plan is not destructive. */
   alwaysApprove?: Operation[];
   /** Role separation: each listed role must contribute at least one approval (e.g. Key Vault and Storage). */
   roles?: Partial<Record<Operation, ApprovalRole[]>>;
+  /** Who may ask for each operation: AAD object ids, or {@link ANY_MEMBER}. Unlisted means nobody. */
+  requesters?: Partial<Record<RequestOperation, string[]>>;
 }
 
 /** A group of approvers of which at least one must approve; its members may approve the operation. */
@@ -50,9 +78,14 @@ export interface Decision {
   at: string;
   /** Fingerprint of the plan the decision was made on. */
   fingerprint: string;
+  /** The id of the signed click (the Teams invoke id); absent in runs from before decisions were signed. */
+  proofId?: string;
 }
 
-/** What the bot sends with `decide`: the approver comes from the authenticated Teams activity. */
+/**
+ * What the bot sends with `decide`. The fields say what the person did; `proof` is the bot's
+ * signature over them (see `DecisionClaims`), and the validator refuses any field it does not cover.
+ */
 export interface DecideInput {
   approverAadId: string;
   approverName: string;
@@ -62,6 +95,8 @@ export interface DecideInput {
   comment?: string;
   /** Fingerprint shown on the card clicked; a stale card is refused. */
   fingerprint?: string;
+  /** Compact JWS signed by the bot over the decision; required by every run that loads its policy from the worker. */
+  proof?: string;
 }
 
 /** State of the approval gate. */
@@ -114,6 +149,8 @@ export interface RunStatus {
   result?: RunResult;
   /** Temporal UI link for this run, when the UI base URL is configured. */
   uiUrl?: string;
+  /** sha256 of the worker's policy this run uses (canonical JSON); absent in runs that carried their own. */
+  policyHash?: string;
 }
 
 /** Approve or reject; the validator refuses with a precise reason the bot shows to the clicker. */
@@ -134,4 +171,19 @@ export function approversFor(policy: ApprovalPolicy, operation: Operation): stri
     ...(policy.roles?.[operation] ?? []).flatMap((role) => role.approvers),
   ].map((id) => id.toLowerCase());
   return [...new Set(ids)];
+}
+
+/** Whether a person may ask for an operation under a policy. */
+export function mayRequest(
+  policy: ApprovalPolicy,
+  operation: RequestOperation,
+  aadObjectId: string,
+): boolean {
+  const allowed = (policy.requesters?.[operation] ?? []).map((id) => id.toLowerCase());
+  return allowed.includes(ANY_MEMBER) || allowed.includes(aadObjectId.toLowerCase());
+}
+
+/** Tenant ids are GUIDs: equal ignoring case, and never equal when either is missing. */
+export function sameTenant(a: string | undefined, b: string | undefined): boolean {
+  return Boolean(a && b && a.toLowerCase() === b.toLowerCase());
 }

@@ -95,6 +95,26 @@ describe('lint guards the design', () => {
     );
   });
 
+  test('when the proof verifier imports the pure Ed25519 and base64url packages, then lint passes; anywhere else in workflow code it fails', async () => {
+    const [verifier] = await new ESLint({ cwd: ROOT }).lintFiles([path.join(ROOT, 'src/shared/proof.ts')]);
+    assert.deepEqual(
+      (verifier?.messages ?? []).map((m) => `${m.ruleId ?? 'parse'}: ${m.message}`),
+      [],
+    );
+    for (const [dir, module] of [
+      ['src/workflows', '@noble/curves/ed25519.js'],
+      ['src/shared', '@scure/base'],
+      ['src/shared', '@noble/hashes/sha2.js'],
+      ['src/workflows', 'jose'],
+    ] as const) {
+      const messages = await lintAt(dir, `import * as m from '${module}';\nexport const x = m;\n`);
+      assert.ok(
+        messages.some((m) => m.startsWith('no-restricted-imports') && m.includes(module)),
+        `${dir} importing ${module}: ${messages.join('\n')}`,
+      );
+    }
+  });
+
   test('when code leaves a promise floating, then lint fails with no-floating-promises', async () => {
     const messages = await lintAt('src/activities', `export async function f(): Promise<void> {}\nf();\n`);
     assert.ok(

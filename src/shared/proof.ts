@@ -1,0 +1,219 @@
+/**
+ * Proofs that a start or a decision came through the bot: Ed25519 compact JWS (RFC 7515 with
+ * RFC 8037's `EdDSA`) that only the bot can sign. Verified here synchronously and without Node,
+ * so a run's first step and the `decide` validator can check them inside the workflow sandbox.
+ * This is the one workflow-side module that may import the audited pure-JS crypto packages.
+ */
+import { ed25519 } from '@noble/curves/ed25519.js';
+import { base64urlnopad } from '@scure/base';
+import type { ConversationRef } from './chat';
+
+/** A public key the worker accepts, named by its key id (the RFC 7638 JWK thumbprint). */
+export interface BotPublicKey {
+  kid: string;
+  /** The raw 32-byte Ed25519 public key, base64url without padding (the JWK's `x`). */
+  x: string;
+}
+
+/** The JWS `typ` of each kind of proof, so a start proof can never pass as a decision. */
+export const PROOF_TYPES = {
+  decision: 'cmk-decision+jwt',
+  start: 'cmk-start+jwt',
+} as const;
+
+/** Seconds a proof lives: long enough for a queued start or update, short enough to be useless later. */
+export const PROOF_LIFETIME_SECONDS = 300;
+
+/** Clock skew tolerated between the bot and the worker, in seconds. */
+export const CLOCK_SKEW_SECONDS = 60;
+
+/** What the bot signs when a person clicks Approve or Reject on a run card. */
+export interface DecisionClaims {
+  /** Workflow id and run id of the run the card belongs to. */
+  wf: string;
+  run: string;
+  /** Fingerprint of the plan the card showed. */
+  fp: string;
+  verdict: 'approve' | 'reject';
+  /** The clicker's Entra object id (lowercase) and display name. */
+  sub: string;
+  name: string;
+  /** The clicker's tenant. */
+  tid: string;
+  /** The Teams invoke activity id: one click, one proof. */
+  jti: string;
+  comment?: string;
+  iat: number;
+  exp: number;
+}
+
+/** What the bot signs when a person asks for a runbook (or a rotation schedule). */
+export interface StartClaims {
+  /** The operation asked for (`scheduleRotation` for a schedule's runs). */
+  op: string;
+  /** The account's resource id (lowercase), or a fleet's workflow id. */
+  target: string;
+  /** The requester's Entra object id (lowercase), display name and tenant. */
+  sub: string;
+  name: string;
+  tid: string;
+  /** The conversation the run reports into, exactly as the bot captured it. */
+  conv?: ConversationRef;
+  jti: string;
+  iat: number;
+  /** Absent only for schedules, whose runs start long after the person asked. */
+  exp?: number;
+}
+
+/** Why a proof was not accepted; callers turn the reason into a sentence for the person. */
+export const PROOF_PROBLEMS = [
+  'missing',
+  'malformed',
+  'unknown-key',
+  'bad-signature',
+  'wrong-type',
+  'expired',
+  'not-yet-valid',
+] as const;
+export type ProofProblem = (typeof PROOF_PROBLEMS)[number];
+
+/** A proof that does not verify; `problem` says which check failed. */
+export class ProofNotValid extends Error {
+  override readonly name = 'ProofNotValid';
+  constructor(
+    readonly problem: ProofProblem,
+    detail: string,
+  ) {
+    super(detail);
+  }
+}
+
+const utf8 = new TextDecoder('utf-8', { fatal: true });
+const ascii = new TextEncoder();
+const SEGMENT = /^[A-Za-z0-9_-]+$/;
+
+/**
+ * Checks a compact JWS of the given `typ` against the accepted keys and returns its payload.
+ * Only `alg: EdDSA` with a known `kid` is accepted; verification is strict RFC 8032 (no ZIP-215).
+ */
+export function verifyCompactJws(token: unknown, keys: readonly BotPublicKey[], typ: string): unknown {
+  if (typeof token !== 'string' || token === '') throw new ProofNotValid('missing', 'no proof was sent');
+  const parts = token.split('.');
+  if (parts.length !== 3 || !parts.every((p) => SEGMENT.test(p)))
+    throw new ProofNotValid('malformed', 'not a compact JWS');
+  const [headerPart, payloadPart, signaturePart] = parts as [string, string, string];
+  const header = decodeJson(headerPart) as Record<string, unknown>;
+  if (header.alg !== 'EdDSA' || 'crit' in header)
+    throw new ProofNotValid('malformed', `algorithm ${String(header.alg)} is not EdDSA`);
+  if (header.typ !== typ) throw new ProofNotValid('wrong-type', `a ${String(header.typ)} is not a ${typ}`);
+  const key = keys.find((k) => k.kid === header.kid);
+  if (!key) throw new ProofNotValid('unknown-key', `key ${String(header.kid)} is not one the worker trusts`);
+  const signature = decodeBytes(signaturePart);
+  const publicKey = decodeBytes(key.x);
+  const signed = ascii.encode(`${headerPart}.${payloadPart}`);
+  let valid = false;
+  try {
+    valid = signature.length === 64 && ed25519.verify(signature, signed, publicKey, { zip215: false });
+  } catch {
+    valid = false;
+  }
+  if (!valid) throw new ProofNotValid('bad-signature', 'the signature does not verify');
+  return decodeJson(payloadPart);
+}
+
+/** Verifies a decision proof and checks its claims' shapes and times (`nowMs`: the workflow's clock). */
+export function verifyDecisionProof(
+  token: unknown,
+  keys: readonly BotPublicKey[],
+  nowMs: number,
+): DecisionClaims {
+  const claims = verifyCompactJws(token, keys, PROOF_TYPES.decision) as Record<string, unknown>;
+  for (const field of ['wf', 'run', 'fp', 'sub', 'tid', 'jti'] as const) requireString(claims, field);
+  requireText(claims, 'name');
+  if (claims.verdict !== 'approve' && claims.verdict !== 'reject')
+    throw new ProofNotValid('malformed', 'the verdict is neither approve nor reject');
+  if (claims.comment !== undefined && typeof claims.comment !== 'string')
+    throw new ProofNotValid('malformed', 'the comment is not text');
+  checkFreshness(claims, nowMs);
+  return claims as unknown as DecisionClaims;
+}
+
+/**
+ * Verifies a start proof's signature and claim shapes. Its times are checked by the caller with
+ * {@link checkFreshness}: a schedule's or a fleet's proof is checked once, when that run starts.
+ */
+export function verifyStartProof(token: unknown, keys: readonly BotPublicKey[]): StartClaims {
+  const claims = verifyCompactJws(token, keys, PROOF_TYPES.start) as Record<string, unknown>;
+  for (const field of ['op', 'target', 'sub', 'tid', 'jti'] as const) requireString(claims, field);
+  requireText(claims, 'name');
+  if (claims.conv !== undefined && (typeof claims.conv !== 'object' || claims.conv === null))
+    throw new ProofNotValid('malformed', 'the conversation is not an object');
+  if (typeof claims.iat !== 'number') throw new ProofNotValid('malformed', 'no issue time');
+  if (claims.exp !== undefined && typeof claims.exp !== 'number')
+    throw new ProofNotValid('malformed', 'the expiry is not a time');
+  return claims as unknown as StartClaims;
+}
+
+/**
+ * Checks a proof's issue and expiry times against `nowMs` (the workflow's clock, or the time the
+ * run started). Without `exp` a proof is fresh only when `requireExpiry` is false.
+ */
+export function checkFreshness(
+  claims: { iat?: unknown; exp?: unknown },
+  nowMs: number,
+  { requireExpiry = true }: { requireExpiry?: boolean } = {},
+): void {
+  const now = Math.floor(nowMs / 1000);
+  if (typeof claims.iat !== 'number') throw new ProofNotValid('malformed', 'no issue time');
+  if (claims.iat > now + CLOCK_SKEW_SECONDS)
+    throw new ProofNotValid('not-yet-valid', 'it was issued in the future');
+  if (claims.exp === undefined && !requireExpiry) return;
+  if (typeof claims.exp !== 'number') throw new ProofNotValid('malformed', 'no expiry');
+  if (claims.exp - claims.iat > PROOF_LIFETIME_SECONDS * 2)
+    throw new ProofNotValid('malformed', 'it is valid for longer than the bot ever signs');
+  if (now > claims.exp + CLOCK_SKEW_SECONDS)
+    throw new ProofNotValid('expired', `it expired at ${new Date(claims.exp * 1000).toISOString()}`);
+}
+
+/**
+ * A proof's payload without checking it. Only for proofs a validator has already verified
+ * (the `decide` handler reads the click id of the decision it records); never for a decision.
+ */
+export function unverifiedClaims(token: string): Record<string, unknown> | undefined {
+  try {
+    return decodeJson(token.split('.')[1] ?? '') as Record<string, unknown>;
+  } catch {
+    return undefined;
+  }
+}
+
+function requireString(claims: Record<string, unknown>, field: string): void {
+  if (typeof claims[field] !== 'string' || claims[field] === '')
+    throw new ProofNotValid('malformed', `the claim "${field}" is missing`);
+}
+
+function requireText(claims: Record<string, unknown>, field: string): void {
+  if (typeof claims[field] !== 'string')
+    throw new ProofNotValid('malformed', `the claim "${field}" is missing`);
+}
+
+function decodeBytes(segment: string): Uint8Array {
+  try {
+    return base64urlnopad.decode(segment);
+  } catch {
+    throw new ProofNotValid('malformed', 'not base64url');
+  }
+}
+
+function decodeJson(segment: string): unknown {
+  let value: unknown;
+  try {
+    value = JSON.parse(utf8.decode(decodeBytes(segment)));
+  } catch (error) {
+    if (error instanceof ProofNotValid) throw error;
+    throw new ProofNotValid('malformed', 'not JSON');
+  }
+  if (!value || typeof value !== 'object' || Array.isArray(value))
+    throw new ProofNotValid('malformed', 'not a JSON object');
+  return value;
+}
