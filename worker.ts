@@ -8,6 +8,7 @@ import path from 'node:path';
 import { NativeConnection, Worker, type WorkerOptions } from '@temporalio/worker';
 import { ConfigError, loadConfig, type Config } from './src/config';
 import { createActivitiesFromConfig } from './src/activities';
+import { createSettingsActivities, type WorkerTrust } from './src/activities/settings';
 import { createChatPort } from './src/bot/chat-port';
 import { createChatTransport } from './src/bot/transports';
 
@@ -17,6 +18,8 @@ export interface CmkWorkerOptions {
   namespace: string;
   taskQueue: string;
   activities: object;
+  /** The policy, bot keys and chat service URLs runs trust; runs read them through `loadRunSettings`. */
+  trust: WorkerTrust;
   /** A prebuilt bundle (tests share one per run); otherwise the prebuilt file or the sources. */
   workflowBundle?: WorkerOptions['workflowBundle'];
   /** Extra worker options (tuning, interceptors). */
@@ -36,7 +39,7 @@ export async function createCmkWorker(opts: CmkWorkerOptions): Promise<Worker> {
     connection: opts.connection,
     namespace: opts.namespace,
     taskQueue: opts.taskQueue,
-    activities: opts.activities,
+    activities: { ...opts.activities, ...createSettingsActivities(opts.trust) },
     ...source,
     ...opts.options,
   });
@@ -74,15 +77,17 @@ export async function connectToTemporal(
 
 /** Entry point: `npm run worker`. */
 export async function main(env: NodeJS.ProcessEnv = process.env): Promise<void> {
-  const config = loadConfig(env, ['temporal', 'azure', 'bot']);
+  const config = loadConfig(env, ['temporal', 'azure', 'bot', 'policy', 'verifying']);
   const connection = await connectToTemporal(config.temporal);
-  const chat = createChatPort(await createChatTransport(config.bot));
+  const trustedServiceUrls = config.bot.trustedServiceUrls;
+  const chat = createChatPort(await createChatTransport(config.bot), { trustedServiceUrls });
   const activities = await createActivitiesFromConfig(config, chat);
   const worker = await createCmkWorker({
     connection,
     namespace: config.temporal.namespace,
     taskQueue: config.temporal.taskQueue,
     activities,
+    trust: { policy: config.policy, botKeys: config.verifying.botKeys, trustedServiceUrls },
     options: { maxCachedWorkflows: config.temporal.maxCachedWorkflows },
   });
   console.log(

@@ -18,7 +18,7 @@ import {
 import type { AccountRef } from '../src/shared/accounts';
 import { statusQuery, type ApprovalPolicy, type Person } from '../src/shared/approval';
 import type { FleetRotateInput, RunResult } from '../src/shared/runbooks';
-import { startOptionsFor } from '../src/shared/start';
+import { signedStartOptions } from '../test/helpers/trust';
 import { check, progress, type BenchOutcome } from './report';
 import { rotateWithScript } from './p1-script';
 import { KEYS_PER_VAULT, seedFleet, type FleetAccount } from './p1-seed';
@@ -52,7 +52,12 @@ export const AZURE_LATENCY: LatencyRule[] = [
 ];
 
 const REQUESTER: Person = { aadObjectId: '00000000-0000-4000-8000-00000000b101', name: 'Bench Fleet Owner' };
-const POLICY: ApprovalPolicy = { approvers: {}, quorum: {}, deadline: '1h' };
+const POLICY: ApprovalPolicy = {
+  approvers: {},
+  quorum: {},
+  deadline: '1h',
+  requesters: { fleetRotate: [REQUESTER.aadObjectId] },
+};
 
 /** Seeds the fleet into a state file that every way starts from. */
 async function seedFleetFile(count: number, stateFile: string): Promise<FleetAccount[]> {
@@ -157,16 +162,17 @@ export async function runP1(temporal: BenchTemporal, options: P1Options): Promis
   let reported: RunResult['outcome'] | undefined;
   const runbook = await measure('fleetRotate runbook', setup, fleet, async (local) => {
     const taskQueue = `bench-p1-${randomUUID().slice(0, 8)}`;
-    const worker = await startWorkerProcess(temporal, local, taskQueue);
+    const worker = await startWorkerProcess(temporal, local, taskQueue, POLICY);
     return async () => {
       try {
         const input: FleetRotateInput = {
           accounts,
           requester: REQUESTER,
-          policy: POLICY,
           ...(options.concurrency ? { concurrency: options.concurrency } : {}),
         };
-        const { workflowType, ...start } = startOptionsFor('fleetRotate', input, taskQueue);
+        const { workflowType, ...start } = await signedStartOptions('fleetRotate', input, taskQueue, {
+          tenantId: local.tenantId,
+        });
         const handle = await temporal.client.workflow.start(workflowType, start);
         const ticker = setInterval(() => {
           handle

@@ -23,7 +23,7 @@ import type { BotConfig } from '../src/config';
 import type { AccountRef } from '../src/shared/accounts';
 import { statusQuery, type ApprovalPolicy, type Person, type RunStatus } from '../src/shared/approval';
 import type { ConfigureCmkInput, RunResult } from '../src/shared/runbooks';
-import { startOptionsFor } from '../src/shared/start';
+import { signedStartOptions, testSigner } from '../test/helpers/trust';
 import { check, percentile, progress, type BenchOutcome } from './report';
 import {
   addBenchAccount,
@@ -47,6 +47,7 @@ const BOT: BotConfig = {
   appTenantId: '',
   port: 0,
   host: '127.0.0.1',
+  trustedServiceUrls: [],
 };
 const REQUESTER: Person = { aadObjectId: '00000000-0000-4000-8000-00000000b201', name: 'Bench Requester' };
 const TARGET_P99_MS = 250;
@@ -102,8 +103,6 @@ interface Round {
 export async function runP2(temporal: BenchTemporal, options: P2Options): Promise<BenchOutcome> {
   const local = await startBenchAzure({ throttling: false });
   const taskQueue = `bench-p2-${randomUUID().slice(0, 8)}`;
-  const worker = await startWorkerProcess(temporal, local, taskQueue);
-  const connector = await startConnector();
   const approvers: Person[] = Array.from({ length: options.approvers }, (_, i) => ({
     aadObjectId: randomUUID(),
     name: `Approver ${i + 1}`,
@@ -114,7 +113,12 @@ export async function runP2(temporal: BenchTemporal, options: P2Options): Promis
     deadline: '1h',
     tenantId: local.tenantId,
     alwaysApprove: ['configure'],
+    requesters: { configure: [REQUESTER.aadObjectId] },
   });
+  // The quorum is the worker's policy: one worker for the quorum-1 round, another for quorum 2.
+  let worker = await startWorkerProcess(temporal, local, taskQueue, policyWithQuorum(1));
+  const connector = await startConnector();
+
   const { tenantId, clientId, clientSecret } = local.credentials;
   const credential = new ClientSecretCredential(tenantId, clientId, clientSecret, { agent: local.agent });
   const bot = createCmkBot({
@@ -129,17 +133,22 @@ export async function runP2(temporal: BenchTemporal, options: P2Options): Promis
       storage: (s) => new StorageManagementClient(credential, s, { agent: local.agent }),
     }),
     subscriptionIds: local.subscriptionIds,
-    // The bot's copy of the policy only checks the tenant; each run carries its own quorum.
+    // The bot's copy of the policy checks the tenant and the requester; the worker's counts approvals.
     policy: policyWithQuorum(1),
+    signer: testSigner,
     uiBaseUrl: 'http://localhost:8233',
   });
-  const server = await startBotServer({ bot: BOT, handler: bot, log: () => {} });
+  const server = await startBotServer({
+    bot: { ...BOT, trustedServiceUrls: [connector.url] },
+    handler: bot,
+    log: () => {},
+  });
   const vaultName = `kv-p2-${randomUUID().slice(0, 8)}`;
   addBenchVault(local, vaultName);
   let messages = 0;
 
   /** N configure runs under `policy`, each waiting for approval. */
-  const startRuns = async (policy: ApprovalPolicy): Promise<WaitingRun[]> => {
+  const startRuns = async (): Promise<WaitingRun[]> => {
     const runs = await Promise.all(
       approvers.map(async () => {
         const account = addBenchAccount(local, `stp2${randomUUID().replace(/-/g, '').slice(0, 12)}`);
@@ -150,9 +159,10 @@ export async function runP2(temporal: BenchTemporal, options: P2Options): Promis
           identity: { type: 'SystemAssigned' },
           pinVersion: false,
           requester: REQUESTER,
-          policy,
         };
-        const { workflowType, ...start } = startOptionsFor('configure', input, taskQueue);
+        const { workflowType, ...start } = await signedStartOptions('configure', input, taskQueue, {
+          tenantId,
+        });
         const handle = await temporal.client.workflow.start(workflowType, start);
         const n = ++messages;
         return { handle, account, messageId: `message-${n}`, conversationId: `a:bench-${n}` };
@@ -240,13 +250,15 @@ export async function runP2(temporal: BenchTemporal, options: P2Options): Promis
 
   const rounds: Round[] = [];
   try {
-    const single = await startRuns(policyWithQuorum(1));
+    const single = await startRuns();
     progress(`P2 ${single.length} runs (quorum 1) wait for approval`);
     rounds.push({ name: 'completes quorum (1 of 1)', latencies: await clickAll(single, 0) });
     await checkCompleted(single);
     progress('P2 quorum-1 runs completed');
 
-    const double = await startRuns(policyWithQuorum(2));
+    await worker.stop();
+    worker = await startWorkerProcess(temporal, local, taskQueue, policyWithQuorum(2));
+    const double = await startRuns();
     progress(`P2 ${double.length} runs (quorum 2) wait for approval`);
     rounds.push({ name: 'first of 2 approvals', latencies: await clickAll(double, 0) });
     await clickAll(double, 1);

@@ -9,7 +9,7 @@ import path from 'node:path';
 import { decideUpdate, statusQuery, type ApprovalPolicy, type Person } from '../src/shared/approval';
 import type { AccountRef } from '../src/shared/accounts';
 import type { ConfigureCmkInput, RunResult } from '../src/shared/runbooks';
-import { startOptionsFor } from '../src/shared/start';
+import { signedDecision, signedStartOptions } from '../test/helpers/trust';
 import { check, progress, type BenchOutcome } from './report';
 import {
   addBenchAccount,
@@ -72,12 +72,14 @@ export async function runP3(options: P3Options): Promise<BenchOutcome> {
     quorum: {},
     deadline: '7d',
     alwaysApprove: ['configure'],
+    tenantId: local.tenantId,
+    requesters: { configure: [REQUESTER.aadObjectId] },
   };
   const pendingQuery = `TaskQueue = "${taskQueue}" AND ApprovalStatus = "pending" AND ExecutionStatus = "Running"`;
   const workerEnv: Record<string, string> = options.heapMiB
     ? { NODE_OPTIONS: `${process.env.NODE_OPTIONS ?? ''} --max-old-space-size=${options.heapMiB}`.trim() }
     : {};
-  let worker = await startWorkerProcess(temporal, local, taskQueue, workerEnv);
+  let worker = await startWorkerProcess(temporal, local, taskQueue, policy, workerEnv);
   const idle = worker.memory().rssMiB;
   const workflowIds: string[] = [];
   let peak = 0;
@@ -96,9 +98,10 @@ export async function runP3(options: P3Options): Promise<BenchOutcome> {
         identity: { type: 'SystemAssigned' },
         pinVersion: false,
         requester: REQUESTER,
-        policy,
       };
-      const { workflowType, ...start } = startOptionsFor('configure', input, taskQueue);
+      const { workflowType, ...start } = await signedStartOptions('configure', input, taskQueue, {
+        tenantId: local.tenantId,
+      });
       await temporal.client.workflow.start(workflowType, start);
       workflowIds.push(start.workflowId);
       if ((i + 1) % 1000 === 0) progress(`P3 started ${i + 1}/${options.runs}`);
@@ -124,7 +127,7 @@ export async function runP3(options: P3Options): Promise<BenchOutcome> {
     );
 
     await worker.stop();
-    worker = await startWorkerProcess(temporal, local, taskQueue, workerEnv);
+    worker = await startWorkerProcess(temporal, local, taskQueue, policy, workerEnv);
     const queried = sample(workflowIds, QUERY_SAMPLE);
     await forEachLimited(queried, 16, async (id) => {
       const status = await temporal.client.workflow.getHandle(id).query(statusQuery);
@@ -135,14 +138,7 @@ export async function runP3(options: P3Options): Promise<BenchOutcome> {
       const handle = temporal.client.workflow.getHandle(id);
       const status = await handle.query(statusQuery);
       await handle.executeUpdate(decideUpdate, {
-        args: [
-          {
-            approverAadId: APPROVER.aadObjectId,
-            approverName: APPROVER.name,
-            verdict: 'approve',
-            fingerprint: status.plan?.fingerprint,
-          },
-        ],
+        args: [await signedDecision(status, APPROVER, 'approve', { tenantId: local.tenantId })],
       });
       const result = (await handle.result()) as RunResult;
       if (result.outcome === 'succeeded') completed++;

@@ -8,7 +8,7 @@ import type { LocalAzure } from '../src/local-azure';
 import type { AccountRef } from '../src/shared/accounts';
 import type { ApprovalPolicy, Person } from '../src/shared/approval';
 import type { ConfigureCmkInput, RunResult } from '../src/shared/runbooks';
-import { startOptionsFor } from '../src/shared/start';
+import { signedStartOptions } from '../test/helpers/trust';
 import { check, median, progress, seconds, type BenchOutcome } from './report';
 import {
   addBenchAccount,
@@ -29,6 +29,7 @@ const POLICY: ApprovalPolicy = {
   approvers: { configure: ['00000000-0000-4000-8000-00000000b402'] },
   quorum: {},
   deadline: '1h',
+  requesters: { configure: [REQUESTER.aadObjectId] },
 };
 const TARGET_MS = 3_000;
 
@@ -46,7 +47,7 @@ function encryptionOf(
 export async function runP4(temporal: BenchTemporal, options: P4Options): Promise<BenchOutcome> {
   const local = await startBenchAzure();
   const taskQueue = `bench-p4-${randomUUID().slice(0, 8)}`;
-  const worker = await startWorkerProcess(temporal, local, taskQueue);
+  const worker = await startWorkerProcess(temporal, local, taskQueue, POLICY);
   const direct = directActivities(local);
   const vaultName = `kv-p4-${randomUUID().slice(0, 8)}`;
   addBenchVault(local, vaultName);
@@ -64,8 +65,10 @@ export async function runP4(temporal: BenchTemporal, options: P4Options): Promis
   try {
     for (let i = 0; i < options.runs + 1; i++) {
       const a = newAccount();
-      const input: ConfigureCmkInput = { ...request(a, 2 * i), requester: REQUESTER, policy: POLICY };
-      const { workflowType, ...start } = startOptionsFor('configure', input, taskQueue);
+      const input: ConfigureCmkInput = { ...request(a, 2 * i), requester: REQUESTER };
+      const { workflowType, ...start } = await signedStartOptions('configure', input, taskQueue, {
+        tenantId: local.tenantId,
+      });
       const t0 = performance.now();
       const handle = await temporal.client.workflow.start(workflowType, start);
       const result = (await handle.result()) as RunResult;

@@ -18,7 +18,9 @@ import { createActivities, createAzureClients, DEFAULT_TIMING, type ActivityTimi
 import { startLocalAzure, type LocalAzure, type LocalAzureOptions } from '../src/local-azure';
 import type { AccountRef } from '../src/shared/accounts';
 import type { CmkActivities } from '../src/shared/activities';
+import type { ApprovalPolicy } from '../src/shared/approval';
 import type { ChatPort } from '../src/shared/chat';
+import { workerTrustEnv } from '../test/helpers/trust';
 import { progress } from './report';
 import { BENCH_WORKER_ENTRY } from './worker-process';
 
@@ -97,16 +99,19 @@ export interface WorkerProcess {
   stop(): Promise<void>;
 }
 
-/** Starts `bench/worker-process.ts` with the local Azure's client env and waits until it polls. */
+/** Starts `bench/worker-process.ts` with the local Azure's client env and a policy, and waits until it polls. */
 export async function startWorkerProcess(
   temporal: BenchTemporal,
   local: LocalAzure,
   taskQueue: string,
+  policy: ApprovalPolicy,
   extraEnv: Record<string, string> = {},
 ): Promise<WorkerProcess> {
   const env: NodeJS.ProcessEnv = {
     ...process.env,
     ...local.env,
+    // The policy and the bench's bot key, read by the worker as production reads them.
+    ...workerTrustEnv({ ...policy, tenantId: local.tenantId }),
     TEMPORAL_ADDRESS: temporal.server.address,
     TEMPORAL_NAMESPACE: 'default',
     CMK_TASK_QUEUE: taskQueue,

@@ -13,15 +13,17 @@ import { connectToTemporal, createCmkWorker } from '../worker';
 export const BENCH_WORKER_ENTRY = __filename;
 
 async function main(): Promise<void> {
-  const config = loadConfig(process.env, ['temporal', 'azure', 'bot']);
+  const config = loadConfig(process.env, ['temporal', 'azure', 'bot', 'policy', 'verifying']);
   const codePath = process.env.CMK_BENCH_WORKFLOW_BUNDLE;
   const connection = await connectToTemporal(config.temporal);
-  const chat = createChatPort(await createChatTransport(config.bot));
+  const trustedServiceUrls = config.bot.trustedServiceUrls;
+  const chat = createChatPort(await createChatTransport(config.bot), { trustedServiceUrls });
   const worker = await createCmkWorker({
     connection,
     namespace: config.temporal.namespace,
     taskQueue: config.temporal.taskQueue,
     activities: await createActivitiesFromConfig(config, chat),
+    trust: { policy: config.policy, botKeys: config.verifying.botKeys, trustedServiceUrls },
     options: { maxCachedWorkflows: config.temporal.maxCachedWorkflows },
     ...(codePath ? { workflowBundle: { codePath } } : {}),
   });

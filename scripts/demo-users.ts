@@ -42,6 +42,11 @@ export const DEMO_APPROVERS = [DEMO_USERS.megan, DEMO_USERS.adele, DEMO_USERS.is
 /** The bot as the playground knows it. */
 export const PLAYGROUND_BOT = { id: '00000000-0000-4000-8000-0000000000b0', name: 'CMK Runbook' };
 
+/** Where the playground's mock connector listens: the service URL its activities carry. */
+export function playgroundServiceUrl(port: number): string {
+  return `http://localhost:${port}/_connector`;
+}
+
 /** Conversation ids of the playground's chats. */
 export const PLAYGROUND_CONVERSATIONS = { personal: 'personal-chat-cmk', groupChat: 'group-chat-cmk' };
 

@@ -10,7 +10,8 @@ import net from 'node:net';
 import path from 'node:path';
 import readline from 'node:readline';
 import { propagationFromEnv, startLocalAzure, type LocalAzure } from '../src/local-azure';
-import { DEMO_APPROVERS, DEMO_USERS, writePlaygroundConfig } from './demo-users';
+import { DEMO_APPROVERS, DEMO_USERS, playgroundServiceUrl, writePlaygroundConfig } from './demo-users';
+import { ensureSigningKey } from './signing-key';
 import { startDevServer, type DevServer } from './temporal-dev-server';
 import { ensureTemporalCli } from './temporal-toolchain';
 
@@ -134,9 +135,19 @@ export async function startStack(): Promise<LocalStack> {
   log('azure', `local Azure on ${local.proxyUrl} (CA ${path.relative(ROOT, local.caPath)})`);
 
   const uiUrl = `http://localhost:${PORTS.temporalUi}`;
+  // The bot signs every start and decision with a key of this machine's, made on first run; the
+  // worker trusts its public half. The chat connector both may talk to is the playground's.
+  const signingKey = ensureSigningKey(path.join(DATA, 'keys', 'bot-signing-key.pem'));
+  if (signingKey.created)
+    log('start', `created the bot's signing key ${path.relative(ROOT, signingKey.file)}`);
   const env: NodeJS.ProcessEnv = {
     ...process.env,
     ...local.env,
+    CMK_BOT_SIGNING_KEY_FILE: signingKey.file,
+    CMK_BOT_PUBLIC_KEYS: signingKey.publicKey,
+    CMK_TRUSTED_SERVICE_URLS: playgroundServiceUrl(PORTS.playground),
+    // Everyone in the demo tenant may ask; approvals still need a demo approver who did not ask.
+    CMK_REQUESTERS: process.env.CMK_REQUESTERS ?? '*',
     TEMPORAL_ADDRESS: `127.0.0.1:${PORTS.temporal}`,
     TEMPORAL_NAMESPACE: 'default',
     CMK_TEMPORAL_UI_URL: uiUrl,

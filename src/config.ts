@@ -2,12 +2,23 @@
  * The one typed configuration of cmk-runbook, read from the environment (and Temporal's
  * envconfig profile) and validated at start-up. Every key is listed in `.env.example`.
  */
+import { createHash, createPrivateKey, createPublicKey, type KeyObject } from 'node:crypto';
+import { readFileSync } from 'node:fs';
 import { loadClientConnectConfig } from '@temporalio/envconfig';
 import type { NativeConnectionOptions } from '@temporalio/worker';
 import { validateGuid, ValidationError } from './shared/names';
 import { parseDurationMs } from './shared/duration';
-import type { ApprovalPolicy } from './shared/approval';
-import { DEFAULT_TASK_QUEUE, OPERATION_ENV_SUFFIX, OPERATIONS } from './shared/runbooks';
+import {
+  ANY_MEMBER,
+  REQUEST_ENV_SUFFIX,
+  REQUEST_OPERATIONS,
+  approversFor,
+  type ApprovalPolicy,
+  type ApprovalRole,
+} from './shared/approval';
+import { TEAMS_SERVICE_URLS } from './shared/chat';
+import type { BotPublicKey } from './shared/proof';
+import { DEFAULT_TASK_QUEUE, OPERATION_ENV_SUFFIX, OPERATIONS, type Operation } from './shared/runbooks';
 
 /** Start-up configuration is wrong; the message lists every bad or missing key. */
 export class ConfigError extends Error {
@@ -62,6 +73,25 @@ export interface BotConfig {
   /** CMK_BOT_PORT (default 3978) and CMK_BOT_HOST (default 127.0.0.1 without credentials, 0.0.0.0 with). */
   port: number;
   host: string;
+  /**
+   * CMK_TRUSTED_SERVICE_URLS — the only Bot Framework connectors the bot answers and the worker
+   * sends its token to (default: Teams' documented hosts, {@link TEAMS_SERVICE_URLS}).
+   */
+  trustedServiceUrls: string[];
+}
+
+/** The bot's signing key: only the bot holds it; the worker holds the public half. */
+export interface SigningConfig {
+  /** CMK_BOT_SIGNING_KEY_FILE — a PKCS#8 PEM Ed25519 private key. */
+  privateKey: KeyObject;
+  /** Its key id: the RFC 7638 thumbprint of the public key. */
+  kid: string;
+}
+
+/** The bot public keys the worker accepts proofs from (two while the bot's key is rotated). */
+export interface VerifyingConfig {
+  /** CMK_BOT_PUBLIC_KEYS — comma-separated raw Ed25519 public keys, base64url. */
+  botKeys: BotPublicKey[];
 }
 
 /** Everything; each process validates the parts it uses. */
@@ -70,11 +100,13 @@ export interface Config {
   azure: AzureConfig;
   bot: BotConfig;
   policy: ApprovalPolicy;
+  signing: SigningConfig;
+  verifying: VerifyingConfig;
   logLevel: 'debug' | 'info' | 'warn' | 'error';
 }
 
 /** Parts a process needs; keys of other parts are not checked. */
-export type ConfigPart = 'temporal' | 'azure' | 'bot' | 'policy';
+export type ConfigPart = 'temporal' | 'azure' | 'bot' | 'policy' | 'signing' | 'verifying';
 
 type Env = Record<string, string | undefined>;
 
@@ -100,6 +132,8 @@ export function loadConfig(
   const azure = need.has('azure') ? attempt(() => loadAzure(env), undefined) : undefined;
   const bot = need.has('bot') ? attempt(() => loadBot(env), undefined) : undefined;
   const policy = need.has('policy') ? loadPolicy(env, problems) : undefined;
+  const signing = need.has('signing') ? attempt(() => loadSigning(env), undefined) : undefined;
+  const verifying = need.has('verifying') ? attempt(() => loadVerifying(env), undefined) : undefined;
   const logLevel = attempt(
     () => oneOf(env, 'CMK_LOG_LEVEL', ['debug', 'info', 'warn', 'error'] as const, 'info'),
     'info',
@@ -111,6 +145,8 @@ export function loadConfig(
     azure: azure ?? placeholder('azure'),
     bot: bot ?? placeholder('bot'),
     policy: policy ?? placeholder('policy'),
+    signing: signing ?? placeholder('signing'),
+    verifying: verifying ?? placeholder('verifying'),
     logLevel,
   };
 }
@@ -226,11 +262,107 @@ function loadBot(env: Env): BotConfig {
   if (!Number.isInteger(port) || port < 0 || port > 65535)
     throw new ValidationError('CMK_BOT_PORT', 'must be a port number 0–65535', env.CMK_BOT_PORT);
   const host = env.CMK_BOT_HOST?.trim() || (appId ? '0.0.0.0' : '127.0.0.1');
-  return { sdk, appId, appPassword, appType, appTenantId, port, host };
+  if (!appId && !isLoopbackHost(host)) {
+    throw new ValidationError(
+      'CMK_BOT_HOST',
+      'without MicrosoftAppId the bot is unauthenticated and listens on loopback only (127.0.0.1, ::1 or localhost); set MicrosoftAppId and MicrosoftAppPassword to listen on another address',
+      host,
+    );
+  }
+  return {
+    sdk,
+    appId,
+    appPassword,
+    appType,
+    appTenantId,
+    port,
+    host,
+    trustedServiceUrls: loadServiceUrls(env),
+  };
+}
+
+/** True for the addresses only this machine can reach. */
+export function isLoopbackHost(host: string): boolean {
+  const h = host.replace(/^\[|\]$/g, '').toLowerCase();
+  return h === 'localhost' || h === '::1' || /^127(\.\d{1,3}){3}$/.test(h);
+}
+
+function loadServiceUrls(env: Env): string[] {
+  const raw = env.CMK_TRUSTED_SERVICE_URLS?.trim();
+  if (!raw) return [...TEAMS_SERVICE_URLS];
+  const urls = raw
+    .split(',')
+    .map((u) => u.trim())
+    .filter(Boolean);
+  for (const value of urls) {
+    let parsed: URL;
+    try {
+      parsed = new URL(value);
+    } catch {
+      throw new ValidationError('CMK_TRUSTED_SERVICE_URLS', 'each entry must be a URL', value);
+    }
+    const local = parsed.protocol === 'http:' && isLoopbackHost(parsed.hostname);
+    if (parsed.protocol !== 'https:' && !local)
+      throw new ValidationError(
+        'CMK_TRUSTED_SERVICE_URLS',
+        'each entry must be https (plain http only for a loopback connector such as the local Playground)',
+        value,
+      );
+  }
+  return urls;
+}
+
+/** RFC 7638 thumbprint of an Ed25519 public key given as its raw base64url `x`: the key's id. */
+export function keyIdOf(x: string): string {
+  return createHash('sha256').update(`{"crv":"Ed25519","kty":"OKP","x":"${x}"}`).digest('base64url');
+}
+
+function loadSigning(env: Env): SigningConfig {
+  const file = required(env, 'CMK_BOT_SIGNING_KEY_FILE');
+  let privateKey: KeyObject;
+  try {
+    privateKey = createPrivateKey(readFileSync(file));
+  } catch (error) {
+    throw new ValidationError(
+      'CMK_BOT_SIGNING_KEY_FILE',
+      `cannot read a private key from ${file} (${(error as Error).message}); generate one with \`openssl genpkey -algorithm ed25519\``,
+    );
+  }
+  if (privateKey.asymmetricKeyType !== 'ed25519')
+    throw new ValidationError(
+      'CMK_BOT_SIGNING_KEY_FILE',
+      `must be an Ed25519 key, not ${privateKey.asymmetricKeyType}`,
+    );
+  const { x } = createPublicKey(privateKey).export({ format: 'jwk' });
+  return { privateKey, kid: keyIdOf(String(x)) };
+}
+
+function loadVerifying(env: Env): VerifyingConfig {
+  const raw = required(env, 'CMK_BOT_PUBLIC_KEYS');
+  const keys = raw
+    .split(',')
+    .map((k) => k.trim())
+    .filter(Boolean);
+  if (keys.length > 2)
+    throw new ValidationError(
+      'CMK_BOT_PUBLIC_KEYS',
+      'at most two keys: the bot key in use and, while it is rotated, the other one',
+    );
+  return {
+    botKeys: keys.map((x) => {
+      if (!/^[A-Za-z0-9_-]{43}$/.test(x))
+        throw new ValidationError(
+          'CMK_BOT_PUBLIC_KEYS',
+          'each key is a raw Ed25519 public key in base64url (43 characters, as `npm run signing-key` prints it)',
+          x,
+        );
+      return { kid: keyIdOf(x), x };
+    }),
+  };
 }
 
 function loadPolicy(env: Env, problems: string[]): ApprovalPolicy {
-  const ids = (key: string): string[] | undefined => {
+  const ids = (key: string, { anyMember = false } = {}): string[] | undefined => {
     const raw = env[key]?.trim();
     if (raw === undefined || raw === '') return undefined;
     const out: string[] = [];
@@ -238,10 +370,18 @@ function loadPolicy(env: Env, problems: string[]): ApprovalPolicy {
       .split(',')
       .map((s) => s.trim())
       .filter(Boolean)) {
+      if (anyMember && id === ANY_MEMBER) {
+        out.push(ANY_MEMBER);
+        continue;
+      }
       try {
-        out.push(validateGuid(id, key));
+        out.push(validateGuid(id, key).toLowerCase());
       } catch (error) {
-        problems.push((error as Error).message);
+        problems.push(
+          anyMember
+            ? `${(error as Error).message}, or * for every member of the tenant`
+            : (error as Error).message,
+        );
       }
     }
     return out;
@@ -258,39 +398,112 @@ function loadPolicy(env: Env, problems: string[]): ApprovalPolicy {
   };
   const defaultApprovers = ids('CMK_APPROVERS') ?? [];
   const defaultQuorum = count('CMK_QUORUM') ?? 1;
+  const defaultRequesters = ids('CMK_REQUESTERS', { anyMember: true }) ?? [];
   const policy: ApprovalPolicy = {
     approvers: {},
     quorum: {},
     deadline: env.CMK_APPROVAL_DEADLINE?.trim() || '24h',
+    requesters: {},
+    alwaysApprove: operationList(env, 'CMK_ALWAYS_APPROVE', problems),
+    roles: {},
   };
   for (const op of OPERATIONS) {
     const suffix = OPERATION_ENV_SUFFIX[op];
     policy.approvers[op] = ids(`CMK_APPROVERS_${suffix}`) ?? defaultApprovers;
     policy.quorum[op] = count(`CMK_QUORUM_${suffix}`) ?? defaultQuorum;
-    const approvers = policy.approvers[op] ?? [];
-    if (approvers.length > 0 && (policy.quorum[op] ?? 1) > approvers.length) {
+    const roles = rolesOf(env, `CMK_ROLES_${suffix}`, problems);
+    if (roles.length) policy.roles![op] = roles;
+    const approvers = approversFor(policy, op);
+    const quorum = policy.quorum[op] ?? 1;
+    if (approvers.length > 0 && quorum > approvers.length) {
       problems.push(
-        `CMK_QUORUM_${suffix}: ${op} needs ${policy.quorum[op]} approvals but only ${approvers.length} approver(s) are listed`,
+        `CMK_QUORUM_${suffix}: ${op} needs ${quorum} approvals but only ${approvers.length} approver(s) are listed`,
+      );
+    }
+    if (roles.length > quorum) {
+      problems.push(
+        `CMK_QUORUM_${suffix}: each of the ${roles.length} roles in CMK_ROLES_${suffix} must approve, so ${op} needs a quorum of at least ${roles.length} (got ${quorum})`,
       );
     }
   }
+  for (const op of REQUEST_OPERATIONS) {
+    policy.requesters![op] =
+      ids(`CMK_REQUESTERS_${REQUEST_ENV_SUFFIX[op]}`, { anyMember: true }) ?? defaultRequesters;
+  }
+  if (!policy.alwaysApprove?.length) delete policy.alwaysApprove;
+  if (!Object.keys(policy.roles ?? {}).length) delete policy.roles;
   try {
     parseDurationMs(policy.deadline, 'CMK_APPROVAL_DEADLINE');
   } catch (error) {
     problems.push((error as Error).message);
   }
-  const tenant = env.CMK_APPROVAL_TENANT_ID?.trim() || env.AZURE_TENANT_ID?.trim();
-  if (tenant) {
+  const tenantKey = env.CMK_APPROVAL_TENANT_ID?.trim() ? 'CMK_APPROVAL_TENANT_ID' : 'AZURE_TENANT_ID';
+  const tenant = env[tenantKey]?.trim();
+  if (!tenant) {
+    problems.push(
+      'CMK_APPROVAL_TENANT_ID: required (or AZURE_TENANT_ID) — the Entra tenant whose users may ask for and approve runs',
+    );
+  } else {
     try {
-      policy.tenantId = validateGuid(
-        tenant,
-        env.CMK_APPROVAL_TENANT_ID ? 'CMK_APPROVAL_TENANT_ID' : 'AZURE_TENANT_ID',
-      );
-    } catch {
-      // AZURE_TENANT_ID is reported by the azure part when it is loaded.
+      policy.tenantId = validateGuid(tenant, tenantKey).toLowerCase();
+    } catch (error) {
+      // AZURE_TENANT_ID is reported by the azure part when that part is loaded.
+      if (tenantKey === 'CMK_APPROVAL_TENANT_ID') problems.push((error as Error).message);
     }
   }
   return policy;
+}
+
+/** `CMK_ALWAYS_APPROVE=configure,rotate`: operations that need approval even when nothing is destructive. */
+function operationList(env: Env, key: string, problems: string[]): Operation[] {
+  const raw = env[key]?.trim();
+  if (!raw) return [];
+  const out: Operation[] = [];
+  for (const word of raw
+    .split(',')
+    .map((w) => w.trim())
+    .filter(Boolean)) {
+    const op = OPERATIONS.find((o) => o.toLowerCase() === word.toLowerCase());
+    if (op) out.push(op);
+    else problems.push(`${key}: "${word}" is not an operation; use ${OPERATIONS.join(', ')}`);
+  }
+  return out;
+}
+
+/** `CMK_ROLES_REVOKE=Key Vault=<id>,<id>;Storage=<id>`: each role must contribute an approval. */
+function rolesOf(env: Env, key: string, problems: string[]): ApprovalRole[] {
+  const raw = env[key]?.trim();
+  if (!raw) return [];
+  const roles: ApprovalRole[] = [];
+  for (const part of raw
+    .split(';')
+    .map((p) => p.trim())
+    .filter(Boolean)) {
+    const at = part.indexOf('=');
+    const name = at > 0 ? part.slice(0, at).trim() : '';
+    const members =
+      at > 0
+        ? part
+            .slice(at + 1)
+            .split(',')
+            .map((m) => m.trim())
+            .filter(Boolean)
+        : [];
+    if (!name || members.length === 0) {
+      problems.push(`${key}: "${part}" should read Role name=object id,object id (roles separated by ;)`);
+      continue;
+    }
+    const approvers: string[] = [];
+    for (const id of members) {
+      try {
+        approvers.push(validateGuid(id, `${key} (${name})`).toLowerCase());
+      } catch (error) {
+        problems.push((error as Error).message);
+      }
+    }
+    roles.push({ name, approvers });
+  }
+  return roles;
 }
 
 function required(env: Env, key: string): string {
@@ -375,14 +588,38 @@ export const CONFIG_KEYS: Record<string, { part: ConfigPart | 'runtime'; default
     CMK_BOT_PORT: { part: 'bot', default: '3978', about: 'port of /api/messages' },
     CMK_BOT_HOST: {
       part: 'bot',
-      about: 'bind address (default 127.0.0.1 without credentials, 0.0.0.0 with)',
+      about:
+        'bind address (default 127.0.0.1 without credentials, 0.0.0.0 with); loopback only without credentials',
+    },
+    CMK_TRUSTED_SERVICE_URLS: {
+      part: 'bot',
+      default: TEAMS_SERVICE_URLS.join(','),
+      about:
+        'Bot Framework connectors the bot answers and the worker sends its token to (comma-separated URL prefixes)',
+    },
+    CMK_BOT_SIGNING_KEY_FILE: {
+      part: 'signing',
+      about: 'bot only: PKCS#8 PEM Ed25519 private key that signs starts and decisions',
+    },
+    CMK_BOT_PUBLIC_KEYS: {
+      part: 'verifying',
+      about: 'worker only: the bot public key(s), base64url, comma-separated; two while rotating',
     },
     CMK_APPROVERS: { part: 'policy', about: 'AAD object ids allowed to approve any operation' },
     CMK_QUORUM: { part: 'policy', default: '1', about: 'approvals needed by default' },
     CMK_APPROVAL_DEADLINE: { part: 'policy', default: '24h', about: 'how long an approval may take' },
     CMK_APPROVAL_TENANT_ID: {
       part: 'policy',
-      about: 'tenant approvers must belong to (default AZURE_TENANT_ID)',
+      about: 'tenant requesters and approvers must belong to (default AZURE_TENANT_ID)',
+    },
+    CMK_REQUESTERS: {
+      part: 'policy',
+      about:
+        'AAD object ids allowed to ask for any operation, or * for every tenant member (default: nobody)',
+    },
+    CMK_ALWAYS_APPROVE: {
+      part: 'policy',
+      about: 'operations that need approval even when the plan is not destructive, e.g. configure,rotate',
     },
     ...Object.fromEntries(
       OPERATIONS.flatMap((op) => [
@@ -391,6 +628,16 @@ export const CONFIG_KEYS: Record<string, { part: ConfigPart | 'runtime'; default
           { part: 'policy', about: `approvers for ${op} (overrides CMK_APPROVERS)` },
         ],
         [`CMK_QUORUM_${OPERATION_ENV_SUFFIX[op]}`, { part: 'policy', about: `approvals needed for ${op}` }],
+        [
+          `CMK_ROLES_${OPERATION_ENV_SUFFIX[op]}`,
+          { part: 'policy', about: `roles that must each approve ${op}: Name=id,id;Name=id` },
+        ],
+      ]),
+    ),
+    ...Object.fromEntries(
+      REQUEST_OPERATIONS.map((op) => [
+        `CMK_REQUESTERS_${REQUEST_ENV_SUFFIX[op]}`,
+        { part: 'policy', about: `who may ask for ${op} (overrides CMK_REQUESTERS)` },
       ]),
     ),
     CMK_LOG_LEVEL: { part: 'runtime', default: 'info', about: 'debug, info, warn or error' },

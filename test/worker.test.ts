@@ -4,6 +4,8 @@ import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { createCmkWorker, connectToTemporal } from '../worker';
 import { testEnv, uniqueId, workflowBundle } from './helpers/temporal';
 import { loadConfig } from '../src/config';
+import { testPolicy } from './helpers/stack';
+import { workerTrust } from './helpers/trust';
 
 describe('worker', () => {
   let env: TestWorkflowEnvironment;
@@ -21,6 +23,7 @@ describe('worker', () => {
       namespace: env.namespace ?? 'default',
       taskQueue,
       activities: {},
+      trust: workerTrust(testPolicy()),
       workflowBundle: await workflowBundle(),
     });
     const running = worker.run();

@@ -7,6 +7,7 @@ import type { RunStatus } from '../shared/approval';
 import type { ChatPort, ConversationRef } from '../shared/chat';
 import { CMK_ERROR_TYPES, RETRYABLE_ERROR_TYPES } from '../shared/errors';
 import { ValidationError } from '../shared/names';
+import { Refusal } from '../shared/refusals';
 
 /** The three chat activities over a port. */
 export function createChatActivities(chat: ChatPort): {
@@ -50,6 +51,10 @@ async function deliver<T>(send: () => Promise<T>): Promise<T> {
   try {
     return await send();
   } catch (error) {
+    if (error instanceof Refusal) {
+      // A connector the worker does not trust never gets a retry (or the token).
+      throw ApplicationFailure.create({ type: error.name, message: error.message, nonRetryable: true });
+    }
     if (error instanceof ValidationError) {
       throw ApplicationFailure.create({
         type: CMK_ERROR_TYPES.InvalidInput,

@@ -2,6 +2,7 @@
  * Activities as the Activity Protocol defines them, read the same way whichever SDK received
  * them: who spoke, in which tenant and conversation, and the conversation reference a run keeps.
  */
+import { randomUUID } from 'node:crypto';
 import type { ConversationRef } from '../shared/chat';
 import type { CardAction } from './handle-action';
 import type { IncomingCommand } from './handle-command';
@@ -90,7 +91,8 @@ export function commandOf(activity: ProtocolActivity, text: string): IncomingCom
   const tenantId = tenantOf(activity);
   return {
     text,
-    requester: { aadObjectId: from.aadObjectId ?? from.id ?? '', name: from.name ?? '' },
+    // Who Teams says sent it, by Entra object id; never `from.id` (the bot refuses a command without one).
+    requester: { aadObjectId: from.aadObjectId, name: from.name ?? '' },
     ...(tenantId ? { tenantId } : {}),
     conversation: conversationRefOf(activity),
   };
@@ -105,7 +107,8 @@ export function cardActionOf(activity: ProtocolActivity): CardAction {
     data: action?.data,
     user: { aadObjectId: activity.from?.aadObjectId, name: activity.from?.name },
     ...(tenantId ? { tenantId } : {}),
-    invokeId: activity.id ?? '',
+    // One click, one update (and one signed decision): a redelivered invoke carries the same id.
+    invokeId: activity.id || randomUUID(),
     ...(activity.replyToId ? { messageId: activity.replyToId } : {}),
   };
 }

@@ -1,8 +1,10 @@
 /**
  * The runbooks' {@link ChatPort} over any chat transport: the worker posts and edits run cards
- * in the conversation a run was started from, within Teams' rate limits.
+ * in the conversation a run was started from, within Teams' rate limits, and only through the
+ * connectors the worker trusts.
  */
-import type { ChatPort, ConversationRef } from '../shared/chat';
+import { isTrustedServiceUrl, serviceUrlOf, type ChatPort, type ConversationRef } from '../shared/chat';
+import { UntrustedServiceUrl } from '../shared/refusals';
 import { conversationKeyOf } from './activity';
 import type { ChatTransport, ConversationChannel } from './chat-transport';
 import { createDelivery, type DeliveryOptions } from './delivery';
@@ -10,6 +12,11 @@ import { cardForEveryone, createTeamsUserIdLookup, type TeamsUserIdLookup } from
 
 /** Options for {@link createChatPort}. */
 export interface ChatPortOptions {
+  /**
+   * The connectors the worker may send its Bot Framework token to (`CMK_TRUSTED_SERVICE_URLS`);
+   * a conversation anywhere else is refused before any request is made.
+   */
+  trustedServiceUrls: readonly string[];
   delivery?: DeliveryOptions;
   /** Shared with the bot so both resolve approvers the same way. */
   userIds?: TeamsUserIdLookup;
@@ -18,15 +25,26 @@ export interface ChatPortOptions {
 /** A {@link ChatPort} that posts and edits run cards through `transport`'s proactive turns. */
 export function createChatPort(
   transport: Pick<ChatTransport, 'continueConversation'>,
-  options: ChatPortOptions = {},
+  options: ChatPortOptions,
 ): ChatPort {
   const delivery = createDelivery(options.delivery);
   const userIds = options.userIds ?? createTeamsUserIdLookup();
   const turn = <T>(
     conversation: ConversationRef,
     logic: (channel: ConversationChannel) => Promise<T>,
-  ): Promise<T> =>
-    delivery.run(conversationKeyOf(conversation), () => transport.continueConversation(conversation, logic));
+  ): Promise<T> => {
+    const serviceUrl = serviceUrlOf(conversation);
+    if (!isTrustedServiceUrl(serviceUrl, options.trustedServiceUrls)) {
+      return Promise.reject(
+        new UntrustedServiceUrl(
+          `The conversation's service URL ${String(serviceUrl)} is not a trusted chat connector (CMK_TRUSTED_SERVICE_URLS); nothing was sent.`,
+        ),
+      );
+    }
+    return delivery.run(conversationKeyOf(conversation), () =>
+      transport.continueConversation(conversation, logic),
+    );
+  };
 
   return {
     postCard(conversation, status) {

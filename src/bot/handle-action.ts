@@ -4,9 +4,12 @@
  * the decision counts.
  */
 import type { ApprovalPolicy, RunStatus, Verdict } from '../shared/approval';
+import { Refusal, StaleCard } from '../shared/refusals';
+import { memberOf } from './authorize';
 import { renderErrorCard, renderRunCard, type AdaptiveCardJson } from './cards/render';
 import type { Viewer } from './cards/run-view';
-import { DecisionRefused, type RunService } from './run-service';
+import type { RunService } from './run-service';
+import type { ProofSigner } from './signing';
 
 /** The verbs the run card's `Action.Execute` buttons send. */
 export const CARD_VERBS = ['approve', 'reject', 'refresh'] as const;
@@ -45,7 +48,10 @@ export interface CardActionResult {
 /** What card handling needs. */
 export interface CardActionDeps {
   runs: RunService;
+  /** The tenant decisions must come from (the workflow checks approvers itself). */
   policy: ApprovalPolicy;
+  /** Signs each decision, so the workflow knows it came through this bot. */
+  signer: ProofSigner;
 }
 
 /** Parses card data into ids; anything else in it is ignored. */
@@ -79,10 +85,21 @@ export async function handleCardAction(deps: CardActionDeps, action: CardAction)
     const refusal = 'This run no longer exists.';
     return { card: renderErrorCard({ problem: refusal }), refusal };
   };
+  let member;
+  try {
+    member = memberOf(deps.policy, { ...action.user, tenantId: action.tenantId });
+  } catch (error) {
+    if (!(error instanceof Refusal)) throw error;
+    // Someone the bot does not know sees why, and nothing of the run.
+    return {
+      card: renderErrorCard({ problem: `⛔ Not recorded: ${error.message}` }),
+      refusal: error.message,
+    };
+  }
   if (action.verb === 'refresh') {
     const current = await deps.runs.getStatus(data.workflowId, data.runId);
     if (!current) return gone();
-    return { card: renderRunCard(current, viewerOf(current, action.user.aadObjectId)) };
+    return { card: renderRunCard(current, viewerOf(current, member.aadObjectId)) };
   }
   // A decision goes straight to the workflow (its validator is the authority); the run's status
   // is read only to draw a refusal, so an accepted click costs the worker one workflow task.
@@ -90,30 +107,42 @@ export async function handleCardAction(deps: CardActionDeps, action: CardAction)
     const status = await deps.runs.getStatus(data.workflowId, data.runId);
     if (!status) return gone();
     return {
-      card: renderRunCard(status, viewerOf(status, action.user.aadObjectId, `⛔ Not recorded: ${reason}`)),
+      card: renderRunCard(status, viewerOf(status, member.aadObjectId, `⛔ Not recorded: ${reason}`)),
       refusal: reason,
     };
   };
-  const approver = action.user.aadObjectId;
-  if (!approver) return refuse('Teams did not say who you are, so I cannot take your decision.');
-  if (deps.policy.tenantId && action.tenantId?.toLowerCase() !== deps.policy.tenantId.toLowerCase()) {
-    return refuse('You are signed in to another organisation than the one that approves these runs.');
-  }
   try {
+    const { runId, fingerprint } = data;
+    if (!runId || !fingerprint) {
+      throw new StaleCard(
+        'This card does not name its run and plan, so a decision on it cannot count; refresh it.',
+      );
+    }
+    const verdict = action.verb as Verdict;
+    const proof = await deps.signer.signDecision({
+      workflowId: data.workflowId,
+      runId,
+      fingerprint,
+      verdict,
+      approver: member,
+      tenantId: member.tenantId,
+      invokeId: action.invokeId,
+    });
     const status = await deps.runs.decide(
-      data,
+      { workflowId: data.workflowId, runId },
       {
-        approverAadId: approver,
-        approverName: action.user.name ?? '',
-        verdict: action.verb as Verdict,
-        ...(action.tenantId ? { tenantId: action.tenantId } : {}),
-        ...(data.fingerprint ? { fingerprint: data.fingerprint } : {}),
+        approverAadId: member.aadObjectId,
+        approverName: member.name,
+        verdict,
+        tenantId: member.tenantId,
+        fingerprint,
+        proof,
       },
       action.invokeId,
     );
-    return { card: renderRunCard(status, viewerOf(status, approver)), broadcast: status };
+    return { card: renderRunCard(status, viewerOf(status, member.aadObjectId)), broadcast: status };
   } catch (error) {
-    if (!(error instanceof DecisionRefused)) throw error;
+    if (!(error instanceof Refusal)) throw error;
     return refuse(error.message);
   }
 }

@@ -3,7 +3,7 @@
  * start the runbook or read runs, and return the card or text to send back.
  */
 import { workflowIdFor } from '../shared/accounts';
-import type { ApprovalPolicy, Person } from '../shared/approval';
+import type { ApprovalPolicy, RequestOperation } from '../shared/approval';
 import type { ConversationRef } from '../shared/chat';
 import { formatDuration } from '../shared/duration';
 import { ValidationError } from '../shared/names';
@@ -16,22 +16,32 @@ import {
   type AdaptiveCardJson,
 } from './cards/render';
 import { parseCommand, usageOf, type AccountArg } from './commands';
+import { authorizeCommand, refusalCard } from './authorize';
 import { isRunCommand, runRequestFor } from './run-inputs';
 import { AccountLocked, type RunService } from './run-service';
+import type { ProofSigner } from './signing';
+import { startTargetOf } from '../shared/start';
+import { Refusal } from '../shared/refusals';
 
 /** Everything command handling needs; injected so tests run it against real services. */
 export interface CommandDeps {
   runs: RunService;
   resolver: AccountResolver;
   subscriptionIds: string[];
+  /** Who may ask for what, and the tenant commands must come from (the worker holds the same). */
   policy: ApprovalPolicy;
+  /** Signs each start, so the worker knows it came through this bot. */
+  signer: ProofSigner;
   uiBaseUrl: string;
 }
 
-/** A chat message as the bot saw it: text without mentions, who sent it, from which tenant, where. */
+/**
+ * A chat message as the bot saw it: text without mentions, who sent it and from which tenant (as
+ * Teams said: no Entra object id means Teams did not say who it was), and where.
+ */
 export interface IncomingCommand {
   text: string;
-  requester: Person;
+  requester: { aadObjectId?: string; name: string };
   /** `channelData.tenant.id` of the activity. */
   tenantId?: string;
   conversation: ConversationRef;
@@ -43,16 +53,30 @@ export type Reply = { card: AdaptiveCardJson } | { text: string };
 /** Handles one command; never throws for user mistakes (they become error cards). */
 export async function handleCommand(deps: CommandDeps, incoming: IncomingCommand): Promise<Reply> {
   const command = parseCommand(incoming.text);
-  if (command.kind === 'error') {
-    return {
-      card: renderErrorCard({
-        title: 'I could not read that command',
-        problem: command.problem,
-        usage: command.usage,
-      }),
-    };
-  }
   try {
+    // Who asks is checked before the command is read, so other tenants learn nothing from errors.
+    const requester = authorizeCommand(
+      deps.policy,
+      { ...incoming.requester, tenantId: incoming.tenantId },
+      command.kind === 'error' ? undefined : command,
+    );
+    if (command.kind === 'error') {
+      return {
+        card: renderErrorCard({
+          title: 'I could not read that command',
+          problem: command.problem,
+          usage: command.usage,
+        }),
+      };
+    }
+    const sign = (operation: RequestOperation, target: string): Promise<string> =>
+      deps.signer.signStart({
+        operation,
+        target,
+        requester,
+        tenantId: requester.tenantId,
+        conversation: incoming.conversation,
+      });
     switch (command.kind) {
       case 'help':
         return { card: renderHelpCard() };
@@ -70,10 +94,10 @@ export async function handleCommand(deps: CommandDeps, incoming: IncomingCommand
         await deps.runs.scheduleRotation(
           {
             account,
-            policy: deps.policy,
+            startProof: await sign('scheduleRotation', startTargetOf(account)),
             conversation: incoming.conversation,
             uiBaseUrl: deps.uiBaseUrl,
-            owner: incoming.requester,
+            owner: { aadObjectId: requester.aadObjectId, name: requester.name },
           },
           command.everyMs,
         );
@@ -94,10 +118,10 @@ export async function handleCommand(deps: CommandDeps, incoming: IncomingCommand
         if (!isRunCommand(command)) return { card: renderHelpCard() };
         const account = await resolve(deps, command.account);
         const request = runRequestFor(command, account, {
-          requester: incoming.requester,
+          requester: { aadObjectId: requester.aadObjectId, name: requester.name },
           conversation: incoming.conversation,
-          policy: deps.policy,
           uiBaseUrl: deps.uiBaseUrl,
+          startProof: await sign(command.kind, startTargetOf(account)),
         });
         const started = await deps.runs.start(request);
         return {
@@ -106,6 +130,7 @@ export async function handleCommand(deps: CommandDeps, incoming: IncomingCommand
       }
     }
   } catch (error) {
+    if (error instanceof Refusal) return { card: refusalCard(error) };
     if (error instanceof AccountLocked) {
       return {
         card: renderErrorCard({

@@ -2,10 +2,18 @@
  * The bot's side of Temporal: start a runbook by type name, send a decision as an Update,
  * read a run's status and list recent runs. Never imports workflow code.
  */
-import { WorkflowExecutionAlreadyStartedError, WorkflowUpdateStage, type Client } from '@temporalio/client';
+import { WorkflowNotFoundError } from '@temporalio/common';
+import {
+  ApplicationFailure,
+  WorkflowExecutionAlreadyStartedError,
+  WorkflowUpdateFailedError,
+  WorkflowUpdateStage,
+  type Client,
+} from '@temporalio/client';
 import { ScheduleAlreadyRunning, ScheduleNotFoundError } from '@temporalio/client';
 import type { AccountRef } from '../shared/accounts';
 import { decideUpdate, statusQuery, type DecideInput, type RunStatus } from '../shared/approval';
+import { ApprovalClosed, refusalOf } from '../shared/refusals';
 import { SA } from '../shared/runbooks';
 import {
   SCHEDULE_REQUESTER,
@@ -47,11 +55,6 @@ export class AccountLocked extends Error {
   }
 }
 
-/** The workflow refused a decision; the message says why in plain words. */
-export class DecisionRefused extends Error {
-  override readonly name = 'DecisionRefused';
-}
-
 /** Start, decide, read and list runs. */
 export interface RunService {
   start(request: RunRequest): Promise<StartedRun>;
@@ -59,7 +62,10 @@ export interface RunService {
   scheduleRotation(input: ScheduledRotationInput, everyInMs: number): Promise<string>;
   /** Deletes the account's rotation schedule; false when there was none. */
   unscheduleRotation(account: AccountRef): Promise<boolean>;
-  /** Sends `decide` once per `updateId` and waits until the workflow accepted it. */
+  /**
+   * Sends `decide` once per `updateId` and waits until the workflow accepted it. A refusal by
+   * the workflow's validator (or a run that has finished) is thrown as its {@link Refusal}.
+   */
   decide(
     ref: { workflowId: string; runId?: string },
     input: DecideInput,
@@ -158,7 +164,7 @@ export function createRunService(options: RunServiceOptions): RunService {
         });
         return await update.result();
       } catch (error) {
-        throw new DecisionRefused(refusalReason(error));
+        throw refusalOfUpdate(error);
       }
     },
     async getStatus(workflowId, runId) {
@@ -190,10 +196,13 @@ export function createRunService(options: RunServiceOptions): RunService {
   };
 }
 
-function refusalReason(error: unknown): string {
-  const err = error as Error & { cause?: Error };
-  if (err.name === 'WorkflowNotFoundError' || /already completed|not found/i.test(err.message)) {
-    return 'This run has already finished, so it takes no more decisions.';
+/** The refusal an update failure stands for; anything else (an outage) is not a refusal and is rethrown as is. */
+function refusalOfUpdate(error: unknown): unknown {
+  if (error instanceof WorkflowNotFoundError) {
+    return new ApprovalClosed('This run has already finished, so it takes no more decisions.');
   }
-  return err.cause?.message || err.message;
+  if (error instanceof WorkflowUpdateFailedError && error.cause instanceof ApplicationFailure) {
+    return refusalOf(error.cause.type ?? undefined, error.cause.message) ?? error;
+  }
+  return error;
 }

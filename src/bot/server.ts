@@ -1,18 +1,20 @@
 /**
  * The bot's HTTP endpoint, whichever SDK carries the bot: `POST /api/messages` (a JSON activity,
- * at most 1 MiB, authenticated by the transport) and `GET /healthz`. Without credentials it binds
- * to loopback only. HTTP concerns that do not depend on the SDK live here. `npm run bot` starts it from config.
+ * at most 1 MiB, authenticated by the transport) and `GET /healthz`. Without credentials it takes
+ * requests from this machine only, and refuses to start on any other address. HTTP concerns that do not depend on the SDK live here. `npm run bot` starts it from config.
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { Client, Connection } from '@temporalio/client';
 import { StorageManagementClient } from '@azure/arm-storage';
 import { DefaultAzureCredential } from '@azure/identity';
-import { ConfigError, loadConfig, type BotConfig } from '../config';
+import { ConfigError, isLoopbackHost, loadConfig, type BotConfig } from '../config';
+import { isTrustedServiceUrl } from '../shared/chat';
 import { createArmAccountResolver } from './accounts';
 import { createCmkBot, type BotLog } from './bot';
 import type { ChatTransport, CmkBot, InboundAnswer } from './chat-transport';
 import { createRunService } from './run-service';
+import { createProofSigner } from './signing';
 import { createChatTransport, type ChatTransportOptions } from './transports';
 
 /** What {@link startBotServer} serves. */
@@ -45,9 +47,15 @@ export async function startBotServer(options: BotServerOptions): Promise<BotServ
     options.transport ?? (await createChatTransport(bot, { log, ...options.transportOptions }));
   const handle = transport.inbound(options.handler);
   const authOn = Boolean(bot.appId);
-  const host = authOn ? bot.host : '127.0.0.1';
-  if (!authOn)
-    log('warn', 'MicrosoftAppId is not set: authentication is OFF, listening on 127.0.0.1 only (local use)');
+  const host = bot.host;
+  if (!authOn) {
+    if (!isLoopbackHost(host)) {
+      throw new ConfigError([
+        `CMK_BOT_HOST: without MicrosoftAppId the bot is unauthenticated and may listen on loopback only (127.0.0.1, ::1 or localhost), not ${host}; set MicrosoftAppId and MicrosoftAppPassword to listen there`,
+      ]);
+    }
+    log('warn', `MicrosoftAppId is not set: authentication is OFF, listening on ${host} only (local use)`);
+  }
   const afterAnswers = new Set<Promise<void>>();
 
   const server: Server = createServer((req, res) => {
@@ -73,6 +81,12 @@ export async function startBotServer(options: BotServerOptions): Promise<BotServ
       res.writeHead(405, { allow: 'POST' }).end();
       return;
     }
+    const refused = refusalOf(req, authOn);
+    if (refused) {
+      log('warn', 'refused a request', { path, reason: refused.reason });
+      res.writeHead(refused.status, { 'content-type': 'text/plain; charset=utf-8' }).end(refused.reason);
+      return;
+    }
     let body: unknown;
     try {
       body = JSON.parse((await readBody(req)).toString('utf8'));
@@ -82,6 +96,14 @@ export async function startBotServer(options: BotServerOptions): Promise<BotServ
     }
     if (!body || typeof body !== 'object' || Array.isArray(body)) {
       res.writeHead(400).end('The body is not an activity.');
+      return;
+    }
+    const serviceUrl = (body as { serviceUrl?: unknown }).serviceUrl;
+    if (!isTrustedServiceUrl(serviceUrl, bot.trustedServiceUrls)) {
+      log('warn', 'refused an activity from an untrusted service URL', { serviceUrl: String(serviceUrl) });
+      res
+        .writeHead(403, { 'content-type': 'text/plain; charset=utf-8' })
+        .end('The activity names a service URL this bot does not trust (CMK_TRUSTED_SERVICE_URLS).');
       return;
     }
     const answer = await handle({
@@ -121,6 +143,38 @@ export async function startBotServer(options: BotServerOptions): Promise<BotServ
   };
 }
 
+/**
+ * Requests refused before they are read. Bot Framework posts JSON, so nothing else is taken. In
+ * local mode (no authentication) only this machine may talk to the bot: the Host must be a
+ * loopback name (a DNS-rebound page cannot pass) and a browser's Origin header is refused, so a
+ * web page cannot drive the bot with blind cross-origin requests.
+ */
+function refusalOf(req: IncomingMessage, authOn: boolean): { status: number; reason: string } | undefined {
+  const type = (req.headers['content-type'] ?? '').split(';')[0]!.trim().toLowerCase();
+  if (type !== 'application/json') {
+    return { status: 415, reason: 'The bot takes application/json only.' };
+  }
+  if (authOn) return undefined;
+  if (req.headers.origin !== undefined) {
+    return { status: 403, reason: 'Local mode refuses requests from web pages (an Origin header was sent).' };
+  }
+  const hostname = hostnameOf(req.headers.host);
+  if (!hostname || !isLoopbackHost(hostname)) {
+    return {
+      status: 403,
+      reason: 'Local mode answers requests addressed to this machine (a loopback Host) only.',
+    };
+  }
+  return undefined;
+}
+
+/** The host name of a Host header, without its port. */
+function hostnameOf(host: string | undefined): string | undefined {
+  if (!host) return undefined;
+  const match = /^(\[[^\]]+\]|[^:]+)(:\d+)?$/.exec(host.trim());
+  return match?.[1];
+}
+
 /** Writes a transport's answer; resolves once it has been handed to the socket. */
 function write(res: ServerResponse, answer: InboundAnswer): Promise<void> {
   const { status, body } = answer;
@@ -148,7 +202,7 @@ async function readBody(req: IncomingMessage): Promise<Buffer> {
 
 /** Entry point (`npm run bot`): config → Temporal client, account resolver, bot, endpoint. */
 export async function main(env: NodeJS.ProcessEnv = process.env): Promise<BotServer> {
-  const config = loadConfig(env, ['temporal', 'azure', 'bot', 'policy']);
+  const config = loadConfig(env, ['temporal', 'azure', 'bot', 'policy', 'signing']);
   const connection = await Connection.connect({
     address: config.temporal.address,
     ...(config.temporal.connection.tls !== undefined ? { tls: config.temporal.connection.tls } : {}),
@@ -171,6 +225,7 @@ export async function main(env: NodeJS.ProcessEnv = process.env): Promise<BotSer
     }),
     subscriptionIds: config.azure.subscriptionIds,
     policy: config.policy,
+    signer: createProofSigner(config.signing),
     uiBaseUrl: config.temporal.uiBaseUrl,
     log: (level, message, fields) => console[level](message, fields ? JSON.stringify(fields) : ''),
   });

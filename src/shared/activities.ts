@@ -3,9 +3,10 @@
  * Workflows proxy `CmkActivities`; `src/activities` implements it over the Azure SDK.
  */
 import type { AccountRef } from './accounts';
-import type { RunStatus } from './approval';
+import type { ApprovalPolicy, RunStatus } from './approval';
 import type { ConversationRef } from './chat';
 import type { EncryptionSettings, Plan } from './plan';
+import type { BotPublicKey } from './proof';
 import type { IdentityChoice, KeyChoice, Operation, VaultChoice } from './runbooks';
 
 /** What an operation wants to achieve; `inspect` turns it into a plan against live state. */
@@ -176,3 +177,22 @@ export interface CmkActivities {
 
 /** The operations whose plans are destructive by nature. */
 export const DESTRUCTIVE_OPERATIONS: readonly Operation[] = ['revoke', 'disable', 'changeKey'];
+
+/**
+ * What the worker gives each run at its start, recorded in the run's history: the approval
+ * policy the run uses (with its hash), the bot keys proofs must verify against, and the chat
+ * service URLs the worker will send to.
+ */
+export interface RunSettings {
+  policy: ApprovalPolicy;
+  /** sha256 (hex) of the policy's canonical JSON. */
+  policyHash: string;
+  /** Up to two keys (old and new while the bot's key is rotated). */
+  botKeys: BotPublicKey[];
+  trustedServiceUrls: string[];
+}
+
+/** The activity a run reads the worker's settings with; `createCmkWorker` registers it from config. */
+export interface SettingsActivities {
+  loadRunSettings(): Promise<RunSettings>;
+}

@@ -90,6 +90,8 @@ export interface KeySummary {
 /** The plan an approver approves. */
 export interface Plan {
   operation: Operation;
+  /** Whose approval policy applies, when not the run's own operation (a configure that changes the key). */
+  approvalOperation?: Operation;
   account: AccountRef;
   location?: string;
   /** The account's blob endpoint, so data-plane probes need not read the account again. */

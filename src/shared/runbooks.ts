@@ -69,13 +69,21 @@ export const SA = {
 /** `Name=Type` pairs for `temporal server start-dev --search-attribute` and operator registration. */
 export const SEARCH_ATTRIBUTES: readonly string[] = Object.values(SA).map((key) => `${key.name}=Keyword`);
 
-/** Everything every runbook gets at start: who asked, where to report, which approvals apply. */
+/** Everything every runbook gets at start: who asked, where to report, the bot's proof of both. */
 export interface RunContext {
   requester: Person;
-  /** Where the command came from; absent for scheduled runs (then nothing is posted). */
+  /** Where the command came from; absent for runs nobody reports on (then nothing is posted). */
   conversation?: ConversationRef;
-  /** Read from config when the run starts, so a config change never alters a running approval. */
-  policy: ApprovalPolicy;
+  /**
+   * The bot's signature over requester, operation, target and conversation (`StartClaims`).
+   * A run that cannot verify it ends `invalid` before any call to Azure.
+   */
+  startProof?: string;
+  /**
+   * Runs started before the worker owned the policy carried it here; only their replay reads
+   * it. New runs ignore it and use the worker's policy, recorded in their history.
+   */
+  policy?: ApprovalPolicy;
   /** Base URL of the Temporal UI, for links on cards. */
   uiBaseUrl?: string;
 }

@@ -62,6 +62,11 @@ export function searchAttributesFor(
   return pairs;
 }
 
+/** What a start proof names as the run's target: the account's resource id, lowercased. */
+export function startTargetOf(account: AccountRef): string {
+  return accountId(account).toLowerCase();
+}
+
 /** The workflow id of a fleet run: one per requester and start time (fleets hold no account lock). */
 export function fleetWorkflowId(requester: Person, startedAt: Date): string {
   return `cmk-fleet/${requester.aadObjectId.toLowerCase()}/${startedAt.toISOString()}`;
@@ -105,10 +110,13 @@ export function startOptionsFor<O extends Operation>(
 /** The workflow type a rotation schedule starts. */
 export const SCHEDULED_ROTATION_WORKFLOW = 'scheduledRotation';
 
-/** Input of `scheduledRotation`: which account, and the policy/conversation its child run gets. */
+/** Input of `scheduledRotation`: which account, and the conversation its child run reports into. */
 export interface ScheduledRotationInput {
   account: AccountRef;
-  policy: ApprovalPolicy;
+  /** The bot's signature over the schedule's owner, account and conversation (operation `scheduleRotation`). */
+  startProof?: string;
+  /** Only in schedules set up before the worker owned the policy; ignored by new runs. */
+  policy?: ApprovalPolicy;
   /** Where to report each rotation; absent means the run is visible only in Temporal. */
   conversation?: ConversationRef;
   uiBaseUrl?: string;

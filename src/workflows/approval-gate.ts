@@ -3,11 +3,12 @@
  * a precise sentence, N-of-M quorum with optional role separation, a deadline, and approvals
  * bound to the plan fingerprint so a change in Azure makes them lapse.
  */
-import { condition, setCurrentDetails, setHandler } from '@temporalio/workflow';
+import { condition, setCurrentDetails, setHandler, workflowInfo } from '@temporalio/workflow';
 import {
   approversFor,
   decideUpdate,
   quorumFor,
+  sameTenant,
   VERDICTS,
   type DecideInput,
   type Decision,
@@ -15,6 +16,16 @@ import {
 } from '../shared/approval';
 import { parseDurationMs } from '../shared/duration';
 import type { Plan } from '../shared/plan';
+import { ProofNotValid, unverifiedClaims, verifyDecisionProof, type DecisionClaims } from '../shared/proof';
+import {
+  AlreadyDecided,
+  ApprovalClosed,
+  ApproverNotAllowed,
+  DecisionProofInvalid,
+  NotInTenant,
+  OwnRequest,
+  StaleCard,
+} from '../shared/refusals';
 import { OPERATION_ENV_SUFFIX, OPERATION_TITLES, type Operation } from '../shared/runbooks';
 import { planMarkdown } from '../shared/status';
 import type { Run } from './run';
@@ -152,41 +163,91 @@ export class ApprovalGate {
     }
   }
 
+  /** Refuses, with a sentence for the clicker, every decision that may not count; changes nothing. */
   private validate(input: DecideInput): void {
     const run = this.run;
     const approval = run.status.approval;
-    const op = run.operation;
     switch (approval.state) {
       case 'rejected':
-        throw new Error('This run was already rejected.');
+        throw new ApprovalClosed('This run was already rejected.');
       case 'expired':
-        throw new Error('This approval has expired.');
+        throw new ApprovalClosed('This approval has expired.');
       case 'approved':
-        throw new Error('This run was already approved.');
+        throw new ApprovalClosed('This run was already approved.');
       case 'pending':
         break;
       default:
-        throw new Error('This run is not waiting for approval.');
+        throw new ApprovalClosed('This run is not waiting for approval.');
     }
     if (!input || typeof input.approverAadId !== 'string' || !VERDICTS.includes(input.verdict)) {
-      throw new Error('A decision needs your Entra object id and a verdict of approve or reject.');
+      throw new DecisionProofInvalid(
+        'A decision needs your Entra object id and a verdict of approve or reject.',
+      );
     }
-    const policyTenant = run.context.policy.tenantId;
-    if (policyTenant && input.tenantId && input.tenantId.toLowerCase() !== policyTenant.toLowerCase()) {
-      throw new Error('You signed in from another tenant; approvals for this run come from its own tenant.');
+    const claims = this.verifiedClaims(input);
+    if (!sameTenant(claims.tid, run.context.policy.tenantId)) {
+      throw new NotInTenant(
+        'You signed in from another tenant; approvals for this run come from its own tenant.',
+      );
     }
-    const who = input.approverAadId.toLowerCase();
+    const who = claims.sub;
     if (who === run.context.requester.aadObjectId.toLowerCase()) {
-      throw new Error('You requested this run; someone else must approve it.');
+      throw new OwnRequest('You requested this run; someone else must approve it.');
     }
+    const op = this.policyOperation(run.status.plan);
     if (!approversFor(run.context.policy, op).includes(who)) {
-      throw new Error(`You are not an approver for ${OPERATION_TITLES[op]}.`);
+      throw new ApproverNotAllowed(`You are not an approver for ${OPERATION_TITLES[op]}.`);
     }
     const earlier = approval.decisions.find((d) => d.approverAadId.toLowerCase() === who);
-    if (earlier) throw new Error(`You already ${earlier.verdict}d this run.`);
-    if (input.fingerprint && input.fingerprint !== run.status.plan?.fingerprint) {
-      throw new Error('This card shows an older plan; refresh it.');
+    if (earlier) throw new AlreadyDecided(`You already ${earlier.verdict}d this run.`);
+    if (approval.decisions.some((d) => d.proofId === claims.jti)) {
+      throw new AlreadyDecided('This click was already counted.');
     }
+    if (claims.fp !== run.status.plan?.fingerprint) {
+      throw new StaleCard('This card shows an older plan; refresh it.');
+    }
+  }
+
+  /**
+   * The decision as the bot signed it: a valid signature by a trusted key, not expired, for this
+   * run, and saying exactly what the input says. Runs from before decisions were signed take none.
+   */
+  private verifiedClaims(input: DecideInput): DecisionClaims {
+    const keys = this.run.context.botKeys;
+    if (!keys) {
+      throw new DecisionProofInvalid(
+        'This run was started before decisions were signed by the bot, so it takes no decisions; start it again.',
+      );
+    }
+    let claims: DecisionClaims;
+    try {
+      claims = verifyDecisionProof(input.proof, keys, Date.now());
+    } catch (error) {
+      if (!(error instanceof ProofNotValid)) throw error;
+      throw new DecisionProofInvalid(decisionRefusal(error));
+    }
+    const info = workflowInfo();
+    if (claims.wf !== info.workflowId || claims.run !== info.runId) {
+      throw new StaleCard('This card belongs to another run of this account; refresh it.');
+    }
+    const matches =
+      claims.sub === input.approverAadId.toLowerCase() &&
+      claims.name === (input.approverName ?? '') &&
+      claims.verdict === input.verdict &&
+      claims.fp === input.fingerprint &&
+      (claims.comment ?? '') === (input.comment ?? '') &&
+      sameTenant(claims.tid, input.tenantId);
+    if (!matches)
+      throw new DecisionProofInvalid('This decision says something other than what the bot signed.');
+    return claims;
+  }
+
+  /**
+   * The operation whose approvers, quorum and roles govern a plan: the plan's own approval
+   * operation when it names one (a configure that is really a key change), else the run's.
+   */
+  policyOperation(plan?: Plan): Operation {
+    return plan?.approvalOperation ?? this.run.operation;
   }
 
   private decide(input: DecideInput): RunStatus {
@@ -200,6 +261,8 @@ export class ApprovalGate {
       at: new Date().toISOString(),
       fingerprint: run.status.plan?.fingerprint ?? '',
     };
+    const proofId = input.proof ? unverifiedClaims(input.proof)?.jti : undefined;
+    if (typeof proofId === 'string') decision.proofId = proofId;
     approval.decisions.push(decision);
     if (decision.verdict === 'reject') run.setApprovalState('rejected');
     else if (quorumMet(run, approval.decisions)) run.setApprovalState('approved');
@@ -214,6 +277,18 @@ function quorumMet(run: Run, decisions: Decision[]): boolean {
   if (approvals.length < quorumFor(run.context.policy, run.operation)) return false;
   const roles = run.context.policy.roles?.[run.operation] ?? [];
   return roles.every((role) => role.approvers.some((id) => approvals.includes(id.toLowerCase())));
+}
+
+function decisionRefusal(problem: ProofNotValid): string {
+  switch (problem.problem) {
+    case 'missing':
+      return 'This decision is not signed by the bot; decisions are taken only from the run card in Teams.';
+    case 'expired':
+    case 'not-yet-valid':
+      return `This decision's signature is out of date (${problem.message}); click the card again.`;
+    default:
+      return `This decision's signature does not verify against the bot keys this worker trusts (${problem.message}).`;
+  }
 }
 
 /** The message of a plan that cannot go ahead: each blocker with its fix. */

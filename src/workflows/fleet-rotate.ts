@@ -18,7 +18,7 @@ import {
 import { validateAccountRef, workflowIdFor, type AccountRef } from '../shared/accounts';
 import { statusQuery, type RunStatus } from '../shared/approval';
 import { ValidationError } from '../shared/names';
-import type { FleetOutcome, FleetRotateInput, RunResult } from '../shared/runbooks';
+import type { FleetOutcome, FleetRotateInput, RunContext, RunResult } from '../shared/runbooks';
 import { searchAttributesFor } from '../shared/start';
 import { summaryLine } from '../shared/status';
 import { childSearchAttributes } from './children';
@@ -26,6 +26,8 @@ import { rotateKey } from './rotate-key';
 import { upsertKnown } from './run';
 import { SA } from '../shared/runbooks';
 import { chat } from './proxies';
+import { invalidResult } from './runbook';
+import { establishTrust, type TrustedContext } from './trust';
 
 /**
  * Rotations in flight. The worker paces ARM requests to the subscription's buckets itself, so
@@ -55,6 +57,16 @@ export async function fleetRotate(input: FleetRotateInput): Promise<RunResult> {
   const fallback = paced ? DEFAULT_FLEET_CONCURRENCY : UNPACED_FLEET_CONCURRENCY;
   const perRun = input.accountsPerRun ?? (paced ? ACCOUNTS_PER_RUN : UNPACED_ACCOUNTS_PER_RUN);
   const concurrency = Math.max(1, Math.min(input.concurrency ?? fallback, MAX_FLEET_CONCURRENCY));
+  let trust: TrustedContext;
+  try {
+    trust = await establishTrust('fleetRotate', workflowInfo().workflowId, input);
+  } catch (error) {
+    return invalidResult(error);
+  }
+  // Fleets started before the worker owned the policy hand theirs on; new ones hand on the proof.
+  const child: RunContext = trust.startProof
+    ? { requester: trust.requester, startProof: trust.startProof, uiBaseUrl: input.uiBaseUrl }
+    : { requester: input.requester, policy: input.policy, uiBaseUrl: input.uiBaseUrl };
   const total = outcomes.length + input.accounts.length;
   const status: RunStatus = {
     workflowId: workflowInfo().workflowId,
@@ -62,7 +74,7 @@ export async function fleetRotate(input: FleetRotateInput): Promise<RunResult> {
     operation: 'fleetRotate',
     account: input.accounts[0] ??
       input.carried?.[0]?.account ?? { subscriptionId: '', resourceGroup: '', name: '' },
-    requester: input.requester,
+    requester: trust.requester,
     stage: 'running',
     summary: summaryLine('fleetRotate', undefined, { accounts: total }),
     approval: { state: 'not-required', quorum: 0, approvers: [], decisions: [] },
@@ -81,7 +93,7 @@ export async function fleetRotate(input: FleetRotateInput): Promise<RunResult> {
     const id = `${started}`;
     inFlight.set(
       id,
-      rotateOne(raw, input).then((outcome) => {
+      rotateOne(raw, child).then((outcome) => {
         outcomes.push(outcome);
         inFlight.delete(id);
       }),
@@ -97,9 +109,9 @@ export async function fleetRotate(input: FleetRotateInput): Promise<RunResult> {
   status.stage = 'done';
   status.result = result;
   upsertKnown([{ key: SA.stage, value: 'done' }]);
-  if (input.conversation) {
+  if (trust.conversation) {
     try {
-      await chat.sendChatText({ conversation: input.conversation, text: result.message });
+      await chat.sendChatText({ conversation: trust.conversation, text: result.message });
     } catch (error) {
       log.warn('The fleet summary could not be sent', { error: (error as Error).message });
     }
@@ -108,7 +120,7 @@ export async function fleetRotate(input: FleetRotateInput): Promise<RunResult> {
   return result;
 }
 
-async function rotateOne(raw: AccountRef, input: FleetRotateInput): Promise<FleetOutcome> {
+async function rotateOne(raw: AccountRef, context: RunContext): Promise<FleetOutcome> {
   let account: AccountRef;
   try {
     account = validateAccountRef(raw);
@@ -120,8 +132,8 @@ async function rotateOne(raw: AccountRef, input: FleetRotateInput): Promise<Flee
   try {
     const child = await startChild(rotateKey, {
       workflowId,
-      args: [{ account, requester: input.requester, policy: input.policy, uiBaseUrl: input.uiBaseUrl }],
-      typedSearchAttributes: childSearchAttributes(searchAttributesFor('rotate', account, input.requester)),
+      args: [{ account, ...context }],
+      typedSearchAttributes: childSearchAttributes(searchAttributesFor('rotate', account, context.requester)),
       staticSummary: `${summaryLine('rotate', account)} · fleet`,
     });
     const result = await child.result();

@@ -18,6 +18,7 @@ import type { Operation, RunContext, RunResult, StepResult } from '../shared/run
 import { SA } from '../shared/runbooks';
 import { runUrl } from '../shared/status';
 import { chat } from './proxies';
+import type { TrustedContext } from './trust';
 
 /** The live state of one runbook execution; the gate and the runbook steps change it. */
 export class Run {
@@ -26,11 +27,16 @@ export class Run {
   /** What a failure leaves in Azure; reported in the result. */
   readonly remaining: string[] = [];
   private messageId?: string;
+  private trusted?: TrustedContext;
 
+  /**
+   * Starts the `status` query at once, showing what was asked; who asked and which policy applies
+   * are settled by {@link trust} once the start is verified.
+   */
   constructor(
     readonly operation: Operation,
     readonly account: AccountRef,
-    readonly context: RunContext,
+    asked: Pick<RunContext, 'requester' | 'uiBaseUrl'>,
     summary: string,
   ) {
     const info = workflowInfo();
@@ -39,21 +45,40 @@ export class Run {
       runId: info.runId,
       operation,
       account,
-      requester: context.requester,
+      requester: asked.requester,
       stage: 'preflight',
       summary,
-      approval: {
-        state: 'not-required',
-        quorum: quorumFor(context.policy, operation),
-        approvers: approversFor(context.policy, operation),
-        decisions: [],
-      },
+      approval: { state: 'not-required', quorum: 0, approvers: [], decisions: [] },
       steps: [],
-      uiUrl: context.uiBaseUrl
-        ? runUrl(context.uiBaseUrl, info.namespace, info.workflowId, info.runId)
+      uiUrl: asked.uiBaseUrl
+        ? runUrl(asked.uiBaseUrl, info.namespace, info.workflowId, info.runId)
         : undefined,
     };
     setHandler(statusQuery, () => this.status);
+  }
+
+  /** What the run trusts: the verified requester and conversation, and the worker's policy. */
+  get context(): TrustedContext {
+    if (!this.trusted) throw new Error('The run used its context before its start was verified.');
+    return this.trusted;
+  }
+
+  /** Settles the run's context once its start is verified; the status shows its policy from now on. */
+  trust(context: TrustedContext): void {
+    this.trusted = context;
+    const approval = this.status.approval;
+    this.status.requester = context.requester;
+    approval.quorum = quorumFor(context.policy, this.operation);
+    approval.approvers = approversFor(context.policy, this.operation);
+    if (context.policyHash) this.status.policyHash = context.policyHash;
+  }
+
+  /** Ends a run whose start was refused: the result is shown to queries only, never posted. */
+  refuse(result: RunResult): RunResult {
+    this.status.result = result;
+    this.status.stage = 'done';
+    upsertKnown([{ key: SA.stage, value: 'done' }]);
+    return result;
   }
 
   /** Sets the plan the card shows. */

@@ -7,11 +7,14 @@ import { ActivityFailure, ApplicationFailure, allHandlersFinished, condition } f
 import { validateAccountRef } from '../shared/accounts';
 import type { OperationRequest } from '../shared/activities';
 import { ValidationError } from '../shared/names';
+import { Refusal } from '../shared/refusals';
+import { startTargetOf } from '../shared/start';
 import type { EncryptionSettings, Plan } from '../shared/plan';
 import { SA, type Operation, type RunContext, type RunOutcome, type RunResult } from '../shared/runbooks';
 import { ApprovalGate, blockedMessage } from './approval-gate';
 import { azure } from './proxies';
 import { Run, upsertKnown } from './run';
+import { establishTrust } from './trust';
 import type { AccountRef } from '../shared/accounts';
 
 /** What the change part of a runbook reports when it succeeds. */
@@ -46,6 +49,11 @@ export async function runRunbook(spec: RunbookSpec): Promise<RunResult> {
     return invalidResult(error);
   }
   const run = new Run(spec.operation, account, spec.input, spec.summary);
+  try {
+    run.trust(await establishTrust(spec.operation, startTargetOf(account), spec.input));
+  } catch (error) {
+    return run.refuse(invalidResult(error));
+  }
   const gate = new ApprovalGate(run);
   const result = await execute(spec, run, gate, account);
   await condition(allHandlersFinished);
@@ -116,11 +124,12 @@ export function failureOf(error: unknown): { outcome: RunOutcome; message: strin
   throw error;
 }
 
-function invalidResult(error: unknown): RunResult {
-  if (!(error instanceof ValidationError)) throw error;
+/** A run that ends before it starts: bad input, or a start the worker does not trust. */
+export function invalidResult(error: unknown): RunResult {
+  if (!(error instanceof ValidationError) && !(error instanceof Refusal)) throw error;
   return {
     outcome: 'invalid',
-    message: `Nothing was started: ${error.message}`,
+    message: error instanceof Refusal ? error.message : `Nothing was started: ${error.message}`,
     steps: [],
     remaining: [],
     errorType: error.name,

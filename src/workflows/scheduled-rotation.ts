@@ -6,37 +6,45 @@
 import { WorkflowExecutionAlreadyStartedError } from '@temporalio/common';
 import { executeChild } from '@temporalio/workflow';
 import { validateAccountRef, workflowIdFor } from '../shared/accounts';
-import { ValidationError } from '../shared/names';
 import type { RunResult } from '../shared/runbooks';
-import { SCHEDULE_REQUESTER, searchAttributesFor, type ScheduledRotationInput } from '../shared/start';
+import {
+  SCHEDULE_REQUESTER,
+  searchAttributesFor,
+  startTargetOf,
+  type ScheduledRotationInput,
+} from '../shared/start';
 import { summaryLine } from '../shared/status';
 import { rotateKey } from './rotate-key';
 import { childSearchAttributes } from './children';
+import { invalidResult } from './runbook';
+import { establishTrust } from './trust';
 
 /** One scheduled rotation of one account. */
 export async function scheduledRotation(input: ScheduledRotationInput): Promise<RunResult> {
   let account;
+  let trust;
   try {
     account = validateAccountRef(input.account);
+    trust = await establishTrust('scheduleRotation', startTargetOf(account), {
+      requester: input.owner ?? SCHEDULE_REQUESTER,
+      conversation: input.conversation,
+      startProof: input.startProof,
+      policy: input.policy,
+      uiBaseUrl: input.uiBaseUrl,
+    });
   } catch (error) {
-    if (!(error instanceof ValidationError)) throw error;
-    return { outcome: 'invalid', message: error.message, steps: [], remaining: [], errorType: error.name };
+    return invalidResult(error);
   }
-  const requester = input.owner ?? SCHEDULE_REQUESTER;
+  const requester = trust.requester;
   const workflowId = workflowIdFor(account);
+  // Schedules set up before the worker owned the policy hand theirs on; new ones hand on the proof.
+  const context = trust.startProof
+    ? { requester, conversation: trust.conversation, startProof: trust.startProof }
+    : { requester, policy: input.policy, conversation: input.conversation };
   try {
     return await executeChild(rotateKey, {
       workflowId,
-      args: [
-        {
-          account,
-          requester,
-          policy: input.policy,
-          conversation: input.conversation,
-          uiBaseUrl: input.uiBaseUrl,
-          confirmWithin: input.confirmWithin,
-        },
-      ],
+      args: [{ account, ...context, uiBaseUrl: input.uiBaseUrl, confirmWithin: input.confirmWithin }],
       typedSearchAttributes: childSearchAttributes(searchAttributesFor('rotate', account, requester)),
       staticSummary: `${summaryLine('rotate', account)} · scheduled`,
     });

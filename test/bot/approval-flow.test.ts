@@ -20,6 +20,7 @@ import type { RunResult } from '../../src/shared/runbooks';
 import { createCmkWorker } from '../../worker';
 import { FAST_TIMING } from '../activities/harness';
 import { testEnv, uniqueId, workflowBundle } from '../helpers/temporal';
+import { anyMemberMayRequest, TEST_BOT_KEY, testSigner } from '../helpers/trust';
 import {
   SDKS,
   localBot,
@@ -93,6 +94,7 @@ describe('approvals from chat to Azure and back, on each bot SDK', () => {
       deadline: '1h',
       tenantId,
       alwaysApprove: ['configure'],
+      requesters: anyMemberMayRequest(),
     };
   });
 
@@ -103,7 +105,8 @@ describe('approvals from chat to Azure and back, on each bot SDK', () => {
 
   /** The production worker factory and the bot endpoint, both on `sdk`. */
   async function startChatSide(sdk: BotSdk, taskQueue: string): Promise<ChatSide> {
-    const bot = localBot(sdk);
+    const trustedServiceUrls = [connector.serviceUrl];
+    const bot = localBot(sdk, trustedServiceUrls);
     const activities = createActivities({
       azure: createAzureClients(
         { tenantId, subscriptionIds: azure.subscriptionIds, armEndpoint: 'https://management.azure.com' },
@@ -114,6 +117,7 @@ describe('approvals from chat to Azure and back, on each bot SDK', () => {
         },
       ),
       chat: createChatPort(await createChatTransport(bot), {
+        trustedServiceUrls,
         delivery: { minIntervalInMs: 5, baseDelayInMs: 10 },
       }),
       tenantId,
@@ -124,6 +128,7 @@ describe('approvals from chat to Azure and back, on each bot SDK', () => {
       namespace: 'default',
       taskQueue,
       activities,
+      trust: { policy, botKeys: [TEST_BOT_KEY], trustedServiceUrls },
       workflowBundle: await workflowBundle(),
       options: { shutdownGraceTime: '100ms' },
     });
@@ -138,6 +143,7 @@ describe('approvals from chat to Azure and back, on each bot SDK', () => {
         }),
         subscriptionIds: azure.subscriptionIds,
         policy,
+        signer: testSigner,
         uiBaseUrl: 'http://ui.test',
       }),
       log: () => {},

@@ -16,8 +16,8 @@ export const ISSUER = 'https://test-issuer.botframework.local';
 /** The SDKs every HTTP-level bot suite runs against, one server per suite and SDK. */
 export const SDKS: readonly BotSdk[] = BOT_SDKS;
 
-/** A bot for local use (no app id, so no tokens) on `sdk`, on a free loopback port. */
-export function localBot(sdk: BotSdk): BotConfig {
+/** A bot for local use (no app id, so no tokens) on `sdk`, on a free loopback port, answering `trustedServiceUrls`. */
+export function localBot(sdk: BotSdk, trustedServiceUrls: string[] = []): BotConfig {
   return {
     sdk,
     appId: '',
@@ -26,6 +26,7 @@ export function localBot(sdk: BotSdk): BotConfig {
     appTenantId: '',
     port: 0,
     host: '127.0.0.1',
+    trustedServiceUrls,
   };
 }
 
@@ -215,6 +216,17 @@ function stubConnections(appId: string): Connections {
     getTokenProvider: () => provider,
     getTokenProviderFromActivity: () => provider,
     getDefaultConnectionConfiguration: () => settings,
+  };
+}
+
+/**
+ * Outbound calls as a registered bot makes them, with a stub bearer token (`Bearer stub-outbound`)
+ * instead of asking Entra: for a worker's chat port, so a connector sees what a real worker sends.
+ */
+export function stubOutbound(appId: string): ChatTransportOptions {
+  return {
+    agents: { connections: stubConnections(appId) },
+    botbuilder: { credentialsFactory: new StubCredentialsFactory(appId) },
   };
 }
 

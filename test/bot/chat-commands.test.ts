@@ -17,6 +17,7 @@ import { TypedSearchAttributes } from '@temporalio/common';
 import { SA } from '../../src/shared/runbooks';
 import { scheduleIdFor } from '../../src/shared/start';
 import { testEnv, uniqueId } from '../helpers/temporal';
+import { anyMemberMayRequest, testSigner } from '../helpers/trust';
 import { SDKS, localBot, startRecordingConnector, type RecordingConnector } from './channel';
 import { APPROVER, REQUESTER, TENANT } from './fixtures';
 
@@ -25,6 +26,7 @@ const policy: ApprovalPolicy = {
   quorum: {},
   deadline: '1h',
   tenantId: TENANT,
+  requesters: anyMemberMayRequest(),
 };
 
 for (const sdk of SDKS) {
@@ -57,9 +59,14 @@ for (const sdk of SDKS) {
         }),
         subscriptionIds: azure.subscriptionIds,
         policy,
+        signer: testSigner,
         uiBaseUrl: 'http://ui.test',
       });
-      server = await startBotServer({ bot: localBot(sdk), handler: bot, log: () => {} });
+      server = await startBotServer({
+        bot: localBot(sdk, [connector.serviceUrl]),
+        handler: bot,
+        log: () => {},
+      });
     });
 
     after(async () => {

@@ -12,6 +12,8 @@ import { workflowIdFor } from '../../src/shared/accounts';
 import type { ApprovalPolicy } from '../../src/shared/approval';
 import type { RotateKeyInput } from '../../src/shared/runbooks';
 import { testEnv, uniqueId } from '../helpers/temporal';
+import { anyMemberMayRequest, testPublicKey, testSigner } from '../helpers/trust';
+import { compactVerify } from 'jose';
 import {
   ISSUER,
   SDKS,
@@ -29,6 +31,7 @@ const policy: ApprovalPolicy = {
   quorum: {},
   deadline: '1h',
   tenantId: TENANT,
+  requesters: anyMemberMayRequest(),
 };
 
 for (const sdk of SDKS) {
@@ -53,6 +56,7 @@ for (const sdk of SDKS) {
         appTenantId: '',
         port: 0,
         host: '127.0.0.1',
+        trustedServiceUrls: [connector.serviceUrl],
       };
       const runs = createRunService({
         client,
@@ -72,6 +76,7 @@ for (const sdk of SDKS) {
           }),
           subscriptionIds: [SUBSCRIPTION],
           policy,
+          signer: testSigner,
           uiBaseUrl: 'http://localhost:8233',
         }),
         transportOptions: offlineAuth(appId, authority),
@@ -131,7 +136,7 @@ for (const sdk of SDKS) {
 
     const ref = (name: string) => ({ subscriptionId: SUBSCRIPTION, resourceGroup: 'rg-storage', name });
 
-    test('when Teams sends a correctly signed command, then the run starts with the requester, conversation and policy', async () => {
+    test('when Teams sends a correctly signed command, then the run starts with the requester and conversation, signed by the bot, and no policy', async () => {
       const account = `st${randomUUID().slice(0, 8)}`;
       assert.equal(await post(command(account), authority.sign(claims())), 200);
       const workflowId = workflowIdFor(ref(account));
@@ -145,7 +150,12 @@ for (const sdk of SDKS) {
       const input = defaultPayloadConverter.fromPayload<RotateKeyInput>(payload!);
       assert.deepEqual(input.account, ref(account));
       assert.deepEqual(input.requester, REQUESTER);
-      assert.deepEqual(input.policy, policy);
+      assert.equal(input.policy, undefined, "the policy is the worker's, never run input");
+      const signed = await compactVerify(input.startProof!, testPublicKey());
+      const start = JSON.parse(new TextDecoder().decode(signed.payload)) as Record<string, unknown>;
+      assert.equal(start.op, 'rotate');
+      assert.equal(start.sub, REQUESTER.aadObjectId);
+      assert.deepEqual(start.conv, input.conversation);
       assert.equal((input.conversation?.conversation as { id: string }).id, `a:personal-${account}`);
       const reply = connector.sent.find((s) => s.conversationId === `a:personal-${account}`);
       assert.match(String(reply?.body.text), new RegExp(`Started \\*\\*Rotate key · ${account}\\*\\*`));
@@ -188,27 +198,32 @@ for (const sdk of SDKS) {
   });
 
   describe(`the bot endpoint without credentials (${sdk})`, () => {
+    const local = async (host: string): Promise<Parameters<typeof startBotServer>[0]> => ({
+      bot: { ...localBot(sdk), host },
+      handler: createCmkBot({
+        runs: createRunService({
+          client: (await testEnv()).client,
+          taskQueue: uniqueId('bot-local'),
+          namespace: 'default',
+          uiBaseUrl: 'http://localhost:8233',
+        }),
+        resolver: createArmAccountResolver({
+          subscriptionIds: [],
+          storage: () => {
+            throw new Error('unused');
+          },
+        }),
+        subscriptionIds: [],
+        policy,
+        signer: testSigner,
+        uiBaseUrl: 'http://localhost:8233',
+      }),
+    });
+
     test('when no app id is configured, then it listens on loopback only and logs that auth is off', async () => {
       const lines: string[] = [];
       const server = await startBotServer({
-        bot: { ...localBot(sdk), host: '0.0.0.0' },
-        handler: createCmkBot({
-          runs: createRunService({
-            client: (await testEnv()).client,
-            taskQueue: uniqueId('bot-local'),
-            namespace: 'default',
-            uiBaseUrl: 'http://localhost:8233',
-          }),
-          resolver: createArmAccountResolver({
-            subscriptionIds: [],
-            storage: () => {
-              throw new Error('unused');
-            },
-          }),
-          subscriptionIds: [],
-          policy,
-          uiBaseUrl: 'http://localhost:8233',
-        }),
+        ...(await local('127.0.0.1')),
         log: (_level, message) => lines.push(message),
       });
       try {
@@ -219,6 +234,14 @@ for (const sdk of SDKS) {
       } finally {
         await server.close();
       }
+    });
+
+    test('when no app id is configured and the host is not loopback, then the bot does not start and says why', async () => {
+      await assert.rejects(startBotServer({ ...(await local('0.0.0.0')), log: () => {} }), (error: Error) => {
+        assert.match(error.message, /CMK_BOT_HOST: without MicrosoftAppId the bot is unauthenticated/);
+        assert.match(error.message, /loopback only/);
+        return true;
+      });
     });
   });
 }

@@ -52,7 +52,11 @@ for (const sdk of SDKS) {
 
     before(async () => {
       connector = await startRecordingConnector();
-      server = await startBotServer({ bot: localBot(sdk), handler: recorded.bot, log: () => {} });
+      server = await startBotServer({
+        bot: localBot(sdk, [connector.serviceUrl]),
+        handler: recorded.bot,
+        log: () => {},
+      });
     });
     after(async () => {
       await server?.close();

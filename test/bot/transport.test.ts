@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { randomUUID } from 'node:crypto';
 import { after, before, describe, test } from 'node:test';
 import { Activity } from '@microsoft/agents-activity';
 import { TurnContext } from 'botbuilder';
@@ -6,7 +7,8 @@ import { createChatPort } from '../../src/bot/chat-port';
 import { createChatTransport } from '../../src/bot/transports';
 import type { BotSdk } from '../../src/config';
 import type { ChatPort, ConversationRef } from '../../src/shared/chat';
-import { SDKS, localBot, startRecordingConnector, type RecordingConnector } from './channel';
+import { UntrustedServiceUrl } from '../../src/shared/refusals';
+import { SDKS, localBot, startRecordingConnector, stubOutbound, type RecordingConnector } from './channel';
 import { APPROVER, TENANT, pendingStatus, succeededStatus } from './fixtures';
 
 const CHANNEL = '19:team-channel@thread.tacv2';
@@ -20,6 +22,7 @@ for (const sdk of SDKS) {
     before(async () => {
       connector = await startRecordingConnector();
       chat = createChatPort(await createChatTransport(localBot(sdk)), {
+        trustedServiceUrls: [connector.serviceUrl],
         delivery: { minIntervalInMs: 5, baseDelayInMs: 10, maxAttempts: 6 },
       });
       conversation = {
@@ -39,6 +42,37 @@ for (const sdk of SDKS) {
       connector.sent
         .filter((s) => s.method === method)
         .map((s) => (s.body.attachments as { content: Record<string, unknown> }[])[0]!.content);
+
+    test('when a conversation names a service URL the worker does not trust, then nothing is sent there, token or not', async () => {
+      const elsewhere = await startRecordingConnector();
+      try {
+        const appId = randomUUID();
+        const registered = createChatPort(
+          await createChatTransport(
+            { ...localBot(sdk), appId, appPassword: 'unused', appType: 'MultiTenant' },
+            stubOutbound(appId),
+          ),
+          { trustedServiceUrls: [connector.serviceUrl] },
+        );
+        const stolen = { ...conversation, serviceUrl: elsewhere.serviceUrl };
+        await assert.rejects(registered.postCard(stolen, pendingStatus()), (error: Error) => {
+          assert.ok(error instanceof UntrustedServiceUrl);
+          assert.match(error.message, /is not a trusted chat connector \(CMK_TRUSTED_SERVICE_URLS\)/);
+          return true;
+        });
+        await assert.rejects(registered.sendText(stolen, 'hello'), UntrustedServiceUrl);
+        assert.deepEqual(elsewhere.sent, [], 'the untrusted connector got no request (and no token)');
+        const id = await registered.postCard(conversation, pendingStatus());
+        assert.equal(
+          connector.sent.at(-1)?.authorization,
+          'Bearer stub-outbound',
+          'the trusted one gets both',
+        );
+        assert.ok(id);
+      } finally {
+        await elsewhere.close();
+      }
+    });
 
     test('when a run waits for approval, then the card is posted into the conversation and only approvers who have not decided get a refresh', async () => {
       const id = await chat.postCard(conversation, pendingStatus());
@@ -118,6 +152,7 @@ describe('a conversation recorded under one SDK, continued under the other', () 
       test(`when a run recorded its conversation under ${recordedBy}, then ${postedBy} posts and edits its card there as the bot`, async () => {
         const conversation = RECORDED_BY[recordedBy](commandActivity(connector.serviceUrl));
         const chat = createChatPort(await createChatTransport(localBot(postedBy)), {
+          trustedServiceUrls: [connector.serviceUrl],
           delivery: { minIntervalInMs: 5 },
         });
         const id = await chat.postCard(conversation, pendingStatus());

@@ -7,11 +7,12 @@ import { randomUUID } from 'node:crypto';
 import type { Client, WorkflowHandle } from '@temporalio/client';
 import { startLocalAzure, type LocalAzure } from '../../src/local-azure';
 import type { AccountRef } from '../../src/shared/accounts';
-import { decideUpdate, statusQuery } from '../../src/shared/approval';
+import { statusQuery } from '../../src/shared/approval';
 import type { ConfigureCmkInput, Operation, RunContext, RunResult } from '../../src/shared/runbooks';
-import { startOptionsFor, type InputByOperation } from '../../src/shared/start';
+import type { InputByOperation } from '../../src/shared/start';
 import { LOCAL, PEOPLE, testPolicy } from '../helpers/stack';
 import { testEnv, uniqueId } from '../helpers/temporal';
+import { decideAs, startSigned, workerTrustEnv } from '../helpers/trust';
 import {
   completedAzureActivities,
   hurryPendingActivities,
@@ -48,12 +49,14 @@ export async function startKillHarness(): Promise<KillHarness> {
   const address = await temporalAddress();
   const client = (await testEnv()).client;
   const taskQueue = uniqueId('tq-chaos-kill');
-  const worker = await startChildWorker({ temporalAddress: address, taskQueue, azureEnv: local.env });
-  const context: RunContext = {
-    requester: PEOPLE.requester,
-    conversation: { id: 'chaos' },
-    policy: testPolicy({ alwaysApprove: ['configure'] }),
-  };
+  const policy = testPolicy({ alwaysApprove: ['configure'] });
+  const worker = await startChildWorker({
+    temporalAddress: address,
+    taskQueue,
+    azureEnv: local.env,
+    trustEnv: workerTrustEnv(policy),
+  });
+  const context: RunContext = { requester: PEOPLE.requester, conversation: { id: 'chaos' } };
 
   async function drive(
     handle: WorkflowHandle,
@@ -74,11 +77,7 @@ export async function startKillHarness(): Promise<KillHarness> {
         }
       }
       if (!approved && (await handle.query(statusQuery)).stage === 'awaiting-approval') {
-        await handle.executeUpdate(decideUpdate, {
-          args: [
-            { approverAadId: PEOPLE.alice.aadObjectId, approverName: PEOPLE.alice.name, verdict: 'approve' },
-          ],
-        });
+        await decideAs(handle, PEOPLE.alice, 'approve');
         approved = true;
       }
       await new Promise((r) => setTimeout(r, 20));
@@ -92,9 +91,8 @@ export async function startKillHarness(): Promise<KillHarness> {
     worker,
     context,
     start(operation, input) {
-      const { workflowType, ...options } = startOptionsFor(operation, input, taskQueue);
       // A workflow task the dead worker held is handed on after this, not after the 10 s default.
-      return client.workflow.start(workflowType, { ...options, workflowTaskTimeout: '2s' });
+      return startSigned(client, operation, input, taskQueue, { workflowTaskTimeout: '2s' });
     },
     newAccount() {
       const ref = {

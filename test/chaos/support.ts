@@ -43,6 +43,8 @@ export interface ChildWorkerOptions {
   taskQueue: string;
   /** The local Azure's client env (proxy, CA bundle, credentials, subscriptions). */
   azureEnv: Record<string, string>;
+  /** The worker's policy and bot key, as environment keys (`workerTrustEnv`). */
+  trustEnv: Record<string, string>;
 }
 
 interface Proc {
@@ -72,6 +74,7 @@ export async function startChildWorker(options: ChildWorkerOptions): Promise<Chi
       env: {
         ...process.env,
         ...options.azureEnv,
+        ...options.trustEnv,
         CMK_CHAOS_TEMPORAL_ADDRESS: options.temporalAddress,
         CMK_CHAOS_TASK_QUEUE: options.taskQueue,
         CMK_TEST_WORKFLOW_BUNDLE: codePath,

@@ -10,7 +10,8 @@ import { createInterface } from 'node:readline';
 import { ClientSecretCredential } from '@azure/identity';
 import { NativeConnection } from '@temporalio/worker';
 import { createActivities, createAzureClients } from '../../src/activities';
-import type { ChatPort } from '../../src/shared/chat';
+import { loadConfig } from '../../src/config';
+import { TEAMS_SERVICE_URLS, type ChatPort } from '../../src/shared/chat';
 import { createCmkWorker } from '../../worker';
 import { FAST_TIMING } from '../helpers/stack';
 
@@ -43,12 +44,19 @@ async function main(): Promise<void> {
     { credential, retry: { maxRetries: 2, retryDelayInMs: 20, maxRetryDelayInMs: 200 } },
   );
   const activities = createActivities({ azure, chat: silentChat, tenantId, timing: FAST_TIMING });
+  // The policy and bot key come from the environment, read as the production worker reads them.
+  const config = loadConfig(process.env, ['policy', 'verifying']);
   const connection = await NativeConnection.connect({ address: required('CMK_CHAOS_TEMPORAL_ADDRESS') });
   const worker = await createCmkWorker({
     connection,
     namespace: 'default',
     taskQueue: required('CMK_CHAOS_TASK_QUEUE'),
     activities,
+    trust: {
+      policy: config.policy,
+      botKeys: config.verifying.botKeys,
+      trustedServiceUrls: TEAMS_SERVICE_URLS,
+    },
     workflowBundle: { codePath: required('CMK_TEST_WORKFLOW_BUNDLE') },
     options: { shutdownGraceTime: '100ms', stickyQueueScheduleToStartTimeout: '1s' },
   });

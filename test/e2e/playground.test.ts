@@ -28,6 +28,8 @@ import { createCmkWorker } from '../../worker';
 import { FAST_TIMING } from '../activities/harness';
 import { testEnv, uniqueId, workflowBundle } from '../helpers/temporal';
 import { SDKS, localBot } from '../bot/channel';
+import { anyMemberMayRequest, TEST_BOT_KEY, testSigner } from '../helpers/trust';
+import { playgroundServiceUrl } from '../../scripts/demo-users';
 
 const ROOT = path.resolve(__dirname, '../..');
 const SHOTS = path.join(ROOT, 'test-results', 'e2e');
@@ -108,7 +110,11 @@ for (const sdk of SDKS) {
         deadline: '1h',
         tenantId,
         alwaysApprove: ['configure'],
+        requesters: anyMemberMayRequest(),
       };
+      // The playground's port is chosen first: its connector is the one service URL bot and worker trust.
+      const port = await freePort();
+      const trustedServiceUrls = [playgroundServiceUrl(port)];
       worker = await createCmkWorker({
         connection: env.nativeConnection,
         namespace: 'default',
@@ -123,17 +129,19 @@ for (const sdk of SDKS) {
             },
           ),
           chat: createChatPort(await createChatTransport(localBot(sdk)), {
+            trustedServiceUrls,
             delivery: { minIntervalInMs: 20, baseDelayInMs: 50 },
           }),
           tenantId,
           timing: FAST_TIMING,
         }),
+        trust: { policy, botKeys: [TEST_BOT_KEY], trustedServiceUrls },
         workflowBundle: await workflowBundle(),
         options: { shutdownGraceTime: '100ms' },
       });
       running = worker.run();
       server = await startBotServer({
-        bot: localBot(sdk),
+        bot: localBot(sdk, trustedServiceUrls),
         handler: createCmkBot({
           runs: createRunService({
             client,
@@ -147,6 +155,7 @@ for (const sdk of SDKS) {
           }),
           subscriptionIds: azure.subscriptionIds,
           policy,
+          signer: testSigner,
           uiBaseUrl: 'http://localhost:8233',
           log: (_level, message, fields) => {
             if (message === 'card action refused')
@@ -175,7 +184,6 @@ for (const sdk of SDKS) {
           },
         }),
       );
-      const port = await freePort();
       playgroundUrl = `http://127.0.0.1:${port}`;
       playground = spawn(
         process.execPath,

@@ -2,7 +2,14 @@ import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import path from 'node:path';
 import { describe, test } from 'node:test';
-import { ConfigError, loadConfig } from '../../src/config';
+import { generateKeyPairSync } from 'node:crypto';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { calculateJwkThumbprint } from 'jose';
+import { ConfigError, keyIdOf, loadConfig } from '../../src/config';
+import { TEAMS_SERVICE_URLS } from '../../src/shared/chat';
+import { testPolicy } from '../helpers/stack';
+import { TEST_BOT_KEY, workerTrustEnv } from '../helpers/trust';
 
 const ROOT = path.resolve(__dirname, '../..');
 const TENANT = '7c0a5e1d-0b5e-4c1a-9e2f-00000000c0de';
@@ -112,8 +119,150 @@ describe('configuration', () => {
     assert.equal(missing.status, 1);
     assert.match(missing.stderr, /AZURE_TENANT_ID: required/);
 
-    const unreachable = run({ ...valid, TEMPORAL_ADDRESS: '127.0.0.1:1' });
+    const unreachable = run({
+      ...valid,
+      CMK_BOT_PUBLIC_KEYS: TEST_BOT_KEY.x,
+      TEMPORAL_ADDRESS: '127.0.0.1:1',
+    });
     assert.equal(unreachable.status, 1);
     assert.match(unreachable.stderr, /TEMPORAL_ADDRESS/);
+  });
+
+  test('when roles, always-approve, requesters and the tenant are configured, then the policy has each per operation', () => {
+    const CAROL = '33333333-3333-4333-8333-333333333333';
+    const config = loadConfig(
+      {
+        ...valid,
+        CMK_QUORUM_REVOKE: '2',
+        CMK_ROLES_REVOKE: `Key Vault=${ALICE};Storage=${BOB},${CAROL}`,
+        CMK_ALWAYS_APPROVE: 'configure, rotate',
+        CMK_REQUESTERS: ALICE,
+        CMK_REQUESTERS_REVOKE: `${BOB},${CAROL}`,
+        CMK_REQUESTERS_SCHEDULE_ROTATION: '*',
+        CMK_APPROVAL_TENANT_ID: TENANT.toUpperCase(),
+      },
+      ['policy'],
+    );
+    const policy = config.policy;
+    assert.deepEqual(policy.roles?.revoke, [
+      { name: 'Key Vault', approvers: [ALICE] },
+      { name: 'Storage', approvers: [BOB, CAROL] },
+    ]);
+    assert.deepEqual(policy.alwaysApprove, ['configure', 'rotate']);
+    assert.deepEqual(policy.requesters?.configure, [ALICE]);
+    assert.deepEqual(policy.requesters?.revoke, [BOB, CAROL]);
+    assert.deepEqual(policy.requesters?.scheduleRotation, ['*']);
+    assert.deepEqual(policy.requesters?.unscheduleRotation, [ALICE]);
+    assert.equal(policy.tenantId, TENANT);
+  });
+
+  test('when no requesters are configured, then nobody may ask for anything', () => {
+    const policy = loadConfig(valid, ['policy']).policy;
+    for (const list of Object.values(policy.requesters ?? {})) assert.deepEqual(list, []);
+  });
+
+  test('when policy keys break their rules, then each problem names its key', () => {
+    const message = problemsOf({
+      ...valid,
+      CMK_ROLES_REVOKE: `Key Vault=${ALICE};Storage`,
+      CMK_ROLES_DISABLE: `A=${ALICE};B=${BOB};C=not-a-guid`,
+      CMK_QUORUM_DISABLE: '2',
+      CMK_ALWAYS_APPROVE: 'configure,purge',
+      CMK_REQUESTERS_REVOKE: 'everyone',
+      CMK_APPROVAL_TENANT_ID: 'contoso',
+    });
+    assert.match(message, /CMK_ROLES_REVOKE: "Storage" should read Role name=object id/);
+    assert.match(message, /CMK_ROLES_DISABLE \(C\): must be a GUID/);
+    assert.match(message, /CMK_QUORUM_DISABLE: each of the 3 roles in CMK_ROLES_DISABLE must approve/);
+    assert.match(message, /CMK_ALWAYS_APPROVE: "purge" is not an operation/);
+    assert.match(message, /CMK_REQUESTERS_REVOKE: must be a GUID.*or \* for every member/);
+    assert.match(message, /CMK_APPROVAL_TENANT_ID: must be a GUID/);
+  });
+
+  test('when no tenant is configured, then the policy cannot load', () => {
+    const message = problemsOf({ CMK_APPROVERS: ALICE });
+    assert.match(message, /CMK_APPROVAL_TENANT_ID: required \(or AZURE_TENANT_ID\)/);
+  });
+
+  test('when a test worker is configured through its environment, then it reads back the same policy', () => {
+    const policy = testPolicy({
+      quorum: { revoke: 2 },
+      alwaysApprove: ['configure'],
+      roles: { revoke: [{ name: 'Keys', approvers: [ALICE] }] },
+    });
+    const config = loadConfig(workerTrustEnv(policy), ['policy', 'verifying']);
+    assert.deepEqual(config.verifying.botKeys, [TEST_BOT_KEY]);
+    assert.deepEqual(config.policy.roles, policy.roles);
+    assert.deepEqual(config.policy.alwaysApprove, policy.alwaysApprove);
+    assert.equal(config.policy.quorum.revoke, 2);
+    assert.deepEqual(config.policy.approvers.configure, policy.approvers.configure);
+    assert.deepEqual(config.policy.requesters, policy.requesters);
+    assert.equal(config.policy.tenantId, policy.tenantId);
+  });
+
+  test('when the bot signing key and the worker public keys are configured, then both name the key by its RFC 7638 thumbprint', async () => {
+    const pair = generateKeyPairSync('ed25519');
+    const dir = mkdtempSync(path.join(tmpdir(), 'cmk-key-'));
+    const file = path.join(dir, 'bot-signing-key.pem');
+    writeFileSync(file, pair.privateKey.export({ format: 'pem', type: 'pkcs8' }));
+    const jwk = pair.publicKey.export({ format: 'jwk' });
+    const config = loadConfig(
+      { ...valid, CMK_BOT_SIGNING_KEY_FILE: file, CMK_BOT_PUBLIC_KEYS: `${jwk.x}, ${TEST_BOT_KEY.x}` },
+      ['signing', 'verifying'],
+    );
+    const thumbprint = await calculateJwkThumbprint({ kty: 'OKP', crv: 'Ed25519', x: jwk.x! });
+    assert.equal(config.signing.kid, thumbprint);
+    assert.equal(keyIdOf(jwk.x!), thumbprint);
+    assert.deepEqual(
+      config.verifying.botKeys.map((k) => k.kid),
+      [thumbprint, TEST_BOT_KEY.kid],
+    );
+  });
+
+  test('when signing or public keys are missing or wrong, then each problem names its key and says what to do', () => {
+    const dir = mkdtempSync(path.join(tmpdir(), 'cmk-key-'));
+    const rsa = path.join(dir, 'rsa.pem');
+    writeFileSync(
+      rsa,
+      generateKeyPairSync('rsa', { modulusLength: 2048 }).privateKey.export({ format: 'pem', type: 'pkcs8' }),
+    );
+    const only = (env: Record<string, string>, part: 'signing' | 'verifying'): string => {
+      try {
+        loadConfig(env, [part]);
+      } catch (error) {
+        assert.ok(error instanceof ConfigError);
+        return error.message;
+      }
+      return assert.fail('expected a ConfigError');
+    };
+    assert.match(only({}, 'signing'), /CMK_BOT_SIGNING_KEY_FILE: required/);
+    assert.match(
+      only({ CMK_BOT_SIGNING_KEY_FILE: path.join(dir, 'none.pem') }, 'signing'),
+      /cannot read a private key.*openssl genpkey -algorithm ed25519/,
+    );
+    assert.match(only({ CMK_BOT_SIGNING_KEY_FILE: rsa }, 'signing'), /must be an Ed25519 key, not rsa/);
+    assert.match(only({}, 'verifying'), /CMK_BOT_PUBLIC_KEYS: required/);
+    assert.match(only({ CMK_BOT_PUBLIC_KEYS: 'abc' }, 'verifying'), /raw Ed25519 public key in base64url/);
+    const x = TEST_BOT_KEY.x;
+    assert.match(only({ CMK_BOT_PUBLIC_KEYS: `${x},${x},${x}` }, 'verifying'), /at most two keys/);
+  });
+
+  test("when trusted service URLs are configured, then Teams' hosts are the default and plain http is only for loopback", () => {
+    assert.deepEqual(loadConfig(valid, ['bot']).bot.trustedServiceUrls, [...TEAMS_SERVICE_URLS]);
+    const local = loadConfig({ ...valid, CMK_TRUSTED_SERVICE_URLS: 'http://localhost:56150/_connector' }, [
+      'bot',
+    ]);
+    assert.deepEqual(local.bot.trustedServiceUrls, ['http://localhost:56150/_connector']);
+    assert.match(
+      problemsOf({ ...valid, CMK_TRUSTED_SERVICE_URLS: 'http://attacker.example/' }),
+      /CMK_TRUSTED_SERVICE_URLS: each entry must be https/,
+    );
+  });
+
+  test('when the bot has no app id and is asked to listen beyond loopback, then configuration refuses instead of rebinding', () => {
+    assert.match(
+      problemsOf({ ...valid, CMK_BOT_HOST: '0.0.0.0' }),
+      /CMK_BOT_HOST: without MicrosoftAppId the bot is unauthenticated and listens on loopback only/,
+    );
   });
 });

@@ -11,7 +11,8 @@ import type { CmkActivities } from '../../src/shared/activities';
 import type { ApprovalPolicy, Person } from '../../src/shared/approval';
 import type { ChatPort } from '../../src/shared/chat';
 import type { Operation, RunResult } from '../../src/shared/runbooks';
-import { startOptionsFor, type InputByOperation } from '../../src/shared/start';
+import type { InputByOperation } from '../../src/shared/start';
+import type { WorkerTrust } from '../../src/activities/settings';
 import { ClientSecretCredential } from '@azure/identity';
 import { createActivities, createAzureClients, type ActivityTiming } from '../../src/activities';
 import { startLocalAzure, type LocalAzure, type LocalAzureOptions } from '../../src/local-azure';
@@ -20,6 +21,7 @@ import { AzureDouble } from '../workflows/azure-double';
 import { ChatRecorder } from '../workflows/chat-recorder';
 import { ChatRecorder as TeamsRecorder } from './chat-recorder';
 import { testEnv, uniqueId, workflowBundle } from './temporal';
+import { anyMemberMayRequest, startSigned, TEST_TENANT, workerTrust } from './trust';
 
 /** People in the tests, by Entra object id. */
 export const PEOPLE = {
@@ -29,10 +31,15 @@ export const PEOPLE = {
   mallory: { aadObjectId: 'cccccccc-cccc-4ccc-8ccc-cccccccccccc', name: 'Mallory Outsider' },
 } as const satisfies Record<string, Person>;
 
-/** A policy where Alice and Bob approve everything, one approval each, with the given deadline. */
+/**
+ * A policy where Alice and Bob approve everything, one approval each, anyone of the test tenant
+ * may ask, with the given deadline. Tests hand it to the stack, which configures it on a worker.
+ */
 export function testPolicy(overrides: Partial<ApprovalPolicy> = {}): ApprovalPolicy {
   const both = [PEOPLE.alice.aadObjectId, PEOPLE.bob.aadObjectId];
   return {
+    tenantId: TEST_TENANT,
+    requesters: anyMemberMayRequest(),
     approvers: {
       configure: both,
       rotate: both,
@@ -52,10 +59,14 @@ export function testPolicy(overrides: Partial<ApprovalPolicy> = {}): ApprovalPol
 export interface Stack {
   env: TestWorkflowEnvironment;
   client: Client;
+  /** The task queue of the worker configured with `testPolicy()`. */
   taskQueue: string;
   azure: AzureDouble;
   chat: ChatRecorder;
-  /** Starts a runbook the way the bot does (account workflow id, conflict policy FAIL). */
+  /**
+   * Starts a runbook the way the bot does (account workflow id, conflict policy FAIL, a signed
+   * start). A `policy` in the input is configured on a worker of its own, never sent as input.
+   */
   start<O extends Operation>(
     operation: O,
     input: InputByOperation[O],
@@ -81,6 +92,7 @@ async function startWorker(
   env: TestWorkflowEnvironment,
   taskQueue: string,
   activities: object,
+  trust: WorkerTrust,
 ): Promise<RestartableWorker> {
   const bundle = await workflowBundle();
   let worker: Worker;
@@ -91,6 +103,7 @@ async function startWorker(
       namespace: env.namespace ?? 'default',
       taskQueue,
       activities,
+      trust,
       workflowBundle: bundle,
       options: { shutdownGraceTime: '100ms' },
     });
@@ -110,16 +123,68 @@ async function startWorker(
   };
 }
 
+/**
+ * Workers over the same activities, one per policy a test asks for, each on its own task queue:
+ * the policy is the worker's configuration, so a test that needs another policy gets a worker
+ * configured with it. The one for `testPolicy()` starts at once.
+ */
+class PolicyWorkers {
+  private readonly workers = new Map<string, Promise<{ taskQueue: string; worker: RestartableWorker }>>();
+
+  private constructor(
+    private readonly env: TestWorkflowEnvironment,
+    private readonly activities: object,
+    private readonly prefix: string,
+  ) {}
+
+  static async start(
+    env: TestWorkflowEnvironment,
+    activities: object,
+    prefix: string,
+  ): Promise<PolicyWorkers> {
+    const workers = new PolicyWorkers(env, activities, prefix);
+    await workers.taskQueueFor(testPolicy());
+    return workers;
+  }
+
+  /** The task queue of the worker configured with `policy`, started on first use. */
+  async taskQueueFor(policy: ApprovalPolicy): Promise<string> {
+    const key = JSON.stringify(policy);
+    let entry = this.workers.get(key);
+    if (!entry) {
+      const taskQueue = uniqueId(this.prefix);
+      entry = startWorker(this.env, taskQueue, this.activities, workerTrust(policy)).then((worker) => ({
+        taskQueue,
+        worker,
+      }));
+      this.workers.set(key, entry);
+    }
+    return (await entry).taskQueue;
+  }
+
+  async restart(): Promise<void> {
+    for (const entry of this.workers.values()) await (await entry).worker.restart();
+  }
+
+  async stop(): Promise<void> {
+    for (const entry of this.workers.values()) await (await entry).worker.stop();
+  }
+}
+
 /** Starts a runbook the way the bot does; without registered search attributes on time-skipping servers. */
-function starter(env: TestWorkflowEnvironment, taskQueue: string, timeSkipping: boolean) {
+function starter(env: TestWorkflowEnvironment, workers: PolicyWorkers, timeSkipping: boolean) {
   return async <O extends Operation>(
     operation: O,
     input: InputByOperation[O],
   ): Promise<WorkflowHandleWithFirstExecutionRunId> => {
-    const { workflowType, ...opts } = startOptionsFor(operation, input, taskQueue);
-    return env.client.workflow.start(
-      workflowType,
-      timeSkipping ? { ...opts, typedSearchAttributes: [] } : opts,
+    const taskQueue = await workers.taskQueueFor(input.policy ?? testPolicy());
+    // A time-skipping server's clock runs ahead of this machine's; the bot signs in the server's time.
+    return startSigned(
+      env.client,
+      operation,
+      input,
+      taskQueue,
+      timeSkipping ? { typedSearchAttributes: [], issuedAtMs: await env.currentTimeMs() } : {},
     );
   };
 }
@@ -127,19 +192,18 @@ function starter(env: TestWorkflowEnvironment, taskQueue: string, timeSkipping: 
 /** Starts a worker with the in-memory Azure's activities on a unique task queue. */
 export async function startStack(options: StackOptions = {}): Promise<Stack> {
   const env = options.env ?? (await testEnv());
-  const taskQueue = uniqueId('tq-runbooks');
   const azure = new AzureDouble();
   const chat = new ChatRecorder();
-  const worker = await startWorker(env, taskQueue, azure.activities(chatActivities(chat)));
+  const workers = await PolicyWorkers.start(env, azure.activities(chatActivities(chat)), 'tq-runbooks');
   return {
     env,
     client: env.client,
-    taskQueue,
+    taskQueue: await workers.taskQueueFor(testPolicy()),
     azure,
     chat,
-    start: starter(env, taskQueue, options.env !== undefined),
-    restartWorker: () => worker.restart(),
-    close: () => worker.stop(),
+    start: starter(env, workers, options.env !== undefined),
+    restartWorker: () => workers.restart(),
+    close: () => workers.stop(),
   };
 }
 
@@ -198,17 +262,16 @@ export async function startLocalStack(
   );
   const chat = new TeamsRecorder();
   const activities = createActivities({ azure, chat, tenantId, timing: { ...FAST_TIMING, ...timing } });
-  const taskQueue = uniqueId('tq-local');
-  const worker = await startWorker(env, taskQueue, activities);
+  const workers = await PolicyWorkers.start(env, activities, 'tq-local');
   const suffix = (): string => Math.random().toString(36).slice(2, 10);
   return {
     env,
     client: env.client,
-    taskQueue,
+    taskQueue: await workers.taskQueueFor(testPolicy()),
     local,
     chat,
-    start: starter(env, taskQueue, given !== undefined),
-    restartWorker: () => worker.restart(),
+    start: starter(env, workers, given !== undefined),
+    restartWorker: () => workers.restart(),
     newAccount: (prefix = 'st') => {
       const ref = {
         subscriptionId: LOCAL.subscriptionId,
@@ -220,7 +283,7 @@ export async function startLocalStack(
     },
     vaultName: (prefix = 'kv') => `${prefix}-${suffix()}`,
     async close() {
-      await worker.stop();
+      await workers.stop();
       await local.close();
     },
   };

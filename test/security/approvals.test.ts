@@ -4,7 +4,7 @@ import { after, before, describe, test } from 'node:test';
 import { workflowIdFor, type AccountRef } from '../../src/shared/accounts';
 import { statusQuery, type Person, type RunStatus } from '../../src/shared/approval';
 import type { RunResult } from '../../src/shared/runbooks';
-import { startOptionsFor } from '../../src/shared/start';
+import { signedStartOptions } from '../helpers/trust';
 import { eventually, printTable, type Row } from '../chaos/support';
 import { auditDestructiveWrites } from './audit';
 import { startSecurityStack, textOf, WHO, type SecurityStack } from './stack';
@@ -177,7 +177,7 @@ describe('approval attacks through the bot endpoint', () => {
   test('when the approval deadline has passed, then a late approval is refused and Azure is untouched', async () => {
     const account = s.newAccount();
     workflowIds.push(workflowIdFor(account));
-    const { workflowType, ...options } = startOptionsFor(
+    const { workflowType, ...options } = await signedStartOptions(
       'configure',
       {
         account,
@@ -186,24 +186,29 @@ describe('approval attacks through the bot endpoint', () => {
         identity: { type: 'SystemAssigned' },
         pinVersion: false,
         requester: WHO.requester,
-        policy: { ...s.policy, deadline: '1s' },
       },
-      s.taskQueue,
+      await s.workerWith({ deadline: '1s' }),
+      { tenantId: s.tenantId },
     );
     const handle = await s.client.workflow.start(workflowType, options);
-    assert.equal(((await handle.result()) as RunResult).outcome, 'expired');
+    const result = (await handle.result()) as RunResult;
+    assert.equal(result.outcome, 'expired');
     await refused(
       'approval after the deadline',
       account,
       WHO.alice,
       'approve',
-      { workflowId: handle.workflowId, runId: handle.firstExecutionRunId },
+      {
+        workflowId: handle.workflowId,
+        runId: handle.firstExecutionRunId,
+        fingerprint: result.plan?.fingerprint,
+      },
       /has expired|already finished/,
     );
   });
 
-  test('when the request log is audited, then every destructive Azure write had a quorum approval in its run', async () => {
-    const audit = await auditDestructiveWrites(s.local, s.client, workflowIds);
+  test('when the request log is audited, then every destructive Azure write had a signed quorum in its run', async () => {
+    const audit = await auditDestructiveWrites(s.local, s.client, workflowIds, s.policy);
     rows.push(...audit.map((r) => ({ ...r, case: `audit: ${r.case}` })));
     assert.ok(audit.length >= 2, 'the suite made approved destructive writes to audit');
     assert.deepEqual(

@@ -2,7 +2,8 @@ import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { after, before, describe, test } from 'node:test';
 import type { Operation, RunResult } from '../../src/shared/runbooks';
-import { startOptionsFor, type InputByOperation } from '../../src/shared/start';
+import type { InputByOperation } from '../../src/shared/start';
+import { signedStartOptions } from '../helpers/trust';
 import { printTable, type Row } from '../chaos/support';
 import { startSecurityStack, textOf, WHO, type SecurityStack } from './stack';
 
@@ -74,7 +75,7 @@ describe('bad inputs through the real entry points', () => {
     });
   }
 
-  const base = () => ({ requester: WHO.requester, policy: s.policy });
+  const base = () => ({ requester: WHO.requester });
   const account = (name = `stsec${randomUUID().replace(/-/g, '').slice(0, 10)}`) => ({
     subscriptionId: SUB,
     resourceGroup: 'rg-storage',
@@ -162,7 +163,9 @@ describe('bad inputs through the real entry points', () => {
   for (const [name, operation, input, problem] of RUNS) {
     test(`when ${operation} is started with ${name}, then the run ends invalid naming the field and Azure sees no write`, async () => {
       const writes = s.local.requestLog.writes().length;
-      const { workflowType, ...options } = startOptionsFor(operation, input(), s.taskQueue);
+      const { workflowType, ...options } = await signedStartOptions(operation, input(), s.taskQueue, {
+        tenantId: s.tenantId,
+      });
       const result = (await (await s.client.workflow.start(workflowType, options)).result()) as RunResult;
       const written = s.local.requestLog.writes().length - writes;
       rows.push({

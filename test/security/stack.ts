@@ -1,7 +1,7 @@
 /**
  * The security suite's stack: the local Azure, a worker with the real activities, and the bot's
  * real HTTP endpoint (optionally with Bot Framework auth against an offline token authority),
- * plus the audit that every destructive Azure call had a quorum approval in its run's history.
+ * plus the audit that every destructive Azure call had a signed quorum in its run's history.
  */
 import { randomUUID } from 'node:crypto';
 import { StorageManagementClient } from '@azure/arm-storage';
@@ -18,11 +18,17 @@ import { createChatTransport } from '../../src/bot/transports';
 import type { BotConfig, BotSdk } from '../../src/config';
 import { startLocalAzure, type LocalAzure } from '../../src/local-azure';
 import type { AccountRef } from '../../src/shared/accounts';
-import type { ApprovalPolicy, Person } from '../../src/shared/approval';
+import { REQUEST_OPERATIONS, type ApprovalPolicy, type Person } from '../../src/shared/approval';
 import { createCmkWorker } from '../../worker';
-import { startRecordingConnector, type RecordingConnector, type SentActivity } from '../bot/channel';
+import {
+  startRecordingConnector,
+  stubOutbound,
+  type RecordingConnector,
+  type SentActivity,
+} from '../bot/channel';
 import { FAST_TIMING, LOCAL } from '../helpers/stack';
 import { testEnv, uniqueId, workflowBundle } from '../helpers/temporal';
+import { TEST_BOT_KEY, testSigner } from '../helpers/trust';
 
 /** People of the security suite, by Entra object id. */
 export const WHO = {
@@ -52,6 +58,8 @@ export interface SecurityStack {
   subscription: string;
   /** A new account on Microsoft-managed keys. */
   newAccount(): AccountRef;
+  /** Starts another worker, configured with the stack's policy changed by `overrides`; returns its task queue. */
+  workerWith(overrides: Partial<ApprovalPolicy>): Promise<string>;
   /** A Teams activity from a person in a conversation. */
   activity(from: Person, conversationId: string, extra: Record<string, unknown>): Record<string, unknown>;
   /** POSTs an activity to `/api/messages`; returns the status and the JSON body. */
@@ -84,13 +92,17 @@ export async function startSecurityStack(options: SecurityStackOptions = {}): Pr
   const { clientId, clientSecret } = local.credentials;
   const credential = new ClientSecretCredential(tenantId, clientId, clientSecret, { agent: local.agent });
   const both = [WHO.alice.aadObjectId, WHO.bob.aadObjectId, WHO.requester.aadObjectId];
+  const askers = [WHO.requester.aadObjectId, WHO.alice.aadObjectId, WHO.bob.aadObjectId];
   const policy: ApprovalPolicy = {
     approvers: { configure: both, revoke: both, disable: both, changeKey: both, rotate: both },
     quorum: { revoke: 2 },
     deadline: '1h',
     tenantId,
     alwaysApprove: ['configure'],
+    // Mallory is a member of the tenant who may ask for nothing.
+    requesters: Object.fromEntries(REQUEST_OPERATIONS.map((op) => [op, askers])),
   };
+  const trustedServiceUrls = [connector.serviceUrl];
   const botConfig: BotConfig = {
     sdk: options.sdk ?? 'botbuilder',
     appId: options.bot?.appId ?? '',
@@ -99,10 +111,17 @@ export async function startSecurityStack(options: SecurityStackOptions = {}): Pr
     appTenantId: '',
     port: 0,
     host: '127.0.0.1',
+    trustedServiceUrls,
   };
-  const chat = createChatPort(await createChatTransport({ ...botConfig, appId: '', appPassword: '' }), {
-    delivery: { minIntervalInMs: 5, baseDelayInMs: 10 },
-  });
+  // The worker sends as a registered bot does, bearer token and all, to the connectors it trusts.
+  const workerAppId = randomUUID();
+  const chat = createChatPort(
+    await createChatTransport(
+      { ...botConfig, appId: workerAppId, appPassword: 'unused', appType: 'MultiTenant' },
+      stubOutbound(workerAppId),
+    ),
+    { trustedServiceUrls, delivery: { minIntervalInMs: 5, baseDelayInMs: 10 } },
+  );
   const activities = createActivities({
     azure: createAzureClients(
       { tenantId, subscriptionIds: local.subscriptionIds, armEndpoint: 'https://management.azure.com' },
@@ -116,16 +135,22 @@ export async function startSecurityStack(options: SecurityStackOptions = {}): Pr
     tenantId,
     timing: FAST_TIMING,
   });
-  const taskQueue = uniqueId('tq-security');
-  const worker: Worker = await createCmkWorker({
-    connection: env.nativeConnection,
-    namespace: 'default',
-    taskQueue,
-    activities,
-    workflowBundle: await workflowBundle(),
-    options: { shutdownGraceTime: '100ms' },
-  });
-  const running = worker.run();
+  const workers: { worker: Worker; running: Promise<void> }[] = [];
+  const startWorker = async (workerPolicy: ApprovalPolicy): Promise<string> => {
+    const queue = uniqueId('tq-security');
+    const worker = await createCmkWorker({
+      connection: env.nativeConnection,
+      namespace: 'default',
+      taskQueue: queue,
+      activities,
+      trust: { policy: workerPolicy, botKeys: [TEST_BOT_KEY], trustedServiceUrls },
+      workflowBundle: await workflowBundle(),
+      options: { shutdownGraceTime: '100ms' },
+    });
+    workers.push({ worker, running: worker.run() });
+    return queue;
+  };
+  const taskQueue = await startWorker(policy);
   const server = await startBotServer({
     bot: botConfig,
     ...(options.bot?.transportOptions ? { transportOptions: options.bot.transportOptions } : {}),
@@ -142,6 +167,7 @@ export async function startSecurityStack(options: SecurityStackOptions = {}): Pr
       }),
       subscriptionIds: local.subscriptionIds,
       policy,
+      signer: testSigner,
       uiBaseUrl: 'http://ui.test',
     }),
     log: () => {},
@@ -203,10 +229,11 @@ export async function startSecurityStack(options: SecurityStackOptions = {}): Pr
           .join('\n'),
       };
     },
+    workerWith: (overrides) => startWorker({ ...policy, ...overrides }),
     async close() {
       await server.close();
-      worker.shutdown();
-      await running;
+      for (const { worker } of workers) worker.shutdown();
+      await Promise.all(workers.map((w) => w.running));
       await connector.close();
       await local.close();
     },

@@ -35,7 +35,7 @@ describe('approval deadlines (time skipping)', () => {
       [],
     );
     assert.equal(stack.chat.latestCard(conv)?.approval.state, 'expired');
-    await assert.rejects(decide(handle, PEOPLE.alice, 'approve'));
+    await assert.rejects(decide(handle, PEOPLE.alice, 'approve', { issuedAtMs: await env.currentTimeMs() }));
   });
 
   test('when approval comes after 23 hours, then the run still goes ahead', async (t) => {
@@ -46,7 +46,7 @@ describe('approval deadlines (time skipping)', () => {
       configureInput(account, testPolicy({ deadline: '24h' }), uniqueId('conv')),
     );
     await env.sleep('23h');
-    await decide(handle, PEOPLE.bob, 'approve');
+    await decide(handle, PEOPLE.bob, 'approve', { issuedAtMs: await env.currentTimeMs() });
     const result = await resultOf(handle);
     assert.equal(result.outcome, 'succeeded', result.message);
     assert.equal(stack.azure.account(account.name).encryption.keySource, 'Microsoft.Keyvault');

@@ -10,6 +10,7 @@ import {
 } from '../../src/shared/start';
 import { PEOPLE, resultOf, startStack, testPolicy, type Stack } from '../helpers/stack';
 import { uniqueId } from '../helpers/temporal';
+import { signedScheduleInput } from '../helpers/trust';
 import { decide, waitForApproval } from './support';
 
 describe('fleet and scheduled rotation', () => {
@@ -81,7 +82,7 @@ describe('fleet and scheduled rotation', () => {
 
   test('when a rotation schedule fires, then the account is rotated by a child under its own workflow id; a busy account is skipped', async () => {
     const account = stack.azure.addCmkAccount(name(), { pinned: true });
-    const args: [ScheduledRotationInput] = [{ account, policy: testPolicy() }];
+    const args: [ScheduledRotationInput] = [await signedScheduleInput(account, PEOPLE.requester)];
     const scheduleId = `${scheduleIdFor(account)}-${randomUUID().slice(0, 6)}`;
     const schedule = await stack.client.schedule.create({
       scheduleId,

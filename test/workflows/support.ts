@@ -3,17 +3,12 @@
  * person, and the standard configure input.
  */
 import type { WorkflowHandle } from '@temporalio/client';
-import {
-  decideUpdate,
-  statusQuery,
-  type Person,
-  type RunStatus,
-  type Stage,
-} from '../../src/shared/approval';
+import { statusQuery, type Person, type RunStatus, type Stage } from '../../src/shared/approval';
 import type { AccountRef } from '../../src/shared/accounts';
 import type { ApprovalPolicy } from '../../src/shared/approval';
 import type { ConfigureCmkInput } from '../../src/shared/runbooks';
 import { PEOPLE } from '../helpers/stack';
+import { decideAs } from '../helpers/trust';
 
 /** Polls the `status` query until `accept` holds (or the test times out). */
 export async function waitForStatus(
@@ -42,16 +37,14 @@ export function waitForApproval(handle: WorkflowHandle): Promise<RunStatus> {
   return waitForStage(handle, 'awaiting-approval');
 }
 
-/** Sends `decide` as a person, the way the bot does after a card click. */
+/** Sends `decide` as a person, the way the bot does after a card click (signed, on the current card). */
 export function decide(
   handle: WorkflowHandle,
   person: Person,
   verdict: 'approve' | 'reject',
-  extra: { fingerprint?: string; comment?: string } = {},
+  extra: { fingerprint?: string; comment?: string; issuedAtMs?: number } = {},
 ): Promise<RunStatus> {
-  return handle.executeUpdate(decideUpdate, {
-    args: [{ approverAadId: person.aadObjectId, approverName: person.name, verdict, ...extra }],
-  });
+  return decideAs(handle, person, verdict, extra);
 }
 
 /** A configure request for an account, from the requester, reporting into `conversationId`. */

@@ -55,13 +55,22 @@ export interface ErrorCardInput {
   link?: { title: string; url: string };
 }
 
-/** The card answering a malformed or refused command. */
+/**
+ * Text for a TextBlock that Teams renders as markdown with HTML: `<` and `>` as entities, so a
+ * placeholder like `<object id>` or markup in a display name shows as typed instead of vanishing.
+ */
+export function escapeMarkup(text: string): string {
+  return text.replace(/</g, '&lt;').replace(/>/g, '&gt;');
+}
+
+/** The card answering a malformed or refused command; the problem is shown exactly as written. */
 export function renderErrorCard(input: ErrorCardInput): AdaptiveCardJson {
   const usage = (input.usage ?? '').split('\n').filter(Boolean);
   const choices = input.choices ?? [];
   return expand(templates.error, {
     title: input.title ?? 'That did not work',
-    problem: input.problem,
+    problem: escapeMarkup(input.problem),
+    fallback: input.problem,
     hasUsage: usage.length > 0,
     usage: usage.map((line) => ({ line })),
     hasChoices: choices.length > 0,

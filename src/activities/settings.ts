@@ -1,0 +1,34 @@
+/**
+ * The settings activity: what the worker's configuration says a run may trust (approval policy,
+ * bot keys, chat service URLs). A run reads it once at its start, so its history records the
+ * policy it used and its hash, and a configuration change never alters a running approval.
+ */
+import { createHash } from 'node:crypto';
+import type { ApprovalPolicy } from '../shared/approval';
+import type { RunSettings, SettingsActivities } from '../shared/activities';
+import type { BotPublicKey } from '../shared/proof';
+import { canonicalJson } from './live-state';
+
+/** What the worker trusts, from its configuration (`policy`, `verifying` and `bot` parts). */
+export interface WorkerTrust {
+  policy: ApprovalPolicy;
+  botKeys: BotPublicKey[];
+  trustedServiceUrls: readonly string[];
+}
+
+/** sha256 (hex) of a policy's canonical JSON: equal policies hash equal whatever their key order. */
+export function policyHashOf(policy: ApprovalPolicy): string {
+  return createHash('sha256').update(canonicalJson(policy)).digest('hex');
+}
+
+/** The settings activity over the worker's trust configuration; refuses to exist without keys. */
+export function createSettingsActivities(trust: WorkerTrust): SettingsActivities {
+  if (trust.botKeys.length === 0) throw new Error('The worker needs at least one bot public key.');
+  const settings: RunSettings = {
+    policy: trust.policy,
+    policyHash: policyHashOf(trust.policy),
+    botKeys: [...trust.botKeys],
+    trustedServiceUrls: [...trust.trustedServiceUrls],
+  };
+  return { loadRunSettings: async () => settings };
+}

@@ -1,0 +1,158 @@
+/**
+ * What a run may trust, settled before it touches anything: the worker's policy and bot keys
+ * (one activity, so they are recorded in the run's history) and the requester and conversation
+ * the bot signed for. Nothing in a start request can widen the policy. Runs started before the
+ * worker owned the policy replay with what their input carried.
+ */
+import { patched, proxyActivities, workflowInfo } from '@temporalio/workflow';
+import {
+  mayRequest,
+  sameTenant,
+  REQUEST_ENV_SUFFIX,
+  type ApprovalPolicy,
+  type Person,
+  type RequestOperation,
+} from '../shared/approval';
+import type { RunSettings, SettingsActivities } from '../shared/activities';
+import { isTrustedServiceUrl, type ConversationRef } from '../shared/chat';
+import {
+  checkFreshness,
+  ProofNotValid,
+  verifyStartProof,
+  type BotPublicKey,
+  type StartClaims,
+} from '../shared/proof';
+import { NotInTenant, RequesterNotAllowed, StartProofInvalid, UntrustedServiceUrl } from '../shared/refusals';
+import { OPERATION_TITLES, type Operation, type RunContext } from '../shared/runbooks';
+
+/** The patch that moved the policy from run input to the worker; older histories replay without it. */
+export const WORKER_POLICY_PATCH = 'worker-owned-policy';
+
+/** A run's context once its start is verified: what the gate, the card and the chat use. */
+export interface TrustedContext {
+  requester: Person;
+  conversation?: ConversationRef;
+  policy: ApprovalPolicy;
+  uiBaseUrl?: string;
+  /** Keys decisions must be signed with; undefined only for runs from before decisions were signed. */
+  botKeys?: BotPublicKey[];
+  /** sha256 of the policy, as the worker computed it. */
+  policyHash?: string;
+  /** The verified start proof, handed on to child runs (a schedule's or a fleet's rotations). */
+  startProof?: string;
+}
+
+/** An operation and target a start proof may be signed for. */
+interface ProofScope {
+  op: RequestOperation;
+  target: string;
+  requireExpiry: boolean;
+}
+
+const settings = proxyActivities<SettingsActivities>({
+  startToCloseTimeout: '30s',
+  retry: { initialInterval: '1s', maximumAttempts: 5 },
+});
+
+/**
+ * Loads the worker's settings and verifies the run's start. `operation` is what the run does
+ * (`scheduleRotation` for a schedule's run), `target` what it acts on (`startTargetOf`).
+ * Throws a {@link Refusal} that says why, before any call to Azure.
+ */
+export async function establishTrust(
+  operation: Operation | 'scheduleRotation',
+  target: string,
+  input: RunContext,
+): Promise<TrustedContext> {
+  if (!patched(WORKER_POLICY_PATCH)) {
+    return {
+      requester: input.requester,
+      conversation: input.conversation,
+      policy: input.policy ?? { approvers: {}, quorum: {}, deadline: '24h' },
+      uiBaseUrl: input.uiBaseUrl,
+    };
+  }
+  const loaded = await settings.loadRunSettings();
+  const claims = verifiedStart(operation, target, input, loaded);
+  const conversation = claims.conv;
+  if (conversation && !isTrustedServiceUrl(conversation.serviceUrl, loaded.trustedServiceUrls)) {
+    throw new UntrustedServiceUrl(
+      `Nothing was started: the conversation's service URL ${String(conversation.serviceUrl)} is not one this worker sends to (CMK_TRUSTED_SERVICE_URLS).`,
+    );
+  }
+  return {
+    requester: { aadObjectId: claims.sub, name: claims.name },
+    conversation,
+    policy: loaded.policy,
+    uiBaseUrl: input.uiBaseUrl,
+    botKeys: loaded.botKeys,
+    policyHash: loaded.policyHash,
+    startProof: input.startProof,
+  };
+}
+
+function verifiedStart(
+  operation: Operation | 'scheduleRotation',
+  target: string,
+  input: RunContext,
+  loaded: RunSettings,
+): StartClaims {
+  let claims: StartClaims;
+  try {
+    claims = verifyStartProof(input.startProof, loaded.botKeys);
+    const scope = scopesFor(operation, target).find((s) => s.op === claims.op && s.target === claims.target);
+    if (!scope) throw new ProofNotValid('wrong-type', `the bot signed for ${claims.op} of ${claims.target}`);
+    checkFreshness(claims, workflowInfo().startTime.getTime(), { requireExpiry: scope.requireExpiry });
+  } catch (error) {
+    if (!(error instanceof ProofNotValid)) throw error;
+    throw new StartProofInvalid(startRefusal(error));
+  }
+  if (input.requester?.aadObjectId?.toLowerCase() !== claims.sub.toLowerCase()) {
+    throw new StartProofInvalid(
+      'Nothing was started: the start names another requester than the one the bot signed for.',
+    );
+  }
+  const policy = loaded.policy;
+  if (!sameTenant(claims.tid, policy.tenantId)) {
+    throw new NotInTenant(
+      "Nothing was started: the requester's tenant is not the one this worker serves (CMK_APPROVAL_TENANT_ID).",
+    );
+  }
+  const op = claims.op as RequestOperation;
+  if (!mayRequest(policy, op, claims.sub)) {
+    const title = op in OPERATION_TITLES ? OPERATION_TITLES[op as Operation] : op;
+    throw new RequesterNotAllowed(
+      `Nothing was started: ${claims.name || claims.sub} may not ask for ${title} (CMK_REQUESTERS_${REQUEST_ENV_SUFFIX[op] ?? op}).`,
+    );
+  }
+  return claims;
+}
+
+/**
+ * The operations and targets a start proof may name. A rotation run by a schedule or a fleet
+ * (a child run) carries its parent's proof: the schedule's for its account, or the fleet's,
+ * whose target is the parent's workflow id; those were checked for expiry when the parent started.
+ */
+function scopesFor(operation: Operation | 'scheduleRotation', target: string): ProofScope[] {
+  const scopes: ProofScope[] = [{ op: operation, target, requireExpiry: operation !== 'scheduleRotation' }];
+  const parent = workflowInfo().parent;
+  if (operation === 'rotate' && parent) {
+    scopes.push({ op: 'scheduleRotation', target, requireExpiry: false });
+    scopes.push({ op: 'fleetRotate', target: parent.workflowId, requireExpiry: false });
+  }
+  return scopes;
+}
+
+function startRefusal(problem: ProofNotValid): string {
+  switch (problem.problem) {
+    case 'missing':
+      return 'Nothing was started: the start is not signed by the bot, so it did not come from Teams. Ask in chat.';
+    case 'expired':
+    case 'not-yet-valid':
+      return `Nothing was started: the bot's signature on the start is out of date (${problem.message}); ask again in chat.`;
+    case 'wrong-type':
+      return `Nothing was started: ${problem.message}, not for this run.`;
+    default:
+      return `Nothing was started: the start's signature does not verify against the bot keys this worker trusts (${problem.message}).`;
+  }
+}
