@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
@@ -110,6 +110,10 @@ describe('npm start: the local stack, end to end', () => {
 
   test('when a user types configure in the playground, then the run completes, shows in the Temporal UI, and survives a restart of the stack that moves the bot from botbuilder to the Agents SDK', async () => {
     const first = await startStack(dataDir, ports, 'botbuilder');
+    const keyFile = path.join(dataDir, 'keys', 'bot-signing-key.pem');
+    assert.match(first.output(), /created the bot's signing key/, 'the first start makes a signing key');
+    const key = readFileSync(keyFile, 'utf8');
+    assert.equal(statSync(keyFile).mode & 0o077, 0, 'only its owner may read it');
     try {
       const page = await openChat(browser, `http://localhost:${ports.playground}`);
       await send(page, 'configure stcontoso');
@@ -148,6 +152,8 @@ describe('npm start: the local stack, end to end', () => {
     }
 
     const second = await startStack(dataDir, ports, 'agents');
+    assert.doesNotMatch(second.output(), /created the bot's signing key/);
+    assert.equal(readFileSync(keyFile, 'utf8'), key, 'a restart keeps the key (and the runs it signed)');
     try {
       assert.match(
         second.output(),
