@@ -3,7 +3,7 @@
  * a precise sentence, N-of-M quorum with optional role separation, a deadline, and approvals
  * bound to the plan fingerprint so a change in Azure makes them lapse.
  */
-import { condition, setCurrentDetails, setHandler, workflowInfo } from '@temporalio/workflow';
+import { condition, setCurrentDetails, setHandler } from '@temporalio/workflow';
 import {
   approversFor,
   decideUpdate,
@@ -16,7 +16,7 @@ import {
 } from '../shared/approval';
 import { parseDurationMs } from '../shared/duration';
 import type { Plan } from '../shared/plan';
-import { ProofNotValid, unverifiedClaims, verifyDecisionProof, type DecisionClaims } from '../shared/proof';
+import { unverifiedClaims } from '../shared/proof';
 import {
   AlreadyDecided,
   ApprovalClosed,
@@ -26,6 +26,7 @@ import {
   OwnRequest,
   StaleCard,
 } from '../shared/refusals';
+import { verifiedDecision } from './decision-proof';
 import { OPERATION_ENV_SUFFIX, OPERATION_TITLES, type Operation } from '../shared/runbooks';
 import { planMarkdown } from '../shared/status';
 import type { Run } from './run';
@@ -184,7 +185,7 @@ export class ApprovalGate {
         'A decision needs your Entra object id and a verdict of approve or reject.',
       );
     }
-    const claims = this.verifiedClaims(input);
+    const claims = verifiedDecision(input, run.context.botKeys, Date.now());
     if (!sameTenant(claims.tid, run.context.policy.tenantId)) {
       throw new NotInTenant(
         'You signed in from another tenant; approvals for this run come from its own tenant.',
@@ -206,40 +207,6 @@ export class ApprovalGate {
     if (claims.fp !== run.status.plan?.fingerprint) {
       throw new StaleCard('This card shows an older plan; refresh it.');
     }
-  }
-
-  /**
-   * The decision as the bot signed it: a valid signature by a trusted key, not expired, for this
-   * run, and saying exactly what the input says. Runs from before decisions were signed take none.
-   */
-  private verifiedClaims(input: DecideInput): DecisionClaims {
-    const keys = this.run.context.botKeys;
-    if (!keys) {
-      throw new DecisionProofInvalid(
-        'This run was started before decisions were signed by the bot, so it takes no decisions; start it again.',
-      );
-    }
-    let claims: DecisionClaims;
-    try {
-      claims = verifyDecisionProof(input.proof, keys, Date.now());
-    } catch (error) {
-      if (!(error instanceof ProofNotValid)) throw error;
-      throw new DecisionProofInvalid(decisionRefusal(error));
-    }
-    const info = workflowInfo();
-    if (claims.wf !== info.workflowId || claims.run !== info.runId) {
-      throw new StaleCard('This card belongs to another run of this account; refresh it.');
-    }
-    const matches =
-      claims.sub === input.approverAadId.toLowerCase() &&
-      claims.name === (input.approverName ?? '') &&
-      claims.verdict === input.verdict &&
-      claims.fp === input.fingerprint &&
-      (claims.comment ?? '') === (input.comment ?? '') &&
-      sameTenant(claims.tid, input.tenantId);
-    if (!matches)
-      throw new DecisionProofInvalid('This decision says something other than what the bot signed.');
-    return claims;
   }
 
   /**
@@ -277,18 +244,6 @@ function quorumMet(run: Run, decisions: Decision[]): boolean {
   if (approvals.length < quorumFor(run.context.policy, run.operation)) return false;
   const roles = run.context.policy.roles?.[run.operation] ?? [];
   return roles.every((role) => role.approvers.some((id) => approvals.includes(id.toLowerCase())));
-}
-
-function decisionRefusal(problem: ProofNotValid): string {
-  switch (problem.problem) {
-    case 'missing':
-      return 'This decision is not signed by the bot; decisions are taken only from the run card in Teams.';
-    case 'expired':
-    case 'not-yet-valid':
-      return `This decision's signature is out of date (${problem.message}); click the card again.`;
-    default:
-      return `This decision's signature does not verify against the bot keys this worker trusts (${problem.message}).`;
-  }
 }
 
 /** The message of a plan that cannot go ahead: each blocker with its fix. */
