@@ -279,5 +279,14 @@ for (const sdk of SDKS) {
       await page.getByText(`${LEE.name} approved`).first().waitFor({ timeout: 10_000 });
       await page.screenshot({ path: shot('3-outcome.png') });
     });
+
+    test('when an error card quotes what the user typed, then a placeholder like <account> shows as typed, not as markup', async () => {
+      await page.getByText('Personal Chat', { exact: true }).first().click();
+      await page.locator('[data-lexical-editor="true"][role="textbox"]').click();
+      await page.keyboard.type('rotate <account>');
+      await page.keyboard.press('Enter');
+      await page.getByText('(got "<account>")', { exact: false }).last().waitFor({ timeout: 30_000 });
+      await page.screenshot({ path: shot('4-placeholder-visible.png') });
+    });
   });
 }
