@@ -128,6 +128,16 @@ describe('run, error, help and runs cards', () => {
       );
       await page.addStyleTag({ path: require.resolve('adaptivecards/dist/adaptivecards.css') });
       await page.addScriptTag({ path: require.resolve('adaptivecards/dist/adaptivecards.min.js') });
+      // Teams renders TextBlock text as markdown with HTML: a raw `<account>` is markup, not text.
+      await page.evaluate(() => {
+        const cards = (globalThis as unknown as BrowserPage).AdaptiveCards.AdaptiveCard as unknown as {
+          onProcessMarkdown: (text: string, result: { didProcess: boolean; outputHtml?: string }) => void;
+        };
+        cards.onProcessMarkdown = (text, result) => {
+          result.outputHtml = text;
+          result.didProcess = true;
+        };
+      });
     });
     after(async () => {
       await browser?.close();

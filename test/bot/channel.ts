@@ -13,6 +13,14 @@ import { BOT_SDKS, type BotConfig, type BotSdk } from '../../src/config';
 
 export const ISSUER = 'https://test-issuer.botframework.local';
 
+/**
+ * Card text as a person reads it: Teams renders TextBlocks as markdown, so the entities the bot
+ * writes to keep `<placeholders>` visible read as the characters they stand for.
+ */
+export function asRead(text: string): string {
+  return text.replace(/&lt;/g, '<').replace(/&gt;/g, '>');
+}
+
 /** The SDKs every HTTP-level bot suite runs against, one server per suite and SDK. */
 export const SDKS: readonly BotSdk[] = BOT_SDKS;
 

@@ -18,7 +18,7 @@ import { SA } from '../../src/shared/runbooks';
 import { scheduleIdFor } from '../../src/shared/start';
 import { testEnv, uniqueId } from '../helpers/temporal';
 import { anyMemberMayRequest, testSigner } from '../helpers/trust';
-import { SDKS, localBot, startRecordingConnector, type RecordingConnector } from './channel';
+import { SDKS, asRead, localBot, startRecordingConnector, type RecordingConnector } from './channel';
 import { APPROVER, REQUESTER, TENANT } from './fixtures';
 
 const policy: ApprovalPolicy = {
@@ -115,7 +115,7 @@ for (const sdk of SDKS) {
     }
 
     function strings(value: unknown): string[] {
-      if (typeof value === 'string') return [value];
+      if (typeof value === 'string') return [asRead(value)];
       if (Array.isArray(value)) return value.flatMap(strings);
       if (value && typeof value === 'object') return Object.values(value).flatMap(strings);
       return [];

@@ -280,12 +280,16 @@ for (const sdk of SDKS) {
       await page.screenshot({ path: shot('3-outcome.png') });
     });
 
-    test('when an error card quotes what the user typed, then a placeholder like <account> shows as typed, not as markup', async () => {
+    test('when an error card names a placeholder such as <account>, in the problem and in the right form, then the card shows it as written, not as markup', async () => {
       await page.getByText('Personal Chat', { exact: true }).first().click();
       await page.locator('[data-lexical-editor="true"][role="textbox"]').click();
-      await page.keyboard.type('rotate <account>');
+      await page.keyboard.type('rotate StContoso');
       await page.keyboard.press('Enter');
-      await page.getByText('(got "<account>")', { exact: false }).last().waitFor({ timeout: 30_000 });
+      await page
+        .getByText('<account>: a storage account name is 3–24 lowercase letters and digits (got "StContoso")')
+        .last()
+        .waitFor({ timeout: 30_000 });
+      await page.getByText('rotate <account>', { exact: true }).last().waitFor({ timeout: 10_000 });
       await page.screenshot({ path: shot('4-placeholder-visible.png') });
     });
   });

@@ -21,6 +21,7 @@ import type { AccountRef } from '../../src/shared/accounts';
 import { REQUEST_OPERATIONS, type ApprovalPolicy, type Person } from '../../src/shared/approval';
 import { createCmkWorker } from '../../worker';
 import {
+  asRead,
   startRecordingConnector,
   stubOutbound,
   type RecordingConnector,
@@ -69,9 +70,9 @@ export interface SecurityStack {
   close(): Promise<void>;
 }
 
-/** Everything a card or message shows, as one string. */
+/** Everything a card or message shows, as one string, as a person reads it. */
 export function textOf(value: unknown): string {
-  if (typeof value === 'string') return value;
+  if (typeof value === 'string') return asRead(value);
   if (Array.isArray(value)) return value.map(textOf).join('\n');
   if (value && typeof value === 'object') return Object.values(value).map(textOf).join('\n');
   return '';

@@ -63,7 +63,7 @@ export function escapeMarkup(text: string): string {
   return text.replace(/</g, '&lt;').replace(/>/g, '&gt;');
 }
 
-/** The card answering a malformed or refused command; the problem is shown exactly as written. */
+/** The card answering a malformed or refused command; every line is shown exactly as written. */
 export function renderErrorCard(input: ErrorCardInput): AdaptiveCardJson {
   const usage = (input.usage ?? '').split('\n').filter(Boolean);
   const choices = input.choices ?? [];
@@ -72,9 +72,9 @@ export function renderErrorCard(input: ErrorCardInput): AdaptiveCardJson {
     problem: escapeMarkup(input.problem),
     fallback: input.problem,
     hasUsage: usage.length > 0,
-    usage: usage.map((line) => ({ line })),
+    usage: usage.map((line) => ({ line: escapeMarkup(line) })),
     hasChoices: choices.length > 0,
-    choices: choices.map((line) => ({ line })),
+    choices: choices.map((line) => ({ line: escapeMarkup(line) })),
     hasLink: Boolean(input.link),
     linkTitle: input.link?.title ?? '',
     linkUrl: input.link?.url ?? '',
@@ -84,7 +84,7 @@ export function renderErrorCard(input: ErrorCardInput): AdaptiveCardJson {
 /** The help card listing every command and its form. */
 export function renderHelpCard(): AdaptiveCardJson {
   return expand(templates.help, {
-    commands: COMMAND_FORMS.map((c) => ({ usage: c.usage, description: c.description })),
+    commands: COMMAND_FORMS.map((c) => ({ usage: escapeMarkup(c.usage), description: c.description })),
   });
 }
 
