@@ -1,10 +1,9 @@
 /**
- * Who may do what: Key Vault data-plane permissions by access policy or RBAC (with the
- * propagation delay of new role assignments), and whether a storage account can reach its key.
+ * Who may do what: Key Vault data-plane permissions by access policy or RBAC, Blob data by RBAC
+ * (both from the data actions of role definitions, with the propagation delay of created and
+ * deleted assignments), and whether a storage account can reach its key.
  */
 import {
-  BUILT_IN_ROLES,
-  roleGuid,
   storageAccountId,
   vaultResourceId,
   type RoleAssignment,
@@ -13,6 +12,7 @@ import {
   type Vault,
 } from './model';
 import { networkRulesOf, trustedServicePasses } from './network';
+import { allowsDataAction, KEY_PERMISSION_DATA_ACTIONS, roleDefinitionOf, scopeCovers } from './roles';
 
 /** Role assignments by principal id (lower case), so a scan over many accounts stays linear. */
 export type AssignmentIndex = ReadonlyMap<string, readonly RoleAssignment[]>;
@@ -59,13 +59,10 @@ export type KeyPermission =
   | 'wrapkey'
   | 'unwrapkey';
 
-function within(resource: string, scope: string): boolean {
-  const r = resource.toLowerCase();
-  const s = scope.toLowerCase().replace(/\/+$/, '');
-  return r === s || r.startsWith(`${s}/`);
-}
-
-/** True when `principalId` holds `permission` on the vault (or on `keyName` under RBAC) at `nowMs`. */
+/**
+ * True when `principalId` holds `permission` on the vault (or on `keyName` under RBAC) at `nowMs`:
+ * by access policy, or by a propagated assignment at a covering scope whose role's data actions allow it.
+ */
 export function hasKeyPermission(
   data: StateData,
   vault: Vault,
@@ -85,34 +82,53 @@ export function hasKeyPermission(
     );
   }
   const target = keyName ? `${vaultResourceId(vault)}/keys/${keyName}` : vaultResourceId(vault);
-  const candidates = index ? (index.get(oid) ?? []) : (indexAssignments(data).get(oid) ?? []);
-  return candidates.some((a) => {
-    if (a.principalId.toLowerCase() !== oid) return false;
-    if (!effective(a, nowMs, propagationMs)) return false;
-    if (!within(target, a.scope)) return false;
-    const ops = BUILT_IN_ROLES[roleGuid(a.roleDefinitionId)]?.keyOps;
-    return ops === 'all' || (ops ?? []).includes(permission);
-  });
+  const candidates = (index ?? indexAssignments(data)).get(oid) ?? [];
+  return assignmentsAllow(
+    data,
+    candidates,
+    target,
+    KEY_PERMISSION_DATA_ACTIONS[permission],
+    nowMs,
+    propagationMs,
+  );
 }
 
 /**
- * True when `principalId` holds a Storage Blob Data role (effective after propagation) on the
- * account, or on the container, that allows `action`.
+ * True when `principalId` holds, effective after propagation, a role on the container (or the
+ * account, or any scope above it) whose data actions allow `dataAction`, e.g. `…/blobs/read`.
  */
 export function hasBlobDataAction(
+  data: StateData,
   account: StorageAccount,
   container: string | undefined,
   principalId: string,
-  action: 'read' | 'write',
+  dataAction: string,
   nowMs: number,
   propagationMs: number,
   index: AssignmentIndex,
 ): boolean {
   const target = `${storageAccountId(account)}/blobServices/default/containers/${container ?? ''}`;
-  return (index.get(principalId.toLowerCase()) ?? []).some((a) => {
-    if (!effective(a, nowMs, propagationMs) || !within(target, a.scope)) return false;
-    const data = BUILT_IN_ROLES[roleGuid(a.roleDefinitionId)]?.blobData;
-    return data === 'readWrite' || (data === 'read' && action === 'read');
+  const candidates = index.get(principalId.toLowerCase()) ?? [];
+  return assignmentsAllow(data, candidates, target, dataAction, nowMs, propagationMs);
+}
+
+/**
+ * The one check both data planes make: an assignment that is effective at `nowMs`, covers
+ * `resourceId` (at it, above it, or at a management group above its subscription) and whose
+ * role's data actions allow `dataAction`; never a role's name (role-definitions, "DataActions").
+ */
+function assignmentsAllow(
+  data: StateData,
+  assignments: readonly RoleAssignment[],
+  resourceId: string,
+  dataAction: string,
+  nowMs: number,
+  propagationMs: number,
+): boolean {
+  return assignments.some((a) => {
+    if (!effective(a, nowMs, propagationMs) || !scopeCovers(data, a.scope, resourceId)) return false;
+    const role = roleDefinitionOf(data, a.roleDefinitionId);
+    return !!role && allowsDataAction(role, dataAction);
   });
 }
 

@@ -2,6 +2,7 @@
  * The local Azure's resources as plain JSON (so the whole state can be saved to a file and
  * loaded again). Records are keyed by lower-cased resource id or name, as Azure compares them.
  */
+import type { RoleDefinitionRecord } from './roles';
 
 /** An Entra principal: the runbook's service principal, a managed identity, or a user. */
 export interface Principal {
@@ -18,6 +19,8 @@ export interface Subscription {
   subscriptionId: string;
   displayName: string;
   resourceGroups: Record<string, { name: string; location: string }>;
+  /** Management groups above the subscription, nearest first, below the tenant root group. */
+  managementGroups?: string[];
 }
 
 /** `encryption.keyvaultproperties` of a storage account plus the read-only fields Azure keeps. */
@@ -230,6 +233,8 @@ export interface StateData {
   roleAssignments: Record<string, RoleAssignment>;
   /** Deleted assignments still within their propagation delay (not visible through ARM). */
   removedRoleAssignments?: Record<string, RoleAssignment>;
+  /** Custom role definitions by guid (built-in ones are in `roles.ts`); absent in older state files. */
+  roleDefinitions?: Record<string, RoleDefinitionRecord>;
   operations: Record<string, AsyncOperation>;
 }
 
@@ -250,51 +255,4 @@ export function identityResourceId(i: {
   name: string;
 }): string {
   return `/subscriptions/${i.subscriptionId}/resourceGroups/${i.resourceGroup}/providers/Microsoft.ManagedIdentity/userAssignedIdentities/${i.name}`;
-}
-
-/** What a built-in role allows on the data planes the local Azure serves. */
-export interface BuiltInRole {
-  name: string;
-  /** Key Vault key operations (access-policy names, lower case), or all of them. */
-  keyOps: readonly string[] | 'all';
-  /** Blob data actions: read (get, list) or readWrite (also put, set metadata, delete). */
-  blobData?: 'read' | 'readWrite';
-}
-
-/**
- * Built-in role definition ids the local Azure knows (learn.microsoft.com, role-based-access-control
- * built-in-roles) and what each allows on the data plane. ARM's Owner/Contributor/Reader grant no
- * data access by token: Key Vault and blob data need their own roles.
- */
-export const BUILT_IN_ROLES: Record<string, BuiltInRole> = {
-  '00482a5a-887f-4fb3-b363-3b7fe8e74483': { name: 'Key Vault Administrator', keyOps: 'all' },
-  '14b46e9e-c2b7-41b4-b07b-48a6ebf60603': { name: 'Key Vault Crypto Officer', keyOps: 'all' },
-  'e147488a-f6f5-4113-8e2d-b22465e65bf6': {
-    name: 'Key Vault Crypto Service Encryption User',
-    keyOps: ['get', 'wrapkey', 'unwrapkey'],
-  },
-  '12338af0-0e69-4776-bea7-57ae8d297424': {
-    name: 'Key Vault Crypto User',
-    keyOps: ['get', 'list', 'update', 'wrapkey', 'unwrapkey', 'encrypt', 'decrypt', 'sign', 'verify'],
-  },
-  'acdd72a7-3385-48ef-bd42-f606fba81ae7': { name: 'Reader', keyOps: [] },
-  'b24988ac-6180-42a0-ab88-20f7382dd24c': { name: 'Contributor', keyOps: [] },
-  '8e3af657-a8ff-443c-a75c-2fe8c4bcb635': { name: 'Owner', keyOps: [] },
-  '21090545-7ca7-4776-b22c-e363652d74d2': { name: 'Key Vault Reader', keyOps: [] },
-  'b7e6dc6d-f1e8-4753-8033-0f276bb0955b': {
-    name: 'Storage Blob Data Owner',
-    keyOps: [],
-    blobData: 'readWrite',
-  },
-  'ba92f5b4-2d11-453d-a403-e96b0029c9fe': {
-    name: 'Storage Blob Data Contributor',
-    keyOps: [],
-    blobData: 'readWrite',
-  },
-  '2a2b9908-6ea1-4ae2-8e65-a410df84e7d1': { name: 'Storage Blob Data Reader', keyOps: [], blobData: 'read' },
-};
-
-/** The role definition guid of a full id (`/subscriptions/…/roleDefinitions/<guid>`) or bare guid. */
-export function roleGuid(roleDefinitionId: string): string {
-  return (roleDefinitionId.split('/').pop() ?? '').toLowerCase();
 }

@@ -4,13 +4,16 @@
  */
 import { readFileSync } from 'node:fs';
 import type { EmulatedClock } from './clock';
-import { roleGuid, type Principal, type StateData } from './model';
+import type { Principal, StateData } from './model';
+import { roleGuid } from './roles';
 import type { RoleAssignmentInput, StateTiming, StorageAccountInput, VaultInput } from './inputs';
 import { LocalAzureState } from './state';
 
 type SeedSubscription = {
   subscriptionId: string;
   displayName?: string;
+  /** Management groups above the subscription, nearest first (the tenant root group is implied). */
+  managementGroups?: string[];
   resourceGroups?: Array<{ name: string; location?: string }>;
   storageAccounts?: Array<Omit<StorageAccountInput, 'subscriptionId'>>;
   vaults?: Array<Omit<VaultInput, 'subscriptionId'>>;
@@ -78,6 +81,7 @@ export function stateFromSeed(
       subscriptionId,
       displayName: sub.displayName ?? subscriptionId,
       resourceGroups: {},
+      ...(sub.managementGroups ? { managementGroups: sub.managementGroups } : {}),
     };
     for (const rg of sub.resourceGroups ?? []) state.addResourceGroup(subscriptionId, rg.name, rg.location);
     for (const i of sub.userAssignedIdentities ?? []) state.addUserAssignedIdentity({ ...i, subscriptionId });

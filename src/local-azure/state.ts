@@ -15,6 +15,7 @@ import {
 } from './inputs';
 import { type EmulatedClock } from './clock';
 import { writeFileAtomic } from './files';
+import type { RoleDefinitionRecord } from './roles';
 import {
   identityResourceId,
   storageAccountId,
@@ -271,12 +272,23 @@ export class LocalAzureState {
     return identityView(this.data, i);
   }
 
-  /** Adds a role assignment; the role id is stored in ARM's full form. */
+  /** Adds a custom role definition (a test's or one PUT through ARM); returns it. */
+  addRoleDefinition(input: Omit<RoleDefinitionRecord, 'type'>): RoleDefinitionRecord {
+    const role: RoleDefinitionRecord = { ...input, name: input.name.toLowerCase(), type: 'CustomRole' };
+    (this.data.roleDefinitions ??= {})[role.name] = role;
+    this.changed();
+    return role;
+  }
+
+  /**
+   * Adds a role assignment; the role id is stored in ARM's full form (subscription-level, or
+   * tenant-level for assignments at a management group).
+   */
   addRoleAssignment(input: RoleAssignmentInput): Record<string, unknown> {
-    const sub = /^\/subscriptions\/([^/]+)/i.exec(input.scope)?.[1] ?? '';
+    const sub = /^\/subscriptions\/([^/]+)/i.exec(input.scope)?.[1];
     const full = input.roleDefinitionId.includes('/')
       ? input.roleDefinitionId
-      : `/subscriptions/${sub}/providers/Microsoft.Authorization/roleDefinitions/${input.roleDefinitionId}`;
+      : `${sub ? `/subscriptions/${sub}` : ''}/providers/Microsoft.Authorization/roleDefinitions/${input.roleDefinitionId}`;
     const name = input.name ?? stableGuid(`${input.scope}|${full}|${input.principalId}`.toLowerCase());
     const now = this.clock.nowMs();
     const a: RoleAssignment = {

@@ -18,9 +18,40 @@ const BLOB_DATA_READER = ROLE('2a2b9908-6ea1-4ae2-8e65-a410df84e7d1');
 const BLOB_DATA_CONTRIBUTOR = ROLE('ba92f5b4-2d11-453d-a403-e96b0029c9fe');
 const OWNER = ROLE('8e3af657-a8ff-443c-a75c-2fe8c4bcb635');
 
+const CUSTOM = {
+  objectId: '7a1e0c55-0000-4000-8000-00000000c10b',
+  appId: '7a1e0c55-0000-4000-8000-00000000c10a',
+  secret: 'blob-custom-local-secret',
+};
+const BLOBS = 'Microsoft.Storage/storageAccounts/blobServices/containers/blobs';
+
 /** The error code of a blob refusal; a HEAD answer carries it only in `details`. */
 const codeOf = (e: { code?: string; details?: { errorCode?: string } }): string | undefined =>
   e.code ?? e.details?.errorCode;
+const mismatch = (e: { statusCode?: number; code?: string; details?: { errorCode?: string } }) =>
+  e.statusCode === 403 && codeOf(e) === 'AuthorizationPermissionMismatch';
+
+/** Adds a service principal (holding no role yet) and returns a blob client of `account` signed in as it. */
+function signIn(
+  local: LocalAzure,
+  principal: { objectId: string; appId: string; secret: string },
+  account: string,
+): BlobServiceClient {
+  local.state.addPrincipal({
+    objectId: principal.objectId,
+    kind: 'ServicePrincipal',
+    displayName: `blob caller ${principal.appId.slice(-4)}`,
+    appId: principal.appId,
+    clientSecret: principal.secret,
+  });
+  const credential = new ClientSecretCredential(local.tenantId, principal.appId, principal.secret, {
+    agent: local.agent,
+  });
+  return new BlobServiceClient(`https://${account}.blob.core.windows.net`, credential, {
+    httpClient: local.blobHttpClient,
+    retryOptions: { maxTries: 1 },
+  });
+}
 
 describe('the blob data plane', () => {
   let local: LocalAzure;
@@ -59,28 +90,13 @@ describe('the blob data plane', () => {
   });
 
   test('when the caller has no Storage Blob Data role, then every blob operation answers 403 AuthorizationPermissionMismatch, even for an ARM Owner (authorize-access-azure-active-directory)', async () => {
-    local.state.addPrincipal({
-      objectId: READER.objectId,
-      kind: 'ServicePrincipal',
-      displayName: 'blob reader',
-      appId: READER.appId,
-      clientSecret: READER.secret,
-    });
+    const reader = signIn(local, READER, 'starchive');
     local.state.addRoleAssignment({
       scope: ACCOUNT_SCOPE,
       roleDefinitionId: OWNER,
       principalId: READER.objectId,
       effectiveImmediately: true,
     });
-    const credential = new ClientSecretCredential(local.tenantId, READER.appId, READER.secret, {
-      agent: local.agent,
-    });
-    const reader = new BlobServiceClient('https://starchive.blob.core.windows.net', credential, {
-      httpClient: local.blobHttpClient,
-      retryOptions: { maxTries: 1 },
-    });
-    const mismatch = (e: { statusCode?: number; code?: string; details?: { errorCode?: string } }) =>
-      e.statusCode === 403 && codeOf(e) === 'AuthorizationPermissionMismatch';
     await assert.rejects(reader.getAccountInfo(), mismatch);
     await assert.rejects(reader.listContainers().byPage().next(), mismatch);
 
@@ -106,5 +122,35 @@ describe('the blob data plane', () => {
     local.clock.advance(60_000);
     await blob.upload('yz', 2);
     assert.equal((await blob.getProperties()).contentLength, 2);
+  });
+
+  test('when a custom role allows blob data by a wildcard but excludes deletes, assigned at the tenant root group and later deleted, then Blob follows its data actions and the deletion takes effect only after propagation (role-definitions "NotDataActions", management-groups overview, rbac-guide)', async () => {
+    const custom = signIn(local, CUSTOM, 'stcontoso');
+    const roleGuid = 'c0570000-0000-4000-8000-0000000000b1';
+    await c.authorization.roleDefinitions.createOrUpdate(`/subscriptions/${SUB}`, roleGuid, {
+      roleName: 'blob writer without delete',
+      permissions: [{ actions: [], dataActions: [`${BLOBS}/*`], notDataActions: [`${BLOBS}/delete`] }],
+      assignableScopes: [`/subscriptions/${SUB}`],
+    });
+    const rootGroup = `/providers/Microsoft.Management/managementGroups/${local.tenantId}`;
+    const assignmentName = '0d1e2f30-4a5b-4c6d-8e7f-0000000000b3';
+    await c.authorization.roleAssignments.create(rootGroup, assignmentName, {
+      roleDefinitionId: `/providers/Microsoft.Authorization/roleDefinitions/${roleGuid}`,
+      principalId: CUSTOM.objectId,
+      principalType: 'ServicePrincipal',
+    });
+    await c.blob('stcontoso').getContainerClient('custom').create();
+    await c.blob('stcontoso').getContainerClient('custom').getBlockBlobClient('b').upload('x', 1);
+    const blob = custom.getContainerClient('custom').getBlockBlobClient('b');
+    local.clock.advance(60_000);
+
+    await blob.upload('yz', 2);
+    assert.equal((await blob.getProperties()).contentLength, 2);
+    await assert.rejects(blob.delete(), mismatch, 'deletes are excluded by NotDataActions');
+
+    await c.authorization.roleAssignments.delete(rootGroup, assignmentName);
+    assert.equal((await blob.getProperties()).contentLength, 2, 'a deletion has not propagated yet');
+    local.clock.advance(60_000);
+    await assert.rejects(blob.getProperties(), mismatch);
   });
 });

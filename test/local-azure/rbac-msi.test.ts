@@ -110,4 +110,87 @@ describe('role assignments and managed identities', () => {
         /ForbiddenByRbac/.test(JSON.stringify(e.details)),
     );
   });
+  test('when a built-in role definition is read by id, then ARM returns the data actions Azure documents for it (built-in-roles/security)', async () => {
+    const role = await c.authorization.roleDefinitions.getById(ROLE('e147488a-f6f5-4113-8e2d-b22465e65bf6'));
+    assert.equal(role.roleName, 'Key Vault Crypto Service Encryption User');
+    assert.equal(role.roleType, 'BuiltInRole');
+    assert.deepEqual(role.permissions?.[0]?.dataActions, [
+      'Microsoft.KeyVault/vaults/keys/read',
+      'Microsoft.KeyVault/vaults/keys/wrap/action',
+      'Microsoft.KeyVault/vaults/keys/unwrap/action',
+    ]);
+    await assert.rejects(
+      c.authorization.roleDefinitions.getById(ROLE('99999999-9999-4999-8999-999999999999')),
+      (e: { statusCode?: number; code?: string }) =>
+        e.statusCode === 404 && e.code === 'RoleDefinitionDoesNotExist',
+    );
+  });
+
+  test('when custom roles are assigned on an RBAC vault, then Key Vault follows their data actions: a wildcard allows unwrap, NotDataActions take it away (role-definitions, "NotDataActions")', async () => {
+    const principal = (
+      await c.msi.userAssignedIdentities.createOrUpdate(RG_KEYS, 'id-custom', { location: 'eastus' })
+    ).principalId!;
+    const define = (guid: string, notDataActions: string[]) =>
+      c.authorization.roleDefinitions.createOrUpdate(`/subscriptions/${SUB}`, guid, {
+        roleName: `custom ${guid.slice(0, 4)}`,
+        permissions: [{ actions: [], dataActions: ['Microsoft.KeyVault/vaults/keys/*'], notDataActions }],
+        assignableScopes: [`/subscriptions/${SUB}`],
+      });
+    await define('c0570000-0000-4000-8000-000000000001', []);
+    await define('c0570000-0000-4000-8000-000000000002', ['Microsoft.KeyVault/vaults/keys/unwrap/action']);
+    const assign = (name: string, guid: string) =>
+      c.authorization.roleAssignments.create(VAULT_SCOPE, name, {
+        roleDefinitionId: ROLE(guid),
+        principalId: principal,
+        principalType: 'ServicePrincipal',
+      });
+    await assign('0d1e2f30-4a5b-4c6d-8e7f-000000000201', 'c0570000-0000-4000-8000-000000000002');
+    local.clock.advance(30_000);
+    assert.equal(local.state.canUseKey('kv-rbac', principal, 'wrapkey'), true);
+    assert.equal(
+      local.state.canUseKey('kv-rbac', principal, 'unwrapkey'),
+      false,
+      'excluded by NotDataActions',
+    );
+    await assign('0d1e2f30-4a5b-4c6d-8e7f-000000000202', 'c0570000-0000-4000-8000-000000000001');
+    local.clock.advance(30_000);
+    assert.equal(local.state.canUseKey('kv-rbac', principal, 'unwrapkey'), true);
+    const read = await c.authorization.roleDefinitions.getById(ROLE('c0570000-0000-4000-8000-000000000002'));
+    assert.equal(read.roleType, 'CustomRole');
+  });
+
+  test('when an identity holds a key role at the tenant root management group, then it reaches keys below it and listing at the key includes the inherited assignment (management-groups overview, role-assignments-list-rest)', async () => {
+    const principal = (
+      await c.msi.userAssignedIdentities.createOrUpdate(RG_KEYS, 'id-mg', { location: 'eastus' })
+    ).principalId!;
+    const rootGroup = `/providers/Microsoft.Management/managementGroups/${local.tenantId}`;
+    await c.authorization.roleAssignments.create(rootGroup, '0d1e2f30-4a5b-4c6d-8e7f-000000000301', {
+      roleDefinitionId:
+        '/providers/Microsoft.Authorization/roleDefinitions/e147488a-f6f5-4113-8e2d-b22465e65bf6',
+      principalId: principal,
+      principalType: 'ServicePrincipal',
+    });
+    local.clock.advance(30_000);
+    assert.equal(local.state.canUseKey('kv-rbac', principal, 'unwrapkey', 'any-key'), true);
+    const listed = [];
+    for await (const a of c.authorization.roleAssignments.listForScope(`${VAULT_SCOPE}/keys/any-key`, {
+      filter: `principalId eq '${principal}'`,
+    }))
+      listed.push(a.scope);
+    assert.deepEqual(listed, [rootGroup]);
+    const elsewhere = `/providers/Microsoft.Management/managementGroups/mg-other`;
+    local.state.addRoleAssignment({
+      scope: elsewhere,
+      roleDefinitionId: 'e147488a-f6f5-4113-8e2d-b22465e65bf6',
+      principalId: principal,
+      effectiveImmediately: true,
+    });
+    assert.equal(local.state.listRoleAssignments(elsewhere).length, 1);
+    const again = [];
+    for await (const a of c.authorization.roleAssignments.listForScope(VAULT_SCOPE, {
+      filter: `principalId eq '${principal}'`,
+    }))
+      again.push(a.scope);
+    assert.deepEqual(again, [rootGroup], 'a group the subscription is not under does not apply');
+  });
 });

@@ -42,8 +42,8 @@ export async function handleArm(ctx: Ctx, env: Env, limits: ArmLimits | undefine
   if (ctx.method === 'GET' && /^\/subscriptions\/[^/]+\/resources$/i.test(ctx.path))
     return listResources(ctx, env, subscriptionId ?? '');
   const provider = /\/providers\/(Microsoft\.[A-Za-z]+)\//i.exec(`${ctx.path}/`)?.[1]?.toLowerCase();
-  // Role assignments live under any scope, so their provider segment is the last one in the path.
-  if (/\/providers\/Microsoft\.Authorization\/roleAssignments/i.test(ctx.path))
+  // Role assignments and definitions live under any scope, so their provider segment is the last one.
+  if (/\/providers\/Microsoft\.Authorization\/role(Assignments|Definitions)/i.test(ctx.path))
     return handleAuthorization(ctx, env);
   if (provider === 'microsoft.keyvault') return handleKeyVault(ctx, env);
   if (provider === 'microsoft.storage') return handleStorage(ctx, env);

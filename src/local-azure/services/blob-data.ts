@@ -7,11 +7,13 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { blobError, send, type Ctx, type Env } from '../http';
 import type { BlobContainer, BlobRecord, StorageAccount } from '../model';
+import { BLOBS } from '../roles';
 
 /** One blob operation: its name, the data action it needs, and whether it reads or writes content. */
 export interface BlobOperation {
   name: string;
-  action: 'read' | 'write';
+  /** The data action a caller's role must allow, e.g. `…/containers/blobs/read`. */
+  dataAction: string;
   /** True when the account's key must be reachable (customer-managed-keys-overview's list). */
   needsKey(ctx: Ctx): boolean;
   handle(ctx: Ctx, env: Env, account: StorageAccount): void;
@@ -260,30 +262,43 @@ function accountInformation(ctx: Ctx, _env: Env, account: StorageAccount): void 
 type Handler = (ctx: Ctx, env: Env, account: StorageAccount, op: BlobOperation) => void;
 const op = (
   name: string,
-  action: 'read' | 'write',
+  dataAction: string,
   needsKey: (ctx: Ctx) => boolean,
   handle: Handler,
 ): BlobOperation => ({
   name,
-  action,
+  dataAction,
   needsKey,
   handle(ctx, env, account) {
     handle(ctx, env, account, this);
   },
 });
 
-/** Every served operation; `container` and `blob` are filled in per request. */
+const READ = `${BLOBS}/read`;
+const WRITE = `${BLOBS}/write`;
+const DELETE = `${BLOBS}/delete`;
+
+/**
+ * Every served operation and the data action it needs; `container` and `blob` are filled in per
+ * request. Blob rows follow "Permissions for calling data operations" (rest/api/storageservices,
+ * authorize-with-azure-active-directory): Get Blob, its properties and metadata and List Blobs
+ * need `blobs/read`, Put Blob and Set Blob Metadata `blobs/write`, Delete Blob `blobs/delete`.
+ * For the account and container rows that table names control-plane actions (`containers/read`,
+ * `/write`, `/delete`), which an ARM Owner's `*` would match; yet Azure documents that only
+ * roles defined for data access authorize a token on blob data (authorize-access-azure-active-
+ * directory), so each needs the blob data action of the same verb.
+ */
 export const BLOB_OPERATIONS: readonly BlobOperation[] = [
-  op('getAccountInformation', 'read', never, accountInformation),
-  op('listContainers', 'read', never, listContainers),
-  op('createContainer', 'write', never, createContainer),
-  op('getContainerProperties', 'read', never, containerProperties),
-  op('deleteContainer', 'write', never, deleteContainer),
-  op('listBlobs', 'read', includesMetadata, listBlobs),
-  op('putBlob', 'write', always, putBlob),
-  op('getBlob', 'read', always, getBlob),
-  op('getBlobProperties', 'read', always, blobProperties),
-  op('getBlobMetadata', 'read', always, blobMetadata),
-  op('setBlobMetadata', 'write', always, blobMetadata),
-  op('deleteBlob', 'write', never, deleteBlob),
+  op('getAccountInformation', READ, never, accountInformation),
+  op('listContainers', READ, never, listContainers),
+  op('createContainer', WRITE, never, createContainer),
+  op('getContainerProperties', READ, never, containerProperties),
+  op('deleteContainer', DELETE, never, deleteContainer),
+  op('listBlobs', READ, includesMetadata, listBlobs),
+  op('putBlob', WRITE, always, putBlob),
+  op('getBlob', READ, always, getBlob),
+  op('getBlobProperties', READ, always, blobProperties),
+  op('getBlobMetadata', READ, always, blobMetadata),
+  op('setBlobMetadata', WRITE, always, blobMetadata),
+  op('deleteBlob', DELETE, never, deleteBlob),
 ];

@@ -76,13 +76,14 @@ function authenticated(ctx: Ctx, env: Env): boolean {
   return false;
 }
 
-/** False after answering 403 when the caller lacks the data role the operation needs. */
+/** False after answering 403 when no role of the caller allows the operation's data action. */
 function permitted(ctx: Ctx, env: Env, account: StorageAccount, op: BlobOperation): boolean {
   const ok = hasBlobDataAction(
+    env.state.data,
     account,
     op.container,
     ctx.claims?.oid ?? '',
-    op.action,
+    op.dataAction,
     env.clock.nowMs(),
     env.state.timing.roleAssignmentPropagationMs,
     env.state.assignmentIndex(),
