@@ -1,7 +1,7 @@
 /**
  * Key access for the storage account's identity: an access-policy entry (get, wrapKey,
  * unwrapKey) merged without touching other entries, or the role Key Vault Crypto Service
- * Encryption User scoped to the key; and their removal.
+ * Encryption User scoped to the key. Their removal is the revocation's (`revocation-set.ts`).
  */
 import { createHash } from 'node:crypto';
 import type { AccessPolicyEntry } from '@azure/arm-keyvault';
@@ -151,64 +151,6 @@ export async function grantKeyAccess(
     effectiveAfterMs: confirmed.elapsedMs,
     changed: missing.length > 0,
   };
-}
-
-/** Removes the principal's access-policy entry or its Crypto Service Encryption User assignments. */
-export async function removeKeyAccess(
-  deps: ActivityDeps,
-  vault: VaultRef & { rbac: boolean },
-  principalId: string,
-  keyName: string,
-): Promise<'accessPolicy' | 'roleAssignment' | 'none'> {
-  if (vault.rbac) {
-    const client = deps.azure.authorization(vault.subscriptionId);
-    const scopes = [keyScope(vault, keyName), vaultId(vault)];
-    let removed = false;
-    for (const scope of scopes) {
-      const assignments = await call({ what: `role assignments on ${scope}` }, async () => {
-        const found: string[] = [];
-        for await (const a of client.roleAssignments.listForScope(armScope(scope), {
-          filter: `principalId eq '${principalId}'`,
-          abortSignal: abortSignal(),
-        })) {
-          const sameScope = a.scope?.toLowerCase() === scope.toLowerCase();
-          if (
-            a.id &&
-            sameScope &&
-            a.roleDefinitionId?.toLowerCase().endsWith(CRYPTO_SERVICE_ENCRYPTION_USER) &&
-            a.principalId?.toLowerCase() === principalId.toLowerCase()
-          )
-            found.push(a.id);
-        }
-        return found;
-      });
-      for (const id of assignments) {
-        await call({ what: `role assignment ${id}` }, async () => {
-          try {
-            await client.roleAssignments.deleteById(armScope(id), { abortSignal: abortSignal() });
-          } catch (error) {
-            if (!isNotFound(error)) throw error;
-          }
-        });
-        removed = true;
-      }
-    }
-    return removed ? 'roleAssignment' : 'none';
-  }
-  const entry = await entryFor(deps, vault, principalId);
-  if (!entry) return 'none';
-  await call({ what: `access policy of vault ${vault.name}` }, () =>
-    deps.azure
-      .keyVault(vault.subscriptionId)
-      .vaults.updateAccessPolicy(
-        vault.resourceGroup,
-        vault.name,
-        'remove',
-        { properties: { accessPolicies: [{ ...entry, tenantId: entry.tenantId ?? deps.tenantId }] } },
-        { abortSignal: abortSignal() },
-      ),
-  ).finally(() => forgetVaultListings(deps));
-  return 'accessPolicy';
 }
 
 /** The vault's access-policy entry for a principal, if any. */

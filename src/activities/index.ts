@@ -16,7 +16,7 @@ import { inspect } from './inspect';
 import { ensureKey, setRotationPolicy } from './keys';
 import { probeDataAccess } from './probe';
 import { createProxyAgent } from './proxy-agent';
-import { revokeAccess } from './revocation';
+import { disableKeyVersion, revokeAccess } from './revocation';
 import { rotateKey } from './rotation';
 import { DEFAULT_TIMING, runActivity, type ActivityTiming } from './runtime';
 import { ensureVault } from './vaults';
@@ -62,6 +62,7 @@ export function createActivities(deps: CreateActivitiesDeps): CmkActivities {
     rotateKey: wrap(rotateKey),
     setRotationPolicy: wrap(setRotationPolicy),
     revokeAccess: wrap(revokeAccess),
+    disableKeyVersion: wrap(disableKeyVersion),
     disableCmk: wrap(disableCmk),
     probeDataAccess: wrap(probeDataAccess),
     ...createChatActivities(deps.chat),

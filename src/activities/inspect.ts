@@ -1,22 +1,38 @@
 /**
  * `inspect` (read-only preflight): reads the account, vault, key and grants an operation
  * depends on and turns them into a plan — steps, blockers with their fix, encryption before
- * and after, what is destructive or irreversible, and the fingerprint of that state.
+ * and after, what is destructive or irreversible (decided by the effect: a configure that moves
+ * a CMK account to another key is a key change; a revocation lists every grant it removes), and
+ * the fingerprint of that state.
  */
 import type { StorageAccount } from '@azure/arm-storage';
-import { validateAccountRef } from '../shared/accounts';
+import { validateAccountRef, type AccountRef, type VaultRef } from '../shared/accounts';
 import type { InspectInput, OperationRequest } from '../shared/activities';
 import { CMK_ERROR_TYPES } from '../shared/errors';
 import { ValidationError, validateKeyName, validateKeySize, validateKeyType } from '../shared/names';
-import type { EncryptionSettings, Plan } from '../shared/plan';
+import { describeGrant, keptBecause, type EncryptionSettings, type Plan } from '../shared/plan';
 import { OPERATIONS } from '../shared/runbooks';
+import { describeEncryption } from '../shared/status';
 import { encryptionOf, getAccount, getVaultByUri, principalOf } from './azure-state';
 import type { ActivityDeps } from './deps';
 import { getUserAssignedIdentity, identityOf } from './identities';
 import { validateRotationPolicy } from './keys';
-import { readGrant, readKey, readVault, vaultView } from './live-state';
+import { readGrant, readKey, readVault, vaultView, type VaultView } from './live-state';
 import { PlanBuilder } from './plan-builder';
+import { listRevocationSet } from './revocation-set';
+import { versionInUse } from './revocation';
 import { resolveVaultRef } from './vaults';
+
+/** What every part of a plan reads: the request, the account as ARM returns it, its encryption. */
+interface Subject {
+  ref: AccountRef;
+  request: OperationRequest;
+  account: StorageAccount;
+  before: EncryptionSettings;
+}
+
+type KeyTargetRequest = Extract<OperationRequest, { operation: 'configure' | 'changeKey' }>;
+type OnCmkRequest = Exclude<OperationRequest, KeyTargetRequest>;
 
 /** Builds the plan for a request against live state; never writes. */
 export async function inspect(deps: ActivityDeps, input: InspectInput): Promise<Plan> {
@@ -25,145 +41,257 @@ export async function inspect(deps: ActivityDeps, input: InspectInput): Promise<
   const account = await getAccount(deps, ref);
   const before = encryptionOf(account);
   const b = new PlanBuilder(ref, request, account, before);
-  const cmk = before.keySource === 'Microsoft.Keyvault' && !!before.vaultUri && !!before.keyName;
+  const subject = { ref, request, account, before };
+  if (request.operation === 'configure' || request.operation === 'changeKey')
+    return planKeyTarget(deps, b, subject, request);
+  if (!onCmk(before)) return planWithoutCmk(b, subject);
+  return planOnCmk(deps, b, subject, request, input.recheck === true);
+}
 
-  if (request.operation === 'configure' || request.operation === 'changeKey') {
-    const identity =
-      request.operation === 'configure'
-        ? identityOf(request.identity)
-        : (before.identity ?? 'SystemAssigned');
-    const vaultRef = request.vault
-      ? await resolveVaultRef(deps, ref, request.vault)
-      : cmk
-        ? (await getVaultByUri(deps, before.vaultUri!, ref.subscriptionId)).ref
-        : undefined;
-    if (!vaultRef)
-      throw new ValidationError(
-        'request.vault',
-        'a vault is required when the account has no customer-managed key yet',
-      );
-    const vault = await readVault(deps, vaultRef);
-    b.vault = vault;
-    b.checkVault(vault, request.vault?.allowPurgeProtection === true, request.vault?.rbac);
-    let principalId = principalOf(account, identity);
-    if (request.operation === 'configure') {
-      if (identity !== 'SystemAssigned') {
-        try {
-          principalId ??= await getUserAssignedIdentity(deps, identity);
-        } catch {
-          b.block(
-            'IdentityNotFound',
-            `The user-assigned identity ${identity.split('/').pop()} does not exist.`,
-            'Create it, or give the resource id of an existing identity.',
-          );
-        }
-      }
-      b.step('identity', { skip: !!principalOf(account, identity) || hasUser(account, identity) });
-    } else if (!principalId) {
+function onCmk(before: EncryptionSettings): boolean {
+  return before.keySource === 'Microsoft.Keyvault' && !!before.vaultUri && !!before.keyName;
+}
+
+/** configure and changeKey: vault, identity, grant, key, then enable or switch. */
+async function planKeyTarget(
+  deps: ActivityDeps,
+  b: PlanBuilder,
+  { ref, request, account, before }: Subject,
+  req: KeyTargetRequest,
+): Promise<Plan> {
+  const identity =
+    req.operation === 'configure' ? identityOf(req.identity) : (before.identity ?? 'SystemAssigned');
+  const vault = await readVault(deps, await targetVault(deps, ref, req, before));
+  b.vault = vault;
+  b.checkVault(vault, req.vault?.allowPurgeProtection === true, req.vault?.rbac);
+  const principalId = await planIdentity(deps, b, { ref, request, account, before }, identity);
+  const grant = await readGrant(deps, vault, principalId, req.key.name);
+  b.step('grant', { skip: grant.granted });
+  const key = await readKey(deps, vault, req.key.name);
+  b.key = key.summary;
+  b.grant = grant.evidence;
+  if (!key.readable)
+    b.warn(
+      `The runbook cannot read keys in ${vault.ref.name}; grant it Key Vault Crypto Officer or a key access policy.`,
+    );
+  b.checkKey(key.summary, req.key.type, vault);
+  b.step('key', { skip: key.summary.exists });
+  const after: EncryptionSettings = {
+    keySource: 'Microsoft.Keyvault',
+    vaultUri: vault.vault?.properties?.vaultUri ?? `https://${vault.ref.name.toLowerCase()}.vault.azure.net/`,
+    keyName: req.key.name,
+    keyVersion: req.pinVersion ? (key.summary.latestVersion ?? '(the version created)') : '',
+    identity,
+  };
+  planSwitch(b, ref, req, before, after);
+  b.step('probe');
+  return b.build(after);
+}
+
+/** The vault a key-target request names, else the one the account already uses. */
+async function targetVault(
+  deps: ActivityDeps,
+  ref: AccountRef,
+  req: KeyTargetRequest,
+  before: EncryptionSettings,
+): Promise<VaultRef> {
+  if (req.vault) return resolveVaultRef(deps, ref, req.vault);
+  if (onCmk(before)) return (await getVaultByUri(deps, before.vaultUri!, ref.subscriptionId)).ref;
+  throw new ValidationError(
+    'request.vault',
+    'a vault is required when the account has no customer-managed key yet',
+  );
+}
+
+/** The identity step (configure) or its check (changeKey); returns the principal that needs access. */
+async function planIdentity(
+  deps: ActivityDeps,
+  b: PlanBuilder,
+  { ref, request, account }: Subject,
+  identity: string,
+): Promise<string | undefined> {
+  let principalId = principalOf(account, identity);
+  if (request.operation !== 'configure') {
+    if (!principalId)
       b.block(
         'IdentityNotFound',
         `Account ${ref.name} has no managed identity to reach a key.`,
         'Run configure, which assigns one.',
       );
-    }
-    const grant = await readGrant(deps, vault, principalId, request.key.name);
-    b.step('grant', { skip: grant.granted });
-    const key = await readKey(deps, vault, request.key.name);
-    b.key = key.summary;
-    b.grant = grant.evidence;
-    if (!key.readable)
-      b.warn(
-        `The runbook cannot read keys in ${vaultRef.name}; grant it Key Vault Crypto Officer or a key access policy.`,
-      );
-    b.checkKey(key.summary, request.key.type, vault);
-    b.step('key', { skip: key.summary.exists });
-    const after: EncryptionSettings = {
-      keySource: 'Microsoft.Keyvault',
-      vaultUri:
-        vault.vault?.properties?.vaultUri ?? `https://${vaultRef.name.toLowerCase()}.vault.azure.net/`,
-      keyName: request.key.name,
-      keyVersion: request.pinVersion ? (key.summary.latestVersion ?? '(the version created)') : '',
-      identity,
-    };
-    const switching =
-      cmk &&
-      (before.vaultUri !== after.vaultUri || before.keyName?.toLowerCase() !== after.keyName?.toLowerCase());
-    b.step(request.operation === 'configure' ? 'enable' : 'switch', {
-      destructive: switching || request.operation === 'changeKey',
-      skip: sameTarget(before, after),
-    });
-    b.step('probe');
-    return b.build(after);
+    return principalId;
   }
-
-  if (!cmk) {
-    if (request.operation === 'disable') {
-      b.step('disable', { skip: true });
-      return b.build(before);
+  if (identity !== 'SystemAssigned') {
+    try {
+      principalId ??= await getUserAssignedIdentity(deps, identity);
+    } catch {
+      b.block(
+        'IdentityNotFound',
+        `The user-assigned identity ${identity.split('/').pop()} does not exist.`,
+        'Create it, or give the resource id of an existing identity.',
+      );
     }
-    b.block(
-      CMK_ERROR_TYPES.CmkNotEnabled,
-      `Account ${ref.name} uses Microsoft-managed keys.`,
-      'Run configure first.',
-    );
+  }
+  b.step('identity', { skip: !!principalOf(account, identity) || hasUser(account, identity) });
+  return principalId;
+}
+
+/**
+ * The enable (configure) or switch (changeKey) step. Moving an account already on CMK to another
+ * key, vault or version mode is a key change whichever runbook asks for it: destructive, and
+ * approved under change-key's policy.
+ */
+function planSwitch(
+  b: PlanBuilder,
+  ref: AccountRef,
+  req: KeyTargetRequest,
+  before: EncryptionSettings,
+  after: EncryptionSettings,
+): void {
+  const keyChange = onCmk(before) && movesKey(before, after);
+  if (req.operation === 'changeKey') {
+    b.step('switch', { destructive: true, skip: sameTarget(before, after) });
+    return;
+  }
+  if (!keyChange) {
+    b.step('enable', { skip: sameTarget(before, after) });
+    return;
+  }
+  b.approvalOperation = 'changeKey';
+  b.warn(
+    `${ref.name} already uses ${describeEncryption(before)}; moving it to ${describeEncryption(after)} is a key change, so it needs the approvals of Change key.`,
+  );
+  b.step('enable', { destructive: true, title: `Switch to ${describeEncryption(after)} (a key change)` });
+}
+
+/** Another vault, another key, or versionless ⇄ pinned. */
+function movesKey(before: EncryptionSettings, after: EncryptionSettings): boolean {
+  return (
+    before.vaultUri !== after.vaultUri ||
+    before.keyName?.toLowerCase() !== after.keyName?.toLowerCase() ||
+    !before.keyVersion !== !after.keyVersion
+  );
+}
+
+function planWithoutCmk(b: PlanBuilder, { ref, request, before }: Subject): Plan {
+  if (request.operation === 'disable') {
+    b.step('disable', { skip: true });
     return b.build(before);
   }
+  b.block(
+    CMK_ERROR_TYPES.CmkNotEnabled,
+    `Account ${ref.name} uses Microsoft-managed keys.`,
+    'Run configure first.',
+  );
+  return b.build(before);
+}
+
+/** rotate, revoke, disable and setRotationPolicy on an account that uses a customer-managed key. */
+async function planOnCmk(
+  deps: ActivityDeps,
+  b: PlanBuilder,
+  subject: Subject,
+  request: OnCmkRequest,
+  recheck: boolean,
+): Promise<Plan> {
+  const { ref, account, before } = subject;
   // The listing holds each vault's full properties, so the plan needs no second read of it.
   const listed = await getVaultByUri(deps, before.vaultUri!, ref.subscriptionId, {
-    maxAgeMs: input.recheck ? 0 : deps.timing.vaultListingMaxAgeMs,
+    maxAgeMs: recheck ? 0 : deps.timing.vaultListingMaxAgeMs,
   });
-  const vaultRef = listed.ref;
   const vault = vaultView(listed.ref, listed.vault);
   const key = await readKey(deps, vault, before.keyName!);
   b.vault = vault;
   b.key = key.summary;
-  // A rotation or a rotation policy neither changes nor depends on the identity's grant, so
-  // only the operations that remove access read it (an ARM read per account saved in a fleet).
-  if (request.operation === 'revoke' || request.operation === 'disable') {
-    const principalId = principalOf(account, before.identity ?? 'SystemAssigned');
-    b.grant = (await readGrant(deps, vault, principalId, before.keyName!)).evidence;
-  }
-
   switch (request.operation) {
-    case 'rotate': {
-      if (!key.summary.exists)
-        b.block(
-          CMK_ERROR_TYPES.KeyNotFound,
-          `Key ${vaultRef.name}/${before.keyName} no longer exists.`,
-          'Recover it (`az keyvault key recover`) or change the key.',
-        );
-      else if (key.summary.enabled === false)
-        b.block(
-          CMK_ERROR_TYPES.KeyDisabled,
-          `Key ${vaultRef.name}/${before.keyName} is disabled.`,
-          'Enable it or change the key.',
-        );
-      b.step('rotate');
-      if (before.keyVersion) b.step('switch');
-      b.step('probe');
-      return b.build({
-        ...before,
-        keyVersion: before.keyVersion ? '(the new version)' : '',
-        currentVersionedKeyId: undefined,
-        lastKeyRotation: undefined,
-      });
-    }
+    case 'rotate':
+      return planRotate(b, subject, vault);
     case 'revoke':
-      b.step('revoke', {
-        destructive: true,
-        skip: b.grant === null || (Array.isArray(b.grant) && b.grant.length === 0),
-      });
-      if (request.disableKey) b.step('disableKey', { destructive: true });
-      b.step('probe');
-      return b.build(before);
-    case 'disable':
+      return planRevoke(deps, b, subject, vault, request.disableKey);
+    case 'disable': {
+      const principalId = principalOf(account, before.identity ?? 'SystemAssigned');
+      b.grant = (await readGrant(deps, vault, principalId, before.keyName!)).evidence;
       b.step('disable', { destructive: true });
       b.step('probe');
       return b.build({ keySource: 'Microsoft.Storage' });
+    }
     case 'setRotationPolicy':
       b.step('rotationPolicy');
       return b.build(before);
   }
+}
+
+function planRotate(b: PlanBuilder, { before }: Subject, vault: VaultView): Plan {
+  const label = `${vault.ref.name}/${before.keyName}`;
+  if (!b.key?.exists)
+    b.block(
+      CMK_ERROR_TYPES.KeyNotFound,
+      `Key ${label} no longer exists.`,
+      'Recover it (`az keyvault key recover`) or change the key.',
+    );
+  else if (b.key.enabled === false)
+    b.block(CMK_ERROR_TYPES.KeyDisabled, `Key ${label} is disabled.`, 'Enable it or change the key.');
+  b.step('rotate');
+  if (before.keyVersion) b.step('switch');
+  b.step('probe');
+  return b.build({
+    ...before,
+    keyVersion: before.keyVersion ? '(the new version)' : '',
+    currentVersionedKeyId: undefined,
+    lastKeyRotation: undefined,
+  });
+}
+
+/**
+ * The revocation: its list of grants to remove is the one the revocation activity will check
+ * and delete; grants it leaves are named, and when they keep access alive and the key is not
+ * disabled too, the plan is blocked rather than half-done.
+ */
+async function planRevoke(
+  deps: ActivityDeps,
+  b: PlanBuilder,
+  { ref, account, before }: Subject,
+  vault: VaultView,
+  disableKey: boolean,
+): Promise<Plan> {
+  const identity = before.identity ?? 'SystemAssigned';
+  const principalId =
+    principalOf(account, identity) ??
+    (identity === 'SystemAssigned'
+      ? undefined
+      : await getUserAssignedIdentity(deps, identity).catch(() => undefined));
+  const version = versionInUse(before) ?? b.key?.latestVersion;
+  const set = await listRevocationSet(deps, {
+    vault: vault.ref,
+    vaultRecord: vault.vault!,
+    principalId: principalId ?? '',
+    keyName: before.keyName!,
+    ...(disableKey && version ? { disableKeyVersion: version } : {}),
+  });
+  b.grant = set;
+  b.revocation = set;
+  const listing = set.remove.map(describeGrant).join('; ');
+  b.step('revoke', {
+    destructive: true,
+    skip: set.remove.length === 0,
+    title: listing
+      ? `Remove key access: ${listing}`
+      : 'Remove key access (the identity holds none this runbook can remove)',
+  });
+  for (const g of set.keep) b.warn(`Left in place: ${describeGrant(g)}, because ${keptBecause(g)}.`);
+  const alive = set.keep.filter((g) => g.kept === 'inherited' && g.active);
+  if (!disableKey && alive.length)
+    b.block(
+      'InheritedKeyAccess',
+      `${ref.name}'s identity also holds ${alive.map(describeGrant).join('; ')}, which this runbook does not remove, so revoking would not cut its access.`,
+      `Remove ${alive.length > 1 ? 'those assignments' : 'that assignment'} (\`az role assignment delete --ids <id>\`) or revoke with --disable-key.`,
+    );
+  if (disableKey)
+    b.step('disableKey', {
+      destructive: true,
+      title: `Disable key version ${vault.ref.name}/${before.keyName}/${version ?? '(current)'}`,
+    });
+  b.step('probe');
+  return b.build(before);
 }
 
 function validateRequest(request: unknown): OperationRequest {

@@ -6,7 +6,13 @@ import { createHash } from 'node:crypto';
 import type { StorageAccount } from '@azure/arm-storage';
 import type { Vault } from '@azure/arm-keyvault';
 import { vaultId, type VaultRef } from '../shared/accounts';
-import type { EncryptionSettings, KeySummary, VaultSummary } from '../shared/plan';
+import {
+  PLAN_FACETS,
+  type EncryptionSettings,
+  type KeySummary,
+  type PlanFacet,
+  type VaultSummary,
+} from '../shared/plan';
 import type { KeySize, KeyType } from '../shared/names';
 import { armScope, keyScope, roleAssignmentName } from './access';
 import { encryptionOf, findVault } from './azure-state';
@@ -143,16 +149,19 @@ export function identityFacts(account: StorageAccount): unknown {
   };
 }
 
-/** sha256 over canonical JSON of the state the plan depends on. */
+/**
+ * sha256 over canonical JSON of the state the plan depends on, and of each part of it (a facet),
+ * so a re-check can tell which part changed.
+ */
 export function fingerprintOf(state: {
   account: StorageAccount;
   vault?: VaultView;
   key?: KeySummary;
   grant?: unknown;
-}): string {
+}): { fingerprint: string; facets: Record<PlanFacet, string> } {
   const enc: EncryptionSettings = encryptionOf(state.account);
   const v = state.vault;
-  const material = {
+  const material: Record<PlanFacet, unknown> = {
     encryption: { ...enc, lastKeyRotation: undefined },
     identity: identityFacts(state.account),
     vault: v
@@ -161,7 +170,12 @@ export function fingerprintOf(state: {
     key: state.key ?? null,
     grant: state.grant ?? null,
   };
-  return createHash('sha256').update(canonicalJson(material)).digest('hex');
+  const hash = (value: unknown): string => createHash('sha256').update(canonicalJson(value)).digest('hex');
+  const facets = Object.fromEntries(PLAN_FACETS.map((f) => [f, hash(material[f])])) as Record<
+    PlanFacet,
+    string
+  >;
+  return { fingerprint: hash(material), facets };
 }
 
 /** JSON with object keys sorted at every level and undefined dropped. */

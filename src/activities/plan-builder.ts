@@ -5,8 +5,9 @@
 import type { StorageAccount } from '@azure/arm-storage';
 import type { AccountRef } from '../shared/accounts';
 import type { OperationRequest } from '../shared/activities';
+import type { Operation } from '../shared/runbooks';
 import { CMK_ERROR_TYPES } from '../shared/errors';
-import type { Blocker, EncryptionSettings, Plan, Step, StepId } from '../shared/plan';
+import type { Blocker, EncryptionSettings, Plan, RevocationSet, Step, StepId } from '../shared/plan';
 import { fingerprintOf, type VaultView } from './live-state';
 
 /** Step titles as cards show them. */
@@ -32,6 +33,9 @@ export class PlanBuilder {
   vault?: VaultView;
   key?: Plan['key'];
   grant?: unknown;
+  /** Whose approval policy applies, when not the run's own operation's. */
+  approvalOperation?: Operation;
+  revocation?: RevocationSet;
   private readonly steps: Step[] = [
     { id: 'preflight', title: STEP_TITLES.preflight, destructive: false, irreversible: false },
   ];
@@ -146,8 +150,15 @@ export class PlanBuilder {
   }
 
   build(after: EncryptionSettings): Plan {
+    const { fingerprint, facets } = fingerprintOf({
+      account: this.account,
+      vault: this.vault,
+      key: this.key,
+      grant: this.grant,
+    });
     const plan: Plan = {
       operation: this.request.operation,
+      ...(this.approvalOperation ? { approvalOperation: this.approvalOperation } : {}),
       account: this.ref,
       location: this.account.location,
       ...(this.account.primaryEndpoints?.blob ? { blobEndpoint: this.account.primaryEndpoints.blob } : {}),
@@ -160,12 +171,9 @@ export class PlanBuilder {
       after: JSON.parse(JSON.stringify(after)) as EncryptionSettings,
       destructive: this.steps.some((s) => s.destructive && !s.skip),
       irreversible: this.steps.filter((s) => s.irreversible && !s.skip).map((s) => s.title),
-      fingerprint: fingerprintOf({
-        account: this.account,
-        vault: this.vault,
-        key: this.key,
-        grant: this.grant,
-      }),
+      fingerprint,
+      facets,
+      ...(this.revocation ? { revocation: this.revocation } : {}),
     };
     return plan;
   }

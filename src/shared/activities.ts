@@ -5,9 +5,9 @@
 import type { AccountRef } from './accounts';
 import type { ApprovalPolicy, RunStatus } from './approval';
 import type { ConversationRef } from './chat';
-import type { EncryptionSettings, Plan } from './plan';
+import type { EncryptionSettings, KeyAccessGrant, Plan, RevocationSet } from './plan';
 import type { BotPublicKey } from './proof';
-import type { IdentityChoice, KeyChoice, Operation, VaultChoice } from './runbooks';
+import type { IdentityChoice, KeyChoice, VaultChoice } from './runbooks';
 
 /** What an operation wants to achieve; `inspect` turns it into a plan against live state. */
 export type OperationRequest =
@@ -105,6 +105,8 @@ export interface RotationPolicyState {
 /** Outcome of a revocation. */
 export interface RevokeResult {
   removed: 'accessPolicy' | 'roleAssignment' | 'none';
+  /** Every grant removed (absent in results of older runs). */
+  grants?: KeyAccessGrant[];
   keyDisabled: boolean;
 }
 
@@ -151,8 +153,18 @@ export interface CmkActivities {
   rotateKey(input: { account: AccountRef; runId: string; confirmWithinMs: number }): Promise<RotationResult>;
   /** Sets the Key Vault rotation policy of the account's key. */
   setRotationPolicy(input: { account: AccountRef } & RotationPolicyState): Promise<RotationPolicyState>;
-  /** Removes the account identity's key access; optionally disables the key version in use. */
-  revokeAccess(input: { account: AccountRef; disableKey: boolean }): Promise<RevokeResult>;
+  /**
+   * Removes the grants of the approved revocation set (refusing with `RevocationSetChanged` and
+   * deleting nothing when Azure holds one it does not list); with `disableKey`, also disables the
+   * set's key version.
+   */
+  revokeAccess(input: {
+    account: AccountRef;
+    disableKey: boolean;
+    approved?: RevocationSet;
+  }): Promise<RevokeResult>;
+  /** Disables one version of the account's key: the one the approved plan named. */
+  disableKeyVersion(input: { account: AccountRef; version: string }): Promise<{ keyId: string }>;
   /** Back to Microsoft-managed keys. */
   disableCmk(input: { account: AccountRef }): Promise<EncryptionSettings>;
   /** Probes blob data access until it is in the expected state or the time is up. */
@@ -174,9 +186,6 @@ export interface CmkActivities {
   /** Sends a plain chat message. */
   sendChatText(input: { conversation: ConversationRef; text: string }): Promise<void>;
 }
-
-/** The operations whose plans are destructive by nature. */
-export const DESTRUCTIVE_OPERATIONS: readonly Operation[] = ['revoke', 'disable', 'changeKey'];
 
 /**
  * What the worker gives each run at its start, recorded in the run's history: the approval

@@ -35,6 +35,11 @@ export const CMK_ERROR_TYPES = {
   AuthorizationFailed: 'AuthorizationFailed',
   /** An input broke a naming, size or duration rule; nothing was sent to Azure. */
   InvalidInput: 'InvalidInput',
+  /**
+   * `revokeAccess` found a grant the approved revocation set does not list (or another key or
+   * identity): it deleted nothing, and the run asks for approval of the new list.
+   */
+  RevocationSetChanged: 'RevocationSetChanged',
   /** The account does not use a customer-managed key, so the operation has nothing to act on. */
   CmkNotEnabled: 'CmkNotEnabled',
   /** The chat service refused a post or update (e.g. the conversation or message is gone). */

@@ -87,10 +87,88 @@ export interface KeySummary {
   versions?: number;
 }
 
+/** The parts of the Azure state a plan depends on, each with its own hash in {@link Plan.facets}. */
+export const PLAN_FACETS = ['encryption', 'identity', 'vault', 'key', 'grant'] as const;
+export type PlanFacet = (typeof PLAN_FACETS)[number];
+
+/**
+ * What each step changes in Azure. A re-check before a later destructive step excuses these
+ * facets once the run's own step changed them; a change anywhere else lapses the approval.
+ */
+export const STEP_EFFECTS: Partial<Record<StepId, readonly PlanFacet[]>> = {
+  vault: ['vault'],
+  identity: ['identity'],
+  grant: ['grant'],
+  key: ['key'],
+  enable: ['encryption'],
+  switch: ['encryption'],
+  rotate: ['key', 'encryption'],
+  revoke: ['grant'],
+  disableKey: ['key'],
+  disable: ['encryption'],
+};
+
+/** How far up the Azure hierarchy a grant applies. */
+export type GrantLevel = 'key' | 'vault' | 'resourceGroup' | 'subscription' | 'managementGroup' | 'other';
+
+/** One grant that lets the account's identity wrap or unwrap with its key. */
+export interface KeyAccessGrant {
+  kind: 'roleAssignment' | 'accessPolicy';
+  /** The role assignment id, or `<vault id>/accessPolicies/<object id>`. */
+  id: string;
+  level: GrantLevel;
+  /** Where it applies, for people: the key, vault, group or subscription name. */
+  where: string;
+  /** The role's name, or the access-policy entry's key permissions. */
+  what: string;
+  /** False when the vault's permission model ignores it today (it would count after a switch). */
+  active: boolean;
+  /** Only on grants the revocation leaves in place: why (see {@link keptBecause}). */
+  kept?: 'inherited' | 'unreadableRole';
+}
+
+/**
+ * What a revocation removes, listed by the same code the revocation runs: every role
+ * assignment whose role's data actions allow wrap or unwrap on the key, at key, vault,
+ * resource-group or subscription scope, and the identity's access-policy entries that allow
+ * them; plus what it leaves in place and why (e.g. grants inherited from a management group).
+ */
+export interface RevocationSet {
+  principalId: string;
+  /** The key's ARM id: `<vault id>/keys/<name>`. */
+  keyId: string;
+  remove: KeyAccessGrant[];
+  keep: KeyAccessGrant[];
+  /** The key version the disable step turns off, when the revocation disables it. */
+  disableKeyVersion?: string;
+}
+
+/** A grant in words, e.g. "Key Vault Crypto Service Encryption User at vault kv-contoso". */
+export function describeGrant(g: KeyAccessGrant): string {
+  const at =
+    g.level === 'resourceGroup'
+      ? 'resource group'
+      : g.level === 'managementGroup'
+        ? 'management group'
+        : g.level;
+  const what = g.kind === 'accessPolicy' ? `Access-policy entry (${g.what})` : g.what;
+  return `${what} at ${at} ${g.where}${g.active ? '' : " (inactive in the vault's current permission model)"}`;
+}
+
+/** Why a revocation leaves a grant in place, in words. */
+export function keptBecause(g: KeyAccessGrant): string {
+  return g.kept === 'inherited'
+    ? 'it is inherited from above the subscription, where the runbook changes no assignment'
+    : 'its role definition could not be read, so the runbook cannot tell whether it allows wrap or unwrap';
+}
+
 /** The plan an approver approves. */
 export interface Plan {
   operation: Operation;
-  /** Whose approval policy applies, when not the run's own operation (a configure that changes the key). */
+  /**
+   * The operation whose approval policy applies, when it is not the run's own: a configure that
+   * moves a CMK account to another key, vault or version mode is a key change (`changeKey`).
+   */
   approvalOperation?: Operation;
   account: AccountRef;
   location?: string;
@@ -109,4 +187,8 @@ export interface Plan {
   irreversible: string[];
   /** Stable hash of the Azure state the plan depends on; a change voids approvals. */
   fingerprint: string;
+  /** The hash of each part of that state (absent on plans made before facets existed). */
+  facets?: Partial<Record<PlanFacet, string>>;
+  /** Revoke plans: exactly what the revocation removes and what it leaves. */
+  revocation?: RevocationSet;
 }

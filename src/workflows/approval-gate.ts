@@ -1,7 +1,9 @@
 /**
  * The approval gate every runbook uses: the `decide` update with a validator that refuses with
  * a precise sentence, N-of-M quorum with optional role separation, a deadline, and approvals
- * bound to the plan fingerprint so a change in Azure makes them lapse.
+ * bound to the plan fingerprint so a change in Azure makes them lapse. Which operation's policy
+ * applies is the plan's (`policyOperation`): a configure that is really a key change is approved
+ * as one.
  */
 import { condition, setCurrentDetails, setHandler } from '@temporalio/workflow';
 import {
@@ -15,7 +17,7 @@ import {
   type RunStatus,
 } from '../shared/approval';
 import { parseDurationMs } from '../shared/duration';
-import type { Plan } from '../shared/plan';
+import { PLAN_FACETS, type Plan, type PlanFacet } from '../shared/plan';
 import { unverifiedClaims } from '../shared/proof';
 import {
   AlreadyDecided,
@@ -26,8 +28,13 @@ import {
   OwnRequest,
   StaleCard,
 } from '../shared/refusals';
+import {
+  DESTRUCTIVE_OPERATIONS,
+  OPERATION_ENV_SUFFIX,
+  OPERATION_TITLES,
+  type Operation,
+} from '../shared/runbooks';
 import { verifiedDecision } from './decision-proof';
-import { OPERATION_ENV_SUFFIX, OPERATION_TITLES, type Operation } from '../shared/runbooks';
 import { planMarkdown } from '../shared/status';
 import type { Run } from './run';
 
@@ -37,16 +44,22 @@ export type GateOutcome =
   | { outcome: 'not-required'; plan: Plan }
   | { outcome: 'rejected' | 'expired' | 'blocked'; plan: Plan; message: string };
 
-/** Operations destructive by nature: any planned change of theirs needs approval. */
-const DESTRUCTIVE_OPERATIONS: readonly Operation[] = ['revoke', 'disable', 'changeKey'];
-
 /** Lapsed approvals are re-requested at most this often before the run gives up as blocked. */
 const MAX_LAPSES = 3;
 
 /** One gate per run. Create it at the start of the workflow so `decide` is registered early. */
 export class ApprovalGate {
-  private approvedFingerprint?: string;
+  /** The plan the current approval was given on; undefined while none holds. */
+  private approvedPlan?: Plan;
   private changes = 0;
+  private lapses = 0;
+  /** How many times a quorum was reached (a lapse and a new approval make it grow). */
+  approvals = 0;
+  /**
+   * Runs started with this code decide "destructive" by effect and re-check before every
+   * destructive step (the runbook sets it from `patched`); replays of older runs keep the old rules.
+   */
+  byEffect = false;
 
   constructor(private readonly run: Run) {
     setHandler(decideUpdate, (input) => this.decide(input), {
@@ -55,21 +68,44 @@ export class ApprovalGate {
     });
   }
 
-  /** Approval is needed when the plan is destructive or irreversible, or policy always asks for it. */
+  /**
+   * The operation whose approvers, quorum and roles govern a plan (the run's current one by
+   * default): the plan's `approvalOperation` when it names one (a configure that is really a key
+   * change), else the run's. The validator, the quorum and the card all go by it.
+   */
+  policyOperation(plan: Plan | undefined = this.run.status.plan): Operation {
+    return plan?.approvalOperation ?? this.run.operation;
+  }
+
+  /**
+   * Approval is needed for revoke, disable and changeKey whatever their plan says (decided by the
+   * effect of the operation, never by a lookup that can miss), when the plan is destructive or
+   * irreversible, or when policy always asks for it.
+   */
   isRequired(plan: Plan): boolean {
-    const op = this.run.operation;
+    const op = this.policyOperation(plan);
+    const always = (this.run.context.policy.alwaysApprove ?? []).includes(op);
+    if (this.byEffect)
+      return (
+        DESTRUCTIVE_OPERATIONS.includes(op) || plan.destructive || plan.irreversible.length > 0 || always
+      );
     return (
       plan.destructive ||
       plan.irreversible.length > 0 ||
       (DESTRUCTIVE_OPERATIONS.includes(op) && plan.steps.some((s) => s.destructive && !s.skip)) ||
-      (this.run.context.policy.alwaysApprove ?? []).includes(op)
+      always
     );
+  }
+
+  /** Whether an approval holds now (re-checks before destructive steps only matter then). */
+  get approved(): boolean {
+    return this.approvedPlan !== undefined;
   }
 
   /** Asks for approval of the plan when it is required and waits for quorum, rejection or the deadline. */
   async approve(plan: Plan): Promise<GateOutcome> {
     if (!this.isRequired(plan)) return { outcome: 'not-required', plan };
-    const op = this.run.operation;
+    const op = this.policyOperation(plan);
     if (approversFor(this.run.context.policy, op).length === 0) {
       const key = `CMK_APPROVERS_${OPERATION_ENV_SUFFIX[op]}`;
       return {
@@ -82,37 +118,62 @@ export class ApprovalGate {
   }
 
   /**
-   * Call just before a destructive step: re-reads Azure; if the plan's fingerprint changed since
-   * approval, the approval lapses and a new one is requested on the new plan.
+   * Call just before a destructive step: re-reads Azure; if any part of the state changed since
+   * approval — other than the parts `excused` (what the run's own earlier steps changed) — the
+   * approval lapses and a new one is requested on the new plan.
    */
-  async confirmCurrent(plan: Plan, inspect: () => Promise<Plan>): Promise<GateOutcome> {
-    if (this.approvedFingerprint === undefined) return { outcome: 'not-required', plan };
-    let current = plan;
-    for (let lapses = 0; ; lapses++) {
+  async confirmCurrent(
+    plan: Plan,
+    inspect: () => Promise<Plan>,
+    excused: ReadonlySet<PlanFacet> = new Set(),
+  ): Promise<GateOutcome> {
+    if (this.approvedPlan === undefined) return { outcome: 'not-required', plan };
+    let skip = excused;
+    for (;;) {
       const fresh = await inspect();
-      if (fresh.fingerprint === this.approvedFingerprint) return { outcome: 'approved', plan: fresh };
-      if (lapses >= MAX_LAPSES) {
-        return {
-          outcome: 'blocked',
-          plan: fresh,
-          message: `Azure kept changing while approvals were collected (${MAX_LAPSES} times); start again when it is quiet.`,
-        };
-      }
-      this.lapse(current, fresh);
-      if (fresh.blockers.length) {
-        return { outcome: 'blocked', plan: fresh, message: blockedMessage(fresh) };
-      }
-      const outcome = await this.wait(fresh);
-      if (outcome.outcome !== 'approved') return outcome;
-      current = fresh;
+      const drift = driftOf(this.approvedPlan, fresh, skip);
+      if (drift.length === 0) return { outcome: 'approved', plan: fresh };
+      const outcome = await this.askAgain(fresh, changedReason(this.approvedPlan, fresh, drift));
+      if (outcome) return outcome;
+      skip = new Set();
     }
   }
 
-  private lapse(old: Plan, fresh: Plan): void {
+  /**
+   * Azure refused to do what was approved because it changed (e.g. a grant appeared that the
+   * revocation would have to remove): the approval lapses with `reason` and is asked again on a
+   * fresh plan. Returns the outcome of the new approval.
+   */
+  async reapprove(reason: string, inspect: () => Promise<Plan>): Promise<GateOutcome> {
+    const fresh = await inspect();
+    return (await this.askAgain(fresh, reason)) ?? { outcome: 'approved', plan: fresh };
+  }
+
+  /** Lapses the approval and waits for a new one; undefined when it was given again. */
+  private async askAgain(fresh: Plan, reason: string): Promise<GateOutcome | undefined> {
+    if (this.lapses >= MAX_LAPSES) {
+      return {
+        outcome: 'blocked',
+        plan: fresh,
+        message: `Azure kept changing while approvals were collected (${MAX_LAPSES} times); start again when it is quiet.`,
+      };
+    }
+    this.lapses++;
+    await this.lapse(reason);
+    if (fresh.blockers.length) return { outcome: 'blocked', plan: fresh, message: blockedMessage(fresh) };
+    const outcome = await this.wait(fresh);
+    return outcome.outcome === 'approved' ? undefined : outcome;
+  }
+
+  private async lapse(reason: string): Promise<void> {
     const approval = this.run.status.approval;
-    approval.lapsedReason = `The plan changed in Azure after approval (${old.fingerprint.slice(0, 8)} → ${fresh.fingerprint.slice(0, 8)}); the earlier approval lapsed. Review the new plan.`;
-    this.approvedFingerprint = undefined;
+    approval.lapsedReason = reason;
+    this.approvedPlan = undefined;
     this.run.setApprovalState('lapsed');
+    if (!this.byEffect) return;
+    // The card that was approved says why it lapsed; a new card asks again, so approvers notice.
+    await this.run.publish();
+    this.run.startNewCard();
   }
 
   private async wait(plan: Plan): Promise<GateOutcome> {
@@ -121,13 +182,16 @@ export class ApprovalGate {
     const deadlineAt = Date.now() + deadlineMs;
     run.setPlan(plan);
     const approval = run.status.approval;
+    const op = this.policyOperation(plan);
     approval.decisions = [];
+    approval.quorum = quorumFor(run.context.policy, op);
+    approval.approvers = approversFor(run.context.policy, op);
     approval.deadline = new Date(deadlineAt).toISOString();
     // Decisions can arrive as soon as the state is pending, even while the card is being posted.
     let seen = this.changes;
     run.setApprovalState('pending');
     setCurrentDetails(
-      `Waiting for ${approval.quorum} approval(s) of **${OPERATION_TITLES[run.operation]}** until ${approval.deadline}.\n\n${planMarkdown(plan)}`,
+      `Waiting for ${approval.quorum} approval(s) of **${OPERATION_TITLES[op]}** until ${approval.deadline}.\n\n${planMarkdown(plan)}`,
     );
     await run.setStage('awaiting-approval');
     for (;;) {
@@ -142,26 +206,34 @@ export class ApprovalGate {
         return {
           outcome: 'expired',
           plan,
-          message: `No decision within ${run.context.policy.deadline}; nothing was changed. Start again to ask anew.`,
+          message: `No decision within ${run.context.policy.deadline}${this.untouched() ? '; nothing was changed' : ''}. Start again to ask anew.`,
         };
       }
       const rejection = approval.decisions.find((d) => d.verdict === 'reject');
       if (rejection) {
         setCurrentDetails('');
-        const why = rejection.comment ? `: ${rejection.comment}` : '.';
+        const why = rejection.comment ? `: ${rejection.comment.replace(/[.!?]*$/, '.')}` : '.';
         return {
           outcome: 'rejected',
           plan,
-          message: `Rejected by ${rejection.approverName}${why} Nothing was changed.`,
+          message: `Rejected by ${rejection.approverName}${why}${this.untouched() ? ' Nothing was changed.' : ''}`,
         };
       }
       if (approval.state === 'approved') {
-        this.approvedFingerprint = plan.fingerprint;
+        this.approvedPlan = plan;
+        this.approvals++;
         setCurrentDetails('');
         return { outcome: 'approved', plan };
       }
       await run.publish();
     }
+  }
+
+  /** True until a step of the run changed something (a lapse mid-run must not claim otherwise). */
+  private untouched(): boolean {
+    return !this.run.status.steps.some(
+      (s) => s.status === 'done' && s.id !== 'preflight' && s.id !== 'approval',
+    );
   }
 
   /** Refuses, with a sentence for the clicker, every decision that may not count; changes nothing. */
@@ -209,14 +281,6 @@ export class ApprovalGate {
     }
   }
 
-  /**
-   * The operation whose approvers, quorum and roles govern a plan: the plan's own approval
-   * operation when it names one (a configure that is really a key change), else the run's.
-   */
-  policyOperation(plan?: Plan): Operation {
-    return plan?.approvalOperation ?? this.run.operation;
-  }
-
   private decide(input: DecideInput): RunStatus {
     const run = this.run;
     const approval = run.status.approval;
@@ -232,18 +296,42 @@ export class ApprovalGate {
     if (typeof proofId === 'string') decision.proofId = proofId;
     approval.decisions.push(decision);
     if (decision.verdict === 'reject') run.setApprovalState('rejected');
-    else if (quorumMet(run, approval.decisions)) run.setApprovalState('approved');
+    else if (quorumMet(run, this.policyOperation(), approval.decisions)) run.setApprovalState('approved');
     this.changes++;
     return run.status;
   }
 }
 
 /** Quorum: enough approvals, and at least one from every role the policy names for the operation. */
-function quorumMet(run: Run, decisions: Decision[]): boolean {
+function quorumMet(run: Run, op: Operation, decisions: Decision[]): boolean {
   const approvals = decisions.filter((d) => d.verdict === 'approve').map((d) => d.approverAadId);
-  if (approvals.length < quorumFor(run.context.policy, run.operation)) return false;
-  const roles = run.context.policy.roles?.[run.operation] ?? [];
+  if (approvals.length < quorumFor(run.context.policy, op)) return false;
+  const roles = run.context.policy.roles?.[op] ?? [];
   return roles.every((role) => role.approvers.some((id) => approvals.includes(id.toLowerCase())));
+}
+
+const FACET_WORDS: Record<PlanFacet, string> = {
+  encryption: "the account's encryption",
+  identity: "the account's identity",
+  vault: 'the vault',
+  key: 'the key',
+  grant: 'key access',
+};
+
+/**
+ * The parts of the approved state that differ in `fresh`, leaving out the excused ones; plans
+ * without facets (made by older code) compare whole fingerprints and cannot excuse anything.
+ */
+function driftOf(approved: Plan, fresh: Plan, excused: ReadonlySet<PlanFacet>): string[] {
+  const before = approved.facets;
+  const now = fresh.facets;
+  if (!before || !now)
+    return approved.fingerprint === fresh.fingerprint && excused.size === 0 ? [] : ['the plan'];
+  return PLAN_FACETS.filter((f) => !excused.has(f) && before[f] !== now[f]).map((f) => FACET_WORDS[f]);
+}
+
+function changedReason(old: Plan, fresh: Plan, drift: string[]): string {
+  return `The plan changed in Azure after approval (${drift.join(', ')}: ${old.fingerprint.slice(0, 8)} → ${fresh.fingerprint.slice(0, 8)}); the earlier approval lapsed. Review the new plan.`;
 }
 
 /** The message of a plan that cannot go ahead: each blocker with its fix. */

@@ -13,6 +13,7 @@ import { azure, azureLong } from './proxies';
 import type { Run } from './run';
 import { runRunbook, type ChangeOutcome } from './runbook';
 import { probeInput } from './probe';
+import type { StepGuard } from './step-guard';
 
 /** Points a CMK account at a different key. */
 export async function changeKey(input: ChangeKeyInput): Promise<RunResult> {
@@ -29,23 +30,30 @@ export async function changeKey(input: ChangeKeyInput): Promise<RunResult> {
       validateKeyChoice(input.key, 'key');
     },
     request: { operation: 'changeKey', vault: input.vault, key: input.key, pinVersion: input.pinVersion },
-    change: (run, plan) => switchKey(run, plan, input),
+    change: (run, plan, guard) => switchKey(run, plan, input, guard),
   });
 }
 
-async function switchKey(run: Run, plan: Plan, input: ChangeKeyInput): Promise<ChangeOutcome> {
+async function switchKey(
+  run: Run,
+  approved: Plan,
+  input: ChangeKeyInput,
+  guard: StepGuard,
+): Promise<ChangeOutcome> {
   const account = run.account;
-  const vault = await targetVault(run, plan, input);
+  const vault = await targetVault(run, approved, input);
+  guard.ran('vault', vault.created || vault.purgeProtectionEnabled);
   const identity = await run.step(
     'identity',
     'Managed identity',
     () =>
       azure.assignIdentity.executeWithOptions({ summary: `Check the identity of ${account.name}` }, [
-        { account, identity: identityOf(plan) },
+        { account, identity: identityOf(approved) },
       ]),
     (i) => i.identity,
   );
-  await run.step(
+  guard.ran('identity', identity.changed);
+  const grant = await run.step(
     'grant',
     'Key access',
     () =>
@@ -54,6 +62,7 @@ async function switchKey(run: Run, plan: Plan, input: ChangeKeyInput): Promise<C
       ]),
     (g) => `${g.mode}${g.changed ? ', granted' : ', already granted'}`,
   );
+  guard.ran('grant', grant.changed);
   const key = await run.step(
     'key',
     'Key',
@@ -63,6 +72,9 @@ async function switchKey(run: Run, plan: Plan, input: ChangeKeyInput): Promise<C
       ]),
     (k) => `${k.name} ${k.version}${k.created ? ' (created)' : ''}`,
   );
+  guard.ran('key', key.created);
+  // The grant may have waited for propagation: Azure is read again before the switch.
+  const plan = await guard.before('switch');
   try {
     const encryption = await run.step(
       'switch',

@@ -13,6 +13,7 @@ import { azure, azureLong } from './proxies';
 import type { Run } from './run';
 import { failureOf, runRunbook, type ChangeOutcome } from './runbook';
 import { probeInput } from './probe';
+import type { StepGuard } from './step-guard';
 
 /** How long the probe may wait for the account to reach its new key. */
 const PROBE_WITHIN_MS = 120_000;
@@ -38,12 +39,18 @@ export async function configureCmk(input: ConfigureCmkInput): Promise<RunResult>
       identity: input.identity,
       pinVersion: input.pinVersion,
     },
-    change: (run, plan) => configure(run, plan, input),
+    change: (run, plan, guard) => configure(run, plan, input, guard),
   });
 }
 
-async function configure(run: Run, plan: Plan, input: ConfigureCmkInput): Promise<ChangeOutcome> {
+async function configure(
+  run: Run,
+  approved: Plan,
+  input: ConfigureCmkInput,
+  guard: StepGuard,
+): Promise<ChangeOutcome> {
   const account = run.account;
+  let plan = approved;
   let vault: VaultState | undefined;
   let key: KeyState | undefined;
   let identity: IdentityState | undefined;
@@ -58,6 +65,7 @@ async function configure(run: Run, plan: Plan, input: ConfigureCmkInput): Promis
         ]),
       (v) => (v.created ? 'created with soft delete and purge protection' : 'exists; checked'),
     );
+    guard.ran('vault', vault.created || vault.purgeProtectionEnabled);
     if (vault.created)
       run.remaining.push(`Key Vault ${vault.name} (created by this run; purge protection keeps it)`);
     identity = await run.step(
@@ -69,6 +77,7 @@ async function configure(run: Run, plan: Plan, input: ConfigureCmkInput): Promis
         ]),
       (i) => `${i.identity} (${i.principalId})`,
     );
+    guard.ran('identity', identity.changed);
     const principalId = identity.principalId;
     const grant = await run.step(
       'grant',
@@ -79,6 +88,7 @@ async function configure(run: Run, plan: Plan, input: ConfigureCmkInput): Promis
         ]),
       (g) => `${g.mode}${g.changed ? ', granted' : ', already granted'}`,
     );
+    guard.ran('grant', grant.changed);
     if (grant.changed) run.remaining.push(`Key access for ${principalId} on ${vault.name}`);
     key = await run.step(
       'key',
@@ -89,7 +99,10 @@ async function configure(run: Run, plan: Plan, input: ConfigureCmkInput): Promis
         ]),
       (k) => `${k.name} ${k.version}${k.created ? ' (created)' : ''}`,
     );
+    guard.ran('key', key.created);
     if (key.created) run.remaining.push(`Key ${vault.name}/${key.name} version ${key.version}`);
+    // The grant may have waited minutes for propagation: Azure is read again before a key change.
+    plan = await guard.before('enable');
     enableTried = true;
     const encryption = await run.step(
       'enable',

@@ -144,6 +144,11 @@ export class Run {
     }
   }
 
+  /** The next publish posts a new card instead of editing this one (e.g. to ask for approval anew). */
+  startNewCard(): void {
+    this.messageId = undefined;
+  }
+
   /** Sends a plain chat message to the run's conversation, if any; never fails the run. */
   async say(text: string): Promise<void> {
     const conversation = this.context.conversation;

@@ -3,7 +3,13 @@
  * re-check → change → confirm, ending in a `RunResult` for every outcome (never a thrown
  * workflow failure for domain outcomes) once all update handlers have finished.
  */
-import { ActivityFailure, ApplicationFailure, allHandlersFinished, condition } from '@temporalio/workflow';
+import {
+  ActivityFailure,
+  ApplicationFailure,
+  allHandlersFinished,
+  condition,
+  patched,
+} from '@temporalio/workflow';
 import { validateAccountRef } from '../shared/accounts';
 import type { OperationRequest } from '../shared/activities';
 import { ValidationError } from '../shared/names';
@@ -12,8 +18,10 @@ import { startTargetOf } from '../shared/start';
 import type { EncryptionSettings, Plan } from '../shared/plan';
 import { SA, type Operation, type RunContext, type RunOutcome, type RunResult } from '../shared/runbooks';
 import { ApprovalGate, blockedMessage } from './approval-gate';
+import { PATCHES } from './patches';
 import { azure } from './proxies';
 import { Run, upsertKnown } from './run';
+import { StepGuard, StepNotApproved } from './step-guard';
 import { establishTrust } from './trust';
 import type { AccountRef } from '../shared/accounts';
 
@@ -32,8 +40,8 @@ export interface RunbookSpec {
   /** Checks the rest of the input (names, durations) before any call to Azure. */
   validate?: () => void;
   request: OperationRequest;
-  /** Makes the change on the approved, re-checked plan. */
-  change: (run: Run, plan: Plan, gate: ApprovalGate) => Promise<ChangeOutcome>;
+  /** Makes the change on the approved, re-checked plan; `guard.before(step)` before each destructive step. */
+  change: (run: Run, plan: Plan, guard: StepGuard) => Promise<ChangeOutcome>;
 }
 
 /** Activity failure types that mean the input was wrong: the run ends `invalid`. */
@@ -55,6 +63,7 @@ export async function runRunbook(spec: RunbookSpec): Promise<RunResult> {
     return run.refuse(invalidResult(error));
   }
   const gate = new ApprovalGate(run);
+  gate.byEffect = patched(PATCHES.destructiveByEffect);
   const result = await execute(spec, run, gate, account);
   await condition(allHandlersFinished);
   return result;
@@ -93,13 +102,16 @@ async function execute(
     }
     run.setPlan(current.plan);
     await run.setStage('running');
-    const done = await spec.change(run, current.plan, gate);
+    const guard = new StepGuard(gate, run, () => inspect(true), current.plan);
+    const done = await spec.change(run, current.plan, guard);
     return run.finish({
       outcome: done.outcome ?? 'succeeded',
       message: done.message,
       encryption: done.encryption,
     });
   } catch (error) {
+    if (error instanceof StepNotApproved)
+      return run.finish({ outcome: error.outcome, message: error.message, plan: error.plan });
     const failure = failureOf(error);
     return run.finish({ ...failure, encryption: run.status.plan?.before });
   }

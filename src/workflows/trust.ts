@@ -24,9 +24,7 @@ import {
 } from '../shared/proof';
 import { NotInTenant, RequesterNotAllowed, StartProofInvalid, UntrustedServiceUrl } from '../shared/refusals';
 import { OPERATION_TITLES, type Operation, type RunContext } from '../shared/runbooks';
-
-/** The patch that moved the policy from run input to the worker; older histories replay without it. */
-export const WORKER_POLICY_PATCH = 'worker-owned-policy';
+import { PATCHES } from './patches';
 
 /** A run's context once its start is verified: what the gate, the card and the chat use. */
 export interface TrustedContext {
@@ -64,7 +62,7 @@ export async function establishTrust(
   target: string,
   input: RunContext,
 ): Promise<TrustedContext> {
-  if (!patched(WORKER_POLICY_PATCH)) {
+  if (!patched(PATCHES.workerOwnedPolicy)) {
     return {
       requester: input.requester,
       conversation: input.conversation,

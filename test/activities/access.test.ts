@@ -91,8 +91,8 @@ describe('identities and key access', () => {
     );
     const probe = await h.run((a) => a.probeDataAccess({ account, expect: 'allowed', withinMs: 2_000 }));
     assert.equal(probe.state, 'allowed');
-    const revoked = await h.run((a) => a.revokeAccess({ account, disableKey: false }));
-    const revokedAgain = await h.run((a) => a.revokeAccess({ account, disableKey: false }));
+    const revoked = await h.revoke(account, false);
+    const revokedAgain = await h.revoke(account, false);
     assert.deepEqual([revoked.removed, revokedAgain.removed], ['roleAssignment', 'none']);
     const denied = await h.run((a) => a.probeDataAccess({ account, expect: 'denied', withinMs: 5_000 }));
     assert.equal(denied.state, 'denied', 'blob access fails once the role assignment is gone');

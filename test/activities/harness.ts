@@ -13,7 +13,7 @@ import {
 } from '../../src/activities';
 import { startLocalAzure, type LocalAzure, type LocalAzureOptions } from '../../src/local-azure';
 import type { AccountRef } from '../../src/shared/accounts';
-import type { CmkActivities, KeyState, VaultState } from '../../src/shared/activities';
+import type { CmkActivities, KeyState, RevokeResult, VaultState } from '../../src/shared/activities';
 import { ChatRecorder } from '../helpers/chat-recorder';
 import { uniqueId } from '../helpers/temporal';
 
@@ -41,6 +41,8 @@ export interface Harness {
   chat: ChatRecorder;
   /** The same production clients the activities use, for arranging Azure state through its API. */
   azure: AzureClients;
+  /** Plans a revocation and runs it with the plan's list of grants, as the revoke runbook does once approved. */
+  revoke(account: AccountRef, disableKey: boolean): Promise<RevokeResult>;
   /** Runs an activity call inside a fresh activity context of a workflow run. */
   run<T>(fn: (a: CmkActivities) => Promise<T>, runId?: string): Promise<T>;
   /** A new storage account in the demo subscription, Microsoft-managed keys, no identity. */
@@ -93,11 +95,16 @@ export async function startHarness(
   };
   const vaultName: Harness['vaultName'] = (prefix = 'kv') =>
     `${prefix}-${Math.random().toString(36).slice(2, 10)}`;
+  const revoke: Harness['revoke'] = async (account, disableKey) => {
+    const plan = await run((a) => a.inspect({ account, request: { operation: 'revoke', disableKey } }));
+    return run((a) => a.revokeAccess({ account, disableKey, approved: plan.revocation }));
+  };
   return {
     local,
     activities,
     chat,
     azure,
+    revoke,
     run,
     newAccount,
     vaultName,

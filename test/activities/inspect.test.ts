@@ -116,7 +116,7 @@ describe('inspect', () => {
       plan.steps.filter((s) => s.destructive).map((s) => s.id),
       ['revoke', 'disableKey'],
     );
-    await h.run((a) => a.revokeAccess({ account, disableKey: false }));
+    await h.revoke(account, false);
     const after = await h.run((a) => a.inspect({ account, request }));
     assert.notEqual(after.fingerprint, plan.fingerprint);
   });

@@ -220,7 +220,7 @@ describe('ensureVault and ensureKey', () => {
       a.ensureKey({ vault, key: { name: 'k', type: 'RSA', size: 2048 }, runId: 'r' }),
     );
     await h.run((a) => a.enableCmk({ account, key, identity: 'SystemAssigned', pinVersion: true }));
-    await h.run((a) => a.revokeAccess({ account, disableKey: true }));
+    await h.revoke(account, true);
     await assert.rejects(
       h.run((a) => a.ensureKey({ vault, key: { name: 'k', type: 'RSA', size: 2048 }, runId: 'r2' })),
       {

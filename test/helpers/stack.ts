@@ -14,7 +14,12 @@ import type { Operation, RunResult } from '../../src/shared/runbooks';
 import type { InputByOperation } from '../../src/shared/start';
 import type { WorkerTrust } from '../../src/activities/settings';
 import { ClientSecretCredential } from '@azure/identity';
-import { createActivities, createAzureClients, type ActivityTiming } from '../../src/activities';
+import {
+  createActivities,
+  createAzureClients,
+  type ActivityTiming,
+  type AzureClients,
+} from '../../src/activities';
 import { startLocalAzure, type LocalAzure, type LocalAzureOptions } from '../../src/local-azure';
 import type { AccountRef } from '../../src/shared/accounts';
 import { AzureDouble } from '../workflows/azure-double';
@@ -231,16 +236,57 @@ export interface LocalStack {
   taskQueue: string;
   local: LocalAzure;
   chat: TeamsRecorder;
+  /** The production Azure clients the activities use, for arranging state through Azure's API. */
+  azure: AzureClients;
   start<O extends Operation>(
     operation: O,
     input: InputByOperation[O],
   ): Promise<WorkflowHandleWithFirstExecutionRunId>;
   restartWorker(): Promise<void>;
+  /**
+   * Runs `hook` around the next call of the real `activity` (once): e.g. to change Azure after
+   * a run's step finished and before its next one starts.
+   */
+  onNext<K extends keyof CmkActivities>(activity: K, hook: ActivityHook<K>): void;
   /** A new storage account on Microsoft-managed keys in the demo subscription. */
   newAccount(prefix?: string): AccountRef;
   /** A unique vault name. */
   vaultName(prefix?: string): string;
   close(): Promise<void>;
+}
+
+/** What {@link LocalStack.onNext} runs before and after one activity call. */
+export interface ActivityHook<K extends keyof CmkActivities> {
+  before?: (input: Parameters<CmkActivities[K]>[0]) => Promise<void> | void;
+  after?: (
+    input: Parameters<CmkActivities[K]>[0],
+    output: Awaited<ReturnType<CmkActivities[K]>>,
+  ) => Promise<void> | void;
+}
+
+/** The activities with one-shot hooks around them; the calls themselves are the real ones. */
+function hooked(real: CmkActivities): {
+  activities: CmkActivities;
+  onNext: LocalStack['onNext'];
+} {
+  const hooks = new Map<keyof CmkActivities, ActivityHook<keyof CmkActivities>>();
+  const activities = Object.fromEntries(
+    (Object.keys(real) as (keyof CmkActivities)[]).map((name) => [
+      name,
+      async (input: never) => {
+        const hook = hooks.get(name);
+        hooks.delete(name);
+        await hook?.before?.(input);
+        const output = await (real[name] as (i: never) => Promise<never>)(input);
+        await hook?.after?.(input, output);
+        return output;
+      },
+    ]),
+  ) as unknown as CmkActivities;
+  return {
+    activities,
+    onNext: (name, hook) => void hooks.set(name, hook),
+  };
 }
 
 /** Starts the local Azure, the real activities over the production client factory, and a worker. */
@@ -261,7 +307,9 @@ export async function startLocalStack(
     { credential, agent: local.agent, retry: { maxRetries: 2, retryDelayInMs: 20, maxRetryDelayInMs: 200 } },
   );
   const chat = new TeamsRecorder();
-  const activities = createActivities({ azure, chat, tenantId, timing: { ...FAST_TIMING, ...timing } });
+  const { activities, onNext } = hooked(
+    createActivities({ azure, chat, tenantId, timing: { ...FAST_TIMING, ...timing } }),
+  );
   const workers = await PolicyWorkers.start(env, activities, 'tq-local');
   const suffix = (): string => Math.random().toString(36).slice(2, 10);
   return {
@@ -270,8 +318,10 @@ export async function startLocalStack(
     taskQueue: await workers.taskQueueFor(testPolicy()),
     local,
     chat,
+    azure,
     start: starter(env, workers, given !== undefined),
     restartWorker: () => workers.restart(),
+    onNext,
     newAccount: (prefix = 'st') => {
       const ref = {
         subscriptionId: LOCAL.subscriptionId,

@@ -8,7 +8,13 @@ import { ApplicationFailure, Context } from '@temporalio/activity';
 import type { AccountRef } from '../../src/shared/accounts';
 import { vaultUri } from '../../src/shared/accounts';
 import type { CmkActivities, InspectInput, VaultState } from '../../src/shared/activities';
-import type { EncryptionSettings, Plan, Step } from '../../src/shared/plan';
+import {
+  PLAN_FACETS,
+  type EncryptionSettings,
+  type Plan,
+  type PlanFacet,
+  type Step,
+} from '../../src/shared/plan';
 import type { KeyChoice } from '../../src/shared/runbooks';
 
 /** A storage account as the double keeps it. */
@@ -218,6 +224,14 @@ export class AzureDouble {
       });
       if (req.operation === 'disable') after = { keySource: 'Microsoft.Storage' };
     }
+    const version = this.versionInUse(account);
+    if (req.operation === 'revoke' && req.disableKey)
+      steps.push({
+        id: 'disableKey',
+        title: 'Disable the key version',
+        destructive: true,
+        irreversible: false,
+      });
     const destructive = steps.some((s) => s.destructive);
     const state = JSON.stringify({
       encryption: account.encryption,
@@ -230,6 +244,17 @@ export class AzureDouble {
           }
         : null,
     });
+    const hash = (value: unknown) =>
+      createHash('sha256')
+        .update(JSON.stringify(value ?? null))
+        .digest('hex');
+    const facetState: Record<PlanFacet, unknown> = {
+      encryption: account.encryption,
+      identity: account.principalId,
+      vault: vault && { pp: vault.purgeProtection, sd: vault.softDelete },
+      key: vault && [...vault.keys.entries()].map(([k, v]) => [k, v.versions]),
+      grant: vault && account.principalId ? vault.grants.has(account.principalId) : false,
+    };
     return {
       operation: req.operation,
       account: account.ref,
@@ -254,7 +279,25 @@ export class AzureDouble {
       destructive,
       irreversible,
       fingerprint: createHash('sha256').update(state).digest('hex'),
+      facets: Object.fromEntries(PLAN_FACETS.map((f) => [f, hash(facetState[f])])),
+      ...(req.operation === 'revoke' && current
+        ? {
+            revocation: {
+              principalId: account.principalId ?? '',
+              keyId: `${current.name}/${before.keyName}`,
+              remove: [],
+              keep: [],
+              ...(req.disableKey && version ? { disableKeyVersion: version } : {}),
+            },
+          }
+        : {}),
     };
+  }
+
+  /** The key version an account uses: its pinned one, else the key's newest. */
+  private versionInUse(account: AccountModel): string | undefined {
+    const key = this.vaultByUri(account.encryption.vaultUri)?.keys.get(account.encryption.keyName ?? '');
+    return account.encryption.keyVersion || key?.versions.at(-1)?.version;
   }
 
   /** The activity implementations, plus the chat activities given. */
@@ -401,6 +444,17 @@ export class AzureDouble {
         if (disableKey)
           for (const v of vault.keys.get(model.encryption.keyName!)?.versions ?? []) v.enabled = false;
         return { removed: had ? 'roleAssignment' : 'none', keyDisabled: disableKey };
+      },
+      disableKeyVersion: async ({ account, version }) => {
+        await this.enter('disableKeyVersion');
+        const model = this.account(account.name);
+        const key = this.vaultByUri(model.encryption.vaultUri)?.keys.get(model.encryption.keyName!);
+        const found = key?.versions.find((v) => v.version === version);
+        if (!found)
+          throw ApplicationFailure.nonRetryable(`Key version ${version} was not found.`, 'KeyNotFound');
+        if (found.enabled) changed(`disableKey:${account.name}`);
+        found.enabled = false;
+        return { keyId: `${model.encryption.vaultUri}keys/${model.encryption.keyName}/${version}` };
       },
       disableCmk: async ({ account }) => {
         await this.enter('disableCmk');

@@ -6,8 +6,8 @@ import type { WorkflowHandle } from '@temporalio/client';
 import { statusQuery, type Person, type RunStatus, type Stage } from '../../src/shared/approval';
 import type { AccountRef } from '../../src/shared/accounts';
 import type { ApprovalPolicy } from '../../src/shared/approval';
-import type { ConfigureCmkInput } from '../../src/shared/runbooks';
-import { PEOPLE } from '../helpers/stack';
+import type { ConfigureCmkInput, RunContext, RunResult } from '../../src/shared/runbooks';
+import { LOCAL, PEOPLE, type LocalStack } from '../helpers/stack';
 import { decideAs } from '../helpers/trust';
 
 /** Polls the `status` query until `accept` holds (or the test times out). */
@@ -66,4 +66,68 @@ export function configureInput(
     uiBaseUrl: 'http://localhost:8233',
     ...overrides,
   };
+}
+
+/** A storage account as the local Azure's ARM returns it: what the local-stack tests assert on. */
+export interface ArmAccountView {
+  identity?: { principalId?: string };
+  properties: {
+    encryption: {
+      keySource: string;
+      keyvaultproperties?: {
+        keyname?: string;
+        keyvaulturi?: string;
+        keyversion?: string;
+        currentVersionedKeyIdentifier?: string;
+      };
+    };
+  };
+}
+
+/** The account in the local Azure. */
+export function armAccount(s: LocalStack, a: AccountRef): ArmAccountView {
+  return s.local.state.getStorageAccount(
+    a.subscriptionId,
+    a.resourceGroup,
+    a.name,
+  ) as unknown as ArmAccountView;
+}
+
+/** A configure of `account` onto `keyName` (RSA 2048, versionless) in `vault` of the keys group. */
+export function localConfigure(
+  account: AccountRef,
+  vault: string,
+  keyName: string,
+  context: RunContext,
+): ConfigureCmkInput {
+  return {
+    account,
+    vault: { name: vault, resourceGroup: LOCAL.keysGroup },
+    key: { name: keyName, type: 'RSA', size: 2048 },
+    identity: { type: 'SystemAssigned' },
+    pinVersion: false,
+    ...context,
+  };
+}
+
+/**
+ * An account on CMK in a new RBAC vault, configured by the runbook under `context` (its policy
+ * must not ask for approval of a first configure); returns the identity's principal too.
+ */
+export async function configuredOnLocal(
+  s: LocalStack,
+  context: RunContext,
+): Promise<{ account: AccountRef; vault: string; principal: string }> {
+  const account = s.newAccount('stcfg');
+  const vault = s.vaultName('kv-cfg');
+  const result = (await (
+    await s.start('configure', localConfigure(account, vault, 'cmk-key', context))
+  ).result()) as RunResult;
+  if (result.outcome !== 'succeeded') throw new Error(`configure ended ${result.outcome}: ${result.message}`);
+  return { account, vault, principal: armAccount(s, account).identity!.principalId! };
+}
+
+/** Approves as each person in turn. */
+export async function approveAs(handle: WorkflowHandle, ...people: Person[]): Promise<void> {
+  for (const person of people) await decide(handle, person, 'approve');
 }

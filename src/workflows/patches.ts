@@ -1,0 +1,19 @@
+/**
+ * Patch ids for `patched()`: each names a change of runbook behaviour that runs already in
+ * flight must not see, so their recorded histories keep replaying on the old path. A run started
+ * now carries every marker.
+ */
+export const PATCHES = {
+  /**
+   * The approval policy and the bot keys come from the worker (`loadRunSettings`, recorded in
+   * history) and the start must carry the bot's signature; earlier runs used the policy in their input.
+   */
+  workerOwnedPolicy: 'worker-owned-policy',
+  /**
+   * Destructive decided by the effect (revoke, disable and changeKey always need approval; a
+   * configure that changes the key is approved as a key change), a re-check before every
+   * destructive step, a new card when an approval lapses, and a revocation bound to the list of
+   * grants that was approved (removal and key disabling as two steps).
+   */
+  destructiveByEffect: 'destructive-by-effect',
+} as const;
