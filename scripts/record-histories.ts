@@ -1,7 +1,11 @@
 /**
- * Records the happy-path history of every runbook into test/histories/<workflowType>.json, so
- * the replay test fails CI when a code change would break workflows already running.
- * Run with `npx tsx scripts/record-histories.ts` after an intended, versioned change.
+ * Records the happy-path history of every runbook into test/histories/<workflowType>.json (and a
+ * revoke whose approval lapses because Azure held a grant it did not list), so the replay test
+ * fails CI when a code change would break workflows already running. Runs start as the bot starts
+ * them (signed, on a worker that holds the policy). Run with `npx tsx scripts/record-histories.ts`
+ * after an intended change behind `patched`; first rename each earlier recording to say which of
+ * the current recording's patches its runs were started without
+ * (`<name>.without-<patch id>….json`), so runs of every version keep replaying.
  */
 import { writeFileSync } from 'node:fs';
 import path from 'node:path';
@@ -10,15 +14,15 @@ import { temporal } from '@temporalio/proto';
 import type { Person } from '../src/shared/approval';
 import type { RunResult } from '../src/shared/runbooks';
 import { SCHEDULED_ROTATION_WORKFLOW } from '../src/shared/start';
-import { PEOPLE, startStack, testPolicy, type Stack } from '../test/helpers/stack';
+import { PEOPLE, startStack, type Stack } from '../test/helpers/stack';
 import { testEnv } from '../test/helpers/temporal';
-import { decide, waitForApproval } from '../test/workflows/support';
+import { signedScheduleInput } from '../test/helpers/trust';
+import { decide, waitForApproval, waitForStatus } from '../test/workflows/support';
 
 const OUT = path.resolve(__dirname, '..', 'test', 'histories');
 const base = {
   requester: PEOPLE.requester as Person,
   conversation: { id: 'conv-record' },
-  policy: testPolicy(),
 };
 
 async function approve(handle: WorkflowHandle): Promise<void> {
@@ -77,6 +81,18 @@ async function main(): Promise<void> {
     await approve(revoke);
     await save(stack, 'revokeAccess', revoke);
 
+    const lapsing = azure.addCmkAccount('strecordrevokelapse');
+    azure.failNext(
+      'revokeAccess',
+      'RevocationSetChanged',
+      "Revoking strecordrevokelapse's key access would remove more than was approved. Nothing was deleted.",
+    );
+    const lapsed = await stack.start('revoke', { ...base, account: lapsing, disableKey: true });
+    await approve(lapsed);
+    await waitForStatus(lapsed, (st) => st.approval.state === 'pending' && !!st.approval.lapsedReason);
+    await decide(lapsed, PEOPLE.bob, 'approve');
+    await save(stack, 'revokeAccess.lapsed', lapsed);
+
     const disable = await stack.start('disable', {
       ...base,
       account: azure.addCmkAccount('strecorddisable'),
@@ -107,7 +123,7 @@ async function main(): Promise<void> {
     const scheduled = await stack.client.workflow.start(SCHEDULED_ROTATION_WORKFLOW, {
       workflowId: 'record-scheduled-rotation',
       taskQueue: stack.taskQueue,
-      args: [{ account: azure.addCmkAccount('strecordschedule'), policy: testPolicy() }],
+      args: [await signedScheduleInput(azure.addCmkAccount('strecordschedule'), PEOPLE.requester)],
     });
     await save(stack, SCHEDULED_ROTATION_WORKFLOW, scheduled);
   } finally {

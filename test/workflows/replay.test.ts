@@ -2,37 +2,92 @@ import assert from 'node:assert/strict';
 import { readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, test } from 'node:test';
+import { defaultPayloadConverter } from '@temporalio/common';
 import { temporal } from '@temporalio/proto';
 import { Worker } from '@temporalio/worker';
 import { WORKFLOW_TYPES } from '../../src/shared/runbooks';
 import { SCHEDULED_ROTATION_WORKFLOW } from '../../src/shared/start';
+import { PATCHES } from '../../src/workflows/patches';
 import { workflowBundle } from '../helpers/temporal';
 
 const DIR = path.resolve(__dirname, '..', 'histories');
 
+/** A recording, named `<workflow type>[.<case>][.without-<patch id>…].json`. */
+interface Recording {
+  file: string;
+  history: temporal.api.history.v1.History;
+  /** The workflow type and case: what the current recording of the same kind is called. */
+  kind: string;
+  /** The patches of the current recording its runs were started without. */
+  without: string[];
+}
+
+function load(file: string): Recording {
+  const parts = file.replace(/\.json$/, '').split('.');
+  return {
+    file,
+    history: temporal.api.history.v1.History.fromObject(
+      JSON.parse(readFileSync(path.join(DIR, file), 'utf8')) as Record<string, unknown>,
+    ),
+    kind: parts.filter((p) => !p.startsWith('without-')).join('.'),
+    without: parts.filter((p) => p.startsWith('without-')).map((p) => p.slice('without-'.length)),
+  };
+}
+
+/** The workflow id the recorded run had. */
+function workflowIdOf(r: Recording): string {
+  return r.history.events?.[0]?.workflowExecutionStartedEventAttributes?.workflowId || r.file;
+}
+
+/** The ids of the `patched` markers a history recorded. */
+function patchesIn(history: temporal.api.history.v1.IHistory): string[] {
+  return (history.events ?? []).flatMap((e) => {
+    const marker = e.markerRecordedEventAttributes;
+    const payload =
+      marker?.markerName === 'core_patch' ? marker.details?.['patch-data']?.payloads?.[0] : undefined;
+    return payload ? [defaultPayloadConverter.fromPayload<{ id: string }>(payload).id] : [];
+  });
+}
+
 describe('replaying recorded runbook histories', () => {
+  const recordings = readdirSync(DIR)
+    .filter((f) => f.endsWith('.json'))
+    .map(load);
+  const current = new Map(recordings.filter((r) => r.without.length === 0).map((r) => [r.kind, r]));
+
   test('when every recorded history is replayed against the current workflow code, then none hits a determinism error', async () => {
-    const files = readdirSync(DIR).filter((f) => f.endsWith('.json'));
-    const recorded = new Set(files.map((f) => f.replace(/\.json$/, '')));
     for (const type of [...Object.values(WORKFLOW_TYPES), SCHEDULED_ROTATION_WORKFLOW]) {
-      assert.ok(recorded.has(type), `a history of ${type} is recorded (npx tsx scripts/record-histories.ts)`);
+      assert.ok(current.has(type), `a history of ${type} is recorded (npx tsx scripts/record-histories.ts)`);
     }
-    const histories = files.map((f) => ({
-      workflowId: f,
-      history: temporal.api.history.v1.History.fromObject(
-        JSON.parse(readFileSync(path.join(DIR, f), 'utf8')) as Record<string, unknown>,
-      ),
-    }));
     const failures: string[] = [];
     let replayed = 0;
+    // Each run replays under its own workflow id (a fleet's start proof names it); one at a time, in order.
     for await (const outcome of Worker.runReplayHistories(
       { workflowBundle: await workflowBundle() },
-      histories,
+      recordings.map((r) => ({ workflowId: workflowIdOf(r), history: r.history })),
     )) {
-      replayed++;
-      if (outcome.error) failures.push(`${outcome.workflowId}: ${outcome.error.message}`);
+      const file = recordings[replayed++]!.file;
+      if (outcome.error) failures.push(`${file}: ${outcome.error.message}`);
     }
-    assert.equal(replayed, files.length);
+    assert.equal(replayed, recordings.length);
     assert.deepEqual(failures, []);
+  });
+
+  test('when the recordings are read, then the current ones carry every patch and each older one lacks exactly the patches its name says', () => {
+    const inCurrent = new Set([...current.values()].flatMap((r) => patchesIn(r.history)));
+    for (const id of Object.values(PATCHES)) {
+      assert.ok(inCurrent.has(id), `a current recording carries '${id}' (re-record after adding a patch)`);
+    }
+    for (const older of recordings.filter((r) => r.without.length > 0)) {
+      const now = current.get(older.kind);
+      assert.ok(now, `${older.file}: ${older.kind}.json, the current recording of its kind, exists`);
+      const expected = patchesIn(now.history).filter((id) => !older.without.includes(id));
+      assert.deepEqual(
+        { file: older.file, patches: patchesIn(older.history).sort() },
+        { file: older.file, patches: expected.sort() },
+      );
+      for (const id of older.without)
+        assert.ok(patchesIn(now.history).includes(id), `${older.file}: ${older.kind}.json carries '${id}'`);
+    }
   });
 });
