@@ -8,6 +8,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import type { Client, WorkflowHandle } from '@temporalio/client';
 import { msToTs } from '@temporalio/common/lib/time';
+import { temporal } from '@temporalio/proto';
 import { workflowBundle } from '../helpers/temporal';
 
 const ROOT = path.resolve(__dirname, '../..');
@@ -143,24 +144,49 @@ export async function completedAzureActivities(handle: WorkflowHandle): Promise<
 }
 
 /**
- * After a kill, an activity the dead worker held would only be retried when its 2-minute
- * start-to-close timeout runs out; this shortens the timeout of every pending activity so the
- * retry comes within a second or two (the same retry, sooner).
+ * After a kill, an activity the dead worker held would only be retried when its heartbeat or
+ * start-to-close timeout runs out (a minute or more); this shortens the timeouts of every
+ * activity a worker had started, waits until the dead attempt has timed out, and then restores
+ * the options the workflow gave it, so the retry comes within seconds and runs as the runbook
+ * asked. Call it while no worker polls: the retry cannot start before the options are restored
+ * (a 3 s heartbeat timeout left on the retry fails a long wait on every attempt). An activity
+ * only scheduled is left alone: the new worker picks it up.
  */
 export async function hurryPendingActivities(client: Client, handle: WorkflowHandle): Promise<number> {
+  const STARTED = temporal.api.enums.v1.PendingActivityState.PENDING_ACTIVITY_STATE_STARTED;
   const description = await handle.describe();
-  const pending = description.raw.pendingActivities ?? [];
-  for (const activity of pending) {
+  const execution = { workflowId: handle.workflowId, runId: description.runId };
+  const started = (description.raw.pendingActivities ?? [])
+    .filter((a) => a.state === STARTED)
+    .map((a) => a.activityId ?? '');
+  for (const id of started) {
     await client.workflowService.updateActivityOptions({
       namespace: 'default',
-      execution: { workflowId: handle.workflowId, runId: description.runId },
-      id: activity.activityId ?? '',
+      execution,
+      id,
       activityOptions: { startToCloseTimeout: msToTs('60s'), heartbeatTimeout: msToTs('3s') },
       updateMask: { paths: ['start_to_close_timeout', 'heartbeat_timeout'] },
       identity: 'chaos-suite',
     });
   }
-  return pending.length;
+  if (started.length === 0) return 0;
+  await eventually("the dead worker's activities time out", async () => {
+    const pending = (await handle.describe()).raw.pendingActivities ?? [];
+    return pending.some((a) => started.includes(a.activityId ?? '') && a.state === STARTED)
+      ? undefined
+      : true;
+  });
+  const stillPending = ((await handle.describe()).raw.pendingActivities ?? []).map((a) => a.activityId ?? '');
+  for (const id of started.filter((i) => stillPending.includes(i))) {
+    await client.workflowService.updateActivityOptions({
+      namespace: 'default',
+      execution,
+      id,
+      restoreOriginal: true,
+      identity: 'chaos-suite',
+    });
+  }
+  return started.length;
 }
 
 /** One row of a suite's closing table. */
