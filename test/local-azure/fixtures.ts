@@ -21,15 +21,13 @@ export function startForTest(options: LocalAzureOptions = {}): Promise<LocalAzur
   });
 }
 
-/** Creates an access-policy vault with purge protection (runbook: all key permissions) and an RSA key. */
-export async function createCmkVault(
+/** Creates an access-policy vault (runbook: all key permissions), with purge protection unless told otherwise, and no key. */
+export async function createVault(
   local: LocalAzure,
   vaultName: string,
-  keyName = 'cmk',
   purgeProtection = true,
-) {
-  const c = clientsFor(local);
-  await c.keyVault.vaults.beginCreateOrUpdateAndWait(
+): Promise<void> {
+  await clientsFor(local).keyVault.vaults.beginCreateOrUpdateAndWait(
     RG_KEYS,
     vaultName,
     {
@@ -44,7 +42,17 @@ export async function createCmkVault(
     },
     { updateIntervalInMs: 5 },
   );
-  const key = await c.keys(vaultName).createRsaKey(keyName, { keySize: 2048 });
+}
+
+/** Creates an access-policy vault with purge protection (runbook: all key permissions) and an RSA key. */
+export async function createCmkVault(
+  local: LocalAzure,
+  vaultName: string,
+  keyName = 'cmk',
+  purgeProtection = true,
+) {
+  await createVault(local, vaultName, purgeProtection);
+  const key = await clientsFor(local).keys(vaultName).createRsaKey(keyName, { keySize: 2048 });
   return { vaultUri: `https://${vaultName}.vault.azure.net/`, key };
 }
 
