@@ -5,6 +5,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import net from 'node:net';
+import { Connection } from '@temporalio/client';
 import { SEARCH_ATTRIBUTES } from '../src/shared/runbooks';
 
 /** A running dev server. */
@@ -26,6 +27,8 @@ export interface DevServerOptions {
   dbFile?: string;
   logLevel?: 'debug' | 'info' | 'warn' | 'error';
   startTimeoutMs?: number;
+  /** The codec server the UI decodes payloads with (`--ui-codec-endpoint`). */
+  uiCodecEndpoint?: string;
 }
 
 /** A free TCP port on loopback. */
@@ -63,7 +66,40 @@ async function waitForPort(
   throw new Error(`temporal server did not listen on ${port} within ${timeoutMs} ms:\n${output()}`);
 }
 
-/** Starts the dev server and resolves once its frontend accepts connections. */
+/**
+ * Resolves once the frontend answers as a client needs it: the gRPC health check says SERVING and
+ * the namespace can be described. A listening port is not enough: right after a start (or a
+ * restart on the same database) the frontend answers "Frontend is not healthy yet" for a while,
+ * longer on a loaded machine.
+ */
+export async function waitForFrontend(
+  address: string,
+  { namespace = 'default', timeoutMs = 60_000 }: { namespace?: string; timeoutMs?: number } = {},
+): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  let last = 'no answer yet';
+  while (Date.now() < deadline) {
+    let connection: Connection | undefined;
+    try {
+      connection = await Connection.connect({ address, connectTimeout: 2_000 });
+      const health = await connection.healthService.check({
+        service: 'temporal.api.workflowservice.v1.WorkflowService',
+      });
+      // 1 = SERVING in grpc.health.v1.HealthCheckResponse.ServingStatus.
+      if (Number(health.status) !== 1) throw new Error(`health status ${String(health.status)}`);
+      await connection.workflowService.describeNamespace({ namespace });
+      return;
+    } catch (error) {
+      last = (error as Error).message;
+    } finally {
+      await connection?.close().catch(() => undefined);
+    }
+    await new Promise((r) => setTimeout(r, 200));
+  }
+  throw new Error(`the Temporal frontend at ${address} was not healthy within ${timeoutMs} ms: ${last}`);
+}
+
+/** Starts the dev server and resolves once its frontend is healthy and serves the namespace. */
 export async function startDevServer(options: DevServerOptions): Promise<DevServer> {
   const port = options.port ?? (await freePort());
   const args = [
@@ -84,6 +120,7 @@ export async function startDevServer(options: DevServerOptions): Promise<DevServ
     ...SEARCH_ATTRIBUTES.flatMap((sa) => ['--search-attribute', sa]),
   ];
   if (options.uiPort) args.push('--ui-port', String(options.uiPort));
+  if (options.uiCodecEndpoint) args.push('--ui-codec-endpoint', options.uiCodecEndpoint);
   else args.push('--headless');
   if (options.dbFile) args.push('--db-filename', options.dbFile);
   const env = { ...process.env };
@@ -95,7 +132,15 @@ export async function startDevServer(options: DevServerOptions): Promise<DevServ
   };
   child.stdout?.on('data', collect);
   child.stderr?.on('data', collect);
-  await waitForPort(port, child, options.startTimeoutMs ?? 30_000, () => output);
+  const startTimeoutMs = options.startTimeoutMs ?? 60_000;
+  const started = Date.now();
+  await waitForPort(port, child, startTimeoutMs, () => output);
+  await waitForFrontend(`127.0.0.1:${port}`, {
+    timeoutMs: Math.max(5_000, startTimeoutMs - (Date.now() - started)),
+  }).catch((error: unknown) => {
+    child.kill('SIGKILL');
+    throw new Error(`${(error as Error).message}\n${output}`);
+  });
   return {
     address: `127.0.0.1:${port}`,
     port,
