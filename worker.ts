@@ -1,16 +1,39 @@
 /**
  * The Temporal worker: connects, registers the runbook workflows (prebuilt bundle when
  * `npm run build` made one, bundled on the fly in development) and the activities built once
- * from config, and shuts down cleanly on SIGINT/SIGTERM.
+ * from config; logs JSON through one logger (Temporal's Core included), serves metrics and
+ * health, seals payloads with the codec, and drains cleanly on the first SIGINT/SIGTERM.
  */
 import { existsSync } from 'node:fs';
-import path from 'node:path';
-import { NativeConnection, Worker, type WorkerOptions } from '@temporalio/worker';
+import { DefaultAzureCredential } from '@azure/identity';
+import type { DataConverter } from '@temporalio/common';
+import {
+  makeTelemetryFilterString,
+  NativeConnection,
+  Runtime,
+  Worker,
+  type WorkerOptions,
+} from '@temporalio/worker';
 import { ConfigError, loadConfig, type Config } from './src/config';
 import { createActivitiesFromConfig } from './src/activities';
 import { createSettingsActivities, type WorkerTrust } from './src/activities/settings';
 import { createChatPort } from './src/bot/chat-port';
 import { createChatTransport } from './src/bot/transports';
+import { createDataConverter } from './src/codec/data-converter';
+import { resolvePayloadKeys } from './src/codec/keys';
+import { activityOutcomeLog } from './src/telemetry/activity-log';
+import { freePort, onFirstSignal } from './src/telemetry/process';
+import {
+  createLogger,
+  logCallbackOf,
+  temporalLevelOf,
+  TemporalPinoLogger,
+  type CmkLogger,
+} from './src/telemetry/logger';
+import { createMetrics } from './src/telemetry/metrics';
+import { startOpsServer } from './src/telemetry/ops-server';
+import { startTracing, type Tracing } from './src/telemetry/tracing';
+import { OTEL_WORKFLOW_INTERCEPTORS, PREBUILT_BUNDLES, WORKFLOWS_PATH } from './src/workflow-bundle';
 
 /** What {@link createCmkWorker} needs; everything is injected so tests use the same factory. */
 export interface CmkWorkerOptions {
@@ -20,27 +43,38 @@ export interface CmkWorkerOptions {
   activities: object;
   /** The policy, bot keys and chat service URLs runs trust; runs read them through `loadRunSettings`. */
   trust: WorkerTrust;
+  /** The codec and failure converter every client of the namespace shares ({@link createDataConverter}). */
+  dataConverter: DataConverter;
+  /** Tracing interceptors and sink; the bundle then must carry the tracing workflow interceptors. */
+  tracing?: Tracing;
   /** A prebuilt bundle (tests share one per run); otherwise the prebuilt file or the sources. */
   workflowBundle?: WorkerOptions['workflowBundle'];
   /** Extra worker options (tuning, interceptors). */
   options?: Partial<WorkerOptions>;
 }
 
-const PREBUILT_BUNDLE = path.join(__dirname, 'workflow-bundle.js');
-
 /** Creates the worker for the runbooks' task queue. */
 export async function createCmkWorker(opts: CmkWorkerOptions): Promise<Worker> {
+  const prebuilt = opts.tracing ? PREBUILT_BUNDLES.traced : PREBUILT_BUNDLES.plain;
   const source: Pick<WorkerOptions, 'workflowBundle' | 'workflowsPath'> = opts.workflowBundle
     ? { workflowBundle: opts.workflowBundle }
-    : existsSync(PREBUILT_BUNDLE)
-      ? { workflowBundle: { codePath: PREBUILT_BUNDLE } }
-      : { workflowsPath: require.resolve('./src/workflows') };
+    : existsSync(prebuilt)
+      ? { workflowBundle: { codePath: prebuilt } }
+      : { workflowsPath: WORKFLOWS_PATH };
+  const traced = opts.tracing?.workerOptions;
   return Worker.create({
     connection: opts.connection,
     namespace: opts.namespace,
     taskQueue: opts.taskQueue,
     activities: { ...opts.activities, ...createSettingsActivities(opts.trust) },
+    dataConverter: opts.dataConverter,
     ...source,
+    interceptors: {
+      ...traced?.interceptors,
+      activity: [...(traced?.interceptors?.activity ?? []), activityOutcomeLog],
+      ...(traced && 'workflowsPath' in source ? { workflowModules: [OTEL_WORKFLOW_INTERCEPTORS] } : {}),
+    },
+    ...(traced ? { sinks: traced.sinks } : {}),
     ...opts.options,
   });
 }
@@ -75,40 +109,110 @@ export async function connectToTemporal(
   }
 }
 
-/** Entry point: `npm run worker`. */
-export async function main(env: NodeJS.ProcessEnv = process.env): Promise<void> {
-  const config = loadConfig(env, ['temporal', 'azure', 'bot', 'policy', 'verifying']);
+/**
+ * How long running activities may finish after a stop was asked for; then they are cancelled
+ * (and retried by another worker). Container stop periods are longer (docker-compose.yml: 30 s).
+ */
+export const SHUTDOWN_GRACE = '10s';
+
+/**
+ * Installs Temporal's Runtime once per process: the SDK's, workflows', activities' and Core's
+ * logs through `logger` at `level`; Core's Prometheus exporter on a loopback port of its own,
+ * whose text the worker's `/metrics` serves; no signal handling (the worker drains on its own).
+ */
+export async function installRuntime(
+  logger: CmkLogger,
+  level: Config['telemetry']['logLevel'],
+): Promise<string> {
+  const corePort = await freePort();
+  const temporalLevel = temporalLevelOf(level);
+  Runtime.install({
+    logger: new TemporalPinoLogger(logger),
+    shutdownSignals: [],
+    telemetryOptions: {
+      logging: { filter: makeTelemetryFilterString({ core: temporalLevel, other: 'WARN' }), forward: {} },
+      metrics: { prometheus: { bindAddress: `127.0.0.1:${corePort}`, useSecondsForDurations: true } },
+    },
+  });
+  return `http://127.0.0.1:${corePort}/metrics`;
+}
+
+/** Entry point: `npm run worker`. Resolves once the worker has drained and stopped. */
+export async function main(
+  env: NodeJS.ProcessEnv = process.env,
+  overrides: Pick<CmkWorkerOptions, 'workflowBundle'> = {},
+): Promise<void> {
+  const config = loadConfig(env, ['temporal', 'azure', 'bot', 'policy', 'verifying', 'codec']);
+  const logger = createLogger({ name: 'cmk-worker', level: config.telemetry.logLevel });
+  const coreMetricsUrl = await installRuntime(logger, config.telemetry.logLevel);
+  const metrics = createMetrics('worker');
+  const tracing =
+    config.telemetry.tracing === 'otlp' ? startTracing({ serviceName: 'cmk-worker' }) : undefined;
   const connection = await connectToTemporal(config.temporal);
+  const keys = await resolvePayloadKeys(config.codec, () => ({ credential: new DefaultAzureCredential() }));
   const trustedServiceUrls = config.bot.trustedServiceUrls;
-  const chat = createChatPort(await createChatTransport(config.bot), { trustedServiceUrls });
-  const activities = await createActivitiesFromConfig(config, chat);
+  const chat = createChatPort(await createChatTransport(config.bot, { log: logCallbackOf(logger) }), {
+    trustedServiceUrls,
+    delivery: { onRetry: (status) => metrics.deliveryRetries.inc({ status: String(status) }) },
+  });
+  const activities = await createActivitiesFromConfig(config, chat, { metrics });
   const worker = await createCmkWorker({
     connection,
     namespace: config.temporal.namespace,
     taskQueue: config.temporal.taskQueue,
     activities,
     trust: { policy: config.policy, botKeys: config.verifying.botKeys, trustedServiceUrls },
-    options: { maxCachedWorkflows: config.temporal.maxCachedWorkflows },
+    dataConverter: createDataConverter(keys),
+    ...(tracing ? { tracing } : {}),
+    ...overrides,
+    options: { maxCachedWorkflows: config.temporal.maxCachedWorkflows, shutdownGraceTime: SHUTDOWN_GRACE },
   });
-  console.log(
-    `cmk-runbook worker polling "${config.temporal.taskQueue}" on ${config.temporal.address} (namespace ${config.temporal.namespace})`,
+  const ops = await startOpsServer({
+    port: config.telemetry.metricsPort,
+    host: config.telemetry.metricsHost,
+    log: logger,
+    metrics: async () => {
+      const core = await fetch(coreMetricsUrl).then(
+        (r) => r.text(),
+        () => '',
+      );
+      return `${core.trimEnd()}\n${await metrics.registry.metrics()}`;
+    },
+    ready: () => (worker.getState() === 'RUNNING' ? undefined : `worker is ${worker.getState()}`),
+  });
+  logger.info(
+    {
+      taskQueue: config.temporal.taskQueue,
+      address: config.temporal.address,
+      namespace: config.temporal.namespace,
+      payloadKeys: keys.map((k) => k.id),
+      tracing: config.telemetry.tracing,
+    },
+    `cmk-runbook worker polling "${config.temporal.taskQueue}"`,
   );
-  const stop = (): void => worker.shutdown();
-  process.once('SIGINT', stop);
-  process.once('SIGTERM', stop);
+  onFirstSignal((signal) => {
+    logger.info({ signal }, 'stopping: no new tasks; running activities get the shutdown grace time');
+    worker.shutdown();
+  });
   try {
     await worker.run();
   } finally {
+    await ops.close();
     await connection.close();
-    console.log('cmk-runbook worker stopped');
+    await tracing?.shutdown();
+    logger.info('cmk-runbook worker stopped');
+    logger.flush();
   }
 }
 
 if (require.main === module) {
-  main().catch((error: unknown) => {
-    console.error(
-      error instanceof ConfigError ? error.message : `cmk-runbook worker failed: ${(error as Error).message}`,
-    );
-    process.exit(1);
-  });
+  main().then(
+    () => process.exit(0),
+    (error: unknown) => {
+      process.stderr.write(
+        `${error instanceof ConfigError ? error.message : `cmk-runbook worker failed: ${(error as Error).message}`}\n`,
+      );
+      process.exit(1);
+    },
+  );
 }

@@ -11,7 +11,8 @@ import path from 'node:path';
 import { ClientSecretCredential } from '@azure/identity';
 import { Client, Connection } from '@temporalio/client';
 import { MockActivityEnvironment } from '@temporalio/testing';
-import { bundleWorkflowCode } from '@temporalio/worker';
+import { bundleWorkflows } from '../src/workflow-bundle';
+import { TEST_PAYLOAD_ENV, testDataConverter } from '../test/helpers/codec';
 import { startDevServer, type DevServer } from '../scripts/temporal-dev-server';
 import { ensureTemporalCli } from '../scripts/temporal-toolchain';
 import { createActivities, createAzureClients, DEFAULT_TIMING, type ActivityTiming } from '../src/activities';
@@ -43,7 +44,7 @@ export async function startTemporal(
 ): Promise<BenchTemporal> {
   const server = await startDevServer({ cli: ensureTemporalCli().path, ...options });
   const connection = await Connection.connect({ address: server.address });
-  const client = new Client({ connection, namespace: 'default' });
+  const client = new Client({ connection, namespace: 'default', dataConverter: testDataConverter });
   return {
     server,
     connection,
@@ -62,8 +63,7 @@ export function workflowBundlePath(): Promise<string> {
   bundlePath ??= (async () => {
     const file = path.join(SCRATCH, 'workflow-bundle.js');
     const silent = (): void => {};
-    const bundle = await bundleWorkflowCode({
-      workflowsPath: require.resolve('../src/workflows'),
+    const bundle = await bundleWorkflows({
       logger: { trace: silent, debug: silent, info: silent, warn: silent, error: silent, log: silent },
     });
     writeFileSync(file, bundle.code);
@@ -116,6 +116,7 @@ export async function startWorkerProcess(
     TEMPORAL_NAMESPACE: 'default',
     CMK_TASK_QUEUE: taskQueue,
     CMK_BENCH_WORKFLOW_BUNDLE: await workflowBundlePath(),
+    ...TEST_PAYLOAD_ENV,
     MicrosoftAppId: '',
     MicrosoftAppPassword: '',
     ...extraEnv,

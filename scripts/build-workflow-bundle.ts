@@ -1,19 +1,21 @@
 /**
  * `npm run build`: bundles the workflows once, next to the compiled worker, so production
- * workers start without webpack (`worker.ts` picks up `workflow-bundle.js` when present).
+ * workers start without webpack (`worker.ts` picks up `workflow-bundle.js`, or `workflow-bundle-traced.js` with tracing on).
  */
 import { writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { bundleWorkflowCode } from '@temporalio/worker';
+import { bundleWorkflows, PREBUILT_BUNDLES } from '../src/workflow-bundle';
 
 async function main(): Promise<void> {
-  const started = Date.now();
-  const { code } = await bundleWorkflowCode({ workflowsPath: require.resolve('../src/workflows') });
-  const out = path.resolve(__dirname, '..', 'workflow-bundle.js');
-  writeFileSync(out, code);
-  console.log(
-    `workflow bundle: ${path.relative(process.cwd(), out)} (${Math.round(code.length / 1024)} KiB, ${Date.now() - started} ms)`,
-  );
+  for (const tracing of [false, true]) {
+    const started = Date.now();
+    const { code } = await bundleWorkflows({ tracing });
+    const out = tracing ? PREBUILT_BUNDLES.traced : PREBUILT_BUNDLES.plain;
+    writeFileSync(out, code);
+    console.log(
+      `workflow bundle: ${path.relative(process.cwd(), out)} (${Math.round(code.length / 1024)} KiB, ${Date.now() - started} ms)`,
+    );
+  }
 }
 
 main().catch((error: unknown) => {

@@ -5,7 +5,7 @@
 import { spawn } from 'node:child_process';
 import { mkdirSync, readdirSync, statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { bundleWorkflowCode } from '@temporalio/worker';
+import { bundleWorkflows } from '../src/workflow-bundle';
 import { locateChromium } from '../test/helpers/browser';
 import { ensureToolchain } from './temporal-toolchain';
 import { startDevServer } from './temporal-dev-server';
@@ -32,8 +32,7 @@ async function main(): Promise<void> {
   mkdirSync(bundleDir, { recursive: true });
   const bundlePath = path.join(bundleDir, 'workflow-bundle.js');
   const started = Date.now();
-  const bundle = await bundleWorkflowCode({
-    workflowsPath: require.resolve('../src/workflows'),
+  const bundle = await bundleWorkflows({
     logger: {
       trace() {},
       debug() {},
@@ -55,7 +54,20 @@ async function main(): Promise<void> {
 
   const child = spawn(
     process.execPath,
-    ['--import', 'tsx', '--test', '--test-concurrency=2', '--test-timeout=300000', ...files],
+    [
+      '--import',
+      'tsx',
+      '--test',
+      '--test-concurrency=2',
+      '--test-timeout=300000',
+      // node's own report, then every test that did not pass with its cause (a cancelled test
+      // counts as failed) and a closing "tests: N passed, N failed" line.
+      '--test-reporter=spec',
+      '--test-reporter-destination=stdout',
+      `--test-reporter=${path.join(__dirname, 'test-reporter.mjs')}`,
+      '--test-reporter-destination=stdout',
+      ...files,
+    ],
     {
       cwd: ROOT,
       stdio: 'inherit',

@@ -5,11 +5,21 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
-import { createWriteStream, mkdirSync, type WriteStream } from 'node:fs';
+import { randomBytes } from 'node:crypto';
+import {
+  createWriteStream,
+  existsSync,
+  mkdirSync,
+  readFileSync,
+  writeFileSync,
+  type WriteStream,
+} from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
 import readline from 'node:readline';
+import { createPayloadKey } from '../src/codec/keys';
 import { propagationFromEnv, startLocalAzure, type LocalAzure } from '../src/local-azure';
+import { onFirstSignal } from '../src/telemetry/process';
 import { DEMO_APPROVERS, DEMO_USERS, playgroundServiceUrl, writePlaygroundConfig } from './demo-users';
 import { ensureSigningKey } from './signing-key';
 import { startDevServer, type DevServer } from './temporal-dev-server';
@@ -25,6 +35,9 @@ export const PORTS = {
   localAzure: Number(process.env.LOCAL_AZURE_PORT ?? 4480),
   bot: Number(process.env.CMK_BOT_PORT ?? 3978),
   playground: Number(process.env.CMK_START_PLAYGROUND_PORT ?? 56150),
+  codec: Number(process.env.CMK_START_CODEC_PORT ?? 8089),
+  workerMetrics: Number(process.env.CMK_START_WORKER_METRICS_PORT ?? 9464),
+  botMetrics: Number(process.env.CMK_START_BOT_METRICS_PORT ?? 9465),
 };
 
 const PORT_KEYS: Record<keyof typeof PORTS, string> = {
@@ -33,7 +46,32 @@ const PORT_KEYS: Record<keyof typeof PORTS, string> = {
   localAzure: 'LOCAL_AZURE_PORT',
   bot: 'CMK_BOT_PORT',
   playground: 'CMK_START_PLAYGROUND_PORT',
+  codec: 'CMK_START_CODEC_PORT',
+  workerMetrics: 'CMK_START_WORKER_METRICS_PORT',
+  botMetrics: 'CMK_START_BOT_METRICS_PORT',
 };
+
+/** The local stack's payload key and codec-server token, made once and kept with its data. */
+interface LocalSecrets {
+  payloadKeys: string;
+  codecToken: string;
+}
+
+/**
+ * Reads (or makes, on the first start) the payload key and the codec server's token. They live in
+ * the data folder's keys, next to the bot's signing key and the history they open: a new payload
+ * key would leave earlier runs unreadable.
+ */
+async function localSecrets(): Promise<LocalSecrets> {
+  const file = path.join(DATA, 'keys', 'codec-secrets.json');
+  if (existsSync(file)) return JSON.parse(readFileSync(file, 'utf8')) as LocalSecrets;
+  mkdirSync(path.dirname(file), { recursive: true, mode: 0o700 });
+  const { entry } = await createPayloadKey(`local-${new Date().toISOString().slice(0, 10)}`);
+  const secrets = { payloadKeys: entry, codecToken: randomBytes(32).toString('base64url') };
+  writeFileSync(file, JSON.stringify(secrets), { mode: 0o600, flag: 'wx' });
+  log('start', `created the payload key and codec token ${path.relative(ROOT, file)}`);
+  return secrets;
+}
 
 let stream: WriteStream | undefined;
 
@@ -77,14 +115,22 @@ function run(part: string, command: string, args: string[], env: NodeJS.ProcessE
 async function stop(child: ChildProcess | undefined): Promise<void> {
   if (!child || child.exitCode !== null || child.signalCode !== null) return;
   child.kill('SIGTERM');
-  const timer = setTimeout(() => child.kill('SIGKILL'), 8_000);
+  const timer = setTimeout(() => child.kill('SIGKILL'), 15_000);
   await once(child, 'exit');
   clearTimeout(timer);
 }
 
 /** A running local stack. */
 export interface LocalStack {
-  urls: { chat: string; temporalUi: string; localAzure: string; bot: string };
+  urls: {
+    chat: string;
+    temporalUi: string;
+    localAzure: string;
+    bot: string;
+    codec: string;
+    workerMetrics: string;
+    botMetrics: string;
+  };
   close(): Promise<void>;
 }
 
@@ -95,7 +141,15 @@ export async function startStack(): Promise<LocalStack> {
   mkdirSync(path.join(DATA, 'playground'), { recursive: true });
   stream = createWriteStream(path.join(DATA, 'logs', 'stack.jsonl'), { flags: 'a' });
 
-  for (const name of ['localAzure', 'bot', 'playground', 'temporalUi'] as const) {
+  for (const name of [
+    'localAzure',
+    'bot',
+    'playground',
+    'temporalUi',
+    'codec',
+    'workerMetrics',
+    'botMetrics',
+  ] as const) {
     if (name === 'temporalUi' && (await inUse(PORTS.temporal))) continue;
     if (await inUse(PORTS[name])) {
       throw new Error(
@@ -105,9 +159,27 @@ export async function startStack(): Promise<LocalStack> {
     }
   }
 
+  const secrets = await localSecrets();
+  const uiOrigins = [`http://localhost:${PORTS.temporalUi}`, `http://127.0.0.1:${PORTS.temporalUi}`];
+  const codecEnv: NodeJS.ProcessEnv = {
+    ...process.env,
+    TEMPORAL_NAMESPACE: 'default',
+    CMK_PAYLOAD_KEYS: secrets.payloadKeys,
+    CMK_CODEC_SERVER_TOKENS: secrets.codecToken,
+    CMK_CODEC_SERVER_PORT: String(PORTS.codec),
+    CMK_CODEC_SERVER_HOST: '127.0.0.1',
+    CMK_CODEC_CORS_ORIGINS: uiOrigins.join(','),
+  };
+  const codec = run('codec', process.execPath, ['--import', 'tsx', 'src/codec/server.ts'], codecEnv);
+  // The UI sends each request to <endpoint>/decode; the token is the endpoint's first path segment.
+  const codecEndpoint = `http://127.0.0.1:${PORTS.codec}/${secrets.codecToken}`;
+
   let temporal: DevServer | undefined;
   if (await inUse(PORTS.temporal)) {
-    log('temporal', `reusing the server already listening on 127.0.0.1:${PORTS.temporal}`);
+    log(
+      'temporal',
+      `reusing the server already listening on 127.0.0.1:${PORTS.temporal}; its UI shows payloads decoded only if it was started with --ui-codec-endpoint`,
+    );
   } else {
     const cli = ensureTemporalCli();
     temporal = await startDevServer({
@@ -117,6 +189,7 @@ export async function startStack(): Promise<LocalStack> {
       dbFile: path.join(DATA, 'temporal', 'dev.sqlite'),
       logLevel: 'warn',
       startTimeoutMs: 60_000,
+      uiCodecEndpoint: codecEndpoint,
     });
     log(
       'temporal',
@@ -160,10 +233,17 @@ export async function startStack(): Promise<LocalStack> {
     MicrosoftAppPassword: '',
     CMK_BOT_PORT: String(PORTS.bot),
     CMK_BOT_HOST: '127.0.0.1',
+    CMK_PAYLOAD_KEYS: secrets.payloadKeys,
   };
 
-  const worker = run('worker', process.execPath, ['--import', 'tsx', 'worker.ts'], env);
-  const bot = run('bot', process.execPath, ['--import', 'tsx', 'src/bot/server.ts'], env);
+  const worker = run('worker', process.execPath, ['--import', 'tsx', 'worker.ts'], {
+    ...env,
+    CMK_METRICS_PORT: String(PORTS.workerMetrics),
+  });
+  const bot = run('bot', process.execPath, ['--import', 'tsx', 'src/bot/server.ts'], {
+    ...env,
+    CMK_METRICS_PORT: String(PORTS.botMetrics),
+  });
   const playgroundConfig = path.join(DATA, 'playground', '.m365agentsplayground.yml');
   writePlaygroundConfig(playgroundConfig);
   const playground = run(
@@ -187,7 +267,7 @@ export async function startStack(): Promise<LocalStack> {
   );
 
   const close = async (): Promise<void> => {
-    await Promise.all([stop(playground), stop(bot), stop(worker)]);
+    await Promise.all([stop(playground), stop(bot), stop(worker), stop(codec)]);
     await local.close();
     await temporal?.stop();
     stream?.end();
@@ -200,6 +280,7 @@ export async function startStack(): Promise<LocalStack> {
       async () => (await fetch(`${botUrl}/healthz`).catch(() => undefined))?.ok === true,
     );
     await waitFor('the playground', () => inUse(PORTS.playground));
+    await waitFor('the codec server', () => inUse(PORTS.codec));
     await waitFor('the worker', async () => worker.exitCode === null && (await workerPolling(env)), 90_000);
     return {
       urls: {
@@ -207,6 +288,9 @@ export async function startStack(): Promise<LocalStack> {
         temporalUi: uiUrl,
         localAzure: local.proxyUrl,
         bot: botUrl,
+        codec: `http://127.0.0.1:${PORTS.codec}`,
+        workerMetrics: `http://127.0.0.1:${PORTS.workerMetrics}/metrics`,
+        botMetrics: `http://127.0.0.1:${PORTS.botMetrics}/metrics`,
       },
       close,
     };
@@ -242,6 +326,8 @@ async function main(): Promise<void> {
       `  Chat (Teams playground): ${stack.urls.chat}   — you are ${megan.name}, an approver`,
       `  Temporal UI:             ${stack.urls.temporalUi}`,
       `  Local Azure:             ${stack.urls.localAzure}   (npm run azure:local prints its client env)`,
+      `  Metrics:                 ${stack.urls.workerMetrics} (worker), ${stack.urls.botMetrics} (bot)`,
+      `  Payloads are encrypted in Temporal; the UI reads them through the codec server on ${stack.urls.codec}`,
       '  Try in the chat:',
       '    configure stcontoso',
       '    configure stfinance --vault kv-nopurge --key cmk-finance',
@@ -252,18 +338,19 @@ async function main(): Promise<void> {
       '',
     ].join('\n'),
   );
-  const shutdown = (): void => {
+  onFirstSignal(() => {
     log('start', 'stopping…');
     stack.close().then(
-      () => process.exit(0),
+      () => {
+        log('start', 'stopped');
+        process.exit(0);
+      },
       (error: unknown) => {
         log('start', `stop failed: ${(error as Error).message}`);
         process.exit(1);
       },
     );
-  };
-  process.once('SIGINT', shutdown);
-  process.once('SIGTERM', shutdown);
+  });
 }
 
 if (require.main === module) {

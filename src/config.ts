@@ -19,6 +19,9 @@ import {
 import { TEAMS_SERVICE_URLS } from './shared/chat';
 import type { BotPublicKey } from './shared/proof';
 import { DEFAULT_TASK_QUEUE, OPERATION_ENV_SUFFIX, OPERATIONS, type Operation } from './shared/runbooks';
+import { loadCodecConfig, type CodecConfig } from './codec/keys';
+
+export type { CodecConfig } from './codec/keys';
 
 /** Start-up configuration is wrong; the message lists every bad or missing key. */
 export class ConfigError extends Error {
@@ -94,6 +97,30 @@ export interface VerifyingConfig {
   botKeys: BotPublicKey[];
 }
 
+/** Logs, metrics and health endpoints, tracing: every process reads these. */
+export interface TelemetryConfig {
+  /** CMK_LOG_LEVEL: the JSON logger's level, also applied to Temporal's SDK and Core logs. */
+  logLevel: 'debug' | 'info' | 'warn' | 'error';
+  /** CMK_METRICS_PORT (default 9464; 0 = any free port): `/metrics`, `/livez`, `/readyz`. */
+  metricsPort: number;
+  /** CMK_METRICS_HOST (default 127.0.0.1; 0.0.0.0 in a container so Prometheus can scrape). */
+  metricsHost: string;
+  /** CMK_TRACING: `otlp` exports OpenTelemetry spans to OTEL_EXPORTER_OTLP_ENDPOINT; `off` by default. */
+  tracing: 'off' | 'otlp';
+}
+
+/** The codec server that lets the Temporal UI and CLI read encrypted payloads. */
+export interface CodecServerConfig {
+  /** CMK_CODEC_SERVER_PORT (default 8089). */
+  port: number;
+  /** CMK_CODEC_SERVER_HOST (default 127.0.0.1). */
+  host: string;
+  /** CMK_CODEC_SERVER_TOKENS: bearer tokens accepted, comma-separated (at least 32 characters each). */
+  tokens: string[];
+  /** CMK_CODEC_CORS_ORIGINS: browser origins allowed (default: the origin of CMK_TEMPORAL_UI_URL). */
+  corsOrigins: string[];
+}
+
 /** Everything; each process validates the parts it uses. */
 export interface Config {
   temporal: TemporalConfig;
@@ -102,11 +129,15 @@ export interface Config {
   policy: ApprovalPolicy;
   signing: SigningConfig;
   verifying: VerifyingConfig;
+  codec: CodecConfig;
+  codecServer: CodecServerConfig;
+  telemetry: TelemetryConfig;
   logLevel: 'debug' | 'info' | 'warn' | 'error';
 }
 
 /** Parts a process needs; keys of other parts are not checked. */
-export type ConfigPart = 'temporal' | 'azure' | 'bot' | 'policy' | 'signing' | 'verifying';
+export type ConfigPart =
+  'temporal' | 'azure' | 'bot' | 'policy' | 'signing' | 'verifying' | 'codec' | 'codecServer';
 
 type Env = Record<string, string | undefined>;
 
@@ -134,12 +165,11 @@ export function loadConfig(
   const policy = need.has('policy') ? loadPolicy(env, problems) : undefined;
   const signing = need.has('signing') ? attempt(() => loadSigning(env), undefined) : undefined;
   const verifying = need.has('verifying') ? attempt(() => loadVerifying(env), undefined) : undefined;
-  const logLevel = attempt(
-    () => oneOf(env, 'CMK_LOG_LEVEL', ['debug', 'info', 'warn', 'error'] as const, 'info'),
-    'info',
-  );
+  const codec = need.has('codec') ? attempt(() => loadCodecConfig(env), undefined) : undefined;
+  const codecServer = need.has('codecServer') ? attempt(() => loadCodecServer(env), undefined) : undefined;
+  const telemetry = attempt(() => loadTelemetry(env), undefined);
 
-  if (problems.length) throw new ConfigError(problems);
+  if (problems.length || !telemetry) throw new ConfigError(problems);
   return {
     temporal: temporal ?? placeholder('temporal'),
     azure: azure ?? placeholder('azure'),
@@ -147,7 +177,66 @@ export function loadConfig(
     policy: policy ?? placeholder('policy'),
     signing: signing ?? placeholder('signing'),
     verifying: verifying ?? placeholder('verifying'),
-    logLevel,
+    codec: codec ?? placeholder('codec'),
+    codecServer: codecServer ?? placeholder('codecServer'),
+    telemetry,
+    logLevel: telemetry.logLevel,
+  };
+}
+
+function port(env: Env, key: string, fallback: number): number {
+  const raw = env[key]?.trim() || String(fallback);
+  const value = Number(raw);
+  if (!Number.isInteger(value) || value < 0 || value > 65535)
+    throw new ValidationError(key, 'must be a port number 0–65535', raw);
+  return value;
+}
+
+function loadTelemetry(env: Env): TelemetryConfig {
+  return {
+    logLevel: oneOf(env, 'CMK_LOG_LEVEL', ['debug', 'info', 'warn', 'error'] as const, 'info'),
+    metricsPort: port(env, 'CMK_METRICS_PORT', 9464),
+    metricsHost: env.CMK_METRICS_HOST?.trim() || '127.0.0.1',
+    tracing: oneOf(env, 'CMK_TRACING', ['off', 'otlp'] as const, 'off'),
+  };
+}
+
+function loadCodecServer(env: Env): CodecServerConfig {
+  const tokens = (env.CMK_CODEC_SERVER_TOKENS ?? '')
+    .split(',')
+    .map((t) => t.trim())
+    .filter(Boolean);
+  if (!tokens.length)
+    throw new ValidationError(
+      'CMK_CODEC_SERVER_TOKENS',
+      'required: the bearer token(s) the Temporal UI and CLI present',
+    );
+  if (tokens.some((t) => t.length < 32))
+    throw new ValidationError('CMK_CODEC_SERVER_TOKENS', 'each token must be at least 32 characters');
+  const ui = url(env, 'CMK_TEMPORAL_UI_URL', 'http://localhost:8233');
+  const corsOrigins = (env.CMK_CODEC_CORS_ORIGINS?.trim() || new URL(ui).origin)
+    .split(',')
+    .map((o) => o.trim())
+    .filter(Boolean);
+  for (const origin of corsOrigins) {
+    let parsed: URL | undefined;
+    try {
+      parsed = new URL(origin);
+    } catch {
+      // reported below
+    }
+    if (!parsed || parsed.origin !== origin)
+      throw new ValidationError(
+        'CMK_CODEC_CORS_ORIGINS',
+        'each entry must be an origin like https://temporal.example.com',
+        origin,
+      );
+  }
+  return {
+    port: port(env, 'CMK_CODEC_SERVER_PORT', 8089),
+    host: env.CMK_CODEC_SERVER_HOST?.trim() || '127.0.0.1',
+    tokens,
+    corsOrigins,
   };
 }
 
@@ -640,11 +729,60 @@ export const CONFIG_KEYS: Record<string, { part: ConfigPart | 'runtime'; default
         { part: 'policy', about: `who may ask for ${op} (overrides CMK_REQUESTERS)` },
       ]),
     ),
+    CMK_PAYLOAD_ENCRYPTION: {
+      part: 'codec',
+      default: 'on',
+      about: 'on: every payload is sealed with AES-256-GCM; off stores them in clear (not for production)',
+    },
+    CMK_PAYLOAD_KEYS: {
+      part: 'codec',
+      about:
+        'payload keys id:base64, comma-separated; the first seals, all open (rotation); wrapped when a wrapping key is set',
+    },
+    CMK_PAYLOAD_KEY_WRAPPING_KEY: {
+      part: 'codec',
+      about: 'Key Vault key id that wrapped CMK_PAYLOAD_KEYS (RSA-OAEP-256); unwrapped at start-up',
+    },
+    CMK_CODEC_SERVER_PORT: { part: 'codecServer', default: '8089', about: 'port of the codec server' },
+    CMK_CODEC_SERVER_HOST: {
+      part: 'codecServer',
+      default: '127.0.0.1',
+      about: 'bind address of the codec server',
+    },
+    CMK_CODEC_SERVER_TOKENS: {
+      part: 'codecServer',
+      about: 'bearer tokens the codec server accepts (≥ 32 characters each, comma-separated)',
+    },
+    CMK_CODEC_CORS_ORIGINS: {
+      part: 'codecServer',
+      about: 'browser origins allowed to call the codec server (default: the Temporal UI origin)',
+    },
     CMK_LOG_LEVEL: { part: 'runtime', default: 'info', about: 'debug, info, warn or error' },
     NODE_ENV: {
       part: 'runtime',
       about: 'production in the container image; the Agents SDK then insists on MicrosoftAppId',
     },
+    CMK_METRICS_PORT: {
+      part: 'runtime',
+      default: '9464',
+      about: 'port of /metrics, /livez and /readyz of the worker and the bot (0 = any free port)',
+    },
+    CMK_METRICS_HOST: {
+      part: 'runtime',
+      default: '127.0.0.1',
+      about: 'bind address of the metrics endpoint',
+    },
+    CMK_TRACING: {
+      part: 'runtime',
+      default: 'off',
+      about: 'otlp: export OpenTelemetry spans (Temporal and Azure SDK) to OTEL_EXPORTER_OTLP_ENDPOINT',
+    },
+    OTEL_EXPORTER_OTLP_ENDPOINT: {
+      part: 'runtime',
+      default: 'http://localhost:4318',
+      about: 'OTLP/HTTP collector for CMK_TRACING=otlp',
+    },
+    OTEL_SERVICE_NAME: { part: 'runtime', about: 'service name on spans (default cmk-worker / cmk-bot)' },
     HTTPS_PROXY: {
       part: 'runtime',
       about: 'local Azure only: its proxy URL (printed by npm run azure:local)',

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { createCmkWorker, connectToTemporal } from '../worker';
-import { testEnv, uniqueId, workflowBundle } from './helpers/temporal';
+import { testDataConverter, testEnv, uniqueId, workflowBundle } from './helpers/temporal';
 import { loadConfig } from '../src/config';
 import { testPolicy } from './helpers/stack';
 import { workerTrust } from './helpers/trust';
@@ -25,6 +25,7 @@ describe('worker', () => {
       activities: {},
       trust: workerTrust(testPolicy()),
       workflowBundle: await workflowBundle(),
+      dataConverter: testDataConverter,
     });
     const running = worker.run();
     let pollers = 0;

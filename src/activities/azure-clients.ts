@@ -8,6 +8,7 @@ import { KeyVaultManagementClient } from '@azure/arm-keyvault';
 import { ManagedServiceIdentityClient } from '@azure/arm-msi';
 import { StorageManagementClient } from '@azure/arm-storage';
 import type { TokenCredential } from '@azure/core-auth';
+import type { PipelinePolicy } from '@azure/core-rest-pipeline';
 import { DefaultAzureCredential } from '@azure/identity';
 import { KeyClient } from '@azure/keyvault-keys';
 import { BlobServiceClient, type StoragePipelineOptions } from '@azure/storage-blob';
@@ -33,6 +34,8 @@ export interface AzureClientOptions {
    * `false` sends them unpaced and leaves 429s to the SDK's retries.
    */
   armBudget?: ArmBudget | false;
+  /** Extra pipeline policies on every client (ARM, Key Vault, Storage), e.g. response metrics. */
+  policies?: { policy: PipelinePolicy; position: 'perCall' | 'perRetry' }[];
 }
 
 /** Clients cached per subscription, vault and account; created on first use. */
@@ -56,16 +59,21 @@ export interface AzureClients {
 export function createAzureClients(azure: AzureConfig, options: AzureClientOptions = {}): AzureClients {
   const credential = options.credential ?? new DefaultAzureCredential();
   const budget = options.armBudget ?? new ArmBudget();
+  const extra = options.policies ?? [];
   const common = {
     endpoint: azure.armEndpoint,
     ...(options.agent ? { agent: options.agent } : {}),
     ...(options.retry ? { retryOptions: options.retry } : {}),
-    ...(budget ? { additionalPolicies: [{ policy: budget.policy(), position: 'perRetry' as const }] } : {}),
+    additionalPolicies: [
+      ...(budget ? [{ policy: budget.policy(), position: 'perRetry' as const }] : []),
+      ...extra,
+    ],
   };
   // storage-blob forwards unknown pipeline options to core-rest-pipeline, whose agent policy reads `agent`.
   const blobOptions: StoragePipelineOptions & { agent?: Agent } = {
     ...(options.agent ? { agent: options.agent } : {}),
     retryOptions: { maxTries: 1 + (options.retry?.maxRetries ?? 2) },
+    ...(extra.length ? { additionalPolicies: extra } : {}),
   };
   const cached = <T>(make: (key: string) => T): ((key: string) => T) => {
     const cache = new Map<string, T>();
@@ -93,6 +101,7 @@ export function createAzureClients(azure: AzureConfig, options: AzureClientOptio
         new KeyClient(uri, credential, {
           ...(options.agent ? { agent: options.agent } : {}),
           ...(options.retry ? { retryOptions: options.retry } : {}),
+          ...(extra.length ? { additionalPolicies: extra } : {}),
         }),
     ),
     blob: cached((endpoint) => new BlobServiceClient(endpoint, credential, blobOptions)),

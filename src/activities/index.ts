@@ -5,6 +5,8 @@
 import type { Config } from '../config';
 import type { CmkActivities } from '../shared/activities';
 import type { ChatPort } from '../shared/chat';
+import { azureResponseMetricsPolicy } from '../telemetry/azure-metrics';
+import type { CmkMetrics } from '../telemetry/metrics';
 import { validateGuid } from '../shared/names';
 import { grantKeyAccess } from './access';
 import { createAzureClients, type AzureClients } from './azure-clients';
@@ -70,10 +72,17 @@ export function createActivities(deps: CreateActivitiesDeps): CmkActivities {
 }
 
 /** The worker's activities: Azure clients from config (DefaultAzureCredential) and the given chat port. */
-export async function createActivitiesFromConfig(config: Config, chat: ChatPort): Promise<CmkActivities> {
+export async function createActivitiesFromConfig(
+  config: Config,
+  chat: ChatPort,
+  { metrics }: { metrics?: Pick<CmkMetrics, 'azureRequests'> } = {},
+): Promise<CmkActivities> {
   const agent = await createProxyAgent(process.env);
+  const policies = metrics
+    ? [{ policy: azureResponseMetricsPolicy(metrics), position: 'perRetry' as const }]
+    : [];
   return createActivities({
-    azure: createAzureClients(config.azure, agent ? { agent } : {}),
+    azure: createAzureClients(config.azure, { ...(agent ? { agent } : {}), policies }),
     chat,
     tenantId: config.azure.tenantId,
   });

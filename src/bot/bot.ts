@@ -4,8 +4,10 @@
  * once the clicker has their answer.
  */
 import type { RunStatus } from '../shared/approval';
+import { refusalReasonOf, type CmkMetrics } from '../telemetry/metrics';
 import type { CardAnswer, CmkBot, ConversationChannel } from './chat-transport';
-import { handleCardAction, type CardActionDeps } from './handle-action';
+import { COMMAND_FORMS } from './commands';
+import { handleCardAction, parseCardActionData, type CardActionDeps } from './handle-action';
 import { handleCommand, type CommandDeps, type Reply } from './handle-command';
 import { cardForEveryone, createTeamsUserIdLookup, type TeamsUserIdLookup } from './members';
 
@@ -21,6 +23,16 @@ export interface CmkBotDeps extends CommandDeps, CardActionDeps {
   /** Shared with the worker's chat port so both resolve approvers the same way. */
   userIds?: TeamsUserIdLookup;
   log?: BotLog;
+  /** Commands, clicks, decision latency and refusals are counted here when given. */
+  metrics?: Pick<CmkMetrics, 'commands' | 'cardActions' | 'decisionSeconds' | 'refusals'>;
+}
+
+const KNOWN_COMMANDS: ReadonlySet<string> = new Set(COMMAND_FORMS.map((form) => form.word));
+
+/** The command word of a message as a metric label (a bounded set: unknown words become "other"). */
+function commandLabel(text: string): string {
+  const word = text.trim().split(/\s+/)[0]?.toLowerCase() ?? '';
+  return KNOWN_COMMANDS.has(word) ? word : 'other';
 }
 
 /** What a person reads when their command failed for a reason that is not theirs. */
@@ -48,6 +60,7 @@ export function createCmkBot(deps: CmkBotDeps): CmkBot {
 
   return {
     async onCommand(command, channel) {
+      deps.metrics?.commands.inc({ command: commandLabel(command.text) });
       let reply: Reply;
       try {
         reply = await handleCommand(deps, command);
@@ -60,14 +73,28 @@ export function createCmkBot(deps: CmkBotDeps): CmkBot {
     },
 
     async onCardAction(action): Promise<CardAnswer> {
+      const started = process.hrtime.bigint();
       const result = await handleCardAction(deps, action);
+      const verb = ['approve', 'reject', 'refresh'].includes(action.verb) ? action.verb : 'other';
+      if (verb === 'approve' || verb === 'reject')
+        deps.metrics?.decisionSeconds.observe(
+          { verdict: verb },
+          Number(process.hrtime.bigint() - started) / 1e9,
+        );
+      const outcome = result.refusal ? 'refused' : result.broadcast ? 'recorded' : 'shown';
+      deps.metrics?.cardActions.inc({ verb, outcome });
+      const fields = {
+        invokeId: action.invokeId,
+        verb: action.verb,
+        workflowId: parseCardActionData(action.data)?.workflowId,
+        user: action.user.aadObjectId,
+        messageId: action.messageId,
+      };
       if (result.refusal) {
-        log('warn', 'card action refused', {
-          verb: action.verb,
-          user: action.user.aadObjectId,
-          messageId: action.messageId,
-          reason: result.refusal,
-        });
+        deps.metrics?.refusals.inc({ reason: refusalReasonOf(result.refusal) });
+        log('warn', 'card action refused', { ...fields, reason: result.refusal });
+      } else {
+        log('info', `card action ${outcome}`, fields);
       }
       const { broadcast } = result;
       const messageId = action.messageId;

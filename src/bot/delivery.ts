@@ -13,6 +13,8 @@ export interface DeliveryOptions {
   baseDelayInMs?: number;
   /** Upper bound of any single wait, Retry-After included. */
   maxDelayInMs?: number;
+  /** Told of every retry and the status that caused it (metrics). */
+  onRetry?: (status: number) => void;
 }
 
 /** Runs chat calls per conversation, spaced and retried. */
@@ -37,6 +39,7 @@ export function createDelivery(options: DeliveryOptions = {}): Delivery {
       } catch (error) {
         const status = statusOf(error);
         if (n >= maxAttempts || status === undefined || !RETRYABLE.has(status)) throw error;
+        options.onRetry?.(status);
         const retryAfter = retryAfterMs(error);
         const backoff = baseDelay * 2 ** (n - 1) * (0.8 + Math.random() * 0.4);
         await sleep(Math.min(maxDelay, retryAfter ?? backoff));

@@ -1,7 +1,9 @@
 /**
  * The bot's HTTP endpoint, whichever SDK carries the bot: `POST /api/messages` (a JSON activity,
  * at most 1 MiB, authenticated by the transport) and `GET /healthz`. Without credentials it takes
- * requests from this machine only, and refuses to start on any other address. HTTP concerns that do not depend on the SDK live here. `npm run bot` starts it from config.
+ * requests from this machine only, and refuses to start on any other address. HTTP concerns that
+ * do not depend on the SDK live here. `npm run bot` starts it from config, with JSON logs, the
+ * payload codec, and `/metrics`, `/livez`, `/readyz` on a separate port.
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -9,7 +11,15 @@ import { Client, Connection } from '@temporalio/client';
 import { StorageManagementClient } from '@azure/arm-storage';
 import { DefaultAzureCredential } from '@azure/identity';
 import { ConfigError, isLoopbackHost, loadConfig, type BotConfig } from '../config';
+import { createDataConverter } from '../codec/data-converter';
+import { resolvePayloadKeys } from '../codec/keys';
 import { isTrustedServiceUrl } from '../shared/chat';
+import { parseDurationMs } from '../shared/duration';
+import { createLogger, logCallbackOf } from '../telemetry/logger';
+import { createMetrics, registerApprovalBacklog } from '../telemetry/metrics';
+import { startOpsServer, type OpsServer } from '../telemetry/ops-server';
+import { onFirstSignal } from '../telemetry/process';
+import { startTracing } from '../telemetry/tracing';
 import { createArmAccountResolver } from './accounts';
 import { createCmkBot, type BotLog } from './bot';
 import type { ChatTransport, CmkBot, InboundAnswer } from './chat-transport';
@@ -34,7 +44,8 @@ export interface BotServer {
   url: string;
   /** Resolves once the work started after answers (edits for everyone) has finished; it never rejects. */
   settled(): Promise<void>;
-  close(): Promise<void>;
+  /** Stops accepting requests and waits for those in flight (at most `graceInMs`, default 10 s). Idempotent. */
+  close(graceInMs?: number): Promise<void>;
 }
 
 const MAX_BODY_BYTES = 1024 * 1024;
@@ -42,7 +53,7 @@ const MAX_BODY_BYTES = 1024 * 1024;
 /** Starts the endpoint; the transport answers requests whose token does not validate with 401 itself. */
 export async function startBotServer(options: BotServerOptions): Promise<BotServer> {
   const { bot } = options;
-  const log: BotLog = options.log ?? ((level, message, fields) => console[level](message, fields ?? ''));
+  const log: BotLog = options.log ?? logCallbackOf(createLogger({ name: 'cmk-bot', level: 'warn' }));
   const transport =
     options.transport ?? (await createChatTransport(bot, { log, ...options.transportOptions }));
   const handle = transport.inbound(options.handler);
@@ -130,16 +141,23 @@ export async function startBotServer(options: BotServerOptions): Promise<BotServ
   const address = server.address() as AddressInfo;
   const url = `http://${address.family === 'IPv6' ? `[${address.address}]` : address.address}:${address.port}`;
   log('info', `cmk-runbook bot (${transport.sdk}) listening on ${url}/api/messages`);
+  let closing: Promise<void> | undefined;
   return {
     url,
     async settled() {
       while (afterAnswers.size) await Promise.all([...afterAnswers]);
     },
-    close: () =>
-      new Promise<void>((resolve, reject) => {
-        server.closeAllConnections();
-        server.close((error) => (error ? reject(error) : resolve()));
-      }),
+    close: (graceInMs = 10_000) =>
+      (closing ??= new Promise<void>((resolve, reject) => {
+        // Requests in flight finish (a click's decision is answered); idle keep-alive sockets go now.
+        const force = setTimeout(() => server.closeAllConnections(), graceInMs);
+        server.close((error) => {
+          clearTimeout(force);
+          if (error) reject(error);
+          else resolve();
+        });
+        server.closeIdleConnections();
+      })),
   };
 }
 
@@ -200,17 +218,35 @@ async function readBody(req: IncomingMessage): Promise<Buffer> {
   return Buffer.concat(chunks);
 }
 
+/** A running bot process: the endpoint, its operations endpoint, and its orderly stop. */
+export interface BotProcess {
+  server: BotServer;
+  ops: OpsServer;
+  /** Drains: no new requests, requests in flight answered, card edits finished; then disconnects. */
+  stop(): Promise<void>;
+}
+
 /** Entry point (`npm run bot`): config → Temporal client, account resolver, bot, endpoint. */
-export async function main(env: NodeJS.ProcessEnv = process.env): Promise<BotServer> {
-  const config = loadConfig(env, ['temporal', 'azure', 'bot', 'policy', 'signing']);
+export async function main(env: NodeJS.ProcessEnv = process.env): Promise<BotProcess> {
+  const config = loadConfig(env, ['temporal', 'azure', 'bot', 'policy', 'signing', 'codec']);
+  const logger = createLogger({ name: 'cmk-bot', level: config.telemetry.logLevel });
+  const log = logCallbackOf(logger);
+  const metrics = createMetrics('bot');
+  const tracing = config.telemetry.tracing === 'otlp' ? startTracing({ serviceName: 'cmk-bot' }) : undefined;
+  const credential = new DefaultAzureCredential();
+  const keys = await resolvePayloadKeys(config.codec, () => ({ credential }));
   const connection = await Connection.connect({
     address: config.temporal.address,
     ...(config.temporal.connection.tls !== undefined ? { tls: config.temporal.connection.tls } : {}),
     ...(config.temporal.connection.apiKey ? { apiKey: config.temporal.connection.apiKey } : {}),
     ...(config.temporal.connection.metadata ? { metadata: config.temporal.connection.metadata } : {}),
   });
-  const client = new Client({ connection, namespace: config.temporal.namespace });
-  const credential = new DefaultAzureCredential();
+  const client = new Client({
+    connection,
+    namespace: config.temporal.namespace,
+    dataConverter: createDataConverter(keys),
+    ...(tracing ? { interceptors: { workflow: tracing.clientInterceptors } } : {}),
+  });
   const endpoint = config.azure.armEndpoint;
   const handler = createCmkBot({
     runs: createRunService({
@@ -227,21 +263,53 @@ export async function main(env: NodeJS.ProcessEnv = process.env): Promise<BotSer
     policy: config.policy,
     signer: createProofSigner(config.signing),
     uiBaseUrl: config.temporal.uiBaseUrl,
-    log: (level, message, fields) => console[level](message, fields ? JSON.stringify(fields) : ''),
+    log,
+    metrics,
   });
-  const server = await startBotServer({ bot: config.bot, handler });
-  const stop = (): void => {
-    void server.close().then(() => connection.close());
-  };
-  process.once('SIGINT', stop);
-  process.once('SIGTERM', stop);
-  return server;
+  registerApprovalBacklog(
+    metrics,
+    async (query) => (await client.workflow.count(query)).count,
+    parseDurationMs(config.policy.deadline, 'CMK_APPROVAL_DEADLINE'),
+  );
+  const server = await startBotServer({ bot: config.bot, handler, log });
+  const ops = await startOpsServer({
+    port: config.telemetry.metricsPort,
+    host: config.telemetry.metricsHost,
+    log: logger,
+    metrics: () => metrics.registry.metrics(),
+    ready: async () => {
+      await connection.workflowService.getSystemInfo({});
+      return undefined;
+    },
+  });
+  let stopping: Promise<void> | undefined;
+  const stop = (): Promise<void> =>
+    (stopping ??= (async () => {
+      await server.close();
+      await server.settled();
+      await ops.close();
+      await connection.close();
+      await tracing?.shutdown();
+      logger.info('cmk-runbook bot stopped');
+      logger.flush();
+    })());
+  onFirstSignal((signal) => {
+    logger.info({ signal }, 'stopping: answering requests in flight and finishing card edits');
+    stop().then(
+      () => process.exit(0),
+      (error: unknown) => {
+        logger.error({ err: error }, 'stop failed');
+        process.exit(1);
+      },
+    );
+  });
+  return { server, ops, stop };
 }
 
 if (require.main === module) {
   main().catch((error: unknown) => {
-    console.error(
-      error instanceof ConfigError ? error.message : `cmk-runbook bot failed: ${(error as Error).message}`,
+    process.stderr.write(
+      `${error instanceof ConfigError ? error.message : `cmk-runbook bot failed: ${(error as Error).message}`}\n`,
     );
     process.exit(1);
   });

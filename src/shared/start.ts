@@ -44,7 +44,11 @@ export interface StartOptions<O extends Operation> {
   staticDetails: string;
 }
 
-/** Search attributes a run starts with: account, vault, operation, stage, approval, requester. */
+/**
+ * Search attributes a run starts with: account, vault, operation, stage, approval, and how it was
+ * requested. They are stored in clear (the codec never sees them), so they hold no personal data:
+ * `RequestedBy` says `chat` or `schedule`; who asked is in the run's (encrypted) input and details.
+ */
 export function searchAttributesFor(
   operation: Operation,
   account: AccountRef | undefined,
@@ -55,7 +59,7 @@ export function searchAttributesFor(
     { key: SA.operation, value: operation },
     { key: SA.stage, value: 'preflight' },
     { key: SA.approval, value: 'not-required' },
-    { key: SA.requestedBy, value: requester.aadObjectId },
+    { key: SA.requestedBy, value: requesterKind(requester) },
   ];
   if (account) pairs.push({ key: SA.account, value: accountId(account).toLowerCase() });
   if (vaultName) pairs.push({ key: SA.vault, value: vaultName.toLowerCase() });
@@ -67,9 +71,17 @@ export function startTargetOf(account: AccountRef): string {
   return accountId(account).toLowerCase();
 }
 
-/** The workflow id of a fleet run: one per requester and start time (fleets hold no account lock). */
-export function fleetWorkflowId(requester: Person, startedAt: Date): string {
-  return `cmk-fleet/${requester.aadObjectId.toLowerCase()}/${startedAt.toISOString()}`;
+/** `RequestedBy`: `schedule` for a rotation schedule's runs, `chat` for everyone's requests. */
+export function requesterKind(requester: Person): 'chat' | 'schedule' {
+  return requester.aadObjectId === SCHEDULE_REQUESTER.aadObjectId ? 'schedule' : 'chat';
+}
+
+/**
+ * The workflow id of a fleet run: its start time and a random suffix (fleets hold no account
+ * lock). Workflow ids are stored in clear, so no person's id is part of it.
+ */
+export function fleetWorkflowId(startedAt: Date, suffix = Math.random().toString(16).slice(2, 10)): string {
+  return `cmk-fleet/${startedAt.toISOString()}/${suffix}`;
 }
 
 /**
@@ -96,7 +108,7 @@ export function startOptionsFor<O extends Operation>(
   if ('disableKey' in input) details['Disable key'] = input.disableKey;
   return {
     workflowType: WORKFLOW_TYPES[operation],
-    workflowId: account ? workflowIdFor(account) : fleetWorkflowId(input.requester, now),
+    workflowId: account ? workflowIdFor(account) : fleetWorkflowId(now),
     taskQueue,
     args: [input],
     workflowIdConflictPolicy: 'FAIL',

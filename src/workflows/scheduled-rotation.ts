@@ -45,7 +45,10 @@ export async function scheduledRotation(input: ScheduledRotationInput): Promise<
     return await executeChild(rotateKey, {
       workflowId,
       args: [{ account, ...context, uiBaseUrl: input.uiBaseUrl, confirmWithin: input.confirmWithin }],
-      typedSearchAttributes: childSearchAttributes(searchAttributesFor('rotate', account, requester)),
+      // RequestedBy says how the run came (a schedule), whoever owns the schedule.
+      typedSearchAttributes: childSearchAttributes(
+        searchAttributesFor('rotate', account, SCHEDULE_REQUESTER),
+      ),
       staticSummary: `${summaryLine('rotate', account)} · scheduled`,
     });
   } catch (error) {

@@ -19,7 +19,7 @@ import { statusQuery, type ApprovalPolicy } from '../../src/shared/approval';
 import type { RunResult } from '../../src/shared/runbooks';
 import { createCmkWorker } from '../../worker';
 import { FAST_TIMING } from '../activities/harness';
-import { testEnv, uniqueId, workflowBundle } from '../helpers/temporal';
+import { testDataConverter, testEnv, uniqueId, workflowBundle } from '../helpers/temporal';
 import { anyMemberMayRequest, TEST_BOT_KEY, testSigner } from '../helpers/trust';
 import {
   SDKS,
@@ -130,6 +130,7 @@ describe('approvals from chat to Azure and back, on each bot SDK', () => {
       activities,
       trust: { policy, botKeys: [TEST_BOT_KEY], trustedServiceUrls },
       workflowBundle: await workflowBundle(),
+      dataConverter: testDataConverter,
       options: { shutdownGraceTime: '100ms' },
     });
     const running = worker.run();

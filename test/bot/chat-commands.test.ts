@@ -4,7 +4,6 @@ import { after, before, describe, test } from 'node:test';
 import { StorageManagementClient } from '@azure/arm-storage';
 import { ClientSecretCredential } from '@azure/identity';
 import type { Client } from '@temporalio/client';
-import { defaultPayloadConverter } from '@temporalio/common';
 import { createArmAccountResolver } from '../../src/bot/accounts';
 import { createCmkBot } from '../../src/bot/bot';
 import { createRunService } from '../../src/bot/run-service';
@@ -20,6 +19,7 @@ import { testEnv, uniqueId } from '../helpers/temporal';
 import { anyMemberMayRequest, testSigner } from '../helpers/trust';
 import { SDKS, asRead, localBot, startRecordingConnector, type RecordingConnector } from './channel';
 import { APPROVER, REQUESTER, TENANT } from './fixtures';
+import { openPayload } from '../helpers/codec';
 
 const policy: ApprovalPolicy = {
   approvers: { configure: [APPROVER.aadObjectId] },
@@ -132,7 +132,7 @@ for (const sdk of SDKS) {
     async function startedInput(workflowId: string): Promise<ConfigureCmkInput> {
       const history = await client.workflow.getHandle(workflowId).fetchHistory();
       const payload = history.events?.[0]?.workflowExecutionStartedEventAttributes?.input?.payloads?.[0];
-      return defaultPayloadConverter.fromPayload<ConfigureCmkInput>(payload!);
+      return openPayload<ConfigureCmkInput>(payload!);
     }
 
     test('when someone types help, then the card lists every command with its form', async () => {

@@ -1,7 +1,6 @@
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { after, before, describe, test } from 'node:test';
-import { defaultPayloadConverter } from '@temporalio/common';
 import type { Client } from '@temporalio/client';
 import { createArmAccountResolver } from '../../src/bot/accounts';
 import { createRunService } from '../../src/bot/run-service';
@@ -25,6 +24,7 @@ import {
   type TokenAuthority,
 } from './channel';
 import { APPROVER, REQUESTER, SUBSCRIPTION, TENANT } from './fixtures';
+import { openPayload } from '../helpers/codec';
 
 const policy: ApprovalPolicy = {
   approvers: { rotate: [APPROVER.aadObjectId] },
@@ -147,7 +147,7 @@ for (const sdk of SDKS) {
       assert.equal(description.taskQueue, taskQueue);
       const history = await handle.fetchHistory();
       const payload = history.events?.[0]?.workflowExecutionStartedEventAttributes?.input?.payloads?.[0];
-      const input = defaultPayloadConverter.fromPayload<RotateKeyInput>(payload!);
+      const input = await openPayload<RotateKeyInput>(payload!);
       assert.deepEqual(input.account, ref(account));
       assert.deepEqual(input.requester, REQUESTER);
       assert.equal(input.policy, undefined, "the policy is the worker's, never run input");

@@ -7,7 +7,7 @@ import { ensureTemporalCli } from '../../scripts/temporal-toolchain';
 import { freePort, startDevServer, type DevServer } from '../../scripts/temporal-dev-server';
 import type { RunResult } from '../../src/shared/runbooks';
 import { LOCAL, PEOPLE, startLocalStack, testPolicy, type LocalStack } from '../helpers/stack';
-import { uniqueId } from '../helpers/temporal';
+import { testDataConverter, uniqueId } from '../helpers/temporal';
 import { decide, waitForApproval } from '../workflows/support';
 import { printTable, type Row } from './support';
 
@@ -25,7 +25,10 @@ describe('the Temporal server restarts while a run waits for approval', () => {
     mkdirSync(dir, { recursive: true });
     port = await freePort();
     server = await startDevServer({ cli: ensureTemporalCli().path, port, dbFile });
-    env = await TestWorkflowEnvironment.createFromExistingServer({ address: server.address });
+    env = await TestWorkflowEnvironment.createFromExistingServer({
+      address: server.address,
+      client: { dataConverter: testDataConverter },
+    });
     s = await startLocalStack({ env, throttling: false });
   });
   after(async () => {

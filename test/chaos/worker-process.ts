@@ -14,6 +14,7 @@ import { loadConfig } from '../../src/config';
 import { TEAMS_SERVICE_URLS, type ChatPort } from '../../src/shared/chat';
 import { createCmkWorker } from '../../worker';
 import { FAST_TIMING } from '../helpers/stack';
+import { testDataConverter } from '../helpers/codec';
 
 /** Chat is not what this suite tests: cards get ids and go nowhere. */
 const silentChat: ChatPort = {
@@ -58,6 +59,7 @@ async function main(): Promise<void> {
       trustedServiceUrls: TEAMS_SERVICE_URLS,
     },
     workflowBundle: { codePath: required('CMK_TEST_WORKFLOW_BUNDLE') },
+    dataConverter: testDataConverter,
     options: { shutdownGraceTime: '100ms', stickyQueueScheduleToStartTimeout: '1s' },
   });
   process.stdout.write('ready\n');

@@ -26,7 +26,7 @@ import { statusQuery, type ApprovalPolicy } from '../../src/shared/approval';
 import type { RunResult } from '../../src/shared/runbooks';
 import { createCmkWorker } from '../../worker';
 import { FAST_TIMING } from '../activities/harness';
-import { testEnv, uniqueId, workflowBundle } from '../helpers/temporal';
+import { testEnv, uniqueId, workflowBundle, testDataConverter } from '../helpers/temporal';
 import { SDKS, localBot } from '../bot/channel';
 import { anyMemberMayRequest, TEST_BOT_KEY, testSigner } from '../helpers/trust';
 import { playgroundServiceUrl } from '../../scripts/demo-users';
@@ -137,6 +137,7 @@ for (const sdk of SDKS) {
         }),
         trust: { policy, botKeys: [TEST_BOT_KEY], trustedServiceUrls },
         workflowBundle: await workflowBundle(),
+        dataConverter: testDataConverter,
         options: { shutdownGraceTime: '100ms' },
       });
       running = worker.run();

@@ -10,6 +10,7 @@ import { ConfigError, keyIdOf, loadConfig } from '../../src/config';
 import { TEAMS_SERVICE_URLS } from '../../src/shared/chat';
 import { testPolicy } from '../helpers/stack';
 import { TEST_BOT_KEY, workerTrustEnv } from '../helpers/trust';
+import { TEST_PAYLOAD_ENV } from '../helpers/codec';
 
 const ROOT = path.resolve(__dirname, '../..');
 const TENANT = '7c0a5e1d-0b5e-4c1a-9e2f-00000000c0de';
@@ -121,6 +122,7 @@ describe('configuration', () => {
 
     const unreachable = run({
       ...valid,
+      ...TEST_PAYLOAD_ENV,
       CMK_BOT_PUBLIC_KEYS: TEST_BOT_KEY.x,
       TEMPORAL_ADDRESS: '127.0.0.1:1',
     });

@@ -25,7 +25,7 @@ import type { AccountRef } from '../../src/shared/accounts';
 import { AzureDouble } from '../workflows/azure-double';
 import { ChatRecorder } from '../workflows/chat-recorder';
 import { ChatRecorder as TeamsRecorder } from './chat-recorder';
-import { testEnv, uniqueId, workflowBundle } from './temporal';
+import { testDataConverter, testEnv, uniqueId, workflowBundle } from './temporal';
 import { anyMemberMayRequest, startSigned, TEST_TENANT, workerTrust } from './trust';
 
 /** People in the tests, by Entra object id. */
@@ -110,6 +110,7 @@ async function startWorker(
       activities,
       trust,
       workflowBundle: bundle,
+      dataConverter: testDataConverter,
       options: { shutdownGraceTime: '100ms' },
     });
     running = worker.run();

@@ -6,19 +6,37 @@
 import { randomUUID } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { TestWorkflowEnvironment } from '@temporalio/testing';
-import { bundleWorkflowCode, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
+import { DefaultLogger, Runtime, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
 import { ensureTemporalCli, ensureTimeSkippingServer } from '../../scripts/temporal-toolchain';
 import { SA } from '../../src/shared/runbooks';
+import { bundleWorkflows } from '../../src/workflow-bundle';
+import { testDataConverter } from './codec';
+
+export { testDataConverter } from './codec';
 
 let shared: Promise<TestWorkflowEnvironment> | undefined;
+let runtime = false;
+
+/**
+ * The suite's in-process workers log at WARN: a line per activity (the worker logs each outcome at
+ * info) would bury the test report. The production worker's logs are tested through its entry point.
+ */
+function quietRuntime(): void {
+  if (runtime) return;
+  runtime = true;
+  Runtime.install({ logger: new DefaultLogger('WARN') });
+}
 let bundle: Promise<WorkflowBundleWithSourceMap> | undefined;
 
 /** A client on the run's dev server (or a server of this file's own when run alone). Close with the test file. */
 export function testEnv(): Promise<TestWorkflowEnvironment> {
+  quietRuntime();
   shared ??= (async () => {
     const address = process.env.CMK_TEST_TEMPORAL_ADDRESS;
-    if (address) return TestWorkflowEnvironment.createFromExistingServer({ address });
+    const client = { dataConverter: testDataConverter };
+    if (address) return TestWorkflowEnvironment.createFromExistingServer({ address, client });
     return TestWorkflowEnvironment.createLocal({
+      client,
       server: {
         executable: { type: 'existing-path', path: ensureTemporalCli().path },
         searchAttributes: Object.values(SA),
@@ -33,7 +51,7 @@ export function workflowBundle(): Promise<WorkflowBundleWithSourceMap> {
   bundle ??= (async () => {
     const path = process.env.CMK_TEST_WORKFLOW_BUNDLE;
     if (path) return { code: readFileSync(path, 'utf8') } as WorkflowBundleWithSourceMap;
-    return bundleWorkflowCode({ workflowsPath: require.resolve('../../src/workflows') });
+    return bundleWorkflows();
   })();
   return bundle;
 }
@@ -42,7 +60,9 @@ export function workflowBundle(): Promise<WorkflowBundleWithSourceMap> {
 export async function timeSkippingEnv(): Promise<TestWorkflowEnvironment | undefined> {
   const path = process.env.TEMPORAL_TEST_SERVER_PATH ?? ensureTimeSkippingServer();
   if (!path) return undefined;
+  quietRuntime();
   return TestWorkflowEnvironment.createTimeSkipping({
+    client: { dataConverter: testDataConverter },
     server: { executable: { type: 'existing-path', path } },
   });
 }

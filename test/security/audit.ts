@@ -5,7 +5,6 @@
  * approvers the worker's recorded policy allows, none of them the requester its signed start names.
  */
 import type { Client } from '@temporalio/client';
-import { defaultPayloadConverter } from '@temporalio/common';
 import { compactVerify } from 'jose';
 import { policyHashOf } from '../../src/activities/settings';
 import type { LocalAzure, RequestLogEntry } from '../../src/local-azure';
@@ -17,6 +16,7 @@ import { WORKFLOW_TYPES } from '../../src/shared/runbooks';
 import type { InputByOperation } from '../../src/shared/start';
 import type { Row } from '../chaos/support';
 import { testPublicKey } from '../helpers/trust';
+import { openPayload } from '../helpers/codec';
 
 /** Writes that change what data an account can reach or that cannot be undone. */
 const DESTRUCTIVE =
@@ -61,7 +61,7 @@ async function signedClaims(token: unknown, typ: string): Promise<Record<string,
 }
 
 /** The settings the run read from its worker, as its history recorded them. */
-function recordedSettings(events: HistoryEvent[]): RunSettings | undefined {
+async function recordedSettings(events: HistoryEvent[]): Promise<RunSettings | undefined> {
   const scheduled = events.find(
     (e) => e.activityTaskScheduledEventAttributes?.activityType?.name === 'loadRunSettings',
   );
@@ -71,7 +71,7 @@ function recordedSettings(events: HistoryEvent[]): RunSettings | undefined {
       Number(e.activityTaskCompletedEventAttributes?.scheduledEventId ?? -1) === Number(scheduled.eventId),
   );
   const payload = completed?.activityTaskCompletedEventAttributes?.result?.payloads?.[0];
-  return payload ? defaultPayloadConverter.fromPayload<RunSettings>(payload) : undefined;
+  return payload ? openPayload<RunSettings>(payload) : undefined;
 }
 
 type HistoryEvent = NonNullable<
@@ -88,12 +88,10 @@ async function factsOf(
   const started = events[0]?.workflowExecutionStartedEventAttributes;
   const type = started?.workflowType?.name ?? '';
   const operation = (Object.keys(WORKFLOW_TYPES) as Operation[]).find((o) => WORKFLOW_TYPES[o] === type);
-  const input = defaultPayloadConverter.fromPayload<InputByOperation['configure'] & RunContext>(
-    started!.input!.payloads![0]!,
-  );
+  const input = await openPayload<InputByOperation['configure'] & RunContext>(started!.input!.payloads![0]!);
   const last = events.at(-1);
   const resultPayload = last?.workflowExecutionCompletedEventAttributes?.result?.payloads?.[0];
-  const result = resultPayload ? defaultPayloadConverter.fromPayload<RunResult>(resultPayload) : undefined;
+  const result = resultPayload ? await openPayload<RunResult>(resultPayload) : undefined;
   const names = [
     input.account?.name,
     'vault' in input ? input.vault?.name : undefined,
@@ -109,7 +107,7 @@ async function factsOf(
   if (!operation) return facts;
   // The policy the run used is the worker's (its recorded hash is the configured policy's),
   // never anything its input carried; the requester is the one the bot signed the start for.
-  const settings = recordedSettings(events);
+  const settings = await recordedSettings(events);
   if (
     !settings ||
     settings.policyHash !== policyHashOf(policy) ||
@@ -125,7 +123,7 @@ async function factsOf(
   for (const e of events) {
     const accepted = e.workflowExecutionUpdateAcceptedEventAttributes?.acceptedRequest;
     if (accepted?.meta?.updateId === undefined || accepted.input?.name !== 'decide') continue;
-    const decision = defaultPayloadConverter.fromPayload<DecideInput>(accepted.input.args!.payloads![0]!);
+    const decision = await openPayload<DecideInput>(accepted.input.args!.payloads![0]!);
     const claims = await signedClaims(decision.proof, PROOF_TYPES.decision);
     if (!claims || claims.wf !== workflowId || claims.run !== runId || claims.verdict !== 'approve') continue;
     const who = String(claims.sub);

@@ -28,7 +28,7 @@ import {
   type SentActivity,
 } from '../bot/channel';
 import { FAST_TIMING, LOCAL } from '../helpers/stack';
-import { testEnv, uniqueId, workflowBundle } from '../helpers/temporal';
+import { testDataConverter, testEnv, uniqueId, workflowBundle } from '../helpers/temporal';
 import { TEST_BOT_KEY, testSigner } from '../helpers/trust';
 
 /** People of the security suite, by Entra object id. */
@@ -146,6 +146,7 @@ export async function startSecurityStack(options: SecurityStackOptions = {}): Pr
       activities,
       trust: { policy: workerPolicy, botKeys: [TEST_BOT_KEY], trustedServiceUrls },
       workflowBundle: await workflowBundle(),
+      dataConverter: testDataConverter,
       options: { shutdownGraceTime: '100ms' },
     });
     workers.push({ worker, running: worker.run() });

@@ -4,13 +4,10 @@
  * local Azure's request log as the witness that nothing changed.
  */
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { createServer, request, type IncomingHttpHeaders } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { after, before, describe, test } from 'node:test';
-import { defaultPayloadConverter } from '@temporalio/common';
-import { ensureTemporalCli } from '../../scripts/temporal-toolchain';
 import { workflowIdFor, type AccountRef } from '../../src/shared/accounts';
 import type { RunSettings } from '../../src/shared/activities';
 import { statusQuery, type DecideInput, type Person, type RunStatus } from '../../src/shared/approval';
@@ -19,6 +16,8 @@ import { scheduleIdFor, startOptionsFor } from '../../src/shared/start';
 import { SDKS } from '../bot/channel';
 import { eventually, printTable, type Row } from '../chaos/support';
 import { temporalAddress } from '../chaos/temporal-address';
+import { openPayload, startTestCodecServer, type TestCodecServer } from '../helpers/codec';
+import { temporalCli } from '../helpers/temporal-cli';
 import { signedDecision, signedStartOptions } from '../helpers/trust';
 import { auditDestructiveWrites } from './audit';
 import { startSecurityStack, textOf, WHO, type SecurityStack } from './stack';
@@ -52,15 +51,18 @@ for (const sdk of SDKS) {
     const rows: Row[] = [];
     let s: SecurityStack;
     let address: string;
+    let codec: TestCodecServer;
     const workflowIds: string[] = [];
     const OTHER_TENANT = randomUUID();
 
     before(async () => {
       address = await temporalAddress();
+      codec = await startTestCodecServer();
       s = await startSecurityStack({ sdk });
     });
     after(async () => {
       await s?.close();
+      await codec?.close();
       printTable(
         `Security: trust boundaries, bot on ${sdk} (refused with a reason, nothing started or recorded, 0 writes)`,
         rows,
@@ -134,22 +136,14 @@ for (const sdk of SDKS) {
     }
 
     /**
-     * `temporal workflow update execute --name decide` with `input`, as a namespace user would. Run
-     * asynchronously: the worker answering it lives in this process.
+     * `temporal workflow update execute --name decide` with `input`, as a namespace user would. The
+     * user even holds the codec server's token, so the input reaches the workflow sealed like the
+     * bot's and the refusal reads in clear: encryption is not what stops them, the proof is.
      */
-    async function cliDecide(
-      workflowId: string,
-      input: unknown,
-    ): Promise<{ status: number | null; output: string }> {
-      const cli = process.env.TEMPORAL_CLI_PATH ?? ensureTemporalCli().path;
+    function cliDecide(workflowId: string, input: unknown) {
       const args = ['workflow', 'update', 'execute', '--address', address, '--namespace', 'default'];
       args.push('--workflow-id', workflowId, '--name', 'decide', '--input', JSON.stringify(input));
-      return new Promise((resolve, reject) => {
-        execFile(cli, args, { encoding: 'utf8', timeout: 60_000 }, (error, stdout, stderr) => {
-          if (error && typeof error.code !== 'number') reject(new Error(error.message, { cause: error }));
-          else resolve({ status: error ? Number(error.code) : 0, output: `${stdout}\n${stderr}` });
-        });
-      });
+      return temporalCli(args, { codecArgs: codec.cliArgs });
     }
 
     test('(3) when a namespace user sends `decide` with the temporal CLI naming two approvers, then each is refused as unsigned or forged, nothing is recorded and the revoke does not run', async () => {
@@ -242,7 +236,7 @@ for (const sdk of SDKS) {
       const settingsEvent = (await handle.fetchHistory()).events?.find(
         (e) => e.activityTaskCompletedEventAttributes?.result?.payloads?.length,
       );
-      const recorded = defaultPayloadConverter.fromPayload<RunSettings>(
+      const recorded = await openPayload<RunSettings>(
         settingsEvent!.activityTaskCompletedEventAttributes!.result!.payloads![0]!,
       );
       assert.deepEqual(recorded.policy, s.policy, "the run recorded the worker's policy");
@@ -487,7 +481,7 @@ for (const sdk of SDKS) {
       const accepted = history.events?.find(
         (e) => e.workflowExecutionUpdateAcceptedEventAttributes?.acceptedRequest?.input?.name === 'decide',
       );
-      const captured = defaultPayloadConverter.fromPayload<DecideInput>(
+      const captured = await openPayload<DecideInput>(
         accepted!.workflowExecutionUpdateAcceptedEventAttributes!.acceptedRequest!.input!.args!.payloads![0]!,
       );
       const replayed = await cliDecide(second.workflowId, { ...captured, verdict: captured.verdict });

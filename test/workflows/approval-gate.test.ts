@@ -55,7 +55,7 @@ describe('the approval gate', () => {
     assert.equal(attributes.get(SA.approval), 'approved');
     assert.equal(attributes.get(SA.operation), 'configure');
     assert.equal(attributes.get(SA.vault), `kv-${account.name}`.slice(0, 24));
-    assert.equal(attributes.get(SA.requestedBy), PEOPLE.requester.aadObjectId);
+    assert.equal(attributes.get(SA.requestedBy), 'chat', 'search attributes hold no person');
   });
 
   test('when an approver rejects, then the run ends rejected with the comment and Azure is unchanged', async () => {

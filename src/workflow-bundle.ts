@@ -1,0 +1,38 @@
+/**
+ * How the workflow bundle is built, in one place for `npm run build`, `npm test` and the
+ * worker's development fallback: the runbooks, the failure converter every worker uses and,
+ * for a tracing worker, Temporal's OpenTelemetry workflow interceptors.
+ */
+import path from 'node:path';
+import { bundleWorkflowCode, type BundleOptions, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
+import { FAILURE_CONVERTER_PATH } from './codec/data-converter';
+
+/** The workflows' entry module. */
+export const WORKFLOWS_PATH = require.resolve('./workflows');
+
+/** The workflow interceptor module of a tracing worker. */
+export const OTEL_WORKFLOW_INTERCEPTORS =
+  require.resolve('@temporalio/interceptors-opentelemetry/lib/workflow-interceptors');
+
+/** Where `npm run build` writes the bundles: next to the compiled worker (dist/). */
+export const PREBUILT_BUNDLES = {
+  plain: path.resolve(__dirname, '..', 'workflow-bundle.js'),
+  traced: path.resolve(__dirname, '..', 'workflow-bundle-traced.js'),
+};
+
+/** Options of {@link bundleWorkflows}. */
+export interface BundleWorkflowsOptions extends Pick<BundleOptions, 'logger'> {
+  /** Include the OpenTelemetry workflow interceptors (CMK_TRACING=otlp). */
+  tracing?: boolean;
+}
+
+/** Bundles the runbooks with the project's failure converter (and tracing interceptors when asked). */
+export function bundleWorkflows(options: BundleWorkflowsOptions = {}): Promise<WorkflowBundleWithSourceMap> {
+  const { tracing, ...rest } = options;
+  return bundleWorkflowCode({
+    workflowsPath: WORKFLOWS_PATH,
+    failureConverterPath: FAILURE_CONVERTER_PATH,
+    ...(tracing ? { workflowInterceptorModules: [OTEL_WORKFLOW_INTERCEPTORS] } : {}),
+    ...rest,
+  });
+}
