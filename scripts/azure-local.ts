@@ -11,8 +11,11 @@ async function main(): Promise<void> {
   const started = Date.now();
   const port = Number(process.env.LOCAL_AZURE_PORT ?? 4480);
   const dataDir = dataDirFrom(process.env);
+  // LOCAL_AZURE_HOST=0.0.0.0 lets other containers reach it (docker-compose.demo.yml); loopback otherwise.
+  const host = process.env.LOCAL_AZURE_HOST?.trim() || '127.0.0.1';
   const local = await startLocalAzure({
     port,
+    host,
     dataDir,
     stateFile: path.join(dataDir, 'state.json'),
     ...propagationFromEnv(process.env, 'azure'),

@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, test } from 'node:test';
+import Ajv from 'ajv';
 import { parse } from 'yaml';
 import { CONFIG_KEYS } from '../../src/config';
 import { SA } from '../../src/shared/runbooks';
@@ -14,16 +15,24 @@ interface Service {
   command?: string[] | string;
   environment?: Record<string, string | number>;
   ports?: string[];
+  expose?: string[];
+  volumes?: string[];
   depends_on?: Record<string, { condition: string }>;
-  healthcheck?: unknown;
+  healthcheck?: { test: string[] };
+  stop_grace_period?: string;
+  restart?: string;
   profiles?: string[];
 }
 
-const compose = parse(readFileSync(path.join(ROOT, 'docker-compose.yml'), 'utf8'), { merge: true }) as {
-  services: Record<string, Service>;
-};
+type Compose = { services: Record<string, Service>; volumes?: Record<string, unknown> };
+const read = (file: string): unknown => parse(readFileSync(path.join(ROOT, file), 'utf8'), { merge: true });
+const compose = read('docker-compose.yml') as Compose;
+const demo = read('docker-compose.demo.yml') as Compose;
 const services = compose.services;
-const APP_SERVICES = ['worker', 'bot', 'local-azure'];
+/** Services built from this repository, configured by src/config.ts. */
+const APP_SERVICES = ['worker', 'bot', 'codec-server'];
+/** Services that run until stopped (the others are one-shot setup jobs). */
+const LONG_RUNNING = ['postgresql', 'temporal', 'temporal-ui', 'codec-server', 'worker', 'bot'];
 const LOCAL_AZURE_KEYS = ['LOCAL_AZURE_PORT', 'LOCAL_AZURE_HOST'];
 
 /** `${KEY:-default}` → default; a plain value → itself. */
@@ -34,25 +43,119 @@ function defaultOf(value: string | number | undefined): string | undefined {
 }
 
 describe('docker-compose.yml (validated statically; no engine runs here)', () => {
-  test('when the stack is described, then it has Temporal on PostgreSQL, the UI, the worker and the bot', () => {
-    for (const name of ['postgresql', 'temporal', 'temporal-ui', 'worker', 'bot'])
+  test('when both compose files are checked against the Compose Specification schema, then they are valid', () => {
+    // vendor/schemas/compose-spec.json: compose-spec/compose-spec schema/compose-spec.json (Apache-2.0).
+    const schema = JSON.parse(readFileSync(path.join(ROOT, 'vendor/schemas/compose-spec.json'), 'utf8')) as {
+      $schema?: string;
+    };
+    // It names draft-07 by an https URL Ajv does not alias; Ajv's default dialect is draft-07.
+    delete schema.$schema;
+    const validate = new Ajv({ strict: false, allErrors: true, validateFormats: false }).compile(schema);
+    for (const file of ['docker-compose.yml', 'docker-compose.demo.yml']) {
+      // Anchors and `<<` merge keys resolved, as Compose's YAML loader resolves them.
+      assert.ok(validate(read(file)), `${file}: ${JSON.stringify(validate.errors, null, 1)}`);
+    }
+  });
+
+  test('when the stack is described, then Temporal runs from its server image on PostgreSQL with a schema job, and no deprecated image is named', () => {
+    for (const name of ['postgresql', 'temporal-schema', 'temporal', 'temporal-namespace', 'temporal-ui'])
       assert.ok(services[name], name);
+    assert.match(services.temporal?.image ?? '', /^temporalio\/server:\d+\.\d+\.\d+$/);
     assert.equal(services.temporal?.environment?.DB, 'postgres12');
-    assert.equal(services.temporal?.environment?.POSTGRES_SEEDS, 'postgresql');
-    assert.equal(services['temporal-ui']?.environment?.TEMPORAL_ADDRESS, 'temporal:7233');
+    assert.equal(
+      services.temporal?.depends_on?.['temporal-schema']?.condition,
+      'service_completed_successfully',
+    );
+    assert.match(JSON.stringify(services['temporal-schema']?.command), /temporal-sql-tool .*update-schema/);
+    for (const [name, service] of Object.entries({ ...services, ...demo.services })) {
+      assert.doesNotMatch(
+        service.image ?? '',
+        /temporalio\/auto-setup|tctl/,
+        `${name} names no deprecated image`,
+      );
+    }
   });
 
   test('when a service names an image, then it is pinned to a version, never latest', () => {
     for (const [name, service] of Object.entries(services)) {
       if (service.build) continue;
-      assert.match(service.image ?? '', /^[\w./-]+:[\w.-]+$/, `${name} image is pinned`);
-      assert.doesNotMatch(service.image ?? '', /:latest$/, `${name} avoids :latest`);
+      assert.match(service.image ?? '', /^[\w./-]+:\d+(\.\d+)+$/, `${name} image is pinned to a version`);
     }
+    const dockerfile = readFileSync(path.join(ROOT, 'Dockerfile'), 'utf8');
+    for (const from of dockerfile.matchAll(/^FROM (\S+)/gm)) assert.match(from[1]!, /^node:\d+\.\d+\.\d+-/);
   });
 
-  test('when the worker, bot and local Azure get environment keys, then every key is one the config module reads', () => {
-    for (const name of APP_SERVICES) {
-      for (const key of Object.keys(services[name]?.environment ?? {})) {
+  test('when the namespace is created, then it is the configured TEMPORAL_NAMESPACE with at least 30 days of retention, and every part uses it', () => {
+    const job = services['temporal-namespace']!;
+    const retention = defaultOf(job.environment?.TEMPORAL_RETENTION) ?? '';
+    assert.match(retention, /^\d+d$/);
+    assert.ok(Number.parseInt(retention, 10) >= 30, `retention ${retention}`);
+    const script = ([] as string[]).concat(job.command ?? []).join('\n');
+    assert.match(script, /namespace create -n "\$\$TEMPORAL_NAMESPACE" --retention "\$\$TEMPORAL_RETENTION"/);
+    assert.match(script, /namespace update -n "\$\$TEMPORAL_NAMESPACE" --retention/);
+    for (const key of Object.values(SA))
+      assert.ok(script.includes(key.name), `the namespace job registers ${key.name}`);
+    const namespaceOf = (s: Service | undefined, key = 'TEMPORAL_NAMESPACE') => s?.environment?.[key];
+    const expected = namespaceOf(job);
+    for (const name of APP_SERVICES) assert.equal(namespaceOf(services[name]), expected, `${name} namespace`);
+    assert.equal(namespaceOf(services['temporal-ui'], 'TEMPORAL_DEFAULT_NAMESPACE'), expected);
+    for (const name of ['worker', 'bot'])
+      assert.equal(
+        services[name]?.depends_on?.['temporal-namespace']?.condition,
+        'service_completed_successfully',
+      );
+  });
+
+  test('when ports are published, then only the bot listens beyond loopback, and the UI and the codec server are on loopback', () => {
+    for (const [name, service] of Object.entries({ ...services, ...demo.services })) {
+      for (const port of service.ports ?? []) {
+        if (name === 'bot') continue;
+        assert.match(port, /^127\.0\.0\.1:/, `${name} publishes ${port} on loopback only`);
+      }
+    }
+    assert.deepEqual(services.bot?.ports, [
+      `${services.bot?.environment?.CMK_BOT_PORT}:${services.bot?.environment?.CMK_BOT_PORT}`,
+    ]);
+    assert.equal(services.temporal?.ports, undefined, 'the Temporal frontend is not published');
+    assert.equal(services.postgresql?.ports, undefined);
+    const ui = new URL(defaultOf(services.worker?.environment?.CMK_TEMPORAL_UI_URL) ?? '');
+    assert.ok(
+      services['temporal-ui']?.ports?.includes(`127.0.0.1:${ui.port}:8080`),
+      'UI links point at the UI',
+    );
+    assert.equal(services['temporal-ui']?.environment?.TEMPORAL_DISABLE_WRITE_ACTIONS, 'true');
+    const codec = String(services['temporal-ui']?.environment?.TEMPORAL_CODEC_ENDPOINT);
+    assert.match(
+      codec,
+      /^http:\/\/localhost:8089\/\$\{CMK_CODEC_SERVER_TOKEN/,
+      'the UI decodes through the codec server',
+    );
+    assert.ok(services['codec-server']?.ports?.includes('127.0.0.1:8089:8089'));
+  });
+
+  test('when services run until stopped, then each has a healthcheck, a stop grace period and a restart policy; production services mount no emulator volume', () => {
+    for (const name of LONG_RUNNING) {
+      const service = services[name]!;
+      assert.ok(service.healthcheck?.test.length, `${name} has a healthcheck`);
+      assert.match(service.stop_grace_period ?? '', /^\d+s$/, `${name} has a stop grace period`);
+      assert.equal(service.restart, 'unless-stopped', `${name} restarts`);
+    }
+    for (const name of APP_SERVICES)
+      assert.equal(services[name]?.volumes, undefined, `${name} mounts nothing`);
+    assert.deepEqual(Object.keys(compose.volumes ?? {}), ['postgres-data']);
+    assert.match(JSON.stringify(services.worker?.healthcheck), /\/readyz/);
+  });
+
+  test('when the image is built, then the build context leaves out local state, keys and secrets', () => {
+    const ignored = readFileSync(path.join(ROOT, '.dockerignore'), 'utf8').split('\n');
+    for (const entry of ['.data', '.env', '.git', 'node_modules', '*.pem', '*.key'])
+      assert.ok(ignored.includes(entry), `.dockerignore lists ${entry}`);
+  });
+
+  test('when the app services get environment keys, then every key is one the config module reads', () => {
+    for (const name of [...APP_SERVICES, 'local-azure']) {
+      const environment = { ...services[name]?.environment, ...demo.services[name]?.environment };
+      for (const key of Object.keys(environment)) {
         assert.ok(
           key in CONFIG_KEYS || LOCAL_AZURE_KEYS.includes(key),
           `${name}: ${key} is read by src/config.ts`,
@@ -69,44 +172,20 @@ describe('docker-compose.yml (validated statically; no engine runs here)', () =>
     }
   });
 
-  test('when ports are published, then no host port is used twice and each matches its configuration', () => {
-    const hostPorts = Object.values(services).flatMap((s) => (s.ports ?? []).map((p) => p.split(':')[0]));
-    assert.equal(new Set(hostPorts).size, hostPorts.length, `host ports are unique: ${hostPorts.join(', ')}`);
-    assert.ok(
-      services.bot?.ports?.includes(
-        `${services.bot.environment?.CMK_BOT_PORT}:${services.bot.environment?.CMK_BOT_PORT}`,
-      ),
-    );
-    assert.ok(services.temporal?.ports?.includes('7233:7233'));
-    const ui = new URL(defaultOf(services.worker?.environment?.CMK_TEMPORAL_UI_URL) ?? '');
-    assert.ok(
-      services['temporal-ui']?.ports?.includes(`${ui.port}:8080`),
-      'UI links point at the published UI port',
-    );
-  });
-
-  test('when services depend on others, then those exist and the app waits for the search attributes', () => {
+  test('when services depend on others, then those exist', () => {
     for (const [name, service] of Object.entries(services)) {
       for (const dependency of Object.keys(service.depends_on ?? {})) {
         assert.ok(services[dependency], `${name} depends on existing ${dependency}`);
       }
     }
-    assert.equal(
-      services.worker?.depends_on?.['temporal-setup']?.condition,
-      'service_completed_successfully',
-    );
-    const setup = JSON.stringify(services['temporal-setup']?.command);
-    for (const key of Object.values(SA))
-      assert.ok(setup.includes(key.name), `temporal-setup registers ${key.name}`);
-    for (const name of ['postgresql', 'temporal', 'bot'])
-      assert.ok(services[name]?.healthcheck, `${name} has a health check`);
   });
 
   test('when a built service runs dist/<file>.js, then the build compiles that entry point from a source file', () => {
     const dockerfile = readFileSync(path.join(ROOT, 'Dockerfile'), 'utf8');
     assert.match(dockerfile, /RUN npm run build/);
-    for (const name of APP_SERVICES) {
-      const command = services[name]?.command;
+    for (const [name, service] of Object.entries({ ...services, ...demo.services })) {
+      if (!service.build) continue;
+      const command = service.command;
       assert.ok(Array.isArray(command), `${name} has an exec-form command`);
       const entry = command.find((part) => part.startsWith('dist/')) ?? '';
       const source = entry.replace(/^dist\//, '').replace(/\.js$/, '.ts');
