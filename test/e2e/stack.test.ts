@@ -7,10 +7,12 @@ import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { Connection, WorkflowClient } from '@temporalio/client';
 import type { Browser } from 'playwright-core';
+import { DEMO_USERS } from '../../scripts/demo-users';
 import { freePort } from '../../scripts/temporal-dev-server';
 import type { BotSdk } from '../../src/config';
 import { accountId, workflowIdFor } from '../../src/shared/accounts';
 import { launchChromium } from '../helpers/browser';
+import { temporalCli } from '../helpers/temporal-cli';
 import { openChat, screenshot, send, waitForText } from './playground';
 
 const ROOT = path.resolve(__dirname, '../..');
@@ -26,6 +28,9 @@ interface Ports {
   azure: number;
   bot: number;
   playground: number;
+  codec: number;
+  workerMetrics: number;
+  botMetrics: number;
 }
 
 /** Runs `npm start`'s entry point as a person would, on free ports and a data folder of its own. */
@@ -44,10 +49,15 @@ async function startStack(
       LOCAL_AZURE_PORT: String(ports.azure),
       CMK_BOT_PORT: String(ports.bot),
       CMK_START_PLAYGROUND_PORT: String(ports.playground),
+      CMK_START_CODEC_PORT: String(ports.codec),
+      CMK_START_WORKER_METRICS_PORT: String(ports.workerMetrics),
+      CMK_START_BOT_METRICS_PORT: String(ports.botMetrics),
       LOCAL_AZURE_ROLE_PROPAGATION_MS: '1000',
       CMK_BOT_SDK: sdk,
     },
     stdio: ['ignore', 'pipe', 'pipe'],
+    // Its own process group, so a stop can reach every process as Ctrl-C in a terminal does.
+    detached: true,
   });
   let output = '';
   child.stdout?.on('data', (chunk: Buffer) => (output += chunk.toString()));
@@ -63,10 +73,16 @@ async function startStack(
   return { child, output: () => output };
 }
 
-async function stopStack(child: ChildProcess): Promise<void> {
+/** Ctrl-C in the terminal: SIGINT to every process of the group; `npm start` must exit 0, once. */
+async function stopStack(stack: { child: ChildProcess; output: () => string }): Promise<void> {
+  const { child } = stack;
   if (child.exitCode !== null) return;
-  child.kill('SIGINT');
-  await once(child, 'exit');
+  const exited = once(child, 'exit');
+  process.kill(-child.pid!, 'SIGINT');
+  const [code] = (await exited) as [number | null];
+  assert.equal(code, 0, `npm start exits 0 on Ctrl-C:\n${stack.output().slice(-3000)}`);
+  assert.doesNotMatch(stack.output(), /IllegalStateError|ERR_SERVER_NOT_RUNNING/);
+  assert.equal(stack.output().match(/stopping…/g)?.length, 1, 'one stop');
 }
 
 /** The key source of an account, as the local Azure's admin API reports its state. */
@@ -77,6 +93,15 @@ async function keySourceOf(port: number, ref: typeof STCONTOSO): Promise<string 
     storageAccounts: Record<string, { encryption?: { keySource?: string } }>;
   };
   return state.storageAccounts[accountId(ref).toLowerCase()]?.encryption?.keySource;
+}
+
+/** The run's history as `temporal workflow show --output json` prints it, without a codec. */
+async function rawHistory(port: number, workflowId: string): Promise<string> {
+  const address = `127.0.0.1:${port}`;
+  const args = ['workflow', 'show', '--workflow-id', workflowId, '--address', address, '--output', 'json'];
+  const { status, stdout, output } = await temporalCli(args);
+  assert.equal(status, 0, output);
+  return stdout;
 }
 
 async function assertEventually(check: () => Promise<boolean>, timeoutMs = 30_000): Promise<void> {
@@ -99,6 +124,9 @@ describe('npm start: the local stack, end to end', () => {
       azure: await freePort(),
       bot: await freePort(),
       playground: await freePort(),
+      codec: await freePort(),
+      workerMetrics: await freePort(),
+      botMetrics: await freePort(),
     };
     browser = await launchChromium();
   });
@@ -114,6 +142,10 @@ describe('npm start: the local stack, end to end', () => {
     assert.match(first.output(), /created the bot's signing key/, 'the first start makes a signing key');
     const key = readFileSync(keyFile, 'utf8');
     assert.equal(statSync(keyFile).mode & 0o077, 0, 'only its owner may read it');
+    const codecFile = path.join(dataDir, 'keys', 'codec-secrets.json');
+    assert.match(first.output(), /created the payload key and codec token/, 'and a payload key');
+    const codecSecrets = readFileSync(codecFile, 'utf8');
+    assert.equal(statSync(codecFile).mode & 0o077, 0, 'only its owner may read the payload key');
     try {
       const page = await openChat(browser, `http://localhost:${ports.playground}`);
       await send(page, 'configure stcontoso');
@@ -137,7 +169,15 @@ describe('npm start: the local stack, end to end', () => {
           'Configure CMK · stcontoso · kv-stcontoso/cmk-key (versionless)',
         ),
       );
+      // Summary and details are payloads: the server holds them sealed, the UI shows them because
+      // npm start pointed it at the codec server. The raw history, read by the CLI, holds neither.
+      const details = ui.frameLocator('#user-metadata-details').locator('body');
+      await assertEventually(async () => (await details.innerText()).includes('Requested by: Megan Bowen'));
       await screenshot(ui, 'temporal-ui-run-summary');
+      const raw = await rawHistory(ports.temporal, workflowIdFor(STCONTOSO));
+      assert.ok(raw.includes('"encryption-key-id"'), 'the server stores sealed payloads');
+      for (const clear of ['Megan Bowen', DEMO_USERS.megan.aadObjectId, 'Configure CMK · stcontoso'])
+        assert.ok(!raw.includes(clear), `raw history does not hold ${clear}`);
       await ui.getByText('Search Attributes', { exact: true }).click();
       for (const attribute of [
         '"CmkStage": "done"',
@@ -148,12 +188,18 @@ describe('npm start: the local stack, end to end', () => {
       }
       await screenshot(ui, 'temporal-ui-run-search-attributes');
     } finally {
-      await stopStack(first.child);
+      await stopStack(first);
     }
 
     const second = await startStack(dataDir, ports, 'agents');
     assert.doesNotMatch(second.output(), /created the bot's signing key/);
     assert.equal(readFileSync(keyFile, 'utf8'), key, 'a restart keeps the key (and the runs it signed)');
+    assert.doesNotMatch(second.output(), /created the payload key/);
+    assert.equal(
+      readFileSync(codecFile, 'utf8'),
+      codecSecrets,
+      'and the payload key the runs are sealed with',
+    );
     try {
       assert.match(
         second.output(),
@@ -179,7 +225,7 @@ describe('npm start: the local stack, end to end', () => {
       await waitForText(page, 'stcontoso now uses kv-stcontoso/cmk-key (versionless).', 60_000);
       await screenshot(page, 'status-after-restart');
     } finally {
-      await stopStack(second.child);
+      await stopStack(second);
     }
   });
 });

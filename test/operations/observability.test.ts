@@ -1,6 +1,10 @@
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { after, before, describe, test } from 'node:test';
+import { mkdtempSync, rmSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { ensureSigningKey } from '../../scripts/signing-key';
 import { freePort } from '../../scripts/temporal-dev-server';
 import { startLocalAzure, type LocalAzure } from '../../src/local-azure';
 import { workflowIdFor } from '../../src/shared/accounts';
@@ -59,6 +63,8 @@ describe('the worker and the bot as an operator runs them: JSON logs, /metrics, 
   let tenantId: string;
   const taskQueue = uniqueId('tq-ops');
   const conversation = { id: `a:ops-${randomUUID().slice(0, 8)}`, conversationType: 'personal' };
+  const keysDir = mkdtempSync(path.join(os.tmpdir(), 'cmk-ops-keys-'));
+  const signingKey = ensureSigningKey(path.join(keysDir, 'bot-signing-key.pem'));
 
   before(async () => {
     local = await startLocalAzure({
@@ -77,11 +83,18 @@ describe('the worker and the bot as an operator runs them: JSON logs, /metrics, 
       TEMPORAL_ADDRESS: address,
       CMK_TASK_QUEUE: taskQueue,
       CMK_APPROVERS: APPROVER.aadObjectId,
+      CMK_REQUESTERS: REQUESTER.aadObjectId,
+      CMK_TRUSTED_SERVICE_URLS: connector.serviceUrl,
       CMK_LOG_LEVEL: 'info',
     };
-    worker = startEntry('worker.ts', { ...env, CMK_METRICS_PORT: String(ports.worker) });
+    worker = startEntry('worker.ts', {
+      ...env,
+      CMK_BOT_PUBLIC_KEYS: signingKey.publicKey,
+      CMK_METRICS_PORT: String(ports.worker),
+    });
     bot = startEntry('src/bot/server.ts', {
       ...env,
+      CMK_BOT_SIGNING_KEY_FILE: signingKey.file,
       CMK_METRICS_PORT: String(ports.botMetrics),
       CMK_BOT_PORT: String(ports.bot),
     });
@@ -103,6 +116,7 @@ describe('the worker and the bot as an operator runs them: JSON logs, /metrics, 
     await connector?.close();
     await local?.close();
     await releaseTemporal();
+    rmSync(keysDir, { recursive: true, force: true });
   });
 
   function activity(from: { aadObjectId: string; name: string }, extra: Record<string, unknown>) {
@@ -163,6 +177,12 @@ describe('the worker and the bot as an operator runs them: JSON logs, /metrics, 
           value: { action: { type: 'Action.Execute', verb: 'approve', data }, trigger: 'manual' },
         }),
       );
+    const backlog = valueOf(
+      (await text(`http://127.0.0.1:${ports.botMetrics}/metrics`)).body,
+      'cmk_runs_awaiting_approval',
+      { age: 'any' },
+    );
+    assert.ok((backlog ?? 0) >= 1, `the waiting revoke is counted: ${backlog}`);
     assert.equal(await click(REQUESTER, randomUUID()), 200);
     const approval = randomUUID();
     assert.equal(await click(APPROVER, approval), 200);

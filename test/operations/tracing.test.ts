@@ -1,0 +1,117 @@
+import assert from 'node:assert/strict';
+import { after, before, describe, test } from 'node:test';
+import { ClientSecretCredential } from '@azure/identity';
+import { InMemorySpanExporter, type ReadableSpan } from '@opentelemetry/sdk-trace-base';
+import { Client } from '@temporalio/client';
+import type { Worker } from '@temporalio/worker';
+import { createActivities, createAzureClients } from '../../src/activities';
+import { startLocalAzure, type LocalAzure } from '../../src/local-azure';
+import type { RunResult } from '../../src/shared/runbooks';
+import { startTracing, type Tracing } from '../../src/telemetry/tracing';
+import { bundleWorkflows } from '../../src/workflow-bundle';
+import { createCmkWorker } from '../../worker';
+import { ChatRecorder } from '../helpers/chat-recorder';
+import { FAST_TIMING, LOCAL, PEOPLE, testPolicy } from '../helpers/stack';
+import { testDataConverter, testEnv, uniqueId } from '../helpers/temporal';
+import { startSigned, workerTrust } from '../helpers/trust';
+import { decide, waitForApproval } from '../workflows/support';
+
+describe('OpenTelemetry tracing (CMK_TRACING=otlp), exported in memory', () => {
+  const exporter = new InMemorySpanExporter();
+  let tracing: Tracing;
+  let local: LocalAzure;
+  let worker: Worker;
+  let running: Promise<void>;
+  let client: Client;
+  const taskQueue = uniqueId('tq-traced');
+  const policy = testPolicy({ alwaysApprove: ['configure'] });
+
+  before(async () => {
+    tracing = startTracing({ serviceName: 'cmk-test', exporter });
+    local = await startLocalAzure({ throttling: false, roleAssignmentPropagationMs: 100 });
+    const env = await testEnv();
+    const { tenantId, clientId, clientSecret } = local.credentials;
+    const credential = new ClientSecretCredential(tenantId, clientId, clientSecret, { agent: local.agent });
+    const azure = createAzureClients(
+      { tenantId, subscriptionIds: local.subscriptionIds, armEndpoint: 'https://management.azure.com' },
+      {
+        credential,
+        agent: local.agent,
+        retry: { maxRetries: 2, retryDelayInMs: 20, maxRetryDelayInMs: 200 },
+      },
+    );
+    worker = await createCmkWorker({
+      connection: env.nativeConnection,
+      namespace: 'default',
+      taskQueue,
+      activities: createActivities({ azure, chat: new ChatRecorder(), tenantId, timing: FAST_TIMING }),
+      trust: workerTrust(policy),
+      dataConverter: testDataConverter,
+      tracing,
+      workflowBundle: await bundleWorkflows({ tracing: true }),
+      options: { shutdownGraceTime: '100ms' },
+    });
+    running = worker.run();
+    client = new Client({
+      connection: env.connection,
+      dataConverter: testDataConverter,
+      interceptors: { workflow: tracing.clientInterceptors },
+    });
+  });
+
+  after(async () => {
+    worker?.shutdown();
+    await running;
+    await local?.close();
+    await tracing?.shutdown();
+  });
+
+  test('when a run is started, approved and done, then one trace holds the client call, the workflow, its activities and their Azure SDK calls', async () => {
+    const account = {
+      subscriptionId: LOCAL.subscriptionId,
+      resourceGroup: LOCAL.storageGroup,
+      name: `sttrace${uniqueId('').slice(1, 9)}`,
+    };
+    local.state.addStorageAccount(account);
+    // Started as the bot starts it (signed), through the tracing client.
+    const handle = await startSigned(
+      client,
+      'configure',
+      {
+        account,
+        vault: { name: `kv-trace-${uniqueId('').slice(1, 7)}`, resourceGroup: LOCAL.keysGroup },
+        key: { name: 'cmk-key', type: 'RSA', size: 2048 },
+        identity: { type: 'SystemAssigned' },
+        pinVersion: false,
+        requester: PEOPLE.requester,
+      },
+      taskQueue,
+    );
+    await waitForApproval(handle);
+    await decide(handle, PEOPLE.alice, 'approve');
+    const result = (await handle.result()) as RunResult;
+    assert.equal(result.outcome, 'succeeded', result.message);
+
+    const spans: ReadableSpan[] = await (async () => {
+      for (let i = 0; i < 100; i++) {
+        const found = exporter.getFinishedSpans();
+        if (found.some((s) => s.name.startsWith('RunWorkflow:'))) return found;
+        await new Promise((r) => setTimeout(r, 100));
+      }
+      return exporter.getFinishedSpans();
+    })();
+    const named = (prefix: string) => spans.filter((s) => s.name.startsWith(prefix));
+    const start = named('StartWorkflow:configureCmk')[0];
+    assert.ok(start, `a client span: ${[...new Set(spans.map((s) => s.name))].join(', ')}`);
+    const trace = start.spanContext().traceId;
+    const inTrace = (s: ReadableSpan) => s.spanContext().traceId === trace;
+    assert.ok(named('RunWorkflow:configureCmk').some(inTrace), 'the workflow span is in the trace');
+    assert.ok(named('StartActivity:ensureKey').some(inTrace), 'the workflow scheduled ensureKey');
+    const runKey = named('RunActivity:ensureKey').find(inTrace);
+    assert.ok(runKey, 'the activity span is in the trace');
+    const azureSpans = spans.filter((s) => s.attributes['az.namespace'] !== undefined && inTrace(s));
+    const namespaces = new Set(azureSpans.map((s) => String(s.attributes['az.namespace'])));
+    assert.ok(namespaces.has('Microsoft.KeyVault'), `Azure SDK spans: ${[...namespaces].join(', ')}`);
+    assert.ok(namespaces.has('Microsoft.Storage'), `Azure SDK spans: ${[...namespaces].join(', ')}`);
+  });
+});
