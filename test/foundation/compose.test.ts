@@ -82,7 +82,10 @@ describe('docker-compose.yml (validated statically; no engine runs here)', () =>
       assert.match(service.image ?? '', /^[\w./-]+:\d+(\.\d+)+$/, `${name} image is pinned to a version`);
     }
     const dockerfile = readFileSync(path.join(ROOT, 'Dockerfile'), 'utf8');
-    for (const from of dockerfile.matchAll(/^FROM (\S+)/gm)) assert.match(from[1]!, /^node:\d+\.\d+\.\d+-/);
+    // The image runs the Node that CI tests the whole suite on.
+    const ci = /^NODE_LTS_VERSION=(\S+)$/m.exec(readFileSync(path.join(ROOT, '.ci/run'), 'utf8'))?.[1];
+    for (const from of dockerfile.matchAll(/^FROM (\S+)/gm))
+      assert.equal(/^node:(\d+\.\d+\.\d+)-/.exec(from[1]!)?.[1], ci, `${from[1]} is the Node CI tests`);
   });
 
   test('when the namespace is created, then it is the configured TEMPORAL_NAMESPACE with at least 30 days of retention, and every part uses it', () => {
