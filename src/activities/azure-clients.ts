@@ -8,11 +8,15 @@ import { KeyVaultManagementClient } from '@azure/arm-keyvault';
 import { ManagedServiceIdentityClient } from '@azure/arm-msi';
 import { StorageManagementClient } from '@azure/arm-storage';
 import type { TokenCredential } from '@azure/core-auth';
-import type { PipelinePolicy } from '@azure/core-rest-pipeline';
 import { DefaultAzureCredential } from '@azure/identity';
 import { KeyClient } from '@azure/keyvault-keys';
-import { BlobServiceClient, type StoragePipelineOptions } from '@azure/storage-blob';
+import { BlobServiceClient, newPipeline, type StoragePipelineOptions } from '@azure/storage-blob';
 import type { AzureConfig } from '../config';
+import {
+  azureResponseMetricsPolicy,
+  storageResponseMetricsFactory,
+  type AzureRequestMetrics,
+} from '../telemetry/azure-metrics';
 import { ArmBudget } from './arm-budget';
 
 /** SDK retry tuning (the SDK honours Retry-After on 429/503 itself before Temporal retries). */
@@ -34,8 +38,11 @@ export interface AzureClientOptions {
    * `false` sends them unpaced and leaves 429s to the SDK's retries.
    */
   armBudget?: ArmBudget | false;
-  /** Extra pipeline policies on every client (ARM, Key Vault, Storage), e.g. response metrics. */
-  policies?: { policy: PipelinePolicy; position: 'perCall' | 'perRetry' }[];
+  /**
+   * Counts every client's answers in `cmk_azure_requests_total`: each attempt of ARM and Key Vault
+   * calls, and each blob data-plane call with its last attempt's status.
+   */
+  metrics?: AzureRequestMetrics;
 }
 
 /** Clients cached per subscription, vault and account; created on first use. */
@@ -59,7 +66,9 @@ export interface AzureClients {
 export function createAzureClients(azure: AzureConfig, options: AzureClientOptions = {}): AzureClients {
   const credential = options.credential ?? new DefaultAzureCredential();
   const budget = options.armBudget ?? new ArmBudget();
-  const extra = options.policies ?? [];
+  const extra = options.metrics
+    ? [{ policy: azureResponseMetricsPolicy(options.metrics), position: 'perRetry' as const }]
+    : [];
   const common = {
     endpoint: azure.armEndpoint,
     ...(options.agent ? { agent: options.agent } : {}),
@@ -73,7 +82,6 @@ export function createAzureClients(azure: AzureConfig, options: AzureClientOptio
   const blobOptions: StoragePipelineOptions & { agent?: Agent } = {
     ...(options.agent ? { agent: options.agent } : {}),
     retryOptions: { maxTries: 1 + (options.retry?.maxRetries ?? 2) },
-    ...(extra.length ? { additionalPolicies: extra } : {}),
   };
   const cached = <T>(make: (key: string) => T): ((key: string) => T) => {
     const cache = new Map<string, T>();
@@ -104,6 +112,11 @@ export function createAzureClients(azure: AzureConfig, options: AzureClientOptio
           ...(extra.length ? { additionalPolicies: extra } : {}),
         }),
     ),
-    blob: cached((endpoint) => new BlobServiceClient(endpoint, credential, blobOptions)),
+    blob: cached((endpoint) => {
+      // Custom policies go into storage-blob's Pipeline, which every derived client shares.
+      const pipeline = newPipeline(credential, blobOptions);
+      if (options.metrics) pipeline.factories.push(storageResponseMetricsFactory(options.metrics));
+      return new BlobServiceClient(endpoint, pipeline);
+    }),
   };
 }

@@ -63,6 +63,11 @@ export function classifyError(error: unknown, subject?: CallSubject): Error {
       cause,
     });
   }
+  if (status === undefined && e.name !== 'RestError' && !isNetworkCode(code)) {
+    // Nothing was sent or answered: a fault in this process (e.g. a client's pipeline refusing to
+    // run) is reported as itself, never as Azure not answering, so its cause stays visible.
+    return cause;
+  }
   if (status === undefined || status === 408 || status >= 500 || isNetworkCode(code)) {
     return ApplicationFailure.create({
       type: RETRYABLE_ERROR_TYPES.AzureUnavailable,

@@ -5,8 +5,7 @@
 import type { Config } from '../config';
 import type { CmkActivities } from '../shared/activities';
 import type { ChatPort } from '../shared/chat';
-import { azureResponseMetricsPolicy } from '../telemetry/azure-metrics';
-import type { CmkMetrics } from '../telemetry/metrics';
+import type { AzureRequestMetrics } from '../telemetry/azure-metrics';
 import { validateGuid } from '../shared/names';
 import { grantKeyAccess } from './access';
 import { createAzureClients, type AzureClients } from './azure-clients';
@@ -75,14 +74,11 @@ export function createActivities(deps: CreateActivitiesDeps): CmkActivities {
 export async function createActivitiesFromConfig(
   config: Config,
   chat: ChatPort,
-  { metrics }: { metrics?: Pick<CmkMetrics, 'azureRequests'> } = {},
+  { metrics }: { metrics?: AzureRequestMetrics } = {},
 ): Promise<CmkActivities> {
   const agent = await createProxyAgent(process.env);
-  const policies = metrics
-    ? [{ policy: azureResponseMetricsPolicy(metrics), position: 'perRetry' as const }]
-    : [];
   return createActivities({
-    azure: createAzureClients(config.azure, { ...(agent ? { agent } : {}), policies }),
+    azure: createAzureClients(config.azure, { ...(agent ? { agent } : {}), ...(metrics ? { metrics } : {}) }),
     chat,
     tenantId: config.azure.tenantId,
   });

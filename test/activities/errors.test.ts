@@ -176,6 +176,14 @@ describe('classifying Azure errors', () => {
     }
   });
 
+  test('when a client fails before anything reached Azure, then the error keeps its own name and message instead of blaming Azure', () => {
+    // What storage-blob threw when a policy was added twice to its shared pipeline.
+    const broken = new Error('Duplicate policy names not allowed in pipeline');
+    assert.equal(classifyError(broken, { what: 'blob data plane' }), broken);
+    const timeout = classifyError(new RestError('timed out', { code: 'REQUEST_SEND_ERROR' }));
+    assert.equal((timeout as ApplicationFailure).type, 'AzureUnavailable', 'a request Azure never answered');
+  });
+
   test('every domain type is in the non-retryable list workflows use', () => {
     assert.deepEqual([...NON_RETRYABLE_ERROR_TYPES].sort(), Object.values(CMK_ERROR_TYPES).sort());
   });

@@ -12,6 +12,7 @@ import {
   type AzureClients,
 } from '../../src/activities';
 import { startLocalAzure, type LocalAzure, type LocalAzureOptions } from '../../src/local-azure';
+import type { AzureRequestMetrics } from '../../src/telemetry/azure-metrics';
 import type { AccountRef } from '../../src/shared/accounts';
 import type { CmkActivities, KeyState, RevokeResult, VaultState } from '../../src/shared/activities';
 import { ChatRecorder } from '../helpers/chat-recorder';
@@ -63,25 +64,35 @@ export interface Harness {
 
 /** Starts the local Azure and builds the activities over it. */
 export async function startHarness(
-  options: LocalAzureOptions & { timing?: Partial<ActivityTiming> } = {},
+  options: LocalAzureOptions & {
+    timing?: Partial<ActivityTiming>;
+    /** Counts the clients' answers, as the worker's `/metrics` does. */
+    metrics?: AzureRequestMetrics;
+  } = {},
 ): Promise<Harness> {
+  const { timing, metrics, ...azureOptions } = options;
   const local = await startLocalAzure({
     roleAssignmentPropagationMs: 150,
     revocationPropagationMs: 100,
-    ...options,
+    ...azureOptions,
   });
   const { tenantId, clientId, clientSecret } = local.credentials;
   const credential = new ClientSecretCredential(tenantId, clientId, clientSecret, { agent: local.agent });
   const azure = createAzureClients(
     { tenantId, subscriptionIds: local.subscriptionIds, armEndpoint: 'https://management.azure.com' },
-    { credential, agent: local.agent, retry: { maxRetries: 2, retryDelayInMs: 20, maxRetryDelayInMs: 200 } },
+    {
+      credential,
+      agent: local.agent,
+      retry: { maxRetries: 2, retryDelayInMs: 20, maxRetryDelayInMs: 200 },
+      ...(metrics ? { metrics } : {}),
+    },
   );
   const chat = new ChatRecorder();
   const activities = createActivities({
     azure,
     chat,
     tenantId,
-    timing: { ...FAST_TIMING, ...options.timing },
+    timing: { ...FAST_TIMING, ...timing },
   });
   const run: Harness['run'] = (fn, runId = uniqueId('run')) =>
     new MockActivityEnvironment({

@@ -16,10 +16,14 @@ import { createCmkWorker } from '../../worker';
 import { FAST_TIMING } from '../helpers/stack';
 import { testDataConverter } from '../helpers/codec';
 
-/** Chat is not what this suite tests: cards get ids and go nowhere. */
+/**
+ * Chat is not what this suite tests: cards get ids and go nowhere. An edit takes a moment, as a
+ * call into Teams does, so the suite can still kill the worker after the last Azure activity (the
+ * outcome card is edited after it) before the run closes, on a fast machine too.
+ */
 const silentChat: ChatPort = {
   postCard: async () => `msg-${process.pid}-${Date.now()}`,
-  updateCard: async () => undefined,
+  updateCard: () => new Promise<void>((resolve) => setTimeout(resolve, 400)),
   sendText: async () => undefined,
 };
 

@@ -157,6 +157,13 @@ describe('the worker and the bot as an operator runs them: JSON logs, /metrics, 
 
     assert.equal(await post(activity(REQUESTER, { type: 'message', text: `configure ${name}` })), 200);
     await cardWith(`${name} now uses`);
+    // The card shows the outcome while the run still confirms; the account is free once it closed.
+    await until('the configure run has closed', async () => {
+      const page = (await text(`http://127.0.0.1:${ports.worker}/metrics`)).body;
+      return (valueOf(page, 'temporal_workflow_completed', { workflow_type: 'configureCmk' }) ?? 0) >= 1
+        ? true
+        : undefined;
+    });
     const mark = connector.sent.length;
     assert.equal(await post(activity(REQUESTER, { type: 'message', text: `revoke ${name}` })), 200);
     const asked = await cardWith('Waiting for approval', mark);
@@ -214,6 +221,10 @@ describe('the worker and the bot as an operator runs them: JSON logs, /metrics, 
     assert.ok(
       (worker_('cmk_azure_requests_total', { service: 'keyvault', status: '200' }) ?? 0) > 0,
       'Key Vault',
+    );
+    assert.ok(
+      (worker_('cmk_azure_requests_total', { service: 'storage', status: '200' }) ?? 0) > 0,
+      'the blob data plane (the access probe)',
     );
     assert.ok(workerMetrics.includes('# TYPE cmk_teams_delivery_retries_total counter'), 'Teams retries');
     assert.ok((worker_('cmk_process_resident_memory_bytes') ?? 0) > 0, 'process memory');
