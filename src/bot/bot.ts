@@ -4,7 +4,7 @@
  * once the clicker has their answer.
  */
 import type { RunStatus } from '../shared/approval';
-import { refusalReasonOf, type CmkMetrics } from '../telemetry/metrics';
+import { countRefusal, type CmkMetrics } from '../telemetry/metrics';
 import type { CardAnswer, CmkBot, ConversationChannel } from './chat-transport';
 import { COMMAND_FORMS } from './commands';
 import { handleCardAction, parseCardActionData, type CardActionDeps } from './handle-action';
@@ -68,6 +68,15 @@ export function createCmkBot(deps: CmkBotDeps): CmkBot {
         log('error', 'command failed', { error: (error as Error).message });
         reply = { text: COMMAND_FAILED_TEXT };
       }
+      if (reply.refusal) {
+        countRefusal(deps.metrics, reply.refusal, 'command');
+        log('warn', 'command refused', {
+          command: commandLabel(command.text),
+          user: command.requester.aadObjectId,
+          reasonCode: reply.refusal.name,
+          reason: reply.refusal.message,
+        });
+      }
       if ('card' in reply) await channel.sendCard(reply.card);
       else await channel.sendText(reply.text);
     },
@@ -91,8 +100,12 @@ export function createCmkBot(deps: CmkBotDeps): CmkBot {
         messageId: action.messageId,
       };
       if (result.refusal) {
-        deps.metrics?.refusals.inc({ reason: refusalReasonOf(result.refusal) });
-        log('warn', 'card action refused', { ...fields, reason: result.refusal });
+        countRefusal(deps.metrics, result.refusal, 'click');
+        log('warn', 'card action refused', {
+          ...fields,
+          reasonCode: result.refusal.name,
+          reason: result.refusal.message,
+        });
       } else {
         log('info', `card action ${outcome}`, fields);
       }

@@ -4,7 +4,7 @@
  * the decision counts.
  */
 import type { ApprovalPolicy, RunStatus, Verdict } from '../shared/approval';
-import { Refusal, StaleCard } from '../shared/refusals';
+import { ApprovalClosed, Refusal, StaleCard } from '../shared/refusals';
 import { memberOf } from './authorize';
 import { renderErrorCard, renderRunCard, type AdaptiveCardJson } from './cards/render';
 import type { Viewer } from './cards/run-view';
@@ -41,8 +41,8 @@ export interface CardActionResult {
   card: AdaptiveCardJson;
   /** Set when a decision was accepted: edit the message for everyone with this status. */
   broadcast?: RunStatus;
-  /** Set when the click was refused; logged and shown to the clicker. */
-  refusal?: string;
+  /** Set when the click was refused: its class is the reason (metrics), its sentence is shown and logged. */
+  refusal?: Refusal;
 }
 
 /** What card handling needs. */
@@ -78,12 +78,12 @@ export function viewerOf(status: RunStatus, aadObjectId: string | undefined, not
 export async function handleCardAction(deps: CardActionDeps, action: CardAction): Promise<CardActionResult> {
   const data = parseCardActionData(action.data);
   if (!data || !(CARD_VERBS as readonly string[]).includes(action.verb)) {
-    const refusal = 'This card is not one of mine or is out of date.';
-    return { card: renderErrorCard({ problem: refusal }), refusal };
+    const refusal = new StaleCard('This card is not one of mine or is out of date.');
+    return { card: renderErrorCard({ problem: refusal.message }), refusal };
   }
   const gone = (): CardActionResult => {
-    const refusal = 'This run no longer exists.';
-    return { card: renderErrorCard({ problem: refusal }), refusal };
+    const refusal = new ApprovalClosed('This run no longer exists.');
+    return { card: renderErrorCard({ problem: refusal.message }), refusal };
   };
   let member;
   try {
@@ -93,7 +93,7 @@ export async function handleCardAction(deps: CardActionDeps, action: CardAction)
     // Someone the bot does not know sees why, and nothing of the run.
     return {
       card: renderErrorCard({ problem: `⛔ Not recorded: ${error.message}` }),
-      refusal: error.message,
+      refusal: error,
     };
   }
   if (action.verb === 'refresh') {
@@ -103,13 +103,11 @@ export async function handleCardAction(deps: CardActionDeps, action: CardAction)
   }
   // A decision goes straight to the workflow (its validator is the authority); the run's status
   // is read only to draw a refusal, so an accepted click costs the worker one workflow task.
-  const refuse = async (reason: string): Promise<CardActionResult> => {
+  const refuse = async (refusal: Refusal): Promise<CardActionResult> => {
     const status = await deps.runs.getStatus(data.workflowId, data.runId);
     if (!status) return gone();
-    return {
-      card: renderRunCard(status, viewerOf(status, member.aadObjectId, `⛔ Not recorded: ${reason}`)),
-      refusal: reason,
-    };
+    const note = `⛔ Not recorded: ${refusal.message}`;
+    return { card: renderRunCard(status, viewerOf(status, member.aadObjectId, note)), refusal };
   };
   try {
     const { runId, fingerprint } = data;
@@ -143,6 +141,6 @@ export async function handleCardAction(deps: CardActionDeps, action: CardAction)
     return { card: renderRunCard(status, viewerOf(status, member.aadObjectId)), broadcast: status };
   } catch (error) {
     if (!(error instanceof Refusal)) throw error;
-    return refuse(error.message);
+    return refuse(error);
   }
 }

@@ -47,8 +47,8 @@ export interface IncomingCommand {
   conversation: ConversationRef;
 }
 
-/** The answer: a card, or text (markdown). */
-export type Reply = { card: AdaptiveCardJson } | { text: string };
+/** The answer: a card, or text (markdown); a refused command also says why, by class. */
+export type Reply = ({ card: AdaptiveCardJson } | { text: string }) & { refusal?: Refusal };
 
 /** Handles one command; never throws for user mistakes (they become error cards). */
 export async function handleCommand(deps: CommandDeps, incoming: IncomingCommand): Promise<Reply> {
@@ -130,7 +130,7 @@ export async function handleCommand(deps: CommandDeps, incoming: IncomingCommand
       }
     }
   } catch (error) {
-    if (error instanceof Refusal) return { card: refusalCard(error) };
+    if (error instanceof Refusal) return { card: refusalCard(error), refusal: error };
     if (error instanceof AccountLocked) {
       return {
         card: renderErrorCard({

@@ -14,9 +14,10 @@ import { ConfigError, isLoopbackHost, loadConfig, type BotConfig } from '../conf
 import { createDataConverter } from '../codec/data-converter';
 import { resolvePayloadKeys } from '../codec/keys';
 import { isTrustedServiceUrl } from '../shared/chat';
+import { UntrustedServiceUrl } from '../shared/refusals';
 import { parseDurationMs } from '../shared/duration';
 import { createLogger, logCallbackOf } from '../telemetry/logger';
-import { createMetrics, registerApprovalBacklog } from '../telemetry/metrics';
+import { countRefusal, createMetrics, registerApprovalBacklog, type CmkMetrics } from '../telemetry/metrics';
 import { startOpsServer, type OpsServer } from '../telemetry/ops-server';
 import { onFirstSignal } from '../telemetry/process';
 import { startTracing } from '../telemetry/tracing';
@@ -36,6 +37,8 @@ export interface BotServerOptions {
   transport?: ChatTransport;
   transportOptions?: ChatTransportOptions;
   log?: BotLog;
+  /** Activities refused at the endpoint (an untrusted service URL) are counted here when given. */
+  metrics?: Pick<CmkMetrics, 'refusals'>;
 }
 
 /** A running bot endpoint. */
@@ -111,10 +114,12 @@ export async function startBotServer(options: BotServerOptions): Promise<BotServ
     }
     const serviceUrl = (body as { serviceUrl?: unknown }).serviceUrl;
     if (!isTrustedServiceUrl(serviceUrl, bot.trustedServiceUrls)) {
+      const refusal = new UntrustedServiceUrl(
+        'The activity names a service URL this bot does not trust (CMK_TRUSTED_SERVICE_URLS).',
+      );
+      countRefusal(options.metrics, refusal, 'activity');
       log('warn', 'refused an activity from an untrusted service URL', { serviceUrl: String(serviceUrl) });
-      res
-        .writeHead(403, { 'content-type': 'text/plain; charset=utf-8' })
-        .end('The activity names a service URL this bot does not trust (CMK_TRUSTED_SERVICE_URLS).');
+      res.writeHead(403, { 'content-type': 'text/plain; charset=utf-8' }).end(refusal.message);
       return;
     }
     const answer = await handle({
@@ -271,7 +276,7 @@ export async function main(env: NodeJS.ProcessEnv = process.env): Promise<BotPro
     async (query) => (await client.workflow.count(query)).count,
     parseDurationMs(config.policy.deadline, 'CMK_APPROVAL_DEADLINE'),
   );
-  const server = await startBotServer({ bot: config.bot, handler, log });
+  const server = await startBotServer({ bot: config.bot, handler, log, metrics });
   const ops = await startOpsServer({
     port: config.telemetry.metricsPort,
     host: config.telemetry.metricsHost,

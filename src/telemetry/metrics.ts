@@ -3,22 +3,10 @@
  * Temporal's runtime metrics (Core's Prometheus exporter) to the same `/metrics` page.
  */
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import type { RefusalType } from '../shared/refusals';
 
-/** Refusal reasons as a small, fixed set of label values (the sentence itself goes to the log). */
-export const REFUSAL_REASONS = [
-  'not-approver',
-  'own-request',
-  'already-decided',
-  'run-finished',
-  'expired',
-  'other-tenant',
-  'stale-card',
-  'unknown-user',
-  'bad-card',
-  'other',
-] as const;
-/** One of {@link REFUSAL_REASONS}. */
-export type RefusalReason = (typeof REFUSAL_REASONS)[number];
+/** Where a refusal was met: a chat command, a card click, or an activity the endpoint turned away. */
+export type RefusedRequest = 'command' | 'click' | 'activity';
 
 /** The metrics one process exposes. */
 export interface CmkMetrics {
@@ -29,8 +17,11 @@ export interface CmkMetrics {
   cardActions: Counter<'verb' | 'outcome'>;
   /** cmk_bot_decision_seconds{verdict}: a click's decision, from the invoke to the workflow's answer. */
   decisionSeconds: Histogram<'verdict'>;
-  /** cmk_bot_refusals_total{reason}: clicks the bot or the workflow refused, by reason. */
-  refusals: Counter<'reason'>;
+  /**
+   * cmk_bot_refusals_total{reason,request}: what the bot or the workflow refused, by the refusal's
+   * class (`reason`, a {@link RefusalType}) and by what was refused.
+   */
+  refusals: Counter<'reason' | 'request'>;
   /** cmk_teams_delivery_retries_total{status}: calls into Teams retried after 412/429/502/504. */
   deliveryRetries: Counter<'status'>;
   /** cmk_azure_requests_total{service,status}: Azure answers the SDK clients received (429 included). */
@@ -65,8 +56,8 @@ export function createMetrics(process: 'worker' | 'bot' | 'codec-server'): CmkMe
     }),
     refusals: new Counter({
       name: 'cmk_bot_refusals_total',
-      help: 'Card clicks refused, by reason.',
-      labelNames: ['reason'],
+      help: 'Commands, clicks and activities refused, by refusal class (reason) and what was refused (request).',
+      labelNames: ['reason', 'request'],
       registers: [registry],
     }),
     deliveryRetries: new Counter({
@@ -84,21 +75,13 @@ export function createMetrics(process: 'worker' | 'bot' | 'codec-server'): CmkMe
   };
 }
 
-/** Maps a refusal sentence to its reason label (the gate's sentences are stable and tested). */
-export function refusalReasonOf(sentence: string): RefusalReason {
-  const s = sentence.toLowerCase();
-  const rules: [RegExp, RefusalReason][] = [
-    [/not an approver/, 'not-approver'],
-    [/you requested this run/, 'own-request'],
-    [/already (approved|rejected|\w+d this run)/, 'already-decided'],
-    [/already finished|no longer exists|not waiting for approval/, 'run-finished'],
-    [/expired/, 'expired'],
-    [/another (tenant|organisation)/, 'other-tenant'],
-    [/older plan|out of date/, 'stale-card'],
-    [/did not say who you are|needs your entra object id/, 'unknown-user'],
-    [/not one of mine/, 'bad-card'],
-  ];
-  return rules.find(([pattern]) => pattern.test(s))?.[1] ?? 'other';
+/** Counts one refusal in `cmk_bot_refusals_total`, by its class. */
+export function countRefusal(
+  metrics: Pick<CmkMetrics, 'refusals'> | undefined,
+  refusal: { readonly name: RefusalType },
+  request: RefusedRequest,
+): void {
+  metrics?.refusals.inc({ reason: refusal.name, request });
 }
 
 /** Counts runs matching a visibility query (the bot passes `client.workflow.count`). */

@@ -202,6 +202,17 @@ describe('the worker and the bot as an operator runs them: JSON logs, /metrics, 
     });
     assert.ok(revoked);
 
+    // Refusals are counted by their class: a command from someone the policy does not let ask, and
+    // an activity naming a connector the bot does not trust.
+    const beforeRefusals = connector.sent.length;
+    assert.equal(await post(activity(APPROVER, { type: 'message', text: `rotate ${name}` })), 200);
+    await cardWith('You may not ask for', beforeRefusals);
+    const untrusted = {
+      ...activity(REQUESTER, { type: 'message', text: 'runs' }),
+      serviceUrl: 'https://evil.example/',
+    };
+    assert.equal(await post(untrusted), 403);
+
     const workerMetrics = (await text(`http://127.0.0.1:${ports.worker}/metrics`)).body;
     const worker_ = (name: string, labels: Record<string, string> = {}) =>
       valueOf(workerMetrics, name, labels);
@@ -235,7 +246,9 @@ describe('the worker and the bot as an operator runs them: JSON logs, /metrics, 
     assert.equal(bot_('cmk_bot_commands_total', { command: 'revoke' }), 1);
     assert.equal(bot_('cmk_bot_card_actions_total', { verb: 'approve', outcome: 'recorded' }), 1);
     assert.equal(bot_('cmk_bot_card_actions_total', { verb: 'approve', outcome: 'refused' }), 1);
-    assert.equal(bot_('cmk_bot_refusals_total', { reason: 'own-request' }), 1);
+    assert.equal(bot_('cmk_bot_refusals_total', { reason: 'OwnRequest', request: 'click' }), 1);
+    assert.equal(bot_('cmk_bot_refusals_total', { reason: 'RequesterNotAllowed', request: 'command' }), 1);
+    assert.equal(bot_('cmk_bot_refusals_total', { reason: 'UntrustedServiceUrl', request: 'activity' }), 1);
     assert.equal(bot_('cmk_bot_decision_seconds_count', { verdict: 'approve' }), 2);
     assert.equal(bot_('cmk_bot_decision_seconds_bucket', { verdict: 'approve', le: '+Inf' }), 2);
     assert.ok(botMetrics.includes('# TYPE cmk_teams_delivery_retries_total counter'));
