@@ -21,38 +21,73 @@ const SECRET_KEYS = [
   'clientSecret',
   'AZURE_CLIENT_SECRET',
   'token',
+  'tokens',
   'accessToken',
   'access_token',
   'apiKey',
   'authorization',
   'Authorization',
   'cookie',
+  // Payload keys (the codec's data keys, as configured or unwrapped) and the codec server's tokens.
   'dataKey',
+  'payloadKey',
+  'material',
+  'CMK_PAYLOAD_KEYS',
+  'codecToken',
+  'CMK_CODEC_SERVER_TOKENS',
+  // The bot's signing key and the proofs it signs (a proof is replayable until it expires).
+  'privateKey',
+  'signingKey',
+  'proof',
+  'startProof',
 ];
 
 /** pino redaction paths for {@link SECRET_KEYS}, on the line and one and two levels down. */
 export const REDACT_PATHS = SECRET_KEYS.flatMap((k) => [k, `*.${k}`, `*.*.${k}`]);
 
-/** Bearer tokens, JWTs and `sig=` / `key=` query values inside free text. */
+/**
+ * Secrets inside free text: bearer tokens; JWTs and the bot's proofs (compact JWS); PEM private
+ * keys; `sig=`, `key=`… query values; and `CMK_…KEYS=`/`…TOKENS=`/`…SECRET=` settings quoted
+ * whole (payload keys, codec tokens). A capture group, when there is one, is kept.
+ */
 const SECRET_TEXT = [
   /\bBearer\s+[\w.~+/=-]+/gi,
   /\beyJ[\w-]+\.[\w-]+\.[\w-]*/g,
+  /-----BEGIN [A-Z ]*PRIVATE KEY-----[\s\S]*?(?:-----END [A-Z ]*PRIVATE KEY-----|$)/g,
   /([?&](?:sig|code|client_secret|access_token|key)=)[^&\s"]+/gi,
+  /(\b(?:CMK|AZURE|Microsoft)\w*(?:KEYS|TOKENS?|SECRET|PASSWORD)=)[^\s"]+/g,
 ];
 
-/** Free text with every token-like part replaced by `[redacted]`. */
+/** Free text with every secret-like part replaced by `[redacted]`. */
 export function scrub(text: string): string {
   return SECRET_TEXT.reduce(
-    (out, pattern) => out.replace(pattern, (_m, prefix?: string) => `${prefix ?? ''}[redacted]`),
+    (out, pattern) =>
+      out.replace(
+        pattern,
+        (_match, prefix: unknown) => `${typeof prefix === 'string' ? prefix : ''}[redacted]`,
+      ),
     text,
   );
 }
 
-function scrubValues(fields: Record<string, unknown>): Record<string, unknown> {
+/** Scrubs the strings of a line's fields, nested objects and arrays included (errors' messages too). */
+function scrubValue(value: unknown, depth = 0): unknown {
+  if (typeof value === 'string') return scrub(value);
+  if (depth > 4 || value === null || typeof value !== 'object') return value;
+  if (Array.isArray(value)) return value.map((v) => scrubValue(v, depth + 1));
+  if (Object.getPrototypeOf(value) !== Object.prototype) return value;
   const out: Record<string, unknown> = {};
-  for (const [key, value] of Object.entries(fields))
-    out[key] = typeof value === 'string' ? scrub(value) : value;
+  for (const [key, v] of Object.entries(value)) out[key] = scrubValue(v, depth + 1);
   return out;
+}
+
+function scrubValues(fields: Record<string, unknown>): Record<string, unknown> {
+  return scrubValue(fields) as Record<string, unknown>;
+}
+
+function scrubbedError(error: unknown): unknown {
+  // The serializer's object has a prototype of its own: its own fields are copied and scrubbed.
+  return error instanceof Error ? scrubValue({ ...pino.stdSerializers.err(error) }) : scrubValue(error);
 }
 
 /** Options of {@link createLogger}. */
@@ -85,7 +120,8 @@ export function createLogger(options: LoggerOptions): CmkLogger {
           method.apply(this, scrubbed);
         },
       },
-      serializers: { err: pino.stdSerializers.err, error: pino.stdSerializers.err },
+      // Errors are serialized first, then scrubbed like every other field (messages, stacks, causes).
+      serializers: { err: scrubbedError, error: scrubbedError },
     },
     options.destination,
   );

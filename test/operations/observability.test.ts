@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { after, before, describe, test } from 'node:test';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { ensureSigningKey } from '../../scripts/signing-key';
@@ -275,6 +275,9 @@ describe('the worker and the bot as an operator runs them: JSON logs, /metrics, 
       !everything.includes(TEST_PAYLOAD_ENV.CMK_PAYLOAD_KEYS.split(':')[1]!),
       'no payload key in a log',
     );
+    const pem = readFileSync(signingKey.file, 'utf8').split('\n')[1]!;
+    assert.ok(!everything.includes(pem), "the bot's signing key never reaches a log");
+    assert.doesNotMatch(everything, /eyJ[\w-]+\.[\w-]+\.[\w-]+/, 'no proof (compact JWS) in a log');
     const error = worker.lines.find((l) => l.level === 'error');
     assert.equal(error, undefined, `no error lines: ${JSON.stringify(error)}`);
   });
