@@ -117,6 +117,8 @@ export async function startWorkerProcess(
     CMK_TASK_QUEUE: taskQueue,
     CMK_BENCH_WORKFLOW_BUNDLE: await workflowBundlePath(),
     ...TEST_PAYLOAD_ENV,
+    // Any free port for /metrics: benchmarks run several workers at once on a shared machine.
+    CMK_METRICS_PORT: '0',
     MicrosoftAppId: '',
     MicrosoftAppPassword: '',
     ...extraEnv,
