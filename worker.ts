@@ -49,7 +49,7 @@ export interface CmkWorkerOptions {
   tracing?: Tracing;
   /** A prebuilt bundle (tests share one per run); otherwise the prebuilt file or the sources. */
   workflowBundle?: WorkerOptions['workflowBundle'];
-  /** Extra worker options (tuning, interceptors). */
+  /** Extra worker options (tuning); extra activity interceptors run inside the worker's own. */
   options?: Partial<WorkerOptions>;
 }
 
@@ -62,6 +62,7 @@ export async function createCmkWorker(opts: CmkWorkerOptions): Promise<Worker> {
       ? { workflowBundle: { codePath: prebuilt } }
       : { workflowsPath: WORKFLOWS_PATH };
   const traced = opts.tracing?.workerOptions;
+  const { interceptors: extra, ...options } = opts.options ?? {};
   return Worker.create({
     connection: opts.connection,
     namespace: opts.namespace,
@@ -71,11 +72,11 @@ export async function createCmkWorker(opts: CmkWorkerOptions): Promise<Worker> {
     ...source,
     interceptors: {
       ...traced?.interceptors,
-      activity: [...(traced?.interceptors?.activity ?? []), activityOutcomeLog],
+      activity: [...(traced?.interceptors?.activity ?? []), activityOutcomeLog, ...(extra?.activity ?? [])],
       ...(traced && 'workflowsPath' in source ? { workflowModules: [OTEL_WORKFLOW_INTERCEPTORS] } : {}),
     },
     ...(traced ? { sinks: traced.sinks } : {}),
-    ...opts.options,
+    ...options,
   });
 }
 

@@ -64,6 +64,7 @@ export async function startKillHarness(): Promise<KillHarness> {
   ): Promise<{ result: RunResult; at?: string }> {
     let at: string | undefined;
     let approved = false;
+    if (killAfter !== undefined) worker.hold((await handle.describe()).runId, killAfter);
     for (;;) {
       const { status } = await handle.describe();
       if (status.name !== 'RUNNING') break;

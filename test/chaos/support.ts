@@ -13,8 +13,9 @@ import { workflowBundle } from '../helpers/temporal';
 
 const ROOT = path.resolve(__dirname, '../..');
 
-/** Activities that only talk to chat; they are not Azure boundaries. */
-export const CHAT_ACTIVITIES: readonly string[] = ['postRunCard', 'updateRunCard', 'sendChatText'];
+import { CHAT_ACTIVITIES } from './chat-activities';
+
+export { CHAT_ACTIVITIES };
 
 /** A path to the run's workflow bundle file (written here when the file runs alone). */
 export async function bundlePath(): Promise<string> {
@@ -32,6 +33,11 @@ export interface ChildWorker {
   kill(): Promise<void>;
   /** Lets a warmed-up spare poll (after a kill) and resolves once it does; a new spare warms up. */
   start(): Promise<void>;
+  /**
+   * Tells the polling worker to hold every activity of the run after its `n`th completed Azure
+   * activity, until it is killed (see worker-process.ts).
+   */
+  hold(runId: string, n: number): void;
   /** How many times a worker was killed. */
   readonly kills: number;
   /** Kills every process this made. */
@@ -118,6 +124,9 @@ export async function startChildWorker(options: ChildWorkerOptions): Promise<Chi
       if (await killProc(active)) kills++;
     },
     start: promote,
+    hold(runId, n) {
+      active?.child.stdin?.write(`hold ${runId} ${n}\n`);
+    },
     async close() {
       for (const p of [active, ...spares]) await killProc(p);
     },

@@ -8,22 +8,20 @@
 import { once } from 'node:events';
 import { createInterface } from 'node:readline';
 import { ClientSecretCredential } from '@azure/identity';
-import { NativeConnection } from '@temporalio/worker';
+import type { Context } from '@temporalio/activity';
+import { NativeConnection, type ActivityInterceptorsFactory } from '@temporalio/worker';
 import { createActivities, createAzureClients } from '../../src/activities';
 import { loadConfig } from '../../src/config';
 import { TEAMS_SERVICE_URLS, type ChatPort } from '../../src/shared/chat';
 import { createCmkWorker } from '../../worker';
 import { FAST_TIMING } from '../helpers/stack';
 import { testDataConverter } from '../helpers/codec';
+import { CHAT_ACTIVITIES } from './chat-activities';
 
-/**
- * Chat is not what this suite tests: cards get ids and go nowhere. An edit takes a moment, as a
- * call into Teams does, so the suite can still kill the worker after the last Azure activity (the
- * outcome card is edited after it) before the run closes, on a fast machine too.
- */
+/** Chat is not what this suite tests: cards get ids and go nowhere. */
 const silentChat: ChatPort = {
   postCard: async () => `msg-${process.pid}-${Date.now()}`,
-  updateCard: () => new Promise<void>((resolve) => setTimeout(resolve, 400)),
+  updateCard: async () => undefined,
   sendText: async () => undefined,
 };
 
@@ -32,6 +30,32 @@ function required(name: string): string {
   if (!value) throw new Error(`${name} is not set`);
   return value;
 }
+
+/**
+ * Runs the suite asked to stop at a boundary: `hold <runId> <n>` on stdin means that once this
+ * worker has completed n Azure activities of that run, every later activity of the run waits here
+ * until the process is killed. The boundary is then a state the suite can see and kill in, not a
+ * window of a few milliseconds between the last Azure call and the run's end. An interceptor, so
+ * the activities the worker adds itself (the run's settings) count as the history counts them.
+ */
+const holds = new Map<string, number>();
+const completed = new Map<string, number>();
+const holding = (runId: string): boolean =>
+  holds.has(runId) && (completed.get(runId) ?? 0) >= holds.get(runId)!;
+
+const holdAtBoundary: ActivityInterceptorsFactory = (ctx: Context) => ({
+  inbound: {
+    async execute(input, next) {
+      // Runs of one account share a workflow id, so a run is known by its run id.
+      const runId = ctx.info.workflowExecution?.runId ?? '';
+      if (holding(runId)) await new Promise(() => undefined);
+      const result = await next(input);
+      if (!CHAT_ACTIVITIES.includes(ctx.info.activityType))
+        completed.set(runId, (completed.get(runId) ?? 0) + 1);
+      return result;
+    },
+  },
+});
 
 async function main(): Promise<void> {
   const tenantId = required('AZURE_TENANT_ID');
@@ -64,13 +88,21 @@ async function main(): Promise<void> {
     },
     workflowBundle: { codePath: required('CMK_TEST_WORKFLOW_BUNDLE') },
     dataConverter: testDataConverter,
-    options: { shutdownGraceTime: '100ms', stickyQueueScheduleToStartTimeout: '1s' },
+    options: {
+      shutdownGraceTime: '100ms',
+      stickyQueueScheduleToStartTimeout: '1s',
+      interceptors: { activity: [holdAtBoundary] },
+    },
   });
   process.stdout.write('ready\n');
   const lines = createInterface({ input: process.stdin });
   // The suite holds stdin open; when it is gone (killed or timed out) this worker goes too.
   lines.once('close', () => process.exit(1));
   while ((await once(lines, 'line'))[0] !== 'go');
+  lines.on('line', (line: string) => {
+    const [verb, runId, n] = line.split(' ');
+    if (verb === 'hold' && runId && n) holds.set(runId, Number(n));
+  });
   const running = worker.run();
   process.stdout.write('polling\n');
   await running;
