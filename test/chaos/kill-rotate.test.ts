@@ -36,7 +36,10 @@ describe('rotateKey with its worker SIGKILLed at every activity boundary', () =>
       const versionsBefore = h.local.state.listKeyVersions(vault, 'cmk-key').length;
       const createsBefore = h.okWrites('keys.create', `${vault}.vault.azure.net`);
       const kills = h.worker.kills;
-      const { result, at } = await h.drive(await h.start('rotate', { account, confirmWithin, ...h.context }), k);
+      const { result, at } = await h.drive(
+        await h.start('rotate', { account, confirmWithin, ...h.context }),
+        k,
+      );
       const got = {
         outcome: result.outcome as string,
         kills: h.worker.kills - kills,
