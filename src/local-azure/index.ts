@@ -18,7 +18,7 @@ import type { StoragePipelineOptions } from '@azure/storage-blob';
 import type { HttpsProxyAgent } from 'https-proxy-agent' with { 'resolution-mode': 'import' };
 import { createAdmin } from './admin';
 import { createCertificateAuthority } from './ca';
-import { removeStaleTemps, writeFileAtomic } from './files';
+import { removeStaleTemps, withDirLock, writeFileAtomic } from './files';
 import { EmulatedClock, type Clock } from './clock';
 import { Faults } from './faults';
 import { ARM_LIMITS, ArmLimits, type BucketSpec } from './limits';
@@ -198,8 +198,10 @@ function loadState(options: LocalAzureOptions, clock: EmulatedClock, timing: Sta
 export async function startLocalAzure(options: LocalAzureOptions = {}): Promise<LocalAzure> {
   const dataDir = options.dataDir ?? dataDirFrom();
   mkdirSync(dataDir, { recursive: true });
-  removeStaleTemps(dataDir);
-  const ca = await createCertificateAuthority(dataDir);
+  const { ca, key } = await withDirLock(dataDir, async () => {
+    removeStaleTemps(dataDir);
+    return { ca: await createCertificateAuthority(dataDir), key: tokenKey(dataDir) };
+  });
   const clock = new EmulatedClock();
   const state = loadState(options, clock, timingFor(options.propagation, options));
   const faults = new Faults();
@@ -209,7 +211,7 @@ export async function startLocalAzure(options: LocalAzureOptions = {}): Promise<
     env: {
       state,
       clock,
-      tokenKey: tokenKey(dataDir),
+      tokenKey: key,
       publicAddress: options.clientAddress ?? DEFAULT_CLIENT_ADDRESS,
     },
     faults,

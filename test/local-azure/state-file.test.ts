@@ -1,11 +1,12 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { startLocalAzure } from '../../src/local-azure';
 import type { StateData } from '../../src/local-azure/model';
+import { removeStaleTemps } from '../../src/local-azure/files';
 import { clientsFor, RG_KEYS, SUB } from './clients';
 import { createCmkVault } from './fixtures';
 
@@ -33,6 +34,38 @@ describe('state file', () => {
     } finally {
       await second.close();
     }
+  });
+
+  test('when two local Azures start at once in one fresh data folder (two test files on a fresh clone), then they share one CA and token key and the SDK clients of both trust it', async () => {
+    const dataDir = mkdtempSync(path.join(tmpdir(), 'local-azure-shared-'));
+    const [a, b] = await Promise.all([startLocalAzure({ dataDir }), startLocalAzure({ dataDir })]);
+    try {
+      assert.equal(a.caPem, b.caPem, 'one CA, not the last writer over the other');
+      assert.equal(readFileSync(path.join(dataDir, 'ca.pem'), 'utf8'), a.caPem);
+      for (const local of [a, b]) {
+        const { key } = await createCmkVault(local, `kv-shared-${local === a ? 'a' : 'b'}`);
+        assert.ok(key.id);
+      }
+      assert.ok(!existsSync(path.join(dataDir, '.lock')), 'the lock is released');
+    } finally {
+      await a.close();
+      await b.close();
+    }
+  });
+
+  test("when stale temporary files are cleaned, then a running process's file being written is left and a dead process's is removed", () => {
+    const dataDir = mkdtempSync(path.join(tmpdir(), 'local-azure-temps-'));
+    const dead = spawnSync(process.execPath, [
+      '-e',
+      'process.stdout.write(String(process.pid))',
+    ]).stdout.toString();
+    const mine = path.join(dataDir, `token-key.${process.pid}.${Date.now()}.tmp`);
+    const left = path.join(dataDir, `state.json.${dead}.${Date.now()}.tmp`);
+    writeFileSync(mine, 'x');
+    writeFileSync(left, 'x');
+    removeStaleTemps(dataDir);
+    assert.ok(existsSync(mine), 'a running writer keeps its temp file until it renames it');
+    assert.ok(!existsSync(left), "a dead writer's temp file is removed");
   });
 
   test('when a state file from before blob data roles is loaded, then the seeded Storage Blob Data Contributor grant is added, so the runbook can still read its canary', async () => {
