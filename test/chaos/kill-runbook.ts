@@ -1,0 +1,146 @@
+/**
+ * Kill-at-every-boundary for a runbook that acts on an account already on CMK: each case
+ * configures a fresh account (no kill), then runs the runbook once and SIGKILLs the worker after
+ * its kth Azure activity. The yardstick is a run of the same runbook that was not killed: a killed
+ * run must end the same way, leave Azure in the same state and make exactly the same successful
+ * writes, operation by operation, as the local Azure's request log counts them — no write
+ * repeated by a retry, none skipped.
+ */
+import assert from 'node:assert/strict';
+import { after, before, describe, test } from 'node:test';
+import type { AccountRef } from '../../src/shared/accounts';
+import type { Operation } from '../../src/shared/runbooks';
+import type { InputByOperation } from '../../src/shared/start';
+import { startKillHarness, type KillHarness } from './kill-harness';
+import { completedAzureActivities, printTable, type Row } from './support';
+
+/** What one runbook's suite says about its runs. */
+export interface RunbookUnderKill<O extends Operation> {
+  operation: O;
+  input(account: AccountRef, vault: string): InputByOperation[O];
+  /** The account's state after the run, as the local Azure holds it (compared with the clean run). */
+  state(h: KillHarness, account: AccountRef, vault: string): Record<string, unknown>;
+}
+
+/** Successful writes per operation, counted from the request log. */
+function writeCounts(h: KillHarness): Map<string, number> {
+  const counts = new Map<string, number>();
+  for (const e of h.local.requestLog.writes()) {
+    if (e.status >= 300) continue;
+    counts.set(e.operation, (counts.get(e.operation) ?? 0) + 1);
+  }
+  return counts;
+}
+
+function delta(after: Map<string, number>, before: Map<string, number>): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const [op, n] of [...after].sort(([a], [b]) => a.localeCompare(b))) {
+    const d = n - (before.get(op) ?? 0);
+    if (d > 0) out[op] = d;
+  }
+  return out;
+}
+
+/** Runs the clean case and then one case per boundary, pushing a row per case; asserts each. */
+export async function killAtEveryBoundary<O extends Operation>(
+  h: KillHarness,
+  runbook: RunbookUnderKill<O>,
+  rows: Row[],
+): Promise<void> {
+  const once = async (killAfter?: number) => {
+    const account = h.newAccount();
+    const vault = h.vaultName();
+    const configured = await h.drive(await h.start('configure', h.configureInput(account, vault)));
+    assert.equal(configured.result.outcome, 'succeeded', configured.result.message);
+    const before = writeCounts(h);
+    const kills = h.worker.kills;
+    const handle = await h.start(runbook.operation, runbook.input(account, vault));
+    const { result, at } = await h.drive(handle, killAfter);
+    return {
+      handle,
+      at,
+      message: result.message,
+      got: {
+        outcome: result.outcome as string,
+        kills: h.worker.kills - kills,
+        writes: delta(writeCounts(h), before),
+        state: runbook.state(h, account, vault),
+      },
+    };
+  };
+  const clean = await once();
+  assert.ok(Object.keys(clean.got.writes).length > 0, `a clean ${runbook.operation} wrote nothing`);
+  const boundaries = await completedAzureActivities(clean.handle);
+  const show = (g: typeof clean.got): string =>
+    `${g.outcome}, ${g.kills} kill, ${Object.entries(g.writes)
+      .map(([op, n]) => `${op}×${n}`)
+      .join(' ')}`;
+  rows.push({ case: 'no kill', expected: '-', got: show(clean.got), pass: true });
+  for (let k = 1; k <= boundaries.length; k++) {
+    const run = await once(k);
+    const want = { ...clean.got, kills: 1 };
+    rows.push({
+      case: `killed after #${k} ${run.at ?? '(run ended first)'}`,
+      expected: show(want),
+      got: show(run.got),
+      pass: JSON.stringify(run.got) === JSON.stringify(want),
+    });
+    assert.deepEqual(run.got, want, `${runbook.operation} killed after #${k} ${run.at}: ${run.message}`);
+  }
+}
+
+interface ArmAccount {
+  identity?: { principalId?: string };
+  properties: { encryption: { keySource: string; keyvaultproperties?: { keyname?: string } } };
+}
+
+/** What an account's encryption and its identity's grants look like now. */
+export function accountState(h: KillHarness, account: AccountRef, vault: string): Record<string, unknown> {
+  const arm = h.local.state.getStorageAccount(
+    account.subscriptionId,
+    account.resourceGroup,
+    account.name,
+  ) as unknown as ArmAccount;
+  const principal = arm.identity?.principalId ?? 'none';
+  const versions = h.local.state.listKeyVersions(vault, 'cmk-key') as unknown as Array<{
+    attributes?: { enabled?: boolean };
+  }>;
+  return {
+    keySource: arm.properties.encryption.keySource,
+    keyName: arm.properties.encryption.keyvaultproperties?.keyname ?? 'none',
+    grants: h.local.state.listRoleAssignments().filter((r) => JSON.stringify(r).includes(principal)).length,
+    versions: versions.length,
+    enabledVersions: versions.filter((v) => v.attributes?.enabled !== false).length,
+  };
+}
+
+/** One runbook's kill suite: a describe block with its harness and closing table. */
+export function describeKillSuite<O extends Operation>(suite: {
+  name: string;
+  operation: O;
+  input: (h: KillHarness, account: AccountRef, vault: string) => InputByOperation[O];
+}): void {
+  const rows: Row[] = [];
+  describe(`${suite.name} with its worker SIGKILLed at every activity boundary`, () => {
+    let h: KillHarness;
+    before(async () => {
+      h = await startKillHarness();
+    });
+    after(async () => {
+      await h?.close();
+      printTable(`Chaos: ${suite.name}, worker SIGKILLed after each Azure activity`, rows);
+    });
+
+    test(`when the worker dies after each activity of ${suite.name}, then the run ends as an unkilled one does, with the same Azure state and every write made exactly once`, async () => {
+      await killAtEveryBoundary(
+        h,
+        {
+          operation: suite.operation,
+          input: (account, vault) => suite.input(h, account, vault),
+          state: accountState,
+        },
+        rows,
+      );
+    });
+  });
+}
