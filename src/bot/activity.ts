@@ -6,6 +6,7 @@ import { randomUUID } from 'node:crypto';
 import type { ConversationRef } from '../shared/chat';
 import type { CardAction } from './handle-action';
 import type { IncomingCommand } from './handle-command';
+import { timeZoneOf } from './cards/time';
 
 /** An account on an activity (user, bot or conversation member). */
 export interface ProtocolAccount {
@@ -28,6 +29,9 @@ export interface ProtocolActivity {
   channelData?: unknown;
   replyToId?: string;
   value?: unknown;
+  /** The sender's IANA time zone, when their client says (Teams: also in the `clientInfo` entity). */
+  localTimezone?: string;
+  entities?: unknown;
 }
 
 /**
@@ -95,7 +99,15 @@ export function commandOf(activity: ProtocolActivity, text: string): IncomingCom
     requester: { aadObjectId: from.aadObjectId, name: from.name ?? '' },
     ...(tenantId ? { tenantId } : {}),
     conversation: conversationRefOf(activity),
+    ...(activity.id ? { activityId: activity.id } : {}),
+    ...timeZoneField(activity),
   };
+}
+
+/** `{ timeZone }` when the activity names the reader's time zone, else nothing. */
+function timeZoneField(activity: ProtocolActivity): { timeZone?: string } {
+  const timeZone = timeZoneOf(activity);
+  return timeZone ? { timeZone } : {};
 }
 
 /** An `adaptiveCard/action` invoke as a card action; identity comes from the activity, never the card. */
@@ -110,5 +122,6 @@ export function cardActionOf(activity: ProtocolActivity): CardAction {
     // One click, one update (and one signed decision): a redelivered invoke carries the same id.
     invokeId: activity.id || randomUUID(),
     ...(activity.replyToId ? { messageId: activity.replyToId } : {}),
+    ...timeZoneField(activity),
   };
 }

@@ -83,6 +83,9 @@ const TITLES: Partial<Record<Refusal['name'], string>> = {
   IdentityMissing: 'Who are you?',
   NotInTenant: 'Not from this organisation',
   RequesterNotAllowed: 'Not allowed',
+  CancelNotAllowed: 'Not yours to cancel',
+  RunNotCancellable: 'Too late to cancel',
+  NothingToCancel: 'Nothing to cancel',
 };
 
 /** The card a refusal is shown as. */

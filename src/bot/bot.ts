@@ -1,15 +1,18 @@
 /**
- * The cmk-runbook bot, whichever SDK carries it: a command is answered in its conversation, a
- * card click with the clicker's card, and an accepted decision edits the message for everyone
- * once the clicker has their answer.
+ * The cmk-runbook bot, whichever SDK carries it: a command is answered in its conversation (a
+ * run's card there is then followed by the run), a card click with the clicker's card, and a
+ * recorded decision on a card the run does not edit itself is shown to everyone after the answer.
  */
+import { randomUUID } from 'node:crypto';
 import type { RunStatus } from '../shared/approval';
+import { Refusal } from '../shared/refusals';
 import { countRefusal, type CmkMetrics } from '../telemetry/metrics';
+import { memberOf } from './authorize';
 import type { CardAnswer, CmkBot, ConversationChannel } from './chat-transport';
 import { COMMAND_FORMS } from './commands';
 import { handleCardAction, parseCardActionData, type CardActionDeps } from './handle-action';
-import { handleCommand, type CommandDeps, type Reply } from './handle-command';
-import { cardForEveryone, createTeamsUserIdLookup, type TeamsUserIdLookup } from './members';
+import { handleCommand, type CommandDeps, type IncomingCommand, type Reply } from './handle-command';
+import { cardForEveryone, createMemberLookup, type MemberLookup } from './members';
 
 /** A line for the log; never carries tokens or secrets. */
 export type BotLog = (
@@ -21,7 +24,7 @@ export type BotLog = (
 /** Everything the bot needs, injected. */
 export interface CmkBotDeps extends CommandDeps, CardActionDeps {
   /** Shared with the worker's chat port so both resolve approvers the same way. */
-  userIds?: TeamsUserIdLookup;
+  members?: MemberLookup;
   log?: BotLog;
   /** Commands, clicks, decision latency and refusals are counted here when given. */
   metrics?: Pick<CmkMetrics, 'commands' | 'cardActions' | 'decisionSeconds' | 'refusals'>;
@@ -40,7 +43,7 @@ export const COMMAND_FAILED_TEXT = 'Something went wrong on my side; it has been
 
 /** Creates the bot; transports hand it authenticated commands and card actions. */
 export function createCmkBot(deps: CmkBotDeps): CmkBot {
-  const userIds = deps.userIds ?? createTeamsUserIdLookup();
+  const members = deps.members ?? createMemberLookup();
   const log: BotLog = deps.log ?? (() => {});
 
   /** After a decision, every viewer sees the new state; the remaining approvers keep their refresh. */
@@ -52,9 +55,39 @@ export function createCmkBot(deps: CmkBotDeps): CmkBot {
     try {
       // The status the accepted decision returned; querying again would cost the worker another
       // workflow task per click while every approver waits for the answer.
-      await channel.updateCard(messageId, await cardForEveryone(status, channel, userIds));
+      await channel.updateCard(messageId, await cardForEveryone(status, channel, members));
     } catch (error) {
       log('warn', 'could not update the card for everyone', { error: (error as Error).message });
+    }
+  };
+
+  /**
+   * Asks the run to keep the card just posted up to date (signed, like every action on a run).
+   * A run that ends in between simply has nothing more to show; anything else is logged.
+   */
+  const follow = async (command: IncomingCommand, status: RunStatus, messageId: string): Promise<void> => {
+    try {
+      const member = memberOf(deps.policy, { ...command.requester, tenantId: command.tenantId });
+      const card = { conversation: command.conversation, messageId };
+      const activityId = `${command.activityId ?? randomUUID()}/follow`;
+      const person = { aadObjectId: member.aadObjectId, name: member.name };
+      const proof = await deps.signer.signRunAction({
+        action: 'follow',
+        workflowId: status.workflowId,
+        runId: status.runId,
+        person,
+        tenantId: member.tenantId,
+        activityId,
+        card,
+      });
+      await deps.runs.follow(
+        { workflowId: status.workflowId, runId: status.runId },
+        { ...person, tenantId: member.tenantId, ...card, proof },
+        activityId,
+      );
+    } catch (error) {
+      if (error instanceof Refusal) log('info', 'the run did not follow the card', { reason: error.message });
+      else log('warn', 'could not ask the run to follow the card', { error: (error as Error).message });
     }
   };
 
@@ -77,7 +110,10 @@ export function createCmkBot(deps: CmkBotDeps): CmkBot {
           reason: reply.refusal.message,
         });
       }
-      if ('card' in reply) await channel.sendCard(reply.card);
+      if ('run' in reply) {
+        const messageId = await channel.sendCard(await cardForEveryone(reply.run, channel, members));
+        if (messageId && !reply.run.result) await follow(command, reply.run, messageId);
+      } else if ('card' in reply) await channel.sendCard(reply.card);
       else await channel.sendText(reply.text);
     },
 
@@ -111,9 +147,9 @@ export function createCmkBot(deps: CmkBotDeps): CmkBot {
       }
       const { broadcast } = result;
       const messageId = action.messageId;
-      // The clicker's answer does not wait for everyone's copy of the card: the decision is already
-      // recorded (the workflow accepted the update), and the edit is a second call into Teams.
-      if (!broadcast || !messageId) return { card: result.card };
+      // The run edits its own cards at every change, so an edit from here could only land after
+      // the run's and show an older state; only a card the run does not know is edited here.
+      if (!broadcast || !messageId || broadcast.cards?.includes(messageId)) return { card: result.card };
       return {
         card: result.card,
         afterAnswer: (channel) => updateForEveryone(channel, messageId, broadcast),

@@ -8,7 +8,7 @@ import { UntrustedServiceUrl } from '../shared/refusals';
 import { conversationKeyOf } from './activity';
 import type { ChatTransport, ConversationChannel } from './chat-transport';
 import { createDelivery, type DeliveryOptions } from './delivery';
-import { cardForEveryone, createTeamsUserIdLookup, type TeamsUserIdLookup } from './members';
+import { cardForEveryone, createMemberLookup, type MemberLookup } from './members';
 
 /** Options for {@link createChatPort}. */
 export interface ChatPortOptions {
@@ -19,7 +19,7 @@ export interface ChatPortOptions {
   trustedServiceUrls: readonly string[];
   delivery?: DeliveryOptions;
   /** Shared with the bot so both resolve approvers the same way. */
-  userIds?: TeamsUserIdLookup;
+  members?: MemberLookup;
 }
 
 /** A {@link ChatPort} that posts and edits run cards through `transport`'s proactive turns. */
@@ -28,7 +28,7 @@ export function createChatPort(
   options: ChatPortOptions,
 ): ChatPort {
   const delivery = createDelivery(options.delivery);
-  const userIds = options.userIds ?? createTeamsUserIdLookup();
+  const members = options.members ?? createMemberLookup();
   const turn = <T>(
     conversation: ConversationRef,
     logic: (channel: ConversationChannel) => Promise<T>,
@@ -49,14 +49,14 @@ export function createChatPort(
   return {
     postCard(conversation, status) {
       return turn(conversation, async (channel) => {
-        const id = await channel.sendCard(await cardForEveryone(status, channel, userIds));
+        const id = await channel.sendCard(await cardForEveryone(status, channel, members));
         if (!id) throw new Error('Teams did not return a message id for the run card.');
         return id;
       });
     },
     updateCard(conversation, messageId, status) {
       return turn(conversation, async (channel) =>
-        channel.updateCard(messageId, await cardForEveryone(status, channel, userIds)),
+        channel.updateCard(messageId, await cardForEveryone(status, channel, members)),
       );
     },
     sendText(conversation, text) {

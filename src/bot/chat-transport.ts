@@ -12,8 +12,11 @@ import type { IncomingCommand } from './handle-command';
 
 /** One conversation, opened by a transport inside an inbound turn or a proactive one. */
 export interface ConversationChannel {
-  /** The Teams user id (`29:…`) of a member known by Entra object id; undefined when Teams does not say. */
-  getMemberId(aadObjectId: string): Promise<string | undefined>;
+  /**
+   * A member known by Entra object id: their Teams user id (`29:…`, what `refresh.userIds` takes)
+   * and display name; undefined (or a rejection) when Teams does not find them in this conversation.
+   */
+  getMember(aadObjectId: string): Promise<{ id: string; name?: string } | undefined>;
   /** Posts a card; returns the message id Teams gave it. */
   sendCard(card: AdaptiveCardJson): Promise<string | undefined>;
   sendText(text: string): Promise<void>;

@@ -36,6 +36,7 @@ export type Command =
   | { kind: 'changeKey'; account: AccountArg; key: string; vault?: string }
   | { kind: 'revoke'; account: AccountArg }
   | { kind: 'disable'; account: AccountArg }
+  | { kind: 'cancel'; account: AccountArg }
   | { kind: 'status'; account?: AccountArg }
   | { kind: 'runs' }
   | { kind: 'scheduleRotation'; account: AccountArg; every: string; everyMs: number }
@@ -71,6 +72,11 @@ export const COMMAND_FORMS = [
   },
   { word: 'revoke', usage: 'revoke <account>', description: "Revoke the account's access to its key" },
   { word: 'disable', usage: 'disable <account>', description: 'Go back to Microsoft-managed keys' },
+  {
+    word: 'cancel',
+    usage: 'cancel <account>',
+    description: 'Withdraw the run on an account before it changes anything (its requester or an approver)',
+  },
   { word: 'status', usage: 'status [<account>]', description: "Show an account's run, or the recent runs" },
   { word: 'runs', usage: 'runs', description: 'List recent runs with their Temporal UI links' },
   {
@@ -103,6 +109,7 @@ const FLAGS: Record<Word, Record<string, 'value' | 'switch'>> = {
   'change-key': { key: 'value', vault: 'value' },
   revoke: {},
   disable: {},
+  cancel: {},
   status: {},
   runs: {},
   'schedule-rotation': { every: 'value' },
@@ -171,6 +178,8 @@ function build(word: Word, tokens: string[]): Command {
       return { kind: 'revoke', account: needAccount() };
     case 'disable':
       return { kind: 'disable', account: needAccount() };
+    case 'cancel':
+      return { kind: 'cancel', account: needAccount() };
     case 'unschedule-rotation':
       return { kind: 'unscheduleRotation', account: needAccount() };
     case 'schedule-rotation': {

@@ -34,6 +34,8 @@ export interface CardAction {
   invokeId: string;
   /** The message the card is in (`replyToId`), to edit it for everyone. */
   messageId?: string;
+  /** The clicker's IANA time zone, when Teams says; times on their card are in it. */
+  timeZone?: string;
 }
 
 /** The clicker's card, and the status to show everyone when a decision was recorded. */
@@ -96,10 +98,12 @@ export async function handleCardAction(deps: CardActionDeps, action: CardAction)
       refusal: error,
     };
   }
+  // The clicker's card: times in their time zone, when Teams said which.
+  const reader = action.timeZone ? { timeZone: action.timeZone } : {};
   if (action.verb === 'refresh') {
     const current = await deps.runs.getStatus(data.workflowId, data.runId);
     if (!current) return gone();
-    return { card: renderRunCard(current, viewerOf(current, member.aadObjectId)) };
+    return { card: renderRunCard(current, viewerOf(current, member.aadObjectId), reader) };
   }
   // A decision goes straight to the workflow (its validator is the authority); the run's status
   // is read only to draw a refusal, so an accepted click costs the worker one workflow task.
@@ -107,7 +111,7 @@ export async function handleCardAction(deps: CardActionDeps, action: CardAction)
     const status = await deps.runs.getStatus(data.workflowId, data.runId);
     if (!status) return gone();
     const note = `⛔ Not recorded: ${refusal.message}`;
-    return { card: renderRunCard(status, viewerOf(status, member.aadObjectId, note)), refusal };
+    return { card: renderRunCard(status, viewerOf(status, member.aadObjectId, note), reader), refusal };
   };
   try {
     const { runId, fingerprint } = data;
@@ -138,7 +142,7 @@ export async function handleCardAction(deps: CardActionDeps, action: CardAction)
       },
       action.invokeId,
     );
-    return { card: renderRunCard(status, viewerOf(status, member.aadObjectId)), broadcast: status };
+    return { card: renderRunCard(status, viewerOf(status, member.aadObjectId), reader), broadcast: status };
   } catch (error) {
     if (!(error instanceof Refusal)) throw error;
     return refuse(error);

@@ -3,22 +3,17 @@
  * start the runbook or read runs, and return the card or text to send back.
  */
 import { workflowIdFor } from '../shared/accounts';
-import type { ApprovalPolicy, RequestOperation } from '../shared/approval';
+import type { ApprovalPolicy, RequestOperation, RunStatus } from '../shared/approval';
 import type { ConversationRef } from '../shared/chat';
 import { formatDuration } from '../shared/duration';
 import { ValidationError } from '../shared/names';
 import { AccountNotResolved, resolveAccount, type AccountResolver } from './accounts';
-import {
-  renderErrorCard,
-  renderHelpCard,
-  renderRunCard,
-  renderRunsCard,
-  type AdaptiveCardJson,
-} from './cards/render';
+import { renderErrorCard, renderHelpCard, renderRunsCard, type AdaptiveCardJson } from './cards/render';
 import { parseCommand, usageOf, type AccountArg } from './commands';
 import { authorizeCommand, refusalCard } from './authorize';
 import { isRunCommand, runRequestFor } from './run-inputs';
 import { AccountLocked, type RunService } from './run-service';
+import { cancelRun } from './handle-cancel';
 import type { ProofSigner } from './signing';
 import { startTargetOf } from '../shared/start';
 import { Refusal } from '../shared/refusals';
@@ -45,10 +40,20 @@ export interface IncomingCommand {
   /** `channelData.tenant.id` of the activity. */
   tenantId?: string;
   conversation: ConversationRef;
+  /** The message's activity id: one command, one action (a repeated delivery counts once). */
+  activityId?: string;
+  /** The sender's IANA time zone, when Teams says; times on their answer are in it. */
+  timeZone?: string;
 }
 
-/** The answer: a card, or text (markdown); a refused command also says why, by class. */
-export type Reply = ({ card: AdaptiveCardJson } | { text: string }) & { refusal?: Refusal };
+/**
+ * The answer: a card, text (markdown), or a run's card — drawn for everyone in the conversation
+ * and, while the run goes on, followed by the run so it keeps up with it. A refused command also
+ * says why, by class.
+ */
+export type Reply = ({ card: AdaptiveCardJson } | { text: string } | { run: RunStatus }) & {
+  refusal?: Refusal;
+};
 
 /** Handles one command; never throws for user mistakes (they become error cards). */
 export async function handleCommand(deps: CommandDeps, incoming: IncomingCommand): Promise<Reply> {
@@ -87,7 +92,7 @@ export async function handleCommand(deps: CommandDeps, incoming: IncomingCommand
         const account = await resolve(deps, command.account);
         const status = await deps.runs.getStatus(workflowIdFor(account));
         if (!status) return { text: `No runbook has run on ${account.name} yet.` };
-        return { card: renderRunCard(status) };
+        return { run: status };
       }
       case 'scheduleRotation': {
         const account = await resolve(deps, command.account);
@@ -105,6 +110,10 @@ export async function handleCommand(deps: CommandDeps, incoming: IncomingCommand
           text: `${account.name} will be rotated every ${formatDuration(command.everyMs)}; each rotation reports here.`,
         };
       }
+      case 'cancel':
+        return {
+          card: await cancelRun(deps, requester, await resolve(deps, command.account), incoming.activityId),
+        };
       case 'unscheduleRotation': {
         const account = await resolve(deps, command.account);
         const removed = await deps.runs.unscheduleRotation(account);

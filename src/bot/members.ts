@@ -1,38 +1,56 @@
 /**
- * Teams user ids (the `29:…` ids `refresh.userIds` needs) for approvers known by their
- * Entra object ids, looked up through the conversation's member list and cached, and the run
- * card everyone sees, refreshing for the approvers who may still decide.
+ * People on run cards: approvers known by Entra object id, looked up in the card's conversation
+ * for their Teams user id (what `refresh.userIds` takes) and display name, and the run card
+ * everyone sees — which refreshes to Approve/Reject for the approvers who may still decide, or,
+ * where Teams could not name them, carries the buttons itself for the workflow to sort out.
  */
 import type { RunStatus } from '../shared/approval';
 import { renderRunCard, type AdaptiveCardJson } from './cards/render';
 import type { ConversationChannel } from './chat-transport';
 
-/** Maps Entra object ids to Teams user ids; lookups that fail are left out. */
-export type TeamsUserIdLookup = (channel: ConversationChannel, aadObjectIds: string[]) => Promise<string[]>;
+/** What the bot learned of a person in Teams. */
+export interface MemberInfo {
+  /** The Teams user id (`29:…`). */
+  userId: string;
+  name?: string;
+}
 
-/** A lookup with a process-wide cache (member ids do not change). */
-export function createTeamsUserIdLookup(): TeamsUserIdLookup {
-  // Lookups, not ids: cards edited at the same moment (many approvers clicking) share one call
+/** Looks members up by Entra object id; the map holds those Teams found (keys lowercase). */
+export type MemberLookup = (
+  channel: ConversationChannel,
+  aadObjectIds: string[],
+) => Promise<Map<string, MemberInfo>>;
+
+/** Teams reads at most this many user ids in `refresh.userIds`. */
+const MAX_REFRESH_USERS = 60;
+
+/**
+ * A lookup with a process-wide cache: a person's Teams user id and name are the same in every
+ * conversation of the tenant, so one found while posting to the approvals chat also names them
+ * on the requester's card. Failed lookups are not remembered; the next card asks again.
+ */
+export function createMemberLookup(): MemberLookup {
+  // Lookups, not answers: cards edited at the same moment (many approvers clicking) share one call
   // per approver instead of each asking Teams for the same members.
-  const cache = new Map<string, Promise<string | undefined>>();
+  const cache = new Map<string, Promise<MemberInfo | undefined>>();
   return async (channel, aadObjectIds) => {
-    const ids: string[] = [];
-    for (const aad of aadObjectIds.slice(0, 60)) {
+    const found = new Map<string, MemberInfo>();
+    for (const aad of aadObjectIds.slice(0, MAX_REFRESH_USERS)) {
       const key = aad.toLowerCase();
       let lookup = cache.get(key);
       if (!lookup) {
-        lookup = channel.getMemberId(aad).then(
-          (id) => id || undefined,
+        lookup = channel.getMember(aad).then(
+          (member) =>
+            member?.id ? { userId: member.id, ...(member.name ? { name: member.name } : {}) } : undefined,
           () => undefined,
         );
         cache.set(key, lookup);
       }
-      const id = await lookup;
-      if (id) ids.push(id);
-      // A failed lookup is not remembered: the next card asks again.
+      const member = await lookup;
+      if (member) found.set(key, member);
       else if (cache.get(key) === lookup) cache.delete(key);
     }
-    return ids;
+    return found;
   };
 }
 
@@ -42,18 +60,44 @@ export function undecidedApprovers(approvers: string[], decided: string[]): stri
   return approvers.filter((id) => !done.has(id.toLowerCase()));
 }
 
-/** The run card for everyone: no buttons; while approval is pending, undecided approvers' clients refresh to theirs. */
+/** Display names of the approvers Teams named, by lowercase Entra object id. */
+export function namesOf(members: Map<string, MemberInfo>): Record<string, string> {
+  const names: Record<string, string> = {};
+  for (const [aad, member] of members) if (member.name) names[aad] = member.name;
+  return names;
+}
+
+/**
+ * The run card for everyone in a conversation. While approval is pending, each undecided
+ * approver's client refreshes to their own view with the buttons (`refresh.userIds`). Where
+ * Teams could not name an approver here (not a member, or a client such as the Agents Playground
+ * that cannot look members up by Entra id), the card shows Approve and Reject to everyone and
+ * refreshes for every member; the workflow's validator refuses anyone who is not an approver.
+ */
 export async function cardForEveryone(
   status: RunStatus,
   channel: ConversationChannel,
-  userIds: TeamsUserIdLookup,
+  members: MemberLookup,
 ): Promise<AdaptiveCardJson> {
-  const pending = status.approval.state === 'pending' && !status.result;
+  const pending = status.approval.state === 'pending' && !status.result && !status.cancelled;
   const waiting = pending
     ? undecidedApprovers(
         status.approval.approvers,
         status.approval.decisions.map((d) => d.approverAadId),
       )
     : [];
-  return renderRunCard(status, { canDecide: false }, waiting.length ? await userIds(channel, waiting) : []);
+  const known = pending ? await members(channel, status.approval.approvers) : new Map<string, MemberInfo>();
+  const names = namesOf(known);
+  const userIds = waiting.map((aad) => known.get(aad.toLowerCase())?.userId);
+  if (waiting.length > 0 && userIds.some((id) => id === undefined)) {
+    return renderRunCard(
+      status,
+      {
+        canDecide: true,
+        note: 'Only the approvers named above can approve or reject; anyone else is told why.',
+      },
+      { refreshFor: 'everyone', names },
+    );
+  }
+  return renderRunCard(status, { canDecide: false }, { refreshFor: userIds as string[], names });
 }

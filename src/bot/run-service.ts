@@ -2,19 +2,33 @@
  * The bot's side of Temporal: start a runbook by type name, send a decision as an Update,
  * read a run's status and list recent runs. Never imports workflow code.
  */
-import { WorkflowNotFoundError } from '@temporalio/common';
+import { WorkflowNotFoundError, type UpdateDefinition } from '@temporalio/common';
 import {
   ApplicationFailure,
   WorkflowExecutionAlreadyStartedError,
   WorkflowUpdateFailedError,
   WorkflowUpdateStage,
   type Client,
+  type WorkflowExecutionInfo,
 } from '@temporalio/client';
 import { ScheduleAlreadyRunning, ScheduleNotFoundError } from '@temporalio/client';
 import type { AccountRef } from '../shared/accounts';
-import { decideUpdate, statusQuery, type DecideInput, type RunStatus } from '../shared/approval';
+import {
+  cancelUpdate,
+  decideUpdate,
+  followUpdate,
+  statusQuery,
+  type CancelInput,
+  type DecideInput,
+  type FollowInput,
+  type RunStatus,
+  type Stage,
+} from '../shared/approval';
 import { ApprovalClosed, refusalOf } from '../shared/refusals';
-import { SA } from '../shared/runbooks';
+import { SA, type OutcomeAttribute } from '../shared/runbooks';
+import { OUTCOME_LABELS } from '../shared/status';
+import { STAGE_LABELS } from './cards/run-view';
+import { relativeTime } from './cards/time';
 import {
   SCHEDULE_REQUESTER,
   SCHEDULED_ROTATION_WORKFLOW,
@@ -71,6 +85,23 @@ export interface RunService {
     input: DecideInput,
     updateId: string,
   ): Promise<RunStatus>;
+  /**
+   * Sends `cancel` once per `updateId`; the workflow's validator decides who may. A refusal is
+   * thrown as its {@link Refusal}, like a decision's.
+   */
+  cancel(
+    ref: { workflowId: string; runId: string },
+    input: CancelInput,
+    updateId: string,
+  ): Promise<RunStatus>;
+  /** Asks the run to keep one more card up to date; refusals are thrown as {@link Refusal}s. */
+  follow(
+    ref: { workflowId: string; runId: string },
+    input: FollowInput,
+    updateId: string,
+  ): Promise<RunStatus>;
+  /** The run in progress under a workflow id (its run id), or undefined when none is running. */
+  runningRun(workflowId: string): Promise<string | undefined>;
   /** The run's status, or undefined when there is no run with that id. */
   getStatus(workflowId: string, runId?: string): Promise<RunStatus | undefined>;
   /** Most recent runs first. */
@@ -167,6 +198,21 @@ export function createRunService(options: RunServiceOptions): RunService {
         throw refusalOfUpdate(error);
       }
     },
+    async cancel(ref, input, updateId) {
+      return sendAction(client, ref, cancelUpdate, input, updateId);
+    },
+    async follow(ref, input, updateId) {
+      return sendAction(client, ref, followUpdate, input, updateId);
+    },
+    async runningRun(workflowId) {
+      try {
+        const described = await client.workflow.getHandle(workflowId).describe();
+        return described.status.name === 'RUNNING' ? described.runId : undefined;
+      } catch (error) {
+        if ((error as Error).name === 'WorkflowNotFoundError') return undefined;
+        throw error;
+      }
+    },
     async getStatus(workflowId, runId) {
       try {
         return await client.workflow.getHandle(workflowId, runId).query(statusQuery);
@@ -183,10 +229,9 @@ export function createRunService(options: RunServiceOptions): RunService {
       })) {
         const described = await client.workflow.getHandle(run.workflowId, run.runId).describe();
         const summary = (await described.staticSummary()) ?? `${run.type} · ${run.workflowId}`;
-        const stage = run.typedSearchAttributes.get(SA.stage);
         items.push({
           summary,
-          detail: `${run.status.name.toLowerCase()}${stage ? ` · ${stage}` : ''} · started ${run.startTime.toISOString()}`,
+          detail: `${runState(run)} · started ${relativeTime(run.startTime.toISOString())}`,
           uiUrl: uiUrl(run.workflowId, run.runId),
         });
         if (items.length >= limit) break;
@@ -194,6 +239,41 @@ export function createRunService(options: RunServiceOptions): RunService {
       return items;
     },
   };
+}
+
+/**
+ * How a listed run stands, in words: its `CmkOutcome` (with the stage while it runs); runs from
+ * before that attribute say what Temporal knows.
+ */
+function runState(run: WorkflowExecutionInfo): string {
+  const outcome = run.typedSearchAttributes.get(SA.outcome) as OutcomeAttribute | undefined;
+  const stage = run.typedSearchAttributes.get(SA.stage) as Stage | undefined;
+  const temporalStatus = run.status.name;
+  if (temporalStatus === 'RUNNING') {
+    return `${OUTCOME_LABELS.running}${stage && stage in STAGE_LABELS ? ` · ${STAGE_LABELS[stage]}` : ''}`;
+  }
+  if (outcome && outcome !== 'running' && outcome in OUTCOME_LABELS) return OUTCOME_LABELS[outcome];
+  if (temporalStatus === 'CANCELLED') return OUTCOME_LABELS.cancelled;
+  if (temporalStatus === 'FAILED') return OUTCOME_LABELS.failed;
+  return `${temporalStatus.toLowerCase().replace(/_/g, ' ')} (outcome not recorded)`;
+}
+
+/** Sends a run action as an update and waits for its answer; a refusal comes back as its class. */
+async function sendAction<I>(
+  client: Client,
+  ref: { workflowId: string; runId: string },
+  update: UpdateDefinition<RunStatus, [I]>,
+  input: I,
+  updateId: string,
+): Promise<RunStatus> {
+  try {
+    return await client.workflow.getHandle(ref.workflowId, ref.runId).executeUpdate(update, {
+      args: [input],
+      updateId,
+    });
+  } catch (error) {
+    throw refusalOfUpdate(error);
+  }
 }
 
 /** The refusal an update failure stands for; anything else (an outage) is not a refusal and is rethrown as is. */

@@ -1,13 +1,13 @@
 /**
- * The bot's signatures over what a person did in Teams: a decision (a click on a run card) and
- * a start (a command). Ed25519 compact JWS by `jose`; the worker verifies them with the public
+ * The bot's signatures over what a person did in Teams: a decision (a click on a run card), a
+ * start (a command), and a cancel or a card to follow (run actions). Ed25519 compact JWS by `jose`; the worker verifies them with the public
  * key in `src/shared/proof.ts`. Only the bot process holds the private key.
  */
 import { randomUUID, type KeyObject } from 'node:crypto';
 import { SignJWT } from 'jose';
 import type { RequestOperation, Verdict } from '../shared/approval';
 import type { ConversationRef } from '../shared/chat';
-import { PROOF_LIFETIME_SECONDS, PROOF_TYPES } from '../shared/proof';
+import { PROOF_LIFETIME_SECONDS, PROOF_TYPES, type RunAction } from '../shared/proof';
 
 /** A decision to sign: the run and plan of the card, the verdict, the clicker and the click. */
 export interface DecisionToSign {
@@ -36,6 +36,20 @@ export interface StartToSign {
   issuedAtMs?: number;
 }
 
+/** A cancel or follow to sign: the run, the person, and (to follow) the card's conversation and message. */
+export interface RunActionToSign {
+  action: RunAction;
+  workflowId: string;
+  runId: string;
+  person: { aadObjectId: string; name: string };
+  tenantId: string;
+  /** The Teams activity id of the command or click. */
+  activityId: string;
+  /** `follow` only. */
+  card?: { conversation: ConversationRef; messageId: string };
+  issuedAtMs?: number;
+}
+
 /** Signs decisions and starts; one per bot process. */
 export interface ProofSigner {
   /** The key id proofs carry (`kid`). */
@@ -43,6 +57,8 @@ export interface ProofSigner {
   signDecision(decision: DecisionToSign): Promise<string>;
   /** Starts expire after a few minutes, except a schedule's: its runs start long after it was set up. */
   signStart(start: StartToSign): Promise<string>;
+  /** Cancels and follows expire after a few minutes, like decisions. */
+  signRunAction(action: RunActionToSign): Promise<string>;
 }
 
 /** A signer over the bot's Ed25519 private key (`SigningConfig`). */
@@ -92,6 +108,23 @@ export function createProofSigner({ privateKey, kid }: { privateKey: KeyObject; 
         },
         s.operation !== 'scheduleRotation',
         s.issuedAtMs,
+      );
+    },
+    signRunAction(a) {
+      return sign(
+        PROOF_TYPES.runAction,
+        {
+          act: a.action,
+          wf: a.workflowId,
+          run: a.runId,
+          sub: a.person.aadObjectId.toLowerCase(),
+          name: a.person.name,
+          tid: a.tenantId.toLowerCase(),
+          ...(a.card ? { conv: a.card.conversation, msg: a.card.messageId } : {}),
+          jti: a.activityId,
+        },
+        true,
+        a.issuedAtMs,
       );
     },
   };

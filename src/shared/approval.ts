@@ -4,6 +4,7 @@
  */
 import { defineQuery, defineUpdate } from '@temporalio/workflow';
 import type { AccountRef } from './accounts';
+import type { ConversationRef } from './chat';
 import type { Plan } from './plan';
 import {
   OPERATION_ENV_SUFFIX,
@@ -107,6 +108,7 @@ export const APPROVAL_STATES = [
   'rejected',
   'expired',
   'lapsed',
+  'cancelled',
 ] as const;
 export type ApprovalState = (typeof APPROVAL_STATES)[number];
 
@@ -118,6 +120,8 @@ export interface ApprovalView {
   decisions: Decision[];
   /** ISO time the approval expires, while pending. */
   deadline?: string;
+  /** ISO time approval was asked for (with `deadline`, the window approvers had). */
+  openedAt?: string;
   /** Why an earlier approval lapsed (plan drift). */
   lapsedReason?: string;
 }
@@ -151,7 +155,47 @@ export interface RunStatus {
   uiUrl?: string;
   /** sha256 of the worker's policy this run uses (canonical JSON); absent in runs that carried their own. */
   policyHash?: string;
+  /** Who withdrew the run from chat, and when; the run ends `cancelled` before any change. */
+  cancelled?: { by: Person; at: string };
+  /**
+   * Message ids of the cards the run itself edits at every change (its own, and those it was
+   * asked to follow): the bot leaves those to the run, so its edit never lands after the run's.
+   */
+  cards?: string[];
 }
+
+/**
+ * What the bot sends with `cancel`: who asks to withdraw the run, and the bot's signature over
+ * it (`RunActionClaims`, action `cancel`); the validator refuses anything the proof does not cover.
+ */
+export interface CancelInput {
+  aadObjectId: string;
+  name: string;
+  tenantId?: string;
+  proof?: string;
+}
+
+/**
+ * Withdraws a run that has not changed anything yet; only its requester or an approver of its
+ * operation may, and the validator says why anyone else may not. Returns the status it left.
+ */
+export const cancelUpdate = defineUpdate<RunStatus, [CancelInput]>('cancel');
+
+/**
+ * What the bot sends with `follow` after it posted a card of the run elsewhere (the answer to
+ * `status`): the card's conversation and message, so the run edits it too until it ends.
+ */
+export interface FollowInput {
+  aadObjectId: string;
+  name: string;
+  tenantId?: string;
+  conversation: ConversationRef;
+  messageId: string;
+  proof?: string;
+}
+
+/** Keeps one more card of the run up to date (signed by the bot like every other action). */
+export const followUpdate = defineUpdate<RunStatus, [FollowInput]>('follow');
 
 /** Approve or reject; the validator refuses with a precise reason the bot shows to the clicker. */
 export const decideUpdate = defineUpdate<RunStatus, [DecideInput]>('decide');

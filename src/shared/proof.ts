@@ -19,6 +19,7 @@ export interface BotPublicKey {
 export const PROOF_TYPES = {
   decision: 'cmk-decision+jwt',
   start: 'cmk-start+jwt',
+  runAction: 'cmk-run-action+jwt',
 } as const;
 
 /** Seconds a proof lives: long enough for a queued start or update, short enough to be useless later. */
@@ -63,6 +64,28 @@ export interface StartClaims {
   iat: number;
   /** Absent only for schedules, whose runs start long after the person asked. */
   exp?: number;
+}
+
+/** What a person may do to a run besides deciding: withdraw it, or have a card they see follow it. */
+export const RUN_ACTIONS = ['cancel', 'follow'] as const;
+export type RunAction = (typeof RUN_ACTIONS)[number];
+
+/** What the bot signs when a person cancels a run, or asks for a card (e.g. `status`) to follow it. */
+export interface RunActionClaims {
+  act: RunAction;
+  wf: string;
+  run: string;
+  /** The person's Entra object id (lowercase), display name and tenant. */
+  sub: string;
+  name: string;
+  tid: string;
+  /** `follow`: the conversation and message of the card to keep up to date, as the bot posted it. */
+  conv?: ConversationRef;
+  msg?: string;
+  /** The Teams activity id of the command or click: one action, one proof. */
+  jti: string;
+  iat: number;
+  exp: number;
 }
 
 /** Why a proof was not accepted; callers turn the reason into a sentence for the person. */
@@ -136,6 +159,26 @@ export function verifyDecisionProof(
     throw new ProofNotValid('malformed', 'the comment is not text');
   checkFreshness(claims, nowMs);
   return claims as unknown as DecisionClaims;
+}
+
+/** Verifies a run-action proof (cancel or follow) and checks its claims' shapes and times. */
+export function verifyRunActionProof(
+  token: unknown,
+  keys: readonly BotPublicKey[],
+  nowMs: number,
+): RunActionClaims {
+  const claims = verifyCompactJws(token, keys, PROOF_TYPES.runAction) as Record<string, unknown>;
+  for (const field of ['wf', 'run', 'sub', 'tid', 'jti'] as const) requireString(claims, field);
+  requireText(claims, 'name');
+  if (!(RUN_ACTIONS as readonly unknown[]).includes(claims.act))
+    throw new ProofNotValid('malformed', `the action ${String(claims.act)} is not one a run knows`);
+  if (claims.act === 'follow') {
+    if (typeof claims.conv !== 'object' || claims.conv === null)
+      throw new ProofNotValid('malformed', 'the conversation of the card to follow is missing');
+    requireString(claims, 'msg');
+  }
+  checkFreshness(claims, nowMs);
+  return claims as unknown as RunActionClaims;
 }
 
 /**

@@ -64,6 +64,31 @@ export class UntrustedServiceUrl extends Refusal {
   override readonly name = 'UntrustedServiceUrl';
 }
 
+/** The cancel validator: the person is neither the run's requester nor an approver of its operation. */
+export class CancelNotAllowed extends Refusal {
+  override readonly name = 'CancelNotAllowed';
+}
+
+/** The cancel validator or the bot: the run has started changing Azure, has finished, or is already withdrawn. */
+export class RunNotCancellable extends Refusal {
+  override readonly name = 'RunNotCancellable';
+}
+
+/** The bot: there is no run in progress on the account, so there is nothing to cancel. */
+export class NothingToCancel extends Refusal {
+  override readonly name = 'NothingToCancel';
+}
+
+/** The cancel or follow validator: the action is unsigned, forged, expired or does not match what it claims. */
+export class RunActionProofInvalid extends Refusal {
+  override readonly name = 'RunActionProofInvalid';
+}
+
+/** The follow validator: the card to follow is in a conversation the worker does not trust, or is not signed. */
+export class FollowRefused extends Refusal {
+  override readonly name = 'FollowRefused';
+}
+
 const REFUSALS = {
   NotInTenant,
   IdentityMissing,
@@ -76,6 +101,11 @@ const REFUSALS = {
   DecisionProofInvalid,
   StartProofInvalid,
   UntrustedServiceUrl,
+  CancelNotAllowed,
+  RunNotCancellable,
+  NothingToCancel,
+  FollowRefused,
+  RunActionProofInvalid,
 } as const;
 
 /** The reason codes, which are also the Temporal failure types refusals travel as. */

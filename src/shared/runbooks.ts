@@ -67,6 +67,8 @@ export const SA = {
   stage: defineSearchAttributeKey('CmkStage', 'KEYWORD'),
   approval: defineSearchAttributeKey('ApprovalStatus', 'KEYWORD'),
   requestedBy: defineSearchAttributeKey('RequestedBy', 'KEYWORD'),
+  /** How the run ended ({@link RunOutcome}), or `running` until it does. */
+  outcome: defineSearchAttributeKey('CmkOutcome', 'KEYWORD'),
 } as const;
 
 /** `Name=Type` pairs for `temporal server start-dev --search-attribute` and operator registration. */
@@ -179,17 +181,24 @@ export interface FleetOutcome {
   message: string;
 }
 
-/** How a run ended. */
+/**
+ * How a run ended. `cancelled`: withdrawn by its requester or an approver (or cancelled in
+ * Temporal) before any change; `pending`: changed, but the confirmation did not finish.
+ */
 export const RUN_OUTCOMES = [
   'succeeded',
   'rejected',
   'expired',
   'blocked',
+  'cancelled',
   'invalid',
   'failed',
   'pending',
 ] as const;
 export type RunOutcome = (typeof RUN_OUTCOMES)[number];
+
+/** What the `CmkOutcome` search attribute holds: the outcome, or `running` while there is none. */
+export type OutcomeAttribute = RunOutcome | 'running';
 
 /** What one step did. */
 export interface StepResult {

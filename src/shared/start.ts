@@ -45,8 +45,8 @@ export interface StartOptions<O extends Operation> {
 }
 
 /**
- * Search attributes a run starts with: account, vault, operation, stage, approval, and how it was
- * requested. They are stored in clear (the codec never sees them), so they hold no personal data:
+ * Search attributes a run starts with: account, vault, operation, stage, approval, how it was
+ * requested, and its outcome (`running` until it ends). They are stored in clear (the codec never sees them), so they hold no personal data:
  * `RequestedBy` says `chat` or `schedule`; who asked is in the run's (encrypted) input and details.
  */
 export function searchAttributesFor(
@@ -60,6 +60,8 @@ export function searchAttributesFor(
     { key: SA.stage, value: 'preflight' },
     { key: SA.approval, value: 'not-required' },
     { key: SA.requestedBy, value: requesterKind(requester) },
+    // Set at start so a server without it refuses the start, instead of failing the run's upsert later.
+    { key: SA.outcome, value: 'running' },
   ];
   if (account) pairs.push({ key: SA.account, value: accountId(account).toLowerCase() });
   if (vaultName) pairs.push({ key: SA.vault, value: vaultName.toLowerCase() });

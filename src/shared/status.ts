@@ -4,7 +4,7 @@
  */
 import type { AccountRef } from './accounts';
 import type { EncryptionSettings, Plan } from './plan';
-import { OPERATION_TITLES, type Operation } from './runbooks';
+import { OPERATION_TITLES, type Operation, type OutcomeAttribute, type RunResult } from './runbooks';
 
 /** What a summary may name beyond the operation and the account. */
 export interface SummaryParts {
@@ -29,6 +29,24 @@ export function summaryLine(
   }
   const line = bits.join(' · ');
   return line.length > 190 ? `${line.slice(0, 189)}…` : line;
+}
+
+/** Each outcome as a person reads it in a list or on a card, with its mark. */
+export const OUTCOME_LABELS: Record<OutcomeAttribute, string> = {
+  succeeded: '✅ Succeeded',
+  rejected: '🚫 Rejected',
+  expired: '⌛ Approval expired',
+  blocked: '⛔ Blocked',
+  cancelled: '↩️ Cancelled',
+  invalid: '⛔ Invalid request',
+  failed: '❌ Failed',
+  pending: '⏳ Changed, confirmation pending',
+  running: '▶️ Running',
+};
+
+/** The run's details in the Temporal UI once it ended: the outcome first, then what happened. */
+export function outcomeDetails(result: Pick<RunResult, 'outcome' | 'message'>): string {
+  return `**${OUTCOME_LABELS[result.outcome]}** — ${result.message}`;
 }
 
 /** Encryption settings in words: "Microsoft-managed keys" or "kv/key (versionless)". */

@@ -42,7 +42,7 @@ import type { Run } from './run';
 export type GateOutcome =
   | { outcome: 'approved'; plan: Plan }
   | { outcome: 'not-required'; plan: Plan }
-  | { outcome: 'rejected' | 'expired' | 'blocked'; plan: Plan; message: string };
+  | { outcome: 'rejected' | 'expired' | 'blocked' | 'cancelled'; plan: Plan; message: string };
 
 /** Lapsed approvals are re-requested at most this often before the run gives up as blocked. */
 const MAX_LAPSES = 3;
@@ -187,6 +187,7 @@ export class ApprovalGate {
     approval.quorum = quorumFor(run.context.policy, op);
     approval.approvers = approversFor(run.context.policy, op);
     approval.deadline = new Date(deadlineAt).toISOString();
+    approval.openedAt = new Date().toISOString();
     // Decisions can arrive as soon as the state is pending, even while the card is being posted.
     let seen = this.changes;
     run.setApprovalState('pending');
@@ -197,9 +198,16 @@ export class ApprovalGate {
     for (;;) {
       const remaining = deadlineAt - Date.now();
       // A decision may have arrived while the card was being updated: look before waiting.
+      // A cancel wakes the wait as a decision does; it is looked at first, so it wins over a quorum.
       const changed =
-        this.changes !== seen || (remaining > 0 && (await condition(() => this.changes !== seen, remaining)));
+        this.changes !== seen ||
+        run.cancelRequested ||
+        (remaining > 0 && (await condition(() => this.changes !== seen || run.cancelRequested, remaining)));
       seen = this.changes;
+      if (run.cancelRequested) {
+        setCurrentDetails('');
+        return { outcome: 'cancelled', plan, message: cancelledMessage(run) };
+      }
       if (!changed) {
         run.setApprovalState('expired');
         setCurrentDetails('');
@@ -247,6 +255,8 @@ export class ApprovalGate {
         throw new ApprovalClosed('This approval has expired.');
       case 'approved':
         throw new ApprovalClosed('This run was already approved.');
+      case 'cancelled':
+        throw new ApprovalClosed(`This run was cancelled by ${run.status.cancelled?.by.name ?? 'someone'}.`);
       case 'pending':
         break;
       default:
@@ -332,6 +342,13 @@ function driftOf(approved: Plan, fresh: Plan, excused: ReadonlySet<PlanFacet>): 
 
 function changedReason(old: Plan, fresh: Plan, drift: string[]): string {
   return `The plan changed in Azure after approval (${drift.join(', ')}: ${old.fingerprint.slice(0, 8)} → ${fresh.fingerprint.slice(0, 8)}); the earlier approval lapsed. Review the new plan.`;
+}
+
+/** Why a run ended `cancelled` from chat: who withdrew it, and that Azure was not changed. */
+export function cancelledMessage(run: Run): string {
+  const by = run.status.cancelled?.by;
+  const who = by ? by.name || by.aadObjectId : 'someone';
+  return `Cancelled by ${who} before any change; ${run.account.name} is as it was and free for another run.`;
 }
 
 /** The message of a plan that cannot go ahead: each blocker with its fix. */

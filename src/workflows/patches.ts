@@ -16,4 +16,6 @@ export const PATCHES = {
    * grants that was approved (removal and key disabling as two steps).
    */
   destructiveByEffect: 'destructive-by-effect',
+  /** A run whose outcome is `failed` ends as a failed workflow (its result in the failure's details). */
+  failedRunFails: 'failed-run-fails-workflow',
 } as const;

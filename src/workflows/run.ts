@@ -1,24 +1,45 @@
 /**
- * A run's visible state: the `status` query, the chat card (posted once, then updated), the
- * `CmkStage`/`ApprovalStatus` search attributes and the steps it did. Every runbook has one.
+ * A run's visible state: the `status` query, the chat cards (its own, posted once and then
+ * edited, and every card it was asked to follow), the `CmkStage`/`ApprovalStatus`/`CmkOutcome`
+ * search attributes and the steps it did. Every runbook has one.
  */
 import type { SearchAttributePair } from '@temporalio/common';
-import { log, setHandler, upsertSearchAttributes, workflowInfo } from '@temporalio/workflow';
+import {
+  log,
+  setCurrentDetails,
+  setHandler,
+  upsertSearchAttributes,
+  workflowInfo,
+} from '@temporalio/workflow';
 import type { AccountRef } from '../shared/accounts';
 import {
   quorumFor,
   statusQuery,
   approversFor,
   type ApprovalState,
+  type Person,
   type RunStatus,
   type Stage,
 } from '../shared/approval';
+import type { ConversationRef } from '../shared/chat';
 import type { Plan, StepId } from '../shared/plan';
 import type { Operation, RunContext, RunResult, StepResult } from '../shared/runbooks';
 import { SA } from '../shared/runbooks';
-import { runUrl } from '../shared/status';
+import { outcomeDetails, runUrl } from '../shared/status';
 import { chat } from './proxies';
 import type { TrustedContext } from './trust';
+
+/** A card in some conversation that the run edits whenever its state changes. */
+export interface FollowedCard {
+  conversation: ConversationRef;
+  messageId: string;
+}
+
+/**
+ * Cards a run follows besides its own. Each edit is one activity, so a run asked to follow more
+ * lets go of the oldest: the newest `status` answers are the ones people are looking at.
+ */
+export const MAX_FOLLOWED_CARDS = 10;
 
 /** The live state of one runbook execution; the gate and the runbook steps change it. */
 export class Run {
@@ -28,6 +49,7 @@ export class Run {
   readonly remaining: string[] = [];
   private messageId?: string;
   private trusted?: TrustedContext;
+  private readonly followed: FollowedCard[] = [];
 
   /**
    * Starts the `status` query at once, showing what was asked; who asked and which policy applies
@@ -63,6 +85,11 @@ export class Run {
     return this.trusted;
   }
 
+  /** True once the start is verified (before that, nobody can act on the run). */
+  get isTrusted(): boolean {
+    return this.trusted !== undefined;
+  }
+
   /** Settles the run's context once its start is verified; the status shows its policy from now on. */
   trust(context: TrustedContext): void {
     this.trusted = context;
@@ -78,6 +105,7 @@ export class Run {
     this.status.result = result;
     this.status.stage = 'done';
     upsertKnown([{ key: SA.stage, value: 'done' }]);
+    upsertOutcome(result);
     return result;
   }
 
@@ -99,6 +127,32 @@ export class Run {
     upsertKnown([{ key: SA.approval, value: state }]);
   }
 
+  /** Records that a person withdrew the run; the runbook ends it `cancelled` at its next step. */
+  cancel(by: Person): void {
+    this.status.cancelled = { by, at: new Date().toISOString() };
+  }
+
+  /** True once someone withdrew the run. */
+  get cancelRequested(): boolean {
+    return this.status.cancelled !== undefined;
+  }
+
+  /** Edits one more card at every change from now on (the newest {@link MAX_FOLLOWED_CARDS}). */
+  follow(card: FollowedCard): void {
+    if (card.messageId === this.messageId) return;
+    const same = this.followed.findIndex((c) => c.messageId === card.messageId);
+    if (same >= 0) this.followed.splice(same, 1);
+    this.followed.push(card);
+    if (this.followed.length > MAX_FOLLOWED_CARDS) this.followed.shift();
+    this.listCards();
+  }
+
+  /** Tells the bot (through the status) which cards the run edits itself. */
+  private listCards(): void {
+    const ids = [...(this.messageId ? [this.messageId] : []), ...this.followed.map((c) => c.messageId)];
+    if (ids.length) this.status.cards = ids;
+  }
+
   /** Records what a step did (shown on the card and in the result). */
   recordStep(id: StepId, title: string, status: StepResult['status'], detail?: string): void {
     this.status.steps.push({ id, title, status, detail, at: new Date().toISOString() });
@@ -116,7 +170,10 @@ export class Run {
     }
   }
 
-  /** Ends the run: the result goes on the card and in the query; the stage becomes `done`. */
+  /**
+   * Ends the run: the result goes on every card, in the query, in `CmkOutcome` and in the details
+   * the Temporal UI shows; the stage becomes `done`.
+   */
   async finish(
     result: Omit<RunResult, 'steps' | 'remaining'> & { remaining?: string[] },
   ): Promise<RunResult> {
@@ -127,20 +184,31 @@ export class Run {
       remaining: result.remaining ?? this.remaining,
     };
     this.status.result = full;
+    upsertOutcome(full);
     await this.setStage('done');
     return full;
   }
 
-  /** Posts the card once, then updates it; skipped without a conversation, never fails the run. */
+  /** Posts the card once, then updates it and every followed card; never fails the run. */
   async publish(): Promise<void> {
-    const conversation = this.context.conversation;
-    if (!conversation) return;
     const status = this.status;
-    try {
-      if (this.messageId === undefined) this.messageId = await chat.postRunCard({ conversation, status });
-      else await chat.updateRunCard({ conversation, messageId: this.messageId, status });
-    } catch (error) {
-      log.warn('The run card could not be posted or updated', { error: (error as Error).message });
+    const conversation = this.context.conversation;
+    if (conversation) {
+      try {
+        if (this.messageId === undefined) {
+          this.messageId = await chat.postRunCard({ conversation, status });
+          this.listCards();
+        } else await chat.updateRunCard({ conversation, messageId: this.messageId, status });
+      } catch (error) {
+        log.warn('The run card could not be posted or updated', { error: (error as Error).message });
+      }
+    }
+    for (const card of [...this.followed]) {
+      try {
+        await chat.updateRunCard({ ...card, status });
+      } catch (error) {
+        log.warn('A followed run card could not be updated', { error: (error as Error).message });
+      }
     }
   }
 
@@ -169,4 +237,15 @@ export function upsertKnown(pairs: SearchAttributePair[]): void {
   const current = workflowInfo().typedSearchAttributes;
   if (current.get(SA.operation) === undefined) return;
   upsertSearchAttributes(pairs);
+}
+
+/**
+ * The outcome as the Temporal UI lists it: `CmkOutcome` (on runs started with it, so older runs
+ * replay unchanged) and the run's current details.
+ */
+export function upsertOutcome(result: Pick<RunResult, 'outcome' | 'message'>): void {
+  if (workflowInfo().typedSearchAttributes.get(SA.outcome) !== undefined) {
+    upsertSearchAttributes([{ key: SA.outcome, value: result.outcome }]);
+  }
+  setCurrentDetails(outcomeDetails(result));
 }

@@ -6,8 +6,10 @@
 import {
   ActivityFailure,
   ApplicationFailure,
+  CancellationScope,
   allHandlersFinished,
   condition,
+  isCancellation,
   patched,
 } from '@temporalio/workflow';
 import { validateAccountRef } from '../shared/accounts';
@@ -17,10 +19,11 @@ import { Refusal } from '../shared/refusals';
 import { startTargetOf } from '../shared/start';
 import type { EncryptionSettings, Plan } from '../shared/plan';
 import { SA, type Operation, type RunContext, type RunOutcome, type RunResult } from '../shared/runbooks';
-import { ApprovalGate, blockedMessage } from './approval-gate';
+import { ApprovalGate, blockedMessage, cancelledMessage } from './approval-gate';
 import { PATCHES } from './patches';
 import { azure } from './proxies';
 import { Run, upsertKnown } from './run';
+import { acceptRunActions } from './run-actions';
 import { StepGuard, StepNotApproved } from './step-guard';
 import { establishTrust } from './trust';
 import type { AccountRef } from '../shared/accounts';
@@ -57,6 +60,9 @@ export async function runRunbook(spec: RunbookSpec): Promise<RunResult> {
     return invalidResult(error);
   }
   const run = new Run(spec.operation, account, spec.input, spec.summary);
+  // Registered before the start is verified, so an early cancel is refused with a sentence
+  // rather than as an unknown update; the governing operation is the plan's, as the gate's.
+  acceptRunActions(run, () => run.status.plan?.approvalOperation ?? run.operation);
   try {
     run.trust(await establishTrust(spec.operation, startTargetOf(account), spec.input));
   } catch (error) {
@@ -66,6 +72,16 @@ export async function runRunbook(spec: RunbookSpec): Promise<RunResult> {
   gate.byEffect = patched(PATCHES.destructiveByEffect);
   const result = await execute(spec, run, gate, account);
   await condition(allHandlersFinished);
+  // A failed run is a failed workflow, so the Temporal UI counts it; the result travels as the
+  // failure's details. Runs that completed `failed` before this replay as they did.
+  if (result.outcome === 'failed' && patched(PATCHES.failedRunFails)) {
+    throw ApplicationFailure.create({
+      type: result.errorType ?? 'RunFailed',
+      message: result.message,
+      nonRetryable: true,
+      details: [result],
+    });
+  }
   return result;
 }
 
@@ -89,6 +105,8 @@ async function execute(
     );
     run.setPlan(plan);
     if (plan.vault) upsertKnown([{ key: SA.vault, value: plan.vault.name.toLowerCase() }]);
+    if (run.cancelRequested)
+      return run.finish({ outcome: 'cancelled', message: cancelledMessage(run), plan });
     if (plan.blockers.length) return run.finish({ outcome: 'blocked', message: blockedMessage(plan), plan });
 
     const approval = await gate.approve(plan);
@@ -100,6 +118,10 @@ async function execute(
     if (current.outcome !== 'approved' && current.outcome !== 'not-required') {
       return run.finish({ outcome: current.outcome, message: current.message, plan: current.plan });
     }
+    // The last moment a withdrawal counts: from here on Azure changes.
+    if (run.cancelRequested) {
+      return run.finish({ outcome: 'cancelled', message: cancelledMessage(run), plan: current.plan });
+    }
     run.setPlan(current.plan);
     await run.setStage('running');
     const guard = new StepGuard(gate, run, () => inspect(true), current.plan);
@@ -110,11 +132,30 @@ async function execute(
       encryption: done.encryption,
     });
   } catch (error) {
+    if (isCancellation(error)) throw await cancelledInTemporal(run, error);
     if (error instanceof StepNotApproved)
       return run.finish({ outcome: error.outcome, message: error.message, plan: error.plan });
     const failure = failureOf(error);
     return run.finish({ ...failure, encryption: run.status.plan?.before });
   }
+}
+
+/**
+ * A run cancelled in Temporal (UI, CLI or client) still says so on its cards and in its status
+ * before it ends as cancelled: the last card edit runs outside the cancelled scope.
+ */
+async function cancelledInTemporal(run: Run, cancellation: unknown): Promise<unknown> {
+  const changed = run.status.steps.some(
+    (s) => s.status === 'done' && s.id !== 'preflight' && s.id !== 'approval',
+  );
+  const message = changed
+    ? `Cancelled in Temporal while ${run.status.stage === 'confirming' ? 'confirming' : 'changing'} ${run.account.name}; the steps on this card show what was done.`
+    : `Cancelled in Temporal before any change; ${run.account.name} is as it was.`;
+  await CancellationScope.nonCancellable(async () => {
+    if (run.status.approval.state === 'pending') run.setApprovalState('cancelled');
+    await run.finish({ outcome: 'cancelled', message });
+  });
+  return cancellation;
 }
 
 /** Maps a failure to a result: non-retryable activity failures keep their message (it says what to do). */

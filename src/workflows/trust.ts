@@ -38,6 +38,8 @@ export interface TrustedContext {
   policyHash?: string;
   /** The verified start proof, handed on to child runs (a schedule's or a fleet's rotations). */
   startProof?: string;
+  /** The chat connectors the worker sends to; a card to follow must be behind one of them. */
+  trustedServiceUrls?: readonly string[];
 }
 
 /** An operation and target a start proof may be signed for. */
@@ -86,6 +88,7 @@ export async function establishTrust(
     botKeys: loaded.botKeys,
     policyHash: loaded.policyHash,
     startProof: input.startProof,
+    trustedServiceUrls: loaded.trustedServiceUrls,
   };
 }
 

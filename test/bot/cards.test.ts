@@ -31,7 +31,11 @@ function compileSchema() {
 const validate = compileSchema();
 
 const cards: Record<string, AdaptiveCardJson> = {
-  'run-pending-everyone': renderRunCard(pendingStatus(), { canDecide: false }, ['29:approver-1']),
+  'run-pending-everyone': renderRunCard(
+    pendingStatus(),
+    { canDecide: false },
+    { refreshFor: ['29:approver-1'] },
+  ),
   'run-pending-approver': renderRunCard(pendingStatus(), { canDecide: true }),
   'run-refused': renderRunCard(pendingStatus(), {
     canDecide: false,

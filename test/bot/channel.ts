@@ -130,6 +130,11 @@ export interface RecordingConnector {
   failNext(status: number, times: number, retryAfterSeconds?: number): void;
   /** Sends refused so far. */
   refused: number;
+  /**
+   * Who Teams knows in conversations, by Entra object id (display names); `unknown` answers every
+   * member lookup 404, as the Agents Playground does for Entra ids.
+   */
+  members: { unknown: boolean; names: Map<string, string> };
   close(): Promise<void>;
 }
 
@@ -138,6 +143,7 @@ export async function startRecordingConnector(): Promise<RecordingConnector> {
   let n = 0;
   const failures: { status: number; retryAfter?: number }[] = [];
   const state = { refused: 0 };
+  const members = { unknown: false, names: new Map<string, string>() };
   const server = createServer((req, res) => {
     const chunks: Buffer[] = [];
     req.on('data', (c: Buffer) => chunks.push(c));
@@ -156,7 +162,13 @@ export async function startRecordingConnector(): Promise<RecordingConnector> {
       const member = /\/v3\/conversations\/[^/]+\/members\/([^/?]+)$/.exec(req.url ?? '');
       if (req.method === 'GET' && member) {
         const aadObjectId = decodeURIComponent(member[1] ?? '');
-        res.end(JSON.stringify({ id: `29:${aadObjectId}`, aadObjectId, name: aadObjectId }));
+        if (members.unknown) {
+          res.statusCode = 404;
+          res.end(JSON.stringify({ error: { code: 'MemberNotFoundInConversation', message: 'not found' } }));
+          return;
+        }
+        const name = members.names.get(aadObjectId.toLowerCase()) ?? aadObjectId;
+        res.end(JSON.stringify({ id: `29:${aadObjectId}`, aadObjectId, name }));
         return;
       }
       const failure = failures.shift();
@@ -182,6 +194,7 @@ export async function startRecordingConnector(): Promise<RecordingConnector> {
     get refused() {
       return state.refused;
     },
+    members,
     close: () => closeServer(server),
   };
 }

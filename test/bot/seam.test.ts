@@ -22,16 +22,19 @@ function recordingBot() {
   const bot: CmkBot = {
     async onCommand(command, channel) {
       commands.push(command);
-      const member = await channel.getMemberId(APPROVER.aadObjectId);
-      await channel.sendText(`heard "${command.text}"; the approver is ${member}`);
+      const member = await channel.getMember(APPROVER.aadObjectId);
+      await channel.sendText(`heard "${command.text}"; the approver is ${member?.id}`);
     },
     async onCardAction(action) {
       actions.push(action);
       return {
         card: card('for the clicker'),
         afterAnswer: async (channel) => {
-          const member = await channel.getMemberId(APPROVER.aadObjectId);
-          await channel.updateCard(action.messageId ?? '', card(`for everyone, refreshing for ${member}`));
+          const member = await channel.getMember(APPROVER.aadObjectId);
+          await channel.updateCard(
+            action.messageId ?? '',
+            card(`for everyone, refreshing for ${member?.id}`),
+          );
         },
       };
     },
@@ -68,6 +71,7 @@ for (const sdk of SDKS) {
       channelId: 'msteams',
       serviceUrl: connector.serviceUrl,
       locale: 'en-GB',
+      localTimezone: 'Europe/Berlin',
       from: { id: `29:${REQUESTER.aadObjectId}`, ...REQUESTER },
       recipient: { id: '28:cmk-runbook', name: 'cmk-runbook' },
       conversation,
@@ -98,6 +102,8 @@ for (const sdk of SDKS) {
         text: 'rotate stcontoso',
         requester: REQUESTER,
         tenantId: TENANT,
+        activityId: message.id,
+        timeZone: 'Europe/Berlin',
         // The same reference whichever SDK recorded it: the Bot Framework's shape.
         conversation: {
           activityId: message.id,
@@ -119,6 +125,9 @@ for (const sdk of SDKS) {
         type: 'invoke',
         name: 'adaptiveCard/action',
         replyToId: 'activity-42',
+        // Teams names the clicker's zone in the clientInfo entity (the message above: localTimezone).
+        localTimezone: undefined,
+        entities: [{ type: 'clientInfo', locale: 'en-GB', timezone: 'Asia/Tokyo' }],
         value: {
           action: { type: 'Action.Execute', verb: 'approve', data: { workflowId: 'cmk/x' } },
           trigger: 'manual',
@@ -138,6 +147,7 @@ for (const sdk of SDKS) {
         tenantId: TENANT,
         invokeId: invoke.id,
         messageId: 'activity-42',
+        timeZone: 'Asia/Tokyo',
       });
       await server.settled();
       const edit = connector.sent.at(-1)!;

@@ -1,8 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import type { AccountRef } from '../../src/shared/accounts';
-import type { RunResult } from '../../src/shared/runbooks';
-import { LOCAL, PEOPLE, startLocalStack, testPolicy, type LocalStack } from '../helpers/stack';
+import { LOCAL, PEOPLE, resultOf, startLocalStack, testPolicy, type LocalStack } from '../helpers/stack';
 import { decide, waitForApproval } from '../workflows/support';
 import { printTable, type Row } from './support';
 
@@ -38,14 +37,11 @@ describe('the runbooks while 30 % of Azure calls fail with 429 or 503', () => {
         });
         await waitForApproval(handle);
         await decide(handle, PEOPLE.alice, 'approve');
-        return (await handle.result()) as RunResult;
+        return resultOf(handle);
       }),
     );
     const rotated = await Promise.all(
-      accounts.map(
-        async ({ account }) =>
-          (await (await s.start('rotate', { account, ...context })).result()) as RunResult,
-      ),
+      accounts.map(async ({ account }) => resultOf(await s.start('rotate', { account, ...context }))),
     );
     s.local.faults.reset();
 

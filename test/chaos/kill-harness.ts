@@ -10,7 +10,7 @@ import type { AccountRef } from '../../src/shared/accounts';
 import { statusQuery } from '../../src/shared/approval';
 import type { ConfigureCmkInput, Operation, RunContext, RunResult } from '../../src/shared/runbooks';
 import type { InputByOperation } from '../../src/shared/start';
-import { LOCAL, PEOPLE, testPolicy } from '../helpers/stack';
+import { LOCAL, PEOPLE, resultOf, testPolicy } from '../helpers/stack';
 import { testEnv, uniqueId } from '../helpers/temporal';
 import { decideAs, startSigned, workerTrustEnv } from '../helpers/trust';
 import {
@@ -83,7 +83,7 @@ export async function startKillHarness(): Promise<KillHarness> {
       }
       await new Promise((r) => setTimeout(r, 20));
     }
-    return { result: (await handle.result()) as RunResult, ...(at ? { at } : {}) };
+    return { result: await resultOf(handle), ...(at ? { at } : {}) };
   }
 
   return {

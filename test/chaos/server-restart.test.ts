@@ -6,7 +6,7 @@ import { TestWorkflowEnvironment } from '@temporalio/testing';
 import { ensureTemporalCli } from '../../scripts/temporal-toolchain';
 import { freePort, startDevServer, type DevServer } from '../../scripts/temporal-dev-server';
 import type { RunResult } from '../../src/shared/runbooks';
-import { LOCAL, PEOPLE, startLocalStack, testPolicy, type LocalStack } from '../helpers/stack';
+import { LOCAL, PEOPLE, resultOf, startLocalStack, testPolicy, type LocalStack } from '../helpers/stack';
 import { testDataConverter, uniqueId } from '../helpers/temporal';
 import { decide, waitForApproval } from '../workflows/support';
 import { printTable, type Row } from './support';
@@ -56,7 +56,7 @@ describe('the Temporal server restarts while a run waits for approval', () => {
     server = await startDevServer({ cli: ensureTemporalCli().path, port, dbFile });
     const again = await waitForApproval(handle);
     const accepted = await decide(handle, PEOPLE.alice, 'approve');
-    const result = (await handle.result()) as RunResult;
+    const result = await resultOf(handle);
     const keySource = (
       s.local.state.getStorageAccount(account.subscriptionId, account.resourceGroup, account.name) as {
         properties: { encryption: { keySource: string } };

@@ -3,7 +3,13 @@
  * worker on a unique task queue with the project's worker factory and the shared bundle, the
  * Azure the activities act on, and a chat recorder standing in for Teams.
  */
-import type { Client, WorkflowHandle, WorkflowHandleWithFirstExecutionRunId } from '@temporalio/client';
+import {
+  WorkflowFailedError,
+  type Client,
+  type WorkflowHandle,
+  type WorkflowHandleWithFirstExecutionRunId,
+} from '@temporalio/client';
+import { ApplicationFailure } from '@temporalio/common';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import type { Worker } from '@temporalio/worker';
 import { createCmkWorker } from '../../worker';
@@ -351,7 +357,18 @@ function chatActivities(
   };
 }
 
-/** Waits for a run's result. */
-export function resultOf(handle: WorkflowHandle): Promise<RunResult> {
-  return handle.result() as Promise<RunResult>;
+/**
+ * Waits for a run's result: its return value, or for a run that failed (a failed workflow) the
+ * result it carried in its failure's details.
+ */
+export async function resultOf(handle: Pick<WorkflowHandle, 'result'>): Promise<RunResult> {
+  try {
+    return (await handle.result()) as RunResult;
+  } catch (error) {
+    const cause = error instanceof WorkflowFailedError ? error.cause : undefined;
+    const carried =
+      cause instanceof ApplicationFailure ? (cause.details?.[0] as RunResult | undefined) : undefined;
+    if (carried?.outcome) return carried;
+    throw error;
+  }
 }

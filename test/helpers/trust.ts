@@ -20,6 +20,7 @@ import {
   decideUpdate,
   statusQuery,
   type ApprovalPolicy,
+  type CancelInput,
   type DecideInput,
   type Person,
   type RequestOperation,
@@ -216,4 +217,21 @@ export function workerTrustEnv(policy: ApprovalPolicy): Record<string, string> {
   }
   if (policy.alwaysApprove?.length) env.CMK_ALWAYS_APPROVE = policy.alwaysApprove.join(',');
   return env;
+}
+
+/** What `cancel <account>` sends, signed as the bot signs it, for the run in `status`. */
+export async function signedCancel(
+  status: Pick<RunStatus, 'workflowId' | 'runId'>,
+  person: Person,
+  { tenantId = TEST_TENANT, activityId }: { tenantId?: string; activityId?: string } = {},
+): Promise<CancelInput> {
+  const proof = await testSigner.signRunAction({
+    action: 'cancel',
+    workflowId: status.workflowId,
+    runId: status.runId,
+    person,
+    tenantId,
+    activityId: activityId ?? `message-${Math.random().toString(36).slice(2)}`,
+  });
+  return { aadObjectId: person.aadObjectId.toLowerCase(), name: person.name, tenantId, proof };
 }

@@ -3,7 +3,7 @@ import { after, before, describe, test } from 'node:test';
 import { WorkflowExecutionAlreadyStartedError } from '@temporalio/client';
 import { workflowIdFor, type AccountRef } from '../../src/shared/accounts';
 import type { ConfigureCmkInput, RunResult } from '../../src/shared/runbooks';
-import { LOCAL, PEOPLE, startLocalStack, testPolicy, type LocalStack } from '../helpers/stack';
+import { LOCAL, PEOPLE, resultOf, startLocalStack, testPolicy, type LocalStack } from '../helpers/stack';
 import { uniqueId } from '../helpers/temporal';
 import { decide, waitForApproval, waitForStatus } from './support';
 
@@ -45,7 +45,7 @@ describe('the runbooks on the local Azure with the real activities', () => {
   const approved = async (handle: Awaited<ReturnType<LocalStack['start']>>): Promise<RunResult> => {
     await waitForApproval(handle);
     await decide(handle, PEOPLE.alice, 'approve');
-    return (await handle.result()) as RunResult;
+    return resultOf(handle);
   };
   const configured = async (): Promise<{ account: AccountRef; vault: string }> => {
     const account = s.newAccount('stwf');
@@ -194,7 +194,7 @@ describe('the runbooks on the local Azure with the real activities', () => {
         },
       ],
     });
-    const result = (await handle.result()) as RunResult;
+    const result = await resultOf(handle);
     s.local.faults.reset();
     assert.equal(result.outcome, 'failed');
     assert.equal(result.errorType, 'AuthorizationFailed');
@@ -215,7 +215,7 @@ describe('the runbooks on the local Azure with the real activities', () => {
     await decide(handle, PEOPLE.alice, 'approve');
     await waitForStatus(handle, (st) => st.steps.some((x) => x.id === 'vault'));
     await s.restartWorker();
-    const result = (await handle.result()) as RunResult;
+    const result = await resultOf(handle);
     s.local.faults.reset();
     assert.equal(result.outcome, 'succeeded', result.message);
     assert.equal(s.local.state.listKeyVersions(vault, 'cmk-key').length, 1);

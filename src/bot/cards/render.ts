@@ -9,7 +9,11 @@ import errorTemplate from './error.json';
 import helpTemplate from './help.json';
 import runTemplate from './run.json';
 import runsTemplate from './runs.json';
+import { escapeMarkup } from './markup';
 import { runCardData, type Viewer } from './run-view';
+import type { ReaderContext } from './approval-view';
+
+export { escapeMarkup } from './markup';
 
 /** An Adaptive Card as plain JSON. */
 export type AdaptiveCardJson = Record<string, unknown> & { type: 'AdaptiveCard'; version: string };
@@ -32,16 +36,30 @@ function expand(template: Template, data: object): AdaptiveCardJson {
   return card as AdaptiveCardJson;
 }
 
-/**
- * The run card: plan preview, approvals, stage, outcome and the Temporal UI link.
- * `approverUserIds` (Teams user ids) get an automatic refresh that shows them the buttons.
- */
+/** Who the run card is drawn for: whose clients refresh it, and what the reader's context is. */
+export interface RunCardContext extends ReaderContext {
+  /**
+   * Teams user ids whose clients refresh the card to their own view while approval is pending
+   * (default: nobody), or `everyone`: every member's client (Teams does so in chats of 60 or fewer).
+   */
+  refreshFor?: string[] | 'everyone';
+}
+
+/** The run card: plan preview, approvals, stage, outcome and the Temporal UI link. */
 export function renderRunCard(
   status: RunStatus,
   viewer: Viewer = { canDecide: false },
-  approverUserIds: string[] = [],
+  context: RunCardContext = {},
 ): AdaptiveCardJson {
-  return expand(templates.run, { ...runCardData(status, viewer), approverUserIds });
+  const refreshFor = context.refreshFor ?? [];
+  const card = expand(templates.run, {
+    ...runCardData(status, viewer, context),
+    approverUserIds: refreshFor === 'everyone' ? [] : refreshFor,
+  });
+  // Left out, `userIds` means every member: Teams' own fallback when the approvers cannot be named.
+  const refresh = card.refresh as { userIds?: string[] } | undefined;
+  if (refresh && refreshFor === 'everyone') delete refresh.userIds;
+  return card;
 }
 
 /** What went wrong with a command, in words, plus the right form and optional choices or link. */
@@ -53,14 +71,6 @@ export interface ErrorCardInput {
   /** E.g. the resource ids of an ambiguous account name. */
   choices?: string[];
   link?: { title: string; url: string };
-}
-
-/**
- * Text for a TextBlock that Teams renders as markdown with HTML: `<` and `>` as entities, so a
- * placeholder like `<object id>` or markup in a display name shows as typed instead of vanishing.
- */
-export function escapeMarkup(text: string): string {
-  return text.replace(/</g, '&lt;').replace(/>/g, '&gt;');
 }
 
 /** The card answering a malformed or refused command; every line is shown exactly as written. */

@@ -6,6 +6,9 @@ import { accountId } from '../../shared/accounts';
 import type { RunStatus, Stage } from '../../shared/approval';
 import type { EncryptionSettings } from '../../shared/plan';
 import { OPERATION_TITLES, type RunOutcome } from '../../shared/runbooks';
+import { OUTCOME_LABELS } from '../../shared/status';
+import { approvalLine, deadlineLine, decisionLine, personName, type ReaderContext } from './approval-view';
+import { escapeMarkup } from './markup';
 
 /** Who is looking at the card, which decides whether Approve/Reject are shown. */
 export interface Viewer {
@@ -42,6 +45,8 @@ export interface RunCardData {
   warnings: { text: string }[];
   hasApproval: boolean;
   approvalLine: string;
+  hasDeadline: boolean;
+  deadlineLine: string;
   decisions: { line: string }[];
   pending: boolean;
   canDecide: boolean;
@@ -56,7 +61,8 @@ interface Fact {
   value: string;
 }
 
-const STAGE_LABELS: Record<Stage, string> = {
+/** Each stage in words. */
+export const STAGE_LABELS: Record<Stage, string> = {
   preflight: 'Checking the account',
   'awaiting-approval': 'Waiting for approval',
   running: 'Making changes',
@@ -65,31 +71,37 @@ const STAGE_LABELS: Record<Stage, string> = {
   done: 'Finished',
 };
 
-const OUTCOMES: Record<RunOutcome, { title: string; style: RunCardData['outcomeStyle'] }> = {
-  succeeded: { title: '✅ Succeeded', style: 'good' },
-  rejected: { title: '🚫 Rejected', style: 'attention' },
-  expired: { title: '⌛ Approval expired', style: 'warning' },
-  blocked: { title: '⛔ Blocked', style: 'attention' },
-  invalid: { title: '⛔ Invalid request', style: 'attention' },
-  failed: { title: '❌ Failed', style: 'attention' },
-  pending: { title: '⏳ Pending', style: 'emphasis' },
+const OUTCOME_STYLES: Record<RunOutcome, RunCardData['outcomeStyle']> = {
+  succeeded: 'good',
+  rejected: 'attention',
+  expired: 'warning',
+  blocked: 'attention',
+  cancelled: 'warning',
+  invalid: 'attention',
+  failed: 'attention',
+  pending: 'emphasis',
 };
 
-/** Builds the run card's data for one viewer (everyone gets `canDecide: false`). */
-export function runCardData(status: RunStatus, viewer: Viewer = { canDecide: false }): RunCardData {
+/** Builds the run card's data for one viewer (everyone gets `canDecide: false`) and reader. */
+export function runCardData(
+  status: RunStatus,
+  viewer: Viewer = { canDecide: false },
+  reader: ReaderContext = {},
+): RunCardData {
   const plan = status.plan ?? status.result?.plan;
   const approval = status.approval;
-  const pending = approval.state === 'pending' && !status.result;
+  const names = reader.names ?? {};
+  const pending = approval.state === 'pending' && !status.result && !status.cancelled;
   const steps = (plan?.steps ?? []).map((step) => {
     const done = status.steps.find((s) => s.id === step.id);
     const marks = [
       step.destructive ? '⚠️ destructive' : '',
       step.irreversible ? '🔒 irreversible' : '',
-      step.skip ? 'already done' : '',
+      step.skip && !done ? 'already done' : '',
     ].filter(Boolean);
     const icon = done ? STEP_ICONS[done.status] : '•';
     const detail = done?.detail ? ` — ${done.detail}` : '';
-    return { line: `${icon} ${step.title}${marks.length ? ` (${marks.join(', ')})` : ''}${detail}` };
+    return { line: text(`${icon} ${step.title}${marks.length ? ` (${marks.join(', ')})` : ''}${detail}`) };
   });
   const irreversible = plan?.irreversible ?? [];
   const marksText = [
@@ -98,41 +110,49 @@ export function runCardData(status: RunStatus, viewer: Viewer = { canDecide: fal
   ]
     .filter(Boolean)
     .join(' ');
-  const outcome = status.result ? OUTCOMES[status.result.outcome] : undefined;
+  // A withdrawn run shows it at once, before the runbook has written its result.
+  const outcomeKind: RunOutcome | undefined =
+    status.result?.outcome ?? (status.cancelled ? 'cancelled' : undefined);
+  const outcome = outcomeKind
+    ? { title: OUTCOME_LABELS[outcomeKind], style: OUTCOME_STYLES[outcomeKind] }
+    : undefined;
   const note = viewer.note ?? '';
+  const deadline = deadlineLine(status, reader);
   return {
-    title: `${OPERATION_TITLES[status.operation]} · ${status.account.name}`,
-    summary: status.summary,
-    accountId: accountId(status.account),
-    requester: status.requester.name || status.requester.aadObjectId,
+    title: text(`${OPERATION_TITLES[status.operation]} · ${status.account.name}`),
+    summary: text(status.summary),
+    accountId: text(accountId(status.account)),
+    requester: text(personName(status.requester.aadObjectId, status.requester.name, names)),
     stageLabel: STAGE_LABELS[status.stage] ?? status.stage,
     workflowId: status.workflowId,
     runId: status.runId,
     fingerprint: plan?.fingerprint ?? '',
     hasOutcome: Boolean(outcome),
     outcomeTitle: outcome?.title ?? '',
-    outcomeMessage: status.result?.message ?? '',
+    outcomeMessage: text(
+      status.result?.message ?? (status.cancelled ? `Cancelled by ${status.cancelled.by.name}.` : ''),
+    ),
     outcomeStyle: outcome?.style ?? 'emphasis',
     hasMarks: marksText.length > 0 && !status.result,
-    marksText,
+    marksText: text(marksText),
     hasPlan: Boolean(plan),
     before: plan ? encryptionFacts(plan.before) : [],
     after: plan ? encryptionFacts(status.result?.encryption ?? plan.after) : [],
     hasSteps: steps.length > 0,
     steps,
     hasBlockers: (plan?.blockers.length ?? 0) > 0,
-    blockers: plan?.blockers.map((b) => ({ message: b.message, fix: b.fix })) ?? [],
+    blockers: plan?.blockers.map((b) => ({ message: text(b.message), fix: text(b.fix) })) ?? [],
     hasWarnings: (plan?.warnings.length ?? 0) > 0,
-    warnings: plan?.warnings.map((text) => ({ text })) ?? [],
+    warnings: plan?.warnings.map((w) => ({ text: text(w) })) ?? [],
     hasApproval: approval.state !== 'not-required',
-    approvalLine: approvalLine(status),
-    decisions: approval.decisions.map((d) => ({
-      line: `${d.verdict === 'approve' ? '✅' : '🚫'} ${d.approverName || d.approverAadId} ${d.verdict === 'approve' ? 'approved' : 'rejected'}${d.comment ? `: ${d.comment}` : ''}`,
-    })),
+    approvalLine: text(approvalLine(status, reader)),
+    hasDeadline: deadline.length > 0,
+    deadlineLine: text(deadline),
+    decisions: approval.decisions.map((d) => ({ line: text(decisionLine(d, names)) })),
     pending,
     canDecide: pending && viewer.canDecide,
     hasNote: note.length > 0,
-    note,
+    note: text(note),
     hasUiUrl: Boolean(status.uiUrl),
     uiUrl: status.uiUrl ?? '',
   };
@@ -140,36 +160,27 @@ export function runCardData(status: RunStatus, viewer: Viewer = { canDecide: fal
 
 const STEP_ICONS = { done: '✅', skipped: '➖', failed: '❌', compensated: '↩️' } as const;
 
-function approvalLine(status: RunStatus): string {
-  const a = status.approval;
-  const approvals = a.decisions.filter((d) => d.verdict === 'approve').length;
-  switch (a.state) {
-    case 'pending':
-      return `Approvals: ${approvals} of ${a.quorum}${a.deadline ? ` · until ${a.deadline}` : ''}`;
-    case 'approved':
-      return `Approved (${approvals} of ${a.quorum})`;
-    case 'rejected':
-      return 'Rejected';
-    case 'expired':
-      return 'The approval expired before enough approvers agreed';
-    case 'lapsed':
-      return `The earlier approval lapsed${a.lapsedReason ? `: ${a.lapsedReason}` : ''}`;
-    case 'not-required':
-      return '';
-  }
-}
-
 function encryptionFacts(settings: EncryptionSettings): Fact[] {
   if (settings.keySource !== 'Microsoft.Keyvault') {
     return [{ title: 'Key source', value: 'Microsoft-managed keys' }];
   }
   const facts: Fact[] = [{ title: 'Key source', value: 'Customer-managed (Key Vault)' }];
-  if (settings.vaultUri) facts.push({ title: 'Vault', value: settings.vaultUri });
-  if (settings.keyName) facts.push({ title: 'Key', value: settings.keyName });
+  if (settings.vaultUri) facts.push({ title: 'Vault', value: text(settings.vaultUri) });
+  if (settings.keyName) facts.push({ title: 'Key', value: text(settings.keyName) });
   facts.push({
     title: 'Version',
-    value: settings.keyVersion ? `pinned to ${settings.keyVersion}` : 'versionless (follows rotation)',
+    value: settings.keyVersion ? `pinned to ${text(settings.keyVersion)}` : 'versionless (follows rotation)',
   });
-  if (settings.identity) facts.push({ title: 'Identity', value: settings.identity });
+  if (settings.identity) facts.push({ title: 'Identity', value: text(identityInWords(settings.identity)) });
   return facts;
 }
+
+/** `SystemAssigned`, or a user-assigned identity by its name rather than its resource id. */
+function identityInWords(identity: string): string {
+  if (identity === 'SystemAssigned') return 'system-assigned';
+  const name = /\/userAssignedIdentities\/([^/]+)$/i.exec(identity)?.[1];
+  return name ? `user-assigned ${name}` : identity;
+}
+
+/** Text as the card shows it: Teams renders TextBlocks as markdown with HTML, so `<x>` must stay text. */
+const text = escapeMarkup;

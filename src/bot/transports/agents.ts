@@ -181,14 +181,14 @@ const cardActivity = (card: AdaptiveCardJson) => MessageFactory.attachment(CardF
 /** A conversation channel over an Agents SDK turn. */
 function channelOver(ctx: TurnContext): ConversationChannel {
   return {
-    async getMemberId(aadObjectId) {
+    async getMember(aadObjectId) {
       const connector = ctx.turnState.get<ConnectorClient>(ctx.adapter.ConnectorClientKey);
       // The SDK puts both ids into the path as given; Teams ids carry ':' and '@', encoded as botbuilder does.
       const member = await connector.getConversationMember(
         encodeURIComponent(aadObjectId),
         encodeURIComponent(ctx.activity.conversation?.id ?? ''),
       );
-      return member.id || undefined;
+      return member.id ? { id: member.id, ...(member.name ? { name: member.name } : {}) } : undefined;
     },
     async sendCard(card) {
       return (await ctx.sendActivity(cardActivity(card)))?.id || undefined;

@@ -167,8 +167,9 @@ const cardActivity = (card: AdaptiveCardJson) => MessageFactory.attachment(CardF
 /** A conversation channel over a botbuilder turn. */
 function channelOver(ctx: TurnContext): ConversationChannel {
   return {
-    async getMemberId(aadObjectId) {
-      return (await TeamsInfo.getMember(ctx, aadObjectId)).id || undefined;
+    async getMember(aadObjectId) {
+      const member = await TeamsInfo.getMember(ctx, aadObjectId);
+      return member.id ? { id: member.id, ...(member.name ? { name: member.name } : {}) } : undefined;
     },
     async sendCard(card) {
       return (await ctx.sendActivity(cardActivity(card)))?.id;

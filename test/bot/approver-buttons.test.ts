@@ -1,0 +1,101 @@
+import assert from 'node:assert/strict';
+import { after, afterEach, before, describe, test } from 'node:test';
+import { statusQuery, type ApprovalPolicy } from '../../src/shared/approval';
+import { anyMemberMayRequest } from '../helpers/trust';
+import { SDKS } from './channel';
+import { actionsOf, cardText, chatWith, startChatStack, type ChatStack } from './chat-stack';
+import { APPROVER, APPROVER_2, REQUESTER } from './fixtures';
+
+const OUTSIDER = { aadObjectId: '00000000-0000-0000-0000-0000000000f1', name: 'Oscar Outsider' };
+
+describe('approvers get their buttons without pressing Refresh (issue 14, measurement 3)', () => {
+  let stack: ChatStack;
+  let policy: ApprovalPolicy;
+
+  before(async () => {
+    stack = await startChatStack();
+    stack.connector.members.names.set(APPROVER.aadObjectId, APPROVER.name);
+    stack.connector.members.names.set(APPROVER_2.aadObjectId, APPROVER_2.name);
+    policy = {
+      approvers: { configure: [APPROVER.aadObjectId, APPROVER_2.aadObjectId] },
+      quorum: { configure: 2 },
+      deadline: '1h',
+      tenantId: stack.tenantId,
+      alwaysApprove: ['configure'],
+      requesters: anyMemberMayRequest(),
+    };
+  });
+  afterEach(() => {
+    stack.connector.members.unknown = false;
+  });
+  after(async () => {
+    await stack?.close();
+  });
+
+  for (const sdk of SDKS) {
+    test(`when Teams names the approvers (${sdk}), then their clients refresh to the buttons by themselves, the card names them, and someone who decided drops out of the refresh`, async () => {
+      const side = await stack.startSide(sdk, { policy });
+      try {
+        const chat = chatWith(stack, () => side);
+        const account = stack.newAccount();
+        await chat.say(REQUESTER, `configure ${account.name}`);
+        const { messageId, card, data } = await chat.approvalCard();
+        assert.deepEqual(
+          (card.refresh as { userIds: string[] }).userIds.sort(),
+          [`29:${APPROVER.aadObjectId}`, `29:${APPROVER_2.aadObjectId}`].sort(),
+        );
+        assert.deepEqual(
+          actionsOf(card),
+          ['Refresh', 'Open in Temporal UI'],
+          'no buttons in everyone’s view',
+        );
+        assert.match(cardText(card), /Approvals: 0 of 2 · from Megan Bowen, Lee Gu/);
+
+        assert.match(await chat.click(APPROVER, 'refresh', messageId, data), /Approve[\s\S]*Reject/);
+        await chat.click(APPROVER, 'approve', messageId, data);
+        const after = await chat.cardShowing(messageId, /Approvals: 1 of 2 · from Lee Gu/);
+        assert.deepEqual((after.refresh as { userIds: string[] }).userIds, [`29:${APPROVER_2.aadObjectId}`]);
+        await stack.client.workflow.getHandle(account.workflowId).terminate('test done');
+      } finally {
+        await side.stop();
+      }
+    });
+
+    test(`when Teams cannot look the approvers up (${sdk}), then everyone's card carries Approve and Reject, an outsider's click is refused with the workflow's sentence and an approver's counts`, async () => {
+      stack.connector.members.unknown = true;
+      const side = await stack.startSide(sdk, { policy });
+      try {
+        const chat = chatWith(stack, () => side);
+        const account = stack.newAccount();
+        await chat.say(REQUESTER, `configure ${account.name}`);
+        const { messageId, card, data } = await chat.approvalCard();
+        assert.deepEqual(actionsOf(card), ['Approve', 'Reject', 'Refresh', 'Open in Temporal UI']);
+        assert.equal(
+          (card.refresh as { userIds?: string[] }).userIds,
+          undefined,
+          'every member’s client refreshes to their own view',
+        );
+        assert.match(cardText(card), /Only the approvers named above can approve or reject/);
+
+        assert.match(
+          await chat.click(OUTSIDER, 'approve', messageId, data),
+          /Not recorded: You are not an approver for Configure CMK\./,
+        );
+        assert.match(
+          await chat.click(REQUESTER, 'approve', messageId, data),
+          /Not recorded: You requested this run; someone else must approve it\./,
+        );
+        assert.match(await chat.click(APPROVER, 'approve', messageId, data), /Megan Bowen approved/);
+        const status = await stack.client.workflow.getHandle(account.workflowId).query(statusQuery);
+        assert.deepEqual(
+          status.approval.decisions.map((d) => d.approverName),
+          [APPROVER.name],
+          'only the approver’s click was recorded',
+        );
+        await stack.client.workflow.getHandle(account.workflowId).terminate('test done');
+      } finally {
+        await side.stop();
+      }
+    });
+  }
+});
