@@ -162,7 +162,12 @@ export async function main(
     namespace: config.temporal.namespace,
     taskQueue: config.temporal.taskQueue,
     activities,
-    trust: { policy: config.policy, botKeys: config.verifying.botKeys, trustedServiceUrls },
+    trust: {
+      policy: config.policy,
+      botKeys: config.verifying.botKeys,
+      trustedServiceUrls,
+      ...(config.bot.approvals ? { approvals: config.bot.approvals } : {}),
+    },
     dataConverter: createDataConverter(keys),
     ...(tracing ? { tracing } : {}),
     ...overrides,

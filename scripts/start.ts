@@ -20,7 +20,13 @@ import readline from 'node:readline';
 import { createPayloadKey } from '../src/codec/keys';
 import { propagationFromEnv, startLocalAzure, type LocalAzure } from '../src/local-azure';
 import { onFirstSignal } from '../src/telemetry/process';
-import { DEMO_APPROVERS, DEMO_USERS, playgroundServiceUrl, writePlaygroundConfig } from './demo-users';
+import {
+  DEMO_APPROVERS,
+  DEMO_USERS,
+  PLAYGROUND_CONVERSATIONS,
+  playgroundServiceUrl,
+  writePlaygroundConfig,
+} from './demo-users';
 import { ensureSigningKey } from './signing-key';
 import { startDevServer, type DevServer } from './temporal-dev-server';
 import { ensureTemporalCli } from './temporal-toolchain';
@@ -229,6 +235,10 @@ export async function startStack(): Promise<LocalStack> {
     // set CMK_QUORUM_REVOKE=2 (etc.) before npm start to see N-of-M.
     CMK_QUORUM: process.env.CMK_QUORUM ?? '1',
     CMK_APPROVAL_DEADLINE: process.env.CMK_APPROVAL_DEADLINE ?? '24h',
+    // Requests asked in the personal chat also reach the approvers in the Key Custodians group chat.
+    CMK_APPROVALS_CONVERSATION_ID: PLAYGROUND_CONVERSATIONS.groupChat,
+    CMK_APPROVALS_SERVICE_URL: playgroundServiceUrl(PORTS.playground),
+    CMK_APPROVALS_CONVERSATION_NAME: 'Key Custodians',
     MicrosoftAppId: '',
     MicrosoftAppPassword: '',
     CMK_BOT_PORT: String(PORTS.bot),

@@ -16,7 +16,12 @@ import {
   type ApprovalPolicy,
   type ApprovalRole,
 } from './shared/approval';
-import { TEAMS_SERVICE_URLS } from './shared/chat';
+import {
+  TEAMS_SERVICE_URLS,
+  conversationRefFor,
+  isTrustedServiceUrl,
+  type ApprovalsConversation,
+} from './shared/chat';
 import type { BotPublicKey } from './shared/proof';
 import { DEFAULT_TASK_QUEUE, OPERATION_ENV_SUFFIX, OPERATIONS, type Operation } from './shared/runbooks';
 import { loadCodecConfig, type CodecConfig } from './codec/keys';
@@ -81,6 +86,12 @@ export interface BotConfig {
    * sends its token to (default: Teams' documented hosts, {@link TEAMS_SERVICE_URLS}).
    */
   trustedServiceUrls: string[];
+  /**
+   * CMK_APPROVALS_CONVERSATION_ID (+ CMK_APPROVALS_SERVICE_URL, CMK_APPROVALS_CONVERSATION_NAME) —
+   * a channel or group chat the worker also posts every approval request to, @mentioning the
+   * approvers; unset, requests go only to the chat they were asked in.
+   */
+  approvals?: ApprovalsConversation;
 }
 
 /** The bot's signing key: only the bot holds it; the worker holds the public half. */
@@ -358,6 +369,8 @@ function loadBot(env: Env): BotConfig {
       host,
     );
   }
+  const trustedServiceUrls = loadServiceUrls(env);
+  const approvals = loadApprovalsConversation(env, trustedServiceUrls, appId);
   return {
     sdk,
     appId,
@@ -366,7 +379,41 @@ function loadBot(env: Env): BotConfig {
     appTenantId,
     port,
     host,
-    trustedServiceUrls: loadServiceUrls(env),
+    trustedServiceUrls,
+    ...(approvals ? { approvals } : {}),
+  };
+}
+
+/** The approvals conversation, when configured: an id, the connector it lives behind, a name. */
+function loadApprovalsConversation(
+  env: Env,
+  trustedServiceUrls: string[],
+  appId: string,
+): ApprovalsConversation | undefined {
+  const id = env.CMK_APPROVALS_CONVERSATION_ID?.trim();
+  if (!id) return undefined;
+  if (/\s/.test(id) || id.length > 512)
+    throw new ValidationError(
+      'CMK_APPROVALS_CONVERSATION_ID',
+      "a Teams conversation id (a channel's or group chat's 19:…@thread… id)",
+      id,
+    );
+  const serviceUrl = env.CMK_APPROVALS_SERVICE_URL?.trim();
+  if (!serviceUrl)
+    throw new ValidationError(
+      'CMK_APPROVALS_SERVICE_URL',
+      "required with CMK_APPROVALS_CONVERSATION_ID: the conversation's connector, the serviceUrl its activities carry (e.g. https://smba.trafficmanager.net/emea/)",
+    );
+  if (!isTrustedServiceUrl(serviceUrl, trustedServiceUrls))
+    throw new ValidationError(
+      'CMK_APPROVALS_SERVICE_URL',
+      'must lie under one of CMK_TRUSTED_SERVICE_URLS',
+      serviceUrl,
+    );
+  const tenant = (env.CMK_APPROVAL_TENANT_ID ?? env.AZURE_TENANT_ID)?.trim().toLowerCase();
+  return {
+    conversation: conversationRefFor(id, serviceUrl, tenant || undefined, appId ? `28:${appId}` : undefined),
+    name: env.CMK_APPROVALS_CONVERSATION_NAME?.trim() || 'the approvals chat',
   };
 }
 
@@ -685,6 +732,21 @@ export const CONFIG_KEYS: Record<string, { part: ConfigPart | 'runtime'; default
       default: TEAMS_SERVICE_URLS.join(','),
       about:
         'Bot Framework connectors the bot answers and the worker sends its token to (comma-separated URL prefixes)',
+    },
+    CMK_APPROVALS_CONVERSATION_ID: {
+      part: 'bot',
+      about:
+        'worker: a channel or group chat (its Teams conversation id) that every approval request is also posted to, approvers @mentioned',
+    },
+    CMK_APPROVALS_SERVICE_URL: {
+      part: 'bot',
+      about:
+        "worker: the approvals conversation's connector (the serviceUrl its activities carry); must be trusted",
+    },
+    CMK_APPROVALS_CONVERSATION_NAME: {
+      part: 'bot',
+      default: 'the approvals chat',
+      about: 'how cards name the approvals conversation, e.g. Key Custodians',
     },
     CMK_BOT_SIGNING_KEY_FILE: {
       part: 'signing',

@@ -4,33 +4,38 @@
  */
 import { ApplicationFailure } from '@temporalio/common';
 import type { RunStatus } from '../shared/approval';
-import type { ChatPort, ConversationRef } from '../shared/chat';
+import type { CardAudience, ChatPort, ConversationRef } from '../shared/chat';
 import { CMK_ERROR_TYPES, RETRYABLE_ERROR_TYPES } from '../shared/errors';
 import { ValidationError } from '../shared/names';
 import { Refusal } from '../shared/refusals';
 
 /** The three chat activities over a port. */
 export function createChatActivities(chat: ChatPort): {
-  postRunCard(input: { conversation: ConversationRef; status: RunStatus }): Promise<string>;
+  postRunCard(input: {
+    conversation: ConversationRef;
+    status: RunStatus;
+    audience?: CardAudience;
+  }): Promise<string>;
   updateRunCard(input: {
     conversation: ConversationRef;
     messageId: string;
     status: RunStatus;
+    audience?: CardAudience;
   }): Promise<void>;
   sendChatText(input: { conversation: ConversationRef; text: string }): Promise<void>;
 } {
   return {
-    postRunCard: ({ conversation, status }) =>
+    postRunCard: ({ conversation, status, audience }) =>
       deliver(() => {
         requireConversation(conversation);
-        return chat.postCard(conversation, status);
+        return chat.postCard(conversation, status, audience);
       }),
-    updateRunCard: ({ conversation, messageId, status }) =>
+    updateRunCard: ({ conversation, messageId, status, audience }) =>
       deliver(() => {
         requireConversation(conversation);
         if (typeof messageId !== 'string' || !messageId)
           throw new ValidationError('messageId', 'the id postRunCard returned');
-        return chat.updateCard(conversation, messageId, status);
+        return chat.updateCard(conversation, messageId, status, audience);
       }),
     sendChatText: ({ conversation, text }) =>
       deliver(() => {

@@ -6,6 +6,7 @@
 import { createHash } from 'node:crypto';
 import type { ApprovalPolicy } from '../shared/approval';
 import type { RunSettings, SettingsActivities } from '../shared/activities';
+import type { ApprovalsConversation } from '../shared/chat';
 import type { BotPublicKey } from '../shared/proof';
 import { canonicalJson } from './live-state';
 
@@ -14,6 +15,8 @@ export interface WorkerTrust {
   policy: ApprovalPolicy;
   botKeys: BotPublicKey[];
   trustedServiceUrls: readonly string[];
+  /** Where every approval request is also posted (`CMK_APPROVALS_CONVERSATION_ID`), if anywhere. */
+  approvals?: ApprovalsConversation;
 }
 
 /** sha256 (hex) of a policy's canonical JSON: equal policies hash equal whatever their key order. */
@@ -29,6 +32,7 @@ export function createSettingsActivities(trust: WorkerTrust): SettingsActivities
     policyHash: policyHashOf(trust.policy),
     botKeys: [...trust.botKeys],
     trustedServiceUrls: [...trust.trustedServiceUrls],
+    ...(trust.approvals ? { approvals: trust.approvals } : {}),
   };
   return { loadRunSettings: async () => settings };
 }

@@ -47,16 +47,16 @@ export function createChatPort(
   };
 
   return {
-    postCard(conversation, status) {
+    postCard(conversation, status, audience) {
       return turn(conversation, async (channel) => {
-        const id = await channel.sendCard(await cardForEveryone(status, channel, members));
+        const id = await channel.sendCard(await cardForEveryone(status, channel, members, audience));
         if (!id) throw new Error('Teams did not return a message id for the run card.');
         return id;
       });
     },
-    updateCard(conversation, messageId, status) {
+    updateCard(conversation, messageId, status, audience) {
       return turn(conversation, async (channel) =>
-        channel.updateCard(messageId, await cardForEveryone(status, channel, members)),
+        channel.updateCard(messageId, await cardForEveryone(status, channel, members, audience)),
       );
     },
     sendText(conversation, text) {

@@ -5,6 +5,8 @@
  * where Teams could not name them, carries the buttons itself for the workflow to sort out.
  */
 import type { RunStatus } from '../shared/approval';
+import type { CardAudience } from '../shared/chat';
+import { escapeMarkup } from './cards/markup';
 import { renderRunCard, type AdaptiveCardJson } from './cards/render';
 import type { ConversationChannel } from './chat-transport';
 
@@ -78,6 +80,7 @@ export async function cardForEveryone(
   status: RunStatus,
   channel: ConversationChannel,
   members: MemberLookup,
+  audience: CardAudience = 'everyone',
 ): Promise<AdaptiveCardJson> {
   const pending = status.approval.state === 'pending' && !status.result && !status.cancelled;
   const waiting = pending
@@ -89,15 +92,43 @@ export async function cardForEveryone(
   const known = pending ? await members(channel, status.approval.approvers) : new Map<string, MemberInfo>();
   const names = namesOf(known);
   const userIds = waiting.map((aad) => known.get(aad.toLowerCase())?.userId);
-  if (waiting.length > 0 && userIds.some((id) => id === undefined)) {
-    return renderRunCard(
-      status,
-      {
-        canDecide: true,
-        note: 'Only the approvers named above can approve or reject; anyone else is told why.',
-      },
-      { refreshFor: 'everyone', names },
-    );
-  }
-  return renderRunCard(status, { canDecide: false }, { refreshFor: userIds as string[], names });
+  // In the approvals conversation the card is the request itself: no line pointing to it.
+  const shown: RunStatus = audience === 'approvers' ? { ...status, approvalsRequest: undefined } : status;
+  const card =
+    waiting.length > 0 && userIds.some((id) => id === undefined)
+      ? renderRunCard(
+          shown,
+          {
+            canDecide: true,
+            note: 'Only the approvers named above can approve or reject; anyone else is told why.',
+          },
+          { refreshFor: 'everyone', names },
+        )
+      : renderRunCard(shown, { canDecide: false }, { refreshFor: userIds as string[], names });
+  return audience === 'approvers' && waiting.length > 0 ? withMentions(card, waiting, names) : card;
+}
+
+/**
+ * The request's first line @mentions the approvers who may still decide, so Teams notifies them:
+ * a card mention names the person by Entra object id and shows the text between `<at>` tags.
+ */
+export function withMentions(
+  card: AdaptiveCardJson,
+  approvers: string[],
+  names: Record<string, string>,
+): AdaptiveCardJson {
+  const mentions = approvers.map((aad, i) => {
+    const name = escapeMarkup(names[aad.toLowerCase()] ?? `approver ${i + 1}`);
+    return { type: 'mention', text: `<at>${name}</at>`, mentioned: { id: aad, name } };
+  });
+  const who = mentions.map((m) => m.text);
+  const list = who.length > 1 ? `${who.slice(0, -1).join(', ')} and ${who.at(-1)}` : (who[0] ?? '');
+  const line = {
+    type: 'TextBlock',
+    text: `Your approval is requested: ${list}`,
+    wrap: true,
+    weight: 'Bolder',
+  };
+  const msteams = { ...((card.msteams as Record<string, unknown> | undefined) ?? {}), entities: mentions };
+  return { ...card, msteams, body: [line, ...((card.body as unknown[]) ?? [])] };
 }

@@ -4,7 +4,7 @@
  */
 import type { AccountRef } from './accounts';
 import type { ApprovalPolicy, RunStatus } from './approval';
-import type { ConversationRef } from './chat';
+import type { ApprovalsConversation, CardAudience, ConversationRef } from './chat';
 import type { EncryptionSettings, KeyAccessGrant, Plan, RevocationSet } from './plan';
 import type { BotPublicKey } from './proof';
 import type { IdentityChoice, KeyChoice, VaultChoice } from './runbooks';
@@ -176,12 +176,17 @@ export interface CmkActivities {
     blobEndpoint?: string;
   }): Promise<ProbeResult>;
   /** Posts the run's card into the conversation; returns the message id. */
-  postRunCard(input: { conversation: ConversationRef; status: RunStatus }): Promise<string>;
+  postRunCard(input: {
+    conversation: ConversationRef;
+    status: RunStatus;
+    audience?: CardAudience;
+  }): Promise<string>;
   /** Updates the run's card for everyone. */
   updateRunCard(input: {
     conversation: ConversationRef;
     messageId: string;
     status: RunStatus;
+    audience?: CardAudience;
   }): Promise<void>;
   /** Sends a plain chat message. */
   sendChatText(input: { conversation: ConversationRef; text: string }): Promise<void>;
@@ -199,6 +204,8 @@ export interface RunSettings {
   /** Up to two keys (old and new while the bot's key is rotated). */
   botKeys: BotPublicKey[];
   trustedServiceUrls: string[];
+  /** Where every approval request is also posted; absent when none is configured. */
+  approvals?: ApprovalsConversation;
 }
 
 /** The activity a run reads the worker's settings with; `createCmkWorker` registers it from config. */

@@ -162,6 +162,8 @@ export interface RunStatus {
    * asked to follow): the bot leaves those to the run, so its edit never lands after the run's.
    */
   cards?: string[];
+  /** Where the approvers were asked, when an approvals conversation is configured: its name and a link. */
+  approvalsRequest?: { name: string; url: string };
 }
 
 /**

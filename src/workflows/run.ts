@@ -21,7 +21,7 @@ import {
   type RunStatus,
   type Stage,
 } from '../shared/approval';
-import type { ConversationRef } from '../shared/chat';
+import { teamsMessageLink, type CardAudience, type ConversationRef } from '../shared/chat';
 import type { Plan, StepId } from '../shared/plan';
 import type { Operation, RunContext, RunResult, StepResult } from '../shared/runbooks';
 import { SA } from '../shared/runbooks';
@@ -33,6 +33,7 @@ import type { TrustedContext } from './trust';
 export interface FollowedCard {
   conversation: ConversationRef;
   messageId: string;
+  audience?: CardAudience;
 }
 
 /**
@@ -50,6 +51,8 @@ export class Run {
   private messageId?: string;
   private trusted?: TrustedContext;
   private readonly followed: FollowedCard[] = [];
+  /** The request posted to the approvals conversation, once approval was first asked for. */
+  private approvalsCard?: FollowedCard;
 
   /**
    * Starts the `status` query at once, showing what was asked; who asked and which policy applies
@@ -149,8 +152,34 @@ export class Run {
 
   /** Tells the bot (through the status) which cards the run edits itself. */
   private listCards(): void {
-    const ids = [...(this.messageId ? [this.messageId] : []), ...this.followed.map((c) => c.messageId)];
+    const ids = [
+      ...(this.messageId ? [this.messageId] : []),
+      ...(this.approvalsCard ? [this.approvalsCard.messageId] : []),
+      ...this.followed.map((c) => c.messageId),
+    ];
     if (ids.length) this.status.cards = ids;
+  }
+
+  /**
+   * Approvers hear of a request where they are: the first time approval is asked for, the card is
+   * also posted to the configured approvals conversation (unless the request came from there),
+   * @mentioning them, and the requester's card links to it. Never fails the run.
+   */
+  private async askApprovers(): Promise<void> {
+    const approvals = this.context.approvals;
+    if (!approvals || this.approvalsCard || this.status.approval.state !== 'pending') return;
+    if (conversationIdOf(approvals.conversation) === conversationIdOf(this.context.conversation)) return;
+    try {
+      const conversation = approvals.conversation;
+      const messageId = await chat.postRunCard({ conversation, status: this.status, audience: 'approvers' });
+      this.approvalsCard = { conversation, messageId, audience: 'approvers' };
+      this.status.approvalsRequest = { name: approvals.name, url: teamsMessageLink(conversation, messageId) };
+      this.listCards();
+    } catch (error) {
+      log.warn('The approval request could not be posted to the approvals conversation', {
+        error: (error as Error).message,
+      });
+    }
   }
 
   /** Records what a step did (shown on the card and in the result). */
@@ -193,6 +222,8 @@ export class Run {
   async publish(): Promise<void> {
     const status = this.status;
     const conversation = this.context.conversation;
+    const asked = this.approvalsCard;
+    await this.askApprovers();
     if (conversation) {
       try {
         if (this.messageId === undefined) {
@@ -203,7 +234,8 @@ export class Run {
         log.warn('The run card could not be posted or updated', { error: (error as Error).message });
       }
     }
-    for (const card of [...this.followed]) {
+    const others = [...(asked ? [asked] : []), ...this.followed];
+    for (const card of others) {
       try {
         await chat.updateRunCard({ ...card, status });
       } catch (error) {
@@ -227,6 +259,11 @@ export class Run {
       log.warn('A chat message could not be sent', { error: (error as Error).message });
     }
   }
+}
+
+/** The Teams conversation id of a reference, for telling conversations apart. */
+function conversationIdOf(conversation: ConversationRef | undefined): unknown {
+  return (conversation as { conversation?: { id?: unknown } } | undefined)?.conversation?.id;
 }
 
 /**

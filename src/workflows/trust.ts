@@ -14,7 +14,7 @@ import {
   type RequestOperation,
 } from '../shared/approval';
 import type { RunSettings, SettingsActivities } from '../shared/activities';
-import { isTrustedServiceUrl, type ConversationRef } from '../shared/chat';
+import { isTrustedServiceUrl, type ApprovalsConversation, type ConversationRef } from '../shared/chat';
 import {
   checkFreshness,
   ProofNotValid,
@@ -40,6 +40,8 @@ export interface TrustedContext {
   startProof?: string;
   /** The chat connectors the worker sends to; a card to follow must be behind one of them. */
   trustedServiceUrls?: readonly string[];
+  /** Where approval requests are also posted, as the worker was configured when the run started. */
+  approvals?: ApprovalsConversation;
 }
 
 /** An operation and target a start proof may be signed for. */
@@ -89,6 +91,7 @@ export async function establishTrust(
     policyHash: loaded.policyHash,
     startProof: input.startProof,
     trustedServiceUrls: loaded.trustedServiceUrls,
+    ...(loaded.approvals ? { approvals: loaded.approvals } : {}),
   };
 }
 

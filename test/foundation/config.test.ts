@@ -261,6 +261,39 @@ describe('configuration', () => {
     );
   });
 
+  test('when an approvals conversation is configured, then the worker gets a reference behind a trusted connector, and a missing or untrusted connector is refused by name', () => {
+    const approvals = loadConfig(
+      {
+        ...valid,
+        CMK_APPROVALS_CONVERSATION_ID: '19:custodians@thread.tacv2',
+        CMK_APPROVALS_SERVICE_URL: 'https://smba.trafficmanager.net/emea/',
+        CMK_APPROVALS_CONVERSATION_NAME: 'Key Custodians',
+      },
+      ['bot'],
+    ).bot.approvals;
+    assert.equal(approvals?.name, 'Key Custodians');
+    assert.deepEqual(approvals?.conversation.conversation, {
+      id: '19:custodians@thread.tacv2',
+      conversationType: 'channel',
+      isGroup: true,
+      tenantId: TENANT.toLowerCase(),
+    });
+    assert.equal(approvals?.conversation.serviceUrl, 'https://smba.trafficmanager.net/emea/');
+    assert.equal(loadConfig(valid, ['bot']).bot.approvals, undefined, 'none unless configured');
+    assert.match(
+      problemsOf({ ...valid, CMK_APPROVALS_CONVERSATION_ID: '19:custodians@thread.v2' }),
+      /CMK_APPROVALS_SERVICE_URL: required with CMK_APPROVALS_CONVERSATION_ID/,
+    );
+    assert.match(
+      problemsOf({
+        ...valid,
+        CMK_APPROVALS_CONVERSATION_ID: '19:custodians@thread.v2',
+        CMK_APPROVALS_SERVICE_URL: 'https://attacker.example/',
+      }),
+      /CMK_APPROVALS_SERVICE_URL: must lie under one of CMK_TRUSTED_SERVICE_URLS/,
+    );
+  });
+
   test('when the bot has no app id and is asked to listen beyond loopback, then configuration refuses instead of rebinding', () => {
     assert.match(
       problemsOf({ ...valid, CMK_BOT_HOST: '0.0.0.0' }),

@@ -47,6 +47,10 @@ export interface RunCardData {
   approvalLine: string;
   hasDeadline: boolean;
   deadlineLine: string;
+  hasApprovalsRequest: boolean;
+  approvalsRequestLine: string;
+  approvalsRequestTitle: string;
+  approvalsRequestUrl: string;
   decisions: { line: string }[];
   pending: boolean;
   canDecide: boolean;
@@ -118,6 +122,7 @@ export function runCardData(
     : undefined;
   const note = viewer.note ?? '';
   const deadline = deadlineLine(status, reader);
+  const asked = status.approvalsRequest;
   return {
     title: text(`${OPERATION_TITLES[status.operation]} · ${status.account.name}`),
     summary: text(status.summary),
@@ -148,6 +153,10 @@ export function runCardData(
     approvalLine: text(approvalLine(status, reader)),
     hasDeadline: deadline.length > 0,
     deadlineLine: text(deadline),
+    hasApprovalsRequest: Boolean(asked) && approval.state !== 'not-required',
+    approvalsRequestLine: asked ? text(`📣 The approvers were asked in ${asked.name}.`) : '',
+    approvalsRequestTitle: asked ? `Open the request in ${asked.name}` : '',
+    approvalsRequestUrl: asked?.url ?? '',
     decisions: approval.decisions.map((d) => ({ line: text(decisionLine(d, names)) })),
     pending,
     canDecide: pending && viewer.canDecide,
