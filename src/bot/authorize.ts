@@ -86,6 +86,7 @@ const TITLES: Partial<Record<Refusal['name'], string>> = {
   CancelNotAllowed: 'Not yours to cancel',
   RunNotCancellable: 'Too late to cancel',
   NothingToCancel: 'Nothing to cancel',
+  ScheduleExists: 'Already scheduled',
 };
 
 /** The card a refusal is shown as. */

@@ -4,6 +4,7 @@
  */
 import { parseAccountId, validateUserAssignedIdentityId, type AccountRef } from '../shared/accounts';
 import { parseDurationMs } from '../shared/duration';
+import { MIN_ROTATION_EVERY, MIN_ROTATION_EVERY_MS } from '../shared/start';
 import {
   KEY_SIZES,
   ValidationError,
@@ -39,7 +40,7 @@ export type Command =
   | { kind: 'cancel'; account: AccountArg }
   | { kind: 'status'; account?: AccountArg }
   | { kind: 'runs' }
-  | { kind: 'scheduleRotation'; account: AccountArg; every: string; everyMs: number }
+  | { kind: 'scheduleRotation'; account: AccountArg; every: string; everyMs: number; replace: boolean }
   | { kind: 'unscheduleRotation'; account: AccountArg };
 
 /** The command kinds, in the order help lists them. */
@@ -81,8 +82,8 @@ export const COMMAND_FORMS = [
   { word: 'runs', usage: 'runs', description: 'List recent runs with their Temporal UI links' },
   {
     word: 'schedule-rotation',
-    usage: 'schedule-rotation <account> --every <duration>',
-    description: 'Rotate the key automatically, e.g. --every 90d',
+    usage: 'schedule-rotation <account> --every <duration> [--replace]',
+    description: `Rotate the key automatically, e.g. --every 90d (at least ${MIN_ROTATION_EVERY}); --replace an existing schedule`,
   },
   {
     word: 'unschedule-rotation',
@@ -112,7 +113,7 @@ const FLAGS: Record<Word, Record<string, 'value' | 'switch'>> = {
   cancel: {},
   status: {},
   runs: {},
-  'schedule-rotation': { every: 'value' },
+  'schedule-rotation': { every: 'value', replace: 'switch' },
   'unschedule-rotation': {},
 };
 
@@ -187,7 +188,13 @@ function build(word: Word, tokens: string[]): Command {
       const every = flags.every;
       if (typeof every !== 'string')
         throw new UsageError('--every <duration> is required, e.g. --every 90d.');
-      return { kind: 'scheduleRotation', account, every, everyMs: parseDurationMs(every, '--every') };
+      const everyMs = parseDurationMs(every, '--every');
+      if (everyMs < MIN_ROTATION_EVERY_MS) {
+        throw new UsageError(
+          `--every: at least ${MIN_ROTATION_EVERY} (got "${every}"); Key Vault itself rotates a key at most every 7 days, and each rotation leaves a key version behind.`,
+        );
+      }
+      return { kind: 'scheduleRotation', account, every, everyMs, replace: flags.replace === true };
     }
     case 'change-key': {
       const account = needAccount();

@@ -12,7 +12,7 @@ import { renderErrorCard, renderHelpCard, renderRunsCard, type AdaptiveCardJson 
 import { parseCommand, usageOf, type AccountArg } from './commands';
 import { authorizeCommand, refusalCard } from './authorize';
 import { isRunCommand, runRequestFor } from './run-inputs';
-import { AccountLocked, type RunService } from './run-service';
+import { AccountLocked, type ExistingSchedule, type RunService } from './run-service';
 import { cancelRun } from './handle-cancel';
 import type { ProofSigner } from './signing';
 import { startTargetOf } from '../shared/start';
@@ -96,7 +96,7 @@ export async function handleCommand(deps: CommandDeps, incoming: IncomingCommand
       }
       case 'scheduleRotation': {
         const account = await resolve(deps, command.account);
-        await deps.runs.scheduleRotation(
+        const scheduled = await deps.runs.scheduleRotation(
           {
             account,
             startProof: await sign('scheduleRotation', startTargetOf(account)),
@@ -105,10 +105,9 @@ export async function handleCommand(deps: CommandDeps, incoming: IncomingCommand
             owner: { aadObjectId: requester.aadObjectId, name: requester.name },
           },
           command.everyMs,
+          { replace: command.replace },
         );
-        return {
-          text: `${account.name} will be rotated every ${formatDuration(command.everyMs)}; each rotation reports here.`,
-        };
+        return { text: scheduledText(account.name, command.everyMs, scheduled.replaced) };
       }
       case 'cancel':
         return {
@@ -166,6 +165,19 @@ export async function handleCommand(deps: CommandDeps, incoming: IncomingCommand
     }
     throw error;
   }
+}
+
+/** What the person reads after `schedule-rotation`: the cadence, and what it replaced. */
+function scheduledText(account: string, everyMs: number, replaced?: ExistingSchedule): string {
+  const every = `every ${formatDuration(everyMs)}`;
+  if (!replaced) return `${account} will be rotated ${every}; each rotation reports here.`;
+  const was = [
+    replaced.everyInMs ? `every ${formatDuration(replaced.everyInMs)}` : '',
+    replaced.owner ? `set up by ${replaced.owner}` : '',
+  ]
+    .filter(Boolean)
+    .join(', ');
+  return `${account} will be rotated ${every}, replacing its schedule${was ? ` (${was})` : ''}; each rotation reports here.`;
 }
 
 function resolve(deps: CommandDeps, arg: AccountArg) {

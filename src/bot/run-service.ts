@@ -9,6 +9,7 @@ import {
   WorkflowUpdateFailedError,
   WorkflowUpdateStage,
   type Client,
+  type ScheduleDescription,
   type WorkflowExecutionInfo,
 } from '@temporalio/client';
 import { ScheduleAlreadyRunning, ScheduleNotFoundError } from '@temporalio/client';
@@ -24,12 +25,16 @@ import {
   type RunStatus,
   type Stage,
 } from '../shared/approval';
-import { ApprovalClosed, refusalOf } from '../shared/refusals';
+import { ApprovalClosed, ScheduleExists, refusalOf } from '../shared/refusals';
+import { formatDuration } from '../shared/duration';
+import { ValidationError } from '../shared/names';
 import { SA, type OutcomeAttribute } from '../shared/runbooks';
 import { OUTCOME_LABELS } from '../shared/status';
 import { STAGE_LABELS } from './cards/run-view';
 import { relativeTime } from './cards/time';
 import {
+  MIN_ROTATION_EVERY,
+  MIN_ROTATION_EVERY_MS,
   SCHEDULE_REQUESTER,
   SCHEDULED_ROTATION_WORKFLOW,
   scheduleIdFor,
@@ -47,6 +52,18 @@ export interface RunServiceOptions {
   namespace: string;
   /** Base URL of the Temporal UI, e.g. http://localhost:8233. */
   uiBaseUrl: string;
+}
+
+/** A rotation schedule as set up, and the one it replaced. */
+export interface ScheduledRotation {
+  scheduleId: string;
+  replaced?: ExistingSchedule;
+}
+
+/** What an account's rotation schedule is: its cadence and who set it up. */
+export interface ExistingSchedule {
+  everyInMs?: number;
+  owner?: string;
 }
 
 /** A run that was started. */
@@ -72,8 +89,15 @@ export class AccountLocked extends Error {
 /** Start, decide, read and list runs. */
 export interface RunService {
   start(request: RunRequest): Promise<StartedRun>;
-  /** Creates or updates the account's rotation schedule; returns its id. */
-  scheduleRotation(input: ScheduledRotationInput, everyInMs: number): Promise<string>;
+  /**
+   * Creates the account's rotation schedule. An existing one is replaced only with `replace`
+   * (and described in the result); otherwise {@link ScheduleExists} says what is there.
+   */
+  scheduleRotation(
+    input: ScheduledRotationInput,
+    everyInMs: number,
+    options?: { replace?: boolean },
+  ): Promise<ScheduledRotation>;
   /** Deletes the account's rotation schedule; false when there was none. */
   unscheduleRotation(account: AccountRef): Promise<boolean>;
   /**
@@ -150,14 +174,17 @@ export function createRunService(options: RunServiceOptions): RunService {
         throw error;
       }
     },
-    async scheduleRotation(input, everyInMs) {
+    async scheduleRotation(input, everyInMs, { replace = false } = {}) {
+      if (everyInMs < MIN_ROTATION_EVERY_MS) {
+        throw new ValidationError('--every', `at least ${MIN_ROTATION_EVERY}`, formatDuration(everyInMs));
+      }
       const scheduleId = scheduleIdFor(input.account);
       const action = {
         type: 'startWorkflow' as const,
         workflowType: SCHEDULED_ROTATION_WORKFLOW,
         workflowId: `${scheduleId}/run`,
         taskQueue: options.taskQueue,
-        args: [input],
+        args: [{ ...input, everyMs: everyInMs }],
         // Scheduled runs are searchable like chat-started ones; their rotateKey children inherit these.
         typedSearchAttributes: searchAttributesFor('rotate', input.account, SCHEDULE_REQUESTER),
         staticSummary: `Scheduled rotation · ${input.account.name}`,
@@ -165,11 +192,25 @@ export function createRunService(options: RunServiceOptions): RunService {
       const spec = { intervals: [{ every: everyInMs }] };
       try {
         await client.schedule.create({ scheduleId, spec, action, policies: { overlap: 'SKIP' } });
+        return { scheduleId };
       } catch (error) {
         if (!(error instanceof ScheduleAlreadyRunning)) throw error;
-        await client.schedule.getHandle(scheduleId).update((previous) => ({ ...previous, spec, action }));
       }
-      return scheduleId;
+      const handle = client.schedule.getHandle(scheduleId);
+      const existing = describeSchedule(await handle.describe());
+      if (!replace) {
+        const what = [
+          existing.everyInMs ? `every ${formatDuration(existing.everyInMs)}` : '',
+          existing.owner ? `set up by ${existing.owner}` : '',
+        ]
+          .filter(Boolean)
+          .join(', ');
+        throw new ScheduleExists(
+          `${input.account.name} already has a rotation schedule${what ? ` (${what})` : ''}; nothing changed. Add --replace to replace it, or unschedule-rotation ${input.account.name} to stop it.`,
+        );
+      }
+      await handle.update((previous) => ({ ...previous, spec, action }));
+      return { scheduleId, replaced: existing };
     },
     async unscheduleRotation(account) {
       const scheduleId = scheduleIdFor(account);
@@ -256,6 +297,16 @@ function runState(run: WorkflowExecutionInfo): string {
   if (temporalStatus === 'CANCELLED') return OUTCOME_LABELS.cancelled;
   if (temporalStatus === 'FAILED') return OUTCOME_LABELS.failed;
   return `${temporalStatus.toLowerCase().replace(/_/g, ' ')} (outcome not recorded)`;
+}
+
+/** An existing schedule's cadence and owner, as far as its description says. */
+function describeSchedule(description: ScheduleDescription): ExistingSchedule {
+  const everyInMs = description.spec.intervals?.[0]?.every;
+  const action = description.action;
+  const args =
+    action.type === 'startWorkflow' ? (action.args as ScheduledRotationInput[] | undefined) : undefined;
+  const owner = args?.[0]?.owner?.name;
+  return { ...(everyInMs ? { everyInMs } : {}), ...(owner ? { owner } : {}) };
 }
 
 /** Sends a run action as an update and waits for its answer; a refusal comes back as its class. */

@@ -89,6 +89,11 @@ export class FollowRefused extends Refusal {
   override readonly name = 'FollowRefused';
 }
 
+/** The bot: the account already has a rotation schedule and the command did not say `--replace`. */
+export class ScheduleExists extends Refusal {
+  override readonly name = 'ScheduleExists';
+}
+
 const REFUSALS = {
   NotInTenant,
   IdentityMissing,
@@ -106,6 +111,7 @@ const REFUSALS = {
   NothingToCancel,
   FollowRefused,
   RunActionProofInvalid,
+  ScheduleExists,
 } as const;
 
 /** The reason codes, which are also the Temporal failure types refusals travel as. */

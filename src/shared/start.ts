@@ -137,6 +137,25 @@ export interface ScheduledRotationInput {
   confirmWithin?: string;
   /** Who set the schedule up; shown as the requester of each rotation. */
   owner?: Person;
+  /**
+   * The schedule's period in ms: a tick that finds the account busy retries within it instead of
+   * skipping it. Absent in schedules set up before, whose busy ticks are skipped.
+   */
+  everyMs?: number;
+}
+
+/**
+ * The shortest rotation cadence a schedule may have: Key Vault's own rotation policy rotates at
+ * most every 7 days (learn.microsoft.com, "Configure key auto-rotation in Azure Key Vault"), and
+ * every rotation leaves a key version behind and asks Azure Storage to move to it.
+ */
+export const MIN_ROTATION_EVERY = '7d';
+/** {@link MIN_ROTATION_EVERY} in milliseconds. */
+export const MIN_ROTATION_EVERY_MS = 7 * 86_400_000;
+
+/** How often a busy tick tries again: a tenth of the period, between a minute and an hour. */
+export function busyRetryEveryMs(everyMs: number): number {
+  return Math.min(3_600_000, Math.max(1_000, Math.floor(everyMs / 10)));
 }
 
 /** The id of an account's rotation schedule: `schedule/cmk-rotate/<account resource id, lowercased>`. */

@@ -18,4 +18,6 @@ export const PATCHES = {
   destructiveByEffect: 'destructive-by-effect',
   /** A run whose outcome is `failed` ends as a failed workflow (its result in the failure's details). */
   failedRunFails: 'failed-run-fails-workflow',
+  /** A scheduled rotation that finds its account busy retries within its period instead of skipping it. */
+  busyTickRetries: 'busy-tick-retries',
 } as const;

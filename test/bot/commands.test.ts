@@ -78,7 +78,16 @@ describe('chat commands', () => {
       account: { name: 'stcontoso' },
       every: '90d',
       everyMs: 90 * 86_400_000,
+      replace: false,
     });
+    assert.deepEqual(parseCommand('schedule-rotation stcontoso --every 30d --replace'), {
+      kind: 'scheduleRotation',
+      account: { name: 'stcontoso' },
+      every: '30d',
+      everyMs: 30 * 86_400_000,
+      replace: true,
+    });
+    assert.deepEqual(parseCommand('cancel stcontoso'), { kind: 'cancel', account: { name: 'stcontoso' } });
     assert.deepEqual(parseCommand('unschedule-rotation stcontoso'), {
       kind: 'unscheduleRotation',
       account: { name: 'stcontoso' },
@@ -103,6 +112,8 @@ describe('chat commands', () => {
     ['change-key stcontoso --key', /--key needs a value/, 'change-key'],
     ['schedule-rotation stcontoso', /--every <duration> is required/, 'schedule-rotation'],
     ['schedule-rotation stcontoso --every soon', /--every: a duration like 30m/, 'schedule-rotation'],
+    ['schedule-rotation stcontoso --every 5s', /--every: at least 7d \(got "5s"\)/, 'schedule-rotation'],
+    ['cancel', /The storage account is missing/, 'cancel'],
     ['rotate stcontoso stfinance', /Unexpected "stfinance"/, 'rotate'],
     ['revoke /subscriptions/x', /storage account resource id looks like/, 'revoke'],
   ];

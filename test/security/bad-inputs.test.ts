@@ -40,6 +40,11 @@ const COMMANDS: [string, RegExp][] = [
   ['change-key stcontoso', /--key <name> is required/],
   ['schedule-rotation stcontoso', /--every <duration> is required/],
   ['schedule-rotation stcontoso --every soon', /--every: a duration like 30m/],
+  ['schedule-rotation stcontoso --every 5s', /--every: at least 7d \(got "5s"\)/],
+  ['schedule-rotation stcontoso --every 6d', /--every: at least 7d/],
+  ['cancel', /storage account is missing/],
+  ['cancel stcontoso --force', /"--force" is not an option of cancel/],
+  ['cancel stnosuchaccount00', /No storage account named "stnosuchaccount00"/],
   [`rotate ${ID.replace(SUB, '00000000-0000-4000-8000-000000000000')}/stelsewhere`, /subscription/i],
   ['disable stdoesnotexist000', /stdoesnotexist000/],
 ];
