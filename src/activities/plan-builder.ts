@@ -98,14 +98,14 @@ export class PlanBuilder {
     if (!v.summary.purgeProtection) {
       if (allowPurgeProtection)
         this.step('vault', {
-          title: `Turn on purge protection for ${name} (irreversible)`,
+          title: `Turn on purge protection for ${name}`,
           irreversible: true,
         });
       else
         this.block(
           CMK_ERROR_TYPES.PurgeProtectionMissing,
           `Vault ${name} has no purge protection.`,
-          `Allow the runbook to turn it on (irreversible) or run \`az keyvault update --name ${name} --enable-purge-protection true\`.`,
+          `Add --enable-purge-protection to the command to let the runbook turn it on (irreversible), or run \`az keyvault update --name ${name} --enable-purge-protection true\`.`,
         );
     } else this.step('vault', { skip: true, title: `Use vault ${name}` });
     if (!v.summary.trustedServicesBypass)

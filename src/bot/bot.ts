@@ -38,6 +38,22 @@ function commandLabel(text: string): string {
   return KNOWN_COMMANDS.has(word) ? word : 'other';
 }
 
+/**
+ * A command whose sender has a display name: some clients send none, and a run must not show its
+ * requester as an object id, so the conversation's member list is asked (the name is then signed
+ * with the start like the rest). Without an answer, the command goes on unnamed.
+ */
+async function named(
+  command: IncomingCommand,
+  channel: ConversationChannel,
+  members: MemberLookup,
+): Promise<IncomingCommand> {
+  const { aadObjectId, name } = command.requester;
+  if (name || !aadObjectId) return command;
+  const found = (await members(channel, [aadObjectId])).get(aadObjectId.toLowerCase())?.name;
+  return found ? { ...command, requester: { aadObjectId, name: found } } : command;
+}
+
 /** What a person reads when their command failed for a reason that is not theirs. */
 export const COMMAND_FAILED_TEXT = 'Something went wrong on my side; it has been logged.';
 
@@ -92,9 +108,10 @@ export function createCmkBot(deps: CmkBotDeps): CmkBot {
   };
 
   return {
-    async onCommand(command, channel) {
-      deps.metrics?.commands.inc({ command: commandLabel(command.text) });
+    async onCommand(incoming, channel) {
+      deps.metrics?.commands.inc({ command: commandLabel(incoming.text) });
       let reply: Reply;
+      const command = await named(incoming, channel, members);
       try {
         reply = await handleCommand(deps, command);
       } catch (error) {

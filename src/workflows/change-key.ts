@@ -10,6 +10,7 @@ import type { IdentityChoice, ChangeKeyInput, RunResult } from '../shared/runboo
 import type { Plan } from '../shared/plan';
 import { describeEncryption, summaryLine } from '../shared/status';
 import { azure, azureLong } from './proxies';
+import { encryptionDone, grantDone, identityDone, keyDone, vaultDone } from './step-texts';
 import type { Run } from './run';
 import { runRunbook, type ChangeOutcome } from './runbook';
 import { probeInput } from './probe';
@@ -50,7 +51,7 @@ async function switchKey(
       azure.assignIdentity.executeWithOptions({ summary: `Check the identity of ${account.name}` }, [
         { account, identity: identityOf(approved) },
       ]),
-    (i) => i.identity,
+    identityDone,
   );
   guard.ran('identity', identity.changed);
   const grant = await run.step(
@@ -60,7 +61,7 @@ async function switchKey(
       azureLong.grantKeyAccess.executeWithOptions({ summary: `Grant key access on ${vault.name}` }, [
         { vault, principalId: identity.principalId, keyName: input.key.name },
       ]),
-    (g) => `${g.mode}${g.changed ? ', granted' : ', already granted'}`,
+    grantDone,
   );
   guard.ran('grant', grant.changed);
   const key = await run.step(
@@ -70,7 +71,7 @@ async function switchKey(
       azure.ensureKey.executeWithOptions({ summary: `Ensure key ${input.key.name}` }, [
         { vault, key: input.key, runId: workflowInfo().runId },
       ]),
-    (k) => `${k.name} ${k.version}${k.created ? ' (created)' : ''}`,
+    keyDone,
   );
   guard.ran('key', key.created);
   // The grant may have waited for propagation: Azure is read again before the switch.
@@ -84,7 +85,7 @@ async function switchKey(
           { summary: `Switch ${account.name} to ${vault.name}/${key.name}` },
           [{ account, key, identity: identity.identity, pinVersion: input.pinVersion }],
         ),
-      describeEncryption,
+      encryptionDone,
     );
     await run.setStage('confirming');
     const probe = await azureLong.probeDataAccess.executeWithOptions(
@@ -135,7 +136,7 @@ async function targetVault(run: Run, plan: Plan, input: ChangeKeyInput): Promise
         azureLong.ensureVault.executeWithOptions({ summary: `Ensure vault ${choice.name}` }, [
           { account: run.account, vault: choice, location: plan.location ?? plan.vault?.location ?? '' },
         ]),
-      (v) => (v.created ? 'created' : 'exists; checked'),
+      vaultDone,
     );
   }
   const current = plan.vault;

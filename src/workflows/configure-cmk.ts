@@ -10,6 +10,7 @@ import type { EncryptionSettings, Plan } from '../shared/plan';
 import type { ConfigureCmkInput, RunResult } from '../shared/runbooks';
 import { describeEncryption, summaryLine } from '../shared/status';
 import { azure, azureLong } from './proxies';
+import { encryptionDone, grantDone, identityDone, keyDone, vaultDone } from './step-texts';
 import type { Run } from './run';
 import { failureOf, runRunbook, type ChangeOutcome } from './runbook';
 import { probeInput } from './probe';
@@ -63,7 +64,7 @@ async function configure(
         azureLong.ensureVault.executeWithOptions({ summary: `Ensure vault ${input.vault.name}` }, [
           { account, vault: input.vault, location: plan.location ?? plan.vault?.location ?? '' },
         ]),
-      (v) => (v.created ? 'created with soft delete and purge protection' : 'exists; checked'),
+      vaultDone,
     );
     guard.ran('vault', vault.created || vault.purgeProtectionEnabled);
     if (vault.created)
@@ -75,7 +76,7 @@ async function configure(
         azure.assignIdentity.executeWithOptions({ summary: `Assign identity to ${account.name}` }, [
           { account, identity: input.identity },
         ]),
-      (i) => `${i.identity} (${i.principalId})`,
+      identityDone,
     );
     guard.ran('identity', identity.changed);
     const principalId = identity.principalId;
@@ -86,7 +87,7 @@ async function configure(
         azureLong.grantKeyAccess.executeWithOptions({ summary: `Grant key access on ${vault!.name}` }, [
           { vault: vault!, principalId, keyName: input.key.name },
         ]),
-      (g) => `${g.mode}${g.changed ? ', granted' : ', already granted'}`,
+      grantDone,
     );
     guard.ran('grant', grant.changed);
     if (grant.changed) run.remaining.push(`Key access for ${principalId} on ${vault.name}`);
@@ -97,7 +98,7 @@ async function configure(
         azure.ensureKey.executeWithOptions({ summary: `Ensure key ${input.key.name}` }, [
           { vault: vault!, key: input.key, runId: workflowInfo().runId },
         ]),
-      (k) => `${k.name} ${k.version}${k.created ? ' (created)' : ''}`,
+      keyDone,
     );
     guard.ran('key', key.created);
     if (key.created) run.remaining.push(`Key ${vault.name}/${key.name} version ${key.version}`);
@@ -111,7 +112,7 @@ async function configure(
         azure.enableCmk.executeWithOptions({ summary: `Enable CMK on ${account.name}` }, [
           { account, key: key!, identity: identity!.identity, pinVersion: input.pinVersion },
         ]),
-      describeEncryption,
+      encryptionDone,
     );
     return await confirm(run, plan, encryption);
   } catch (error) {

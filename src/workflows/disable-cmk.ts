@@ -5,6 +5,7 @@
 import type { DisableCmkInput, RunResult } from '../shared/runbooks';
 import { describeEncryption, summaryLine } from '../shared/status';
 import { azure, azureLong } from './proxies';
+import { encryptionDone } from './step-texts';
 import { runRunbook } from './runbook';
 import { probeInput } from './probe';
 
@@ -22,7 +23,7 @@ export async function disableCmk(input: DisableCmkInput): Promise<RunResult> {
         'Disable CMK',
         () =>
           azure.disableCmk.executeWithOptions({ summary: `Disable CMK on ${account.name}` }, [{ account }]),
-        describeEncryption,
+        encryptionDone,
       );
       await run.setStage('confirming');
       await run.step(

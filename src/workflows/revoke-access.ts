@@ -14,6 +14,7 @@ import { summaryLine } from '../shared/status';
 import { azure, azureLong } from './proxies';
 import type { Run } from './run';
 import { runRunbook, type ChangeOutcome } from './runbook';
+import { revokeDone } from './step-texts';
 import { probeInput } from './probe';
 import type { StepGuard } from './step-guard';
 
@@ -58,7 +59,7 @@ async function revokeApproved(run: Run, guard: StepGuard, disableKey: boolean): 
       plan = await guard.refused('revoke', refusal);
     }
   }
-  run.recordStep('revoke', 'Revoke key access', 'done', removedDetail(revoked));
+  run.recordStep('revoke', 'Revoke key access', 'done', revokeDone(revoked));
   guard.ran('revoke', revoked.removed !== 'none');
   if (!disableKey) return revoked;
   plan = await guard.before('disableKey');
@@ -82,11 +83,6 @@ function refusalOf(error: unknown): string | undefined {
   return error.cause.type === CMK_ERROR_TYPES.RevocationSetChanged ? error.cause.message : undefined;
 }
 
-function removedDetail(r: RevokeResult): string {
-  const count = r.grants?.length ?? (r.removed === 'none' ? 0 : 1);
-  return count ? `removed ${count} grant(s)` : 'nothing left to remove';
-}
-
 /** Runs started before revocations were bound to their approved list: one activity does both. */
 function revokeLegacy(run: Run, disableKey: boolean): Promise<RevokeResult> {
   const account = run.account;
@@ -97,7 +93,7 @@ function revokeLegacy(run: Run, disableKey: boolean): Promise<RevokeResult> {
       azure.revokeAccess.executeWithOptions({ summary: `Revoke key access of ${account.name}` }, [
         { account, disableKey },
       ]),
-    (r) => `removed ${r.removed}${r.keyDisabled ? ', key version disabled' : ''}`,
+    revokeDone,
   );
 }
 

@@ -7,6 +7,7 @@ import { parseDurationMs } from '../shared/duration';
 import type { RotateKeyInput, RunResult } from '../shared/runbooks';
 import { describeEncryption, summaryLine } from '../shared/status';
 import { azureLong } from './proxies';
+import { rotationDone } from './step-texts';
 import { runRunbook } from './runbook';
 import { probeInput } from './probe';
 
@@ -31,7 +32,7 @@ export async function rotateKey(input: RotateKeyInput): Promise<RunResult> {
           azureLong.rotateKey.executeWithOptions({ summary: `Rotate the key of ${account.name}` }, [
             { account, runId: workflowInfo().runId, confirmWithinMs },
           ]),
-        (r) => `new version ${r.newVersion} (${r.accountState})`,
+        rotationDone,
       );
       await run.setStage('confirming');
       const probe = await run.step(

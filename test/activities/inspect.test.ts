@@ -33,10 +33,9 @@ describe('inspect', () => {
     const blocker = plan.blockers.find((b) => b.code === 'PurgeProtectionMissing');
     assert.ok(blocker, 'purge protection blocks the plan');
     assert.match(blocker.message, /kv-nopurge has no purge protection/);
-    assert.match(
-      blocker.fix,
-      /allow the runbook to turn it on \(irreversible\)|enable-purge-protection true/i,
-    );
+    // The fix names the chat flag that lets the runbook do it, not only the az command.
+    assert.match(blocker.fix, /^Add --enable-purge-protection to the command/);
+    assert.match(blocker.fix, /az keyvault update --name kv-nopurge --enable-purge-protection true/);
     assert.equal(h.local.requestLog.writes().length, 0, 'inspect writes nothing');
   });
 

@@ -171,6 +171,9 @@ describe('run, error, help and runs cards', () => {
       assert.match(text, /Create vault kv-stcontoso with purge protection \(🔒 irreversible\)/);
       assert.match(text, /Encrypt stcontoso with kv-stcontoso\/cmk-key \(⚠️ destructive\)/);
       assert.match(text, /Approvals: 1 of 2/);
+      // The deadline goes out as Adaptive Cards' DATE/TIME, which the client formats in its own zone.
+      assert.match(text, /Decide by .*\d.*\d\d/);
+      assert.doesNotMatch(text, /\{\{(DATE|TIME)/);
       assert.match(text, /Lee Gu approved/);
       assert.match(text, /Infrastructure encryption/);
       assert.deepEqual(buttons, ['Approve', 'Reject', 'Refresh', 'Open in Temporal UI']);

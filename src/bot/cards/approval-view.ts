@@ -15,13 +15,17 @@ export interface ReaderContext {
   nowMs?: number;
 }
 
-/** A person by name: the one Teams gave, else the one recorded, else "an approver". */
+/**
+ * A person by name: the one recorded, else the one Teams gave, else `unknown` (never a bare
+ * object id alone, which no reader can place).
+ */
 export function personName(
   aadObjectId: string,
   recorded: string | undefined,
   names: Record<string, string> = {},
+  unknown = 'an approver',
 ): string {
-  return recorded || names[aadObjectId.toLowerCase()] || 'an approver';
+  return recorded || names[aadObjectId.toLowerCase()] || unknown;
 }
 
 /** The approval line: state, count and who may still decide. */

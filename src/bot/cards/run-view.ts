@@ -4,7 +4,7 @@
  */
 import { accountId } from '../../shared/accounts';
 import type { RunStatus, Stage } from '../../shared/approval';
-import type { EncryptionSettings } from '../../shared/plan';
+import type { EncryptionSettings, Plan } from '../../shared/plan';
 import { OPERATION_TITLES, type RunOutcome } from '../../shared/runbooks';
 import { OUTCOME_LABELS } from '../../shared/status';
 import { approvalLine, deadlineLine, decisionLine, personName, type ReaderContext } from './approval-view';
@@ -127,7 +127,14 @@ export function runCardData(
     title: text(`${OPERATION_TITLES[status.operation]} · ${status.account.name}`),
     summary: text(status.summary),
     accountId: text(accountId(status.account)),
-    requester: text(personName(status.requester.aadObjectId, status.requester.name, names)),
+    requester: text(
+      personName(
+        status.requester.aadObjectId,
+        status.requester.name,
+        names,
+        `someone unnamed (Entra object id ${status.requester.aadObjectId})`,
+      ),
+    ),
     stageLabel: STAGE_LABELS[status.stage] ?? status.stage,
     workflowId: status.workflowId,
     runId: status.runId,
@@ -141,8 +148,10 @@ export function runCardData(
     hasMarks: marksText.length > 0 && !status.result,
     marksText: text(marksText),
     hasPlan: Boolean(plan),
-    before: plan ? encryptionFacts(plan.before) : [],
-    after: plan ? encryptionFacts(status.result?.encryption ?? plan.after) : [],
+    before: plan ? [...encryptionFacts(plan.before), ...accessFacts(status, plan).before] : [],
+    after: plan
+      ? [...encryptionFacts(status.result?.encryption ?? plan.after), ...accessFacts(status, plan).after]
+      : [],
     hasSteps: steps.length > 0,
     steps,
     hasBlockers: (plan?.blockers.length ?? 0) > 0,
@@ -182,6 +191,34 @@ function encryptionFacts(settings: EncryptionSettings): Fact[] {
   });
   if (settings.identity) facts.push({ title: 'Identity', value: text(identityInWords(settings.identity)) });
   return facts;
+}
+
+/**
+ * A revocation changes access, not encryption: its card says who could reach the key before and
+ * what is left after — planned while it waits, as it ended once it has.
+ */
+function accessFacts(status: RunStatus, plan: Plan): { before: Fact[]; after: Fact[] } {
+  if (plan.operation !== 'revoke') return { before: [], after: [] };
+  const who = plan.before.identity ? identityInWords(plan.before.identity) : "the account's identity";
+  const key = plan.before.keyName ?? 'its key';
+  const revokeStep = plan.steps.find((s) => s.id === 'revoke');
+  const disables = plan.steps.some((s) => s.id === 'disableKey');
+  const before: Fact[] = [
+    {
+      title: 'Key access',
+      value: revokeStep?.skip ? `${who}: none found on ${key}` : `${who} can wrap and unwrap with ${key}`,
+    },
+  ];
+  const outcome = status.result?.outcome;
+  if (outcome && outcome !== 'succeeded') {
+    return {
+      before,
+      after: [{ title: 'Key access', value: outcome === 'failed' ? 'see the steps below' : 'unchanged' }],
+    };
+  }
+  const after: Fact[] = [{ title: 'Key access', value: 'removed: blob data can no longer be read' }];
+  if (disables) after.push({ title: 'Key version', value: 'disabled' });
+  return { before, after };
 }
 
 /** `SystemAssigned`, or a user-assigned identity by its name rather than its resource id. */
