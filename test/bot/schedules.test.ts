@@ -101,6 +101,7 @@ describe('rotation schedules from chat (issue 14, measurement 6)', () => {
         const configure = await chat.approvalCard();
         await chat.click(APPROVER, 'approve', configure.messageId, configure.data);
         await chat.cardShowing(configure.messageId, '✅ Succeeded');
+        await stack.client.workflow.getHandle(account.workflowId).result();
         assert.match(
           (await chat.say(REQUESTER, `schedule-rotation ${account.name} --every 30d`)).text,
           /will be rotated every 30d/,
