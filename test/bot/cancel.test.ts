@@ -56,6 +56,9 @@ describe('cancel: a request withdrawn from chat or from Temporal (issue 14, meas
         const answer = await chat.say(REQUESTER, `cancel ${account.name}`);
         assert.match(answer.text, /↩️ Cancelled/);
         assert.match(answer.text, new RegExp(`Cancelled by ${REQUESTER.name}`));
+        // The answer comes before the run has ended: it no longer says it waits, nor what it would have done.
+        assert.match(answer.text, /Stage\nEnding: cancelled/);
+        assert.doesNotMatch(answer.text, /Waiting for approval|After[\s\S]*Customer-managed/);
 
         const result = (await handle.result()) as RunResult;
         assert.equal(result.outcome, 'cancelled');

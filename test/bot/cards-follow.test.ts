@@ -43,6 +43,9 @@ describe('cards follow the run to its end, from every view (issue 14, measuremen
         const last = chat.cards().get(messageId)!;
         assert.match(cardText(last), /🚫 Rejected/);
         assert.match(cardText(last), /Rejected by Megan Bowen\. Nothing was changed\./);
+        // Its "After" is what is still so, not the plan that was turned down.
+        assert.match(cardText(last), /After[\s\S]*Key source\nunchanged \(Microsoft-managed keys\)/);
+        assert.doesNotMatch(cardText(last), /After[\s\S]*Customer-managed/);
         assert.equal(last.refresh, undefined);
         assert.deepEqual(actionsOf(last), ['Open in Temporal UI']);
         assert.equal(stack.keySourceOf(account), 'Microsoft.Storage');

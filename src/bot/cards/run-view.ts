@@ -75,6 +75,15 @@ export const STAGE_LABELS: Record<Stage, string> = {
   done: 'Finished',
 };
 
+/** Outcomes that end a run before it changed anything: its "After" is its "Before". */
+const NOTHING_CHANGED: ReadonlySet<RunOutcome> = new Set<RunOutcome>([
+  'rejected',
+  'expired',
+  'blocked',
+  'cancelled',
+  'invalid',
+]);
+
 const OUTCOME_STYLES: Record<RunOutcome, RunCardData['outcomeStyle']> = {
   succeeded: 'good',
   rejected: 'attention',
@@ -120,6 +129,8 @@ export function runCardData(
   const outcome = outcomeKind
     ? { title: OUTCOME_LABELS[outcomeKind], style: OUTCOME_STYLES[outcomeKind] }
     : undefined;
+  const unchanged = outcomeKind !== undefined && NOTHING_CHANGED.has(outcomeKind);
+  const access = plan ? accessFacts(status, plan) : { before: [], after: [] };
   const note = viewer.note ?? '';
   const deadline = deadlineLine(status, reader);
   const asked = status.approvalsRequest;
@@ -135,7 +146,9 @@ export function runCardData(
         `someone unnamed (Entra object id ${status.requester.aadObjectId})`,
       ),
     ),
-    stageLabel: STAGE_LABELS[status.stage] ?? status.stage,
+    // Withdrawn, the run is ending: it no longer waits for anyone, whatever its last stage was.
+    stageLabel:
+      status.cancelled && !status.result ? 'Ending: cancelled' : (STAGE_LABELS[status.stage] ?? status.stage),
     workflowId: status.workflowId,
     runId: status.runId,
     fingerprint: plan?.fingerprint ?? '',
@@ -148,10 +161,12 @@ export function runCardData(
     hasMarks: marksText.length > 0 && !status.result,
     marksText: text(marksText),
     hasPlan: Boolean(plan),
-    before: plan ? [...encryptionFacts(plan.before), ...accessFacts(status, plan).before] : [],
-    after: plan
-      ? [...encryptionFacts(status.result?.encryption ?? plan.after), ...accessFacts(status, plan).after]
-      : [],
+    before: plan ? [...encryptionFacts(plan.before), ...access.before] : [],
+    after: !plan
+      ? []
+      : unchanged
+        ? [...encryptionFacts(plan.before).slice(0, 1).map(asUnchanged), ...access.after]
+        : [...encryptionFacts(status.result?.encryption ?? plan.after), ...access.after],
     hasSteps: steps.length > 0,
     steps,
     hasBlockers: (plan?.blockers.length ?? 0) > 0,
@@ -174,6 +189,11 @@ export function runCardData(
     hasUiUrl: Boolean(status.uiUrl),
     uiUrl: status.uiUrl ?? '',
   };
+}
+
+/** A fact of a run that ended before any change: the same as before, and saying so. */
+function asUnchanged(fact: Fact): Fact {
+  return { title: fact.title, value: `unchanged (${fact.value})` };
 }
 
 const STEP_ICONS = { done: '✅', skipped: '➖', failed: '❌', compensated: '↩️' } as const;
@@ -209,7 +229,7 @@ function accessFacts(status: RunStatus, plan: Plan): { before: Fact[]; after: Fa
       value: revokeStep?.skip ? `${who}: none found on ${key}` : `${who} can wrap and unwrap with ${key}`,
     },
   ];
-  const outcome = status.result?.outcome;
+  const outcome = status.result?.outcome ?? (status.cancelled ? 'cancelled' : undefined);
   if (outcome && outcome !== 'succeeded') {
     return {
       before,
