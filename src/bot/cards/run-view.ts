@@ -123,14 +123,15 @@ export function runCardData(
   ]
     .filter(Boolean)
     .join(' ');
-  // A withdrawn run shows it at once, before the runbook has written its result.
-  const outcomeKind: RunOutcome | undefined =
-    status.result?.outcome ?? (status.cancelled ? 'cancelled' : undefined);
+  // A withdrawn or rejected run shows it at once, before the runbook has written its result: the
+  // card answering the click that ended it must not say less than the edit the run makes next.
+  const ending = endingOf(status);
+  const outcomeKind: RunOutcome | undefined = status.result?.outcome ?? ending?.outcome;
   const outcome = outcomeKind
     ? { title: OUTCOME_LABELS[outcomeKind], style: OUTCOME_STYLES[outcomeKind] }
     : undefined;
   const unchanged = outcomeKind !== undefined && NOTHING_CHANGED.has(outcomeKind);
-  const access = plan ? accessFacts(status, plan) : { before: [], after: [] };
+  const access = plan ? accessFacts(plan, outcomeKind) : { before: [], after: [] };
   const note = viewer.note ?? '';
   const deadline = deadlineLine(status, reader);
   const asked = status.approvalsRequest;
@@ -148,15 +149,13 @@ export function runCardData(
     ),
     // Withdrawn, the run is ending: it no longer waits for anyone, whatever its last stage was.
     stageLabel:
-      status.cancelled && !status.result ? 'Ending: cancelled' : (STAGE_LABELS[status.stage] ?? status.stage),
+      !status.result && ending ? `Ending: ${ending.outcome}` : (STAGE_LABELS[status.stage] ?? status.stage),
     workflowId: status.workflowId,
     runId: status.runId,
     fingerprint: plan?.fingerprint ?? '',
     hasOutcome: Boolean(outcome),
     outcomeTitle: outcome?.title ?? '',
-    outcomeMessage: text(
-      status.result?.message ?? (status.cancelled ? `Cancelled by ${status.cancelled.by.name}.` : ''),
-    ),
+    outcomeMessage: text(status.result?.message ?? ending?.message ?? ''),
     outcomeStyle: outcome?.style ?? 'emphasis',
     hasMarks: marksText.length > 0 && !status.result,
     marksText: text(marksText),
@@ -191,6 +190,22 @@ export function runCardData(
   };
 }
 
+/**
+ * How a run that has no result yet is already ending: withdrawn, or rejected by an approver (the
+ * same words the runbook's result will use).
+ */
+function endingOf(status: RunStatus): { outcome: RunOutcome; message: string } | undefined {
+  if (status.result) return undefined;
+  if (status.cancelled) return { outcome: 'cancelled', message: `Cancelled by ${status.cancelled.by.name}.` };
+  const rejection =
+    status.approval.state === 'rejected'
+      ? status.approval.decisions.find((d) => d.verdict === 'reject')
+      : undefined;
+  if (!rejection) return undefined;
+  const why = rejection.comment ? `: ${rejection.comment}` : '.';
+  return { outcome: 'rejected', message: `Rejected by ${rejection.approverName}${why} Nothing was changed.` };
+}
+
 /** A fact of a run that ended before any change: the same as before, and saying so. */
 function asUnchanged(fact: Fact): Fact {
   return { title: fact.title, value: `unchanged (${fact.value})` };
@@ -217,7 +232,7 @@ function encryptionFacts(settings: EncryptionSettings): Fact[] {
  * A revocation changes access, not encryption: its card says who could reach the key before and
  * what is left after — planned while it waits, as it ended once it has.
  */
-function accessFacts(status: RunStatus, plan: Plan): { before: Fact[]; after: Fact[] } {
+function accessFacts(plan: Plan, outcome: RunOutcome | undefined): { before: Fact[]; after: Fact[] } {
   if (plan.operation !== 'revoke') return { before: [], after: [] };
   const who = plan.before.identity ? identityInWords(plan.before.identity) : "the account's identity";
   const key = plan.before.keyName ?? 'its key';
@@ -229,7 +244,6 @@ function accessFacts(status: RunStatus, plan: Plan): { before: Fact[]; after: Fa
       value: revokeStep?.skip ? `${who}: none found on ${key}` : `${who} can wrap and unwrap with ${key}`,
     },
   ];
-  const outcome = status.result?.outcome ?? (status.cancelled ? 'cancelled' : undefined);
   if (outcome && outcome !== 'succeeded') {
     return {
       before,
