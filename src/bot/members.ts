@@ -100,7 +100,10 @@ export async function cardForEveryone(
           shown,
           {
             canDecide: true,
-            note: 'Only the approvers named above can approve or reject; anyone else is told why.',
+            note: waiting.every((aad) => names[aad.toLowerCase()])
+              ? 'Only the approvers named above can approve or reject; anyone else is told why.'
+              : // Teams named none or not all of them here: do not point at names the card lacks.
+                "Only this run's approvers can approve or reject; anyone else who clicks is told why.",
           },
           { refreshFor: 'everyone', names },
         )

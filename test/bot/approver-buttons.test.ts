@@ -75,7 +75,10 @@ describe('approvers get their buttons without pressing Refresh (issue 14, measur
           undefined,
           'every member’s client refreshes to their own view',
         );
-        assert.match(cardText(card), /Only the approvers named above can approve or reject/);
+        // No names to point at: the card says who may decide without claiming it named them.
+        assert.match(cardText(card), /Approvals: 0 of 2 · from any of 2 approvers/);
+        assert.match(cardText(card), /Only this run's approvers can approve or reject/);
+        assert.doesNotMatch(cardText(card), /named above/);
 
         assert.match(
           await chat.click(OUTSIDER, 'approve', messageId, data),
