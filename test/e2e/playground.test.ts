@@ -30,6 +30,7 @@ import { testEnv, uniqueId, workflowBundle, testDataConverter } from '../helpers
 import { SDKS, localBot } from '../bot/channel';
 import { anyMemberMayRequest, TEST_BOT_KEY, testSigner } from '../helpers/trust';
 import { playgroundServiceUrl } from '../../scripts/demo-users';
+import { send } from './playground';
 
 const ROOT = path.resolve(__dirname, '../..');
 const SHOTS = path.join(ROOT, 'test-results', 'e2e');
@@ -85,6 +86,7 @@ for (const sdk of SDKS) {
     let server: BotServer;
     let playground: ChildProcess;
     let playgroundUrl: string;
+    let serviceUrl: string;
     let browser: Browser;
     let page: Page;
     const refusals: { messageId?: string; reason?: string }[] = [];
@@ -114,7 +116,8 @@ for (const sdk of SDKS) {
       };
       // The playground's port is chosen first: its connector is the one service URL bot and worker trust.
       const port = await freePort();
-      const trustedServiceUrls = [playgroundServiceUrl(port)];
+      serviceUrl = playgroundServiceUrl(port);
+      const trustedServiceUrls = [serviceUrl];
       worker = await createCmkWorker({
         connection: env.nativeConnection,
         namespace: 'default',
@@ -292,6 +295,104 @@ for (const sdk of SDKS) {
         .waitFor({ timeout: 30_000 });
       await page.getByText('rotate <account>', { exact: true }).last().waitFor({ timeout: 10_000 });
       await page.screenshot({ path: shot('4-placeholder-visible.png') });
+    });
+    /** A new storage account in the local Azure, with the id of the run it would get. */
+    function newAccount(): { name: string; subscription: string; workflowId: string } {
+      const name = `st${randomUUID().replace(/-/g, '').slice(0, 12)}`;
+      const subscription = azure.subscriptionIds[0]!;
+      azure.state.addStorageAccount({ subscriptionId: subscription, resourceGroup: 'rg-storage', name });
+      return {
+        name,
+        subscription,
+        workflowId: workflowIdFor({ subscriptionId: subscription, resourceGroup: 'rg-storage', name }),
+      };
+    }
+
+    function keySourceOf(account: { name: string; subscription: string }): string {
+      const found = azure.state.getStorageAccount(account.subscription, 'rg-storage', account.name) as {
+        properties: { encryption: { keySource: string } };
+      };
+      return found.properties.encryption.keySource;
+    }
+
+    test('when Megan asks for configure in her chat and then types cancel, then the card follows the run to Cancelled by her, Azure is untouched and the account is free for the next run', async () => {
+      const account = newAccount();
+      await page.getByText('Personal Chat', { exact: true }).first().click();
+      await send(page, `configure ${account.name}`);
+      await page.getByText('Waiting for approval').last().waitFor({ timeout: 60_000 });
+
+      await send(page, `cancel ${account.name}`);
+      const cancelled = (await client.workflow.getHandle(account.workflowId).result()) as RunResult;
+      assert.equal(cancelled.outcome, 'cancelled', cancelled.message);
+      assert.match(cancelled.message, new RegExp(`Cancelled by ${MEGAN.name} before any change`));
+      // The request's own card is edited by the run to its end; the answer to cancel says so too.
+      await page
+        .getByText(`Cancelled by ${MEGAN.name} before any change`)
+        .last()
+        .waitFor({ timeout: 30_000 });
+      await page.getByText('Ending: cancelled').last().waitFor({ timeout: 10_000 });
+      assert.equal(await page.getByText('Waiting for approval').count(), 0, 'no card still waits');
+      assert.equal(keySourceOf(account), 'Microsoft.Storage', 'nothing changed in Azure');
+      await page.screenshot({ path: shot('5-cancelled.png') });
+
+      // The lock is released: the same account takes a new request at once.
+      await send(page, `configure ${account.name}`);
+      await page.getByText('Waiting for approval').last().waitFor({ timeout: 60_000 });
+      await client.workflow.getHandle(account.workflowId).terminate('test done');
+    });
+
+    test('when a colleague asks in the group chat and Megan, an approver, rejects from the card without pressing Refresh, then the card follows the run to Rejected', async () => {
+      const account = newAccount();
+      await page.getByText('Storage owners').first().click();
+      const rejectButtons = page.getByRole('button', { name: 'Reject', exact: true });
+      const before = await rejectButtons.count();
+      // Lee types the command in the group chat: the activity Teams would send for him.
+      const mention = '<at>cmk-runbook</at>';
+      const asked = await fetch(`${server.url}/api/messages`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({
+          type: 'message',
+          id: randomUUID(),
+          timestamp: new Date().toISOString(),
+          channelId: 'msteams',
+          serviceUrl,
+          from: { id: LEE.id, name: LEE.name, aadObjectId: LEE.aadObjectId },
+          conversation: {
+            id: 'group-chat-id',
+            conversationType: 'groupChat',
+            isGroup: true,
+            tenantId: azure.tenantId,
+          },
+          recipient: { id: '00000000-0000-4000-8000-0000000000b0', name: 'cmk-runbook' },
+          text: `${mention} configure ${account.name}`,
+          textFormat: 'plain',
+          entities: [
+            {
+              type: 'mention',
+              text: mention,
+              mentioned: { id: '00000000-0000-4000-8000-0000000000b0', name: 'cmk-runbook' },
+            },
+          ],
+          channelData: { tenant: { id: azure.tenantId } },
+        }),
+      });
+      assert.ok(asked.ok, `the bot refused Lee's command: ${asked.status}`);
+
+      // The Playground cannot look members up, so the card everyone sees carries the buttons.
+      await until('the approval card shows Megan a Reject button', async () =>
+        (await rejectButtons.count()) > before ? true : undefined,
+      );
+      await page.screenshot({ path: shot('6-approver-buttons.png') });
+      await rejectButtons.last().click();
+
+      const result = (await client.workflow.getHandle(account.workflowId).result()) as RunResult;
+      assert.equal(result.outcome, 'rejected', result.message);
+      await page.getByText(`${MEGAN.name} rejected`).last().waitFor({ timeout: 30_000 });
+      await page.getByText('🚫 Rejected').last().waitFor({ timeout: 30_000 });
+      assert.equal(await rejectButtons.count(), before, 'the decided card has no buttons left');
+      assert.equal(keySourceOf(account), 'Microsoft.Storage', 'nothing changed in Azure');
+      await page.screenshot({ path: shot('7-rejected.png') });
     });
   });
 }
