@@ -10,7 +10,7 @@ import type { EncryptionSettings, Plan } from '../shared/plan';
 import type { ConfigureCmkInput, RunResult } from '../shared/runbooks';
 import { describeEncryption, summaryLine } from '../shared/status';
 import { azure, azureLong } from './proxies';
-import { encryptionDone, grantDone, identityDone, keyDone, vaultDone } from './step-texts';
+import { encryptionDone, grantDone, identityDone, identityName, keyDone, vaultDone } from './step-texts';
 import type { Run } from './run';
 import { failureOf, runRunbook, type ChangeOutcome } from './runbook';
 import { probeInput } from './probe';
@@ -90,7 +90,11 @@ async function configure(
       grantDone,
     );
     guard.ran('grant', grant.changed);
-    if (grant.changed) run.remaining.push(`Key access for ${principalId} on ${vault.name}`);
+    // Named for the reader, with the principal id the clean-up command needs.
+    if (grant.changed)
+      run.remaining.push(
+        `Key access for ${account.name}'s ${identityName(identity.identity)} (principal ${principalId}) on ${vault.name}`,
+      );
     key = await run.step(
       'key',
       'Key',

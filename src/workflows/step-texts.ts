@@ -25,10 +25,15 @@ export function vaultDone(v: VaultState): string {
   return `${v.name} already had soft delete and purge protection`;
 }
 
+/** An identity as a person names it: system-assigned, or a user-assigned one by its name. */
+export function identityName(identity: string): string {
+  const name = /\/userAssignedIdentities\/([^/]+)$/i.exec(identity)?.[1];
+  return name ? `user-assigned identity ${name}` : 'system-assigned identity';
+}
+
 /** The identity step, naming a user-assigned identity by its name rather than its resource id. */
 export function identityDone(i: IdentityState): string {
-  const name = /\/userAssignedIdentities\/([^/]+)$/i.exec(i.identity)?.[1];
-  const which = name ? `user-assigned identity ${name}` : 'system-assigned identity';
+  const which = identityName(i.identity);
   return i.changed ? `${which} turned on` : `${which} already on`;
 }
 

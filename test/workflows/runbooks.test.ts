@@ -184,6 +184,15 @@ describe('the runbooks', () => {
       result.remaining.join('; '),
     );
     assert.ok(result.remaining.some((r) => r.startsWith('Key kv-')));
+    // The grant left behind is named for a reader, with the principal id a clean-up needs.
+    assert.ok(
+      result.remaining.some((r) =>
+        new RegExp(
+          `^Key access for ${account.name}'s system-assigned identity \\(principal [0-9a-f-]+\\) on kv-`,
+        ).test(r),
+      ),
+      result.remaining.join('; '),
+    );
   });
 
   test('when granting key access fails mid-onboarding, then encryption was never touched and the result lists the created vault', async () => {
