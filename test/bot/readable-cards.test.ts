@@ -106,7 +106,7 @@ describe('cards a person can read (issue 14, measurement 7)', () => {
         const text = cardText(revoke.card);
         assert.match(
           text,
-          /Before[\s\S]*Key access\nsystem-assigned can wrap and unwrap with cmk-key[\s\S]*After/,
+          /Before[\s\S]*Key access\nIts system-assigned identity can wrap and unwrap with cmk-key[\s\S]*After/,
         );
         assert.match(text, /After[\s\S]*Key access\nremoved: blob data can no longer be read/);
         await chat.click(APPROVER, 'reject', revoke.messageId, revoke.data);

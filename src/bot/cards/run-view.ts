@@ -234,14 +234,18 @@ function encryptionFacts(settings: EncryptionSettings): Fact[] {
  */
 function accessFacts(plan: Plan, outcome: RunOutcome | undefined): { before: Fact[]; after: Fact[] } {
   if (plan.operation !== 'revoke') return { before: [], after: [] };
-  const who = plan.before.identity ? identityInWords(plan.before.identity) : "the account's identity";
+  const who = plan.before.identity
+    ? `Its ${identityInWords(plan.before.identity)} identity`
+    : "The account's identity";
   const key = plan.before.keyName ?? 'its key';
   const revokeStep = plan.steps.find((s) => s.id === 'revoke');
   const disables = plan.steps.some((s) => s.id === 'disableKey');
   const before: Fact[] = [
     {
       title: 'Key access',
-      value: revokeStep?.skip ? `${who}: none found on ${key}` : `${who} can wrap and unwrap with ${key}`,
+      value: revokeStep?.skip
+        ? `${who} has no grant left on ${key}`
+        : `${who} can wrap and unwrap with ${key}`,
     },
   ];
   if (outcome && outcome !== 'succeeded') {
