@@ -5,7 +5,6 @@ import { after, before, describe, test } from 'node:test';
 import { TestWorkflowEnvironment } from '@temporalio/testing';
 import { ensureTemporalCli } from '../../scripts/temporal-toolchain';
 import { freePort, startDevServer, type DevServer } from '../../scripts/temporal-dev-server';
-import type { RunResult } from '../../src/shared/runbooks';
 import { LOCAL, PEOPLE, resultOf, startLocalStack, testPolicy, type LocalStack } from '../helpers/stack';
 import { testDataConverter, uniqueId } from '../helpers/temporal';
 import { decide, waitForApproval } from '../workflows/support';
