@@ -71,10 +71,12 @@ export async function runRunbook(spec: RunbookSpec): Promise<RunResult> {
   const gate = new ApprovalGate(run);
   gate.byEffect = patched(PATCHES.destructiveByEffect);
   const result = await execute(spec, run, gate, account);
+  // Asked whatever the outcome, so every new run records which rules it ends by.
+  const failedRunFails = patched(PATCHES.failedRunFails);
   await condition(allHandlersFinished);
   // A failed run is a failed workflow, so the Temporal UI counts it; the result travels as the
   // failure's details. Runs that completed `failed` before this replay as they did.
-  if (result.outcome === 'failed' && patched(PATCHES.failedRunFails)) {
+  if (result.outcome === 'failed' && failedRunFails) {
     throw ApplicationFailure.create({
       type: result.errorType ?? 'RunFailed',
       message: result.message,

@@ -45,10 +45,12 @@ export async function scheduledRotation(input: ScheduledRotationInput): Promise<
     ? { requester, conversation: trust.conversation, startProof: trust.startProof }
     : { requester, policy: input.policy, conversation: input.conversation };
   const rotate = (): Promise<RunResult | 'busy'> => rotateOnce(account, context, input);
+  // Asked on every tick, not only a busy one, so each new run records which rules it runs by.
+  const retriesWhenBusy = patched(PATCHES.busyTickRetries);
 
   let result = await rotate();
   if (result !== 'busy') return result;
-  if (!input.everyMs || !patched(PATCHES.busyTickRetries)) return busy(account, input);
+  if (!input.everyMs || !retriesWhenBusy) return busy(account, input);
   // Retry until the next tick would be due: a busy account waits, it is not skipped for a whole period.
   const retryEvery = busyRetryEveryMs(input.everyMs);
   const giveUpAt = workflowInfo().startTime.getTime() + input.everyMs - retryEvery;

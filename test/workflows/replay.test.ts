@@ -8,7 +8,7 @@ import { Worker } from '@temporalio/worker';
 import { WORKFLOW_TYPES } from '../../src/shared/runbooks';
 import { SCHEDULED_ROTATION_WORKFLOW } from '../../src/shared/start';
 import { PATCHES } from '../../src/workflows/patches';
-import { workflowBundle } from '../helpers/temporal';
+import { testDataConverter, workflowBundle } from '../helpers/temporal';
 
 const DIR = path.resolve(__dirname, '..', 'histories');
 
@@ -63,7 +63,8 @@ describe('replaying recorded runbook histories', () => {
     let replayed = 0;
     // Each run replays under its own workflow id (a fleet's start proof names it); one at a time, in order.
     for await (const outcome of Worker.runReplayHistories(
-      { workflowBundle: await workflowBundle() },
+      // As production workers read them: through the payload codec (older recordings are plain).
+      { workflowBundle: await workflowBundle(), dataConverter: testDataConverter },
       recordings.map((r) => ({ workflowId: workflowIdOf(r), history: r.history })),
     )) {
       const file = recordings[replayed++]!.file;
