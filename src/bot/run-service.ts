@@ -22,9 +22,12 @@ import {
   searchAttributesFor,
   startOptionsFor,
   type ScheduledRotationInput,
+  type StartRequest,
 } from '../shared/start';
+import type { PlanOperationInput, PlanPreview } from '../shared/preview';
 import type { RunListItem } from './cards/render';
-import type { RunRequest } from './run-inputs';
+import { listPendingFor } from './pending-runs';
+import { runPlanPreview } from './plan-preview';
 
 /** Where runs start and how their links look. */
 export interface RunServiceOptions {
@@ -57,7 +60,12 @@ export class AccountLocked extends Error {
 
 /** Start, decide, read and list runs. */
 export interface RunService {
-  start(request: RunRequest): Promise<StartedRun>;
+  /** Starts a runbook; `now` is the start time a fleet's workflow id (signed before) was made from. */
+  start(request: StartRequest, options?: { now?: Date }): Promise<StartedRun>;
+  /** The plan of an operation, from a read-only run that takes no lock. */
+  previewPlan(input: PlanOperationInput): Promise<PlanPreview>;
+  /** Runs waiting for this approver's decision, oldest deadline first. */
+  listPending(aadObjectId: string): Promise<RunStatus[]>;
   /** Creates or updates the account's rotation schedule; returns its id. */
   scheduleRotation(input: ScheduledRotationInput, everyInMs: number): Promise<string>;
   /** Deletes the account's rotation schedule; false when there was none. */
@@ -91,8 +99,10 @@ export function createRunService(options: RunServiceOptions): RunService {
     temporalUiUrl(uiBaseUrl, namespace, workflowId, runId);
   return {
     uiUrl,
-    async start(request) {
-      const start = startOptionsFor(request.operation, request.input, options.taskQueue);
+    previewPlan: (input) => runPlanPreview(client, options.taskQueue, input),
+    listPending: (aadObjectId) => listPendingFor(client, aadObjectId),
+    async start(request, { now } = {}) {
+      const start = startOptionsFor(request.operation, request.input, options.taskQueue, now ? { now } : {});
       try {
         const handle = await client.workflow.start(start.workflowType, {
           taskQueue: start.taskQueue,

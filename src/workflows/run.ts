@@ -36,7 +36,7 @@ export class Run {
   constructor(
     readonly operation: Operation,
     readonly account: AccountRef,
-    asked: Pick<RunContext, 'requester' | 'uiBaseUrl'>,
+    private readonly asked: Pick<RunContext, 'requester' | 'uiBaseUrl' | 'quiet'>,
     summary: string,
   ) {
     const info = workflowInfo();
@@ -131,10 +131,20 @@ export class Run {
     return full;
   }
 
+  /** The chat message of the run's card, once posted (handed on when a run continues as new). */
+  get cardId(): string | undefined {
+    return this.messageId;
+  }
+
+  /** Continues the card an earlier run of the same chain posted, instead of posting another. */
+  continueCard(messageId: string | undefined): void {
+    if (messageId) this.messageId = messageId;
+  }
+
   /** Posts the card once, then updates it; skipped without a conversation, never fails the run. */
   async publish(): Promise<void> {
     const conversation = this.context.conversation;
-    if (!conversation) return;
+    if (!conversation || this.asked.quiet === true) return;
     const status = this.status;
     try {
       if (this.messageId === undefined) this.messageId = await chat.postRunCard({ conversation, status });

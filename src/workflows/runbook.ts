@@ -24,6 +24,7 @@ import { Run, upsertKnown } from './run';
 import { StepGuard, StepNotApproved } from './step-guard';
 import { establishTrust } from './trust';
 import type { AccountRef } from '../shared/accounts';
+import type { RunSubject } from '../shared/approval';
 
 /** What the change part of a runbook reports when it succeeds. */
 export interface ChangeOutcome {
@@ -32,10 +33,23 @@ export interface ChangeOutcome {
   outcome?: RunOutcome;
 }
 
+/**
+ * A run on something other than one storage account (a key's rotation policy): how cards name
+ * it, what its start proof names, and how it is inspected. `account` only names it in the status.
+ */
+export interface RunbookTarget {
+  account: AccountRef;
+  subject: RunSubject;
+  proofTarget: string;
+  inspect: (recheck: boolean) => Promise<Plan>;
+}
+
 /** One runbook: its operation, account, context, what to inspect, and the change itself. */
 export interface RunbookSpec {
   operation: Operation;
-  input: RunContext & { account: AccountRef };
+  input: RunContext & { account?: AccountRef };
+  /** Set for runs that act on something other than `input.account`. */
+  target?: RunbookTarget;
   summary: string;
   /** Checks the rest of the input (names, durations) before any call to Azure. */
   validate?: () => void;
@@ -51,14 +65,16 @@ const INVALID_INPUT_ERROR_TYPES = ['InvalidInput', 'ValidationError'];
 export async function runRunbook(spec: RunbookSpec): Promise<RunResult> {
   let account: AccountRef;
   try {
-    account = validateAccountRef(spec.input.account);
+    account = spec.target?.account ?? validateAccountRef(spec.input.account);
     spec.validate?.();
   } catch (error) {
     return invalidResult(error);
   }
   const run = new Run(spec.operation, account, spec.input, spec.summary);
+  if (spec.target) run.status.subject = spec.target.subject;
   try {
-    run.trust(await establishTrust(spec.operation, startTargetOf(account), spec.input));
+    const target = spec.target?.proofTarget ?? startTargetOf(account);
+    run.trust(await establishTrust(spec.operation, target, spec.input));
   } catch (error) {
     return run.refuse(invalidResult(error));
   }
@@ -76,9 +92,11 @@ async function execute(
   account: AccountRef,
 ): Promise<RunResult> {
   const inspect = (recheck = false): Promise<Plan> =>
-    azure.inspect.executeWithOptions({ summary: `Inspect ${account.name} (${spec.operation})` }, [
-      { account, request: spec.request, ...(recheck ? { recheck } : {}) },
-    ]);
+    spec.target
+      ? spec.target.inspect(recheck)
+      : azure.inspect.executeWithOptions({ summary: `Inspect ${account.name} (${spec.operation})` }, [
+          { account, request: spec.request, ...(recheck ? { recheck } : {}) },
+        ]);
   try {
     await run.setStage('preflight');
     const plan = await run.step(

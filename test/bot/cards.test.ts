@@ -205,7 +205,9 @@ describe('run, error, help and runs cards', () => {
       const help = await show('help');
       for (const word of [
         'configure <account>',
-        'change-key <account> --key <name>',
+        'change-key <account> (--key <name> | --key-uri <uri>)',
+        'plan <operation> <account>',
+        'set-rotation-policy <vault>/<key>',
         'schedule-rotation',
         'runs',
       ]) {

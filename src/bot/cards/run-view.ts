@@ -13,6 +13,8 @@ export interface Viewer {
   canDecide: boolean;
   /** A line shown under the card for this viewer only, e.g. why they cannot approve. */
   note?: string;
+  /** Replaces the stage line, e.g. for a plan preview that is not a run. */
+  stageLabel?: string;
 }
 
 /** The data the run card template expects. */
@@ -40,6 +42,12 @@ export interface RunCardData {
   blockers: { message: string; fix: string }[];
   hasWarnings: boolean;
   warnings: { text: string }[];
+  hasBlast: boolean;
+  blastTitle: string;
+  blast: { line: string }[];
+  hasFleet: boolean;
+  fleetTitle: string;
+  fleetRows: { line: string }[];
   hasApproval: boolean;
   approvalLine: string;
   decisions: { line: string }[];
@@ -101,11 +109,11 @@ export function runCardData(status: RunStatus, viewer: Viewer = { canDecide: fal
   const outcome = status.result ? OUTCOMES[status.result.outcome] : undefined;
   const note = viewer.note ?? '';
   return {
-    title: `${OPERATION_TITLES[status.operation]} · ${status.account.name}`,
+    title: `${OPERATION_TITLES[status.operation]} · ${status.subject?.label ?? status.account.name}`,
     summary: status.summary,
-    accountId: accountId(status.account),
+    accountId: status.subject?.id ?? accountId(status.account),
     requester: status.requester.name || status.requester.aadObjectId,
-    stageLabel: STAGE_LABELS[status.stage] ?? status.stage,
+    stageLabel: viewer.stageLabel ?? STAGE_LABELS[status.stage] ?? status.stage,
     workflowId: status.workflowId,
     runId: status.runId,
     fingerprint: plan?.fingerprint ?? '',
@@ -116,14 +124,16 @@ export function runCardData(status: RunStatus, viewer: Viewer = { canDecide: fal
     hasMarks: marksText.length > 0 && !status.result,
     marksText,
     hasPlan: Boolean(plan),
-    before: plan ? encryptionFacts(plan.before) : [],
-    after: plan ? encryptionFacts(status.result?.encryption ?? plan.after) : [],
+    before: plan ? (plan.facts?.before ?? encryptionFacts(plan.before)) : [],
+    after: plan ? (plan.facts?.after ?? encryptionFacts(status.result?.encryption ?? plan.after)) : [],
     hasSteps: steps.length > 0,
     steps,
     hasBlockers: (plan?.blockers.length ?? 0) > 0,
     blockers: plan?.blockers.map((b) => ({ message: b.message, fix: b.fix })) ?? [],
     hasWarnings: (plan?.warnings.length ?? 0) > 0,
     warnings: plan?.warnings.map((text) => ({ text })) ?? [],
+    ...blastOf(plan),
+    ...fleetOf(status),
     hasApproval: approval.state !== 'not-required',
     approvalLine: approvalLine(status),
     decisions: approval.decisions.map((d) => ({
@@ -135,6 +145,63 @@ export function runCardData(status: RunStatus, viewer: Viewer = { canDecide: fal
     note,
     hasUiUrl: Boolean(status.uiUrl),
     uiUrl: status.uiUrl ?? '',
+  };
+}
+
+/** The blast radius section: who else the change touches, or that nobody else does. */
+function blastOf(plan: RunStatus['plan']): Pick<RunCardData, 'hasBlast' | 'blastTitle' | 'blast'> {
+  const radius = plan?.blastRadius;
+  if (!radius) return { hasBlast: false, blastTitle: '', blast: [] };
+  const lines = radius.affected.map((a) => ({
+    line: `${a.kind === 'encryptionScope' ? 'Encryption scope' : 'Account'} ${a.name} — ${a.why}`,
+  }));
+  if (radius.unchecked) lines.push({ line: radius.unchecked });
+  return {
+    hasBlast: true,
+    blastTitle: radius.affected.length
+      ? `Also affected (${radius.affected.length})`
+      : 'Also affected: no other account or encryption scope in the configured subscriptions',
+    blast: lines,
+  };
+}
+
+const OUTCOME_ICONS: Record<string, string> = {
+  succeeded: '✅',
+  failed: '❌',
+  blocked: '⛔',
+  invalid: '⛔',
+  rejected: '🚫',
+  expired: '⌛',
+  pending: '⏳',
+};
+
+/** A fleet's accounts: the plan's list before it runs, its progress and outcomes after. */
+function fleetOf(status: RunStatus): Pick<RunCardData, 'hasFleet' | 'fleetTitle' | 'fleetRows'> {
+  const progress = status.fleet;
+  const planned = (status.plan ?? status.result?.plan)?.fleet;
+  if (progress) {
+    const done = Object.values(progress.counts).reduce((n, c) => n + c, 0);
+    const counts = Object.entries(progress.counts)
+      .map(([k, n]) => `${n} ${k}`)
+      .join(', ');
+    const rows = progress.rows.map((r) => ({
+      line: `${OUTCOME_ICONS[r.outcome] ?? '•'} ${r.name} — ${r.message}`,
+    }));
+    if (progress.rows.length < done) rows.push({ line: `… and ${done - progress.rows.length} more` });
+    return {
+      hasFleet: true,
+      fleetTitle: `Progress: ${done} of ${progress.total} done${counts ? ` (${counts})` : ''}`,
+      fleetRows: rows,
+    };
+  }
+  if (!planned) return { hasFleet: false, fleetTitle: '', fleetRows: [] };
+  const rows = planned.rows.map((r) => ({ line: `${r.skip ? '➖' : '•'} ${r.name} — ${r.detail}` }));
+  if (planned.rows.length < planned.total)
+    rows.push({ line: `… and ${planned.total - planned.rows.length} more` });
+  return {
+    hasFleet: true,
+    fleetTitle: `Accounts: ${planned.rotate} to rotate, ${planned.skip} skipped (of ${planned.total})`,
+    fleetRows: rows,
   };
 }
 
