@@ -9,6 +9,7 @@ import type { EncryptionSettings } from '../shared/plan';
 import { encryptionOf, getAccount } from './azure-state';
 import type { ActivityDeps } from './deps';
 import { applyKeyTarget } from './encryption';
+import { findKey } from './keys';
 import { domainFailure, isNotFound } from './errors';
 import { abortSignal, call } from './runtime';
 
@@ -24,7 +25,11 @@ export interface KeyVersionInfo {
   notYetValid: boolean;
 }
 
-/** Every version of a key, oldest first; empty when the key does not exist. */
+/**
+ * Every version of a key, oldest first; empty when the key does not exist. Key Vault stamps
+ * creation in whole seconds, so versions made in one second are ordered with the key's current
+ * version (what a versionless read returns) last.
+ */
 export async function listKeyVersions(
   deps: ActivityDeps,
   vaultUri: string,
@@ -32,6 +37,7 @@ export async function listKeyVersions(
 ): Promise<KeyVersionInfo[]> {
   const now = Date.now();
   const found: KeyVersionInfo[] = [];
+  const current = (await findKey(deps, vaultUri, name))?.properties.version;
   try {
     for await (const v of deps.azure
       .keys(vaultUri)
@@ -49,7 +55,10 @@ export async function listKeyVersions(
     if (isNotFound(error)) return [];
     throw error;
   }
-  return found.sort((a, b) => a.createdMs - b.createdMs || (a.version < b.version ? -1 : 1));
+  const rank = (v: KeyVersionInfo): number => (v.version === current ? 1 : 0);
+  return found.sort(
+    (a, b) => a.createdMs - b.createdMs || rank(a) - rank(b) || (a.version < b.version ? -1 : 1),
+  );
 }
 
 /** The version an account uses now: the one Azure reports, else the one it is pinned to. */

@@ -22,6 +22,7 @@ import {
   type UpdateVersionInput,
 } from './runbooks';
 import { requestMarkdown, summaryLine } from './status';
+import { describeVersionTarget } from './version-target';
 
 /** The input type of each operation's workflow. */
 export interface InputByOperation {
@@ -134,6 +135,7 @@ export function startOptionsFor<O extends Operation>(
   const keyName = key?.name;
   const pinVersion = 'pinVersion' in input ? input.pinVersion : undefined;
   const accounts = 'accounts' in input ? input.accounts.length : undefined;
+  const target = 'target' in input ? describeVersionTarget(input.target) : undefined;
   const details: Record<string, string | number | boolean | undefined> = {
     Vault: vault,
     Key: keyName,
@@ -153,7 +155,9 @@ export function startOptionsFor<O extends Operation>(
     workflowIdConflictPolicy: 'FAIL',
     workflowIdReusePolicy: 'ALLOW_DUPLICATE',
     typedSearchAttributes: searchAttributesFor(operation, account, input.requester, vault),
-    staticSummary: summaryLine(operation, account, { vault, key: keyName, pinVersion, accounts }),
+    staticSummary: [summaryLine(operation, account, { vault, key: keyName, pinVersion, accounts }), target]
+      .filter(Boolean)
+      .join(' · '),
     staticDetails: requestMarkdown(operation, account, input.requester.name, details),
   };
 }

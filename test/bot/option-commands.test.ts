@@ -1,0 +1,227 @@
+import assert from 'node:assert/strict';
+import { randomUUID } from 'node:crypto';
+import { after, before, describe, test } from 'node:test';
+import { workflowIdFor, type AccountRef } from '../../src/shared/accounts';
+import type { Person } from '../../src/shared/approval';
+import type { RunResult } from '../../src/shared/runbooks';
+import { keyWorkflowId } from '../../src/shared/start';
+import { clientsFor } from '../local-azure/clients';
+import { cmkAccountOn } from '../local-azure/fixtures';
+import { startSecurityStack, textOf, WHO, type SecurityStack } from '../security/stack';
+import { SDKS, type SentActivity } from './channel';
+
+interface ArmAccount {
+  tags?: Record<string, string>;
+  properties: { encryption: { keyvaultproperties?: { keyversion?: string } } };
+}
+
+async function eventually<T>(what: string, probe: () => T | undefined | Promise<T | undefined>): Promise<T> {
+  for (let i = 0; i < 600; i++) {
+    const value = await probe();
+    if (value !== undefined) return value;
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+  throw new Error(`never happened: ${what}`);
+}
+
+for (const sdk of SDKS) {
+  describe(`the option surface through the bot endpoint (${sdk})`, () => {
+    let s: SecurityStack;
+    before(async () => {
+      s = await startSecurityStack({ sdk });
+    });
+    after(async () => {
+      await s?.close();
+    });
+
+    /** One personal chat: say things, read and click what the bot sent there. */
+    function chat() {
+      const id = `a:personal-${randomUUID().slice(0, 8)}`;
+      const sent = (): SentActivity[] => s.connector.sent.filter((x) => x.conversationId === id);
+      const cardOf = (a: SentActivity | undefined) =>
+        (a?.body.attachments as { content: Record<string, unknown> }[] | undefined)?.[0]?.content;
+      return {
+        sent,
+        cardOf,
+        /** Says `text`; returns what the bot answered right away, as read. */
+        async say(text: string, from: Person = WHO.requester): Promise<string> {
+          const before = sent().length;
+          const { status } = await s.post(s.activity(from, id, { type: 'message', text }));
+          assert.equal(status, 200);
+          return sent()
+            .slice(before)
+            .map((x) => textOf(x.body))
+            .join('\n');
+        },
+        /** The first card whose text matches, with its message id. */
+        async card(pattern: RegExp): Promise<{ messageId: string; card: Record<string, unknown> }> {
+          const posted = await eventually(`a card showing ${pattern}`, () =>
+            sent().find((x) => pattern.test(textOf(cardOf(x)))),
+          );
+          const messageId =
+            posted.method === 'PUT' ? posted.activityId! : `activity-${s.connector.sent.indexOf(posted) + 1}`;
+          return { messageId, card: cardOf(posted)! };
+        },
+        /** Clicks a button as `who`; returns the clicker's card as read. */
+        async click(who: Person, verb: string, messageId: string, data: unknown): Promise<string> {
+          const response = await s.post(
+            s.activity(who, id, {
+              type: 'invoke',
+              name: 'adaptiveCard/action',
+              replyToId: messageId,
+              value: { action: { type: 'Action.Execute', verb, data }, trigger: 'manual' },
+            }),
+          );
+          assert.equal(response.status, 200);
+          return textOf((response.body as { value: unknown }).value);
+        },
+        /** The latest version of a posted card (edits included), as read. */
+        latest(messageId: string): string {
+          const versions = sent().filter(
+            (x) => x.activityId === messageId || `activity-${s.connector.sent.indexOf(x) + 1}` === messageId,
+          );
+          return textOf(cardOf(versions.at(-1)));
+        },
+      };
+    }
+
+    const refreshData = (card: Record<string, unknown>) =>
+      (card.actions as { verb?: string; data?: unknown }[]).find((a) => a.verb === 'refresh')!.data;
+    const arm = (a: AccountRef) =>
+      s.local.state.getStorageAccount(a.subscriptionId, a.resourceGroup, a.name) as unknown as ArmAccount;
+    const result = (workflowId: string) =>
+      s.client.workflow.getHandle(workflowId).result() as Promise<RunResult>;
+
+    test('when plan revoke --disable-key is typed, then the plan card shows the steps and who else is affected, marked as a plan only, and nothing starts, locks or writes', async () => {
+      const account = s.newAccount();
+      await cmkAccountOn(s.local, account.name);
+      const c = chat();
+      const writes = s.local.requestLog.writes().length;
+      const reply = await c.say(`plan revoke ${account.name} --disable-key`);
+      assert.match(reply, /Revoke key access · /);
+      assert.match(reply, /Plan only · not started/);
+      assert.match(reply, /Disable the key version/);
+      assert.match(reply, /Also affected: no other account or encryption scope/);
+      assert.match(reply, /Running it needs 2 approval\(s\) for Revoke key access/);
+      assert.match(reply, new RegExp(`To run revoke key access, type: revoke ${account.name} --disable-key`));
+      assert.equal(s.local.requestLog.writes().length, writes, 'zero Azure writes');
+      await assert.rejects(s.client.workflow.getHandle(workflowIdFor(account)).describe(), {
+        name: 'WorkflowNotFoundError',
+      });
+    });
+
+    test('when update-version is typed for a pinned account Key Vault rotated, then the run pins it to the newest version', async () => {
+      const account = s.newAccount();
+      const { vaultName, keyName } = await cmkAccountOn(s.local, account.name, { pinned: true });
+      const latest = (await clientsFor(s.local).keys(vaultName).rotateKey(keyName)).properties.version!;
+      const reply = await chat().say(`update-version ${account.name}`);
+      assert.match(reply, /Started \*\*Update key version · .* · the latest version\*\*/);
+      const done = await result(workflowIdFor(account));
+      assert.equal(done.outcome, 'succeeded', done.message);
+      assert.equal(arm(account).properties.encryption.keyvaultproperties?.keyversion, latest);
+      assert.equal(
+        (await s.client.workflow.getHandle(workflowIdFor(account)).describe()).type,
+        'updateKeyVersion',
+      );
+    });
+
+    test('when restore-access is typed after a revoke, then its card asks the approvers, and after a click the key version is enabled and access is back', async () => {
+      const account = s.newAccount();
+      const { vaultName, keyName, version } = await cmkAccountOn(s.local, account.name);
+      const keys = clientsFor(s.local).keys(vaultName);
+      await keys.updateKeyProperties(keyName, version, { enabled: false });
+      const c = chat();
+      assert.match(await c.say(`restore-access ${account.name}`), /Started \*\*Restore key access/);
+      const { messageId, card } = await c.card(/Waiting for approval/);
+      assert.match(textOf(card), /Re-enable key version/);
+      assert.match(
+        await c.click(WHO.alice, 'approve', messageId, refreshData(card)),
+        /Alice Approver approved/,
+      );
+      const done = await result(workflowIdFor(account));
+      assert.equal(done.outcome, 'succeeded', done.message);
+      assert.equal((await keys.getKey(keyName, { version })).properties.enabled, true);
+      await eventually('the card shows the outcome', () =>
+        /Succeeded/.test(c.latest(messageId)) ? true : undefined,
+      );
+    });
+
+    test('when set-rotation-policy names a key, then a run on the key sets the policy in Key Vault', async () => {
+      const account = s.newAccount();
+      const { vaultName, keyName } = await cmkAccountOn(s.local, account.name);
+      const reply = await chat().say(
+        `set-rotation-policy ${vaultName}/${keyName} --expire-after 90d --rotate-before 30d`,
+      );
+      assert.match(reply, new RegExp(`Started \\*\\*Set rotation policy · ${vaultName}/${keyName}\\*\\*`));
+      const done = await result(keyWorkflowId({ vault: vaultName, name: keyName }));
+      assert.equal(done.outcome, 'succeeded', done.message);
+      const policy = await clientsFor(s.local).keys(vaultName).getKeyRotationPolicy(keyName);
+      assert.equal(policy.expiresIn, 'P90D');
+    });
+
+    test('when rotate-fleet selects accounts by tag, then one plan card lists them, one approval starts them, and the same card shows their progress to the end', async () => {
+      const tag = `fleet${randomUUID().slice(0, 6)}`;
+      const accounts = [s.newAccount(), s.newAccount()];
+      for (const a of accounts) {
+        await cmkAccountOn(s.local, a.name, { pinned: true });
+        await clientsFor(s.local).storage.storageAccounts.update(a.resourceGroup, a.name, {
+          tags: { team: tag },
+        });
+      }
+      const c = chat();
+      assert.match(
+        await c.say(`rotate-fleet --tag team=${tag}`),
+        /Started \*\*Fleet rotation · 2 accounts\*\* \(with tag team=/,
+      );
+      const { messageId, card } = await c.card(/Waiting for approval/);
+      const shown = textOf(card);
+      assert.match(shown, /Accounts: 2 to rotate, 0 skipped \(of 2\)/);
+      for (const a of accounts) assert.ok(shown.includes(a.name), `the plan card names ${a.name}`);
+      assert.match(await c.click(WHO.bob, 'approve', messageId, refreshData(card)), /Bob Approver approved/);
+      const final = await eventually('the card shows every outcome', () => {
+        const text = c.latest(messageId);
+        return /Progress: 2 of 2 done \(2 succeeded\)/.test(text) && /Failed|Succeeded/.test(text)
+          ? text
+          : undefined;
+      });
+      for (const a of accounts) assert.ok(final.includes(a.name));
+      assert.equal(
+        c.sent().filter((x) => x.method === 'POST' && textOf(x.body).includes('Rotate key ·')).length,
+        0,
+        'no card per account',
+      );
+    });
+
+    test('when pending is typed by an approver, then the runs waiting on them are listed with a button that opens the card with their buttons', async () => {
+      const account = s.newAccount();
+      await cmkAccountOn(s.local, account.name);
+      const c = chat();
+      await c.say(`disable ${account.name}`);
+      await c.card(/Waiting for approval/);
+      const listed = await eventually('the run is listed as pending', async () => {
+        const text = await c.say('pending', WHO.alice);
+        return text.includes(`Disable CMK · ${account.name}`) ? text : undefined;
+      });
+      assert.match(listed, /Requested by Rita Requester · 0 of 1 approval\(s\)/);
+      assert.match(listed, /Review and decide/);
+      const pendingCard = c.cardOf(c.sent().at(-1))!;
+      const review = (JSON.stringify(pendingCard).match(
+        /"verb":"refresh","title":"Review and decide","data":(\{[^}]*\})/,
+      ) ?? [])[1];
+      assert.ok(review, 'the row carries its run');
+      const opened = await c.click(
+        WHO.alice,
+        'refresh',
+        c.sent().at(-1)!.activityId ?? 'x',
+        JSON.parse(review),
+      );
+      assert.match(opened, /Approve[\s\S]*Reject/);
+      assert.doesNotMatch(
+        await c.say('pending', WHO.requester),
+        new RegExp(`Disable CMK · ${account.name}`),
+        'not on its own requester',
+      );
+      await s.client.workflow.getHandle(workflowIdFor(account)).terminate('test done');
+    });
+  });
+}
