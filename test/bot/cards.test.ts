@@ -6,7 +6,9 @@ import Ajv from 'ajv';
 import draft06 from 'ajv/dist/refs/json-schema-draft-06.json';
 import type { Browser, Page } from 'playwright-core';
 import { launchChromium } from '../helpers/browser';
+import { COMMAND_FORMS } from '../../src/bot/commands';
 import {
+  ACCOUNT_NOTE,
   MAX_CARD_BYTES,
   cardBytes,
   renderErrorCard,
@@ -201,8 +203,13 @@ describe('run, error, help and runs cards', () => {
       assert.match(text, /configure <account> \[--key-size 2048\|3072\|4096\]/);
     });
 
-    test('when help and runs are shown, then every command and each run link are visible', async () => {
+    test('when help and runs are shown, then every command, its placeholders and each run link are visible', async () => {
       const help = await show('help');
+      for (const { usage, description } of COMMAND_FORMS) {
+        assert.ok(help.text.includes(usage), usage);
+        assert.ok(help.text.includes(description), description);
+      }
+      assert.ok(help.text.includes(ACCOUNT_NOTE), ACCOUNT_NOTE);
       for (const word of [
         'configure <account>',
         'change-key <account> (--key <name> | --key-uri <uri>)',
