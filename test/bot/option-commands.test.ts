@@ -110,6 +110,34 @@ for (const sdk of SDKS) {
       });
     });
 
+    test('when change-key names a version the key does not have, a disabled version or a size the key is not, then each run ends blocked with its own sentence on its card and Azure sees no write', async () => {
+      const account = s.newAccount();
+      const { vaultName } = await cmkAccountOn(s.local, account.name);
+      const keys = clientsFor(s.local).keys(vaultName);
+      const older = (await keys.createRsaKey('other', { keySize: 2048 })).properties.version!;
+      await keys.createRsaKey('other', { keySize: 2048 });
+      await keys.updateKeyProperties('other', older, { enabled: false });
+      const uri = `https://${vaultName}.vault.azure.net/keys/other`;
+      const cases: [string, RegExp][] = [
+        [`--key-uri ${uri}/${'f'.repeat(32)}`, new RegExp(`Key ${vaultName}/other has no version f{32}\\.`)],
+        [`--key-uri ${uri}/${older}`, /is disabled; Azure Storage cannot start using it/],
+        [
+          `--vault ${vaultName} --key other --key-size 4096`,
+          new RegExp(`Key ${vaultName}/other exists as RSA 2048; you asked for RSA 4096\\.`),
+        ],
+      ];
+      for (const [options, sentence] of cases) {
+        const c = chat();
+        const writes = s.local.requestLog.writes().length;
+        await c.say(`change-key ${account.name} ${options}`);
+        const done = await result(workflowIdFor(account));
+        assert.equal(done.outcome, 'blocked', `${options}: ${done.message}`);
+        assert.match(done.message, sentence);
+        assert.match(textOf((await c.card(/Blocked|blocked/)).card), sentence, options);
+        assert.equal(s.local.requestLog.writes().length, writes, `${options}: zero Azure writes`);
+      }
+    });
+
     test('when update-version is typed for a pinned account Key Vault rotated, then the run pins it to the newest version', async () => {
       const account = s.newAccount();
       const { vaultName, keyName } = await cmkAccountOn(s.local, account.name, { pinned: true });
