@@ -106,6 +106,7 @@ async function rotateApproved(
     });
   }
   run.status.fleet = progressOf(outcomes, total);
+  markFleetSteps(run, outcomes);
   const summary = summarise(outcomes, total);
   const finished = await run.finish({ outcome: summary.outcome, message: summary.message, fleet: outcomes });
   await run.say(summary.message);
@@ -189,6 +190,22 @@ async function planAndApprove(
       (a) => !skippedIds.has(`${a.subscriptionId}/${a.resourceGroup}/${a.name}`.toLowerCase()),
     ),
   };
+}
+
+/**
+ * The plan's rotate and probe steps, marked from the accounts' outcomes (each account's run
+ * rotated and probed its own account), so the finished card does not list them as still to do.
+ */
+function markFleetSteps(run: Run, outcomes: FleetOutcome[]): void {
+  const counts = countOutcomes(outcomes);
+  const rotated = counts.succeeded ?? 0;
+  const failed = outcomes.filter((o) => o.outcome === 'failed').length;
+  const detail = Object.entries(counts)
+    .map(([k, n]) => `${n} ${k}`)
+    .join(', ');
+  run.recordStep('rotate', 'Rotate', failed ? 'failed' : 'done', detail);
+  if (rotated > 0)
+    run.recordStep('probe', 'Probe', 'done', `blob access allowed on ${rotated} rotated account(s)`);
 }
 
 /** The progress card's counts and rows: accounts that did not succeed first, then the latest. */

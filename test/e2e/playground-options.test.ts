@@ -134,6 +134,10 @@ describe('the new commands as a person sees them in the Microsoft 365 Agents Pla
       .getByText(/Progress: 2 of 2 done \(2 succeeded\)/)
       .last()
       .waitFor({ timeout: 60_000 });
+    await page
+      .getByText(/Rotate the keys of 2 account\(s\), .* — 2 succeeded/)
+      .last()
+      .waitFor({ timeout: 5_000 });
     for (const a of accounts)
       await page
         .getByText(new RegExp(`${a.name} — Rotated`))

@@ -89,6 +89,14 @@ describe('a fleet rotation with one plan card, one approval and a progress card'
     assert.equal(final.fleet?.total, 4);
     assert.deepEqual(final.fleet?.counts, { blocked: 1, succeeded: 3 });
     assert.equal(final.result?.outcome, 'failed');
+    assert.deepEqual(
+      final.steps.filter((x) => x.id === 'rotate' || x.id === 'probe').map((x) => [x.id, x.status, x.detail]),
+      [
+        ['rotate', 'done', '1 blocked, 3 succeeded'],
+        ['probe', 'done', 'blob access allowed on 3 rotated account(s)'],
+      ],
+      'the finished card marks the plan steps the accounts ran',
+    );
   });
 
   test('when the approver rejects the fleet, then no account is rotated', async () => {
