@@ -4,6 +4,7 @@ import { after, before, describe, test } from 'node:test';
 import { workflowIdFor, type AccountRef } from '../../src/shared/accounts';
 import type { Person } from '../../src/shared/approval';
 import type { RunResult } from '../../src/shared/runbooks';
+import { statusQuery } from '../../src/shared/approval';
 import { keyWorkflowId } from '../../src/shared/start';
 import { clientsFor } from '../local-azure/clients';
 import { cmkAccountOn } from '../local-azure/fixtures';
@@ -108,6 +109,56 @@ for (const sdk of SDKS) {
       await assert.rejects(s.client.workflow.getHandle(workflowIdFor(account)).describe(), {
         name: 'WorkflowNotFoundError',
       });
+    });
+
+    /** Runs the account's current run to its end, approving as Alice when its card asks. */
+    const approvedRun = async (c: ReturnType<typeof chat>, account: AccountRef): Promise<RunResult> => {
+      const handle = s.client.workflow.getHandle(workflowIdFor(account));
+      const asked = await eventually('the run asks or ends', () =>
+        handle.query(statusQuery).then(
+          (st) => (st.result ? 'ended' : st.approval.state === 'pending' ? 'asked' : undefined),
+          () => undefined,
+        ),
+      );
+      if (asked === 'asked') {
+        const { messageId, card } = await c.card(/Waiting for approval/);
+        await c.click(WHO.alice, 'approve', messageId, refreshData(card));
+      }
+      return (await handle.result()) as RunResult;
+    };
+
+    test('when configure names the vault resource group and change-key later moves the pinned account, then the vault is made in that group, the account stays pinned on the new key, and --versionless lets it follow rotation', async () => {
+      const account = s.newAccount();
+      const vault = `kv-g${randomUUID().replace(/-/g, '').slice(0, 10)}`;
+      const c = chat();
+      await c.say(`configure ${account.name} --vault ${vault} --vault-resource-group rg-keys --pin-version`);
+      const configured = await approvedRun(c, account);
+      assert.equal(configured.outcome, 'succeeded', configured.message);
+      assert.ok(s.local.state.getVault(account.subscriptionId, 'rg-keys', vault), 'the vault is in rg-keys');
+      assert.equal(
+        s.local.state.getVault(account.subscriptionId, account.resourceGroup, vault),
+        undefined,
+        "not in the account's group",
+      );
+      const first = arm(account).properties.encryption.keyvaultproperties?.keyversion;
+      assert.match(first ?? '', /^[0-9a-f]{32}$/, 'pinned');
+
+      const next = (await clientsFor(s.local).keys(vault).createRsaKey('cmk-next', { keySize: 3072 }))
+        .properties.version!;
+      const moved = chat();
+      await moved.say(`change-key ${account.name} --vault ${vault} --key cmk-next`);
+      const changed = await approvedRun(moved, account);
+      assert.equal(changed.outcome, 'succeeded', changed.message);
+      const kv = () =>
+        arm(account).properties.encryption.keyvaultproperties as { keyname?: string; keyversion?: string };
+      assert.equal(kv().keyname, 'cmk-next');
+      assert.equal(kv().keyversion, next, "still pinned, now to the new key's version");
+
+      const follow = chat();
+      await follow.say(`change-key ${account.name} --vault ${vault} --key cmk-next --versionless`);
+      const unpinned = await approvedRun(follow, account);
+      assert.equal(unpinned.outcome, 'succeeded', unpinned.message);
+      assert.equal(kv().keyversion ?? '', '', 'versionless: follows rotation');
     });
 
     test('when change-key names a version the key does not have, a disabled version or a size the key is not, then each run ends blocked with its own sentence on its card and Azure sees no write', async () => {
