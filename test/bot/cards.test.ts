@@ -40,6 +40,7 @@ const cards: Record<string, AdaptiveCardJson> = {
     note: '⛔ Not recorded: You requested this run; someone else must approve it.',
   }),
   'run-blocked': renderRunCard(blockedStatus()),
+  'run-blast': renderRunCard(blastStatus(), { canDecide: true }),
   'run-succeeded': renderRunCard(succeededStatus()),
   error: renderErrorCard({
     problem: '--key-size: must be one of 2048, 3072, 4096 bits (got "1024")',
@@ -54,6 +55,35 @@ const cards: Record<string, AdaptiveCardJson> = {
     },
   ]),
 };
+
+/** A revoke waiting for approval whose plan cuts off another account and a scope, and could not check everything. */
+function blastStatus() {
+  const status = pendingStatus();
+  return {
+    ...status,
+    operation: 'revoke' as const,
+    plan: {
+      ...status.plan!,
+      blastRadius: {
+        affected: [
+          {
+            kind: 'account' as const,
+            name: 'stfinance',
+            id: '/subscriptions/x/resourceGroups/rg-storage/providers/Microsoft.Storage/storageAccounts/stfinance',
+            why: 'loses access: reaches kv-contoso/cmk-key only through identity id-cmk',
+          },
+          {
+            kind: 'encryptionScope' as const,
+            name: 'stcontoso/scope-a',
+            id: '/subscriptions/x/resourceGroups/rg-storage/providers/Microsoft.Storage/storageAccounts/stcontoso/encryptionScopes/scope-a',
+            why: 'loses access: on version 0f1e2d3c… of kv-contoso/cmk-key, which is disabled',
+          },
+        ],
+        unchecked: 'Encryption scopes of 3 account(s) beyond the first 200 were not checked.',
+      },
+    },
+  };
+}
 
 /** The few browser globals the rendering step touches (the project compiles without DOM types). */
 interface BrowserPage {
@@ -194,6 +224,21 @@ describe('run, error, help and runs cards', () => {
       assert.match(text, new RegExp(`${APPROVER.name} approved`));
       assert.match(text, /Approved \(2 of 2\)/);
       assert.deepEqual(buttons, ['Open in Temporal UI']);
+    });
+
+    test('when a revoke touches others, then its card names each account and encryption scope with why, and what was not checked', async () => {
+      const { text, buttons } = await show('run-blast');
+      assert.match(text, /Also affected \(2\)/);
+      assert.match(
+        text,
+        /Account stfinance — loses access: reaches kv-contoso\/cmk-key only through identity id-cmk/,
+      );
+      assert.match(
+        text,
+        /Encryption scope stcontoso\/scope-a — loses access: on version 0f1e2d3c… of kv-contoso\/cmk-key, which is disabled/,
+      );
+      assert.match(text, /Encryption scopes of 3 account\(s\) beyond the first 200 were not checked\./);
+      assert.ok(buttons.includes('Approve'), buttons.join());
     });
 
     test('when a command is malformed, then the error card names the problem and the right form', async () => {
