@@ -13,6 +13,7 @@ import {
   validateKeyName,
   validateKeySize,
   validateKeyType,
+  validateKeyVersion,
   validateVaultName,
   type KeySize,
 } from '../shared/names';
@@ -23,14 +24,17 @@ import { RUN_TAG, type ActivityDeps } from './deps';
 import { classifyError, domainFailure, isNotFound } from './errors';
 import { abortSignal, call } from './runtime';
 
-/** The latest version of a key, or undefined when the key does not exist. */
+/** The latest (or the named) version of a key, or undefined when the key or that version does not exist. */
 export async function findKey(
   deps: ActivityDeps,
   vaultUri: string,
   name: string,
+  version?: string,
 ): Promise<KeyVaultKey | undefined> {
   try {
-    return await deps.azure.keys(vaultUri).getKey(name, { abortSignal: abortSignal() });
+    return await deps.azure
+      .keys(vaultUri)
+      .getKey(name, { abortSignal: abortSignal(), ...(version ? { version } : {}) });
   } catch (error) {
     if (isNotFound(error)) return undefined;
     throw classifyError(error, { what: `key ${name}` });
@@ -79,7 +83,10 @@ export function keyStateOf(
   };
 }
 
-/** Creates the key if missing; an existing key is validated and used as is. */
+/**
+ * Creates the key if missing; an existing key is validated and used as is. A named version (the
+ * one the plan was approved with) is used exactly, never the latest, and is never created.
+ */
 export async function ensureKey(
   deps: ActivityDeps,
   input: { vault: VaultState; key: KeyChoice; runId: string },
@@ -92,10 +99,19 @@ export async function ensureKey(
     throw new ValidationError('runId', 'the workflow run id is required');
   const vault = { ...input.vault, name: vaultName };
 
-  const existing = await findKey(deps, vault.vaultUri, name);
+  const named =
+    input.key.version === undefined ? undefined : validateKeyVersion(input.key.version, 'key.version');
+  const existing = await findKey(deps, vault.vaultUri, name, named);
   if (existing) {
     assertUsableKey(existing, vaultName);
-    return keyStateOf(vault, existing, existing.properties.tags?.[RUN_TAG] === input.runId);
+    return keyStateOf(vault, existing, !named && existing.properties.tags?.[RUN_TAG] === input.runId);
+  }
+  if (named) {
+    throw domainFailure(
+      CMK_ERROR_TYPES.KeyNotFound,
+      `Key ${vaultName}/${name} has no version ${named}. Fix: check the version id (the last part of a versioned key URI)`,
+      { key: name, version: named },
+    );
   }
   if (type === 'RSA-HSM') {
     const found = await findVault(deps, vault);

@@ -7,7 +7,7 @@ import type { RunResult } from '../../src/shared/runbooks';
 import { statusQuery } from '../../src/shared/approval';
 import { keyWorkflowId } from '../../src/shared/start';
 import { clientsFor } from '../local-azure/clients';
-import { cmkAccountOn } from '../local-azure/fixtures';
+import { cmkAccountOn, createCmkVault } from '../local-azure/fixtures';
 import { startSecurityStack, textOf, WHO, type SecurityStack } from '../security/stack';
 import { SDKS, type SentActivity } from './channel';
 
@@ -159,6 +159,24 @@ for (const sdk of SDKS) {
       const unpinned = await approvedRun(follow, account);
       assert.equal(unpinned.outcome, 'succeeded', unpinned.message);
       assert.equal(kv().keyversion ?? '', '', 'versionless: follows rotation');
+    });
+
+    test('when configure names an older version by its key URI, then the account is pinned to exactly that version, not the newest', async () => {
+      const account = s.newAccount();
+      const vault = `kv-u${randomUUID().replace(/-/g, '').slice(0, 10)}`;
+      const { key } = await createCmkVault(s.local, vault, 'cmk');
+      const older = key.properties.version!;
+      await clientsFor(s.local).keys(vault).createRsaKey('cmk', { keySize: 2048 });
+      const c = chat();
+      await c.say(`configure ${account.name} --key-uri https://${vault}.vault.azure.net/keys/cmk/${older}`);
+      const done = await approvedRun(c, account);
+      assert.equal(done.outcome, 'succeeded', done.message);
+      const kv = arm(account).properties.encryption.keyvaultproperties as {
+        keyname?: string;
+        keyversion?: string;
+      };
+      assert.equal(kv.keyname, 'cmk');
+      assert.equal(kv.keyversion, older);
     });
 
     test('when change-key names a version the key does not have, a disabled version or a size the key is not, then each run ends blocked with its own sentence on its card and Azure sees no write', async () => {
