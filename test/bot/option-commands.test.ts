@@ -179,7 +179,7 @@ for (const sdk of SDKS) {
       assert.equal(kv.keyversion, older);
     });
 
-    test('when change-key names a version the key does not have, a disabled version or a size the key is not, then each run ends blocked with its own sentence on its card and Azure sees no write', async () => {
+    test('when change-key names a version the key does not have, a disabled version, a size the key is not or an HSM key in a standard vault, then each run ends blocked with its own sentence on its card and Azure sees no write', async () => {
       const account = s.newAccount();
       const { vaultName } = await cmkAccountOn(s.local, account.name);
       const keys = clientsFor(s.local).keys(vaultName);
@@ -195,6 +195,10 @@ for (const sdk of SDKS) {
           new RegExp(`Key ${vaultName}/other exists as RSA 2048; you asked for RSA 4096\\.`),
         ],
       ];
+      cases.push([
+        `--vault ${vaultName} --key newhsm --hsm`,
+        new RegExp(`Vault ${vaultName} is standard; RSA-HSM keys need premium\\.`),
+      ]);
       for (const [options, sentence] of cases) {
         const c = chat();
         const writes = s.local.requestLog.writes().length;
