@@ -6,6 +6,8 @@ import Ajv from 'ajv';
 import draft06 from 'ajv/dist/refs/json-schema-draft-06.json';
 import type { Browser, Page } from 'playwright-core';
 import { launchChromium } from '../helpers/browser';
+import { renderPendingCard } from '../../src/bot/cards/pending';
+import { renderPlanPreviewCard } from '../../src/bot/cards/preview';
 import { COMMAND_FORMS } from '../../src/bot/commands';
 import {
   ACCOUNT_NOTE,
@@ -41,6 +43,21 @@ const cards: Record<string, AdaptiveCardJson> = {
   }),
   'run-blocked': renderRunCard(blockedStatus()),
   'run-blast': renderRunCard(blastStatus(), { canDecide: true }),
+  pending: renderPendingCard([
+    { ...pendingStatus(), requester: { ...pendingStatus().requester, name: 'Adele <Storage> Vance' } },
+  ]),
+  preview: renderPlanPreviewCard(
+    {
+      plan: { ...pendingStatus().plan!, blastRadius: { affected: [] } },
+      approval: { required: true, operation: 'configure', quorum: 2, approvers: ['a', 'b', 'c'] },
+    },
+    {
+      operation: 'configure',
+      account: pendingStatus().account,
+      requester: pendingStatus().requester,
+      typed: 'configure stcontoso --key-uri https://kv-stcontoso.vault.azure.net/keys/cmk-key',
+    },
+  ),
   'run-succeeded': renderRunCard(succeededStatus()),
   error: renderErrorCard({
     problem: '--key-size: must be one of 2048, 3072, 4096 bits (got "1024")',
@@ -239,6 +256,29 @@ describe('run, error, help and runs cards', () => {
       );
       assert.match(text, /Encryption scopes of 3 account\(s\) beyond the first 200 were not checked\./);
       assert.ok(buttons.includes('Approve'), buttons.join());
+    });
+
+    test('when pending lists a run, then who asked shows as written, with the approvals so far and a button that opens the run', async () => {
+      const { text, buttons } = await show('pending');
+      assert.match(text, /Waiting for your approval \(1\)/);
+      assert.match(text, /Configure CMK · stcontoso/);
+      assert.match(text, /Requested by Adele <Storage> Vance · 1 of 2 approval\(s\)/);
+      assert.ok(buttons.includes('Review and decide'), buttons.join());
+    });
+
+    test('when a plan is previewed, then the card says nothing started, who else is touched, what running it needs and what to type', async () => {
+      const { text, buttons } = await show('preview');
+      assert.match(text, /Plan only · not started/);
+      assert.match(text, /Plan only: nothing was started and stcontoso is not locked\./);
+      assert.match(
+        text,
+        /Also affected: no other account or encryption scope in the configured subscriptions/,
+      );
+      assert.match(
+        text,
+        /Running it needs 2 approval\(s\) for Configure CMK from 3 approver\(s\)\. To run configure cmk, type: configure stcontoso --key-uri https:\/\/kv-stcontoso\.vault\.azure\.net\/keys\/cmk-key/,
+      );
+      assert.ok(!buttons.includes('Approve'), 'a preview decides nothing');
     });
 
     test('when a command is malformed, then the error card names the problem and the right form', async () => {
