@@ -7,7 +7,15 @@ import type { AccountRef } from '../shared/accounts';
 import type { OperationRequest } from '../shared/activities';
 import type { Operation } from '../shared/runbooks';
 import { CMK_ERROR_TYPES } from '../shared/errors';
-import type { BlastRadius, Blocker, EncryptionSettings, Plan, RevocationSet, Step, StepId } from '../shared/plan';
+import type {
+  BlastRadius,
+  Blocker,
+  EncryptionSettings,
+  Plan,
+  RevocationSet,
+  Step,
+  StepId,
+} from '../shared/plan';
 import { fingerprintOf, type VaultView } from './live-state';
 
 /** Step titles as cards show them. */

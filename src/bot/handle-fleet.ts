@@ -51,6 +51,7 @@ export const startFleet: Handler<Extract<Command, { kind: 'rotateFleet' }>> = as
     );
   }
   const now = new Date();
+  const workflowId = fleetWorkflowId(now);
   const requester = { aadObjectId: ctx.requester.aadObjectId, name: ctx.requester.name };
   const input: FleetRotateInput = {
     accounts,
@@ -58,9 +59,9 @@ export const startFleet: Handler<Extract<Command, { kind: 'rotateFleet' }>> = as
     requester,
     conversation: ctx.incoming.conversation,
     uiBaseUrl: ctx.deps.uiBaseUrl,
-    startProof: await ctx.sign('fleetRotate', fleetWorkflowId(requester, now)),
+    startProof: await ctx.sign('fleetRotate', workflowId),
   };
-  const started = await ctx.deps.runs.start({ operation: 'fleetRotate', input }, { now });
+  const started = await ctx.deps.runs.start({ operation: 'fleetRotate', input }, { now, workflowId });
   return {
     text: `Started **${started.summary}** (${selection}). I will post the plan with every account here. [Open in Temporal UI](${started.uiUrl})`,
   };

@@ -60,8 +60,8 @@ export class AccountLocked extends Error {
 
 /** Start, decide, read and list runs. */
 export interface RunService {
-  /** Starts a runbook; `now` is the start time a fleet's workflow id (signed before) was made from. */
-  start(request: StartRequest, options?: { now?: Date }): Promise<StartedRun>;
+  /** Starts a runbook; a fleet gets the workflow id its start proof was signed for. */
+  start(request: StartRequest, options?: { now?: Date; workflowId?: string }): Promise<StartedRun>;
   /** The plan of an operation, from a read-only run that takes no lock. */
   previewPlan(input: PlanOperationInput): Promise<PlanPreview>;
   /** Runs waiting for this approver's decision, oldest deadline first. */
@@ -101,8 +101,11 @@ export function createRunService(options: RunServiceOptions): RunService {
     uiUrl,
     previewPlan: (input) => runPlanPreview(client, options.taskQueue, input),
     listPending: (aadObjectId) => listPendingFor(client, aadObjectId),
-    async start(request, { now } = {}) {
-      const start = startOptionsFor(request.operation, request.input, options.taskQueue, now ? { now } : {});
+    async start(request, { now, workflowId } = {}) {
+      const start = startOptionsFor(request.operation, request.input, options.taskQueue, {
+        ...(now ? { now } : {}),
+        ...(workflowId ? { workflowId } : {}),
+      });
       try {
         const handle = await client.workflow.start(start.workflowType, {
           taskQueue: start.taskQueue,

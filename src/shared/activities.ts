@@ -7,7 +7,7 @@ import type { ApprovalPolicy, RunStatus } from './approval';
 import type { ConversationRef } from './chat';
 import type { EncryptionSettings, KeyAccessGrant, Plan, RevocationSet } from './plan';
 import type { BotPublicKey } from './proof';
-import type { IdentityChoice, KeyChoice, KeyRef, Operation, VaultChoice, VersionTarget } from './runbooks';
+import type { IdentityChoice, KeyChoice, KeyRef, VaultChoice, VersionTarget } from './runbooks';
 
 /** What an operation wants to achieve; `inspect` turns it into a plan against live state. */
 export type OperationRequest =

@@ -108,6 +108,8 @@ export const STEP_EFFECTS: Partial<Record<StepId, readonly PlanFacet[]>> = {
   revoke: ['grant'],
   disableKey: ['key'],
   disable: ['encryption'],
+  version: ['encryption'],
+  enableKey: ['key'],
 };
 
 /** How far up the Azure hierarchy a grant applies. */

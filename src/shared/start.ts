@@ -126,7 +126,7 @@ export function startOptionsFor<O extends Operation>(
   operation: O,
   input: InputByOperation[O],
   taskQueue: string,
-  { now = new Date() }: { now?: Date } = {},
+  { now = new Date(), workflowId }: { now?: Date; workflowId?: string } = {},
 ): StartOptions<O> {
   const account = 'account' in input ? input.account : undefined;
   const key = 'key' in input ? input.key : undefined;
@@ -149,7 +149,7 @@ export function startOptionsFor<O extends Operation>(
       ? workflowIdFor(account)
       : onKey
         ? keyWorkflowId(onKey)
-        : fleetWorkflowId(now),
+        : (workflowId ?? fleetWorkflowId(now)),
     taskQueue,
     args: [input],
     workflowIdConflictPolicy: 'FAIL',

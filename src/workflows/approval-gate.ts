@@ -29,12 +29,7 @@ import {
   OwnRequest,
   StaleCard,
 } from '../shared/refusals';
-import {
-  DESTRUCTIVE_OPERATIONS,
-  OPERATION_ENV_SUFFIX,
-  OPERATION_TITLES,
-  type Operation,
-} from '../shared/runbooks';
+import { OPERATION_ENV_SUFFIX, OPERATION_TITLES, type Operation } from '../shared/runbooks';
 import { verifiedDecision } from './decision-proof';
 import { planMarkdown } from '../shared/status';
 import type { Run } from './run';

@@ -11,6 +11,7 @@ import type { IdentityChoice, RestoreAccessInput, RunResult } from '../shared/ru
 import { summaryLine } from '../shared/status';
 import { azure, azureLong } from './proxies';
 import type { Run } from './run';
+import type { StepGuard } from './step-guard';
 import { runRunbook, type ChangeOutcome } from './runbook';
 import { probeInput } from './probe';
 
@@ -24,12 +25,13 @@ export async function restoreAccess(input: RestoreAccessInput): Promise<RunResul
     input,
     summary: summaryLine('restoreAccess', input.account),
     request: { operation: 'restoreAccess' },
-    change: (run, plan) => restore(run, plan),
+    change: (run, plan, guard) => restore(run, plan, guard),
   });
 }
 
-async function restore(run: Run, plan: Plan): Promise<ChangeOutcome> {
+async function restore(run: Run, approved: Plan, guard: StepGuard): Promise<ChangeOutcome> {
   const account = run.account;
+  let plan = approved;
   const done: string[] = [];
   const grant = plan.steps.find((s) => s.id === 'grant');
   if (grant && !grant.skip && plan.vault && plan.before.keyName) {
@@ -39,7 +41,7 @@ async function restore(run: Run, plan: Plan): Promise<ChangeOutcome> {
     );
     const vault = vaultStateOf(plan);
     const keyName = plan.before.keyName;
-    await run.step(
+    const granted = await run.step(
       'grant',
       grant.title,
       () =>
@@ -48,11 +50,14 @@ async function restore(run: Run, plan: Plan): Promise<ChangeOutcome> {
         ]),
       (g) => `${g.mode}${g.changed ? ', granted' : ', already granted'}`,
     );
+    guard.ran('grant', granted.changed);
     done.push('key access granted');
   }
+  // Granting may have waited for propagation: a risky step after it is re-checked first.
+  if (plan.versions?.enable) plan = await guard.before('enableKey');
   const version = plan.versions?.enable;
   if (version) {
-    await run.step(
+    const enabled = await run.step(
       'enableKey',
       plan.steps.find((s) => s.id === 'enableKey')?.title ?? 'Re-enable the key version',
       () =>
@@ -61,6 +66,7 @@ async function restore(run: Run, plan: Plan): Promise<ChangeOutcome> {
         ]),
       (k) => (k.changed ? `enabled ${k.keyId}` : 'already enabled'),
     );
+    guard.ran('enableKey', enabled.changed);
     done.push(`version ${version.slice(0, 8)}… enabled`);
   }
   await run.setStage('confirming');

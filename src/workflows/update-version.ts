@@ -18,8 +18,10 @@ export async function updateKeyVersion(input: UpdateVersionInput): Promise<RunRe
     summary: `${summaryLine('updateVersion', input.account)} · ${input.target ? describeVersionTarget(input.target) : '?'}`,
     validate: () => void validateVersionTarget(input.target),
     request: { operation: 'updateVersion', target: input.target },
-    change: async (run, plan) => {
+    change: async (run, approved, guard) => {
       const account = run.account;
+      // A version step the plan marks risky (a move between pinned and versionless) is re-checked.
+      const plan = await guard.before('version');
       const version = plan.versions?.pin ?? plan.before.keyVersion ?? '';
       const step = plan.steps.find((s) => s.id === 'version');
       const encryption = step?.skip
@@ -34,6 +36,7 @@ export async function updateKeyVersion(input: UpdateVersionInput): Promise<RunRe
               ),
             describeEncryption,
           );
+      if (!step?.skip) guard.ran('version', true);
       if (step?.skip) run.recordStep('version', step.title, 'skipped', 'already so');
       await run.setStage('confirming');
       const probe = await run.step(
