@@ -101,7 +101,7 @@ for (const sdk of SDKS) {
       const reply = await c.say(`plan revoke ${account.name} --disable-key`);
       assert.match(reply, /Revoke key access · /);
       assert.match(reply, /Plan only · not started/);
-      assert.match(reply, /Disable the key version/);
+      assert.match(reply, /Disable key version kv-/);
       assert.match(reply, /Also affected: no other account or encryption scope/);
       assert.match(reply, /Running it needs 2 approval\(s\) for Revoke key access/);
       assert.match(reply, new RegExp(`To run revoke key access, type: revoke ${account.name} --disable-key`));
