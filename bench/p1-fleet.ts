@@ -16,9 +16,10 @@ import {
   type KeyPairMaterial,
 } from '../src/local-azure/rsa';
 import type { AccountRef } from '../src/shared/accounts';
-import { statusQuery, type ApprovalPolicy, type Person } from '../src/shared/approval';
+import type { WorkflowHandle } from '@temporalio/client';
+import { decideUpdate, statusQuery, type ApprovalPolicy, type Person } from '../src/shared/approval';
 import type { FleetRotateInput, RunResult } from '../src/shared/runbooks';
-import { signedStartOptions } from '../test/helpers/trust';
+import { signedDecision, signedStartOptions } from '../test/helpers/trust';
 import { check, progress, type BenchOutcome } from './report';
 import { rotateWithScript } from './p1-script';
 import { KEYS_PER_VAULT, seedFleet, type FleetAccount } from './p1-seed';
@@ -52,12 +53,32 @@ export const AZURE_LATENCY: LatencyRule[] = [
 ];
 
 const REQUESTER: Person = { aadObjectId: '00000000-0000-4000-8000-00000000b101', name: 'Bench Fleet Owner' };
+/** Approves the fleet's one plan card at once: the approval is part of the run, the wait for a person is not measured. */
+const APPROVER: Person = {
+  aadObjectId: '00000000-0000-4000-8000-00000000b102',
+  name: 'Bench Fleet Approver',
+};
 const POLICY: ApprovalPolicy = {
-  approvers: {},
+  approvers: { fleetRotate: [APPROVER.aadObjectId] },
   quorum: {},
   deadline: '1h',
   requesters: { fleetRotate: [REQUESTER.aadObjectId] },
 };
+
+/** Waits for the fleet's plan card and approves it as the bench approver. */
+async function approveWhenAsked(handle: WorkflowHandle, tenantId: string): Promise<void> {
+  for (;;) {
+    const status = await handle.query(statusQuery);
+    if (status.result) return;
+    if (status.approval.state === 'pending') {
+      await handle.executeUpdate(decideUpdate, {
+        args: [await signedDecision(status, APPROVER, 'approve', { tenantId })],
+      });
+      return;
+    }
+    await new Promise((resolve) => setTimeout(resolve, 200));
+  }
+}
 
 /** Seeds the fleet into a state file that every way starts from. */
 async function seedFleetFile(count: number, stateFile: string): Promise<FleetAccount[]> {
@@ -174,12 +195,14 @@ export async function runP1(temporal: BenchTemporal, options: P1Options): Promis
           tenantId: local.tenantId,
         });
         const handle = await temporal.client.workflow.start(workflowType, start);
+        await approveWhenAsked(handle, local.tenantId);
         const ticker = setInterval(() => {
           handle
             .query(statusQuery)
-            .then((s) =>
-              progress(`P1 fleetRotate: ${s.result?.fleet?.length ?? 0}/${accounts.length} accounts done`),
-            )
+            .then((s) => {
+              const done = Object.values(s.fleet?.counts ?? {}).reduce((n, c) => n + c, 0);
+              progress(`P1 fleetRotate: ${done}/${accounts.length} accounts done`);
+            })
             .catch(() => undefined);
         }, 10_000);
         const result = (await handle.result().finally(() => clearInterval(ticker))) as RunResult;

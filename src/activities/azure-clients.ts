@@ -18,6 +18,7 @@ import {
   type AzureRequestMetrics,
 } from '../telemetry/azure-metrics';
 import { ArmBudget } from './arm-budget';
+import { noBlindRetryPolicy } from './no-blind-retry';
 
 /** SDK retry tuning (the SDK honours Retry-After on 429/503 itself before Temporal retries). */
 export interface AzureRetryOptions {
@@ -109,7 +110,7 @@ export function createAzureClients(azure: AzureConfig, options: AzureClientOptio
         new KeyClient(uri, credential, {
           ...(options.agent ? { agent: options.agent } : {}),
           ...(options.retry ? { retryOptions: options.retry } : {}),
-          ...(extra.length ? { additionalPolicies: extra } : {}),
+          additionalPolicies: [...extra, { policy: noBlindRetryPolicy(), position: 'perRetry' as const }],
         }),
     ),
     blob: cached((endpoint) => {

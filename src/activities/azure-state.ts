@@ -125,6 +125,8 @@ export async function findVaultByName(
     const found = (await listVaults(deps, subscriptionId, age)).find((v) => v.name?.toLowerCase() === name);
     if (found?.id) return { ref: parseVaultId(found.id), vault: found };
   }
+  // A recent listing can predate a vault made since (by another tool): absence is read fresh.
+  if (age.maxAgeMs && age.maxAgeMs > 0) return findVaultByName(deps, vaultName, preferSubscription);
   return undefined;
 }
 

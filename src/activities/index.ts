@@ -14,6 +14,9 @@ import type { ActivityDeps } from './deps';
 import { disableCmk, enableCmk, restoreEncryption } from './encryption';
 import { assignIdentity } from './identities';
 import { inspect } from './inspect';
+import { inspectFleet } from './fleet-plan';
+import { inspectKeyPolicy, setKeyRotationPolicy } from './key-policy';
+import { enableKeyVersion, setKeyVersion } from './key-versions';
 import { ensureKey, setRotationPolicy } from './keys';
 import { probeDataAccess } from './probe';
 import { createProxyAgent } from './proxy-agent';
@@ -54,6 +57,7 @@ export function createActivities(deps: CreateActivitiesDeps): CmkActivities {
       runActivity(() => fn(resolved, input));
   return {
     inspect: wrap(inspect),
+    inspectFleet: wrap(inspectFleet),
     ensureVault: wrap(ensureVault),
     assignIdentity: wrap(assignIdentity),
     grantKeyAccess: wrap(grantKeyAccess),
@@ -62,9 +66,13 @@ export function createActivities(deps: CreateActivitiesDeps): CmkActivities {
     restoreEncryption: wrap(restoreEncryption),
     rotateKey: wrap(rotateKey),
     setRotationPolicy: wrap(setRotationPolicy),
+    inspectKeyPolicy: wrap(inspectKeyPolicy),
+    setKeyRotationPolicy: wrap(setKeyRotationPolicy),
     revokeAccess: wrap(revokeAccess),
     disableKeyVersion: wrap(disableKeyVersion),
     disableCmk: wrap(disableCmk),
+    setKeyVersion: wrap(setKeyVersion),
+    enableKeyVersion: wrap(enableKeyVersion),
     probeDataAccess: wrap(probeDataAccess),
     ...createChatActivities(deps.chat),
   };

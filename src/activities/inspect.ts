@@ -22,6 +22,10 @@ import { PlanBuilder } from './plan-builder';
 import { listRevocationSet } from './revocation-set';
 import { versionInUse } from './revocation';
 import { resolveVaultRef } from './vaults';
+import { blastRadiusOf } from './blast-radius';
+import { heldGrants } from './held-grants';
+import { checkKeyChoice, validateVersionTarget } from './key-choice';
+import { planRestoreAccess, planUpdateVersion } from './plan-versions';
 
 /** What every part of a plan reads: the request, the account as ARM returns it, its encryption. */
 interface Subject {
@@ -75,16 +79,21 @@ async function planKeyTarget(
       `The runbook cannot read keys in ${vault.ref.name}; grant it Key Vault Crypto Officer or a key access policy.`,
     );
   b.checkKey(key.summary, req.key.type, vault);
+  const version = await checkKeyChoice(deps, b, key.summary, req.key, vault);
   b.step('key', { skip: key.summary.exists });
+  // change-key without --pin-version/--versionless keeps the account pinned or versionless.
+  const pin = req.pinVersion ?? (req.operation === 'changeKey' && onCmk(before) && !!before.keyVersion);
   const after: EncryptionSettings = {
     keySource: 'Microsoft.Keyvault',
     vaultUri: vault.vault?.properties?.vaultUri ?? `https://${vault.ref.name.toLowerCase()}.vault.azure.net/`,
     keyName: req.key.name,
-    keyVersion: req.pinVersion ? (key.summary.latestVersion ?? '(the version created)') : '',
+    keyVersion: version ?? (pin ? (key.summary.latestVersion ?? '(the version created)') : ''),
     identity,
   };
   planSwitch(b, ref, req, before, after);
   b.step('probe');
+  if (onCmk(before) && !sameTarget(before, after))
+    b.blastRadius = await blastRadiusOf(deps, { ref, before, principalId }, { kind: 'changeKey', after });
   return b.build(after);
 }
 
@@ -217,6 +226,10 @@ async function planOnCmk(
     case 'setRotationPolicy':
       b.step('rotationPolicy');
       return b.build(before);
+    case 'updateVersion':
+      return planUpdateVersion(deps, b, { account, before, vault }, request.target);
+    case 'restoreAccess':
+      return planRestoreAccess(deps, b, { account, before, vault });
   }
 }
 
@@ -291,6 +304,12 @@ async function planRevoke(
       title: `Disable key version ${vault.ref.name}/${before.keyName}/${version ?? '(current)'}`,
     });
   b.step('probe');
+  const held = await heldGrants(deps, vault, principalId, before.keyName!);
+  b.blastRadius = await blastRadiusOf(
+    deps,
+    { ref, before, principalId },
+    { kind: 'revoke', ...held, ...(disableKey && version ? { disableVersion: version } : {}) },
+  );
   return b.build(before);
 }
 
@@ -309,6 +328,7 @@ function validateRequest(request: unknown): OperationRequest {
     validateKeySize(r.key.size, 'request.key.size');
   }
   if (r.operation === 'setRotationPolicy') validateRotationPolicy(r);
+  if (r.operation === 'updateVersion') validateVersionTarget(r.target);
   return r;
 }
 

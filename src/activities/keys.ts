@@ -6,7 +6,6 @@
 import type { KeyVaultKey, KeyRotationLifetimeAction } from '@azure/keyvault-keys';
 import { validateAccountRef, type AccountRef } from '../shared/accounts';
 import type { KeyState, RotationPolicyState, VaultState } from '../shared/activities';
-import { parseDurationMs, toIsoDays } from '../shared/duration';
 import { CMK_ERROR_TYPES } from '../shared/errors';
 import {
   KEY_SIZES,
@@ -14,25 +13,28 @@ import {
   validateKeyName,
   validateKeySize,
   validateKeyType,
+  validateKeyVersion,
   validateVaultName,
   type KeySize,
 } from '../shared/names';
 import type { KeyChoice } from '../shared/runbooks';
+import { validateRotationPolicy } from '../shared/rotation-policy';
 import { encryptionOf, findVault, getAccount } from './azure-state';
 import { RUN_TAG, type ActivityDeps } from './deps';
 import { classifyError, domainFailure, isNotFound } from './errors';
 import { abortSignal, call } from './runtime';
 
-const DAY_MS = 86_400_000;
-
-/** The latest version of a key, or undefined when the key does not exist. */
+/** The latest (or the named) version of a key, or undefined when the key or that version does not exist. */
 export async function findKey(
   deps: ActivityDeps,
   vaultUri: string,
   name: string,
+  version?: string,
 ): Promise<KeyVaultKey | undefined> {
   try {
-    return await deps.azure.keys(vaultUri).getKey(name, { abortSignal: abortSignal() });
+    return await deps.azure
+      .keys(vaultUri)
+      .getKey(name, { abortSignal: abortSignal(), ...(version ? { version } : {}) });
   } catch (error) {
     if (isNotFound(error)) return undefined;
     throw classifyError(error, { what: `key ${name}` });
@@ -81,7 +83,10 @@ export function keyStateOf(
   };
 }
 
-/** Creates the key if missing; an existing key is validated and used as is. */
+/**
+ * Creates the key if missing; an existing key is validated and used as is. A named version (the
+ * one the plan was approved with) is used exactly, never the latest, and is never created.
+ */
 export async function ensureKey(
   deps: ActivityDeps,
   input: { vault: VaultState; key: KeyChoice; runId: string },
@@ -94,10 +99,19 @@ export async function ensureKey(
     throw new ValidationError('runId', 'the workflow run id is required');
   const vault = { ...input.vault, name: vaultName };
 
-  const existing = await findKey(deps, vault.vaultUri, name);
+  const named =
+    input.key.version === undefined ? undefined : validateKeyVersion(input.key.version, 'key.version');
+  const existing = await findKey(deps, vault.vaultUri, name, named);
   if (existing) {
     assertUsableKey(existing, vaultName);
-    return keyStateOf(vault, existing, existing.properties.tags?.[RUN_TAG] === input.runId);
+    return keyStateOf(vault, existing, !named && existing.properties.tags?.[RUN_TAG] === input.runId);
+  }
+  if (named) {
+    throw domainFailure(
+      CMK_ERROR_TYPES.KeyNotFound,
+      `Key ${vaultName}/${name} has no version ${named}. Fix: check the version id (the last part of a versioned key URI)`,
+      { key: name, version: named },
+    );
   }
   if (type === 'RSA-HSM') {
     const found = await findVault(deps, vault);
@@ -122,67 +136,6 @@ export async function ensureKey(
   return keyStateOf(vault, created, true);
 }
 
-/** Validates a rotation policy against Azure's minimums; returns it as ISO 8601 days. */
-export function validateRotationPolicy(input: RotationPolicyState): RotationPolicyState {
-  const ms = (field: keyof RotationPolicyState): number | undefined =>
-    input[field] === undefined ? undefined : parseDurationMs(input[field], field);
-  const rotateAfter = ms('rotateAfter');
-  const rotateBeforeExpiry = ms('rotateBeforeExpiry');
-  const expiresAfter = ms('expiresAfter');
-  const notifyBeforeExpiry = ms('notifyBeforeExpiry');
-  if ([rotateAfter, rotateBeforeExpiry, expiresAfter, notifyBeforeExpiry].every((v) => v === undefined)) {
-    throw new ValidationError(
-      'rotationPolicy',
-      'give at least one of rotateAfter, rotateBeforeExpiry, expiresAfter, notifyBeforeExpiry',
-    );
-  }
-  if (rotateAfter !== undefined && rotateBeforeExpiry !== undefined) {
-    throw new ValidationError(
-      'rotateBeforeExpiry',
-      'Key Vault allows one rotation trigger: give rotateAfter or rotateBeforeExpiry, not both',
-    );
-  }
-  const atLeast = (value: number | undefined, field: string, days: number): void => {
-    if (value !== undefined && value < days * DAY_MS)
-      throw new ValidationError(
-        field,
-        `must be at least ${days} days (P${days}D)`,
-        input[field as keyof RotationPolicyState],
-      );
-  };
-  atLeast(rotateAfter, 'rotateAfter', 7);
-  atLeast(rotateBeforeExpiry, 'rotateBeforeExpiry', 7);
-  atLeast(expiresAfter, 'expiresAfter', 28);
-  atLeast(notifyBeforeExpiry, 'notifyBeforeExpiry', 7);
-  for (const [field, value] of [
-    ['rotateBeforeExpiry', rotateBeforeExpiry],
-    ['notifyBeforeExpiry', notifyBeforeExpiry],
-  ] as const) {
-    if (value === undefined) continue;
-    if (expiresAfter === undefined)
-      throw new ValidationError(field, 'needs expiresAfter, since it counts back from the expiry');
-    if (value >= expiresAfter)
-      throw new ValidationError(field, 'must be shorter than expiresAfter', input[field]);
-  }
-  if (rotateAfter !== undefined && expiresAfter !== undefined && rotateAfter >= expiresAfter) {
-    throw new ValidationError(
-      'rotateAfter',
-      'must be shorter than expiresAfter, or the key expires before it rotates',
-      input.rotateAfter,
-    );
-  }
-  const iso = (value: number | undefined): string | undefined =>
-    value === undefined ? undefined : toIsoDays(value);
-  return JSON.parse(
-    JSON.stringify({
-      rotateAfter: iso(rotateAfter),
-      rotateBeforeExpiry: iso(rotateBeforeExpiry),
-      expiresAfter: iso(expiresAfter),
-      notifyBeforeExpiry: iso(notifyBeforeExpiry),
-    }),
-  ) as RotationPolicyState;
-}
-
 /** Writes the rotation policy of the key the account uses (a desired-state PUT). */
 export async function setRotationPolicy(
   deps: ActivityDeps,
@@ -198,21 +151,33 @@ export async function setRotationPolicy(
       { account: account.name },
     );
   }
+  await writePolicy(deps, enc.vaultUri, enc.keyName, policy);
+  return policy;
+}
+
+/** PUTs a key's rotation policy (Rotate after creation or before expiry, Notify, expiry). */
+export async function writePolicy(
+  deps: ActivityDeps,
+  vaultUri: string,
+  keyName: string,
+  policy: RotationPolicyState,
+): Promise<void> {
   const lifetimeActions: KeyRotationLifetimeAction[] = [];
   if (policy.rotateAfter) lifetimeActions.push({ action: 'Rotate', timeAfterCreate: policy.rotateAfter });
   if (policy.rotateBeforeExpiry)
     lifetimeActions.push({ action: 'Rotate', timeBeforeExpiry: policy.rotateBeforeExpiry });
   if (policy.notifyBeforeExpiry)
     lifetimeActions.push({ action: 'Notify', timeBeforeExpiry: policy.notifyBeforeExpiry });
-  const keyName = enc.keyName;
   await call({ what: `rotation policy of key ${keyName}`, notFound: CMK_ERROR_TYPES.KeyNotFound }, () =>
     deps.azure
-      .keys(enc.vaultUri!)
+      .keys(vaultUri)
       .updateKeyRotationPolicy(
         keyName,
         { lifetimeActions, ...(policy.expiresAfter ? { expiresIn: policy.expiresAfter } : {}) },
         { abortSignal: abortSignal() },
       ),
   );
-  return policy;
 }
+
+/** Azure's rotation-policy minimums, checked before anything is written (shared with the bot). */
+export { validateRotationPolicy };

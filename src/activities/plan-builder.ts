@@ -7,7 +7,15 @@ import type { AccountRef } from '../shared/accounts';
 import type { OperationRequest } from '../shared/activities';
 import type { Operation } from '../shared/runbooks';
 import { CMK_ERROR_TYPES } from '../shared/errors';
-import type { Blocker, EncryptionSettings, Plan, RevocationSet, Step, StepId } from '../shared/plan';
+import type {
+  BlastRadius,
+  Blocker,
+  EncryptionSettings,
+  Plan,
+  RevocationSet,
+  Step,
+  StepId,
+} from '../shared/plan';
 import { fingerprintOf, type VaultView } from './live-state';
 
 /** Step titles as cards show them. */
@@ -25,6 +33,8 @@ export const STEP_TITLES: Record<StepId, string> = {
   revoke: 'Revoke key access',
   disableKey: 'Disable the key version',
   disable: 'Back to Microsoft-managed keys',
+  version: 'Move the account to the key version',
+  enableKey: 'Re-enable the key version',
   probe: 'Probe blob data access',
 };
 
@@ -36,6 +46,10 @@ export class PlanBuilder {
   /** Whose approval policy applies, when not the run's own operation's. */
   approvalOperation?: Operation;
   revocation?: RevocationSet;
+  /** The versions the plan settled on (update-version, restore-access). */
+  versions?: Plan['versions'];
+  /** Who else the change touches; part of what the fingerprint binds. */
+  blastRadius?: BlastRadius;
   private readonly steps: Step[] = [
     { id: 'preflight', title: STEP_TITLES.preflight, destructive: false, irreversible: false },
   ];
@@ -57,6 +71,11 @@ export class PlanBuilder {
           `${service === 'queue' ? 'Queues' : 'Tables'} use the account key (set at creation), so the customer-managed key covers them too.`,
         );
     }
+  }
+
+  /** The account's name, for step titles. */
+  get accountName(): string {
+    return this.ref.name;
   }
 
   step(
@@ -154,7 +173,10 @@ export class PlanBuilder {
       account: this.account,
       vault: this.vault,
       key: this.key,
-      grant: this.grant,
+      // Who else a change touches is part of what is approved: a new neighbour lapses the approval.
+      grant: this.blastRadius
+        ? { grant: this.grant, blast: this.blastRadius.affected.map((a) => a.id) }
+        : this.grant,
     });
     const plan: Plan = {
       operation: this.request.operation,
@@ -174,6 +196,8 @@ export class PlanBuilder {
       fingerprint,
       facets,
       ...(this.revocation ? { revocation: this.revocation } : {}),
+      ...(this.versions ? { versions: this.versions } : {}),
+      ...(this.blastRadius ? { blastRadius: this.blastRadius } : {}),
     };
     return plan;
   }

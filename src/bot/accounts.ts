@@ -4,12 +4,14 @@
  */
 import type { StorageManagementClient } from '@azure/arm-storage';
 import { accountId, parseAccountId, type AccountRef } from '../shared/accounts';
-import type { AccountArg } from './commands';
+import type { AccountArg, FleetSelector } from './commands';
 
 /** Resolves an account argument to the accounts it may mean (none, one, or several when ambiguous). */
 export interface AccountResolver {
   /** Every account with this name in the configured subscriptions. */
   findByName(name: string): Promise<AccountRef[]>;
+  /** Every account a fleet selector names: all of its parts must match. */
+  select(selector: FleetSelector): Promise<AccountRef[]>;
 }
 
 /** What {@link createArmAccountResolver} needs: the subscriptions and how to make a storage client (called once per subscription). */
@@ -41,7 +43,34 @@ export function createArmAccountResolver(options: ArmAccountResolverOptions): Ac
       }
       return found;
     },
+    async select(selector) {
+      const subscriptions = selector.subscriptionId ? [selector.subscriptionId] : options.subscriptionIds;
+      const found: AccountRef[] = [];
+      for (const subscriptionId of subscriptions) {
+        const client = storage(subscriptionId).storageAccounts;
+        const accounts = selector.resourceGroup
+          ? client.listByResourceGroup(selector.resourceGroup)
+          : client.list();
+        try {
+          for await (const account of accounts) {
+            if (!account.id || !tagMatches(account.tags, selector.tag)) continue;
+            found.push(parseAccountId(account.id));
+          }
+        } catch (error) {
+          // A resource group that one subscription does not have selects nothing there.
+          if ((error as { statusCode?: number }).statusCode !== 404) throw error;
+        }
+      }
+      return found;
+    },
   };
+}
+
+/** Tag names compare without case, values exactly (Azure: tag names are case-insensitive for operations). */
+function tagMatches(tags: Record<string, string> | undefined, wanted: FleetSelector['tag']): boolean {
+  if (!wanted) return true;
+  const entry = Object.entries(tags ?? {}).find(([name]) => name.toLowerCase() === wanted.name.toLowerCase());
+  return entry !== undefined && (wanted.value === undefined || entry[1] === wanted.value);
 }
 
 /** Why an account argument did not resolve to exactly one account. */

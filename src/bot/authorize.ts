@@ -30,16 +30,28 @@ export interface Member {
   tenantId: string;
 }
 
-/** What each command asks for; read-only commands (help, runs, status) need only membership. */
+/**
+ * What each command asks for; read-only commands (help, runs, status, pending) need only
+ * membership, and `plan` needs what its operation needs (a preview shows what one may ask for).
+ */
 const REQUESTS: Partial<Record<Command['kind'], RequestOperation>> = {
   configure: 'configure',
   rotate: 'rotate',
   changeKey: 'changeKey',
+  updateVersion: 'updateVersion',
   revoke: 'revoke',
+  restoreAccess: 'restoreAccess',
   disable: 'disable',
+  setRotationPolicy: 'setRotationPolicy',
+  rotateFleet: 'fleetRotate',
   scheduleRotation: 'scheduleRotation',
   unscheduleRotation: 'unscheduleRotation',
 };
+
+/** The operation a command asks for, if any. */
+function requestOf(command: Command): RequestOperation | undefined {
+  return REQUESTS[command.kind === 'plan' ? command.command.kind : command.kind];
+}
 
 const REQUEST_TITLES: Record<RequestOperation, string> = {
   ...OPERATION_TITLES,
@@ -69,7 +81,7 @@ export function memberOf(policy: ApprovalPolicy, person: Requester): Member {
 /** Checks that the person may send this command (undefined: a command that did not parse). */
 export function authorizeCommand(policy: ApprovalPolicy, person: Requester, command?: Command): Member {
   const member = memberOf(policy, person);
-  const operation = command ? REQUESTS[command.kind] : undefined;
+  const operation = command ? requestOf(command) : undefined;
   if (operation && !mayRequest(policy, operation, member.aadObjectId)) {
     const key = `CMK_REQUESTERS_${REQUEST_ENV_SUFFIX[operation]}`;
     throw new RequesterNotAllowed(

@@ -56,12 +56,16 @@ export interface CardActionDeps {
   signer: ProofSigner;
 }
 
+/** Workflow ids of runs that take decisions: an account's, a key's (rotation policy) and a fleet's. */
+const RUN_ID_PREFIXES = ['cmk/', 'cmk-key/', 'cmk-fleet/'];
+
 /** Parses card data into ids; anything else in it is ignored. */
 export function parseCardActionData(data: unknown): CardActionData | undefined {
   const value = data as Record<string, unknown> | undefined;
   if (!value || typeof value !== 'object') return undefined;
   const { workflowId, runId, fingerprint } = value;
-  if (typeof workflowId !== 'string' || !workflowId.startsWith('cmk/')) return undefined;
+  if (typeof workflowId !== 'string' || !RUN_ID_PREFIXES.some((p) => workflowId.startsWith(p)))
+    return undefined;
   const parsed: CardActionData = { workflowId };
   if (typeof runId === 'string' && runId) parsed.runId = runId;
   if (typeof fingerprint === 'string' && fingerprint) parsed.fingerprint = fingerprint;

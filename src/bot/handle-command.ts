@@ -1,22 +1,30 @@
 /**
- * What the bot answers to a chat command, independent of Teams: parse, resolve the account,
- * start the runbook or read runs, and return the card or text to send back.
+ * What the bot answers to a chat command, independent of Teams: parse, check who asks, hand the
+ * command to its handler (a table by command kind), and turn the refusals people can act on
+ * into cards that say what to do. Nothing is started or changed when a refusal is shown.
  */
 import { workflowIdFor } from '../shared/accounts';
-import type { ApprovalPolicy, RequestOperation, RunStatus } from '../shared/approval';
+import type { ApprovalPolicy } from '../shared/approval';
 import type { ConversationRef } from '../shared/chat';
 import { formatDuration } from '../shared/duration';
 import { ValidationError } from '../shared/names';
-import { AccountNotResolved, resolveAccount, type AccountResolver } from './accounts';
-import { renderErrorCard, renderHelpCard, renderRunsCard, type AdaptiveCardJson } from './cards/render';
-import { parseCommand, usageOf, type AccountArg } from './commands';
+import { Refusal } from '../shared/refusals';
+import { startTargetOf } from '../shared/start';
+import { AccountNotResolved, type AccountResolver } from './accounts';
 import { authorizeCommand, refusalCard } from './authorize';
-import { isRunCommand, runRequestFor } from './run-inputs';
+import { renderErrorCard, renderHelpCard, renderRunsCard } from './cards/render';
+import { renderPendingCard } from './cards/pending';
+import type { Command } from './commands';
+import { parseCommand, usageFor } from './commands';
+import { SelectionEmpty, startFleet } from './handle-fleet';
+import { startKeyPolicy } from './handle-key-policy';
+import { previewPlan, resolve, startRun } from './handle-run';
+import type { CommandContext, Handler, Reply } from './command-context';
 import { AccountLocked, type ExistingSchedule, type RunService } from './run-service';
 import { cancelRun } from './handle-cancel';
 import type { ProofSigner } from './signing';
-import { startTargetOf } from '../shared/start';
-import { Refusal } from '../shared/refusals';
+
+export type { Reply } from './command-context';
 
 /** Everything command handling needs; injected so tests run it against real services. */
 export interface CommandDeps {
@@ -46,13 +54,62 @@ export interface IncomingCommand {
   timeZone?: string;
 }
 
-/**
- * The answer: a card, text (markdown), or a run's card — drawn for everyone in the conversation
- * and, while the run goes on, followed by the run so it keeps up with it. A refused command also
- * says why, by class.
- */
-export type Reply = ({ card: AdaptiveCardJson } | { text: string } | { run: RunStatus }) & {
-  refusal?: Refusal;
+/** Each command kind and the function that answers it. */
+const HANDLERS: { [K in Command['kind']]: Handler<Extract<Command, { kind: K }>> } = {
+  help: () => Promise.resolve({ card: renderHelpCard() }),
+  runs: async (_c, ctx) => ({ card: renderRunsCard(await ctx.deps.runs.listRuns()) }),
+  status: async (command, ctx) => {
+    if (!command.account) return { card: renderRunsCard(await ctx.deps.runs.listRuns()) };
+    const account = await resolve(ctx, command.account);
+    const status = await ctx.deps.runs.getStatus(workflowIdFor(account));
+    if (!status) return { text: `No runbook has run on ${account.name} yet.` };
+    return { run: status };
+  },
+  pending: async (_c, ctx) => ({
+    card: renderPendingCard(await ctx.deps.runs.listPending(ctx.requester.aadObjectId)),
+  }),
+  configure: startRun,
+  rotate: startRun,
+  changeKey: startRun,
+  updateVersion: startRun,
+  revoke: startRun,
+  restoreAccess: startRun,
+  disable: startRun,
+  plan: previewPlan,
+  setRotationPolicy: startKeyPolicy,
+  rotateFleet: startFleet,
+  scheduleRotation: async (command, ctx) => {
+    const account = await resolve(ctx, command.account);
+    const scheduled = await ctx.deps.runs.scheduleRotation(
+      {
+        account,
+        startProof: await ctx.sign('scheduleRotation', startTargetOf(account)),
+        conversation: ctx.incoming.conversation,
+        uiBaseUrl: ctx.deps.uiBaseUrl,
+        owner: { aadObjectId: ctx.requester.aadObjectId, name: ctx.requester.name },
+      },
+      command.everyMs,
+      { replace: command.replace },
+    );
+    return { text: scheduledText(account.name, command.everyMs, scheduled.replaced) };
+  },
+  cancel: async (command, ctx) => ({
+    card: await cancelRun(
+      ctx.deps,
+      ctx.requester,
+      await resolve(ctx, command.account),
+      ctx.incoming.activityId,
+    ),
+  }),
+  unscheduleRotation: async (command, ctx) => {
+    const account = await resolve(ctx, command.account);
+    const removed = await ctx.deps.runs.unscheduleRotation(account);
+    return {
+      text: removed
+        ? `Automatic rotation of ${account.name} is stopped.`
+        : `${account.name} had no rotation schedule; nothing changed.`,
+    };
+  },
 };
 
 /** Handles one command; never throws for user mistakes (they become error cards). */
@@ -74,97 +131,53 @@ export async function handleCommand(deps: CommandDeps, incoming: IncomingCommand
         }),
       };
     }
-    const sign = (operation: RequestOperation, target: string): Promise<string> =>
-      deps.signer.signStart({
-        operation,
-        target,
-        requester,
-        tenantId: requester.tenantId,
-        conversation: incoming.conversation,
-      });
-    switch (command.kind) {
-      case 'help':
-        return { card: renderHelpCard() };
-      case 'runs':
-        return { card: renderRunsCard(await deps.runs.listRuns()) };
-      case 'status': {
-        if (!command.account) return { card: renderRunsCard(await deps.runs.listRuns()) };
-        const account = await resolve(deps, command.account);
-        const status = await deps.runs.getStatus(workflowIdFor(account));
-        if (!status) return { text: `No runbook has run on ${account.name} yet.` };
-        return { run: status };
-      }
-      case 'scheduleRotation': {
-        const account = await resolve(deps, command.account);
-        const scheduled = await deps.runs.scheduleRotation(
-          {
-            account,
-            startProof: await sign('scheduleRotation', startTargetOf(account)),
-            conversation: incoming.conversation,
-            uiBaseUrl: deps.uiBaseUrl,
-            owner: { aadObjectId: requester.aadObjectId, name: requester.name },
-          },
-          command.everyMs,
-          { replace: command.replace },
-        );
-        return { text: scheduledText(account.name, command.everyMs, scheduled.replaced) };
-      }
-      case 'cancel':
-        return {
-          card: await cancelRun(deps, requester, await resolve(deps, command.account), incoming.activityId),
-        };
-      case 'unscheduleRotation': {
-        const account = await resolve(deps, command.account);
-        const removed = await deps.runs.unscheduleRotation(account);
-        return {
-          text: removed
-            ? `Automatic rotation of ${account.name} is stopped.`
-            : `${account.name} had no rotation schedule; nothing changed.`,
-        };
-      }
-      default: {
-        if (!isRunCommand(command)) return { card: renderHelpCard() };
-        const account = await resolve(deps, command.account);
-        const request = runRequestFor(command, account, {
-          requester: { aadObjectId: requester.aadObjectId, name: requester.name },
+    const ctx: CommandContext = {
+      deps,
+      incoming,
+      requester,
+      sign: (operation, target) =>
+        deps.signer.signStart({
+          operation,
+          target,
+          requester,
+          tenantId: requester.tenantId,
           conversation: incoming.conversation,
-          uiBaseUrl: deps.uiBaseUrl,
-          startProof: await sign(command.kind, startTargetOf(account)),
-        });
-        const started = await deps.runs.start(request);
-        return {
-          text: `Started **${started.summary}**. I will post the plan here. [Open in Temporal UI](${started.uiUrl})`,
-        };
-      }
-    }
+        }),
+    };
+    const handler = HANDLERS[command.kind] as Handler<Command>;
+    return await handler(command, ctx);
   } catch (error) {
-    if (error instanceof Refusal) return { card: refusalCard(error), refusal: error };
-    if (error instanceof AccountLocked) {
-      return {
-        card: renderErrorCard({
-          title: 'The account is busy',
-          problem: `${error.message} Wait for it to finish, or follow it in the Temporal UI.`,
-          link: { title: 'Open the running run', url: error.uiUrl },
-        }),
-      };
-    }
-    if (error instanceof AccountNotResolved) {
-      return {
-        card: renderErrorCard({
-          title: 'Which storage account?',
-          problem: error.message,
-          usage: usageOf(commandWord(incoming.text)),
-          choices: error.candidates,
-        }),
-      };
-    }
-    if (error instanceof ValidationError) {
-      return {
-        card: renderErrorCard({ problem: error.message, usage: usageOf(commandWord(incoming.text)) }),
-      };
-    }
-    throw error;
+    return refusalReply(error, command.kind === 'error' ? command.usage : usageFor(command));
   }
+}
+
+/** The card for a refusal a person can act on; anything else (an outage) is rethrown. */
+function refusalReply(error: unknown, usage: string): Reply {
+  if (error instanceof Refusal) return { card: refusalCard(error), refusal: error };
+  if (error instanceof AccountLocked) {
+    return {
+      card: renderErrorCard({
+        title: 'The account is busy',
+        problem: `${error.message} Wait for it to finish, or follow it in the Temporal UI.`,
+        link: { title: 'Open the running run', url: error.uiUrl },
+      }),
+    };
+  }
+  if (error instanceof AccountNotResolved) {
+    return {
+      card: renderErrorCard({
+        title: 'Which storage account?',
+        problem: error.message,
+        usage,
+        choices: error.candidates,
+      }),
+    };
+  }
+  if (error instanceof SelectionEmpty) {
+    return { card: renderErrorCard({ title: 'Nothing to rotate', problem: error.message, usage }) };
+  }
+  if (error instanceof ValidationError) return { card: renderErrorCard({ problem: error.message, usage }) };
+  throw error;
 }
 
 /** What the person reads after `schedule-rotation`: the cadence, and what it replaced. */
@@ -178,12 +191,4 @@ function scheduledText(account: string, everyMs: number, replaced?: ExistingSche
     .filter(Boolean)
     .join(', ');
   return `${account} will be rotated ${every}, replacing its schedule${was ? ` (${was})` : ''}; each rotation reports here.`;
-}
-
-function resolve(deps: CommandDeps, arg: AccountArg) {
-  return resolveAccount(arg, deps.resolver, deps.subscriptionIds);
-}
-
-function commandWord(text: string): string {
-  return text.trim().split(/\s+/)[0]?.toLowerCase() ?? 'help';
 }

@@ -3,32 +3,35 @@
  * its workflow input. Pure; the bot's defaults (vault and key names, key type) live here.
  */
 import type { AccountRef } from '../shared/accounts';
-import type { Operation, RunContext } from '../shared/runbooks';
+import type { KeyChoice, Operation, RunContext, VaultChoice } from '../shared/runbooks';
 import type { InputByOperation } from '../shared/start';
-import { DEFAULT_KEY_NAME, defaultVaultName, type Command } from './commands';
+import { DEFAULT_KEY_NAME, defaultVaultName, type Command, type KeyArgs, type RunCommand } from './commands';
 
-/** A command that starts a runbook (schedules are managed separately). */
-export type RunCommand = Extract<
-  Command,
-  { kind: 'configure' | 'rotate' | 'changeKey' | 'revoke' | 'disable' }
->;
+/** Operations a chat command starts on one account. */
+export type AccountOperation = Exclude<Operation, 'fleetRotate' | 'setRotationPolicy'>;
 
 /** The runbook a command starts, as operation + input pairs the start options are built from. */
 export type RunRequest = {
-  [O in Exclude<Operation, 'fleetRotate' | 'setRotationPolicy'>]: {
-    operation: O;
-    input: InputByOperation[O];
-  };
-}[Exclude<Operation, 'fleetRotate' | 'setRotationPolicy'>];
+  [O in AccountOperation]: { operation: O; input: InputByOperation[O] };
+}[AccountOperation];
 
-const RUN_KINDS: readonly string[] = ['configure', 'rotate', 'changeKey', 'revoke', 'disable'];
+/** The operation each run command asks for (its requester list and approval policy). */
+export const RUN_OPERATIONS: Record<RunCommand['kind'], AccountOperation> = {
+  configure: 'configure',
+  rotate: 'rotate',
+  changeKey: 'changeKey',
+  updateVersion: 'updateVersion',
+  revoke: 'revoke',
+  restoreAccess: 'restoreAccess',
+  disable: 'disable',
+};
 
-/** True for the commands that start a runbook. */
+/** True for the commands that start a runbook on one account. */
 export function isRunCommand(command: Command): command is RunCommand {
-  return RUN_KINDS.includes(command.kind);
+  return Object.hasOwn(RUN_OPERATIONS, command.kind);
 }
 
-/** Builds the run request; `context` carries requester, conversation, policy and UI base URL. */
+/** Builds the run request; `context` carries requester, conversation, start proof and UI base URL. */
 export function runRequestFor(command: RunCommand, account: AccountRef, context: RunContext): RunRequest {
   const base = { ...context, account };
   switch (command.kind) {
@@ -38,18 +41,14 @@ export function runRequestFor(command: RunCommand, account: AccountRef, context:
         input: {
           ...base,
           vault: {
-            name: command.vault ?? defaultVaultName(account.name),
+            ...vaultChoice(command.key, defaultVaultName(account.name)),
             ...(command.allowPurgeProtection ? { allowPurgeProtection: true } : {}),
           },
-          key: {
-            name: command.key ?? DEFAULT_KEY_NAME,
-            type: command.hsm ? 'RSA-HSM' : 'RSA',
-            size: command.keySize,
-          },
+          key: keyChoice(command.key),
           identity: command.userIdentity
             ? { type: 'UserAssigned', resourceId: command.userIdentity }
             : { type: 'SystemAssigned' },
-          pinVersion: command.pinVersion,
+          pinVersion: command.key.pinVersion ?? false,
         },
       };
     case 'changeKey':
@@ -57,16 +56,39 @@ export function runRequestFor(command: RunCommand, account: AccountRef, context:
         operation: 'changeKey',
         input: {
           ...base,
-          ...(command.vault ? { vault: { name: command.vault } } : {}),
-          key: { name: command.key, type: 'RSA', size: 2048 },
-          pinVersion: false,
+          ...(command.key.vault ? { vault: vaultChoice(command.key, command.key.vault) } : {}),
+          key: keyChoice(command.key),
+          // Absent: the account stays pinned or versionless as it is.
+          ...(command.key.pinVersion === undefined ? {} : { pinVersion: command.key.pinVersion }),
         },
       };
+    case 'updateVersion':
+      return { operation: 'updateVersion', input: { ...base, target: command.target } };
     case 'rotate':
       return { operation: 'rotate', input: base };
     case 'revoke':
-      return { operation: 'revoke', input: { ...base, disableKey: false } };
+      return { operation: 'revoke', input: { ...base, disableKey: command.disableKey } };
+    case 'restoreAccess':
+      return { operation: 'restoreAccess', input: base };
     case 'disable':
       return { operation: 'disable', input: base };
   }
+}
+
+function vaultChoice(key: KeyArgs, name: string): VaultChoice {
+  return {
+    name: key.vault ?? name,
+    ...(key.vaultSubscription ? { subscriptionId: key.vaultSubscription } : {}),
+    ...(key.vaultResourceGroup ? { resourceGroup: key.vaultResourceGroup } : {}),
+  };
+}
+
+function keyChoice(key: KeyArgs): KeyChoice {
+  return {
+    name: key.key ?? DEFAULT_KEY_NAME,
+    type: key.keyType ?? 'RSA',
+    size: key.keySize ?? 2048,
+    ...(key.keyVersion ? { version: key.keyVersion } : {}),
+    ...(key.keyType !== undefined || key.keySize !== undefined ? { mustMatch: true } : {}),
+  };
 }

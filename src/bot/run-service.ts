@@ -41,9 +41,12 @@ import {
   searchAttributesFor,
   startOptionsFor,
   type ScheduledRotationInput,
+  type StartRequest,
 } from '../shared/start';
+import type { PlanOperationInput, PlanPreview } from '../shared/preview';
 import type { RunListItem } from './cards/render';
-import type { RunRequest } from './run-inputs';
+import { listPendingFor } from './pending-runs';
+import { runPlanPreview } from './plan-preview';
 
 /** Where runs start and how their links look. */
 export interface RunServiceOptions {
@@ -88,7 +91,12 @@ export class AccountLocked extends Error {
 
 /** Start, decide, read and list runs. */
 export interface RunService {
-  start(request: RunRequest): Promise<StartedRun>;
+  /** Starts a runbook; a fleet gets the workflow id its start proof was signed for. */
+  start(request: StartRequest, options?: { now?: Date; workflowId?: string }): Promise<StartedRun>;
+  /** The plan of an operation, from a read-only run that takes no lock. */
+  previewPlan(input: PlanOperationInput): Promise<PlanPreview>;
+  /** Runs waiting for this approver's decision, oldest deadline first. */
+  listPending(aadObjectId: string): Promise<RunStatus[]>;
   /**
    * Creates the account's rotation schedule. An existing one is replaced only with `replace`
    * (and described in the result); otherwise {@link ScheduleExists} says what is there.
@@ -146,8 +154,13 @@ export function createRunService(options: RunServiceOptions): RunService {
     temporalUiUrl(uiBaseUrl, namespace, workflowId, runId);
   return {
     uiUrl,
-    async start(request) {
-      const start = startOptionsFor(request.operation, request.input, options.taskQueue);
+    previewPlan: (input) => runPlanPreview(client, options.taskQueue, input),
+    listPending: (aadObjectId) => listPendingFor(client, aadObjectId),
+    async start(request, { now, workflowId } = {}) {
+      const start = startOptionsFor(request.operation, request.input, options.taskQueue, {
+        ...(now ? { now } : {}),
+        ...(workflowId ? { workflowId } : {}),
+      });
       try {
         const handle = await client.workflow.start(start.workflowType, {
           taskQueue: start.taskQueue,

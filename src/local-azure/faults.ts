@@ -12,6 +12,11 @@ export interface RouteFault {
   times?: number;
   /** Sent as Retry-After (seconds) on 429/503, so SDK clients retry. */
   retryAfterSeconds?: number;
+  /**
+   * `lost`: the request is carried out, then the connection drops before the answer — a write
+   * Azure applied whose caller never heard so (`status` and `code` are then unused).
+   */
+  answer?: 'lost';
 }
 
 /** Extra latency for requests to one service (and method): Azure is not equally fast everywhere. */
@@ -41,6 +46,8 @@ export interface FaultDecision {
   code: string;
   message: string;
   retryAfterSeconds?: number;
+  /** Carry the request out, then drop the connection instead of answering. */
+  answerLost?: boolean;
 }
 
 /** Injected faults, changeable at run time via `set` and `reset` (or the admin endpoint). */
@@ -84,6 +91,7 @@ export class Faults {
         code: r.code,
         message: r.message ?? `Injected fault ${r.code}.`,
         ...(r.retryAfterSeconds !== undefined ? { retryAfterSeconds: r.retryAfterSeconds } : {}),
+        ...(r.answer === 'lost' ? { answerLost: true } : {}),
       };
     }
     if (Math.random() < (this.settings.throttleRate ?? 0)) {

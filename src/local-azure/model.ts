@@ -97,6 +97,22 @@ export interface StorageAccount {
   settings?: Record<string, string | boolean>;
   /** Blob containers by name (the blob data plane). */
   containers?: Record<string, BlobContainer>;
+  /** Encryption scopes by lowercase name (encryption-scope-manage). */
+  encryptionScopes?: Record<string, EncryptionScope>;
+}
+
+/** An encryption scope of an account: its own key source, Microsoft-managed or a Key Vault key. */
+export interface EncryptionScope {
+  name: string;
+  source: 'Microsoft.Storage' | 'Microsoft.KeyVault';
+  state: 'Enabled' | 'Disabled';
+  /** As given: versionless (`…/keys/<name>`) or versioned. */
+  keyUri?: string;
+  currentVersionedKeyIdentifier?: string;
+  lastKeyRotationTimestamp?: string;
+  requireInfrastructureEncryption: boolean;
+  creationTime: string;
+  lastModifiedTime: string;
 }
 
 /** One access-policy entry of an access-policy-mode vault. */

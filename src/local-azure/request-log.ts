@@ -16,6 +16,8 @@ export interface RequestLogEntry {
   principalId?: string;
   status: number;
   errorCode?: string;
+  /** Carried out, but the answer was dropped by an injected fault. */
+  answerLost?: boolean;
 }
 
 /** A filter: every given field must match (operation and path also accept a RegExp). */

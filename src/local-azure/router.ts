@@ -81,6 +81,7 @@ export function createRouter(
       service,
       operation: 'unknown',
     };
+    let lost = false;
     try {
       deps.env.clock.runDue();
       const hostHeader = (req.headers.host ?? '').toLowerCase().replace(/:443$/, '');
@@ -94,7 +95,10 @@ export function createRouter(
       } else {
         const latency = deps.faults.latencyMs(service, ctx.method);
         if (latency > 0) await new Promise((r) => setTimeout(r, latency));
-        const fault = deps.faults.decide(ctx.method, path);
+        const decided = deps.faults.decide(ctx.method, path);
+        lost = decided?.answerLost === true;
+        if (lost) loseAnswer(ctx);
+        const fault = decided?.answerLost ? undefined : decided;
         if (fault) {
           const headers: Record<string, string> =
             fault.retryAfterSeconds !== undefined ? { 'retry-after': String(fault.retryAfterSeconds) } : {};
@@ -121,6 +125,24 @@ export function createRouter(
       ...(ctx.claims ? { principalId: ctx.claims.oid } : {}),
       status: ctx.status ?? res.statusCode,
       ...(ctx.errorCode ? { errorCode: ctx.errorCode } : {}),
+      ...(lost ? { answerLost: true } : {}),
     });
   };
+}
+
+/**
+ * The service carries the request out as usual, but its answer never leaves: the connection is
+ * dropped where the answer would be written, as when a network path fails after Azure applied a
+ * write. The caller sees a reset connection and must find out from Azure's state what happened.
+ */
+function loseAnswer(ctx: Ctx): void {
+  const res = ctx.res;
+  res.writeHead = (status: number) => {
+    res.statusCode = status;
+    return res;
+  };
+  res.end = (() => {
+    res.socket?.destroy();
+    return res;
+  }) as typeof res.end;
 }

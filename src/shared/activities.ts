@@ -7,7 +7,7 @@ import type { ApprovalPolicy, RunStatus } from './approval';
 import type { ApprovalsConversation, CardAudience, ConversationRef } from './chat';
 import type { EncryptionSettings, KeyAccessGrant, Plan, RevocationSet } from './plan';
 import type { BotPublicKey } from './proof';
-import type { IdentityChoice, KeyChoice, VaultChoice } from './runbooks';
+import type { IdentityChoice, KeyChoice, KeyRef, VaultChoice, VersionTarget } from './runbooks';
 
 /** What an operation wants to achieve; `inspect` turns it into a plan against live state. */
 export type OperationRequest =
@@ -19,9 +19,17 @@ export type OperationRequest =
       pinVersion: boolean;
     }
   | { operation: 'rotate' }
-  | { operation: 'changeKey'; vault?: VaultChoice; key: KeyChoice; pinVersion: boolean }
+  | {
+      operation: 'changeKey';
+      vault?: VaultChoice;
+      key: KeyChoice;
+      /** Absent: keep the account's current mode (pinned stays pinned, to the new key's version). */
+      pinVersion?: boolean;
+    }
   | { operation: 'revoke'; disableKey: boolean }
   | { operation: 'disable' }
+  | { operation: 'updateVersion'; target: VersionTarget }
+  | { operation: 'restoreAccess' }
   | {
       operation: 'setRotationPolicy';
       rotateAfter?: string;
@@ -120,6 +128,12 @@ export interface ProbeResult {
   attempts: number;
 }
 
+/** A fleet's plan, and the accounts it will not rotate with why (all of them, for the run). */
+export interface FleetPlan {
+  plan: Plan;
+  skip: { account: AccountRef; why: string }[];
+}
+
 /** The activities runbooks call. Every one is idempotent and validates its input first. */
 export interface CmkActivities {
   /** Read-only preflight: live state → plan with blockers, steps and fingerprint. */
@@ -165,8 +179,21 @@ export interface CmkActivities {
   }): Promise<RevokeResult>;
   /** Disables one version of the account's key: the one the approved plan named. */
   disableKeyVersion(input: { account: AccountRef; version: string }): Promise<{ keyId: string }>;
+  /** Read-only: which accounts of a fleet rotate (on CMK, key usable) and which are skipped. */
+  inspectFleet(input: { accounts: AccountRef[]; selection?: string; recheck?: boolean }): Promise<FleetPlan>;
+  /** Read-only: the plan of a rotation policy on a key named by vault and name. */
+  inspectKeyPolicy(input: { key: KeyRef; policy: RotationPolicyState }): Promise<Plan>;
+  /** Sets the Key Vault rotation policy of a key named by vault and name. */
+  setKeyRotationPolicy(input: { key: KeyRef } & RotationPolicyState): Promise<RotationPolicyState>;
   /** Back to Microsoft-managed keys. */
   disableCmk(input: { account: AccountRef }): Promise<EncryptionSettings>;
+  /** Pins the account to a version of the key it uses, or makes it versionless (`''`). */
+  setKeyVersion(input: { account: AccountRef; version: string }): Promise<EncryptionSettings>;
+  /** Enables a version of the account's key (undoing a revoke's disable); no-op when enabled. */
+  enableKeyVersion(input: {
+    account: AccountRef;
+    version: string;
+  }): Promise<{ keyId: string; changed: boolean }>;
   /** Probes blob data access until it is in the expected state or the time is up. */
   probeDataAccess(input: {
     account: AccountRef;

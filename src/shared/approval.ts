@@ -164,6 +164,31 @@ export interface RunStatus {
   cards?: string[];
   /** Where the approvers were asked, when an approvals conversation is configured: its name and a link. */
   approvalsRequest?: { name: string; url: string };
+  /**
+   * What the run acts on when it is not one storage account (a key's rotation policy, a fleet):
+   * cards show it instead of `account`, which then only names it.
+   */
+  subject?: RunSubject;
+  /** A fleet rotation's progress: counts and the accounts worth showing. */
+  fleet?: FleetProgress;
+}
+
+/** How far a fleet rotation got, for its progress card (rows capped, failures first). */
+export interface FleetProgress {
+  total: number;
+  /** Accounts by how they ended so far (`succeeded`, `failed`, `blocked`, …); the rest wait or run. */
+  counts: Record<string, number>;
+  /** At most a few dozen accounts: those that did not succeed first, then the latest. */
+  rows: { name: string; outcome: string; message: string }[];
+}
+
+/** A run's target other than one storage account, as cards name it. */
+export interface RunSubject {
+  kind: 'key' | 'fleet';
+  /** Short, e.g. "kv-contoso/cmk-key" or "12 accounts (tag env=prod)". */
+  label: string;
+  /** Long, e.g. the key URI or the selection. */
+  id: string;
 }
 
 /**

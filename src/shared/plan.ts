@@ -49,6 +49,8 @@ export const STEP_IDS = [
   'revoke',
   'disableKey',
   'disable',
+  'version',
+  'enableKey',
   'probe',
 ] as const;
 export type StepId = (typeof STEP_IDS)[number];
@@ -106,6 +108,8 @@ export const STEP_EFFECTS: Partial<Record<StepId, readonly PlanFacet[]>> = {
   revoke: ['grant'],
   disableKey: ['key'],
   disable: ['encryption'],
+  version: ['encryption'],
+  enableKey: ['key'],
 };
 
 /** How far up the Azure hierarchy a grant applies. */
@@ -191,4 +195,55 @@ export interface Plan {
   facets?: Partial<Record<PlanFacet, string>>;
   /** Revoke plans: exactly what the revocation removes and what it leaves. */
   revocation?: RevocationSet;
+  /**
+   * What the card shows as before and after when it is not the account's encryption (a key's
+   * rotation policy); `before`/`after` then only name the key.
+   */
+  facts?: { before: PlanFact[]; after: PlanFact[] };
+  /** Revoke, disable-key and change-key plans: the others the change touches. */
+  blastRadius?: BlastRadius;
+  /**
+   * The key versions the plan settled on: the version update-version pins (`''`: versionless),
+   * the version restore-access re-enables. The run writes exactly these.
+   */
+  versions?: { pin?: string; enable?: string };
+  /** A fleet rotation's plan: how many accounts it rotates and skips, a few of each by name. */
+  fleet?: FleetPlanSummary;
+}
+
+/** What a fleet plan card lists (names capped; every account is in the run's input). */
+export interface FleetPlanSummary {
+  total: number;
+  rotate: number;
+  skip: number;
+  /** Up to a few dozen accounts with what will happen to each. */
+  rows: { name: string; detail: string; skip: boolean }[];
+}
+
+/**
+ * Who else a change touches: the other storage accounts and encryption scopes that use the same
+ * key (version), reach it through the same grant, or share the user-assigned identity, found in
+ * the configured subscriptions. Shown on revoke, disable-key and change-key cards.
+ */
+export interface BlastRadius {
+  affected: AffectedResource[];
+  /** What could not be checked, in words; absent when everything was. */
+  unchecked?: string;
+}
+
+/** One account or encryption scope a change touches, and how. */
+export interface AffectedResource {
+  kind: 'account' | 'encryptionScope';
+  /** `stcontoso`, or `stcontoso/scope-name`. */
+  name: string;
+  /** Its resource id. */
+  id: string;
+  /** What the change does to it, e.g. "loses access: shares identity id-cmk on vault kv-contoso". */
+  why: string;
+}
+
+/** One line of a plan's before or after, e.g. "Rotate: 30 days before expiry". */
+export interface PlanFact {
+  title: string;
+  value: string;
 }

@@ -20,6 +20,8 @@ export const OPERATIONS = [
   'disable',
   'setRotationPolicy',
   'fleetRotate',
+  'updateVersion',
+  'restoreAccess',
 ] as const;
 export type Operation = (typeof OPERATIONS)[number];
 
@@ -35,6 +37,8 @@ export const OPERATION_ENV_SUFFIX: Record<Operation, string> = {
   disable: 'DISABLE',
   setRotationPolicy: 'SET_ROTATION_POLICY',
   fleetRotate: 'FLEET_ROTATE',
+  updateVersion: 'UPDATE_VERSION',
+  restoreAccess: 'RESTORE_ACCESS',
 };
 
 /** Workflow type names, as the Temporal UI lists them. */
@@ -46,6 +50,8 @@ export const WORKFLOW_TYPES = {
   disable: 'disableCmk',
   setRotationPolicy: 'setRotationPolicy',
   fleetRotate: 'fleetRotate',
+  updateVersion: 'updateKeyVersion',
+  restoreAccess: 'restoreAccess',
 } as const satisfies Record<Operation, string>;
 
 /** Human titles for operations (cards, summaries). */
@@ -57,6 +63,8 @@ export const OPERATION_TITLES: Record<Operation, string> = {
   disable: 'Disable CMK',
   setRotationPolicy: 'Set rotation policy',
   fleetRotate: 'Fleet rotation',
+  updateVersion: 'Update key version',
+  restoreAccess: 'Restore key access',
 };
 
 /** Custom search attributes, registered on the server (see `SEARCH_ATTRIBUTES`). No secrets. */
@@ -91,6 +99,8 @@ export interface RunContext {
   policy?: ApprovalPolicy;
   /** Base URL of the Temporal UI, for links on cards. */
   uiBaseUrl?: string;
+  /** A fleet's child: the fleet's card reports it, so it posts no card of its own. */
+  quiet?: boolean;
 }
 
 /** Which identity the storage account uses to reach the key. */
@@ -113,8 +123,16 @@ export interface VaultChoice {
 /** The key a runbook uses; created if missing. */
 export interface KeyChoice {
   name: string;
+  /** Type and size of a key the run creates. */
   type: KeyType;
   size: KeySize;
+  /** An existing version to use (and pin the account to); the key must exist then. */
+  version?: string;
+  /**
+   * The requester named the type or size: an existing key of another type or size blocks the
+   * plan instead of being used as it is.
+   */
+  mustMatch?: boolean;
 }
 
 /** Input of `configureCmk`. */
@@ -139,7 +157,23 @@ export interface ChangeKeyInput extends RunContext {
   account: AccountRef;
   vault?: VaultChoice;
   key: KeyChoice;
-  pinVersion: boolean;
+  /** Pinned or versionless after the change; absent keeps the account's current mode. */
+  pinVersion?: boolean;
+}
+
+/** Which version `updateKeyVersion` moves a CMK account to. */
+export type VersionTarget =
+  { kind: 'latest' } | { kind: 'previous' } | { kind: 'named'; version: string } | { kind: 'versionless' };
+
+/** Input of `updateKeyVersion`: the account stays on its key and moves to another version of it. */
+export interface UpdateVersionInput extends RunContext {
+  account: AccountRef;
+  target: VersionTarget;
+}
+
+/** Input of `restoreAccess`: undo a revocation of the account's key access. */
+export interface RestoreAccessInput extends RunContext {
+  account: AccountRef;
 }
 
 /** Input of `revokeAccess`. */
@@ -154,9 +188,18 @@ export interface DisableCmkInput extends RunContext {
   account: AccountRef;
 }
 
+/** A Key Vault key by vault name (global) and key name. */
+export interface KeyRef {
+  vault: string;
+  name: string;
+}
+
 /** Input of `setRotationPolicy`: durations like "90d" or ISO 8601. */
 export interface SetRotationPolicyInput extends RunContext {
-  account: AccountRef;
+  /** The account whose key gets the policy (runs started before keys could be named). */
+  account?: AccountRef;
+  /** The key itself, by vault and name (vault names are global); the run locks the key, not an account. */
+  key?: KeyRef;
   rotateAfter?: string;
   rotateBeforeExpiry?: string;
   expiresAfter?: string;
@@ -166,12 +209,16 @@ export interface SetRotationPolicyInput extends RunContext {
 /** Input of `fleetRotate`. */
 export interface FleetRotateInput extends RunContext {
   accounts: AccountRef[];
+  /** How the accounts were chosen, in words ("with tag env=prod"), for the cards. */
+  selection?: string;
   /** In-flight children; sized to the ARM write budget. */
   concurrency?: number;
   /** Outcomes carried over a continue-as-new. */
   carried?: FleetOutcome[];
   /** Accounts handled per run before continuing as new (default 200). */
   accountsPerRun?: number;
+  /** The progress card an earlier run of the chain posted; honoured only in a continued run. */
+  cardMessageId?: string;
 }
 
 /** One account's outcome in a fleet run. */

@@ -14,11 +14,15 @@ import {
   type DisableCmkInput,
   type FleetRotateInput,
   type Operation,
+  type KeyRef,
+  type RestoreAccessInput,
   type RevokeAccessInput,
   type RotateKeyInput,
   type SetRotationPolicyInput,
+  type UpdateVersionInput,
 } from './runbooks';
 import { requestMarkdown, summaryLine } from './status';
+import { describeVersionTarget } from './version-target';
 
 /** The input type of each operation's workflow. */
 export interface InputByOperation {
@@ -29,7 +33,14 @@ export interface InputByOperation {
   disable: DisableCmkInput;
   setRotationPolicy: SetRotationPolicyInput;
   fleetRotate: FleetRotateInput;
+  updateVersion: UpdateVersionInput;
+  restoreAccess: RestoreAccessInput;
 }
+
+/** A runbook to start: an operation and its input. */
+export type StartRequest = {
+  [O in Operation]: { operation: O; input: InputByOperation[O] };
+}[Operation];
 
 /** Everything `client.workflow.start(workflowType, options)` needs; contains no secrets. */
 export interface StartOptions<O extends Operation> {
@@ -86,6 +97,29 @@ export function fleetWorkflowId(startedAt: Date, suffix = Math.random().toString
   return `cmk-fleet/${startedAt.toISOString()}/${suffix}`;
 }
 
+/** What a start proof names as the target of a run on a key: `key:<vault>/<key>`, lowercased. */
+export function keyTargetOf(key: KeyRef): string {
+  return `key:${key.vault}/${key.name}`.toLowerCase();
+}
+
+/**
+ * The workflow id of a run on a key (a rotation policy): `cmk-key/<vault>/<key>`, lowercased,
+ * so two runs can never change one key's policy at once. Vault names are global.
+ */
+export function keyWorkflowId(key: KeyRef): string {
+  return `cmk-key/${key.vault}/${key.name}`.toLowerCase();
+}
+
+/**
+ * The target a run's start proof names: the account, the key (a rotation policy on a key), or
+ * the run's own workflow id (a fleet, which names its accounts in its input).
+ */
+export function proofTargetOf(input: InputByOperation[Operation], workflowId: string): string {
+  if ('account' in input && input.account) return startTargetOf(input.account);
+  if ('key' in input && input.key && 'vault' in input.key) return keyTargetOf(input.key);
+  return workflowId;
+}
+
 /**
  * Start options for a runbook: the account's workflow id with conflict policy FAIL, so a second
  * run on a busy account is refused with the id of the run that holds it.
@@ -94,29 +128,38 @@ export function startOptionsFor<O extends Operation>(
   operation: O,
   input: InputByOperation[O],
   taskQueue: string,
-  { now = new Date() }: { now?: Date } = {},
+  { now = new Date(), workflowId }: { now?: Date; workflowId?: string } = {},
 ): StartOptions<O> {
   const account = 'account' in input ? input.account : undefined;
-  const vault = 'vault' in input ? input.vault?.name : undefined;
-  const key = 'key' in input ? input.key.name : undefined;
+  const key = 'key' in input ? input.key : undefined;
+  const onKey = key && 'vault' in key ? key : undefined;
+  const vault = 'vault' in input ? input.vault?.name : onKey?.vault;
+  const keyName = key?.name;
   const pinVersion = 'pinVersion' in input ? input.pinVersion : undefined;
   const accounts = 'accounts' in input ? input.accounts.length : undefined;
+  const target = 'target' in input ? describeVersionTarget(input.target) : undefined;
   const details: Record<string, string | number | boolean | undefined> = {
     Vault: vault,
-    Key: key,
+    Key: keyName,
     'Key version': pinVersion === undefined ? undefined : pinVersion ? 'pinned' : 'versionless',
     Accounts: accounts,
   };
   if ('disableKey' in input) details['Disable key'] = input.disableKey;
   return {
     workflowType: WORKFLOW_TYPES[operation],
-    workflowId: account ? workflowIdFor(account) : fleetWorkflowId(now),
+    workflowId: account
+      ? workflowIdFor(account)
+      : onKey
+        ? keyWorkflowId(onKey)
+        : (workflowId ?? fleetWorkflowId(now)),
     taskQueue,
     args: [input],
     workflowIdConflictPolicy: 'FAIL',
     workflowIdReusePolicy: 'ALLOW_DUPLICATE',
     typedSearchAttributes: searchAttributesFor(operation, account, input.requester, vault),
-    staticSummary: summaryLine(operation, account, { vault, key, pinVersion, accounts }),
+    staticSummary: [summaryLine(operation, account, { vault, key: keyName, pinVersion, accounts }), target]
+      .filter(Boolean)
+      .join(' · '),
     staticDetails: requestMarkdown(operation, account, input.requester.name, details),
   };
 }

@@ -16,6 +16,7 @@ import {
   type Decision,
   type RunStatus,
 } from '../shared/approval';
+import { approvalRequired } from '../shared/approval-rules';
 import { parseDurationMs } from '../shared/duration';
 import { PLAN_FACETS, type Plan, type PlanFacet } from '../shared/plan';
 import { unverifiedClaims } from '../shared/proof';
@@ -28,12 +29,7 @@ import {
   OwnRequest,
   StaleCard,
 } from '../shared/refusals';
-import {
-  DESTRUCTIVE_OPERATIONS,
-  OPERATION_ENV_SUFFIX,
-  OPERATION_TITLES,
-  type Operation,
-} from '../shared/runbooks';
+import { OPERATION_ENV_SUFFIX, OPERATION_TITLES, type Operation } from '../shared/runbooks';
 import { verifiedDecision } from './decision-proof';
 import { planMarkdown } from '../shared/status';
 import type { Run } from './run';
@@ -78,23 +74,13 @@ export class ApprovalGate {
   }
 
   /**
-   * Approval is needed for revoke, disable and changeKey whatever their plan says (decided by the
-   * effect of the operation, never by a lookup that can miss), when the plan is destructive or
+   * Approval is needed as `approvalRequired` says: for revoke, disable and changeKey whatever
+   * their plan says (decided by the effect of the operation, never by a lookup that can miss),
+   * for restore-access and fleets whenever they change anything, when the plan is destructive or
    * irreversible, or when policy always asks for it.
    */
   isRequired(plan: Plan): boolean {
-    const op = this.policyOperation(plan);
-    const always = (this.run.context.policy.alwaysApprove ?? []).includes(op);
-    if (this.byEffect)
-      return (
-        DESTRUCTIVE_OPERATIONS.includes(op) || plan.destructive || plan.irreversible.length > 0 || always
-      );
-    return (
-      plan.destructive ||
-      plan.irreversible.length > 0 ||
-      (DESTRUCTIVE_OPERATIONS.includes(op) && plan.steps.some((s) => s.destructive && !s.skip)) ||
-      always
-    );
+    return approvalRequired(plan, this.policyOperation(plan), this.run.context.policy, this.byEffect);
   }
 
   /** Whether an approval holds now (re-checks before destructive steps only matter then). */

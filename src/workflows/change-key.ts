@@ -83,7 +83,7 @@ async function switchKey(
       () =>
         azure.enableCmk.executeWithOptions(
           { summary: `Switch ${account.name} to ${vault.name}/${key.name}` },
-          [{ account, key, identity: identity.identity, pinVersion: input.pinVersion }],
+          [{ account, key, identity: identity.identity, pinVersion: pinAfter(input, plan) }],
         ),
       encryptionDone,
     );
@@ -150,6 +150,11 @@ async function targetVault(run: Run, plan: Plan, input: ChangeKeyInput): Promise
     created: false,
     purgeProtectionEnabled: false,
   };
+}
+
+/** Pinned after the switch: as asked, else as the plan says (the account's mode kept). */
+function pinAfter(input: ChangeKeyInput, plan: Plan): boolean {
+  return input.pinVersion ?? Boolean(plan.after.keyVersion);
 }
 
 function identityOf(plan: Plan): IdentityChoice {

@@ -1,9 +1,11 @@
 /**
- * `fleetRotate`: rotates many accounts, one `rotateKey` child per account under the account's
- * workflow id, with bounded concurrency sized to ARM's write budget, continue-as-new for
- * large fleets, and a summary of every account's outcome.
+ * `fleetRotate`: rotates many accounts with one plan, one approval and one progress card. The
+ * plan lists which selected accounts rotate and which are skipped (and why); after quorum and a
+ * re-check, each account gets a `rotateKey` child under its own workflow id, with bounded
+ * concurrency sized to ARM's write budget and continue-as-new for large fleets; the card shows
+ * progress as it goes and every account's outcome at the end. Fleets started before the plan
+ * and approval existed replay on their old path.
  */
-import { WorkflowExecutionAlreadyStartedError } from '@temporalio/common';
 import {
   allHandlersFinished,
   condition,
@@ -11,21 +13,16 @@ import {
   log,
   patched,
   setHandler,
-  startChild,
   workflowInfo,
-  ChildWorkflowFailure,
 } from '@temporalio/workflow';
-import { validateAccountRef, workflowIdFor, type AccountRef } from '../shared/accounts';
 import { statusQuery, type RunStatus } from '../shared/approval';
-import { ValidationError } from '../shared/names';
 import type { FleetOutcome, FleetRotateInput, RunContext, RunResult } from '../shared/runbooks';
-import { searchAttributesFor } from '../shared/start';
-import { summaryLine } from '../shared/status';
-import { childSearchAttributes } from './children';
-import { rotateKey } from './rotate-key';
-import { upsertKnown } from './run';
 import { SA } from '../shared/runbooks';
+import { summaryLine } from '../shared/status';
+import { planFleet } from './planned-fleet';
+import { rotateBatch, summarise } from './fleet-rotation';
 import { chat } from './proxies';
+import { upsertKnown } from './run';
 import { invalidResult } from './runbook';
 import { establishTrust, type TrustedContext } from './trust';
 
@@ -49,14 +46,27 @@ const UNPACED_FLEET_CONCURRENCY = 8;
 export const ACCOUNTS_PER_RUN = 1_000;
 /** The per-run count before pacing; older fleets keep it on replay. */
 const UNPACED_ACCOUNTS_PER_RUN = 200;
+/** The patch that gave fleets a plan card, one approval and a progress card. */
+export const FLEET_PLAN_PATCH = 'fleet-plan-approval';
 
 /** Rotates the keys of many accounts and reports each outcome. */
 export async function fleetRotate(input: FleetRotateInput): Promise<RunResult> {
-  const outcomes: FleetOutcome[] = [...(input.carried ?? [])];
   const paced = patched('paced-fleet-concurrency');
   const fallback = paced ? DEFAULT_FLEET_CONCURRENCY : UNPACED_FLEET_CONCURRENCY;
-  const perRun = input.accountsPerRun ?? (paced ? ACCOUNTS_PER_RUN : UNPACED_ACCOUNTS_PER_RUN);
-  const concurrency = Math.max(1, Math.min(input.concurrency ?? fallback, MAX_FLEET_CONCURRENCY));
+  const sizing = {
+    perRun: input.accountsPerRun ?? (paced ? ACCOUNTS_PER_RUN : UNPACED_ACCOUNTS_PER_RUN),
+    concurrency: Math.max(1, Math.min(input.concurrency ?? fallback, MAX_FLEET_CONCURRENCY)),
+  };
+  if (patched(FLEET_PLAN_PATCH)) return planFleet(input, sizing);
+  return unplannedFleet(input, sizing);
+}
+
+/** Fleets started before plans and approvals: trust, rotate, report in one message. */
+async function unplannedFleet(
+  input: FleetRotateInput,
+  sizing: { perRun: number; concurrency: number },
+): Promise<RunResult> {
+  const outcomes: FleetOutcome[] = [...(input.carried ?? [])];
   let trust: TrustedContext;
   try {
     trust = await establishTrust('fleetRotate', workflowInfo().workflowId, input);
@@ -82,28 +92,15 @@ export async function fleetRotate(input: FleetRotateInput): Promise<RunResult> {
   };
   setHandler(statusQuery, () => ({ ...status, result: summarise(outcomes, total) }));
   upsertKnown([{ key: SA.stage, value: 'running' }]);
-
-  const queue = [...input.accounts];
-  const inFlight = new Map<string, Promise<void>>();
-  let started = 0;
-  while (queue.length > 0) {
-    if (started >= perRun || workflowInfo().continueAsNewSuggested) break;
-    const raw = queue.shift()!;
-    started++;
-    const id = `${started}`;
-    inFlight.set(
-      id,
-      rotateOne(raw, child).then((outcome) => {
-        outcomes.push(outcome);
-        inFlight.delete(id);
-      }),
-    );
-    if (inFlight.size >= concurrency) await condition(() => inFlight.size < concurrency);
-  }
-  await condition(() => inFlight.size === 0);
-  if (queue.length > 0) {
+  const { rest } = await rotateBatch({
+    accounts: input.accounts,
+    context: child,
+    ...sizing,
+    onOutcome: (o) => outcomes.push(o),
+  });
+  if (rest.length > 0) {
     await condition(allHandlersFinished);
-    return continueAsNew<typeof fleetRotate>({ ...input, accounts: queue, carried: outcomes });
+    return continueAsNew<typeof fleetRotate>({ ...input, accounts: rest, carried: outcomes });
   }
   const result = summarise(outcomes, total);
   status.stage = 'done';
@@ -118,51 +115,4 @@ export async function fleetRotate(input: FleetRotateInput): Promise<RunResult> {
   }
   await condition(allHandlersFinished);
   return result;
-}
-
-async function rotateOne(raw: AccountRef, context: RunContext): Promise<FleetOutcome> {
-  let account: AccountRef;
-  try {
-    account = validateAccountRef(raw);
-  } catch (error) {
-    const message = error instanceof ValidationError ? error.message : String(error);
-    return { account: raw, outcome: 'invalid', message };
-  }
-  const workflowId = workflowIdFor(account);
-  try {
-    const child = await startChild(rotateKey, {
-      workflowId,
-      args: [{ account, ...context }],
-      typedSearchAttributes: childSearchAttributes(searchAttributesFor('rotate', account, context.requester)),
-      staticSummary: `${summaryLine('rotate', account)} · fleet`,
-    });
-    const result = await child.result();
-    return { account, outcome: result.outcome, message: result.message };
-  } catch (error) {
-    if (error instanceof WorkflowExecutionAlreadyStartedError) {
-      return {
-        account,
-        outcome: 'blocked',
-        message: `${account.name} is busy with run ${workflowId}; skipped.`,
-      };
-    }
-    if (error instanceof ChildWorkflowFailure) {
-      return { account, outcome: 'failed', message: error.cause?.message ?? error.message };
-    }
-    throw error;
-  }
-}
-
-function summarise(outcomes: FleetOutcome[], total: number): RunResult {
-  const counts = new Map<string, number>();
-  for (const o of outcomes) counts.set(o.outcome, (counts.get(o.outcome) ?? 0) + 1);
-  const parts = [...counts.entries()].map(([k, n]) => `${n} ${k}`).join(', ');
-  const allGood = outcomes.length === total && outcomes.every((o) => o.outcome === 'succeeded');
-  return {
-    outcome: allGood ? 'succeeded' : outcomes.length < total ? 'pending' : 'failed',
-    message: `Fleet rotation of ${total} account(s): ${parts || 'nothing done yet'}.`,
-    steps: [],
-    remaining: [],
-    fleet: [...outcomes],
-  };
 }

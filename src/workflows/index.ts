@@ -10,3 +10,6 @@ export { disableCmk } from './disable-cmk';
 export { setRotationPolicy } from './set-rotation-policy';
 export { scheduledRotation } from './scheduled-rotation';
 export { fleetRotate } from './fleet-rotate';
+export { updateKeyVersion } from './update-version';
+export { restoreAccess } from './restore-access';
+export { planOperation } from './plan-operation';

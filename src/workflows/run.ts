@@ -61,7 +61,7 @@ export class Run {
   constructor(
     readonly operation: Operation,
     readonly account: AccountRef,
-    asked: Pick<RunContext, 'requester' | 'uiBaseUrl'>,
+    private readonly asked: Pick<RunContext, 'requester' | 'uiBaseUrl' | 'quiet'>,
     summary: string,
   ) {
     const info = workflowInfo();
@@ -218,8 +218,22 @@ export class Run {
     return full;
   }
 
-  /** Posts the card once, then updates it and every followed card; never fails the run. */
+  /** The chat message of the run's card, once posted (handed on when a run continues as new). */
+  get cardId(): string | undefined {
+    return this.messageId;
+  }
+
+  /** Continues the card an earlier run of the same chain posted, instead of posting another. */
+  continueCard(messageId: string | undefined): void {
+    if (messageId) this.messageId = messageId;
+  }
+
+  /**
+   * Posts the card once, then updates it and every followed card; never fails the run. A quiet
+   * run (a fleet's child) posts nothing: its fleet's card speaks for it.
+   */
   async publish(): Promise<void> {
+    if (this.asked.quiet === true) return;
     const status = this.status;
     const conversation = this.context.conversation;
     const asked = this.approvalsCard;

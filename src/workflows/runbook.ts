@@ -27,6 +27,7 @@ import { acceptRunActions } from './run-actions';
 import { StepGuard, StepNotApproved } from './step-guard';
 import { establishTrust } from './trust';
 import type { AccountRef } from '../shared/accounts';
+import type { RunSubject } from '../shared/approval';
 
 /** What the change part of a runbook reports when it succeeds. */
 export interface ChangeOutcome {
@@ -35,10 +36,23 @@ export interface ChangeOutcome {
   outcome?: RunOutcome;
 }
 
+/**
+ * A run on something other than one storage account (a key's rotation policy): how cards name
+ * it, what its start proof names, and how it is inspected. `account` only names it in the status.
+ */
+export interface RunbookTarget {
+  account: AccountRef;
+  subject: RunSubject;
+  proofTarget: string;
+  inspect: (recheck: boolean) => Promise<Plan>;
+}
+
 /** One runbook: its operation, account, context, what to inspect, and the change itself. */
 export interface RunbookSpec {
   operation: Operation;
-  input: RunContext & { account: AccountRef };
+  input: RunContext & { account?: AccountRef };
+  /** Set for runs that act on something other than `input.account`. */
+  target?: RunbookTarget;
   summary: string;
   /** Checks the rest of the input (names, durations) before any call to Azure. */
   validate?: () => void;
@@ -54,7 +68,7 @@ const INVALID_INPUT_ERROR_TYPES = ['InvalidInput', 'ValidationError'];
 export async function runRunbook(spec: RunbookSpec): Promise<RunResult> {
   let account: AccountRef;
   try {
-    account = validateAccountRef(spec.input.account);
+    account = spec.target?.account ?? validateAccountRef(spec.input.account);
     spec.validate?.();
   } catch (error) {
     return invalidResult(error);
@@ -63,8 +77,10 @@ export async function runRunbook(spec: RunbookSpec): Promise<RunResult> {
   // Registered before the start is verified, so an early cancel is refused with a sentence
   // rather than as an unknown update; the governing operation is the plan's, as the gate's.
   acceptRunActions(run, () => run.status.plan?.approvalOperation ?? run.operation);
+  if (spec.target) run.status.subject = spec.target.subject;
   try {
-    run.trust(await establishTrust(spec.operation, startTargetOf(account), spec.input));
+    const target = spec.target?.proofTarget ?? startTargetOf(account);
+    run.trust(await establishTrust(spec.operation, target, spec.input));
   } catch (error) {
     return run.refuse(invalidResult(error));
   }
@@ -94,9 +110,11 @@ async function execute(
   account: AccountRef,
 ): Promise<RunResult> {
   const inspect = (recheck = false): Promise<Plan> =>
-    azure.inspect.executeWithOptions({ summary: `Inspect ${account.name} (${spec.operation})` }, [
-      { account, request: spec.request, ...(recheck ? { recheck } : {}) },
-    ]);
+    spec.target
+      ? spec.target.inspect(recheck)
+      : azure.inspect.executeWithOptions({ summary: `Inspect ${account.name} (${spec.operation})` }, [
+          { account, request: spec.request, ...(recheck ? { recheck } : {}) },
+        ]);
   try {
     await run.setStage('preflight');
     const plan = await run.step(

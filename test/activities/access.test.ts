@@ -105,6 +105,28 @@ describe('identities and key access', () => {
     );
   });
 
+  test('when ensureKey is given a named version, then that version is used, not the latest, and a version the key does not have fails naming it', async () => {
+    const vault = await h.run((a) =>
+      a.ensureVault({
+        account: h.newAccount(),
+        vault: { name: h.vaultName(), rbac: false },
+        location: 'eastus',
+      }),
+    );
+    const choice = { name: 'named', type: 'RSA' as const, size: 2048 as const };
+    const older = await h.run((a) => a.ensureKey({ vault, key: choice, runId: 'r' }));
+    await h.azure.keys(vault.vaultUri).createRsaKey('named', { keySize: 2048 });
+    const used = await h.run((a) =>
+      a.ensureKey({ vault, key: { ...choice, version: older.version }, runId: 'r2' }),
+    );
+    assert.equal(used.version, older.version);
+    assert.equal(used.created, false);
+    await assert.rejects(
+      h.run((a) => a.ensureKey({ vault, key: { ...choice, version: 'f'.repeat(32) }, runId: 'r3' })),
+      /has no version f{32}/,
+    );
+  });
+
   test('when enableCmk runs twice, then the second call leaves the account as the first left it', async () => {
     const account = h.newAccount();
     const vault = await h.run((a) =>

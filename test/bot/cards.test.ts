@@ -6,7 +6,11 @@ import Ajv from 'ajv';
 import draft06 from 'ajv/dist/refs/json-schema-draft-06.json';
 import type { Browser, Page } from 'playwright-core';
 import { launchChromium } from '../helpers/browser';
+import { renderPendingCard } from '../../src/bot/cards/pending';
+import { renderPlanPreviewCard } from '../../src/bot/cards/preview';
+import { COMMAND_FORMS } from '../../src/bot/commands';
 import {
+  ACCOUNT_NOTE,
   MAX_CARD_BYTES,
   cardBytes,
   renderErrorCard,
@@ -42,6 +46,22 @@ const cards: Record<string, AdaptiveCardJson> = {
     note: '⛔ Not recorded: You requested this run; someone else must approve it.',
   }),
   'run-blocked': renderRunCard(blockedStatus()),
+  'run-blast': renderRunCard(blastStatus(), { canDecide: true }),
+  pending: renderPendingCard([
+    { ...pendingStatus(), requester: { ...pendingStatus().requester, name: 'Adele <Storage> Vance' } },
+  ]),
+  preview: renderPlanPreviewCard(
+    {
+      plan: { ...pendingStatus().plan!, blastRadius: { affected: [] } },
+      approval: { required: true, operation: 'configure', quorum: 2, approvers: ['a', 'b', 'c'] },
+    },
+    {
+      operation: 'configure',
+      account: pendingStatus().account,
+      requester: pendingStatus().requester,
+      typed: 'configure stcontoso --key-uri https://kv-stcontoso.vault.azure.net/keys/cmk-key',
+    },
+  ),
   'run-succeeded': renderRunCard(succeededStatus()),
   error: renderErrorCard({
     problem: '--key-size: must be one of 2048, 3072, 4096 bits (got "1024")',
@@ -56,6 +76,35 @@ const cards: Record<string, AdaptiveCardJson> = {
     },
   ]),
 };
+
+/** A revoke waiting for approval whose plan cuts off another account and a scope, and could not check everything. */
+function blastStatus() {
+  const status = pendingStatus();
+  return {
+    ...status,
+    operation: 'revoke' as const,
+    plan: {
+      ...status.plan!,
+      blastRadius: {
+        affected: [
+          {
+            kind: 'account' as const,
+            name: 'stfinance',
+            id: '/subscriptions/x/resourceGroups/rg-storage/providers/Microsoft.Storage/storageAccounts/stfinance',
+            why: 'loses access: reaches kv-contoso/cmk-key only through identity id-cmk',
+          },
+          {
+            kind: 'encryptionScope' as const,
+            name: 'stcontoso/scope-a',
+            id: '/subscriptions/x/resourceGroups/rg-storage/providers/Microsoft.Storage/storageAccounts/stcontoso/encryptionScopes/scope-a',
+            why: 'loses access: on version 0f1e2d3c… of kv-contoso/cmk-key, which is disabled',
+          },
+        ],
+        unchecked: 'Encryption scopes of 3 account(s) beyond the first 200 were not checked.',
+      },
+    },
+  };
+}
 
 /** The few browser globals the rendering step touches (the project compiles without DOM types). */
 interface BrowserPage {
@@ -201,6 +250,44 @@ describe('run, error, help and runs cards', () => {
       assert.deepEqual(buttons, ['Open in Temporal UI']);
     });
 
+    test('when a revoke touches others, then its card names each account and encryption scope with why, and what was not checked', async () => {
+      const { text, buttons } = await show('run-blast');
+      assert.match(text, /Also affected \(2\)/);
+      assert.match(
+        text,
+        /Account stfinance — loses access: reaches kv-contoso\/cmk-key only through identity id-cmk/,
+      );
+      assert.match(
+        text,
+        /Encryption scope stcontoso\/scope-a — loses access: on version 0f1e2d3c… of kv-contoso\/cmk-key, which is disabled/,
+      );
+      assert.match(text, /Encryption scopes of 3 account\(s\) beyond the first 200 were not checked\./);
+      assert.ok(buttons.includes('Approve'), buttons.join());
+    });
+
+    test('when pending lists a run, then who asked shows as written, with the approvals so far and a button that opens the run', async () => {
+      const { text, buttons } = await show('pending');
+      assert.match(text, /Waiting for your approval \(1\)/);
+      assert.match(text, /Configure CMK · stcontoso/);
+      assert.match(text, /Requested by Adele <Storage> Vance · 1 of 2 approval\(s\)/);
+      assert.ok(buttons.includes('Review and decide'), buttons.join());
+    });
+
+    test('when a plan is previewed, then the card says nothing started, who else is touched, what running it needs and what to type', async () => {
+      const { text, buttons } = await show('preview');
+      assert.match(text, /Plan only · not started/);
+      assert.match(text, /Plan only: nothing was started and stcontoso is not locked\./);
+      assert.match(
+        text,
+        /Also affected: no other account or encryption scope in the configured subscriptions/,
+      );
+      assert.match(
+        text,
+        /Running it needs 2 approval\(s\) for Configure CMK from 3 approver\(s\)\. To run configure cmk, type: configure stcontoso --key-uri https:\/\/kv-stcontoso\.vault\.azure\.net\/keys\/cmk-key/,
+      );
+      assert.ok(!buttons.includes('Approve'), 'a preview decides nothing');
+    });
+
     test('when a command is malformed, then the error card names the problem and the right form', async () => {
       const { text } = await show('error');
       assert.match(text, /--key-size: must be one of 2048, 3072, 4096 bits/);
@@ -208,11 +295,18 @@ describe('run, error, help and runs cards', () => {
       assert.match(text, /configure <account> \[--key-size 2048\|3072\|4096\]/);
     });
 
-    test('when help and runs are shown, then every command and each run link are visible', async () => {
+    test('when help and runs are shown, then every command, its placeholders and each run link are visible', async () => {
       const help = await show('help');
+      for (const { usage, description } of COMMAND_FORMS) {
+        assert.ok(help.text.includes(usage), usage);
+        assert.ok(help.text.includes(description), description);
+      }
+      assert.ok(help.text.includes(ACCOUNT_NOTE), ACCOUNT_NOTE);
       for (const word of [
         'configure <account>',
-        'change-key <account> --key <name>',
+        'change-key <account> (--key <name> | --key-uri <uri>)',
+        'plan <operation> <account>',
+        'set-rotation-policy <vault>/<key>',
         'schedule-rotation',
         'runs',
       ]) {

@@ -5,6 +5,7 @@ import { StorageManagementClient } from '@azure/arm-storage';
 import { ClientSecretCredential } from '@azure/identity';
 import type { Client } from '@temporalio/client';
 import { createArmAccountResolver } from '../../src/bot/accounts';
+import { COMMAND_FORMS } from '../../src/bot/commands';
 import { createCmkBot } from '../../src/bot/bot';
 import { createRunService } from '../../src/bot/run-service';
 import { startBotServer, type BotServer } from '../../src/bot/server';
@@ -137,26 +138,23 @@ for (const sdk of SDKS) {
 
     test('when someone types help, then the card lists every command with its form', async () => {
       const { text } = await say('help');
+      for (const { usage } of COMMAND_FORMS) assert.ok(text.includes(usage), usage);
       for (const form of [
-        'configure <account>',
-        'rotate <account>',
-        'change-key <account> --key <name>',
-        'revoke <account>',
-        'disable <account>',
-        'status [<account>]',
-        'runs',
-        'schedule-rotation <account> --every <duration>',
-        'unschedule-rotation <account>',
-      ]) {
+        'update-version <account>',
+        'restore-access <account>',
+        'set-rotation-policy <vault>/<key>',
+        'plan <operation> <account>',
+        'rotate-fleet [--tag <name>=<value>]',
+        'pending',
+      ])
         assert.ok(text.includes(form), form);
-      }
     });
 
     test('when a command is malformed, then the card names the exact problem and shows the right form', async () => {
       const { text } = await say('configure stcontoso --key-size 1024');
       assert.match(text, /I could not read that command/);
       assert.match(text, /--key-size: must be one of 2048, 3072, 4096 bits \(got 1024\)/);
-      assert.match(text, /configure <account> \[--vault <name>\]/);
+      assert.match(text, /configure <account> \[--vault <name> \[--vault-subscription <id>\]/);
     });
 
     test('when configure names an account, then its run starts for the resolved account with the defaults', async () => {
@@ -175,7 +173,7 @@ for (const sdk of SDKS) {
       assert.equal(description.type, 'configureCmk');
       const input = await startedInput(workflowId);
       assert.deepEqual(input.vault, { name: `kv-${name}`.slice(0, 24) });
-      assert.deepEqual(input.key, { name: 'cmk-key', type: 'RSA-HSM', size: 2048 });
+      assert.deepEqual(input.key, { name: 'cmk-key', type: 'RSA-HSM', size: 2048, mustMatch: true });
       assert.deepEqual(input.identity, { type: 'SystemAssigned' });
       assert.deepEqual(input.requester, REQUESTER);
       assert.equal(input.uiBaseUrl, 'http://ui.test');

@@ -10,9 +10,7 @@ describe('chat commands', () => {
     assert.deepEqual(parseCommand('configure stcontoso'), {
       kind: 'configure',
       account: { name: 'stcontoso' },
-      keySize: 2048,
-      hsm: false,
-      pinVersion: false,
+      key: {},
       allowPurgeProtection: false,
     });
   });
@@ -27,11 +25,7 @@ describe('chat commands', () => {
       {
         kind: 'configure',
         account: { name: 'stcontoso' },
-        vault: 'kv-contoso',
-        key: 'cmk-2',
-        keySize: 4096,
-        hsm: true,
-        pinVersion: true,
+        key: { vault: 'kv-contoso', key: 'cmk-2', keySize: 4096, keyType: 'RSA-HSM', pinVersion: true },
         allowPurgeProtection: true,
         userIdentity: identity,
       },
@@ -48,6 +42,7 @@ describe('chat commands', () => {
   test('when an account is given as a resource id, then it is parsed into its parts', () => {
     assert.deepEqual(parseCommand(`revoke ${ACCOUNT_ID}`), {
       kind: 'revoke',
+      disableKey: false,
       account: {
         ref: {
           subscriptionId: '3f1c9a2e-7b64-4d0e-a5c8-0000000000a1',
@@ -64,14 +59,14 @@ describe('chat commands', () => {
     assert.deepEqual(parseCommand('status'), { kind: 'status' });
     assert.deepEqual(parseCommand('status stfinance'), { kind: 'status', account: { name: 'stfinance' } });
     assert.deepEqual(parseCommand('disable stfinance'), { kind: 'disable', account: { name: 'stfinance' } });
+    assert.deepEqual(parseCommand('pending'), { kind: 'pending' });
   });
 
   test('when change-key and the schedules are complete, then they parse', () => {
     assert.deepEqual(parseCommand('change-key stcontoso --key cmk-new --vault kv-other'), {
       kind: 'changeKey',
       account: { name: 'stcontoso' },
-      key: 'cmk-new',
-      vault: 'kv-other',
+      key: { key: 'cmk-new', vault: 'kv-other' },
     });
     assert.deepEqual(parseCommand('schedule-rotation stcontoso --every 90d'), {
       kind: 'scheduleRotation',
@@ -108,7 +103,7 @@ describe('chat commands', () => {
       /--user-identity: a user-assigned identity resource id/,
       'configure',
     ],
-    ['change-key stcontoso', /--key <name> is required/, 'change-key'],
+    ['change-key stcontoso', /--key <name> or --key-uri <uri> is required/, 'change-key'],
     ['change-key stcontoso --key', /--key needs a value/, 'change-key'],
     ['schedule-rotation stcontoso', /--every <duration> is required/, 'schedule-rotation'],
     ['schedule-rotation stcontoso --every soon', /--every: a duration like 30m/, 'schedule-rotation'],

@@ -81,4 +81,81 @@ describe('the runbooks while 30 % of Azure calls fail with 429 or 503', () => {
     );
     for (const { vault } of accounts) assert.equal(s.local.state.listKeyVersions(vault, 'cmk-key').length, 2);
   });
+
+  test('when Azure applies a write but the answer is lost (key create, role assignment, account PATCH), then configure finds out from Azure and each change exists once', async () => {
+    const account = s.newAccount('stlost');
+    const vault = s.vaultName('kv-lost');
+    const context = { requester: PEOPLE.requester, policy: testPolicy({ alwaysApprove: ['configure'] }) };
+    const lost = { status: 0, code: 'AnswerLost', answer: 'lost' as const, times: 1 };
+    s.local.faults.set({
+      routes: [
+        { ...lost, method: 'POST', pathPattern: `/keys/cmk-key/create$` },
+        { ...lost, method: 'PUT', pathPattern: '/providers/Microsoft\\.Authorization/roleAssignments/' },
+        { ...lost, method: 'PATCH', pathPattern: `/storageAccounts/${account.name}$` },
+      ],
+    });
+    try {
+      const handle = await s.start('configure', {
+        account,
+        vault: { name: vault, resourceGroup: LOCAL.keysGroup },
+        key: { name: 'cmk-key', type: 'RSA', size: 2048 },
+        identity: { type: 'SystemAssigned' },
+        pinVersion: false,
+        ...context,
+      });
+      await waitForApproval(handle);
+      await decide(handle, PEOPLE.alice, 'approve');
+      const result = await resultOf(handle);
+      const lostWrites = s.local.requestLog.entries().filter((e) => e.answerLost);
+      const versions = s.local.state.listKeyVersions(vault, 'cmk-key').length;
+      const arm = s.local.state.getStorageAccount(
+        account.subscriptionId,
+        account.resourceGroup,
+        account.name,
+      ) as unknown as {
+        identity?: { principalId?: string };
+        properties: { encryption: { keySource: string } };
+      };
+      const principal = arm.identity?.principalId ?? 'none';
+      const grants = s.local.state
+        .listRoleAssignments()
+        .filter((r) => JSON.stringify(r).includes(principal)).length;
+      const got = {
+        outcome: result.outcome,
+        lost: lostWrites.length,
+        versions,
+        grants,
+        keySource: arm.properties.encryption.keySource,
+      };
+      const want = { outcome: 'succeeded', lost: 3, versions: 1, grants: 1, keySource: 'Microsoft.Keyvault' };
+      rows.push({
+        case: 'configure, 3 answers lost after Azure applied the write',
+        expected: JSON.stringify(want),
+        got: JSON.stringify(got),
+        pass: JSON.stringify(got) === JSON.stringify(want),
+      });
+      assert.deepEqual(got, want, result.message);
+
+      // A rotation whose new version Key Vault made but whose answer was lost makes no second one.
+      s.local.faults.set({
+        routes: [{ ...lost, method: 'POST', pathPattern: `/keys/cmk-key/(create|rotate)$` }],
+      });
+      // (confirmWithin: the local Azure, like Azure, moves a versionless account only in its daily check)
+      const rotated = await resultOf(await s.start('rotate', { account, confirmWithin: '2s', ...context }));
+      const after = {
+        outcome: rotated.outcome,
+        lost: s.local.requestLog.entries().filter((e) => e.answerLost).length,
+        versions: s.local.state.listKeyVersions(vault, 'cmk-key').length,
+      };
+      rows.push({
+        case: 'rotate, the new version made but its answer lost',
+        expected: 'succeeded, 4 lost, 2 versions',
+        got: `${after.outcome}, ${after.lost} lost, ${after.versions} versions`,
+        pass: after.outcome === 'succeeded' && after.lost === 4 && after.versions === 2,
+      });
+      assert.deepEqual(after, { outcome: 'succeeded', lost: 4, versions: 2 }, rotated.message);
+    } finally {
+      s.local.faults.reset();
+    }
+  });
 });

@@ -158,6 +158,33 @@ describe('configuration', () => {
     assert.equal(policy.tenantId, TENANT);
   });
 
+  test('when the newer operations have their own keys, then restore-access, update-version, fleet rotation and rotation policies each read theirs, and a quorum beyond their approvers is refused by name', () => {
+    const CAROL = '33333333-3333-4333-8333-333333333333';
+    const policy = loadConfig(
+      {
+        ...valid,
+        CMK_APPROVERS_RESTORE_ACCESS: CAROL,
+        CMK_QUORUM_FLEET_ROTATE: '2',
+        CMK_REQUESTERS: ALICE,
+        CMK_REQUESTERS_UPDATE_VERSION: BOB,
+        CMK_REQUESTERS_SET_ROTATION_POLICY: CAROL,
+      },
+      ['policy'],
+    ).policy;
+    assert.deepEqual(policy.approvers.restoreAccess, [CAROL]);
+    assert.deepEqual(policy.approvers.updateVersion, [ALICE, BOB]);
+    assert.equal(policy.quorum.fleetRotate, 2);
+    assert.equal(policy.quorum.restoreAccess, 1);
+    assert.deepEqual(policy.requesters?.updateVersion, [BOB]);
+    assert.deepEqual(policy.requesters?.setRotationPolicy, [CAROL]);
+    assert.deepEqual(policy.requesters?.restoreAccess, [ALICE]);
+    assert.deepEqual(policy.requesters?.fleetRotate, [ALICE]);
+    assert.match(
+      problemsOf({ ...valid, CMK_APPROVERS_RESTORE_ACCESS: CAROL, CMK_QUORUM_RESTORE_ACCESS: '2' }),
+      /CMK_QUORUM_RESTORE_ACCESS: restoreAccess needs 2 approvals but only 1 approver\(s\) are listed/,
+    );
+  });
+
   test('when no requesters are configured, then nobody may ask for anything', () => {
     const policy = loadConfig(valid, ['policy']).policy;
     for (const list of Object.values(policy.requesters ?? {})) assert.deepEqual(list, []);

@@ -59,6 +59,8 @@ export function testPolicy(overrides: Partial<ApprovalPolicy> = {}): ApprovalPol
       disable: both,
       setRotationPolicy: both,
       fleetRotate: both,
+      updateVersion: both,
+      restoreAccess: both,
     },
     quorum: {},
     deadline: '1h',

@@ -30,6 +30,7 @@ import { TEAMS_SERVICE_URLS, type ConversationRef } from '../../src/shared/chat'
 import type { BotPublicKey } from '../../src/shared/proof';
 import { OPERATION_ENV_SUFFIX, OPERATIONS, type Operation } from '../../src/shared/runbooks';
 import {
+  proofTargetOf,
   startOptionsFor,
   startTargetOf,
   type InputByOperation,
@@ -90,7 +91,7 @@ export async function signedStartOptions<O extends Operation>(
   const conversation = inTeams(rest.conversation);
   const unsigned = { ...rest, ...(conversation ? { conversation } : {}) } as InputByOperation[O];
   const options = startOptionsFor(operation, unsigned, taskQueue);
-  const target = 'account' in unsigned ? startTargetOf(unsigned.account) : options.workflowId;
+  const target = proofTargetOf(unsigned, options.workflowId);
   const startProof = await testSigner.signStart({
     operation,
     target,

@@ -115,3 +115,25 @@ export async function addWrapOnlyPrincipal(
     agent: local.agent,
   });
 }
+
+/**
+ * Puts a seeded-or-added account on a customer-managed key through the SDK clients: a new
+ * access-policy vault with purge protection, an RSA key, the account's system identity granted,
+ * CMK on (pinned to the key's version, or versionless). Returns the vault and version.
+ */
+export async function cmkAccountOn(
+  local: LocalAzure,
+  account: string,
+  { pinned = false, vaultName = `kv-${Math.random().toString(36).slice(2, 10)}`, keyName = 'cmk' } = {},
+): Promise<{ vaultName: string; keyName: string; version: string }> {
+  const { vaultUri, key } = await createCmkVault(local, vaultName, keyName);
+  await grantAccountKeyAccess(local, account, vaultName);
+  const version = key.properties.version!;
+  await clientsFor(local).storage.storageAccounts.update(RG_STORAGE, account, {
+    encryption: {
+      keySource: 'Microsoft.Keyvault',
+      keyVaultProperties: { keyName, keyVaultUri: vaultUri, keyVersion: pinned ? version : '' },
+    },
+  });
+  return { vaultName, keyName, version };
+}

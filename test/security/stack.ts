@@ -95,7 +95,17 @@ export async function startSecurityStack(options: SecurityStackOptions = {}): Pr
   const both = [WHO.alice.aadObjectId, WHO.bob.aadObjectId, WHO.requester.aadObjectId];
   const askers = [WHO.requester.aadObjectId, WHO.alice.aadObjectId, WHO.bob.aadObjectId];
   const policy: ApprovalPolicy = {
-    approvers: { configure: both, revoke: both, disable: both, changeKey: both, rotate: both },
+    approvers: {
+      configure: both,
+      revoke: both,
+      disable: both,
+      changeKey: both,
+      rotate: both,
+      restoreAccess: both,
+      updateVersion: both,
+      fleetRotate: both,
+      setRotationPolicy: both,
+    },
     quorum: { revoke: 2 },
     deadline: '1h',
     tenantId,

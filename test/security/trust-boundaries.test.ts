@@ -345,6 +345,12 @@ for (const sdk of SDKS) {
         `unschedule-rotation ${account.name}`,
         'runs',
         `status ${account.name}`,
+        `restore-access ${account.name}`,
+        `update-version ${account.name}`,
+        `plan revoke ${account.name}`,
+        'rotate-fleet --resource-group rg-storage',
+        'set-rotation-policy kv-contoso/cmk-key --expire-after 90d',
+        'pending',
       ]) {
         const before = writes();
         const shown = await asOutsider(command);
@@ -376,6 +382,15 @@ for (const sdk of SDKS) {
           `unschedule-rotation ${account.name}`,
           'Stop scheduled rotation',
           'CMK_REQUESTERS_UNSCHEDULE_ROTATION',
+        ],
+        [`restore-access ${account.name}`, 'Restore key access', 'CMK_REQUESTERS_RESTORE_ACCESS'],
+        [`update-version ${account.name}`, 'Update key version', 'CMK_REQUESTERS_UPDATE_VERSION'],
+        [`plan revoke ${account.name}`, 'Revoke key access', 'CMK_REQUESTERS_REVOKE'],
+        ['rotate-fleet --resource-group rg-storage', 'Fleet rotation', 'CMK_REQUESTERS_FLEET_ROTATE'],
+        [
+          'set-rotation-policy kv-contoso/cmk-key --expire-after 90d',
+          'Set rotation policy',
+          'CMK_REQUESTERS_SET_ROTATION_POLICY',
         ],
       ] as const) {
         const before = writes();

@@ -16,6 +16,7 @@ import {
   type Step,
 } from '../../src/shared/plan';
 import type { KeyChoice } from '../../src/shared/runbooks';
+import { extraActivities } from './azure-double-extras';
 
 /** A storage account as the double keeps it. */
 export interface AccountModel {
@@ -215,6 +216,8 @@ export class AzureDouble {
         revoke: 'revoke',
         disable: 'disable',
         setRotationPolicy: 'rotationPolicy',
+        updateVersion: 'version',
+        restoreAccess: 'grant',
       } as const;
       steps.push({
         id: id[req.operation],
@@ -311,6 +314,7 @@ export class AzureDouble {
     };
     return {
       ...chat,
+      ...extraActivities(this),
       inspect: async (input) => {
         await this.enter('inspect');
         return this.plan(input);

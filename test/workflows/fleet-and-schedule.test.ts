@@ -35,6 +35,9 @@ describe('fleet and scheduled rotation', () => {
       policy: testPolicy(),
     };
     const handle = await stack.start('fleetRotate', input);
+    const asked = await waitForApproval(handle);
+    assert.equal(asked.plan?.fleet?.rotate, 7, 'the plan card lists the seven accounts');
+    await decide(handle, PEOPLE.alice, 'approve');
     const result = await resultOf(handle);
 
     assert.equal(result.outcome, 'succeeded', result.message);
@@ -63,13 +66,14 @@ describe('fleet and scheduled rotation', () => {
       policy: testPolicy(),
     });
     await waitForApproval(holder);
-    const result = await resultOf(
-      await stack.start('fleetRotate', {
-        accounts: [ok, plain, busy],
-        requester: PEOPLE.requester,
-        policy: testPolicy(),
-      }),
-    );
+    const fleet = await stack.start('fleetRotate', {
+      accounts: [ok, plain, busy],
+      requester: PEOPLE.requester,
+      policy: testPolicy(),
+    });
+    await waitForApproval(fleet);
+    await decide(fleet, PEOPLE.bob, 'approve');
+    const result = await resultOf(fleet);
     const byName = new Map(result.fleet?.map((o) => [o.account.name, o]));
     assert.equal(byName.get(ok.name)?.outcome, 'succeeded');
     assert.equal(byName.get(plain.name)?.outcome, 'blocked');

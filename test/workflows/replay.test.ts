@@ -6,6 +6,7 @@ import { defaultPayloadConverter } from '@temporalio/common';
 import { temporal } from '@temporalio/proto';
 import { Worker } from '@temporalio/worker';
 import { WORKFLOW_TYPES } from '../../src/shared/runbooks';
+import { PLAN_WORKFLOW } from '../../src/shared/preview';
 import { SCHEDULED_ROTATION_WORKFLOW } from '../../src/shared/start';
 import { PATCHES } from '../../src/workflows/patches';
 import { testDataConverter, workflowBundle } from '../helpers/temporal';
@@ -56,7 +57,7 @@ describe('replaying recorded runbook histories', () => {
   const current = new Map(recordings.filter((r) => r.without.length === 0).map((r) => [r.kind, r]));
 
   test('when every recorded history is replayed against the current workflow code, then none hits a determinism error', async () => {
-    for (const type of [...Object.values(WORKFLOW_TYPES), SCHEDULED_ROTATION_WORKFLOW]) {
+    for (const type of [...Object.values(WORKFLOW_TYPES), SCHEDULED_ROTATION_WORKFLOW, PLAN_WORKFLOW]) {
       assert.ok(current.has(type), `a history of ${type} is recorded (npx tsx scripts/record-histories.ts)`);
     }
     const failures: string[] = [];

@@ -91,10 +91,18 @@ export function renderErrorCard(input: ErrorCardInput): AdaptiveCardJson {
   });
 }
 
-/** The help card listing every command and its form. */
+/** What `<account>` in the forms stands for (the help card's last line). */
+export const ACCOUNT_NOTE =
+  '<account> is a storage account name in the configured subscriptions or its resource id.';
+
+/** The help card listing every command and its form; every line shown as written. */
 export function renderHelpCard(): AdaptiveCardJson {
   return expand(templates.help, {
-    commands: COMMAND_FORMS.map((c) => ({ usage: escapeMarkup(c.usage), description: c.description })),
+    commands: COMMAND_FORMS.map((c) => ({
+      usage: escapeMarkup(c.usage),
+      description: escapeMarkup(c.description),
+    })),
+    accountNote: escapeMarkup(ACCOUNT_NOTE),
   });
 }
 

@@ -16,6 +16,8 @@ export interface Viewer {
   canDecide: boolean;
   /** A line shown under the card for this viewer only, e.g. why they cannot approve. */
   note?: string;
+  /** Replaces the stage line, e.g. for a plan preview that is not a run. */
+  stageLabel?: string;
 }
 
 /** The data the run card template expects. */
@@ -43,6 +45,12 @@ export interface RunCardData {
   blockers: { message: string; fix: string }[];
   hasWarnings: boolean;
   warnings: { text: string }[];
+  hasBlast: boolean;
+  blastTitle: string;
+  blast: { line: string }[];
+  hasFleet: boolean;
+  fleetTitle: string;
+  fleetRows: { line: string }[];
   hasApproval: boolean;
   approvalLine: string;
   hasDeadline: boolean;
@@ -136,9 +144,9 @@ export function runCardData(
   const deadline = deadlineLine(status, reader);
   const asked = status.approvalsRequest;
   return {
-    title: text(`${OPERATION_TITLES[status.operation]} · ${status.account.name}`),
+    title: text(`${OPERATION_TITLES[status.operation]} · ${status.subject?.label ?? status.account.name}`),
     summary: text(status.summary),
-    accountId: text(accountId(status.account)),
+    accountId: text(status.subject?.id ?? accountId(status.account)),
     requester: text(
       personName(
         status.requester.aadObjectId,
@@ -149,7 +157,8 @@ export function runCardData(
     ),
     // Withdrawn, the run is ending: it no longer waits for anyone, whatever its last stage was.
     stageLabel:
-      !status.result && ending ? `Ending: ${ending.outcome}` : (STAGE_LABELS[status.stage] ?? status.stage),
+      viewer.stageLabel ??
+      (!status.result && ending ? `Ending: ${ending.outcome}` : (STAGE_LABELS[status.stage] ?? status.stage)),
     workflowId: status.workflowId,
     runId: status.runId,
     fingerprint: plan?.fingerprint ?? '',
@@ -160,18 +169,23 @@ export function runCardData(
     hasMarks: marksText.length > 0 && !status.result,
     marksText: text(marksText),
     hasPlan: Boolean(plan),
-    before: plan ? [...encryptionFacts(plan.before), ...access.before] : [],
+    before: plan ? [...(plan.facts?.before ?? encryptionFacts(plan.before)), ...access.before] : [],
     after: !plan
       ? []
       : unchanged
         ? [...encryptionFacts(plan.before).slice(0, 1).map(asUnchanged), ...access.after]
-        : [...encryptionFacts(status.result?.encryption ?? plan.after), ...access.after],
+        : [
+            ...(plan.facts?.after ?? encryptionFacts(status.result?.encryption ?? plan.after)),
+            ...access.after,
+          ],
     hasSteps: steps.length > 0,
     steps,
     hasBlockers: (plan?.blockers.length ?? 0) > 0,
     blockers: plan?.blockers.map((b) => ({ message: text(b.message), fix: text(b.fix) })) ?? [],
     hasWarnings: (plan?.warnings.length ?? 0) > 0,
     warnings: plan?.warnings.map((w) => ({ text: text(w) })) ?? [],
+    ...blastOf(plan),
+    ...fleetOf(status),
     hasApproval: approval.state !== 'not-required',
     approvalLine: text(approvalLine(status, reader)),
     hasDeadline: deadline.length > 0,
@@ -204,6 +218,63 @@ function endingOf(status: RunStatus): { outcome: RunOutcome; message: string } |
   if (!rejection) return undefined;
   const why = rejection.comment ? `: ${rejection.comment}` : '.';
   return { outcome: 'rejected', message: `Rejected by ${rejection.approverName}${why} Nothing was changed.` };
+}
+
+/** The blast radius section: who else the change touches, or that nobody else does. */
+function blastOf(plan: RunStatus['plan']): Pick<RunCardData, 'hasBlast' | 'blastTitle' | 'blast'> {
+  const radius = plan?.blastRadius;
+  if (!radius) return { hasBlast: false, blastTitle: '', blast: [] };
+  const lines = radius.affected.map((a) => ({
+    line: text(`${a.kind === 'encryptionScope' ? 'Encryption scope' : 'Account'} ${a.name} — ${a.why}`),
+  }));
+  if (radius.unchecked) lines.push({ line: text(radius.unchecked) });
+  return {
+    hasBlast: true,
+    blastTitle: radius.affected.length
+      ? `Also affected (${radius.affected.length})`
+      : 'Also affected: no other account or encryption scope in the configured subscriptions',
+    blast: lines,
+  };
+}
+
+const OUTCOME_ICONS: Record<string, string> = {
+  succeeded: '✅',
+  failed: '❌',
+  blocked: '⛔',
+  invalid: '⛔',
+  rejected: '🚫',
+  expired: '⌛',
+  pending: '⏳',
+};
+
+/** A fleet's accounts: the plan's list before it runs, its progress and outcomes after. */
+function fleetOf(status: RunStatus): Pick<RunCardData, 'hasFleet' | 'fleetTitle' | 'fleetRows'> {
+  const progress = status.fleet;
+  const planned = (status.plan ?? status.result?.plan)?.fleet;
+  if (progress) {
+    const done = Object.values(progress.counts).reduce((n, c) => n + c, 0);
+    const counts = Object.entries(progress.counts)
+      .map(([k, n]) => `${n} ${k}`)
+      .join(', ');
+    const rows = progress.rows.map((r) => ({
+      line: text(`${OUTCOME_ICONS[r.outcome] ?? '•'} ${r.name} — ${r.message}`),
+    }));
+    if (progress.rows.length < done) rows.push({ line: `… and ${done - progress.rows.length} more` });
+    return {
+      hasFleet: true,
+      fleetTitle: `Progress: ${done} of ${progress.total} done${counts ? ` (${counts})` : ''}`,
+      fleetRows: rows,
+    };
+  }
+  if (!planned) return { hasFleet: false, fleetTitle: '', fleetRows: [] };
+  const rows = planned.rows.map((r) => ({ line: text(`${r.skip ? '➖' : '•'} ${r.name} — ${r.detail}`) }));
+  if (planned.rows.length < planned.total)
+    rows.push({ line: `… and ${planned.total - planned.rows.length} more` });
+  return {
+    hasFleet: true,
+    fleetTitle: `Accounts: ${planned.rotate} to rotate, ${planned.skip} skipped (of ${planned.total})`,
+    fleetRows: rows,
+  };
 }
 
 /** A fact of a run that ended before any change: the same as before, and saying so. */

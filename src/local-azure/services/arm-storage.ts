@@ -6,6 +6,7 @@ import { randomUUID } from 'node:crypto';
 import { armError, asRecord, jsonBody, resourceNotFound, route, send, type Ctx, type Env } from '../http';
 import { storageAccountId, type StorageAccount } from '../model';
 import { storageAccountView } from '../views';
+import { handleEncryptionScopes } from './arm-encryption-scopes';
 import { updateEncryption } from './storage-encryption';
 import { applyAccountSettings, validateAccountUpdate, type AccountUpdateBody } from './storage-properties';
 
@@ -97,6 +98,7 @@ function patchAccount(ctx: Ctx, env: Env, a: StorageAccount): void {
 
 /** Answers Microsoft.Storage requests. */
 export function handleStorage(ctx: Ctx, env: Env): void {
+  if (handleEncryptionScopes(ctx, env)) return;
   const data = env.state.data;
   const one = ACCOUNT.exec(ctx.path)?.groups;
   if (one) {

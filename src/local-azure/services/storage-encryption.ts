@@ -10,7 +10,8 @@ import { kidOf } from '../views';
 import { cannotBeUpdated, invalidValues, type EncryptionBody } from './storage-properties';
 
 const DAY_MS = 86_400_000;
-const AUTH_FAILURE =
+/** Storage's message when it cannot use a key. */
+export const AUTH_FAILURE =
   'The operation failed because of authentication issue on the keyvault. For more information, see - https://aka.ms/storagekeyvaultaccesspolicy';
 
 /** The key a CMK request names, once found and checked. */
@@ -173,7 +174,8 @@ function versionFor(
   return inUse ?? key.versions.at(-1);
 }
 
-function canUseKey(env: Env, vault: Vault, principal: string, keyName: string): boolean {
+/** Whether Azure Storage, as `principal`, can get, wrap and unwrap with the key now. */
+export function canUseKey(env: Env, vault: Vault, principal: string, keyName: string): boolean {
   if (!storageReachesVault(env.state.data, vault)) return false;
   const can = (p: 'get' | 'wrapkey' | 'unwrapkey'): boolean =>
     hasKeyPermission(
@@ -190,7 +192,7 @@ function canUseKey(env: Env, vault: Vault, principal: string, keyName: string): 
 }
 
 /** An enabled, valid RSA key of a size Storage supports. */
-function versionUsable(ctx: Ctx, env: Env, version: KeyVersion): boolean {
+export function versionUsable(ctx: Ctx, env: Env, version: KeyVersion): boolean {
   const now = env.clock.nowMs();
   if (
     !version.enabled ||

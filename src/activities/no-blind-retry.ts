@@ -1,0 +1,37 @@
+/**
+ * Key Vault's key create and rotate are POSTs that make a new version each time they are
+ * carried out. When the connection drops after Key Vault carried one out, the SDK's retry policy
+ * would send it again and make a second version. This policy, placed inside the retry loop,
+ * turns a network failure of such a request into `AnswerLost`, which the SDK does not retry;
+ * the activity fails as a transient error and its next attempt reads Key Vault (the key exists,
+ * tagged with the run) instead of sending the request again.
+ */
+import { RestError, type PipelinePolicy } from '@azure/core-rest-pipeline';
+
+/** Requests that make something new each time Key Vault carries them out. */
+const NOT_IDEMPOTENT = /\/keys\/[^/]+\/(create|rotate|import)$/i;
+
+/** The error code a lost answer to a non-idempotent Key Vault request gets. */
+export const ANSWER_LOST = 'AnswerLost';
+
+/** See the module comment. */
+export function noBlindRetryPolicy(): PipelinePolicy {
+  return {
+    name: 'cmkNoBlindRetry',
+    async sendRequest(request, next) {
+      const guarded = request.method === 'POST' && NOT_IDEMPOTENT.test(new URL(request.url).pathname);
+      if (!guarded) return next(request);
+      try {
+        return await next(request);
+      } catch (error) {
+        // An answer that arrived (any HTTP status) is Key Vault's word and is retried as usual.
+        if (error instanceof RestError && error.statusCode !== undefined) throw error;
+        throw new RestError(
+          `The answer to ${request.method} ${new URL(request.url).pathname} was lost ` +
+            `(${(error as Error).message}); Key Vault may have carried it out, so it is not sent again blindly.`,
+          { code: ANSWER_LOST, request },
+        );
+      }
+    },
+  };
+}

@@ -1,0 +1,119 @@
+/**
+ * Rotating a fleet's accounts: one `rotateKey` child per account under the account's own
+ * workflow id (a busy account is reported, not waited for), at most `concurrency` at once, with
+ * continue-as-new after `perRun` accounts. Shared by the planned fleet and older fleets' replay.
+ */
+import { WorkflowExecutionAlreadyStartedError } from '@temporalio/common';
+import { ChildWorkflowFailure, condition, startChild, workflowInfo } from '@temporalio/workflow';
+import { validateAccountRef, workflowIdFor, type AccountRef } from '../shared/accounts';
+import { ValidationError } from '../shared/names';
+import type { FleetOutcome, RunContext, RunResult } from '../shared/runbooks';
+import { searchAttributesFor } from '../shared/start';
+import { summaryLine } from '../shared/status';
+import { childSearchAttributes } from './children';
+import { rotateKey } from './rotate-key';
+
+/** How a batch of rotations ended: every account done, or the rest left for the next run. */
+export interface BatchEnd {
+  /** Accounts not started in this run (continue as new with them). */
+  rest: AccountRef[];
+}
+
+/**
+ * Rotates accounts until done or the run's share is used, calling `onOutcome` for each result
+ * and `onTick` while it waits (every `tickMs` at most, to refresh a progress card).
+ */
+export async function rotateBatch(options: {
+  accounts: AccountRef[];
+  context: RunContext;
+  concurrency: number;
+  perRun: number;
+  onOutcome: (outcome: FleetOutcome) => void;
+  onTick?: () => Promise<void>;
+  tickMs?: number;
+}): Promise<BatchEnd> {
+  const queue = [...options.accounts];
+  const inFlight = new Map<string, Promise<void>>();
+  let started = 0;
+  let finished = 0;
+  while (queue.length > 0) {
+    if (started >= options.perRun || workflowInfo().continueAsNewSuggested) break;
+    const raw = queue.shift()!;
+    started++;
+    const id = `${started}`;
+    inFlight.set(
+      id,
+      rotateOne(raw, options.context).then((outcome) => {
+        options.onOutcome(outcome);
+        finished++;
+        inFlight.delete(id);
+      }),
+    );
+    if (inFlight.size >= options.concurrency) await condition(() => inFlight.size < options.concurrency);
+    if (options.onTick) await options.onTick();
+  }
+  while (inFlight.size > 0) {
+    const seen = finished;
+    if (options.tickMs) await condition(() => inFlight.size === 0 || finished !== seen, options.tickMs);
+    else await condition(() => inFlight.size === 0);
+    if (options.onTick) await options.onTick();
+  }
+  return { rest: queue };
+}
+
+/** One account's rotation as a child run, and its outcome. */
+export async function rotateOne(raw: AccountRef, context: RunContext): Promise<FleetOutcome> {
+  let account: AccountRef;
+  try {
+    account = validateAccountRef(raw);
+  } catch (error) {
+    const message = error instanceof ValidationError ? error.message : String(error);
+    return { account: raw, outcome: 'invalid', message };
+  }
+  const workflowId = workflowIdFor(account);
+  try {
+    const child = await startChild(rotateKey, {
+      workflowId,
+      args: [{ account, ...context }],
+      typedSearchAttributes: childSearchAttributes(searchAttributesFor('rotate', account, context.requester)),
+      staticSummary: `${summaryLine('rotate', account)} · fleet`,
+    });
+    const result = await child.result();
+    return { account, outcome: result.outcome, message: result.message };
+  } catch (error) {
+    if (error instanceof WorkflowExecutionAlreadyStartedError) {
+      return {
+        account,
+        outcome: 'blocked',
+        message: `${account.name} is busy with run ${workflowId}; skipped.`,
+      };
+    }
+    if (error instanceof ChildWorkflowFailure) {
+      return { account, outcome: 'failed', message: error.cause?.message ?? error.message };
+    }
+    throw error;
+  }
+}
+
+/** The fleet's result from its outcomes so far. */
+export function summarise(outcomes: FleetOutcome[], total: number): RunResult {
+  const counts = countOutcomes(outcomes);
+  const parts = Object.entries(counts)
+    .map(([k, n]) => `${n} ${k}`)
+    .join(', ');
+  const allGood = outcomes.length === total && outcomes.every((o) => o.outcome === 'succeeded');
+  return {
+    outcome: allGood ? 'succeeded' : outcomes.length < total ? 'pending' : 'failed',
+    message: `Fleet rotation of ${total} account(s): ${parts || 'nothing done yet'}.`,
+    steps: [],
+    remaining: [],
+    fleet: [...outcomes],
+  };
+}
+
+/** Outcomes by kind, in the order they first occurred. */
+export function countOutcomes(outcomes: FleetOutcome[]): Record<string, number> {
+  const counts: Record<string, number> = {};
+  for (const o of outcomes) counts[o.outcome] = (counts[o.outcome] ?? 0) + 1;
+  return counts;
+}

@@ -1,0 +1,220 @@
+/**
+ * A fleet rotation with a plan: the card lists the selected accounts (which rotate, which are
+ * skipped and why), one approval of the fleet's policy covers them all, the plan is re-read
+ * before the first rotation, and the same card shows progress and every account's outcome.
+ * A continued run (after continue-as-new) goes on rotating: only the server can make a run a
+ * continuation, so no start request can skip the approval this way.
+ */
+import { allHandlersFinished, condition, continueAsNew, workflowInfo } from '@temporalio/workflow';
+import { validateAccountRef, type AccountRef } from '../shared/accounts';
+import type { FleetPlan } from '../shared/activities';
+import type { FleetProgress } from '../shared/approval';
+import { ValidationError } from '../shared/names';
+import type { Plan } from '../shared/plan';
+import type { FleetOutcome, FleetRotateInput, RunContext, RunResult } from '../shared/runbooks';
+import { summaryLine } from '../shared/status';
+import { ApprovalGate, blockedMessage } from './approval-gate';
+import { countOutcomes, rotateBatch, summarise } from './fleet-rotation';
+import { azure } from './proxies';
+import { Run } from './run';
+import { invalidResult } from './runbook';
+import { establishTrust } from './trust';
+
+/** The progress card is edited at most this often while accounts rotate. */
+const PROGRESS_EVERY_MS = 5_000;
+/** Accounts a progress card names; the rest are counted. */
+const PROGRESS_ROWS = 40;
+
+/** See the module comment. */
+export async function planFleet(
+  input: FleetRotateInput,
+  sizing: { perRun: number; concurrency: number },
+): Promise<RunResult> {
+  const outcomes: FleetOutcome[] = [...(input.carried ?? [])];
+  const total = outcomes.length + input.accounts.length;
+  const first = input.accounts[0] ??
+    input.carried?.[0]?.account ?? { subscriptionId: '', resourceGroup: '', name: '' };
+  const run = new Run(
+    'fleetRotate',
+    first,
+    input,
+    summaryLine('fleetRotate', undefined, { accounts: total }),
+  );
+  run.status.subject = {
+    kind: 'fleet',
+    label: `${total} account(s)`,
+    id: input.selection ? `accounts ${input.selection}` : 'the accounts named when it started',
+  };
+  try {
+    run.trust(await establishTrust('fleetRotate', workflowInfo().workflowId, input));
+  } catch (error) {
+    return run.refuse(invalidResult(error));
+  }
+  const gate = new ApprovalGate(run);
+  const result = await rotateApproved(input, run, gate, outcomes, total, sizing);
+  await condition(allHandlersFinished);
+  return result;
+}
+
+async function rotateApproved(
+  input: FleetRotateInput,
+  run: Run,
+  gate: ApprovalGate,
+  outcomes: FleetOutcome[],
+  total: number,
+  sizing: { perRun: number; concurrency: number },
+): Promise<RunResult> {
+  let accounts = input.accounts;
+  const continued = workflowInfo().continuedFromExecutionRunId !== undefined;
+  if (continued) run.continueCard(input.cardMessageId);
+  else {
+    const approved = await planAndApprove(input, run, gate, outcomes);
+    if ('result' in approved) return approved.result;
+    accounts = approved.accounts;
+  }
+  const trusted = run.context;
+  const child: RunContext = {
+    requester: trusted.requester,
+    startProof: trusted.startProof,
+    uiBaseUrl: input.uiBaseUrl,
+    quiet: true,
+  };
+  await run.setStage('running');
+  let lastShown = Date.now();
+  const show = async (force = false): Promise<void> => {
+    run.status.fleet = progressOf(outcomes, total);
+    if (!force && Date.now() - lastShown < PROGRESS_EVERY_MS) return;
+    lastShown = Date.now();
+    await run.publish();
+  };
+  const { rest } = await rotateBatch({
+    accounts,
+    context: child,
+    ...sizing,
+    onOutcome: (o) => outcomes.push(o),
+    onTick: () => show(),
+    tickMs: PROGRESS_EVERY_MS,
+  });
+  if (rest.length > 0) {
+    await show(true);
+    await condition(allHandlersFinished);
+    return continueAsNew<(i: FleetRotateInput) => Promise<RunResult>>({
+      ...input,
+      accounts: rest,
+      carried: outcomes,
+      ...(run.cardId ? { cardMessageId: run.cardId } : {}),
+    });
+  }
+  run.status.fleet = progressOf(outcomes, total);
+  markFleetSteps(run, outcomes);
+  const summary = summarise(outcomes, total);
+  const finished = await run.finish({ outcome: summary.outcome, message: summary.message, fleet: outcomes });
+  await run.say(summary.message);
+  return finished;
+}
+
+/** Plans the fleet and waits for its one approval; the accounts to rotate, or the run's end. */
+async function planAndApprove(
+  input: FleetRotateInput,
+  run: Run,
+  gate: ApprovalGate,
+  outcomes: FleetOutcome[],
+): Promise<{ accounts: AccountRef[] } | { result: RunResult }> {
+  const valid: AccountRef[] = [];
+  for (const raw of input.accounts) {
+    try {
+      valid.push(validateAccountRef(raw));
+    } catch (error) {
+      outcomes.push({
+        account: raw,
+        outcome: 'invalid',
+        message: error instanceof ValidationError ? error.message : String(error),
+      });
+    }
+  }
+  if ((run.context.policy.alwaysApprove ?? []).includes('rotate')) {
+    const message =
+      'Nothing was changed: the policy asks for an approval of every rotation (CMK_ALWAYS_APPROVE includes rotate), which one fleet approval cannot give. Rotate the accounts one by one, or take rotate out of CMK_ALWAYS_APPROVE.';
+    return { result: await run.finish({ outcome: 'blocked', message }) };
+  }
+  let skip: FleetPlan['skip'] = [];
+  const inspect = async (recheck = false): Promise<Plan> => {
+    const planned = await azure.inspectFleet.executeWithOptions(
+      { summary: `Plan the rotation of ${valid.length} account(s)` },
+      [
+        {
+          accounts: valid,
+          ...(input.selection ? { selection: input.selection } : {}),
+          ...(recheck ? { recheck } : {}),
+        },
+      ],
+    );
+    skip = planned.skip;
+    return planned.plan;
+  };
+  await run.setStage('preflight');
+  const plan = await run.step(
+    'preflight',
+    'Preflight',
+    () => inspect(),
+    (p) => `${p.fleet?.rotate ?? 0} to rotate, ${p.fleet?.skip ?? 0} skipped`,
+  );
+  run.setPlan(plan);
+  const skipped = (): void => {
+    for (const s of skip) outcomes.push({ account: s.account, outcome: 'blocked', message: s.why });
+  };
+  if (plan.blockers.length) {
+    skipped();
+    return {
+      result: await run.finish({ outcome: 'blocked', message: blockedMessage(plan), plan, fleet: outcomes }),
+    };
+  }
+  const approval = await gate.approve(plan);
+  if (approval.outcome === 'approved') run.recordStep('approval', 'Approval', 'done');
+  if (approval.outcome !== 'approved' && approval.outcome !== 'not-required')
+    return {
+      result: await run.finish({ outcome: approval.outcome, message: approval.message, plan: approval.plan }),
+    };
+  const current = await gate.confirmCurrent(approval.plan, () => inspect(true));
+  if (current.outcome !== 'approved' && current.outcome !== 'not-required')
+    return {
+      result: await run.finish({ outcome: current.outcome, message: current.message, plan: current.plan }),
+    };
+  run.setPlan(current.plan);
+  skipped();
+  const skippedIds = new Set(
+    skip.map((s) => `${s.account.subscriptionId}/${s.account.resourceGroup}/${s.account.name}`.toLowerCase()),
+  );
+  return {
+    accounts: valid.filter(
+      (a) => !skippedIds.has(`${a.subscriptionId}/${a.resourceGroup}/${a.name}`.toLowerCase()),
+    ),
+  };
+}
+
+/**
+ * The plan's rotate and probe steps, marked from the accounts' outcomes (each account's run
+ * rotated and probed its own account), so the finished card does not list them as still to do.
+ */
+function markFleetSteps(run: Run, outcomes: FleetOutcome[]): void {
+  const counts = countOutcomes(outcomes);
+  const rotated = counts.succeeded ?? 0;
+  const failed = outcomes.filter((o) => o.outcome === 'failed').length;
+  const detail = Object.entries(counts)
+    .map(([k, n]) => `${n} ${k}`)
+    .join(', ');
+  run.recordStep('rotate', 'Rotate', failed ? 'failed' : 'done', detail);
+  if (rotated > 0)
+    run.recordStep('probe', 'Probe', 'done', `blob access allowed on ${rotated} rotated account(s)`);
+}
+
+/** The progress card's counts and rows: accounts that did not succeed first, then the latest. */
+function progressOf(outcomes: FleetOutcome[], total: number): FleetProgress {
+  const rows = [
+    ...outcomes.filter((o) => o.outcome !== 'succeeded'),
+    ...outcomes.filter((o) => o.outcome === 'succeeded').reverse(),
+  ]
+    .slice(0, PROGRESS_ROWS)
+    .map((o) => ({ name: o.account.name, outcome: o.outcome, message: o.message }));
+  return { total, counts: countOutcomes(outcomes), rows };
+}
