@@ -33,7 +33,7 @@ import {
 import { createMetrics } from './src/telemetry/metrics';
 import { startOpsServer } from './src/telemetry/ops-server';
 import { startTracing, type Tracing } from './src/telemetry/tracing';
-import { OTEL_WORKFLOW_INTERCEPTORS, PREBUILT_BUNDLES, WORKFLOWS_PATH } from './src/workflow-bundle';
+import { bundleWorkflows, PREBUILT_BUNDLES } from './src/workflow-bundle';
 
 /** What {@link createCmkWorker} needs; everything is injected so tests use the same factory. */
 export interface CmkWorkerOptions {
@@ -56,11 +56,11 @@ export interface CmkWorkerOptions {
 /** Creates the worker for the runbooks' task queue. */
 export async function createCmkWorker(opts: CmkWorkerOptions): Promise<Worker> {
   const prebuilt = opts.tracing ? PREBUILT_BUNDLES.traced : PREBUILT_BUNDLES.plain;
-  const source: Pick<WorkerOptions, 'workflowBundle' | 'workflowsPath'> = opts.workflowBundle
+  const source: Pick<WorkerOptions, 'workflowBundle'> = opts.workflowBundle
     ? { workflowBundle: opts.workflowBundle }
     : existsSync(prebuilt)
       ? { workflowBundle: { codePath: prebuilt } }
-      : { workflowsPath: WORKFLOWS_PATH };
+      : { workflowBundle: await bundleQuietly(Boolean(opts.tracing)) };
   const traced = opts.tracing?.workerOptions;
   const { interceptors: extra, ...options } = opts.options ?? {};
   return Worker.create({
@@ -73,11 +73,41 @@ export async function createCmkWorker(opts: CmkWorkerOptions): Promise<Worker> {
     interceptors: {
       ...traced?.interceptors,
       activity: [...(traced?.interceptors?.activity ?? []), activityOutcomeLog, ...(extra?.activity ?? [])],
-      ...(traced && 'workflowsPath' in source ? { workflowModules: [OTEL_WORKFLOW_INTERCEPTORS] } : {}),
     },
     ...(traced ? { sinks: traced.sinks } : {}),
     ...options,
   });
+}
+
+/**
+ * Bundles the workflows from source (development, `npm start`): webpack's report of every module
+ * stays out of the log; its warnings and errors, and one line with the time it took, go in.
+ */
+export async function bundleQuietly(tracing: boolean): Promise<{ code: string }> {
+  const log = Runtime.instance().logger;
+  const started = Date.now();
+  const { code } = await bundleWorkflows({
+    tracing,
+    logger: {
+      log: (level, message, meta) => {
+        if (level === 'WARN' || level === 'ERROR') log.log(level, message, meta);
+      },
+      trace: () => undefined,
+      debug: () => undefined,
+      info: () => undefined,
+      warn: (message, meta) => {
+        log.warn(message, meta);
+      },
+      error: (message, meta) => {
+        log.error(message, meta);
+      },
+    },
+  });
+  log.info('workflows bundled from source', {
+    ms: Date.now() - started,
+    kib: Math.round(code.length / 1024),
+  });
+  return { code };
 }
 
 /** Connects to Temporal, failing within `timeoutMs` with a message that names the setting. */
