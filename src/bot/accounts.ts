@@ -12,6 +12,8 @@ export interface AccountResolver {
   findByName(name: string): Promise<AccountRef[]>;
   /** Every account a fleet selector names: all of its parts must match. */
   select(selector: FleetSelector): Promise<AccountRef[]>;
+  /** Whether the account a resource id names exists (Azure answers 404 when it does not). */
+  exists?(ref: AccountRef): Promise<boolean>;
 }
 
 /** What {@link createArmAccountResolver} needs: the subscriptions and how to make a storage client (called once per subscription). */
@@ -32,6 +34,16 @@ export function createArmAccountResolver(options: ArmAccountResolverOptions): Ac
     return client;
   };
   return {
+    async exists(ref) {
+      try {
+        await storage(ref.subscriptionId).storageAccounts.getProperties(ref.resourceGroup, ref.name);
+        return true;
+      } catch (error) {
+        // Only Azure's "not found" settles it here; anything else is for the run to report.
+        if ((error as { statusCode?: number }).statusCode === 404) return false;
+        return true;
+      }
+    },
     async findByName(name) {
       const wanted = name.toLowerCase();
       const found: AccountRef[] = [];
@@ -87,7 +99,8 @@ export class AccountNotResolved extends Error {
 
 /**
  * Turns what the user typed into one account: a resource id must lie in a configured
- * subscription; a name must match exactly one account. Throws {@link AccountNotResolved}.
+ * subscription and name an account that exists (refused before anything starts, as a name that
+ * matches nothing is); a name must match exactly one account. Throws {@link AccountNotResolved}.
  */
 export async function resolveAccount(
   arg: AccountArg,
@@ -98,6 +111,11 @@ export async function resolveAccount(
     if (!subscriptionIds.includes(arg.ref.subscriptionId.toLowerCase())) {
       throw new AccountNotResolved(
         `Subscription ${arg.ref.subscriptionId} is not one this bot may change (configured: ${subscriptionIds.join(', ')}).`,
+      );
+    }
+    if (resolver.exists && !(await resolver.exists(arg.ref))) {
+      throw new AccountNotResolved(
+        `No storage account ${arg.ref.name} in resource group ${arg.ref.resourceGroup} of subscription ${arg.ref.subscriptionId}.`,
       );
     }
     return arg.ref;

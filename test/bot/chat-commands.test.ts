@@ -214,6 +214,18 @@ for (const sdk of SDKS) {
       assert.match(text, /No storage account named "stnosuchaccount" in the configured subscriptions/);
     });
 
+    test('when a missing account is given by its resource id, then it is refused as a missing name is, and no run starts', async () => {
+      const id = `/subscriptions/${subscription}/resourceGroups/rg-storage/providers/Microsoft.Storage/storageAccounts/stnosuchbyid`;
+      const { text } = await say(`rotate ${id}`);
+      assert.match(text, /No storage account stnosuchbyid in resource group rg-storage of subscription/);
+      const workflowId = workflowIdFor({
+        subscriptionId: subscription,
+        resourceGroup: 'rg-storage',
+        name: 'stnosuchbyid',
+      });
+      await assert.rejects(client.workflow.getHandle(workflowId).describe(), /not found/i);
+    });
+
     test('when the bot is @mentioned in a channel, then the mention is not part of the command', async () => {
       const name = addAccount();
       const { text } = await say(`<at>cmk-runbook</at> rotate ${name}`, {
