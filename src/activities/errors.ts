@@ -48,6 +48,7 @@ export function classifyError(error: unknown, subject?: CallSubject): Error {
   if (e.name === 'AbortError') return error as Error;
   const status = e.statusCode;
   const code = e.code ?? innerCode(e.details) ?? '';
+  const inner = innermostCode(e.details);
   const message = e.message ?? String(error);
   const cause = error instanceof Error ? error : new Error(message);
   const details = { statusCode: status, code, subject: subject?.what };
@@ -77,7 +78,7 @@ export function classifyError(error: unknown, subject?: CallSubject): Error {
       cause,
     });
   }
-  const mapped = mapPermanent(status, code, message, subject);
+  const mapped = mapPermanent(status, code, message, subject, inner);
   return domainFailure(
     mapped.type,
     `${mapped.message}${about}`,
@@ -108,8 +109,25 @@ function mapPermanent(
   code: string,
   message: string,
   subject?: CallSubject,
+  inner?: string,
 ): { type: CmkErrorType; message: string } {
   const T = CMK_ERROR_TYPES;
+  if (inner === 'ForbiddenByFirewall') {
+    // Key Vault's firewall (networkAcls) refused the caller's address before any permission was
+    // looked at (key-vault/general/network-security): no role or access policy changes that.
+    return {
+      type: T.ForbiddenByFirewall,
+      message:
+        "The vault's firewall does not let the runbook's address in. Fix: add the worker's public IP or virtual network to the vault's firewall (`az keyvault network-rule add --ip-address <ip>`), or reach it through a private endpoint",
+    };
+  }
+  if (inner === 'ObjectIsDeletedButRecoverable') {
+    return {
+      type: T.KeySoftDeleted,
+      message:
+        'A soft-deleted key holds this name, so it cannot be created again. Fix: recover it (`az keyvault key recover --vault-name <vault> --name <key>`) or choose another key name',
+    };
+  }
   if (code === 'KeyVaultPolicyError' || /recoverable is not set/i.test(message)) {
     return {
       type: T.PurgeProtectionMissing,
@@ -225,6 +243,20 @@ function notFoundMessage(type: CmkErrorType): string {
 function innerCode(details: unknown): string | undefined {
   const error = (details as { error?: { code?: unknown } } | undefined)?.error;
   return typeof error?.code === 'string' ? error.code : undefined;
+}
+
+/** The deepest `innererror.code` of a Key Vault error (the SDK spells it `innerError`) (e.g. `ForbiddenByFirewall` under `Forbidden`). */
+function innermostCode(details: unknown): string | undefined {
+  type Node = { code?: unknown; innererror?: unknown; innerError?: unknown };
+  const innerOf = (n: Node | undefined): Node | undefined =>
+    (n?.innererror ?? n?.innerError) as Node | undefined;
+  let node = innerOf((details as { error?: Node } | undefined)?.error);
+  let found: string | undefined;
+  while (node && typeof node === 'object') {
+    if (typeof node.code === 'string') found = node.code;
+    node = innerOf(node);
+  }
+  return found;
 }
 
 function isNetworkCode(code: string): boolean {

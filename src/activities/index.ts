@@ -21,7 +21,7 @@ import { ensureKey, setRotationPolicy } from './keys';
 import { probeDataAccess } from './probe';
 import { createProxyAgent } from './proxy-agent';
 import { disableKeyVersion, revokeAccess } from './revocation';
-import { rotateKey } from './rotation';
+import { keysInUse, rotateKey } from './rotation';
 import { DEFAULT_TIMING, runActivity, type ActivityTiming } from './runtime';
 import { ensureVault } from './vaults';
 
@@ -65,6 +65,7 @@ export function createActivities(deps: CreateActivitiesDeps): CmkActivities {
     enableCmk: wrap(enableCmk),
     restoreEncryption: wrap(restoreEncryption),
     rotateKey: wrap(rotateKey),
+    keysInUse: wrap(keysInUse),
     setRotationPolicy: wrap(setRotationPolicy),
     inspectKeyPolicy: wrap(inspectKeyPolicy),
     setKeyRotationPolicy: wrap(setKeyRotationPolicy),

@@ -16,7 +16,7 @@ import { describeEncryption } from '../shared/status';
 import { encryptionOf, getAccount, getVaultByUri, principalOf } from './azure-state';
 import type { ActivityDeps } from './deps';
 import { getUserAssignedIdentity, identityOf } from './identities';
-import { validateRotationPolicy } from './keys';
+import { MAX_KEY_TAGS, validateRotationPolicy } from './keys';
 import { readGrant, readKey, readVault, vaultView, type VaultView } from './live-state';
 import { PlanBuilder } from './plan-builder';
 import { listRevocationSet } from './revocation-set';
@@ -78,7 +78,9 @@ async function planKeyTarget(
     b.warn(
       `The runbook cannot read keys in ${vault.ref.name}; grant it Key Vault Crypto Officer or a key access policy.`,
     );
-  b.checkKey(key.summary, req.key.type, vault);
+  b.checkKey(key.summary, req.key.type, vault, {
+    newVaultSku: req.operation === 'configure' ? req.vault?.sku : undefined,
+  });
   const version = await checkKeyChoice(deps, b, key.summary, req.key, vault);
   b.step('key', { skip: key.summary.exists });
   // change-key without --pin-version/--versionless keeps the account pinned or versionless.
@@ -238,11 +240,17 @@ function planRotate(b: PlanBuilder, { before }: Subject, vault: VaultView): Plan
   if (!b.key?.exists)
     b.block(
       CMK_ERROR_TYPES.KeyNotFound,
-      `Key ${label} no longer exists.`,
-      'Recover it (`az keyvault key recover`) or change the key.',
+      `Key ${label} ${b.key?.softDeleted ? 'is soft-deleted' : 'no longer exists'}.`,
+      `Recover it (\`az keyvault key recover --vault-name ${vault.ref.name} --name ${before.keyName}\`) or change the key.`,
     );
   else if (b.key.enabled === false)
     b.block(CMK_ERROR_TYPES.KeyDisabled, `Key ${label} is disabled.`, 'Enable it or change the key.');
+  else if ((b.key.tags ?? 0) + 2 > MAX_KEY_TAGS)
+    b.block(
+      CMK_ERROR_TYPES.TooManyKeyTags,
+      `Key ${label} has ${b.key.tags} tags; rotation adds 2 and Key Vault allows ${MAX_KEY_TAGS}.`,
+      `Remove ${(b.key.tags ?? 0) + 2 - MAX_KEY_TAGS} of its tags (\`az keyvault key set-attributes --vault-name ${vault.ref.name} --name ${before.keyName} --tags ...\`).`,
+    );
   b.step('rotate');
   if (before.keyVersion) b.step('switch');
   b.step('probe');

@@ -24,6 +24,32 @@ import { RUN_TAG, type ActivityDeps } from './deps';
 import { classifyError, domainFailure, isNotFound } from './errors';
 import { abortSignal, call } from './runtime';
 
+const DAY_MS = 86_400_000;
+
+/** Tag naming the rotation (a run, or a fleet) that made a version. */
+export const ROTATION_TAG = 'cmk-runbook-rotation';
+/** Tag keeping the version the account used before, so a retry still reports it. */
+export const PREVIOUS_TAG = 'cmk-runbook-previous';
+/** Key Vault's limit of tags on a key (about-keys-details: "Tags ... maximum of 15"). */
+export const MAX_KEY_TAGS = 15;
+
+/** The tags a key carries apart from the ones rotation writes. */
+export function withoutOwnTags(tags: Record<string, string> | undefined): Record<string, string> {
+  const { [ROTATION_TAG]: _rotation, [PREVIOUS_TAG]: _previous, ...rest } = tags ?? {};
+  return rest;
+}
+
+/** Throws `TooManyKeyTags` when the two rotation tags would pass Key Vault's limit of 15. */
+export function assertTagRoom(key: KeyVaultKey, vaultName: string): void {
+  const own = Object.keys(withoutOwnTags(key.properties.tags)).length;
+  if (own + 2 > MAX_KEY_TAGS)
+    throw domainFailure(
+      CMK_ERROR_TYPES.TooManyKeyTags,
+      `Key ${vaultName}/${key.name} has ${own} tags; rotation adds 2 and Key Vault allows ${MAX_KEY_TAGS}. Fix: remove ${own + 2 - MAX_KEY_TAGS} of its tags (\`az keyvault key set-attributes --tags ...\`)`,
+      { key: key.name, tags: own },
+    );
+}
+
 /** The latest (or the named) version of a key, or undefined when the key or that version does not exist. */
 export async function findKey(
   deps: ActivityDeps,
@@ -41,14 +67,45 @@ export async function findKey(
   }
 }
 
-/** Key size in bits from the RSA modulus. */
+/**
+ * Key size in bits from the RSA modulus. The modulus is a big-endian unsigned integer; some
+ * services send it with a leading zero byte (a 2048-bit key as 257 bytes), which is not part
+ * of the size (RFC 7518 §6.3.1.1 says "MUST NOT" prepend it, but not every service obeys).
+ */
 export function keySizeOf(key: KeyVaultKey): number | undefined {
   const n = key.key?.n;
-  return n ? n.length * 8 : undefined;
+  if (!n?.length) return undefined;
+  let first = 0;
+  while (first < n.length - 1 && n[first] === 0) first++;
+  return (n.length - first) * 8;
 }
 
-/** Throws `UnsupportedKey` / `KeyDisabled` when storage cannot use this key version. */
-export function assertUsableKey(key: KeyVaultKey, vaultName: string): void {
+/**
+ * Why storage cannot wrap with this version now (Key Vault refuses wrapKey outside the
+ * version's nbf/exp window, about-keys-details "Date-time controlled operations"), or undefined.
+ */
+export function keyDateProblem(
+  key: Pick<KeyVaultKey['properties'], 'expiresOn' | 'notBefore'>,
+  nowMs = Date.now(),
+): { type: 'KeyExpired' | 'KeyNotYetValid'; at: Date } | undefined {
+  if (key.expiresOn && key.expiresOn.getTime() <= nowMs) return { type: 'KeyExpired', at: key.expiresOn };
+  if (key.notBefore && key.notBefore.getTime() > nowMs) return { type: 'KeyNotYetValid', at: key.notBefore };
+  return undefined;
+}
+
+/** The fix for a version outside its validity window. */
+export function keyDateFix(vaultName: string, keyName: string, problem: { type: string }): string {
+  return problem.type === 'KeyExpired'
+    ? `rotate the key (a new version) or extend the expiry (\`az keyvault key set-attributes --vault-name ${vaultName} --name ${keyName} --expires <date>\`)`
+    : `wait for its activation date, or move it (\`az keyvault key set-attributes --vault-name ${vaultName} --name ${keyName} --not-before <date>\`)`;
+}
+
+/**
+ * Throws `UnsupportedKey` / `KeyDisabled` when storage cannot use this key version, and
+ * `KeyExpired` / `KeyNotYetValid` outside its validity window unless `dates` is false (a
+ * rotation may start from an expired version: the new one is the fix).
+ */
+export function assertUsableKey(key: KeyVaultKey, vaultName: string, { dates = true } = {}): void {
   const kty = key.keyType;
   const size = keySizeOf(key);
   if ((kty !== 'RSA' && kty !== 'RSA-HSM') || !KEY_SIZES.includes(size as KeySize)) {
@@ -62,6 +119,14 @@ export function assertUsableKey(key: KeyVaultKey, vaultName: string): void {
     throw domainFailure(
       CMK_ERROR_TYPES.KeyDisabled,
       `Key ${vaultName}/${key.name} version ${key.properties.version ?? ''} is disabled. Fix: enable it (\`az keyvault key set-attributes --vault-name ${vaultName} --name ${key.name} --enabled true\`) or choose another key`,
+      { key: key.name, version: key.properties.version },
+    );
+  }
+  const dated = dates ? keyDateProblem(key.properties) : undefined;
+  if (dated) {
+    throw domainFailure(
+      dated.type,
+      `Key ${vaultName}/${key.name} version ${key.properties.version ?? ''} ${dated.type === 'KeyExpired' ? 'expired' : 'is not valid until'} ${dated.at.toISOString()}. Fix: ${keyDateFix(vaultName, key.name ?? '', dated)}`,
       { key: key.name, version: key.properties.version },
     );
   }
@@ -104,6 +169,14 @@ export async function ensureKey(
   const existing = await findKey(deps, vault.vaultUri, name, named);
   if (existing) {
     assertUsableKey(existing, vaultName);
+    const existingSize = keySizeOf(existing);
+    // Only a type and size the requester named must match (without them the key is used as it is).
+    if (input.key.mustMatch && (existing.keyType !== type || existingSize !== size))
+      throw domainFailure(
+        CMK_ERROR_TYPES.KeyMismatch,
+        `Key ${vaultName}/${name} exists as ${existing.keyType ?? '?'} ${existingSize ?? '?'} bits, not the ${type} ${size} asked for. Fix: ask for ${existing.keyType ?? '?'} ${existingSize ?? '?'} to use it, or choose another key name`,
+        { key: name, keyType: existing.keyType, size: existingSize },
+      );
     return keyStateOf(vault, existing, !named && existing.properties.tags?.[RUN_TAG] === input.runId);
   }
   if (named) {

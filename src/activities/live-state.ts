@@ -18,7 +18,7 @@ import { armScope, keyScope, roleAssignmentName } from './access';
 import { encryptionOf, findVault } from './azure-state';
 import { CRYPTO_SERVICE_ENCRYPTION_USER, STORAGE_KEY_PERMISSIONS, type ActivityDeps } from './deps';
 import { isForbidden, isNotFound } from './errors';
-import { findKey, keySizeOf } from './keys';
+import { findKey, keySizeOf, withoutOwnTags } from './keys';
 import { abortSignal } from './runtime';
 
 /** A vault and what the plan needs to know about it. */
@@ -66,7 +66,11 @@ export async function readKey(
   try {
     // Both reads go at once: a plan waits for Key Vault once, not twice.
     const [key, versions] = await Promise.all([findKey(deps, uri, name), countVersions(deps, uri, name)]);
-    if (!key) return { summary: base, readable: true };
+    if (!key) {
+      const softDeleted = await isSoftDeleted(deps, uri, name);
+      return { summary: { ...base, ...(softDeleted ? { softDeleted } : {}) }, readable: true };
+    }
+    const tags = Object.keys(withoutOwnTags(key.properties.tags)).length;
     return {
       summary: {
         ...base,
@@ -75,13 +79,29 @@ export async function readKey(
         size: keySizeOf(key) as KeySize,
         enabled: key.properties.enabled !== false,
         ...(key.properties.expiresOn ? { expiresOn: key.properties.expiresOn.toISOString() } : {}),
+        ...(key.properties.notBefore ? { notBefore: key.properties.notBefore.toISOString() } : {}),
         latestVersion: key.properties.version,
         versions,
+        ...(tags ? { tags } : {}),
       },
       readable: true,
     };
   } catch (error) {
     if (isForbidden((error as { cause?: unknown }).cause ?? error)) return { summary: base, readable: false };
+    throw error;
+  }
+}
+
+/**
+ * Whether a soft-deleted key holds the name (Get Deleted Key). A runbook without the right to
+ * read deleted keys learns it at creation instead (409 ObjectIsDeletedButRecoverable).
+ */
+async function isSoftDeleted(deps: ActivityDeps, uri: string, name: string): Promise<boolean> {
+  try {
+    await deps.azure.keys(uri).getDeletedKey(name, { abortSignal: abortSignal() });
+    return true;
+  } catch (error) {
+    if (isNotFound(error) || isForbidden(error)) return false;
     throw error;
   }
 }

@@ -16,6 +16,7 @@ import type {
   Step,
   StepId,
 } from '../shared/plan';
+import { keyDateFix, keyDateProblem } from './keys';
 import { fingerprintOf, type VaultView } from './live-state';
 
 /** Step titles as cards show them. */
@@ -137,14 +138,33 @@ export class PlanBuilder {
       this.warn(`Vault ${name} is in another subscription (${v.ref.subscriptionId}).`);
   }
 
-  checkKey(key: NonNullable<Plan['key']>, wanted: string, v: VaultView): void {
+  /**
+   * The key a configure or change-key asks for: HSM only on premium (a vault this run creates
+   * is premium only if asked); a soft-deleted name; a disabled, expired or not-yet-valid
+   * version (Key Vault refuses wrapKey outside nbf/exp).
+   */
+  checkKey(
+    key: NonNullable<Plan['key']>,
+    wanted: string,
+    v: VaultView,
+    asked: { newVaultSku?: string } = {},
+  ): void {
     const label = `${key.vaultName}/${key.name}`;
     if (!key.exists) {
-      if (wanted === 'RSA-HSM' && v.summary.exists && v.summary.sku === 'standard')
+      const sku = v.summary.exists ? v.summary.sku : (asked.newVaultSku ?? 'standard');
+      if (wanted === 'RSA-HSM' && sku !== 'premium')
         this.block(
           CMK_ERROR_TYPES.HsmNotSupportedOnStandardVault,
-          `Vault ${v.ref.name} is standard; RSA-HSM keys need premium.`,
-          'Choose RSA, or a premium vault.',
+          `Vault ${v.ref.name} ${v.summary.exists ? 'is' : 'would be created'} standard; RSA-HSM keys need premium.`,
+          v.summary.exists
+            ? 'Choose RSA, or a premium vault.'
+            : 'Choose RSA, or ask for a premium vault (sku premium).',
+        );
+      if (key.softDeleted)
+        this.block(
+          CMK_ERROR_TYPES.KeySoftDeleted,
+          `Key ${label} is soft-deleted; its name cannot be reused until it is recovered or purged.`,
+          `Recover it (\`az keyvault key recover --vault-name ${key.vaultName} --name ${key.name}\`) and ask for it again, or choose another key name.`,
         );
       return;
     }
@@ -166,6 +186,21 @@ export class PlanBuilder {
         `Key ${label} is disabled.`,
         `Enable it (\`az keyvault key set-attributes --enabled true\`) or choose another key.`,
       );
+    this.checkKeyDates(key);
+  }
+
+  /** An expired or not-yet-valid latest version: storage cannot wrap with it. */
+  checkKeyDates(key: NonNullable<Plan['key']>): void {
+    const dated = keyDateProblem({
+      expiresOn: key.expiresOn ? new Date(key.expiresOn) : undefined,
+      notBefore: key.notBefore ? new Date(key.notBefore) : undefined,
+    });
+    if (!dated) return;
+    this.block(
+      dated.type,
+      `Key ${key.vaultName}/${key.name} version ${key.latestVersion ?? ''} ${dated.type === 'KeyExpired' ? 'expired' : 'is not valid until'} ${dated.at.toISOString()}; Azure Storage cannot wrap with it.`,
+      `${capitalise(keyDateFix(key.vaultName, key.name, dated))}.`,
+    );
   }
 
   build(after: EncryptionSettings): Plan {
@@ -201,4 +236,8 @@ export class PlanBuilder {
     };
     return plan;
   }
+}
+
+function capitalise(text: string): string {
+  return text.charAt(0).toUpperCase() + text.slice(1);
 }

@@ -1,8 +1,11 @@
 /**
- * `rotateKey`: makes a new key version (tagged with the run, so a retry reuses it), moves
- * pinned accounts to it, and for versionless accounts polls `currentVersionedKeyIdentifier`
- * until Azure picks it up or the deadline passes ("pending Azure's daily check").
+ * `rotateKey`: makes a new key version through Key Vault's rotate operation (so the key's
+ * rotation policy sets its expiry), tags it with the rotation so a retry, or another account
+ * of the same fleet on the same key, reuses it instead of making another; moves pinned accounts
+ * to it, and for versionless accounts polls `currentVersionedKeyIdentifier` until Azure picks
+ * it up or the deadline passes ("pending Azure's daily check").
  */
+import { Context } from '@temporalio/activity';
 import { ApplicationFailure } from '@temporalio/common';
 import { parseKeyId, validateAccountRef, type AccountRef } from '../shared/accounts';
 import type { RotationResult } from '../shared/activities';
@@ -12,18 +15,13 @@ import { encryptionOf, getAccount } from './azure-state';
 import type { ActivityDeps } from './deps';
 import { applyKeyTarget } from './encryption';
 import { domainFailure } from './errors';
-import { assertUsableKey, findKey, keySizeOf } from './keys';
+import { assertTagRoom, assertUsableKey, findKey, PREVIOUS_TAG, ROTATION_TAG, withoutOwnTags } from './keys';
 import { abortSignal, call, heartbeat, sleep } from './runtime';
-
-/** Tag naming the run that made a rotation's version. */
-const ROTATION_TAG = 'cmk-runbook-rotation';
-/** Tag keeping the version the account used before, so a retry still reports it. */
-const PREVIOUS_TAG = 'cmk-runbook-previous';
 
 /** See the module comment. */
 export async function rotateKey(
   deps: ActivityDeps,
-  input: { account: AccountRef; runId: string; confirmWithinMs: number },
+  input: { account: AccountRef; runId: string; rotationId?: string; confirmWithinMs: number },
 ): Promise<RotationResult> {
   const ref = validateAccountRef(input.account);
   if (typeof input.runId !== 'string' || !input.runId)
@@ -58,18 +56,37 @@ export async function rotateKey(
   const inUse = enc.currentVersionedKeyId
     ? parseKeyId(enc.currentVersionedKeyId).version
     : enc.keyVersion || undefined;
-  const ownRetry = latest.properties.tags?.[ROTATION_TAG] === input.runId;
+  if (
+    input.rotationId !== undefined &&
+    (typeof input.rotationId !== 'string' || input.rotationId.length > 256)
+  )
+    throw new ValidationError('rotationId', 'a tag value of at most 256 characters', input.rotationId);
+  const rotationId = input.rotationId || input.runId;
+  const subject = { what: `key ${vaultName}/${keyName}`, notFound: CMK_ERROR_TYPES.KeyNotFound };
+  const ownRetry = latest.properties.tags?.[ROTATION_TAG] === rotationId;
   const previousVersion = ownRetry ? latest.properties.tags?.[PREVIOUS_TAG] : inUse;
   let fresh = latest;
   if (!ownRetry) {
-    assertUsableKey(latest, vaultName);
-    fresh = await call({ what: `key ${vaultName}/${keyName}`, notFound: CMK_ERROR_TYPES.KeyNotFound }, () =>
-      deps.azure.keys(vaultUri).createRsaKey(keyName, {
-        hsm: latest.keyType === 'RSA-HSM',
-        keySize: keySizeOf(latest),
+    assertUsableKey(latest, vaultName, { dates: false });
+    assertTagRoom(latest, vaultName);
+    // A lost attempt may have rotated and stopped before tagging: its first heartbeat named the
+    // version it rotated from, so a newer untagged version is that attempt's, not a reason to
+    // make another.
+    const from = (Context.current().info.heartbeatDetails as { rotatingFrom?: string } | undefined)
+      ?.rotatingFrom;
+    const lostAttempt = from !== undefined && latest.properties.version !== from;
+    heartbeat({ step: 'rotate', rotatingFrom: lostAttempt ? from : latest.properties.version });
+    const rotated = lostAttempt
+      ? latest
+      : await call(subject, () =>
+          deps.azure.keys(vaultUri).rotateKey(keyName, { abortSignal: abortSignal() }),
+        );
+    heartbeat({ step: 'rotate', newVersion: rotated.properties.version });
+    fresh = await call(subject, () =>
+      deps.azure.keys(vaultUri).updateKeyProperties(keyName, rotated.properties.version ?? '', {
         tags: {
-          ...latest.properties.tags,
-          [ROTATION_TAG]: input.runId,
+          ...withoutOwnTags(latest.properties.tags),
+          [ROTATION_TAG]: rotationId,
           ...(previousVersion ? { [PREVIOUS_TAG]: previousVersion } : {}),
         },
         abortSignal: abortSignal(),
@@ -111,6 +128,41 @@ export async function rotateKey(
     await sleep(Math.min(deps.timing.rotationPollMs, left));
   }
 }
+
+/** See {@link CmkActivities.keysInUse}; reads a few accounts at a time, heartbeating. */
+export async function keysInUse(
+  deps: ActivityDeps,
+  input: { accounts: AccountRef[] },
+): Promise<(string | null)[]> {
+  if (!Array.isArray(input?.accounts)) throw new ValidationError('accounts', 'a list of storage accounts');
+  const keys: (string | null)[] = new Array<string | null>(input.accounts.length).fill(null);
+  let next = 0;
+  const worker = async (): Promise<void> => {
+    while (next < input.accounts.length) {
+      const i = next++;
+      heartbeat({ step: 'keysInUse', read: i });
+      let ref: AccountRef;
+      try {
+        ref = validateAccountRef(input.accounts[i]);
+      } catch {
+        continue;
+      }
+      const read = await pollAccount(deps, ref).catch((error: unknown) => {
+        // A missing or forbidden account is its own rotation's to report.
+        if (error instanceof ApplicationFailure && error.nonRetryable) return undefined;
+        throw error;
+      });
+      const enc = read ? encryptionOf(read) : undefined;
+      if (enc?.keySource === 'Microsoft.Keyvault' && enc.vaultUri && enc.keyName)
+        keys[i] = `${enc.vaultUri.toLowerCase()}keys/${enc.keyName.toLowerCase()}`;
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(KEYS_IN_USE_READERS, input.accounts.length) }, worker));
+  return keys;
+}
+
+/** Accounts {@link keysInUse} reads at once. */
+const KEYS_IN_USE_READERS = 8;
 
 /** The account, or undefined when this read failed in a way a later poll may not. */
 async function pollAccount(

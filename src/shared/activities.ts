@@ -164,7 +164,18 @@ export interface CmkActivities {
     settings: EncryptionSettings;
   }): Promise<EncryptionSettings>;
   /** New key version; pinned accounts moved to it, versionless confirmed or reported pending. */
-  rotateKey(input: { account: AccountRef; runId: string; confirmWithinMs: number }): Promise<RotationResult>;
+  rotateKey(input: {
+    account: AccountRef;
+    runId: string;
+    /** Names the rotation on the new version; a fleet's accounts on one key share it, and so one version. */
+    rotationId?: string;
+    confirmWithinMs: number;
+  }): Promise<RotationResult>;
+  /**
+   * The key each account uses (`<vault uri>keys/<name>`, lower case), or null when it has no
+   * customer-managed key or cannot be read now (its own rotation then reports why).
+   */
+  keysInUse(input: { accounts: AccountRef[] }): Promise<(string | null)[]>;
   /** Sets the Key Vault rotation policy of the account's key. */
   setRotationPolicy(input: { account: AccountRef } & RotationPolicyState): Promise<RotationPolicyState>;
   /**

@@ -13,6 +13,16 @@ export const CMK_ERROR_TYPES = {
   KeyAccessNotGranted: 'KeyAccessNotGranted',
   /** The key (version) is disabled; storage cannot use it. */
   KeyDisabled: 'KeyDisabled',
+  /** The key version's expiry (`exp`) has passed; Key Vault refuses wrapKey with it. */
+  KeyExpired: 'KeyExpired',
+  /** The key version's not-before date (`nbf`) is still ahead; Key Vault refuses wrapKey with it. */
+  KeyNotYetValid: 'KeyNotYetValid',
+  /** A soft-deleted key holds the name: it must be recovered (or another name chosen). */
+  KeySoftDeleted: 'KeySoftDeleted',
+  /** The existing key is of another type or size than asked for. */
+  KeyMismatch: 'KeyMismatch',
+  /** Rotation's two tags would pass Key Vault's limit of 15 tags on the key. */
+  TooManyKeyTags: 'TooManyKeyTags',
   /** The key does not exist in the vault. */
   KeyNotFound: 'KeyNotFound',
   /** The vault does not exist (or is not visible to the runbook). */
@@ -33,6 +43,8 @@ export const CMK_ERROR_TYPES = {
   CreationOnlySetting: 'CreationOnlySetting',
   /** The runbook's identity lacks the Azure RBAC or access-policy rights for the call. */
   AuthorizationFailed: 'AuthorizationFailed',
+  /** Key Vault's firewall refused the caller's address (403 `ForbiddenByFirewall`). */
+  ForbiddenByFirewall: 'ForbiddenByFirewall',
   /** An input broke a naming, size or duration rule; nothing was sent to Azure. */
   InvalidInput: 'InvalidInput',
   /**

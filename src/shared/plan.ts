@@ -85,8 +85,14 @@ export interface KeySummary {
   size?: KeySize;
   enabled?: boolean;
   expiresOn?: string;
+  /** The latest version's activation date (`nbf`), when it has one. */
+  notBefore?: string;
   latestVersion?: string;
   versions?: number;
+  /** Tags on the latest version other than the two rotation writes (absent when none). */
+  tags?: number;
+  /** No live key, but a soft-deleted one holds the name (it can only be recovered or purged). */
+  softDeleted?: boolean;
 }
 
 /** The parts of the Azure state a plan depends on, each with its own hash in {@link Plan.facets}. */

@@ -150,6 +150,8 @@ export interface RotateKeyInput extends RunContext {
   account: AccountRef;
   /** How long to wait for Azure to pick up a new version on versionless accounts. */
   confirmWithin?: string;
+  /** A fleet's rotation: accounts on one key end on the one version it tags (default: this run). */
+  rotationId?: string;
 }
 
 /** Input of `changeKey`. */
@@ -219,6 +221,8 @@ export interface FleetRotateInput extends RunContext {
   accountsPerRun?: number;
   /** The progress card an earlier run of the chain posted; honoured only in a continued run. */
   cardMessageId?: string;
+  /** Names this fleet's rotation on each key's new version; set by the fleet, carried over a continue-as-new. */
+  rotationId?: string;
 }
 
 /** One account's outcome in a fleet run. */

@@ -4,6 +4,7 @@
  * activities run inside a real Temporal activity context.
  */
 import { ClientSecretCredential } from '@azure/identity';
+import type { Info } from '@temporalio/activity';
 import { MockActivityEnvironment } from '@temporalio/testing';
 import {
   createActivities,
@@ -44,8 +45,11 @@ export interface Harness {
   azure: AzureClients;
   /** Plans a revocation and runs it with the plan's list of grants, as the revoke runbook does once approved. */
   revoke(account: AccountRef, disableKey: boolean): Promise<RevokeResult>;
-  /** Runs an activity call inside a fresh activity context of a workflow run. */
-  run<T>(fn: (a: CmkActivities) => Promise<T>, runId?: string): Promise<T>;
+  /**
+   * Runs an activity call inside a fresh activity context of a workflow run; `info` stands for
+   * a later attempt (e.g. the heartbeat details a lost attempt left).
+   */
+  run<T>(fn: (a: CmkActivities) => Promise<T>, runId?: string, info?: Partial<Info>): Promise<T>;
   /** A new storage account in the demo subscription, Microsoft-managed keys, no identity. */
   newAccount(prefix?: string): AccountRef;
   /** A unique vault name. */
@@ -94,10 +98,11 @@ export async function startHarness(
     tenantId,
     timing: { ...FAST_TIMING, ...timing },
   });
-  const run: Harness['run'] = (fn, runId = uniqueId('run')) =>
+  const run: Harness['run'] = (fn, runId = uniqueId('run'), info = {}) =>
     new MockActivityEnvironment({
       workflowExecution: { workflowId: uniqueId('cmk'), runId },
       heartbeatTimeoutMs: 60_000,
+      ...info,
     }).run(() => fn(activities));
   const newAccount: Harness['newAccount'] = (prefix = 'st') => {
     const name = `${prefix}${Math.random().toString(36).slice(2, 10)}`.slice(0, 24);

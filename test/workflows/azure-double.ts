@@ -407,7 +407,17 @@ export class AzureDouble {
         changed(`restore:${account.name}`);
         return settings;
       },
-      rotateKey: async ({ account, runId }) => {
+      keysInUse: ({ accounts }) =>
+        Promise.resolve(
+          accounts.map((a) => {
+            const e = this.accounts.get(a.name)?.encryption;
+            return e?.keySource === 'Microsoft.Keyvault' && e.vaultUri && e.keyName
+              ? `${e.vaultUri.toLowerCase()}keys/${e.keyName.toLowerCase()}`
+              : null;
+          }),
+        ),
+      rotateKey: async ({ account, runId: run, rotationId }) => {
+        const runId = rotationId || run;
         await this.enter('rotateKey');
         this.rotating++;
         this.maxConcurrentRotations = Math.max(this.maxConcurrentRotations, this.rotating);

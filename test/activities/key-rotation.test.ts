@@ -1,0 +1,235 @@
+/**
+ * Keys as Key Vault has them, through the real SDK clients against the local Azure: rotation by
+ * Key Vault's rotate operation, one version per rotation however often it is retried or however
+ * many accounts share the key, and the plan refusing keys storage cannot use — each with zero
+ * Azure writes and the fix.
+ */
+import assert from 'node:assert/strict';
+import { after, before, describe, test } from 'node:test';
+import type { KeyVaultKey } from '@azure/keyvault-keys';
+import { ApplicationFailure } from '@temporalio/common';
+import { keySizeOf } from '../../src/activities/keys';
+import type { AccountRef } from '../../src/shared/accounts';
+import type { KeyState, VaultState } from '../../src/shared/activities';
+import type { Plan } from '../../src/shared/plan';
+import { RG_KEYS, RUNBOOK_OID, startHarness, SUB, type Harness } from './harness';
+
+const DAY_MS = 86_400_000;
+
+describe('keys: rotate operation, one version per rotation, and plan checks', () => {
+  let h: Harness;
+  before(async () => {
+    h = await startHarness();
+  });
+  after(() => h.close());
+
+  const keys = (k: KeyState) => h.azure.keys(k.vaultUri);
+  const versions = async (k: KeyState): Promise<number> => {
+    let n = 0;
+    for await (const v of keys(k).listPropertiesOfKeyVersions(k.name)) n += v ? 1 : 0;
+    return n;
+  };
+  const keyVersionOf = (account: AccountRef): string | undefined =>
+    (
+      h.local.state.getStorageAccount(account.subscriptionId, account.resourceGroup, account.name) as {
+        properties: { encryption: { keyvaultproperties?: { keyversion?: string } } };
+      }
+    ).properties.encryption.keyvaultproperties?.keyversion;
+  const failsWith = (type: string, message: RegExp) => (error: unknown) =>
+    error instanceof ApplicationFailure && error.type === type && message.test(error.message);
+  const configurePlan = (account: AccountRef, vault: VaultState, key: { name: string; type?: string }) =>
+    h.run((a) =>
+      a.inspect({
+        account,
+        request: {
+          operation: 'configure',
+          vault: { name: vault.name, resourceGroup: vault.resourceGroup },
+          key: { name: key.name, type: (key.type ?? 'RSA') as 'RSA', size: 2048 },
+          identity: { type: 'SystemAssigned' },
+          pinVersion: false,
+        },
+      }),
+    );
+  const blocker = (plan: Plan, code: string) => plan.blockers.find((b) => b.code === code);
+
+  test('when a key with a rotation policy is rotated, then the new version comes from Key Vault rotate (POST keys/{name}/rotate) and carries the policy expiry (key-vault keys/how-to-configure-key-rotation)', async () => {
+    const { account, key } = await h.cmkAccount({ keyName: 'rot-policy', pinVersion: true });
+    await h.run((a) => a.setRotationPolicy({ account, rotateAfter: 'P30D', expiresAfter: 'P90D' }));
+    h.local.requestLog.clear();
+    const result = await h.run((a) => a.rotateKey({ account, runId: 'run-policy', confirmWithinMs: 0 }));
+
+    const rotates = h.local.requestLog
+      .writes()
+      .filter((w) => w.method === 'POST' && /\/keys\/rot-policy\/rotate$/i.test(w.path));
+    assert.equal(rotates.length, 1, 'one rotate call');
+    assert.equal(
+      h.local.requestLog.writes().filter((w) => /\/keys\/rot-policy\/create$/i.test(w.path)).length,
+      0,
+      'no create',
+    );
+    const fresh = await keys(key).getKey(key.name, { version: result.newVersion });
+    const expiresIn = (fresh.properties.expiresOn?.getTime() ?? 0) - h.local.clock.now().getTime();
+    assert.ok(Math.abs(expiresIn - 90 * DAY_MS) < DAY_MS, `expires in ~90 days (${expiresIn} ms)`);
+    assert.equal(result.accountState, 'moved');
+    assert.equal(keyVersionOf(account), result.newVersion);
+  });
+
+  test('when an attempt rotated and was lost before it tagged the version, then the retry adopts that version and makes no second one', async () => {
+    const { account, key } = await h.cmkAccount({ keyName: 'rot-lost', pinVersion: true });
+    // The lost attempt's first heartbeat named the version it rotated from; then it rotated and died.
+    const from = (await keys(key).getKey(key.name)).properties.version!;
+    const made = await keys(key).rotateKey(key.name);
+    const result = await h.run(
+      (a) => a.rotateKey({ account, runId: 'run-lost', confirmWithinMs: 0 }),
+      'run-lost',
+      {
+        attempt: 2,
+        heartbeatDetails: { step: 'rotate', rotatingFrom: from },
+      },
+    );
+
+    assert.equal(result.newVersion, made.properties.version);
+    assert.equal(result.previousVersion, key.version);
+    assert.equal(await versions(key), 2, 'the original and the one rotation');
+    assert.equal(keyVersionOf(account), made.properties.version);
+  });
+
+  test('when three pinned accounts on one key rotate under one rotation id, then the key gains one version and all three move to it', async () => {
+    const first = await h.cmkAccount({ keyName: 'rot-shared', pinVersion: true });
+    const others = [
+      await h.cmkAccount({ keyName: 'rot-shared', pinVersion: true, vault: first.vault }),
+      await h.cmkAccount({ keyName: 'rot-shared', pinVersion: true, vault: first.vault }),
+    ];
+    const accounts = [first.account, ...others.map((o) => o.account)];
+    const results = [];
+    for (const account of accounts)
+      results.push(
+        await h.run((a) =>
+          a.rotateKey({ account, runId: `run-${account.name}`, rotationId: 'fleet-1', confirmWithinMs: 0 }),
+        ),
+      );
+
+    assert.equal(new Set(results.map((r) => r.newVersion)).size, 1, 'one new version');
+    assert.equal(await versions(first.key), 2);
+    for (const account of accounts) assert.equal(keyVersionOf(account), results[0]!.newVersion);
+  });
+
+  test('when the key has 14 tags, then the rotate plan is blocked (Key Vault allows 15 tags; rotation adds 2) and rotateKey makes no version', async () => {
+    const { account, key } = await h.cmkAccount({ keyName: 'rot-tags', pinVersion: true });
+    const tags = Object.fromEntries(Array.from({ length: 13 }, (_, i) => [`team${i}`, 'x']));
+    await keys(key).updateKeyProperties(key.name, key.version, { tags: { ...tags, 'cmk-runbook-run': 'r' } });
+    h.local.requestLog.clear();
+    const plan = await h.run((a) => a.inspect({ account, request: { operation: 'rotate' } }));
+    assert.match(blocker(plan, 'TooManyKeyTags')?.fix ?? '', /Remove 1 of its tags/);
+    await assert.rejects(
+      h.run((a) => a.rotateKey({ account, runId: 'run-tags', confirmWithinMs: 0 })),
+      failsWith('TooManyKeyTags', /has 14 tags; rotation adds 2/),
+    );
+    assert.equal(h.local.requestLog.writes().length, 0, 'no Azure writes');
+    assert.equal(await versions(key), 1);
+  });
+
+  test('when the existing key version expired, then configure is blocked with KeyExpired and the fix, and enable refuses it at once instead of waiting for propagation (Key Vault refuses wrapKey after exp)', async () => {
+    const { vault, key } = await h.cmkAccount({ keyName: 'expired', pinVersion: false });
+    await keys(key).updateKeyProperties(key.name, key.version, {
+      expiresOn: new Date(h.local.clock.now().getTime() - DAY_MS),
+    });
+    const account = h.newAccount();
+    h.local.requestLog.clear();
+    const plan = await configurePlan(account, vault, key);
+    assert.match(blocker(plan, 'KeyExpired')?.fix ?? '', /rotate the key|--expires/i);
+    assert.equal(h.local.requestLog.writes().length, 0, 'the plan writes nothing');
+    const identity = await h.run((a) => a.assignIdentity({ account, identity: { type: 'SystemAssigned' } }));
+    await h.run((a) => a.grantKeyAccess({ vault, principalId: identity.principalId, keyName: key.name }));
+    await assert.rejects(
+      h.run((a) => a.enableCmk({ account, key, identity: 'SystemAssigned', pinVersion: false })),
+      failsWith('KeyExpired', /expired/),
+    );
+  });
+
+  test('when the existing key version is not yet valid (nbf ahead), then configure is blocked with KeyNotYetValid and the fix, with zero writes', async () => {
+    const { vault, key } = await h.cmkAccount({ keyName: 'notyet', pinVersion: false });
+    await keys(key).updateKeyProperties(key.name, key.version, {
+      notBefore: new Date(h.local.clock.now().getTime() + 2 * DAY_MS),
+    });
+    const account = h.newAccount();
+    h.local.requestLog.clear();
+    const plan = await configurePlan(account, vault, key);
+    assert.match(blocker(plan, 'KeyNotYetValid')?.fix ?? '', /activation date|--not-before/);
+    assert.equal(h.local.requestLog.writes().length, 0);
+  });
+
+  test('when a soft-deleted key holds the name, then configure is blocked with KeySoftDeleted (recover or another name) and ensureKey maps 409 ObjectIsDeletedButRecoverable to it', async () => {
+    const { vault, key } = await h.cmkAccount({ keyName: 'gone', pinVersion: false });
+    const other = await h.cmkAccount({ keyName: 'keep', pinVersion: false, vault });
+    void other;
+    await h.azure.keyVault(SUB).vaults.updateAccessPolicy(vault.resourceGroup, vault.name, 'add', {
+      properties: {
+        accessPolicies: [
+          {
+            tenantId: h.local.credentials.tenantId,
+            objectId: RUNBOOK_OID,
+            permissions: { keys: ['delete'] },
+          },
+        ],
+      },
+    });
+    const account = h.newAccount();
+    // Storage no longer uses it once its account is gone; delete it through Key Vault.
+    await (await keys(key).beginDeleteKey(key.name)).pollUntilDone();
+    h.local.requestLog.clear();
+    const plan = await configurePlan(account, vault, key);
+    const b = blocker(plan, 'KeySoftDeleted');
+    assert.ok(b, JSON.stringify(plan.blockers));
+    assert.match(b.fix, /az keyvault key recover .*--name gone.*or choose another key name/);
+    assert.equal(h.local.requestLog.writes().length, 0);
+    await assert.rejects(
+      h.run((a) => a.ensureKey({ vault, key: { name: 'gone', type: 'RSA', size: 2048 }, runId: 'r-gone' })),
+      failsWith('KeySoftDeleted', /recover it/),
+    );
+  });
+
+  test('when the key exists with another size than the requester named, then ensureKey refuses it with KeyMismatch instead of using it silently, and without a named size it is used as it is', async () => {
+    const { vault, key } = await h.cmkAccount({ keyName: 'sized', pinVersion: false });
+    await assert.rejects(
+      h.run((a) =>
+        a.ensureKey({
+          vault,
+          key: { name: key.name, type: 'RSA', size: 4096, mustMatch: true },
+          runId: 'r-size',
+        }),
+      ),
+      failsWith('KeyMismatch', /exists as RSA 2048 bits, not the RSA 4096 asked for\. Fix: ask for RSA 2048/),
+    );
+    const used = await h.run((a) =>
+      a.ensureKey({ vault, key: { name: key.name, type: 'RSA', size: 4096 }, runId: 'r-size2' }),
+    );
+    assert.equal(used.version, key.version);
+  });
+
+  test('when RSA-HSM is asked for in a vault the run would create as standard, then the plan is blocked before any write (HSM keys need premium)', async () => {
+    const account = h.newAccount();
+    h.local.requestLog.clear();
+    const plan = await h.run((a) =>
+      a.inspect({
+        account,
+        request: {
+          operation: 'configure',
+          vault: { name: h.vaultName(), resourceGroup: RG_KEYS },
+          key: { name: 'hsm', type: 'RSA-HSM', size: 2048 },
+          identity: { type: 'SystemAssigned' },
+          pinVersion: false,
+        },
+      }),
+    );
+    assert.match(blocker(plan, 'HsmNotSupportedOnStandardVault')?.fix ?? '', /premium/);
+    assert.equal(h.local.requestLog.writes().length, 0);
+  });
+
+  test('when a modulus comes with a leading zero byte, then the key size is read without it (RFC 7518 6.3.1.1)', () => {
+    const n = new Uint8Array(257);
+    n[1] = 0xc3;
+    assert.equal(keySizeOf({ key: { n } } as unknown as KeyVaultKey), 2048);
+    assert.equal(keySizeOf({ key: { n: n.subarray(1) } } as unknown as KeyVaultKey), 2048);
+  });
+});
