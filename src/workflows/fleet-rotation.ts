@@ -11,6 +11,7 @@ import type { FleetOutcome, RunContext, RunResult } from '../shared/runbooks';
 import { searchAttributesFor } from '../shared/start';
 import { summaryLine } from '../shared/status';
 import { childSearchAttributes } from './children';
+import { azureLong } from './proxies';
 import { rotateKey } from './rotate-key';
 
 /** How a batch of rotations ended: every account done, or the rest left for the next run. */
@@ -31,8 +32,24 @@ export async function rotateBatch(options: {
   onOutcome: (outcome: FleetOutcome) => void;
   onTick?: () => Promise<void>;
   tickMs?: number;
+  /**
+   * Rotate each key once under this rotation id: the batch reads which key each account uses,
+   * the first account of a key rotates it and the others start after it, finding that version.
+   */
+  rotationId?: string;
 }): Promise<BatchEnd> {
-  const queue = [...options.accounts];
+  let queue = [...options.accounts];
+  const keyOf = new Map<AccountRef, string>();
+  if (options.rotationId && queue.length > 0) {
+    const batch = queue.slice(0, options.perRun);
+    const keys = await azureLong.keysInUse.executeWithOptions(
+      { summary: `Read the keys of ${batch.length} account(s)` },
+      [{ accounts: batch }],
+    );
+    batch.forEach((a, i) => keys[i] && keyOf.set(a, keys[i]));
+    queue = [...leadersFirst(batch, keyOf), ...queue.slice(options.perRun)];
+  }
+  const rotated = new Map<string, Promise<unknown>>();
   const inFlight = new Map<string, Promise<void>>();
   let started = 0;
   let finished = 0;
@@ -41,9 +58,15 @@ export async function rotateBatch(options: {
     const raw = queue.shift()!;
     started++;
     const id = `${started}`;
+    const key = keyOf.get(raw);
+    const leader = key === undefined ? undefined : rotated.get(key);
+    const run = leader
+      ? leader.then(() => rotateOne(raw, options.context, options.rotationId))
+      : rotateOne(raw, options.context, options.rotationId);
+    if (key !== undefined && !leader) rotated.set(key, run);
     inFlight.set(
       id,
-      rotateOne(raw, options.context).then((outcome) => {
+      run.then((outcome) => {
         options.onOutcome(outcome);
         finished++;
         inFlight.delete(id);
@@ -61,8 +84,28 @@ export async function rotateBatch(options: {
   return { rest: queue };
 }
 
+/** The first account of each key (and those whose key is unknown) first, then the others, in order. */
+function leadersFirst(accounts: AccountRef[], keyOf: Map<AccountRef, string>): AccountRef[] {
+  const seen = new Set<string>();
+  const leaders: AccountRef[] = [];
+  const followers: AccountRef[] = [];
+  for (const a of accounts) {
+    const key = keyOf.get(a);
+    if (key !== undefined && seen.has(key)) followers.push(a);
+    else {
+      if (key !== undefined) seen.add(key);
+      leaders.push(a);
+    }
+  }
+  return [...leaders, ...followers];
+}
+
 /** One account's rotation as a child run, and its outcome. */
-export async function rotateOne(raw: AccountRef, context: RunContext): Promise<FleetOutcome> {
+export async function rotateOne(
+  raw: AccountRef,
+  context: RunContext,
+  rotationId?: string,
+): Promise<FleetOutcome> {
   let account: AccountRef;
   try {
     account = validateAccountRef(raw);
@@ -74,7 +117,7 @@ export async function rotateOne(raw: AccountRef, context: RunContext): Promise<F
   try {
     const child = await startChild(rotateKey, {
       workflowId,
-      args: [{ account, ...context }],
+      args: [{ account, ...context, ...(rotationId ? { rotationId } : {}) }],
       typedSearchAttributes: childSearchAttributes(searchAttributesFor('rotate', account, context.requester)),
       staticSummary: `${summaryLine('rotate', account)} · fleet`,
     });

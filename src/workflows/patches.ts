@@ -20,4 +20,9 @@ export const PATCHES = {
   failedRunFails: 'failed-run-fails-workflow',
   /** A scheduled rotation that finds its account busy retries within its period instead of skipping it. */
   busyTickRetries: 'busy-tick-retries',
+  /**
+   * A fleet reads which key each account uses and rotates each key once: the first account of
+   * a key rotates it, the others follow it onto that one version (a fleet's rotation id).
+   */
+  rotateEachKeyOnce: 'rotate-each-key-once',
 } as const;

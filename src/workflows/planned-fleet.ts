@@ -5,7 +5,7 @@
  * A continued run (after continue-as-new) goes on rotating: only the server can make a run a
  * continuation, so no start request can skip the approval this way.
  */
-import { allHandlersFinished, condition, continueAsNew, workflowInfo } from '@temporalio/workflow';
+import { allHandlersFinished, condition, continueAsNew, patched, workflowInfo } from '@temporalio/workflow';
 import { validateAccountRef, type AccountRef } from '../shared/accounts';
 import type { FleetPlan } from '../shared/activities';
 import type { FleetProgress } from '../shared/approval';
@@ -15,6 +15,7 @@ import type { FleetOutcome, FleetRotateInput, RunContext, RunResult } from '../s
 import { summaryLine } from '../shared/status';
 import { ApprovalGate, blockedMessage } from './approval-gate';
 import { countOutcomes, rotateBatch, summarise } from './fleet-rotation';
+import { PATCHES } from './patches';
 import { azure } from './proxies';
 import { Run } from './run';
 import { invalidResult } from './runbook';
@@ -87,6 +88,10 @@ async function rotateApproved(
     lastShown = Date.now();
     await run.publish();
   };
+  // Accounts on one key end on one new version of it (fleets started before rotated each account).
+  const rotationId = patched(PATCHES.rotateEachKeyOnce)
+    ? (input.rotationId ?? workflowInfo().runId)
+    : undefined;
   const { rest } = await rotateBatch({
     accounts,
     context: child,
@@ -94,6 +99,7 @@ async function rotateApproved(
     onOutcome: (o) => outcomes.push(o),
     onTick: () => show(),
     tickMs: PROGRESS_EVERY_MS,
+    ...(rotationId ? { rotationId } : {}),
   });
   if (rest.length > 0) {
     await show(true);
@@ -103,6 +109,7 @@ async function rotateApproved(
       accounts: rest,
       carried: outcomes,
       ...(run.cardId ? { cardMessageId: run.cardId } : {}),
+      ...(rotationId ? { rotationId } : {}),
     });
   }
   run.status.fleet = progressOf(outcomes, total);

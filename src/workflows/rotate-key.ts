@@ -30,7 +30,12 @@ export async function rotateKey(input: RotateKeyInput): Promise<RunResult> {
         'Rotate key',
         () =>
           azureLong.rotateKey.executeWithOptions({ summary: `Rotate the key of ${account.name}` }, [
-            { account, runId: workflowInfo().runId, confirmWithinMs },
+            {
+              account,
+              runId: workflowInfo().runId,
+              ...(input.rotationId ? { rotationId: input.rotationId } : {}),
+              confirmWithinMs,
+            },
           ]),
         rotationDone,
       );

@@ -1,0 +1,63 @@
+/**
+ * A fleet rotation on the local Azure with the real activities and SDK clients: accounts that
+ * share a key end on one new version of it, as one rotation of the key would leave them.
+ */
+import assert from 'node:assert/strict';
+import { after, before, describe, test } from 'node:test';
+import type { AccountRef } from '../../src/shared/accounts';
+import type { RunResult } from '../../src/shared/runbooks';
+import { PEOPLE, startLocalStack, testPolicy, type LocalStack } from '../helpers/stack';
+import { armAccount, localConfigure } from './support';
+
+describe('fleet rotation of accounts that share a key', () => {
+  let s: LocalStack;
+  before(async () => {
+    s = await startLocalStack();
+  });
+  after(async () => {
+    await s.close();
+  });
+
+  const context = { requester: PEOPLE.requester, policy: testPolicy() };
+  const configurePinned = async (vault: string, keyName: string): Promise<AccountRef> => {
+    const account = s.newAccount('stfl');
+    const handle = await s.start('configure', {
+      ...localConfigure(account, vault, keyName, context),
+      pinVersion: true,
+    });
+    const result = (await handle.result()) as RunResult;
+    assert.equal(result.outcome, 'succeeded', result.message);
+    return account;
+  };
+  const versionOf = (a: AccountRef) => armAccount(s, a).properties.encryption.keyvaultproperties?.keyversion;
+
+  test('when three pinned accounts on one key and one on another are rotated as a fleet, then each key gains exactly one version and every account on it is pinned to that version', async () => {
+    const vault = s.vaultName('kv-fl');
+    const shared = [
+      await configurePinned(vault, 'shared'),
+      await configurePinned(vault, 'shared'),
+      await configurePinned(vault, 'shared'),
+    ];
+    const alone = await configurePinned(vault, 'alone');
+    const before = versionOf(shared[0]!);
+
+    const result = (await (
+      await s.start('fleetRotate', {
+        accounts: [shared[0]!, alone, shared[1]!, shared[2]!],
+        concurrency: 4,
+        ...context,
+      })
+    ).result()) as RunResult;
+
+    assert.equal(result.outcome, 'succeeded', result.message);
+    assert.equal(
+      s.local.state.listKeyVersions(vault, 'shared').length,
+      2,
+      'one new version of the shared key',
+    );
+    assert.equal(s.local.state.listKeyVersions(vault, 'alone').length, 2);
+    const after = new Set(shared.map(versionOf));
+    assert.equal(after.size, 1, `one version for all three (${[...after].join(', ')})`);
+    assert.notEqual([...after][0], before);
+  });
+});
