@@ -18,7 +18,7 @@ import { encryptionOf, getAccount, normaliseVaultUri, principalOf } from './azur
 import type { ActivityDeps } from './deps';
 import { classifyError, domainFailure, isKeyAccessPropagation } from './errors';
 import { assertUsableKey } from './keys';
-import { abortSignal, call, retryWhile } from './runtime';
+import { abortSignal, call, retryWhile, withHeartbeat } from './runtime';
 
 /** Where the account should point: a key in a vault, versionless (`''`) or pinned, via an identity. */
 export interface KeyTarget {
@@ -153,19 +153,25 @@ async function updateEncryption(
   encryption: Encryption,
 ): Promise<StorageAccount> {
   const client = deps.azure.storage(ref.subscriptionId);
+  const progress = { step: 'enable', account: ref.name, waitingFor: 'key access to propagate' };
+  // Storage checks its access to the key inside the PATCH, which can be slow: keep heartbeating.
   const attempt = (): Promise<StorageAccount> =>
-    client.storageAccounts.update(
-      ref.resourceGroup,
-      ref.name,
-      { encryption },
-      { abortSignal: abortSignal() },
+    withHeartbeat(
+      client.storageAccounts.update(
+        ref.resourceGroup,
+        ref.name,
+        { encryption },
+        { abortSignal: abortSignal() },
+      ),
+      progress,
+      deps.timing.heartbeatMs,
     );
   const subject = { what: `account ${ref.name}`, notFound: CMK_ERROR_TYPES.AccountNotFound };
   try {
     const { value } = await retryWhile(attempt, isKeyAccessPropagation, {
       firstDelayMs: deps.timing.grantPollMs,
       timeoutMs: deps.timing.grantTimeoutMs,
-      progress: { step: 'enable', account: ref.name, waitingFor: 'key access to propagate' },
+      progress,
     });
     return value;
   } catch (error) {

@@ -70,7 +70,6 @@ async function planKeyTarget(
   b.checkVault(vault, req.vault?.allowPurgeProtection === true, req.vault?.rbac);
   const principalId = await planIdentity(deps, b, { ref, request, account, before }, identity);
   const grant = await readGrant(deps, vault, principalId, req.key.name);
-  b.step('grant', { skip: grant.granted });
   const key = await readKey(deps, vault, req.key.name);
   b.key = key.summary;
   b.grant = grant.evidence;
@@ -83,6 +82,8 @@ async function planKeyTarget(
   });
   const version = await checkKeyChoice(deps, b, key.summary, req.key, vault);
   b.step('key', { skip: key.summary.exists });
+  // The key first: a role assignment scoped to it needs it to exist.
+  b.step('grant', { skip: grant.granted });
   // change-key without --pin-version/--versionless keeps the account pinned or versionless.
   const pin = req.pinVersion ?? (req.operation === 'changeKey' && onCmk(before) && !!before.keyVersion);
   const after: EncryptionSettings = {

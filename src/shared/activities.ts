@@ -77,7 +77,10 @@ export interface GrantState {
   principalId: string;
   /** Role assignment id in RBAC mode. */
   roleAssignmentId?: string;
-  /** Milliseconds until the grant was confirmed effective. */
+  /**
+   * Milliseconds until ARM reported the grant: not when Key Vault applies it (RBAC takes
+   * minutes), which only the account taking the key confirms.
+   */
   effectiveAfterMs: number;
   changed: boolean;
 }

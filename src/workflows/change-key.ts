@@ -2,14 +2,15 @@
  * `changeKey`: moves a CMK account to another key (and optionally another vault): ensure the
  * vault and key, grant the account's identity, switch, probe; on failure switch back.
  */
-import { workflowInfo } from '@temporalio/workflow';
+import { patched, workflowInfo } from '@temporalio/workflow';
 import { vaultUri } from '../shared/accounts';
-import type { VaultState } from '../shared/activities';
+import type { KeyState, VaultState } from '../shared/activities';
 import { validateKeyChoice, validateVaultName, ValidationError } from '../shared/names';
 import type { IdentityChoice, ChangeKeyInput, RunResult } from '../shared/runbooks';
 import type { Plan } from '../shared/plan';
 import { describeEncryption, summaryLine } from '../shared/status';
-import { azure, azureLong } from './proxies';
+import { PATCHES } from './patches';
+import { azure, azureLong, azurePropagation } from './proxies';
 import { encryptionDone, grantDone, identityDone, keyDone, vaultDone } from './step-texts';
 import type { Run } from './run';
 import { runRunbook, type ChangeOutcome } from './runbook';
@@ -54,6 +55,22 @@ async function switchKey(
     identityDone,
   );
   guard.ran('identity', identity.changed);
+  const keyStep = async (): Promise<KeyState> => {
+    const made = await run.step(
+      'key',
+      'Key',
+      () =>
+        azure.ensureKey.executeWithOptions({ summary: `Ensure key ${input.key.name}` }, [
+          { vault, key: input.key, runId: workflowInfo().runId },
+        ]),
+      keyDone,
+    );
+    guard.ran('key', made.created);
+    return made;
+  };
+  // A role assignment scoped to the key needs the key; runs started before keep their order.
+  const keyFirst = patched(PATCHES.keyBeforeGrant);
+  let key = keyFirst ? await keyStep() : undefined;
   const grant = await run.step(
     'grant',
     'Key access',
@@ -64,16 +81,7 @@ async function switchKey(
     grantDone,
   );
   guard.ran('grant', grant.changed);
-  const key = await run.step(
-    'key',
-    'Key',
-    () =>
-      azure.ensureKey.executeWithOptions({ summary: `Ensure key ${input.key.name}` }, [
-        { vault, key: input.key, runId: workflowInfo().runId },
-      ]),
-    keyDone,
-  );
-  guard.ran('key', key.created);
+  key ??= await keyStep();
   // The grant may have waited for propagation: Azure is read again before the switch.
   const plan = await guard.before('switch');
   try {
@@ -81,7 +89,7 @@ async function switchKey(
       'switch',
       'Switch key',
       () =>
-        azure.enableCmk.executeWithOptions(
+        azurePropagation.enableCmk.executeWithOptions(
           { summary: `Switch ${account.name} to ${vault.name}/${key.name}` },
           [{ account, key, identity: identity.identity, pinVersion: pinAfter(input, plan) }],
         ),
@@ -105,7 +113,7 @@ async function switchKey(
     throw new KeySwitchDenied(probe.errorCode);
   } catch (error) {
     await run.setStage('compensating');
-    await azure.restoreEncryption.executeWithOptions({ summary: `Switch ${account.name} back` }, [
+    await azurePropagation.restoreEncryption.executeWithOptions({ summary: `Switch ${account.name} back` }, [
       { account, settings: plan.before },
     ]);
     run.recordStep('switch', 'Switch back', 'compensated', describeEncryption(plan.before));

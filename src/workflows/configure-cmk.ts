@@ -1,15 +1,16 @@
 /**
- * `configureCmk`: preflight → plan → approval → vault → identity → grant → key → enable →
+ * `configureCmk`: preflight → plan → approval → vault → identity → key → grant → enable →
  * data-plane probe. A failure after partial changes restores the account's previous
  * encryption and reports what remains in Azure (e.g. a created vault).
  */
-import { workflowInfo } from '@temporalio/workflow';
+import { patched, workflowInfo } from '@temporalio/workflow';
 import type { IdentityState, KeyState, VaultState } from '../shared/activities';
 import { validateKeyChoice, validateVaultName } from '../shared/names';
 import type { EncryptionSettings, Plan } from '../shared/plan';
 import type { ConfigureCmkInput, RunResult } from '../shared/runbooks';
 import { describeEncryption, summaryLine } from '../shared/status';
-import { azure, azureLong } from './proxies';
+import { PATCHES } from './patches';
+import { azure, azureLong, azurePropagation } from './proxies';
 import { encryptionDone, grantDone, identityDone, identityName, keyDone, vaultDone } from './step-texts';
 import type { Run } from './run';
 import { failureOf, runRunbook, type ChangeOutcome } from './runbook';
@@ -80,6 +81,23 @@ async function configure(
     );
     guard.ran('identity', identity.changed);
     const principalId = identity.principalId;
+    const keyStep = async (): Promise<KeyState> => {
+      const made = await run.step(
+        'key',
+        'Key',
+        () =>
+          azure.ensureKey.executeWithOptions({ summary: `Ensure key ${input.key.name}` }, [
+            { vault: vault!, key: input.key, runId: workflowInfo().runId },
+          ]),
+        keyDone,
+      );
+      guard.ran('key', made.created);
+      if (made.created) run.remaining.push(`Key ${vault!.name}/${made.name} version ${made.version}`);
+      return made;
+    };
+    // A role assignment scoped to the key needs the key; runs started before keep their order.
+    const keyFirst = patched(PATCHES.keyBeforeGrant);
+    if (keyFirst) key = await keyStep();
     const grant = await run.step(
       'grant',
       'Key access',
@@ -95,17 +113,7 @@ async function configure(
       run.remaining.push(
         `Key access for ${account.name}'s ${identityName(identity.identity)} (principal ${principalId}) on ${vault.name}`,
       );
-    key = await run.step(
-      'key',
-      'Key',
-      () =>
-        azure.ensureKey.executeWithOptions({ summary: `Ensure key ${input.key.name}` }, [
-          { vault: vault!, key: input.key, runId: workflowInfo().runId },
-        ]),
-      keyDone,
-    );
-    guard.ran('key', key.created);
-    if (key.created) run.remaining.push(`Key ${vault.name}/${key.name} version ${key.version}`);
+    if (!keyFirst) key = await keyStep();
     // The grant may have waited minutes for propagation: Azure is read again before a key change.
     plan = await guard.before('enable');
     enableTried = true;
@@ -113,7 +121,7 @@ async function configure(
       'enable',
       'Enable CMK',
       () =>
-        azure.enableCmk.executeWithOptions({ summary: `Enable CMK on ${account.name}` }, [
+        azurePropagation.enableCmk.executeWithOptions({ summary: `Enable CMK on ${account.name}` }, [
           { account, key: key!, identity: identity!.identity, pinVersion: input.pinVersion },
         ]),
       encryptionDone,
@@ -167,7 +175,7 @@ async function confirm(run: Run, plan: Plan, encryption: EncryptionSettings): Pr
 async function restore(run: Run, before: EncryptionSettings): Promise<void> {
   await run.setStage('compensating');
   try {
-    await azure.restoreEncryption.executeWithOptions(
+    await azurePropagation.restoreEncryption.executeWithOptions(
       { summary: `Restore encryption of ${run.account.name}` },
       [{ account: run.account, settings: before }],
     );

@@ -25,4 +25,9 @@ export const PATCHES = {
    * a key rotates it, the others follow it onto that one version (a fleet's rotation id).
    */
   rotateEachKeyOnce: 'rotate-each-key-once',
+  /**
+   * configure and changeKey make (or check) the key before granting the account's identity
+   * access to it: a role assignment scoped to a key needs the key to exist.
+   */
+  keyBeforeGrant: 'key-before-grant',
 } as const;

@@ -21,6 +21,18 @@ export const azure = proxyActivities<CmkActivities>({
   retry,
 });
 
+/**
+ * Calls that point an account at a key (enable, change-key's switch, both restores): Azure
+ * Storage refuses them with `KeyVaultAuthenticationFailure` until a new grant has propagated,
+ * which the activity waits out for up to `grantTimeoutMs` (10 minutes by default), heartbeating.
+ * The timeout is above that wait, so the wait ends the attempt, not Temporal.
+ */
+export const azurePropagation = proxyActivities<CmkActivities>({
+  startToCloseTimeout: '20m',
+  heartbeatTimeout: '1m',
+  retry,
+});
+
 /** Calls that wait on Azure (grant propagation, vault creation, probes, rotation confirmation). */
 export const azureLong = proxyActivities<CmkActivities>({
   startToCloseTimeout: '30m',

@@ -42,9 +42,9 @@ export function grantDone(g: GrantState): string {
   const how =
     g.mode === 'rbac' ? 'Key Vault Crypto Service Encryption User role' : 'access policy get/wrap/unwrap';
   if (!g.changed) return `already granted (${how})`;
-  const wait =
-    g.effectiveAfterMs >= 1_000 ? `; effective after ${Math.round(g.effectiveAfterMs / 1_000)} s` : '';
-  return `granted (${how})${wait}`;
+  // ARM reports a grant at once; Key Vault applies it later (RBAC commonly takes minutes), so
+  // the step says it is recorded: the account taking the key is what confirms Storage can use it.
+  return `granted (${how}); recorded in Azure, Key Vault applies it within minutes and the next step waits for it`;
 }
 
 /** The key step: a version created now, or the one that exists. */

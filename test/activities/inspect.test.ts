@@ -90,7 +90,7 @@ describe('inspect', () => {
     assert.equal(plan.after.keyName, 'cmk');
     assert.deepEqual(
       plan.steps.map((s) => s.id),
-      ['preflight', 'vault', 'identity', 'grant', 'key', 'enable', 'probe'],
+      ['preflight', 'vault', 'identity', 'key', 'grant', 'enable', 'probe'],
     );
   });
 

@@ -184,7 +184,6 @@ export class AzureDouble {
         irreversible: !vault?.purgeProtection,
         skip: !!vault?.purgeProtection,
       });
-      steps.push({ id: 'grant', title: 'Key access', destructive: false, irreversible: false });
       steps.push({
         id: 'key',
         title: 'Key',
@@ -192,6 +191,7 @@ export class AzureDouble {
         irreversible: false,
         skip: !!vault?.keys.has(req.key.name),
       });
+      steps.push({ id: 'grant', title: 'Key access', destructive: false, irreversible: false });
       steps.push({
         id: req.operation === 'configure' ? 'enable' : 'switch',
         title: 'Enable CMK',

@@ -89,6 +89,20 @@ describe('the runbooks on the local Azure with the real activities', () => {
     );
   });
 
+  test('when configure grants by RBAC, then the role assignment scoped to the key is written only after the key exists (a key-scope assignment needs its key)', async () => {
+    const { account, vault } = await configured();
+    void account;
+    const writes = s.local.requestLog
+      .writes()
+      .filter((w) => `${w.host}${w.path}`.toLowerCase().includes(vault));
+    const keyCreated = writes.findIndex((w) => /\/keys\/cmk-key\/create$/i.test(w.path));
+    const assigned = writes.findIndex((w) =>
+      /\/keys\/cmk-key\/providers\/Microsoft\.Authorization\/roleAssignments\//i.test(w.path),
+    );
+    assert.ok(keyCreated >= 0 && assigned >= 0, writes.map((w) => `${w.method} ${w.path}`).join('\n'));
+    assert.ok(keyCreated < assigned, 'the key first, then its role assignment');
+  });
+
   test('when a versionless account is rotated, then its key has a second version, data access still works and the pickup by Azure is reported pending', async () => {
     const { account, vault } = await configured();
     const result = (await (

@@ -145,7 +145,7 @@ describe('an approval is re-checked before every destructive step', () => {
     assert.equal(result.outcome, 'rejected');
     assert.match(
       result.message,
-      /Rejected by Bob Approver: someone is rotating keys\. The run stopped before "Switch to kv-cfg-\w+\/third-key \(versionless\) \(a key change\)"; what it did before stays in Azure \(Key Vault, Managed identity, Key access, Key\)/,
+      /Rejected by Bob Approver: someone is rotating keys\. The run stopped before "Switch to kv-cfg-\w+\/third-key \(versionless\) \(a key change\)"; what it did before stays in Azure \(Key Vault, Managed identity, Key, Key access\)/,
     );
     assert.equal(keyOf(account).keyname, 'cmk-key');
   });

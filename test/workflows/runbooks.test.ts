@@ -3,6 +3,7 @@ import { after, before, describe, test } from 'node:test';
 import { WorkflowExecutionAlreadyStartedError } from '@temporalio/client';
 import { workflowIdFor } from '../../src/shared/accounts';
 import { vaultUri } from '../../src/shared/accounts';
+import { DEFAULT_TIMING } from '../../src/activities/runtime';
 import { PEOPLE, resultOf, startStack, testPolicy, type Stack } from '../helpers/stack';
 import { uniqueId } from '../helpers/temporal';
 import { configureInput, decide, waitForApproval } from './support';
@@ -195,6 +196,47 @@ describe('the runbooks', () => {
     );
   });
 
+  test('when enable and the switch of a key change fail and are put back, then enable, the switch and both restores ran on heartbeating activities whose timeout exceeds the default grant-propagation wait (RBAC takes minutes to apply)', async () => {
+    const scheduled = async (handle: Awaited<ReturnType<Stack['start']>>) =>
+      (await handle.fetchHistory()).events
+        ?.map((e) => e.activityTaskScheduledEventAttributes)
+        .filter((a) => ['enableCmk', 'restoreEncryption'].includes(a?.activityType?.name ?? '')) ?? [];
+    const account = stack.azure.addAccount(name());
+    stack.azure.failNext('enableCmk', 'KeyAccessNotGranted', 'not yet');
+    const configure = await stack.start('configure', configureInput(account, testPolicy(), uniqueId('conv')));
+    await waitForApproval(configure);
+    await decide(configure, PEOPLE.alice, 'approve');
+    const configured = await resultOf(configure);
+    assert.equal(configured.outcome, 'failed');
+    // ARM records a grant at once; Key Vault applies it later, so the step says no more than that.
+    assert.match(
+      configured.steps.find((st) => st.id === 'grant')?.detail ?? '',
+      /recorded in Azure, Key Vault applies it within minutes/,
+    );
+    const cmk = stack.azure.addCmkAccount(name());
+    stack.azure.failNext('enableCmk', 'KeyAccessNotGranted', 'not yet');
+    const change = await stack.start('changeKey', {
+      account: cmk,
+      key: { name: 'cmk-key-2', type: 'RSA', size: 2048 },
+      pinVersion: false,
+      ...context(uniqueId('conv')),
+    });
+    await waitForApproval(change);
+    await decide(change, PEOPLE.alice, 'approve');
+    assert.equal((await resultOf(change)).outcome, 'failed');
+
+    const calls = [...(await scheduled(configure)), ...(await scheduled(change))];
+    assert.deepEqual(
+      calls.map((a) => a?.activityType?.name),
+      ['enableCmk', 'restoreEncryption', 'enableCmk', 'restoreEncryption'],
+    );
+    for (const a of calls) {
+      const timeoutMs = Number(a?.startToCloseTimeout?.seconds ?? 0) * 1000;
+      assert.ok(timeoutMs > DEFAULT_TIMING.grantTimeoutMs, `${a?.activityType?.name}: ${timeoutMs} ms`);
+      assert.ok(Number(a?.heartbeatTimeout?.seconds ?? 0) > 0, `${a?.activityType?.name} heartbeats`);
+    }
+  });
+
   test('when granting key access fails mid-onboarding, then encryption was never touched and the result lists the created vault', async () => {
     const account = stack.azure.addAccount(name());
     stack.azure.failNext(
@@ -242,7 +284,7 @@ describe('the runbooks', () => {
     const mine = stack.azure.changes.filter((c) => c.includes(account.name));
     assert.deepEqual(
       mine.map((c) => c.split(':')[0]),
-      ['vault', 'identity', 'grant', 'key', 'enable'],
+      ['vault', 'identity', 'key', 'grant', 'enable'],
     );
     assert.equal(stack.azure.vaults.get(`kv-${account.name}`)!.keys.get('cmk-key')!.versions.length, 1);
   });
