@@ -73,7 +73,8 @@ async function planKeyTarget(
   const key = await readKey(deps, vault, req.key.name);
   b.key = key.summary;
   b.grant = grant.evidence;
-  if (!key.readable)
+  if (key.firewall) blockFirewall(b, vault);
+  else if (!key.readable)
     b.warn(
       `The runbook cannot read keys in ${vault.ref.name}; grant it Key Vault Crypto Officer or a key access policy.`,
     );
@@ -214,6 +215,10 @@ async function planOnCmk(
   const key = await readKey(deps, vault, before.keyName!);
   b.vault = vault;
   b.key = key.summary;
+  if (key.firewall) {
+    blockFirewall(b, vault);
+    return b.build(before);
+  }
   switch (request.operation) {
     case 'rotate':
       return planRotate(b, subject, vault);
@@ -320,6 +325,16 @@ async function planRevoke(
     { kind: 'revoke', ...held, ...(disableKey && version ? { disableVersion: version } : {}) },
   );
   return b.build(before);
+}
+
+/** Key Vault answered 403 ForbiddenByFirewall: the fix is the vault's network rules, not a role. */
+function blockFirewall(b: PlanBuilder, vault: VaultView): void {
+  const name = vault.ref.name;
+  b.block(
+    CMK_ERROR_TYPES.ForbiddenByFirewall,
+    `Vault ${name}'s firewall does not let the runbook's address reach its keys.`,
+    `Add the worker's public IP or virtual network to the vault's firewall (\`az keyvault network-rule add --name ${name} --ip-address <worker ip>\`), or reach the vault through a private endpoint.`,
+  );
 }
 
 function validateRequest(request: unknown): OperationRequest {

@@ -17,7 +17,8 @@ import type { KeySize, KeyType } from '../shared/names';
 import { armScope, keyScope, roleAssignmentName } from './access';
 import { encryptionOf, findVault } from './azure-state';
 import { CRYPTO_SERVICE_ENCRYPTION_USER, STORAGE_KEY_PERMISSIONS, type ActivityDeps } from './deps';
-import { isForbidden, isNotFound } from './errors';
+import { CMK_ERROR_TYPES } from '../shared/errors';
+import { classifyError, isForbidden, isNotFound } from './errors';
 import { findKey, keySizeOf, withoutOwnTags } from './keys';
 import { abortSignal } from './runtime';
 
@@ -59,7 +60,7 @@ export async function readKey(
   deps: ActivityDeps,
   vault: VaultView,
   name: string,
-): Promise<{ summary: KeySummary; readable: boolean }> {
+): Promise<{ summary: KeySummary; readable: boolean; firewall?: boolean }> {
   const base: KeySummary = { vaultName: vault.ref.name, name, exists: false };
   const uri = vault.vault?.properties?.vaultUri;
   if (!vault.vault || !uri) return { summary: base, readable: true };
@@ -87,6 +88,9 @@ export async function readKey(
       readable: true,
     };
   } catch (error) {
+    // The vault's firewall refuses before any permission is looked at: no grant would help.
+    if ((classifyError(error) as { type?: string }).type === CMK_ERROR_TYPES.ForbiddenByFirewall)
+      return { summary: base, readable: false, firewall: true };
     if (isForbidden((error as { cause?: unknown }).cause ?? error)) return { summary: base, readable: false };
     throw error;
   }

@@ -226,6 +226,31 @@ describe('keys: rotate operation, one version per rotation, and plan checks', ()
     assert.equal(h.local.requestLog.writes().length, 0);
   });
 
+  test('when the vault firewall refuses the runbook address (403 ForbiddenByFirewall, key-vault network-security), then rotate and configure plans are blocked with firewall advice, not a role, and ensureKey says the same', async () => {
+    const { account, vault, key } = await h.cmkAccount({ keyName: 'walled', pinVersion: true });
+    await h.azure.keyVault(SUB).vaults.update(vault.resourceGroup, vault.name, {
+      properties: {
+        networkAcls: { defaultAction: 'Deny', bypass: 'AzureServices', ipRules: [{ value: '198.51.100.7' }] },
+      },
+    });
+    h.local.requestLog.clear();
+    const rotate = await h.run((a) => a.inspect({ account, request: { operation: 'rotate' } }));
+    assert.deepEqual(
+      rotate.blockers.map((b) => b.code),
+      ['ForbiddenByFirewall'],
+    );
+    assert.match(rotate.blockers[0]!.fix, /az keyvault network-rule add --name .* --ip-address/);
+    const configure = await configurePlan(h.newAccount(), vault, key);
+    const b = blocker(configure, 'ForbiddenByFirewall');
+    assert.ok(b, JSON.stringify(configure.blockers));
+    assert.doesNotMatch(JSON.stringify(configure), /Crypto Officer/);
+    assert.equal(h.local.requestLog.writes().length, 0);
+    await assert.rejects(
+      h.run((a) => a.ensureKey({ vault, key: { name: 'walled2', type: 'RSA', size: 2048 }, runId: 'r-fw' })),
+      failsWith('ForbiddenByFirewall', /firewall.*network-rule add/),
+    );
+  });
+
   test('when a modulus comes with a leading zero byte, then the key size is read without it (RFC 7518 6.3.1.1)', () => {
     const n = new Uint8Array(257);
     n[1] = 0xc3;
