@@ -183,6 +183,11 @@ export interface RevokeAccessInput extends RunContext {
   account: AccountRef;
   /** Also disable the key version in use. */
   disableKey: boolean;
+  /**
+   * How long to wait for blob access to be denied once access is removed (default 15 minutes:
+   * Azure Storage keeps a key it unwrapped for a while, and RBAC removals propagate in minutes).
+   */
+  confirmWithin?: string;
 }
 
 /** Input of `disableCmk`. */

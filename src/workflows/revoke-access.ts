@@ -8,18 +8,36 @@
 import { ActivityFailure, ApplicationFailure } from '@temporalio/workflow';
 import type { RevokeResult } from '../shared/activities';
 import { CMK_ERROR_TYPES } from '../shared/errors';
+import { parseDurationMs } from '../shared/duration';
+import { ValidationError } from '../shared/names';
 import type { Plan } from '../shared/plan';
 import type { RevokeAccessInput, RunResult } from '../shared/runbooks';
 import { summaryLine } from '../shared/status';
 import { azure, azureLong } from './proxies';
 import type { Run } from './run';
-import { runRunbook, type ChangeOutcome } from './runbook';
+import { failureOf, runRunbook, type ChangeOutcome } from './runbook';
 import { revokeDone } from './step-texts';
 import { probeInput } from './probe';
 import type { StepGuard } from './step-guard';
 
-/** How long the data plane may keep answering after access ends. */
-const DENIED_WITHIN_MS = 300_000;
+/**
+ * How long the data plane may keep answering after access ends, unless the run says otherwise:
+ * Azure Storage keeps using a key it unwrapped for a while and RBAC removals propagate in
+ * minutes, so a shorter wait reports a revocation Azure is still applying as failed.
+ */
+export const DEFAULT_CONFIRM_WITHIN = '15m';
+/** The longest confirmation window a run may ask for. */
+const MAX_CONFIRM_WITHIN_MS = 24 * 3_600_000;
+/** The probe activity's timeout beyond its window: its last read and the retry's start. */
+const PROBE_SLACK_MS = 5 * 60_000;
+
+/** The confirmation window of a run, validated. */
+function confirmWindowMs(input: RevokeAccessInput): number {
+  const ms = parseDurationMs(input.confirmWithin ?? DEFAULT_CONFIRM_WITHIN, 'confirmWithin');
+  if (ms < 60_000 || ms > MAX_CONFIRM_WITHIN_MS)
+    throw new ValidationError('confirmWithin', 'between 1 minute and 24 hours', input.confirmWithin);
+  return ms;
+}
 
 /** Cuts the account off from its key. */
 export async function revokeAccess(input: RevokeAccessInput): Promise<RunResult> {
@@ -27,13 +45,14 @@ export async function revokeAccess(input: RevokeAccessInput): Promise<RunResult>
     operation: 'revoke',
     input,
     summary: summaryLine('revoke', input.account),
+    validate: () => void confirmWindowMs(input),
     request: { operation: 'revoke', disableKey: input.disableKey === true },
     change: async (run, plan, guard) => {
       const disableKey = input.disableKey === true;
       const revoked = guard.byEffect
         ? await revokeApproved(run, guard, disableKey)
         : await revokeLegacy(run, disableKey);
-      return confirmDenied(run, guard.byEffect ? guard.current : plan, revoked);
+      return confirmDenied(run, guard.byEffect ? guard.current : plan, revoked, confirmWindowMs(input));
     },
   });
 }
@@ -97,28 +116,54 @@ function revokeLegacy(run: Run, disableKey: boolean): Promise<RevokeResult> {
   );
 }
 
-async function confirmDenied(run: Run, plan: Plan, revoked: RevokeResult): Promise<ChangeOutcome> {
+async function confirmDenied(
+  run: Run,
+  plan: Plan,
+  revoked: RevokeResult,
+  withinMs: number,
+): Promise<ChangeOutcome> {
   const account = run.account;
   await run.setStage('confirming');
-  const probe = await run.step(
-    'probe',
-    'Data-plane check',
-    () =>
-      azureLong.probeDataAccess.executeWithOptions(
-        { summary: `Wait until blob access is denied on ${account.name}` },
-        [probeInput(account, plan, 'denied', DENIED_WITHIN_MS)],
-      ),
-    (p) => `blob access ${p.state}${p.errorCode ? ` (${p.errorCode})` : ''}`,
-  );
-  if (probe.state !== 'denied') {
+  const window = formatMinutes(withinMs);
+  let probe;
+  try {
+    probe = await azureLong.probeDataAccess.executeWithOptions(
+      {
+        summary: `Wait up to ${window} until blob access is denied on ${account.name}`,
+        startToCloseTimeout: withinMs + PROBE_SLACK_MS,
+        heartbeatTimeout: '1m',
+      },
+      [probeInput(account, plan, 'denied', withinMs)],
+    );
+  } catch (error) {
+    // Access was removed; only the confirmation is missing, and the run says exactly that.
+    const { message } = failureOf(error);
+    run.recordStep('probe', 'Data-plane check', 'failed', `could not run: ${message}`);
     return {
-      outcome: 'failed',
-      message: `Access was removed (${revoked.removed}) but ${account.name} still serves data; check other grants on the vault.`,
+      outcome: 'pending',
+      message: `Access was removed (${revoked.removed}), but the runbook could not check ${account.name}'s blob data plane, so the revocation is not confirmed: ${message}`,
       encryption: plan.before,
     };
   }
+  const seen = `blob access ${probe.state}${probe.errorCode ? ` (${probe.errorCode})` : ''}`;
+  if (probe.state !== 'denied') {
+    run.recordStep('probe', 'Data-plane check', 'failed', `${seen} after ${window}`);
+    return {
+      outcome: 'failed',
+      message: `Access was removed (${revoked.removed}) but ${account.name} still serves data after ${window}; check other grants on the vault.`,
+      encryption: plan.before,
+    };
+  }
+  run.recordStep('probe', 'Data-plane check', 'done', seen);
   return {
     message: `${account.name} can no longer reach its key: blob access is denied (${probe.errorCode ?? 'denied'}).`,
     encryption: plan.before,
   };
+}
+
+function formatMinutes(ms: number): string {
+  const minutes = Math.round(ms / 60_000);
+  return minutes >= 120 && minutes % 60 === 0
+    ? `${minutes / 60} hours`
+    : `${minutes} minute${minutes === 1 ? '' : 's'}`;
 }

@@ -156,6 +156,36 @@ describe('the runbooks on the local Azure with the real activities', () => {
     assert.match(result.message, /denied/);
   });
 
+  test('when the blob data plane refuses the runbook after access was removed (storage firewall), then the revoke says the revocation is removed but not confirmed (pending), not failed', async () => {
+    const { account } = await configured();
+    s.onNext('probeDataAccess', {
+      before: async () => {
+        await s.azure
+          .storage(account.subscriptionId)
+          .storageAccounts.update(account.resourceGroup, account.name, {
+            networkRuleSet: { defaultAction: 'Deny', ipRules: [{ iPAddressOrRange: '198.51.100.7' }] },
+            // arm-storage sends `properties` only with a property on its list: this one travels along.
+            minimumTlsVersion: 'TLS1_2',
+          });
+      },
+    });
+    const result = await approved(
+      await s.start('revoke', { account, disableKey: false, confirmWithin: '2m', ...context() }),
+    );
+    assert.equal(result.outcome, 'pending', result.message);
+    assert.match(result.message, /Access was removed .*could not check .* not confirmed/);
+    assert.match(result.steps.find((st) => st.id === 'probe')?.detail ?? '', /^could not run: /);
+  });
+
+  test('when a revoke asks for a confirmation window under a minute, then it is refused as invalid before anything changes', async () => {
+    const { account } = await configured();
+    const result = (await (
+      await s.start('revoke', { account, disableKey: false, confirmWithin: '10s', ...context() })
+    ).result()) as RunResult;
+    assert.equal(result.outcome, 'invalid');
+    assert.match(result.message, /confirmWithin: between 1 minute and 24 hours/);
+  });
+
   test('when CMK is disabled with approval, then the account is back on Microsoft-managed keys', async () => {
     const { account } = await configured();
     const result = await approved(await s.start('disable', { account, ...context() }));
