@@ -18,6 +18,9 @@ import { domainFailure } from './errors';
 import { assertTagRoom, assertUsableKey, findKey, PREVIOUS_TAG, ROTATION_TAG, withoutOwnTags } from './keys';
 import { abortSignal, call, heartbeat, sleep } from './runtime';
 
+/** Key Vault's `created` is in whole seconds: a version made in the same second counts as after. */
+const KEY_VAULT_SECOND_MS = 1_000;
+
 /** See the module comment. */
 export async function rotateKey(
   deps: ActivityDeps,
@@ -72,9 +75,17 @@ export async function rotateKey(
     // A lost attempt may have rotated and stopped before tagging: its first heartbeat named the
     // version it rotated from, so a newer untagged version is that attempt's, not a reason to
     // make another.
-    const from = (Context.current().info.heartbeatDetails as { rotatingFrom?: string } | undefined)
-      ?.rotatingFrom;
-    const lostAttempt = from !== undefined && latest.properties.version !== from;
+    // When that heartbeat did not reach Temporal, a version Key Vault made after this activity
+    // was first scheduled, and not the one the account uses, is taken as that attempt's.
+    const info = Context.current().info;
+    const from = (info.heartbeatDetails as { rotatingFrom?: string } | undefined)?.rotatingFrom;
+    const createdMs = latest.properties.createdOn?.getTime() ?? 0;
+    const lostAttempt =
+      from !== undefined
+        ? latest.properties.version !== from
+        : info.attempt > 1 &&
+          createdMs + KEY_VAULT_SECOND_MS > info.scheduledTimestampMs &&
+          latest.properties.version !== inUse;
     heartbeat({ step: 'rotate', rotatingFrom: lostAttempt ? from : latest.properties.version });
     const rotated = lostAttempt
       ? latest

@@ -94,6 +94,19 @@ describe('keys: rotate operation, one version per rotation, and plan checks', ()
     assert.equal(keyVersionOf(account), made.properties.version);
   });
 
+  test('when a lost attempt rotated and its heartbeat never reached Temporal, then the retry still adopts the version Key Vault made after the activity was scheduled', async () => {
+    const { account, key } = await h.cmkAccount({ keyName: 'rot-lost2', pinVersion: true });
+    const scheduledTimestampMs = h.local.clock.now().getTime();
+    const made = await keys(key).rotateKey(key.name);
+    const result = await h.run(
+      (a) => a.rotateKey({ account, runId: 'run-lost2', confirmWithinMs: 0 }),
+      'run-lost2',
+      { attempt: 3, scheduledTimestampMs, heartbeatDetails: undefined },
+    );
+    assert.equal(result.newVersion, made.properties.version);
+    assert.equal(await versions(key), 2);
+  });
+
   test('when three pinned accounts on one key rotate under one rotation id, then the key gains one version and all three move to it', async () => {
     const first = await h.cmkAccount({ keyName: 'rot-shared', pinVersion: true });
     const others = [
