@@ -24,8 +24,6 @@ import { RUN_TAG, type ActivityDeps } from './deps';
 import { classifyError, domainFailure, isNotFound } from './errors';
 import { abortSignal, call } from './runtime';
 
-const DAY_MS = 86_400_000;
-
 /** Tag naming the rotation (a run, or a fleet) that made a version. */
 export const ROTATION_TAG = 'cmk-runbook-rotation';
 /** Tag keeping the version the account used before, so a retry still reports it. */
