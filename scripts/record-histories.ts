@@ -110,15 +110,14 @@ async function main(): Promise<void> {
       }),
     );
 
-    await save(
-      stack,
-      'fleetRotate',
-      await stack.start('fleetRotate', {
-        ...base,
-        accounts: [azure.addCmkAccount('strecordfleeta'), azure.addCmkAccount('strecordfleetb')],
-        concurrency: 2,
-      }),
-    );
+    // A fleet asks for one approval of its plan before it rotates.
+    const fleet = await stack.start('fleetRotate', {
+      ...base,
+      accounts: [azure.addCmkAccount('strecordfleeta'), azure.addCmkAccount('strecordfleetb')],
+      concurrency: 2,
+    });
+    await approve(fleet);
+    await save(stack, 'fleetRotate', fleet);
 
     const scheduled = await stack.client.workflow.start(SCHEDULED_ROTATION_WORKFLOW, {
       workflowId: 'record-scheduled-rotation',

@@ -7,7 +7,7 @@ import { after, before, describe, test } from 'node:test';
 import type { AccountRef } from '../../src/shared/accounts';
 import type { RunResult } from '../../src/shared/runbooks';
 import { PEOPLE, startLocalStack, testPolicy, type LocalStack } from '../helpers/stack';
-import { armAccount, localConfigure } from './support';
+import { armAccount, decide, localConfigure, waitForApproval } from './support';
 
 describe('fleet rotation of accounts that share a key', () => {
   let s: LocalStack;
@@ -41,13 +41,14 @@ describe('fleet rotation of accounts that share a key', () => {
     const alone = await configurePinned(vault, 'alone');
     const before = versionOf(shared[0]!);
 
-    const result = (await (
-      await s.start('fleetRotate', {
-        accounts: [shared[0]!, alone, shared[1]!, shared[2]!],
-        concurrency: 4,
-        ...context,
-      })
-    ).result()) as RunResult;
+    const fleet = await s.start('fleetRotate', {
+      accounts: [shared[0]!, alone, shared[1]!, shared[2]!],
+      concurrency: 4,
+      ...context,
+    });
+    await waitForApproval(fleet);
+    await decide(fleet, PEOPLE.alice, 'approve');
+    const result = (await fleet.result()) as RunResult;
 
     assert.equal(result.outcome, 'succeeded', result.message);
     assert.equal(
