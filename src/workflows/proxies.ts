@@ -22,7 +22,8 @@ export const azure = proxyActivities<CmkActivities>({
 });
 
 /**
- * Calls that point an account at a key (enable, change-key's switch, both restores): Azure
+ * Calls that point an account at a key (enable, change-key's switch, both restores, update-version's
+ * switch): Azure
  * Storage refuses them with `KeyVaultAuthenticationFailure` until a new grant has propagated,
  * which the activity waits out for up to `grantTimeoutMs` (10 minutes by default), heartbeating.
  * The timeout is above that wait, so the wait ends the attempt, not Temporal.

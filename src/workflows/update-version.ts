@@ -6,7 +6,7 @@
 import type { RunResult, UpdateVersionInput } from '../shared/runbooks';
 import { describeEncryption, summaryLine } from '../shared/status';
 import { describeVersionTarget, validateVersionTarget } from '../shared/version-target';
-import { azure, azureLong } from './proxies';
+import { azureLong, azurePropagation } from './proxies';
 import { runRunbook } from './runbook';
 import { probeInput } from './probe';
 
@@ -30,7 +30,7 @@ export async function updateKeyVersion(input: UpdateVersionInput): Promise<RunRe
             'version',
             step?.title ?? 'Key version',
             () =>
-              azure.setKeyVersion.executeWithOptions(
+              azurePropagation.setKeyVersion.executeWithOptions(
                 { summary: `Move ${account.name} to the planned key version` },
                 [{ account, version }],
               ),
