@@ -34,7 +34,8 @@ describe('rotateKey with its worker SIGKILLed at every activity boundary', () =>
 
     for (let k = 1; k <= boundaries.length; k++) {
       const versionsBefore = h.local.state.listKeyVersions(vault, 'cmk-key').length;
-      const createsBefore = h.okWrites('keys.create', `${vault}.vault.azure.net`);
+      // Rotation is Key Vault's rotate operation (POST keys/{name}/rotate), never a create.
+      const rotatesBefore = h.okWrites('keys.rotate', `${vault}.vault.azure.net`);
       const kills = h.worker.kills;
       const { result, at } = await h.drive(
         await h.start('rotate', { account, confirmWithin, ...h.context }),
@@ -44,11 +45,11 @@ describe('rotateKey with its worker SIGKILLed at every activity boundary', () =>
         outcome: result.outcome as string,
         kills: h.worker.kills - kills,
         newVersions: h.local.state.listKeyVersions(vault, 'cmk-key').length - versionsBefore,
-        keyCreates: h.okWrites('keys.create', `${vault}.vault.azure.net`) - createsBefore,
+        keyRotates: h.okWrites('keys.rotate', `${vault}.vault.azure.net`) - rotatesBefore,
       };
-      const want = { outcome: 'succeeded', kills: 1, newVersions: 1, keyCreates: 1 };
+      const want = { outcome: 'succeeded', kills: 1, newVersions: 1, keyRotates: 1 };
       const show = (o: typeof got): string =>
-        `${o.outcome}, ${o.kills} kill, +${o.newVersions} version, ${o.keyCreates} key create`;
+        `${o.outcome}, ${o.kills} kill, +${o.newVersions} version, ${o.keyRotates} key rotate`;
       rows.push({
         case: `killed after #${k} ${at ?? '(run ended first)'}`,
         expected: show(want),
