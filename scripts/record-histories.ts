@@ -19,7 +19,13 @@ import { testEnv } from '../test/helpers/temporal';
 import { signedScheduleInput } from '../test/helpers/trust';
 import { decide, waitForApproval, waitForStatus } from '../test/workflows/support';
 
-const OUT = path.resolve(__dirname, '..', 'test', 'histories');
+const ROOT = path.resolve(__dirname, '..');
+const OUT = path.join(ROOT, 'test', 'histories');
+
+/** A history as JSON, with this checkout's path cut out of stack traces (they name files relative to the repository). */
+function historyText(json: unknown): string {
+  return `${JSON.stringify(json, null, 1).split(`${ROOT}/`).join('')}\n`;
+}
 const base = {
   requester: PEOPLE.requester as Person,
   conversation: { id: 'conv-record' },
@@ -35,7 +41,7 @@ async function save(stack: Stack, name: string, handle: WorkflowHandle): Promise
   if (result.outcome !== 'succeeded') throw new Error(`${name} ended ${result.outcome}: ${result.message}`);
   const history = await stack.client.workflow.getHandle(handle.workflowId).fetchHistory();
   const json = temporal.api.history.v1.History.fromObject(history).toJSON();
-  writeFileSync(path.join(OUT, `${name}.json`), `${JSON.stringify(json, null, 1)}\n`);
+  writeFileSync(path.join(OUT, `${name}.json`), historyText(json));
   process.stdout.write(`recorded ${name} (${history.events?.length ?? 0} events)\n`);
 }
 
