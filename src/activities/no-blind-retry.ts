@@ -19,15 +19,15 @@ export function noBlindRetryPolicy(): PipelinePolicy {
   return {
     name: 'cmkNoBlindRetry',
     async sendRequest(request, next) {
-      const guarded = request.method === 'POST' && NOT_IDEMPOTENT.test(new URL(request.url).pathname);
-      if (!guarded) return next(request);
+      const { pathname } = new URL(request.url);
+      if (request.method !== 'POST' || !NOT_IDEMPOTENT.test(pathname)) return next(request);
       try {
         return await next(request);
       } catch (error) {
         // An answer that arrived (any HTTP status) is Key Vault's word and is retried as usual.
         if (error instanceof RestError && error.statusCode !== undefined) throw error;
         throw new RestError(
-          `The answer to ${request.method} ${new URL(request.url).pathname} was lost ` +
+          `The answer to POST ${pathname} was lost ` +
             `(${(error as Error).message}); Key Vault may have carried it out, so it is not sent again blindly.`,
           { code: ANSWER_LOST, request },
         );

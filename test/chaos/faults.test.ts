@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import type { AccountRef } from '../../src/shared/accounts';
+import type { RunContext, RunResult } from '../../src/shared/runbooks';
 import { LOCAL, PEOPLE, resultOf, startLocalStack, testPolicy, type LocalStack } from '../helpers/stack';
 import { decide, waitForApproval } from '../workflows/support';
 import { printTable, type Row } from './support';
@@ -9,6 +10,25 @@ const rows: Row[] = [];
 
 describe('the runbooks while 30 % of Azure calls fail with 429 or 503', () => {
   let s: LocalStack;
+
+  /** Configures the account's CMK with a key in `vault`, approved by Alice; its result. */
+  async function configureApproved(
+    account: AccountRef,
+    vault: string,
+    context: RunContext,
+  ): Promise<RunResult> {
+    const handle = await s.start('configure', {
+      account,
+      vault: { name: vault, resourceGroup: LOCAL.keysGroup },
+      key: { name: 'cmk-key', type: 'RSA', size: 2048 },
+      identity: { type: 'SystemAssigned' },
+      pinVersion: false,
+      ...context,
+    });
+    await waitForApproval(handle);
+    await decide(handle, PEOPLE.alice, 'approve');
+    return resultOf(handle);
+  }
   before(async () => {
     s = await startLocalStack({ throttling: false });
   });
@@ -27,17 +47,7 @@ describe('the runbooks while 30 % of Azure calls fail with 429 or 503', () => {
     s.local.faults.set({ throttleRate: 0.15, errorRate: 0.18 });
     const configured = await Promise.all(
       accounts.map(async ({ account, vault }) => {
-        const handle = await s.start('configure', {
-          account,
-          vault: { name: vault, resourceGroup: LOCAL.keysGroup },
-          key: { name: 'cmk-key', type: 'RSA', size: 2048 },
-          identity: { type: 'SystemAssigned' },
-          pinVersion: false,
-          ...context,
-        });
-        await waitForApproval(handle);
-        await decide(handle, PEOPLE.alice, 'approve');
-        return resultOf(handle);
+        return configureApproved(account, vault, context);
       }),
     );
     const rotated = await Promise.all(
@@ -95,17 +105,7 @@ describe('the runbooks while 30 % of Azure calls fail with 429 or 503', () => {
       ],
     });
     try {
-      const handle = await s.start('configure', {
-        account,
-        vault: { name: vault, resourceGroup: LOCAL.keysGroup },
-        key: { name: 'cmk-key', type: 'RSA', size: 2048 },
-        identity: { type: 'SystemAssigned' },
-        pinVersion: false,
-        ...context,
-      });
-      await waitForApproval(handle);
-      await decide(handle, PEOPLE.alice, 'approve');
-      const result = await resultOf(handle);
+      const result = await configureApproved(account, vault, context);
       const lostWrites = s.local.requestLog.entries().filter((e) => e.answerLost);
       const versions = s.local.state.listKeyVersions(vault, 'cmk-key').length;
       const arm = s.local.state.getStorageAccount(
