@@ -206,7 +206,7 @@ export async function runP1(temporal: BenchTemporal, options: P1Options): Promis
             .catch(() => undefined);
         }, 10_000);
         const result = (await handle.result().finally(() => clearInterval(ticker))) as RunResult;
-        const succeeded = (result.fleet ?? []).filter((o) => o.outcome === 'succeeded').length;
+        const succeeded = result.fleetCounts?.succeeded ?? 0;
         check(
           result.outcome !== 'succeeded' || succeeded === accounts.length,
           `P1 fleetRotate says succeeded but lists ${succeeded}/${accounts.length} accounts`,

@@ -22,8 +22,23 @@ export interface FleetAccount {
 export const KEYS_PER_VAULT = 20;
 const CRYPTO_SERVICE_ENCRYPTION_USER = 'e147488a-f6f5-4113-8e2d-b22465e65bf6';
 
+/** How P1's fleet lays out its keys. */
+export interface FleetLayout {
+  /** Keys per vault ({@link KEYS_PER_VAULT} by default; the fleet's size: every key in one vault). */
+  keysPerVault?: number;
+  /** Accounts per key (1 by default; the fleet's size: one key shared by every account). */
+  accountsPerKey?: number;
+}
+
 /** Adds `count` pinned CMK accounts to `local`'s state and returns them. */
-export async function seedFleet(local: LocalAzure, count: number): Promise<FleetAccount[]> {
+export async function seedFleet(
+  local: LocalAzure,
+  count: number,
+  layout: FleetLayout = {},
+): Promise<FleetAccount[]> {
+  const keysPerVault = Math.max(1, layout.keysPerVault ?? KEYS_PER_VAULT);
+  const accountsPerKey = Math.max(1, layout.accountsPerKey ?? 1);
+  const keyCount = Math.ceil(count / accountsPerKey);
   const tag = randomUUID().slice(0, 6);
   const nowSeconds = Math.floor(local.clock.now().getTime() / 1000);
   const template = await createKeyVersion(
@@ -36,14 +51,19 @@ export async function seedFleet(local: LocalAzure, count: number): Promise<Fleet
     },
     nowSeconds,
   );
-  const vaultNames = Array.from({ length: Math.ceil(count / KEYS_PER_VAULT) }, (_, i) => `kv-p1-${tag}-${i}`);
+  const vaultNames = Array.from(
+    { length: Math.ceil(keyCount / keysPerVault) },
+    (_, i) => `kv-p1-${tag}-${i}`,
+  );
   for (const name of vaultNames) addBenchVault(local, name);
   const data = local.state.data;
   const fleet: FleetAccount[] = [];
   for (let i = 0; i < count; i++) {
     const account = addBenchAccount(local, `stp1${tag}${String(i).padStart(5, '0')}`);
-    const vaultName = vaultNames[Math.floor(i / KEYS_PER_VAULT)]!;
-    const keyName = `cmk-${account.name}`;
+    // Account i uses key i mod keyCount: the accounts of one key are spread over the fleet.
+    const keyIndex = i % keyCount;
+    const vaultName = vaultNames[Math.floor(keyIndex / keysPerVault)]!;
+    const keyName = `cmk-${tag}-${String(keyIndex).padStart(5, '0')}`;
     const record = Object.values(data.storageAccounts).find(
       (a) => a.name === account.name && a.resourceGroup === account.resourceGroup,
     )!;
@@ -61,11 +81,9 @@ export async function seedFleet(local: LocalAzure, count: number): Promise<Fleet
       principalId,
       effectiveImmediately: true,
     });
-    const version = randomBytes(16).toString('hex');
-    data.vaults[vaultName.toLowerCase()]!.keys[keyName.toLowerCase()] = {
-      name: keyName,
-      versions: [{ ...template, version }],
-    };
+    const keys = data.vaults[vaultName.toLowerCase()]!.keys;
+    const version = keys[keyName.toLowerCase()]?.versions[0]?.version ?? randomBytes(16).toString('hex');
+    keys[keyName.toLowerCase()] ??= { name: keyName, versions: [{ ...template, version }] };
     const keyVaultUri = `https://${vaultName}.vault.azure.net/`;
     record.encryption = {
       keySource: 'Microsoft.Keyvault',

@@ -8,6 +8,7 @@ import { createHash } from 'node:crypto';
 import type { StorageAccount } from '@azure/arm-storage';
 import { accountId, validateAccountRef, type AccountRef } from '../shared/accounts';
 import type { FleetPlan } from '../shared/activities';
+import { ungroupAccounts, type AccountGroup } from '../shared/fleet-tally';
 import type { FleetPlanSummary, Plan } from '../shared/plan';
 import { describeEncryption } from '../shared/status';
 import { encryptionOf } from './azure-state';
@@ -24,9 +25,11 @@ export const FLEET_ROWS = 40;
 /** See the module comment. */
 export async function inspectFleet(
   deps: ActivityDeps,
-  input: { accounts: AccountRef[]; selection?: string },
+  input: { accounts: AccountRef[]; groups?: AccountGroup[]; selection?: string },
 ): Promise<FleetPlan> {
-  const refs = (input.accounts ?? []).map((a, i) => validateAccountRef(a, `accounts[${i}]`));
+  const refs = [...(input.accounts ?? []), ...ungroupAccounts(input.groups)].map((a, i) =>
+    validateAccountRef(a, `accounts[${i}]`),
+  );
   const live = await readAccounts(deps, refs);
   const keyProblems = await readKeys(deps, [...live.values()]);
   const skip: FleetPlan['skip'] = [];

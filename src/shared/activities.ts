@@ -7,6 +7,7 @@ import type { ApprovalPolicy, RunStatus } from './approval';
 import type { ApprovalsConversation, CardAudience, ConversationRef } from './chat';
 import type { EncryptionSettings, KeyAccessGrant, Plan, RevocationSet } from './plan';
 import type { BotPublicKey } from './proof';
+import type { AccountGroup } from './fleet-tally';
 import type { IdentityChoice, KeyChoice, KeyRef, VaultChoice, VersionTarget } from './runbooks';
 
 /** What an operation wants to achieve; `inspect` turns it into a plan against live state. */
@@ -194,7 +195,13 @@ export interface CmkActivities {
   /** Disables one version of the account's key: the one the approved plan named. */
   disableKeyVersion(input: { account: AccountRef; version: string }): Promise<{ keyId: string }>;
   /** Read-only: which accounts of a fleet rotate (on CMK, key usable) and which are skipped. */
-  inspectFleet(input: { accounts: AccountRef[]; selection?: string; recheck?: boolean }): Promise<FleetPlan>;
+  inspectFleet(input: {
+    accounts: AccountRef[];
+    /** More accounts, in compact form (large fleets). */
+    groups?: AccountGroup[];
+    selection?: string;
+    recheck?: boolean;
+  }): Promise<FleetPlan>;
   /** Read-only: the plan of a rotation policy on a key named by vault and name. */
   inspectKeyPolicy(input: { key: KeyRef; policy: RotationPolicyState }): Promise<Plan>;
   /** Sets the Key Vault rotation policy of a key named by vault and name. */

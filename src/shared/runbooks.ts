@@ -7,6 +7,7 @@ import type { ApprovalPolicy, Person } from './approval';
 import type { ConversationRef } from './chat';
 import type { KeySize, KeyType } from './names';
 import type { EncryptionSettings, Plan, StepId } from './plan';
+import type { AccountGroup, FleetTally } from './fleet-tally';
 
 /** The default task queue the worker polls and the bot starts runs on. */
 export const DEFAULT_TASK_QUEUE = 'cmk-runbook';
@@ -220,8 +221,16 @@ export interface FleetRotateInput extends RunContext {
   selection?: string;
   /** In-flight children; sized to the ARM write budget. */
   concurrency?: number;
-  /** Outcomes carried over a continue-as-new. */
+  /**
+   * The accounts in compact form (by subscription and resource group), besides `accounts`: how a
+   * fleet hands on the accounts still to rotate over a continue-as-new, and how a large fleet
+   * can be started within Temporal's payload limit.
+   */
+  groups?: AccountGroup[];
+  /** Outcomes carried over a continue-as-new by fleets started before {@link tally}; replay only. */
   carried?: FleetOutcome[];
+  /** Counts and failures (capped) carried over a continue-as-new; never every account's outcome. */
+  tally?: FleetTally;
   /** Accounts handled per run before continuing as new (default 200). */
   accountsPerRun?: number;
   /** The progress card an earlier run of the chain posted; honoured only in a continued run. */
@@ -278,5 +287,11 @@ export interface RunResult {
   remaining: string[];
   /** The error type when outcome is failed/blocked/invalid. */
   errorType?: string;
+  /**
+   * A fleet's outcomes: every account's (fleets started before bounded results), or its
+   * failures (capped) and a sample of its latest successes, with {@link fleetCounts}.
+   */
   fleet?: FleetOutcome[];
+  /** A fleet's accounts by outcome; with it, `fleet` lists only some of them. */
+  fleetCounts?: Record<string, number>;
 }

@@ -7,7 +7,9 @@ import { WorkflowExecutionAlreadyStartedError } from '@temporalio/common';
 import { ChildWorkflowFailure, condition, startChild, workflowInfo } from '@temporalio/workflow';
 import { validateAccountRef, workflowIdFor, type AccountRef } from '../shared/accounts';
 import { ValidationError } from '../shared/names';
-import type { FleetOutcome, RunContext, RunResult } from '../shared/runbooks';
+import type { FleetProgress } from '../shared/approval';
+import { addOutcome, FLEET_LISTED_SUCCESSES, tallied, tallyOf, type FleetTally } from '../shared/fleet-tally';
+import type { FleetOutcome, FleetRotateInput, RunContext, RunResult } from '../shared/runbooks';
 import { searchAttributesFor } from '../shared/start';
 import { summaryLine } from '../shared/status';
 import { childSearchAttributes } from './children';
@@ -138,19 +140,31 @@ export async function rotateOne(
   }
 }
 
-/** The fleet's result from its outcomes so far. */
+/** The fleet's result from its outcomes so far (fleets that keep every outcome). */
 export function summarise(outcomes: FleetOutcome[], total: number): RunResult {
-  const counts = countOutcomes(outcomes);
+  const result = summariseCounts(countOutcomes(outcomes), total, [...outcomes]);
+  delete result.fleetCounts;
+  return result;
+}
+
+/** The fleet's result from its counts so far, listing `fleet` (all outcomes or some of them). */
+export function summariseCounts(
+  counts: Record<string, number>,
+  total: number,
+  fleet: FleetOutcome[],
+): RunResult {
+  const done = Object.values(counts).reduce((n, c) => n + c, 0);
   const parts = Object.entries(counts)
     .map(([k, n]) => `${n} ${k}`)
     .join(', ');
-  const allGood = outcomes.length === total && outcomes.every((o) => o.outcome === 'succeeded');
+  const allGood = done === total && (counts.succeeded ?? 0) === total;
   return {
-    outcome: allGood ? 'succeeded' : outcomes.length < total ? 'pending' : 'failed',
+    outcome: allGood ? 'succeeded' : done < total ? 'pending' : 'failed',
     message: `Fleet rotation of ${total} account(s): ${parts || 'nothing done yet'}.`,
     steps: [],
     remaining: [],
-    fleet: [...outcomes],
+    fleet,
+    fleetCounts: counts,
   };
 }
 
@@ -159,4 +173,80 @@ export function countOutcomes(outcomes: FleetOutcome[]): Record<string, number> 
   const counts: Record<string, number> = {};
   for (const o of outcomes) counts[o.outcome] = (counts[o.outcome] ?? 0) + 1;
   return counts;
+}
+
+/** Accounts a progress card names; the rest are counted. */
+const PROGRESS_ROWS = 40;
+
+/**
+ * A fleet's outcomes as the run keeps them: bounded (counts, the first failures and the latest
+ * successes; {@link FleetTally}) or, for fleets started before that, every outcome.
+ */
+export class FleetLedger {
+  private readonly tally: FleetTally;
+  /** Every outcome, kept only by fleets started before bounded fleets. */
+  private readonly all?: FleetOutcome[];
+  /** The latest successes of this run (bounded fleets), oldest first. */
+  private readonly latest: FleetOutcome[] = [];
+
+  constructor(
+    readonly bounded: boolean,
+    carried: Pick<FleetRotateInput, 'carried' | 'tally'>,
+  ) {
+    if (bounded)
+      this.tally = carried.tally
+        ? { counts: { ...carried.tally.counts }, failures: [...carried.tally.failures] }
+        : tallyOf(carried.carried);
+    else {
+      this.all = [...(carried.carried ?? [])];
+      this.tally = tallyOf(this.all);
+    }
+  }
+
+  add(outcome: FleetOutcome): void {
+    addOutcome(this.tally, outcome);
+    if (this.all) this.all.push(outcome);
+    else if (outcome.outcome === 'succeeded') {
+      this.latest.push(outcome);
+      if (this.latest.length > FLEET_LISTED_SUCCESSES) this.latest.shift();
+    }
+  }
+
+  /** Accounts by outcome so far. */
+  get counts(): Record<string, number> {
+    return this.tally.counts;
+  }
+
+  /** Accounts with an outcome so far. */
+  get done(): number {
+    return tallied(this.tally);
+  }
+
+  /** The outcomes a result lists: every one, or the failures and then the latest successes. */
+  listed(): FleetOutcome[] {
+    return this.all ? [...this.all] : [...this.tally.failures, ...this.latest];
+  }
+
+  /** The result so far. */
+  summary(total: number): RunResult {
+    if (this.all) return summarise(this.all, total);
+    return summariseCounts({ ...this.tally.counts }, total, this.listed());
+  }
+
+  /** What a continue-as-new hands on. */
+  carry(): Pick<FleetRotateInput, 'carried' | 'tally'> {
+    return this.all ? { carried: [...this.all] } : { tally: this.tally };
+  }
+
+  /** The progress card's counts and rows: accounts that did not succeed first, then the latest. */
+  progress(total: number): FleetProgress {
+    const source = this.all ?? [...this.tally.failures, ...this.latest];
+    const rows = [
+      ...source.filter((o) => o.outcome !== 'succeeded'),
+      ...source.filter((o) => o.outcome === 'succeeded').reverse(),
+    ]
+      .slice(0, PROGRESS_ROWS)
+      .map((o) => ({ name: o.account.name, outcome: o.outcome, message: o.message }));
+    return { total, counts: { ...this.tally.counts }, rows };
+  }
 }

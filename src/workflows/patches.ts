@@ -30,4 +30,10 @@ export const PATCHES = {
    * access to it: a role assignment scoped to a key needs the key to exist.
    */
   keyBeforeGrant: 'key-before-grant',
+  /**
+   * A fleet carries counts and failures (capped) over continue-as-new instead of every account's
+   * outcome, hands on its accounts in compact form, and its result and `status` list a bounded
+   * number of outcomes (with counts): every payload stays small however large the fleet.
+   */
+  boundedFleet: 'bounded-fleet',
 } as const;

@@ -8,13 +8,13 @@
 import { allHandlersFinished, condition, continueAsNew, patched, workflowInfo } from '@temporalio/workflow';
 import { validateAccountRef, type AccountRef } from '../shared/accounts';
 import type { FleetPlan } from '../shared/activities';
-import type { FleetProgress } from '../shared/approval';
 import { ValidationError } from '../shared/names';
 import type { Plan } from '../shared/plan';
-import type { FleetOutcome, FleetRotateInput, RunContext, RunResult } from '../shared/runbooks';
+import { groupAccounts, ungroupAccounts } from '../shared/fleet-tally';
+import type { FleetRotateInput, RunContext, RunResult } from '../shared/runbooks';
 import { summaryLine } from '../shared/status';
 import { ApprovalGate, blockedMessage } from './approval-gate';
-import { countOutcomes, rotateBatch, summarise } from './fleet-rotation';
+import { FleetLedger, rotateBatch } from './fleet-rotation';
 import { PATCHES } from './patches';
 import { azure } from './proxies';
 import { Run } from './run';
@@ -23,18 +23,20 @@ import { establishTrust } from './trust';
 
 /** The progress card is edited at most this often while accounts rotate. */
 const PROGRESS_EVERY_MS = 5_000;
-/** Accounts a progress card names; the rest are counted. */
-const PROGRESS_ROWS = 40;
 
 /** See the module comment. */
 export async function planFleet(
   input: FleetRotateInput,
   sizing: { perRun: number; concurrency: number },
 ): Promise<RunResult> {
-  const outcomes: FleetOutcome[] = [...(input.carried ?? [])];
-  const total = outcomes.length + input.accounts.length;
-  const first = input.accounts[0] ??
-    input.carried?.[0]?.account ?? { subscriptionId: '', resourceGroup: '', name: '' };
+  // Bounded: counts and failures carried, not every outcome; accounts handed on in compact form.
+  const bounded = patched(PATCHES.boundedFleet);
+  const ledger = new FleetLedger(bounded, input);
+  const accounts = bounded ? [...input.accounts, ...ungroupAccounts(input.groups)] : input.accounts;
+  const total = ledger.done + accounts.length;
+  const first = accounts[0] ??
+    input.carried?.[0]?.account ??
+    input.tally?.failures[0]?.account ?? { subscriptionId: '', resourceGroup: '', name: '' };
   const run = new Run(
     'fleetRotate',
     first,
@@ -52,7 +54,7 @@ export async function planFleet(
     return run.refuse(invalidResult(error));
   }
   const gate = new ApprovalGate(run);
-  const result = await rotateApproved(input, run, gate, outcomes, total, sizing);
+  const result = await rotateApproved({ ...input, accounts }, run, gate, ledger, total, sizing);
   await condition(allHandlersFinished);
   return result;
 }
@@ -61,7 +63,7 @@ async function rotateApproved(
   input: FleetRotateInput,
   run: Run,
   gate: ApprovalGate,
-  outcomes: FleetOutcome[],
+  ledger: FleetLedger,
   total: number,
   sizing: { perRun: number; concurrency: number },
 ): Promise<RunResult> {
@@ -69,7 +71,7 @@ async function rotateApproved(
   const continued = workflowInfo().continuedFromExecutionRunId !== undefined;
   if (continued) run.continueCard(input.cardMessageId);
   else {
-    const approved = await planAndApprove(input, run, gate, outcomes);
+    const approved = await planAndApprove(input, run, gate, ledger);
     if ('result' in approved) return approved.result;
     accounts = approved.accounts;
   }
@@ -83,7 +85,7 @@ async function rotateApproved(
   await run.setStage('running');
   let lastShown = Date.now();
   const show = async (force = false): Promise<void> => {
-    run.status.fleet = progressOf(outcomes, total);
+    run.status.fleet = ledger.progress(total);
     if (!force && Date.now() - lastShown < PROGRESS_EVERY_MS) return;
     lastShown = Date.now();
     await run.publish();
@@ -96,7 +98,7 @@ async function rotateApproved(
     accounts,
     context: child,
     ...sizing,
-    onOutcome: (o) => outcomes.push(o),
+    onOutcome: (o) => ledger.add(o),
     onTick: () => show(),
     tickMs: PROGRESS_EVERY_MS,
     ...(rotationId ? { rotationId } : {}),
@@ -104,18 +106,24 @@ async function rotateApproved(
   if (rest.length > 0) {
     await show(true);
     await condition(allHandlersFinished);
+    const { accounts: _all, groups: _groups, carried: _carried, tally: _tally, ...same } = input;
     return continueAsNew<(i: FleetRotateInput) => Promise<RunResult>>({
-      ...input,
-      accounts: rest,
-      carried: outcomes,
+      ...same,
+      ...(ledger.bounded ? { accounts: [], groups: groupAccounts(rest) } : { accounts: rest }),
+      ...ledger.carry(),
       ...(run.cardId ? { cardMessageId: run.cardId } : {}),
       ...(rotationId ? { rotationId } : {}),
     });
   }
-  run.status.fleet = progressOf(outcomes, total);
-  markFleetSteps(run, outcomes);
-  const summary = summarise(outcomes, total);
-  const finished = await run.finish({ outcome: summary.outcome, message: summary.message, fleet: outcomes });
+  run.status.fleet = ledger.progress(total);
+  markFleetSteps(run, ledger.counts);
+  const summary = ledger.summary(total);
+  const finished = await run.finish({
+    outcome: summary.outcome,
+    message: summary.message,
+    fleet: summary.fleet ?? [],
+    ...(summary.fleetCounts ? { fleetCounts: summary.fleetCounts } : {}),
+  });
   await run.say(summary.message);
   return finished;
 }
@@ -125,14 +133,14 @@ async function planAndApprove(
   input: FleetRotateInput,
   run: Run,
   gate: ApprovalGate,
-  outcomes: FleetOutcome[],
+  ledger: FleetLedger,
 ): Promise<{ accounts: AccountRef[] } | { result: RunResult }> {
   const valid: AccountRef[] = [];
   for (const raw of input.accounts) {
     try {
       valid.push(validateAccountRef(raw));
     } catch (error) {
-      outcomes.push({
+      ledger.add({
         account: raw,
         outcome: 'invalid',
         message: error instanceof ValidationError ? error.message : String(error),
@@ -150,7 +158,7 @@ async function planAndApprove(
       { summary: `Plan the rotation of ${valid.length} account(s)` },
       [
         {
-          accounts: valid,
+          ...(ledger.bounded ? { accounts: [], groups: groupAccounts(valid) } : { accounts: valid }),
           ...(input.selection ? { selection: input.selection } : {}),
           ...(recheck ? { recheck } : {}),
         },
@@ -168,12 +176,18 @@ async function planAndApprove(
   );
   run.setPlan(plan);
   const skipped = (): void => {
-    for (const s of skip) outcomes.push({ account: s.account, outcome: 'blocked', message: s.why });
+    for (const s of skip) ledger.add({ account: s.account, outcome: 'blocked', message: s.why });
   };
   if (plan.blockers.length) {
     skipped();
     return {
-      result: await run.finish({ outcome: 'blocked', message: blockedMessage(plan), plan, fleet: outcomes }),
+      result: await run.finish({
+        outcome: 'blocked',
+        message: blockedMessage(plan),
+        plan,
+        fleet: ledger.listed(),
+        ...(ledger.bounded ? { fleetCounts: { ...ledger.counts } } : {}),
+      }),
     };
   }
   const approval = await gate.approve(plan);
@@ -203,25 +217,13 @@ async function planAndApprove(
  * The plan's rotate and probe steps, marked from the accounts' outcomes (each account's run
  * rotated and probed its own account), so the finished card does not list them as still to do.
  */
-function markFleetSteps(run: Run, outcomes: FleetOutcome[]): void {
-  const counts = countOutcomes(outcomes);
+function markFleetSteps(run: Run, counts: Record<string, number>): void {
   const rotated = counts.succeeded ?? 0;
-  const failed = outcomes.filter((o) => o.outcome === 'failed').length;
+  const failed = counts.failed ?? 0;
   const detail = Object.entries(counts)
     .map(([k, n]) => `${n} ${k}`)
     .join(', ');
   run.recordStep('rotate', 'Rotate', failed ? 'failed' : 'done', detail);
   if (rotated > 0)
     run.recordStep('probe', 'Probe', 'done', `blob access allowed on ${rotated} rotated account(s)`);
-}
-
-/** The progress card's counts and rows: accounts that did not succeed first, then the latest. */
-function progressOf(outcomes: FleetOutcome[], total: number): FleetProgress {
-  const rows = [
-    ...outcomes.filter((o) => o.outcome !== 'succeeded'),
-    ...outcomes.filter((o) => o.outcome === 'succeeded').reverse(),
-  ]
-    .slice(0, PROGRESS_ROWS)
-    .map((o) => ({ name: o.account.name, outcome: o.outcome, message: o.message }));
-  return { total, counts: countOutcomes(outcomes), rows };
 }

@@ -6,6 +6,7 @@
 import { createHash } from 'node:crypto';
 import { ApplicationFailure } from '@temporalio/activity';
 import type { CmkActivities, FleetPlan } from '../../src/shared/activities';
+import { ungroupAccounts } from '../../src/shared/fleet-tally';
 import type { AzureDouble } from './azure-double';
 
 type Extras = Pick<
@@ -24,7 +25,8 @@ const notModelled = (name: string) => (): Promise<never> =>
 /** The extra activities over `double`. */
 export function extraActivities(double: AzureDouble): Extras {
   return {
-    inspectFleet: async ({ accounts, selection }): Promise<FleetPlan> => {
+    inspectFleet: async ({ accounts: listed, groups, selection }): Promise<FleetPlan> => {
+      const accounts = [...listed, ...ungroupAccounts(groups)];
       const skip: FleetPlan['skip'] = [];
       const rows: { name: string; detail: string; skip: boolean }[] = [];
       for (const ref of accounts) {

@@ -23,7 +23,7 @@ describe('fleet and scheduled rotation', () => {
     await stack.close();
   });
 
-  test('when a fleet of seven accounts is rotated two at a time in runs of three, then every account is rotated once and the summary lists each', async () => {
+  test('when a fleet of seven accounts is rotated two at a time in runs of three, then every account is rotated once and the summary counts each', async () => {
     const accounts = Array.from({ length: 7 }, () => stack.azure.addCmkAccount(name(), { pinned: true }));
     const conv = uniqueId('conv');
     const input: FleetRotateInput = {
@@ -41,8 +41,12 @@ describe('fleet and scheduled rotation', () => {
     const result = await resultOf(handle);
 
     assert.equal(result.outcome, 'succeeded', result.message);
-    assert.equal(result.fleet?.length, 7);
-    assert.deepEqual(new Set(result.fleet?.map((o) => o.account.name)), new Set(accounts.map((a) => a.name)));
+    assert.deepEqual(result.fleetCounts, { succeeded: 7 });
+    const names = new Set(accounts.map((a) => a.name));
+    assert.ok(
+      result.fleet?.every((o) => names.has(o.account.name) && o.outcome === 'succeeded'),
+      'the result names a sample of the rotated accounts (continue-as-new carried counts, not every outcome)',
+    );
     for (const a of accounts) {
       assert.equal(stack.azure.vaults.get(`kv-${a.name}`)!.keys.get('cmk-key')!.versions.length, 2, a.name);
     }
