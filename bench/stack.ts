@@ -143,7 +143,9 @@ export async function startWorkerProcess(
       namespace: 'default',
       taskQueue: { name: taskQueue },
     });
-    if ((description.pollers?.length ?? 0) > 0) break;
+    // This process's own poller (the SDK's identity is `<pid>@<host>`): a worker stopped just
+    // before on the same queue stays listed as a poller for a while.
+    if ((description.pollers ?? []).some((p) => p.identity?.startsWith(`${child.pid}@`))) break;
     if (Date.now() > deadline) throw new Error(`the worker did not poll within 120 s: ${errors}`);
     await new Promise((r) => setTimeout(r, 200));
   }

@@ -23,6 +23,7 @@ interface BenchArgs {
   p1Latency: 'azure' | 'none';
   p1Sequential: number | undefined;
   p2Approvers: number;
+  p2Single: number;
   p3Runs: number;
   p3HeapMiB: number | undefined;
   p4Runs: number;
@@ -38,7 +39,7 @@ function parseArgs(argv: string[]): BenchArgs {
       only.push(arg.toLowerCase() as BenchmarkId);
     else
       throw new Error(
-        `Unknown argument "${arg}". Use p1..p4 and --p1-accounts=N, --p1-concurrency=N, --p1-latency=azure|none, --p1-sequential=N, --p2-approvers=N, --p3-runs=N, --p3-heap-mib=N, --p4-runs=N.`,
+        `Unknown argument "${arg}". Use p1..p4 and --p1-accounts=N, --p1-concurrency=N, --p1-latency=azure|none, --p1-sequential=N, --p2-approvers=N, --p2-single=N, --p3-runs=N, --p3-heap-mib=N, --p4-runs=N.`,
       );
   }
   const int = (name: string, fallback: number): number => {
@@ -56,6 +57,7 @@ function parseArgs(argv: string[]): BenchArgs {
     p1Latency: latency(flags.get('p1-latency') ?? 'azure'),
     p1Sequential: flags.has('p1-sequential') ? int('p1-sequential', 1) : undefined,
     p2Approvers: int('p2-approvers', 50),
+    p2Single: int('p2-single', 20),
     p3Runs: int('p3-runs', 10_000),
     p3HeapMiB: flags.has('p3-heap-mib') ? int('p3-heap-mib', 1) : undefined,
     p4Runs: int('p4-runs', 5),
@@ -103,7 +105,8 @@ async function main(): Promise<void> {
             ...(args.p1Sequential ? { sequentialAccounts: args.p1Sequential } : {}),
           }),
         );
-      if (id === 'p2') report(await runP2(await temporal(), { approvers: args.p2Approvers }));
+      if (id === 'p2')
+        report(await runP2(await temporal(), { approvers: args.p2Approvers, singleClicks: args.p2Single }));
       if (id === 'p3')
         report(await runP3({ runs: args.p3Runs, ...(args.p3HeapMiB ? { heapMiB: args.p3HeapMiB } : {}) }));
       if (id === 'p4') report(await runP4(await temporal(), { runs: args.p4Runs }));
