@@ -22,7 +22,7 @@ import type { FleetRotateInput, RunResult } from '../src/shared/runbooks';
 import { signedDecision, signedStartOptions } from '../test/helpers/trust';
 import { check, progress, type BenchOutcome } from './report';
 import { rotateWithScript } from './p1-script';
-import { KEYS_PER_VAULT, seedFleet, type FleetAccount } from './p1-seed';
+import { KEYS_PER_VAULT, seedFleet, type FleetAccount, type FleetLayout } from './p1-seed';
 import { SCRATCH, startBenchAzure, startWorkerProcess, type BenchTemporal } from './stack';
 import { armStats, type ArmStats } from './p1-stats';
 
@@ -52,13 +52,16 @@ export const AZURE_LATENCY: LatencyRule[] = [
   { service: 'blob', ms: 30 },
 ];
 
-const REQUESTER: Person = { aadObjectId: '00000000-0000-4000-8000-00000000b101', name: 'Bench Fleet Owner' };
+export const REQUESTER: Person = {
+  aadObjectId: '00000000-0000-4000-8000-00000000b101',
+  name: 'Bench Fleet Owner',
+};
 /** Approves the fleet's one plan card at once: the approval is part of the run, the wait for a person is not measured. */
 const APPROVER: Person = {
   aadObjectId: '00000000-0000-4000-8000-00000000b102',
   name: 'Bench Fleet Approver',
 };
-const POLICY: ApprovalPolicy = {
+export const POLICY: ApprovalPolicy = {
   approvers: { fleetRotate: [APPROVER.aadObjectId] },
   quorum: {},
   deadline: '1h',
@@ -66,7 +69,7 @@ const POLICY: ApprovalPolicy = {
 };
 
 /** Waits for the fleet's plan card and approves it as the bench approver. */
-async function approveWhenAsked(handle: WorkflowHandle, tenantId: string): Promise<void> {
+export async function approveWhenAsked(handle: WorkflowHandle, tenantId: string): Promise<void> {
   for (;;) {
     const status = await handle.query(statusQuery);
     if (status.result) return;
@@ -81,10 +84,14 @@ async function approveWhenAsked(handle: WorkflowHandle, tenantId: string): Promi
 }
 
 /** Seeds the fleet into a state file that every way starts from. */
-async function seedFleetFile(count: number, stateFile: string): Promise<FleetAccount[]> {
+export async function seedFleetFile(
+  count: number,
+  stateFile: string,
+  layout: FleetLayout = {},
+): Promise<FleetAccount[]> {
   const local = await startBenchAzure({ throttling: false, stateFile });
   try {
-    return await seedFleet(local, count);
+    return await seedFleet(local, count, layout);
   } finally {
     await local.close();
   }

@@ -1,5 +1,5 @@
 /**
- * `npm run bench [-- p1 p2 p3 p4] [--p1-accounts=N] [--p3-runs=N] [--p4-runs=N] …`: the
+ * `npm run bench [-- p1 p2 p3 p4 p5] [--p1-accounts=N] [--p3-runs=N] [--p4-runs=N] …`: the
  * benchmarks against local processes only, one table each and a summary (target / reached /
  * met). Benchmarks check their own outcome and fail loudly when it is wrong.
  */
@@ -9,10 +9,11 @@ import { runP1 } from '../bench/p1-fleet';
 import { runP2 } from '../bench/p2-click-latency';
 import { runP3 } from '../bench/p3-waiting-runs';
 import { runP4 } from '../bench/p4-configure';
+import { runP5 } from '../bench/p5-large-fleet';
 import { printOutcome, printSummary, progress, type BenchOutcome, type SummaryRow } from '../bench/report';
 import { startTemporal, type BenchTemporal } from '../bench/stack';
 
-const BENCHMARKS = ['p1', 'p2', 'p3', 'p4'] as const;
+const BENCHMARKS = ['p1', 'p2', 'p3', 'p4', 'p5'] as const;
 type BenchmarkId = (typeof BENCHMARKS)[number];
 
 /** Parsed command line. */
@@ -27,6 +28,8 @@ interface BenchArgs {
   p3Runs: number;
   p3HeapMiB: number | undefined;
   p4Runs: number;
+  p5Accounts: number;
+  p5AccountsPerKey: number;
 }
 
 function parseArgs(argv: string[]): BenchArgs {
@@ -39,7 +42,7 @@ function parseArgs(argv: string[]): BenchArgs {
       only.push(arg.toLowerCase() as BenchmarkId);
     else
       throw new Error(
-        `Unknown argument "${arg}". Use p1..p4 and --p1-accounts=N, --p1-concurrency=N, --p1-latency=azure|none, --p1-sequential=N, --p2-approvers=N, --p2-single=N, --p3-runs=N, --p3-heap-mib=N, --p4-runs=N.`,
+        `Unknown argument "${arg}". Use p1..p5 and --p1-accounts=N, --p1-concurrency=N, --p1-latency=azure|none, --p1-sequential=N, --p2-approvers=N, --p2-single=N, --p3-runs=N, --p3-heap-mib=N, --p4-runs=N, --p5-accounts=N, --p5-accounts-per-key=N.`,
       );
   }
   const int = (name: string, fallback: number): number => {
@@ -61,6 +64,8 @@ function parseArgs(argv: string[]): BenchArgs {
     p3Runs: int('p3-runs', 10_000),
     p3HeapMiB: flags.has('p3-heap-mib') ? int('p3-heap-mib', 1) : undefined,
     p4Runs: int('p4-runs', 5),
+    p5Accounts: int('p5-accounts', 20_000),
+    p5AccountsPerKey: int('p5-accounts-per-key', 20),
   };
 }
 
@@ -110,6 +115,10 @@ async function main(): Promise<void> {
       if (id === 'p3')
         report(await runP3({ runs: args.p3Runs, ...(args.p3HeapMiB ? { heapMiB: args.p3HeapMiB } : {}) }));
       if (id === 'p4') report(await runP4(await temporal(), { runs: args.p4Runs }));
+      if (id === 'p5')
+        report(
+          await runP5(await temporal(), { accounts: args.p5Accounts, accountsPerKey: args.p5AccountsPerKey }),
+        );
       progress(`${id.toUpperCase()} done in ${((Date.now() - started) / 1000).toFixed(0)} s`);
     }
   } finally {
