@@ -1,5 +1,5 @@
 /**
- * `npm run bench [-- p1 p2 p3 p4 p5] [--p1-accounts=N] [--p3-runs=N] [--p4-runs=N] …`: the
+ * `npm run bench [-- p1 p2 p3 p4 p5 p6] [--p1-accounts=N] [--p3-runs=N] [--p4-runs=N] …`: the
  * benchmarks against local processes only, one table each and a summary (target / reached /
  * met). Benchmarks check their own outcome and fail loudly when it is wrong.
  */
@@ -10,10 +10,11 @@ import { runP2 } from '../bench/p2-click-latency';
 import { runP3 } from '../bench/p3-waiting-runs';
 import { runP4 } from '../bench/p4-configure';
 import { runP5 } from '../bench/p5-large-fleet';
+import { runP6 } from '../bench/p6-shared-budget';
 import { printOutcome, printSummary, progress, type BenchOutcome, type SummaryRow } from '../bench/report';
 import { startTemporal, type BenchTemporal } from '../bench/stack';
 
-const BENCHMARKS = ['p1', 'p2', 'p3', 'p4', 'p5'] as const;
+const BENCHMARKS = ['p1', 'p2', 'p3', 'p4', 'p5', 'p6'] as const;
 type BenchmarkId = (typeof BENCHMARKS)[number];
 
 /** Parsed command line. */
@@ -30,6 +31,8 @@ interface BenchArgs {
   p4Runs: number;
   p5Accounts: number;
   p5AccountsPerKey: number;
+  p6Writes: number;
+  p6Rate: number;
 }
 
 function parseArgs(argv: string[]): BenchArgs {
@@ -42,7 +45,7 @@ function parseArgs(argv: string[]): BenchArgs {
       only.push(arg.toLowerCase() as BenchmarkId);
     else
       throw new Error(
-        `Unknown argument "${arg}". Use p1..p5 and --p1-accounts=N, --p1-concurrency=N, --p1-latency=azure|none, --p1-sequential=N, --p2-approvers=N, --p2-single=N, --p3-runs=N, --p3-heap-mib=N, --p4-runs=N, --p5-accounts=N, --p5-accounts-per-key=N.`,
+        `Unknown argument "${arg}". Use p1..p6 and --p1-accounts=N, --p1-concurrency=N, --p1-latency=azure|none, --p1-sequential=N, --p2-approvers=N, --p2-single=N, --p3-runs=N, --p3-heap-mib=N, --p4-runs=N, --p5-accounts=N, --p5-accounts-per-key=N, --p6-writes=N, --p6-rate=N.`,
       );
   }
   const int = (name: string, fallback: number): number => {
@@ -66,6 +69,8 @@ function parseArgs(argv: string[]): BenchArgs {
     p4Runs: int('p4-runs', 5),
     p5Accounts: int('p5-accounts', 20_000),
     p5AccountsPerKey: int('p5-accounts-per-key', 20),
+    p6Writes: int('p6-writes', 300),
+    p6Rate: int('p6-rate', 10),
   };
 }
 
@@ -119,6 +124,7 @@ async function main(): Promise<void> {
         report(
           await runP5(await temporal(), { accounts: args.p5Accounts, accountsPerKey: args.p5AccountsPerKey }),
         );
+      if (id === 'p6') report(await runP6(await temporal(), { writes: args.p6Writes, rate: args.p6Rate }));
       progress(`${id.toUpperCase()} done in ${((Date.now() - started) / 1000).toFixed(0)} s`);
     }
   } finally {
