@@ -70,7 +70,7 @@ function parseArgs(argv: string[]): BenchArgs {
     p5Accounts: int('p5-accounts', 20_000),
     p5AccountsPerKey: int('p5-accounts-per-key', 20),
     p6Writes: int('p6-writes', 300),
-    p6Rate: int('p6-rate', 10),
+    p6Rate: int('p6-rate', 8),
   };
 }
 
