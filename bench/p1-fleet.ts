@@ -83,6 +83,25 @@ export async function approveWhenAsked(handle: WorkflowHandle, tenantId: string)
   }
 }
 
+/** The fleet's result, reporting its progress every `everyMs` meanwhile. */
+export async function fleetResult(
+  handle: WorkflowHandle,
+  label: string,
+  total: number,
+  everyMs: number,
+): Promise<RunResult> {
+  const ticker = setInterval(() => {
+    handle
+      .query(statusQuery)
+      .then((s) => {
+        const done = Object.values(s.fleet?.counts ?? {}).reduce((n, c) => n + c, 0);
+        progress(`${label} fleetRotate: ${done}/${total} accounts done`);
+      })
+      .catch(() => undefined);
+  }, everyMs);
+  return (await handle.result().finally(() => clearInterval(ticker))) as RunResult;
+}
+
 /** Seeds the fleet into a state file that every way starts from. */
 export async function seedFleetFile(
   count: number,
@@ -203,16 +222,7 @@ export async function runP1(temporal: BenchTemporal, options: P1Options): Promis
         });
         const handle = await temporal.client.workflow.start(workflowType, start);
         await approveWhenAsked(handle, local.tenantId);
-        const ticker = setInterval(() => {
-          handle
-            .query(statusQuery)
-            .then((s) => {
-              const done = Object.values(s.fleet?.counts ?? {}).reduce((n, c) => n + c, 0);
-              progress(`P1 fleetRotate: ${done}/${accounts.length} accounts done`);
-            })
-            .catch(() => undefined);
-        }, 10_000);
-        const result = (await handle.result().finally(() => clearInterval(ticker))) as RunResult;
+        const result = await fleetResult(handle, 'P1', accounts.length, 10_000);
         const succeeded = result.fleetCounts?.succeeded ?? 0;
         check(
           result.outcome !== 'succeeded' || succeeded === accounts.length,

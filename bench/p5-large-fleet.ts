@@ -16,7 +16,7 @@ import { statusQuery } from '../src/shared/approval';
 import { groupAccounts } from '../src/shared/fleet-tally';
 import type { FleetRotateInput, RunResult } from '../src/shared/runbooks';
 import { signedStartOptions } from '../test/helpers/trust';
-import { approveWhenAsked, POLICY, REQUESTER, seedFleetFile } from './p1-fleet';
+import { approveWhenAsked, fleetResult, POLICY, REQUESTER, seedFleetFile } from './p1-fleet';
 import { check, progress, type BenchOutcome } from './report';
 import { SCRATCH, startBenchAzure, startWorkerProcess, type BenchTemporal } from './stack';
 
@@ -92,16 +92,7 @@ export async function runP5(temporal: BenchTemporal, options: P5Options): Promis
     const t0 = performance.now();
     handle = await temporal.client.workflow.start(workflowType, start);
     await approveWhenAsked(handle, local.tenantId);
-    const ticker = setInterval(() => {
-      handle
-        .query(statusQuery)
-        .then((s) => {
-          const done = Object.values(s.fleet?.counts ?? {}).reduce((n, c) => n + c, 0);
-          progress(`P5 fleetRotate: ${done}/${fleet.length} accounts done`);
-        })
-        .catch(() => undefined);
-    }, 30_000);
-    result = (await handle.result().finally(() => clearInterval(ticker))) as RunResult;
+    result = await fleetResult(handle, 'P5', fleet.length, 30_000);
     wallMs = performance.now() - t0;
     statusBytes = Buffer.byteLength(JSON.stringify(await handle.query(statusQuery)));
     progress(`P5 fleetRotate: ${result.message}`);
