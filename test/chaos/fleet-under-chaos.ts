@@ -5,12 +5,12 @@
  * each account PATCHed once, and the progress and result name every account once.
  */
 import type { WorkflowHandle } from '@temporalio/client';
-import { statusQuery, type FleetProgress } from '../../src/shared/approval';
+import type { FleetProgress } from '../../src/shared/approval';
 import type { AccountRef } from '../../src/shared/accounts';
 import type { FleetOutcome, RunResult } from '../../src/shared/runbooks';
 import { PEOPLE, resultOf } from '../helpers/stack';
 import { decideAs } from '../helpers/trust';
-import type { KillHarness } from './kill-harness';
+import { statusOf, type KillHarness } from './kill-harness';
 import { hurryPendingActivities } from './support';
 
 /** What a fleet run ended with, as the suite compares it. */
@@ -109,7 +109,7 @@ export async function fleetInterrupted(
       continue;
     }
     if (status !== 'RUNNING') break;
-    const run = await handle.query(statusQuery);
+    const run = await statusOf(handle);
     if (run.stage === 'awaiting-approval' && run.approval.state === 'pending')
       await decideAs(handle, PEOPLE.alice, 'approve');
     if (interruptedAfter < 0) {
@@ -122,7 +122,7 @@ export async function fleetInterrupted(
     await new Promise((r) => setTimeout(r, 50));
   }
   const result = await resultOf(handle);
-  const progress = (await handle.query(statusQuery)).fleet;
+  const progress = (await statusOf(handle)).fleet;
   const newest = (a: AccountRef): boolean => {
     const k = fleet.keyOf.get(a.name)!;
     const versions = h.local.state.listKeyVersions(k.vault, k.key) as Array<{ key?: { kid?: string } }>;

@@ -7,7 +7,7 @@ import { randomUUID } from 'node:crypto';
 import type { Client, WorkflowHandle } from '@temporalio/client';
 import { startLocalAzure, type LocalAzure } from '../../src/local-azure';
 import type { AccountRef } from '../../src/shared/accounts';
-import { quorumFor, statusQuery } from '../../src/shared/approval';
+import { quorumFor, statusQuery, type RunStatus } from '../../src/shared/approval';
 import {
   DESTRUCTIVE_OPERATIONS,
   type ConfigureCmkInput,
@@ -45,6 +45,26 @@ export interface KillHarness {
   /** Successful writes of an operation (optionally on one host) in the request log. */
   okWrites(operation: string, host?: string): number;
   close(): Promise<void>;
+}
+
+/**
+ * The run's status query. Temporal refuses a query while the run's last workflow task failed or
+ * timed out (FAILED_PRECONDITION) until a worker completes the task again: with the 2 s task
+ * timeout the harness sets so a dead worker's task moves on quickly, a loaded machine can time
+ * out a live worker's task too. That refusal is waited out; one that lasts a minute (a task that
+ * keeps failing, e.g. nondeterminism) is not.
+ */
+export async function statusOf(handle: WorkflowHandle): Promise<RunStatus> {
+  const deadline = Date.now() + 60_000;
+  for (;;) {
+    try {
+      return await handle.query(statusQuery);
+    } catch (error) {
+      const refused = (error as { cause?: { code?: number } }).cause?.code === 9;
+      if (!refused || Date.now() > deadline) throw error;
+      await new Promise((r) => setTimeout(r, 100));
+    }
+  }
 }
 
 /** Where the harness's worker and client reach Temporal, when not the suite's shared dev server. */
@@ -95,7 +115,7 @@ export async function startKillHarness(server?: KillHarnessOptions): Promise<Kil
           await worker.start();
         }
       }
-      const run = await handle.query(statusQuery);
+      const run = await statusOf(handle);
       if (run.stage === 'awaiting-approval' && run.approval.state === 'pending') {
         const next = [PEOPLE.alice, PEOPLE.bob].find(
           (p) => !run.approval.decisions.some((d) => d.approverAadId === p.aadObjectId.toLowerCase()),
