@@ -146,6 +146,14 @@ export async function fleetInterrupted(
   return { got, want: fleetWanted(fleet.accounts.map((a) => a.name)), interruptedAfter, result };
 }
 
+/** A fleet outcome in one short line, for the suite's table. */
+export function showFleet(o: FleetChaosOutcome): string {
+  const counts = Object.entries(o.progress?.counts ?? {})
+    .map(([k, n]) => `${n} ${k}`)
+    .join(', ');
+  return `${o.outcome}; rotates ${o.rotatesPerKey.join('/')}; +versions ${o.newVersionsPerKey.join('/')}; PATCHes ${o.patchesPerAccount.join('/')}; ${o.onNewestVersion} on new; card ${counts} of ${o.progress?.total ?? '?'}`;
+}
+
 /** What every interrupted fleet must end with. */
 function fleetWanted(names: string[]): FleetChaosOutcome {
   const accounts = names.length;

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import { fleetInterrupted, hurryQueue } from './fleet-under-chaos';
+import { fleetInterrupted, hurryQueue, showFleet } from './fleet-under-chaos';
 import { startKillHarness, type KillHarness } from './kill-harness';
 import { printTable, type Row } from './support';
 
@@ -25,8 +25,8 @@ describe('fleetRotate with its worker SIGKILLed mid-way', () => {
     });
     rows.push({
       case: `killed after ${interruptedAfter} of 4 accounts`,
-      expected: JSON.stringify(want),
-      got: JSON.stringify(got),
+      expected: showFleet(want),
+      got: showFleet(got),
       pass: JSON.stringify(got) === JSON.stringify(want) && h.worker.kills - kills === 1,
     });
     assert.equal(h.worker.kills - kills, 1);

@@ -19,7 +19,7 @@ import type { InputByOperation } from '../../src/shared/start';
 import { PEOPLE } from '../helpers/stack';
 import { testDataConverter, uniqueId } from '../helpers/temporal';
 import { decideAs } from '../helpers/trust';
-import { fleetInterrupted } from './fleet-under-chaos';
+import { fleetInterrupted, showFleet } from './fleet-under-chaos';
 import { startKillHarness, statusOf, type KillHarness } from './kill-harness';
 import { accountState } from './kill-runbook';
 import { approvalsBefore, printTable, type Row } from './support';
@@ -173,8 +173,8 @@ describe('the Temporal server restarts in the middle of a destructive step', () 
     const { got, want, interruptedAfter, result } = await fleetInterrupted(h, restart);
     rows.push({
       case: `fleet, server restarted after ${interruptedAfter} of 4 accounts`,
-      expected: JSON.stringify(want),
-      got: JSON.stringify(got),
+      expected: showFleet(want),
+      got: showFleet(got),
       pass: JSON.stringify(got) === JSON.stringify(want),
     });
     assert.deepEqual(got, want, result.message);
