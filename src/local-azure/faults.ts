@@ -13,10 +13,22 @@ export interface RouteFault {
   /** Sent as Retry-After (seconds) on 429/503, so SDK clients retry. */
   retryAfterSeconds?: number;
   /**
-   * `lost`: the request is carried out, then the connection drops before the answer — a write
-   * Azure applied whose caller never heard so (`status` and `code` are then unused).
+   * How the connection fails instead of an error answer (`status` and `code` are then unused):
+   * - `lost`: the request is carried out, then the connection drops before the answer — a write
+   *   Azure applied whose caller never heard so.
+   * - `reset`: the connection is reset before the request reaches the service, which never
+   *   sees it (ECONNRESET at the client, as a front end or NAT dropping a connection gives; the
+   *   SDK's retry policy treats it as transient: core-rest-pipeline's `exponentialRetryStrategy`
+   *   retries ECONNRESET, ETIMEDOUT, ECONNREFUSED, ENOTFOUND and ESOCKETTIMEDOUT).
+   * - `late`: the request is carried out and its answer sent `delayMs` later — an answer slower
+   *   than the caller waits for. ARM lets a synchronous write take up to 60 s before it answers
+   *   (Azure Resource Manager async operations: "if the operation doesn't complete in 60 seconds
+   *   … returns 202"), and the SDK clients here set no per-request timeout, so what gives up is
+   *   the activity's start-to-close timeout; its retry runs while the late answer is in flight.
    */
-  answer?: 'lost';
+  answer?: 'lost' | 'reset' | 'late';
+  /** With `answer: 'late'`: how long the answer is held after the request was carried out. */
+  delayMs?: number;
 }
 
 /** Extra latency for requests to one service (and method): Azure is not equally fast everywhere. */
@@ -48,6 +60,10 @@ export interface FaultDecision {
   retryAfterSeconds?: number;
   /** Carry the request out, then drop the connection instead of answering. */
   answerLost?: boolean;
+  /** Reset the connection without carrying the request out. */
+  reset?: boolean;
+  /** Carry the request out and send its answer this many ms later. */
+  lateMs?: number;
 }
 
 /** Injected faults, changeable at run time via `set` and `reset` (or the admin endpoint). */
@@ -92,6 +108,8 @@ export class Faults {
         message: r.message ?? `Injected fault ${r.code}.`,
         ...(r.retryAfterSeconds !== undefined ? { retryAfterSeconds: r.retryAfterSeconds } : {}),
         ...(r.answer === 'lost' ? { answerLost: true } : {}),
+        ...(r.answer === 'reset' ? { reset: true } : {}),
+        ...(r.answer === 'late' ? { lateMs: r.delayMs ?? 60_000 } : {}),
       };
     }
     if (Math.random() < (this.settings.throttleRate ?? 0)) {

@@ -18,6 +18,10 @@ export interface RequestLogEntry {
   errorCode?: string;
   /** Carried out, but the answer was dropped by an injected fault. */
   answerLost?: boolean;
+  /** Never carried out: the connection was reset by an injected fault (status 0). */
+  connectionReset?: boolean;
+  /** Carried out, its answer held this long by an injected fault. */
+  answeredLateMs?: number;
 }
 
 /** A filter: every given field must match (operation and path also accept a RegExp). */

@@ -82,6 +82,8 @@ export function createRouter(
       operation: 'unknown',
     };
     let lost = false;
+    let reset = false;
+    let lateMs: number | undefined;
     try {
       deps.env.clock.runDue();
       const hostHeader = (req.headers.host ?? '').toLowerCase().replace(/:443$/, '');
@@ -97,9 +99,13 @@ export function createRouter(
         if (latency > 0) await new Promise((r) => setTimeout(r, latency));
         const decided = deps.faults.decide(ctx.method, path);
         lost = decided?.answerLost === true;
+        reset = decided?.reset === true;
+        lateMs = decided?.lateMs;
         if (lost) loseAnswer(ctx);
-        const fault = decided?.answerLost ? undefined : decided;
-        if (fault) {
+        if (lateMs !== undefined) answerLate(ctx, lateMs);
+        const fault = decided?.answerLost || lateMs !== undefined ? undefined : decided;
+        if (reset) res.socket?.destroy();
+        else if (fault) {
           const headers: Record<string, string> =
             fault.retryAfterSeconds !== undefined ? { 'retry-after': String(fault.retryAfterSeconds) } : {};
           if (service === 'keyvault')
@@ -123,11 +129,28 @@ export function createRouter(
       service,
       operation: ctx.operation,
       ...(ctx.claims ? { principalId: ctx.claims.oid } : {}),
-      status: ctx.status ?? res.statusCode,
+      status: reset ? 0 : (ctx.status ?? res.statusCode),
       ...(ctx.errorCode ? { errorCode: ctx.errorCode } : {}),
       ...(lost ? { answerLost: true } : {}),
+      ...(reset ? { connectionReset: true } : {}),
+      ...(lateMs !== undefined ? { answeredLateMs: lateMs } : {}),
     });
   };
+}
+
+/**
+ * The service carries the request out as usual; its answer leaves `ms` later (headers and body
+ * together), unless the caller has given up and closed the connection by then.
+ */
+function answerLate(ctx: Ctx, ms: number): void {
+  const res = ctx.res;
+  const end = res.end.bind(res) as (...args: unknown[]) => ServerResponse;
+  res.end = ((...args: unknown[]) => {
+    setTimeout(() => {
+      if (!res.socket?.destroyed) end(...args);
+    }, ms).unref();
+    return res;
+  }) as typeof res.end;
 }
 
 /**

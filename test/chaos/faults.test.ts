@@ -3,12 +3,14 @@ import { after, before, describe, test } from 'node:test';
 import type { AccountRef } from '../../src/shared/accounts';
 import type { RunContext, RunResult } from '../../src/shared/runbooks';
 import { LOCAL, PEOPLE, resultOf, startLocalStack, testPolicy, type LocalStack } from '../helpers/stack';
-import { decide, waitForApproval } from '../workflows/support';
-import { printTable, type Row } from './support';
+import { msToTs } from '@temporalio/common/lib/time';
+import { temporal } from '@temporalio/proto';
+import { armAccount, decide, waitForApproval } from '../workflows/support';
+import { eventually, printTable, type Row } from './support';
 
 const rows: Row[] = [];
 
-describe('the runbooks while 30 % of Azure calls fail with 429 or 503', () => {
+describe('the runbooks while Azure calls fail: 429/503, lost answers, reset connections, late answers, failed LRO polls', () => {
   let s: LocalStack;
 
   /** Configures the account's CMK with a key in `vault`, approved by Alice; its result. */
@@ -34,7 +36,7 @@ describe('the runbooks while 30 % of Azure calls fail with 429 or 503', () => {
   });
   after(async () => {
     await s?.close();
-    printTable('Chaos: 30 % of Azure calls answered 429 or 503', rows);
+    printTable('Chaos: Azure faults (429/503, lost, reset, late, LRO polls)', rows);
   });
 
   test('when 30 % of calls are throttled or fail, then every configure and rotation completes with one key version per step', async () => {
@@ -154,6 +156,190 @@ describe('the runbooks while 30 % of Azure calls fail with 429 or 503', () => {
         pass: after.outcome === 'succeeded' && after.lost === 4 && after.versions === 2,
       });
       assert.deepEqual(after, { outcome: 'succeeded', lost: 4, versions: 2 }, rotated.message);
+    } finally {
+      s.local.faults.reset();
+    }
+  });
+  /** Successful writes of an operation since `since` entries into the log, optionally on a path. */
+  const okWrites = (operation: string, since: number, path?: RegExp): number =>
+    s.local.requestLog
+      .entries()
+      .slice(since)
+      .filter(
+        (e) =>
+          e.operation === operation &&
+          e.status > 0 &&
+          e.status < 300 &&
+          (path === undefined || path.test(e.path)),
+      ).length;
+
+  test("when connections are reset before Azure sees the request (key create, role assignment PUT, account PATCH, the probe's blob read), then configure sends each again and every change exists once", async () => {
+    const account = s.newAccount('streset');
+    const vault = s.vaultName('kv-reset');
+    const context = { requester: PEOPLE.requester, policy: testPolicy({ alwaysApprove: ['configure'] }) };
+    const since = s.local.requestLog.entries().length;
+    const reset = { status: 0, code: 'ConnectionReset', answer: 'reset' as const, times: 1 };
+    s.local.faults.set({
+      routes: [
+        { ...reset, method: 'POST', pathPattern: '/keys/cmk-key/create$' },
+        { ...reset, method: 'PUT', pathPattern: '/providers/Microsoft\\.Authorization/roleAssignments/' },
+        { ...reset, method: 'PATCH', pathPattern: `/storageAccounts/${account.name}$` },
+        { ...reset, method: 'HEAD', pathPattern: '^/cmk-runbook/canary$' },
+      ],
+    });
+    try {
+      const result = await configureApproved(account, vault, context);
+      const arm = armAccount(s, account);
+      const got = {
+        outcome: result.outcome,
+        resets: s.local.requestLog
+          .entries()
+          .slice(since)
+          .filter((e) => e.connectionReset).length,
+        keyCreates: okWrites('keys.create', since),
+        versions: s.local.state.listKeyVersions(vault, 'cmk-key').length,
+        grants: s.local.state
+          .listRoleAssignments()
+          .filter((r) => JSON.stringify(r).includes(arm.identity?.principalId ?? 'none')).length,
+        keySource: arm.properties.encryption.keySource,
+      };
+      const want = {
+        outcome: 'succeeded',
+        resets: 4,
+        keyCreates: 1,
+        versions: 1,
+        grants: 1,
+        keySource: 'Microsoft.Keyvault',
+      };
+      rows.push({
+        case: 'configure, 4 connections reset before Azure saw them',
+        expected: JSON.stringify(want),
+        got: JSON.stringify(got),
+        pass: JSON.stringify(got) === JSON.stringify(want),
+      });
+      assert.deepEqual(got, want, result.message);
+    } finally {
+      s.local.faults.reset();
+    }
+  });
+
+  test("when the vault creation's status polls fail midway (three connections reset, past the SDK's two retries), then the activity's retry finds the vault its PUT made and configure makes one vault PUT", async () => {
+    const account = s.newAccount('stpoll');
+    const vault = s.vaultName('kv-poll');
+    const context = { requester: PEOPLE.requester, policy: testPolicy({ alwaysApprove: ['configure'] }) };
+    const since = s.local.requestLog.entries().length;
+    // The vault PUT answers 201 with Azure-AsyncOperation; the poller GETs operationResults.
+    s.local.faults.set({
+      routes: [
+        {
+          status: 0,
+          code: 'ConnectionReset',
+          answer: 'reset',
+          times: 3,
+          method: 'GET',
+          pathPattern: '/providers/Microsoft\\.KeyVault/locations/[^/]+/operationResults/',
+        },
+      ],
+    });
+    try {
+      const result = await configureApproved(account, vault, context);
+      const got = {
+        outcome: result.outcome,
+        pollsReset: s.local.requestLog
+          .entries()
+          .slice(since)
+          .filter((e) => e.connectionReset && /operationResults/.test(e.path)).length,
+        vaultPuts: okWrites('vaults.createOrUpdate', since, new RegExp(`/vaults/${vault}$`, 'i')),
+        versions: s.local.state.listKeyVersions(vault, 'cmk-key').length,
+        keySource: armAccount(s, account).properties.encryption.keySource,
+      };
+      const want = {
+        outcome: 'succeeded',
+        pollsReset: 3,
+        vaultPuts: 1,
+        versions: 1,
+        keySource: 'Microsoft.Keyvault',
+      };
+      rows.push({
+        case: "configure, the vault LRO's polls reset 3 times",
+        expected: JSON.stringify(want),
+        got: JSON.stringify(got),
+        pass: JSON.stringify(got) === JSON.stringify(want),
+      });
+      assert.deepEqual(got, want, result.message);
+    } finally {
+      s.local.faults.reset();
+    }
+  });
+
+  test("when disable's account PATCH is answered after its attempt timed out, then the retry reads the account, writes nothing more, and the run succeeds with one PATCH", async () => {
+    const account = s.newAccount('stlate');
+    const vault = s.vaultName('kv-late');
+    const context = { requester: PEOPLE.requester, policy: testPolicy({ alwaysApprove: ['configure'] }) };
+    const configured = await configureApproved(account, vault, context);
+    assert.equal(configured.outcome, 'succeeded', configured.message);
+    const since = s.local.requestLog.entries().length;
+    s.local.faults.set({
+      routes: [
+        {
+          status: 0,
+          code: 'Late',
+          answer: 'late',
+          delayMs: 8_000,
+          times: 1,
+          method: 'PATCH',
+          pathPattern: `/storageAccounts/${account.name}$`,
+        },
+      ],
+    });
+    try {
+      const handle = await s.start('disable', { account, ...context });
+      await waitForApproval(handle);
+      await decide(handle, PEOPLE.alice, 'approve');
+      // The worker waits on the answer with no timeout of the SDK's; what gives up is the
+      // attempt's start-to-close (2 minutes in production, 2 s here so the test is short).
+      const STARTED = temporal.api.enums.v1.PendingActivityState.PENDING_ACTIVITY_STATE_STARTED;
+      const pending = await eventually('disableCmk started', async () =>
+        ((await handle.describe()).raw.pendingActivities ?? []).find(
+          (a) => a.activityType?.name === 'disableCmk' && a.state === STARTED,
+        ),
+      );
+      await handle.client.workflowService.updateActivityOptions({
+        namespace: 'default',
+        execution: { workflowId: handle.workflowId, runId: (await handle.describe()).runId },
+        id: pending.activityId ?? '',
+        activityOptions: { startToCloseTimeout: msToTs('2s') },
+        updateMask: { paths: ['start_to_close_timeout'] },
+        identity: 'chaos-suite',
+      });
+      const result = await resultOf(handle);
+      const attempts = ((await handle.fetchHistory()).events ?? [])
+        .map((e) => e.activityTaskStartedEventAttributes?.attempt ?? 0)
+        .reduce((a, b) => Math.max(a, b), 0);
+      const got = {
+        outcome: result.outcome,
+        latePatches: s.local.requestLog
+          .entries()
+          .slice(since)
+          .filter((e) => e.answeredLateMs !== undefined).length,
+        patches: okWrites('storageAccounts.update', since),
+        retried: attempts >= 2,
+        keySource: armAccount(s, account).properties.encryption.keySource,
+      };
+      const want = {
+        outcome: 'succeeded',
+        latePatches: 1,
+        patches: 1,
+        retried: true,
+        keySource: 'Microsoft.Storage',
+      };
+      rows.push({
+        case: 'disable, the PATCH answered 8 s late (attempt timeout 2 s)',
+        expected: JSON.stringify(want),
+        got: JSON.stringify(got),
+        pass: JSON.stringify(got) === JSON.stringify(want),
+      });
+      assert.deepEqual(got, want, result.message);
     } finally {
       s.local.faults.reset();
     }

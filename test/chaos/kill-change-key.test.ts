@@ -10,4 +10,5 @@ describeKillSuite({
     pinVersion: false,
     ...h.context,
   }),
+  destructive: ['enableCmk'],
 });

@@ -4,4 +4,5 @@ describeKillSuite({
   name: 'disableCmk',
   operation: 'disable',
   input: (h, account) => ({ account, ...h.context }),
+  destructive: ['disableCmk'],
 });

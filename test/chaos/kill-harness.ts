@@ -7,8 +7,14 @@ import { randomUUID } from 'node:crypto';
 import type { Client, WorkflowHandle } from '@temporalio/client';
 import { startLocalAzure, type LocalAzure } from '../../src/local-azure';
 import type { AccountRef } from '../../src/shared/accounts';
-import { statusQuery } from '../../src/shared/approval';
-import type { ConfigureCmkInput, Operation, RunContext, RunResult } from '../../src/shared/runbooks';
+import { quorumFor, statusQuery, type RunStatus } from '../../src/shared/approval';
+import {
+  DESTRUCTIVE_OPERATIONS,
+  type ConfigureCmkInput,
+  type Operation,
+  type RunContext,
+  type RunResult,
+} from '../../src/shared/runbooks';
 import type { InputByOperation } from '../../src/shared/start';
 import { LOCAL, PEOPLE, resultOf, testPolicy } from '../helpers/stack';
 import { testEnv, uniqueId } from '../helpers/temporal';
@@ -27,29 +33,62 @@ export interface KillHarness {
   client: Client;
   worker: ChildWorker;
   context: RunContext;
+  taskQueue: string;
   start<O extends Operation>(operation: O, input: InputByOperation[O]): Promise<WorkflowHandle>;
   newAccount(): AccountRef;
   vaultName(): string;
   configureInput(account: AccountRef, vault: string): ConfigureCmkInput;
   /** Runs to the end, approving when asked, killing the worker once after `killAfter` Azure activities. */
   drive(handle: WorkflowHandle, killAfter?: number): Promise<{ result: RunResult; at?: string }>;
+  /** Approvals the worker's policy asks of an operation (two for the destructive ones). */
+  quorum(operation: Operation): number;
   /** Successful writes of an operation (optionally on one host) in the request log. */
   okWrites(operation: string, host?: string): number;
   close(): Promise<void>;
 }
 
+/**
+ * The run's status query. Temporal refuses a query while the run's last workflow task failed or
+ * timed out (FAILED_PRECONDITION) until a worker completes the task again: with the 2 s task
+ * timeout the harness sets so a dead worker's task moves on quickly, a loaded machine can time
+ * out a live worker's task too. That refusal is waited out; one that lasts a minute (a task that
+ * keeps failing, e.g. nondeterminism) is not.
+ */
+export async function statusOf(handle: WorkflowHandle): Promise<RunStatus> {
+  const deadline = Date.now() + 60_000;
+  for (;;) {
+    try {
+      return await handle.query(statusQuery);
+    } catch (error) {
+      const refused = (error as { cause?: { code?: number } }).cause?.code === 9;
+      if (!refused || Date.now() > deadline) throw error;
+      await new Promise((r) => setTimeout(r, 100));
+    }
+  }
+}
+
+/** Where the harness's worker and client reach Temporal, when not the suite's shared dev server. */
+export interface KillHarnessOptions {
+  temporalAddress: string;
+  client: Client;
+}
+
 /** Starts the local Azure and a killable worker on a fresh task queue. */
-export async function startKillHarness(): Promise<KillHarness> {
+export async function startKillHarness(server?: KillHarnessOptions): Promise<KillHarness> {
   const local = await startLocalAzure({
     throttling: false,
     roleAssignmentPropagationMs: 100,
     revocationPropagationMs: 50,
     dataDir: `.data/test/local-azure-chaos-${randomUUID().slice(0, 8)}`,
   });
-  const address = await temporalAddress();
-  const client = (await testEnv()).client;
+  const address = server?.temporalAddress ?? (await temporalAddress());
+  const client = server?.client ?? (await testEnv()).client;
   const taskQueue = uniqueId('tq-chaos-kill');
-  const policy = testPolicy({ alwaysApprove: ['configure'] });
+  // Destructive writes wait for two approvers, so "approved" in history means a quorum, not a click.
+  const policy = testPolicy({
+    alwaysApprove: ['configure'],
+    quorum: Object.fromEntries(DESTRUCTIVE_OPERATIONS.map((o) => [o, 2])),
+  });
   const worker = await startChildWorker({
     temporalAddress: address,
     taskQueue,
@@ -63,7 +102,6 @@ export async function startKillHarness(): Promise<KillHarness> {
     killAfter?: number,
   ): Promise<{ result: RunResult; at?: string }> {
     let at: string | undefined;
-    let approved = false;
     if (killAfter !== undefined) worker.hold((await handle.describe()).runId, killAfter);
     for (;;) {
       const { status } = await handle.describe();
@@ -77,9 +115,12 @@ export async function startKillHarness(): Promise<KillHarness> {
           await worker.start();
         }
       }
-      if (!approved && (await handle.query(statusQuery)).stage === 'awaiting-approval') {
-        await decideAs(handle, PEOPLE.alice, 'approve');
-        approved = true;
+      const run = await statusOf(handle);
+      if (run.stage === 'awaiting-approval' && run.approval.state === 'pending') {
+        const next = [PEOPLE.alice, PEOPLE.bob].find(
+          (p) => !run.approval.decisions.some((d) => d.approverAadId === p.aadObjectId.toLowerCase()),
+        );
+        if (next) await decideAs(handle, next, 'approve');
       }
       await new Promise((r) => setTimeout(r, 20));
     }
@@ -91,6 +132,7 @@ export async function startKillHarness(): Promise<KillHarness> {
     client,
     worker,
     context,
+    taskQueue,
     start(operation, input) {
       // A workflow task the dead worker held is handed on after this, not after the 10 s default.
       return startSigned(client, operation, input, taskQueue, { workflowTaskTimeout: '2s' });
@@ -114,6 +156,7 @@ export async function startKillHarness(): Promise<KillHarness> {
       ...context,
     }),
     drive,
+    quorum: (operation) => quorumFor(policy, operation),
     okWrites: (operation, host) =>
       local.requestLog
         .writes({ operation })
@@ -122,7 +165,7 @@ export async function startKillHarness(): Promise<KillHarness> {
     async close() {
       await worker.close();
       await local.close();
-      await releaseTemporal();
+      if (!server) await releaseTemporal();
     },
   };
 }

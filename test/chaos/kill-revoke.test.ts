@@ -4,4 +4,5 @@ describeKillSuite({
   name: 'revokeAccess --disable-key',
   operation: 'revoke',
   input: (h, account) => ({ account, disableKey: true, ...h.context }),
+  destructive: ['revokeAccess', 'disableKeyVersion'],
 });

@@ -12,14 +12,21 @@ import type { AccountRef } from '../../src/shared/accounts';
 import type { Operation } from '../../src/shared/runbooks';
 import type { InputByOperation } from '../../src/shared/start';
 import { startKillHarness, type KillHarness } from './kill-harness';
-import { completedAzureActivities, printTable, type Row } from './support';
+import { approvalsBefore, completedAzureActivities, printTable, type Row } from './support';
 
 /** What one runbook's suite says about its runs. */
 export interface RunbookUnderKill<O extends Operation> {
   operation: O;
-  input(account: AccountRef, vault: string): InputByOperation[O];
+  input(h: KillHarness, account: AccountRef, vault: string): InputByOperation[O];
   /** The account's state after the run, as the local Azure holds it (compared with the clean run). */
   state(h: KillHarness, account: AccountRef, vault: string): Record<string, unknown>;
+  /** What runs (unkilled) after configure and before the runbook, e.g. the revoke a restore undoes. */
+  prepare?(h: KillHarness, account: AccountRef, vault: string): Promise<void>;
+  /**
+   * The activities that make this runbook's destructive writes: each must be scheduled only after
+   * the operation's quorum of approvers approved, as the run's history records it.
+   */
+  destructive?: readonly string[];
 }
 
 /** Successful writes per operation, counted from the request log. */
@@ -41,21 +48,31 @@ function delta(after: Map<string, number>, before: Map<string, number>): Record<
   return out;
 }
 
-/** Runs the clean case and then one case per boundary, pushing a row per case; asserts each. */
+/**
+ * Runs the clean case and then one case per boundary, pushing a row per case; asserts each.
+ * Boundaries are shared out among the lanes, each a harness of its own (local Azure, worker,
+ * task queue), so a kill in one lane never touches another lane's run or request log.
+ */
 export async function killAtEveryBoundary<O extends Operation>(
-  h: KillHarness,
+  lanes: readonly KillHarness[],
   runbook: RunbookUnderKill<O>,
   rows: Row[],
 ): Promise<void> {
-  const once = async (killAfter?: number) => {
+  const once = async (h: KillHarness, killAfter?: number) => {
     const account = h.newAccount();
     const vault = h.vaultName();
     const configured = await h.drive(await h.start('configure', h.configureInput(account, vault)));
     assert.equal(configured.result.outcome, 'succeeded', configured.result.message);
+    await runbook.prepare?.(h, account, vault);
     const before = writeCounts(h);
     const kills = h.worker.kills;
-    const handle = await h.start(runbook.operation, runbook.input(account, vault));
+    const handle = await h.start(runbook.operation, runbook.input(h, account, vault));
     const { result, at } = await h.drive(handle, killAfter);
+    for (const gate of await approvalsBefore(handle, runbook.destructive ?? []))
+      assert.ok(
+        gate.approvers.length >= h.quorum(runbook.operation),
+        `${gate.activity} was scheduled after ${gate.approvers.length} approval(s) in history, below the quorum of ${h.quorum(runbook.operation)}`,
+      );
     return {
       handle,
       at,
@@ -68,7 +85,7 @@ export async function killAtEveryBoundary<O extends Operation>(
       },
     };
   };
-  const clean = await once();
+  const clean = await once(lanes[0]!);
   assert.ok(Object.keys(clean.got.writes).length > 0, `a clean ${runbook.operation} wrote nothing`);
   const boundaries = await completedAzureActivities(clean.handle);
   const show = (g: typeof clean.got): string =>
@@ -76,17 +93,23 @@ export async function killAtEveryBoundary<O extends Operation>(
       .map(([op, n]) => `${op}×${n}`)
       .join(' ')}`;
   rows.push({ case: 'no kill', expected: '-', got: show(clean.got), pass: true });
-  for (let k = 1; k <= boundaries.length; k++) {
-    const run = await once(k);
-    const want = { ...clean.got, kills: 1 };
+  const want = { ...clean.got, kills: 1 };
+  const queue = boundaries.map((_, i) => i + 1);
+  const cases = new Map<number, Awaited<ReturnType<typeof once>>>();
+  await Promise.all(
+    lanes.map(async (h) => {
+      for (let k = queue.shift(); k !== undefined; k = queue.shift()) cases.set(k, await once(h, k));
+    }),
+  );
+  for (const [k, run] of [...cases].sort(([a], [b]) => a - b))
     rows.push({
       case: `killed after #${k} ${run.at ?? '(run ended first)'}`,
       expected: show(want),
       got: show(run.got),
       pass: JSON.stringify(run.got) === JSON.stringify(want),
     });
+  for (const [k, run] of [...cases].sort(([a], [b]) => a - b))
     assert.deepEqual(run.got, want, `${runbook.operation} killed after #${k} ${run.at}: ${run.message}`);
-  }
 }
 
 interface ArmAccount {
@@ -114,33 +137,36 @@ export function accountState(h: KillHarness, account: AccountRef, vault: string)
   };
 }
 
-/** One runbook's kill suite: a describe block with its harness and closing table. */
+/** Lanes a kill suite runs its boundaries on (CMK_CHAOS_LANES, default 2). */
+export function chaosLanes(): number {
+  const n = Number(process.env.CMK_CHAOS_LANES ?? 2);
+  return Number.isInteger(n) && n >= 1 ? n : 2;
+}
+
+/** One runbook's kill suite: a describe block with its harnesses and closing table. */
 export function describeKillSuite<O extends Operation>(suite: {
   name: string;
   operation: O;
   input: (h: KillHarness, account: AccountRef, vault: string) => InputByOperation[O];
+  prepare?: (h: KillHarness, account: AccountRef, vault: string) => Promise<void>;
+  destructive?: readonly string[];
 }): void {
   const rows: Row[] = [];
   describe(`${suite.name} with its worker SIGKILLed at every activity boundary`, () => {
-    let h: KillHarness;
+    const lanes: KillHarness[] = [];
     before(async () => {
-      h = await startKillHarness();
+      for (let i = 0; i < chaosLanes(); i++) lanes.push(await startKillHarness());
     });
     after(async () => {
-      await h?.close();
+      for (const h of lanes) await h.close();
       printTable(`Chaos: ${suite.name}, worker SIGKILLed after each Azure activity`, rows);
     });
 
-    test(`when the worker dies after each activity of ${suite.name}, then the run ends as an unkilled one does, with the same Azure state and every write made exactly once`, async () => {
-      await killAtEveryBoundary(
-        h,
-        {
-          operation: suite.operation,
-          input: (account, vault) => suite.input(h, account, vault),
-          state: accountState,
-        },
-        rows,
-      );
+    const gated = suite.destructive?.length
+      ? ` and each destructive write (${suite.destructive.join(', ')}) scheduled only after the quorum's approvals in history`
+      : '';
+    test(`when the worker dies after each activity of ${suite.name}, then the run ends as an unkilled one does, with the same Azure state and every write made exactly once${gated}`, async () => {
+      await killAtEveryBoundary(lanes, { ...suite, state: accountState }, rows);
     });
   });
 }

@@ -9,6 +9,8 @@ import path from 'node:path';
 import type { Client, WorkflowHandle } from '@temporalio/client';
 import { msToTs } from '@temporalio/common/lib/time';
 import { temporal } from '@temporalio/proto';
+import type { DecideInput } from '../../src/shared/approval';
+import { openPayload } from '../helpers/codec';
 import { workflowBundle } from '../helpers/temporal';
 
 const ROOT = path.resolve(__dirname, '../..');
@@ -38,6 +40,13 @@ export interface ChildWorker {
    * activity, until it is killed (see worker-process.ts).
    */
   hold(runId: string, n: number): void;
+  /**
+   * Tells the polling worker to hold the answer of the run's next `activityType` activity once
+   * it has done its work against Azure; resolves when the worker is holding it.
+   */
+  holdIn(runId: string, activityType: string): Promise<void>;
+  /** Lets a held answer go to Temporal. */
+  release(runId: string): void;
   /** How many times a worker was killed. */
   readonly kills: number;
   /** Kills every process this made. */
@@ -127,6 +136,15 @@ export async function startChildWorker(options: ChildWorkerOptions): Promise<Chi
     hold(runId, n) {
       active?.child.stdin?.write(`hold ${runId} ${n}\n`);
     },
+    async holdIn(runId, activityType) {
+      const p = active!;
+      const held = waitFor(p.child, `held ${activityType}`, () => 'while holding');
+      p.child.stdin?.write(`hold-in ${runId} ${activityType}\n`);
+      await held;
+    },
+    release(runId) {
+      active?.child.stdin?.write(`release ${runId}\n`);
+    },
     async close() {
       for (const p of [active, ...spares]) await killProc(p);
     },
@@ -145,6 +163,43 @@ export async function completedActivities(handle: WorkflowHandle): Promise<strin
       done.push(types.get(String(e.activityTaskCompletedEventAttributes?.scheduledEventId)) ?? '');
   }
   return done;
+}
+
+/** Who had approved (distinct approvers, accepted and completed `decide` updates) when an activity was scheduled. */
+export interface GateInHistory {
+  activity: string;
+  approvers: string[];
+}
+
+/**
+ * For every scheduled activity of the given types, the approvers whose approval the run had
+ * accepted before it, read from the run's history (the decisions' sealed payloads opened).
+ */
+export async function approvalsBefore(
+  handle: WorkflowHandle,
+  types: readonly string[],
+): Promise<GateInHistory[]> {
+  if (!types.length) return [];
+  const events = (await handle.fetchHistory()).events ?? [];
+  const asked = new Map<string, DecideInput>();
+  const approvers = new Set<string>();
+  const gates: GateInHistory[] = [];
+  for (const e of events) {
+    const accepted = e.workflowExecutionUpdateAcceptedEventAttributes?.acceptedRequest;
+    if (accepted?.input?.name === 'decide' && accepted.input.args?.payloads?.[0])
+      asked.set(
+        accepted.meta?.updateId ?? '',
+        await openPayload<DecideInput>(accepted.input.args.payloads[0]),
+      );
+    const completed = e.workflowExecutionUpdateCompletedEventAttributes;
+    if (completed?.outcome?.success) {
+      const decision = asked.get(completed.meta?.updateId ?? '');
+      if (decision?.verdict === 'approve') approvers.add(decision.approverAadId);
+    }
+    const type = e.activityTaskScheduledEventAttributes?.activityType?.name ?? '';
+    if (types.includes(type)) gates.push({ activity: type, approvers: [...approvers] });
+  }
+  return gates;
 }
 
 /** Completed activities that act on Azure (chat left out): the boundaries the suite kills at. */

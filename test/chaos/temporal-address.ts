@@ -21,5 +21,7 @@ export function temporalAddress(): Promise<string> {
 
 /** Stops the server {@link temporalAddress} started for a file run alone (no-op otherwise). */
 export async function releaseTemporal(): Promise<void> {
-  await (await own)?.stop();
+  const server = own;
+  own = undefined;
+  await (await server)?.stop();
 }

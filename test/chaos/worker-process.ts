@@ -43,6 +43,18 @@ const completed = new Map<string, number>();
 const holding = (runId: string): boolean =>
   holds.has(runId) && (completed.get(runId) ?? 0) >= holds.get(runId)!;
 
+/**
+ * `hold-in <runId> <activityType>`: that activity of the run does its work against Azure, then
+ * its answer waits here (the worker prints `held <activityType>`) until `release <runId>` comes:
+ * the middle of a step, where Azure has changed and Temporal has not heard so yet.
+ */
+const holdsIn = new Map<string, string>();
+const releases = new Map<string, () => void>();
+const released = (runId: string): Promise<void> =>
+  new Promise((resolve) => {
+    releases.set(runId, resolve);
+  });
+
 const holdAtBoundary: ActivityInterceptorsFactory = (ctx: Context) => ({
   inbound: {
     async execute(input, next) {
@@ -50,6 +62,12 @@ const holdAtBoundary: ActivityInterceptorsFactory = (ctx: Context) => ({
       const runId = ctx.info.workflowExecution?.runId ?? '';
       if (holding(runId)) await new Promise(() => undefined);
       const result = await next(input);
+      if (holdsIn.get(runId) === ctx.info.activityType) {
+        holdsIn.delete(runId);
+        const go = released(runId);
+        process.stdout.write(`held ${ctx.info.activityType}\n`);
+        await go;
+      }
       if (!CHAT_ACTIVITIES.includes(ctx.info.activityType))
         completed.set(runId, (completed.get(runId) ?? 0) + 1);
       return result;
@@ -100,8 +118,10 @@ async function main(): Promise<void> {
   lines.once('close', () => process.exit(1));
   while ((await once(lines, 'line'))[0] !== 'go');
   lines.on('line', (line: string) => {
-    const [verb, runId, n] = line.split(' ');
-    if (verb === 'hold' && runId && n) holds.set(runId, Number(n));
+    const [verb, runId, arg] = line.split(' ');
+    if (verb === 'hold' && runId && arg) holds.set(runId, Number(arg));
+    if (verb === 'hold-in' && runId && arg) holdsIn.set(runId, arg);
+    if (verb === 'release' && runId) releases.get(runId)?.();
   });
   const running = worker.run();
   process.stdout.write('polling\n');
