@@ -8,7 +8,7 @@ export { changeKey } from './change-key';
 export { revokeAccess } from './revoke-access';
 export { disableCmk } from './disable-cmk';
 export { setRotationPolicy } from './set-rotation-policy';
-export { scheduledRotation } from './scheduled-rotation';
+export { keyRotationTurn, scheduledRotation } from './scheduled-rotation';
 export { fleetRotate } from './fleet-rotate';
 export { updateKeyVersion } from './update-version';
 export { restoreAccess } from './restore-access';

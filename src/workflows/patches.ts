@@ -36,4 +36,9 @@ export const PATCHES = {
    * number of outcomes (with counts): every payload stays small however large the fleet.
    */
   boundedFleet: 'bounded-fleet',
+  /**
+   * Scheduled rotations of accounts that share a key take turns on it (a child under the key's
+   * workflow id) and adopt a version made within their period: one rotation of the key per period.
+   */
+  keyOncePerPeriod: 'key-once-per-period',
 } as const;

@@ -4,6 +4,7 @@
  */
 import { workflowInfo } from '@temporalio/workflow';
 import { parseDurationMs } from '../shared/duration';
+import { ValidationError } from '../shared/names';
 import type { RotateKeyInput, RunResult } from '../shared/runbooks';
 import { describeEncryption, summaryLine } from '../shared/status';
 import { azureLong } from './proxies';
@@ -20,7 +21,10 @@ export async function rotateKey(input: RotateKeyInput): Promise<RunResult> {
     operation: 'rotate',
     input,
     summary: summaryLine('rotate', input.account),
-    validate: () => void parseDurationMs(input.confirmWithin ?? DEFAULT_CONFIRM_WITHIN, 'confirmWithin'),
+    validate: () => {
+      parseDurationMs(input.confirmWithin ?? DEFAULT_CONFIRM_WITHIN, 'confirmWithin');
+      adoptSinceMs(input.adoptSince);
+    },
     request: { operation: 'rotate' },
     change: async (run, plan) => {
       const account = run.account;
@@ -34,6 +38,7 @@ export async function rotateKey(input: RotateKeyInput): Promise<RunResult> {
               account,
               runId: workflowInfo().runId,
               ...(input.rotationId ? { rotationId: input.rotationId } : {}),
+              ...(input.adoptSince ? { adoptCreatedAfterMs: adoptSinceMs(input.adoptSince) } : {}),
               confirmWithinMs,
             },
           ]),
@@ -53,14 +58,25 @@ export async function rotateKey(input: RotateKeyInput): Promise<RunResult> {
         rotation.accountState === 'pending'
           ? ' Azure picks up the new version within 24 hours (versionless).'
           : '';
+      const done = rotation.adopted
+        ? `Moved ${account.name} to version ${rotation.newVersion}, which this period's rotation of its key already made (the key was not rotated again)`
+        : `Rotated ${account.name}'s key to version ${rotation.newVersion}`;
       return {
         outcome: probe.state === 'allowed' ? 'succeeded' : 'failed',
         message:
           probe.state === 'allowed'
-            ? `Rotated ${account.name}'s key to version ${rotation.newVersion}; ${describeEncryption(rotation.encryption)}.${pending}`
+            ? `${done}; ${describeEncryption(rotation.encryption)}.${pending}`
             : `Rotated to ${rotation.newVersion}, but blob access is denied (${probe.errorCode ?? 'unknown'}); check the key's access.`,
         encryption: rotation.encryption,
       };
     },
   });
+}
+
+/** `adoptSince` in ms since the epoch; a clear error for a time that does not parse. */
+function adoptSinceMs(adoptSince: string | undefined): number | undefined {
+  if (adoptSince === undefined) return undefined;
+  const ms = typeof adoptSince === 'string' ? Date.parse(adoptSince) : NaN;
+  if (!Number.isFinite(ms)) throw new ValidationError('adoptSince', 'an ISO 8601 time', adoptSince);
+  return ms;
 }
