@@ -27,7 +27,7 @@ export type OperationRequest =
       /** Absent: keep the account's current mode (pinned stays pinned, to the new key's version). */
       pinVersion?: boolean;
     }
-  | { operation: 'revoke'; disableKey: boolean }
+  | { operation: 'revoke'; disableKey: boolean; confirmWithin?: string }
   | { operation: 'disable' }
   | { operation: 'updateVersion'; target: VersionTarget }
   | { operation: 'restoreAccess' }
