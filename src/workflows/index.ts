@@ -13,3 +13,4 @@ export { fleetRotate } from './fleet-rotate';
 export { updateKeyVersion } from './update-version';
 export { restoreAccess } from './restore-access';
 export { planOperation } from './plan-operation';
+export { versionlessPickup } from './versionless-pickup';

@@ -41,4 +41,9 @@ export const PATCHES = {
    * workflow id) and adopt a version made within their period: one rotation of the key per period.
    */
   keyOncePerPeriod: 'key-once-per-period',
+  /**
+   * A rotation that leaves a versionless account pending starts a follow-up that confirms, past
+   * Azure's daily check, that Azure moved the account to the new version (or raises it).
+   */
+  versionlessPickup: 'versionless-pickup',
 } as const;

@@ -2,7 +2,13 @@
  * `rotateKey`: a new key version; pinned accounts are moved to it, versionless accounts are
  * confirmed (or reported pending until Azure's daily check), then blob access is probed.
  */
-import { workflowInfo } from '@temporalio/workflow';
+import { ParentClosePolicy, patched, startChild, workflowInfo } from '@temporalio/workflow';
+import type { RotationResult } from '../shared/activities';
+import { searchAttributesFor } from '../shared/start';
+import { childSearchAttributes } from './children';
+import { PATCHES } from './patches';
+import type { Run } from './run';
+import { VERSIONLESS_CHECK_AFTER, versionlessPickup } from './versionless-pickup';
 import { parseDurationMs } from '../shared/duration';
 import { ValidationError } from '../shared/names';
 import type { RotateKeyInput, RunResult } from '../shared/runbooks';
@@ -54,10 +60,16 @@ export async function rotateKey(input: RotateKeyInput): Promise<RunResult> {
           ]),
         (p) => `blob access ${p.state}`,
       );
-      const pending =
+      let pending =
         rotation.accountState === 'pending'
           ? ' Azure picks up the new version within 24 hours (versionless).'
           : '';
+      // Asked on every rotation, not only a versionless one, so each new run records its rules.
+      const followsUp = patched(PATCHES.versionlessPickup);
+      if (followsUp && rotation.accountState === 'pending' && probe.state === 'allowed') {
+        const followUp = await startVersionlessPickup(run, rotation, input.quiet === true);
+        pending = ` Azure picks up the new version within 24 hours (versionless); follow-up ${followUp} confirms it after ${VERSIONLESS_CHECK_AFTER}.`;
+      }
       const done = rotation.adopted
         ? `Moved ${account.name} to version ${rotation.newVersion}, which this period's rotation of its key already made (the key was not rotated again)`
         : `Rotated ${account.name}'s key to version ${rotation.newVersion}`;
@@ -79,4 +91,35 @@ function adoptSinceMs(adoptSince: string | undefined): number | undefined {
   const ms = typeof adoptSince === 'string' ? Date.parse(adoptSince) : NaN;
   if (!Number.isFinite(ms)) throw new ValidationError('adoptSince', 'an ISO 8601 time', adoptSince);
   return ms;
+}
+
+/**
+ * Starts the follow-up that confirms, past Azure's daily check, that a versionless account moved
+ * to the new version; it outlives this run (abandoned, not cancelled, when the run ends) so the
+ * account is not held for a day. Returns its workflow id.
+ */
+async function startVersionlessPickup(run: Run, rotation: RotationResult, quiet: boolean): Promise<string> {
+  const account = run.account;
+  const workflowId = `${workflowInfo().workflowId}/versionless-pickup/${rotation.newVersion}`;
+  // A fleet's child is quiet in chat: its follow-up reports in Temporal only.
+  const conversation = quiet ? undefined : run.context.conversation;
+  const messageId = run.cardId;
+  await startChild(versionlessPickup, {
+    workflowId,
+    parentClosePolicy: ParentClosePolicy.ABANDON,
+    args: [
+      {
+        account,
+        newVersion: rotation.newVersion,
+        ...(rotation.previousVersion ? { previousVersion: rotation.previousVersion } : {}),
+        ...(conversation ? { conversation } : {}),
+        ...(conversation && messageId ? { card: { messageId, status: run.status } } : {}),
+      },
+    ],
+    typedSearchAttributes: childSearchAttributes(
+      searchAttributesFor('rotate', account, run.context.requester),
+    ),
+    staticSummary: `${summaryLine('rotate', account)} · versionless pickup check after Azure's daily check`,
+  });
+  return workflowId;
 }
