@@ -5,7 +5,8 @@
  * them (signed, on a worker that holds the policy). Run with `npx tsx scripts/record-histories.ts`
  * after an intended change behind `patched`; first rename each earlier recording to say which of
  * the current recording's patches its runs were started without
- * (`<name>.without-<patch id>….json`), so runs of every version keep replaying.
+ * (`<name>.without-<patch id>….json`), so runs of every version keep replaying. Names given as
+ * arguments (e.g. `scheduledRotation`) limit which recordings are written.
  */
 import { writeFileSync } from 'node:fs';
 import path from 'node:path';
@@ -36,9 +37,13 @@ async function approve(handle: WorkflowHandle): Promise<void> {
   await decide(handle, PEOPLE.alice, 'approve');
 }
 
+/** The recordings to write: those named on the command line, or all. */
+const ONLY = process.argv.slice(2);
+
 async function save(stack: Stack, name: string, handle: WorkflowHandle): Promise<void> {
   const result = (await handle.result()) as RunResult;
   if (result.outcome !== 'succeeded') throw new Error(`${name} ended ${result.outcome}: ${result.message}`);
+  if (ONLY.length > 0 && !ONLY.includes(name)) return;
   const history = await stack.client.workflow.getHandle(handle.workflowId).fetchHistory();
   const json = temporal.api.history.v1.History.fromObject(history).toJSON();
   writeFileSync(path.join(OUT, `${name}.json`), historyText(json));
@@ -128,7 +133,13 @@ async function main(): Promise<void> {
     const scheduled = await stack.client.workflow.start(SCHEDULED_ROTATION_WORKFLOW, {
       workflowId: 'record-scheduled-rotation',
       taskQueue: stack.taskQueue,
-      args: [await signedScheduleInput(azure.addCmkAccount('strecordschedule'), PEOPLE.requester)],
+      // A schedule's tick carries its period (busy retries, one rotation of a key per period).
+      args: [
+        {
+          ...(await signedScheduleInput(azure.addCmkAccount('strecordschedule'), PEOPLE.requester)),
+          everyMs: 7 * 24 * 3_600_000,
+        },
+      ],
     });
     await save(stack, SCHEDULED_ROTATION_WORKFLOW, scheduled);
   } finally {

@@ -11,6 +11,7 @@ import type { InspectInput, OperationRequest } from '../shared/activities';
 import { CMK_ERROR_TYPES } from '../shared/errors';
 import { ValidationError, validateKeyName, validateKeySize, validateKeyType } from '../shared/names';
 import { describeGrant, keptBecause, type EncryptionSettings, type Plan } from '../shared/plan';
+import { REVOKE_CONFIRM_WITHIN, revokeConfirmWithinMs } from '../shared/duration';
 import { OPERATIONS } from '../shared/runbooks';
 import { describeEncryption } from '../shared/status';
 import { encryptionOf, getAccount, getVaultByUri, principalOf } from './azure-state';
@@ -19,6 +20,7 @@ import { getUserAssignedIdentity, identityOf } from './identities';
 import { MAX_KEY_TAGS, validateRotationPolicy } from './keys';
 import { readGrant, readKey, readVault, vaultView, type VaultView } from './live-state';
 import { PlanBuilder } from './plan-builder';
+import { checkProbeReach } from './probe-reach';
 import { listRevocationSet } from './revocation-set';
 import { versionInUse } from './revocation';
 import { resolveVaultRef } from './vaults';
@@ -45,6 +47,7 @@ export async function inspect(deps: ActivityDeps, input: InspectInput): Promise<
   const account = await getAccount(deps, ref);
   const before = encryptionOf(account);
   const b = new PlanBuilder(ref, request, account, before);
+  if (request.operation !== 'setRotationPolicy') b.probeReach = await checkProbeReach(deps, ref, account);
   const subject = { ref, request, account, before };
   if (request.operation === 'configure' || request.operation === 'changeKey')
     return planKeyTarget(deps, b, subject, request);
@@ -223,7 +226,7 @@ async function planOnCmk(
     case 'rotate':
       return planRotate(b, subject, vault);
     case 'revoke':
-      return planRevoke(deps, b, subject, vault, request.disableKey);
+      return planRevoke(deps, b, subject, vault, request.disableKey, request.confirmWithin);
     case 'disable': {
       const principalId = principalOf(account, before.identity ?? 'SystemAssigned');
       b.grant = (await readGrant(deps, vault, principalId, before.keyName!)).evidence;
@@ -279,6 +282,7 @@ async function planRevoke(
   { ref, account, before }: Subject,
   vault: VaultView,
   disableKey: boolean,
+  confirmWithin: string | undefined,
 ): Promise<Plan> {
   const identity = before.identity ?? 'SystemAssigned';
   const principalId =
@@ -317,7 +321,9 @@ async function planRevoke(
       destructive: true,
       title: `Disable key version ${vault.ref.name}/${before.keyName}/${version ?? '(current)'}`,
     });
-  b.step('probe');
+  b.step('probe', {
+    title: `Confirm blob reads are refused (canary blob, within ${confirmWithin ?? REVOKE_CONFIRM_WITHIN.default})`,
+  });
   const held = await heldGrants(deps, vault, principalId, before.keyName!);
   b.blastRadius = await blastRadiusOf(
     deps,
@@ -352,6 +358,7 @@ function validateRequest(request: unknown): OperationRequest {
     validateKeySize(r.key.size, 'request.key.size');
   }
   if (r.operation === 'setRotationPolicy') validateRotationPolicy(r);
+  if (r.operation === 'revoke') revokeConfirmWithinMs(r.confirmWithin, 'request.confirmWithin');
   if (r.operation === 'updateVersion') validateVersionTarget(r.target);
   return r;
 }

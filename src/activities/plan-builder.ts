@@ -51,6 +51,8 @@ export class PlanBuilder {
   versions?: Plan['versions'];
   /** Who else the change touches; part of what the fingerprint binds. */
   blastRadius?: BlastRadius;
+  /** Why the data-plane probe could not run, when it could not (see `checkProbeReach`). */
+  probeReach?: Blocker;
   private readonly steps: Step[] = [
     { id: 'preflight', title: STEP_TITLES.preflight, destructive: false, irreversible: false },
   ];
@@ -204,6 +206,16 @@ export class PlanBuilder {
   }
 
   build(after: EncryptionSettings): Plan {
+    if (this.probeReach && this.steps.some((s) => s.id === 'probe' && !s.skip)) {
+      const { code, message, fix } = this.probeReach;
+      // A revocation is still worth doing when it cannot be confirmed; everything else would
+      // report a change it cannot see.
+      if (this.request.operation === 'revoke')
+        this.warn(
+          `The revocation cannot be confirmed: ${message} The run will end pending, not succeeded. To confirm it: ${fix}`,
+        );
+      else this.block(code, message, fix);
+    }
     const { fingerprint, facets } = fingerprintOf({
       account: this.account,
       vault: this.vault,

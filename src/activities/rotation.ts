@@ -24,7 +24,13 @@ const KEY_VAULT_SECOND_MS = 1_000;
 /** See the module comment. */
 export async function rotateKey(
   deps: ActivityDeps,
-  input: { account: AccountRef; runId: string; rotationId?: string; confirmWithinMs: number },
+  input: {
+    account: AccountRef;
+    runId: string;
+    rotationId?: string;
+    confirmWithinMs: number;
+    adoptCreatedAfterMs?: number;
+  },
 ): Promise<RotationResult> {
   const ref = validateAccountRef(input.account);
   if (typeof input.runId !== 'string' || !input.runId)
@@ -64,12 +70,26 @@ export async function rotateKey(
     (typeof input.rotationId !== 'string' || input.rotationId.length > 256)
   )
     throw new ValidationError('rotationId', 'a tag value of at most 256 characters', input.rotationId);
+  const adoptAfter = input.adoptCreatedAfterMs;
+  if (adoptAfter !== undefined && !Number.isFinite(adoptAfter))
+    throw new ValidationError('adoptCreatedAfterMs', 'a time in milliseconds since the epoch', adoptAfter);
   const rotationId = input.rotationId || input.runId;
   const subject = { what: `key ${vaultName}/${keyName}`, notFound: CMK_ERROR_TYPES.KeyNotFound };
   const ownRetry = latest.properties.tags?.[ROTATION_TAG] === rotationId;
-  const previousVersion = ownRetry ? latest.properties.tags?.[PREVIOUS_TAG] : inUse;
+  // A schedule's period: the key's newest version, made within it by a rotation of this
+  // runbook (another account's schedule, a fleet, a chat rotation: its tag says so), is this
+  // period's rotation of the key; it is adopted. A key merely created within it still rotates.
+  const adopted =
+    !ownRetry &&
+    adoptAfter !== undefined &&
+    latest.properties.tags?.[ROTATION_TAG] !== undefined &&
+    (latest.properties.createdOn?.getTime() ?? 0) >= adoptAfter;
+  const previousVersion =
+    ownRetry || (adopted && inUse === latest.properties.version)
+      ? latest.properties.tags?.[PREVIOUS_TAG]
+      : inUse;
   let fresh = latest;
-  if (!ownRetry) {
+  if (!ownRetry && !adopted) {
     assertUsableKey(latest, vaultName, { dates: false });
     assertTagRoom(latest, vaultName);
     // A lost attempt may have rotated and stopped before tagging: its first heartbeat named the
@@ -120,7 +140,7 @@ export async function rotateKey(
       // A version this attempt made is enabled; one a lost attempt made is checked again.
       { account, keyJustCreated: !ownRetry },
     );
-    return result(newVersion, previousVersion, 'moved', encryption);
+    return result(newVersion, previousVersion, 'moved', encryption, adopted);
   }
   const deadline = Date.now() + input.confirmWithinMs;
   let encryption = enc;
@@ -132,9 +152,9 @@ export async function rotateKey(
     const inUse = encryption.currentVersionedKeyId
       ? parseKeyId(encryption.currentVersionedKeyId).version
       : undefined;
-    if (inUse === newVersion) return result(newVersion, previousVersion, 'confirmed', encryption);
+    if (inUse === newVersion) return result(newVersion, previousVersion, 'confirmed', encryption, adopted);
     const left = deadline - Date.now();
-    if (left <= 0) return result(newVersion, previousVersion, 'pending', encryption);
+    if (left <= 0) return result(newVersion, previousVersion, 'pending', encryption, adopted);
     heartbeat({ step: 'rotate', newVersion, waitingFor: 'Azure to pick up the new version', inUse });
     await sleep(Math.min(deps.timing.rotationPollMs, left));
   }
@@ -193,6 +213,13 @@ function result(
   previousVersion: string | undefined,
   accountState: RotationResult['accountState'],
   encryption: RotationResult['encryption'],
+  adopted = false,
 ): RotationResult {
-  return { newVersion, ...(previousVersion ? { previousVersion } : {}), accountState, encryption };
+  return {
+    newVersion,
+    ...(previousVersion ? { previousVersion } : {}),
+    accountState,
+    encryption,
+    ...(adopted ? { adopted } : {}),
+  };
 }

@@ -175,11 +175,16 @@ export const COMMAND_RULES: readonly CommandRule[] = [
   },
   {
     word: 'revoke',
-    usage: 'revoke <account> [--disable-key]',
+    usage: 'revoke <account> [--disable-key] [--confirm-within <duration, 1m–24h, default 15m>]',
     description: "Revoke the account's access to its key (and disable the key version in use)",
     argument: account,
-    options: { 'disable-key': 'switch' },
-    build: (a, o) => ({ kind: 'revoke', account: a as never, disableKey: o['disable-key'] === true }),
+    options: { 'disable-key': 'switch', 'confirm-within': v.confirmWithin },
+    build: (a, o) => ({
+      kind: 'revoke',
+      account: a as never,
+      disableKey: o['disable-key'] === true,
+      ...(o['confirm-within'] ? { confirmWithin: o['confirm-within'] as string } : {}),
+    }),
   },
   {
     word: 'restore-access',

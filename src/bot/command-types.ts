@@ -59,7 +59,13 @@ export type RunCommand =
   | { kind: 'rotate'; account: AccountArg }
   | { kind: 'changeKey'; account: AccountArg; key: KeyArgs }
   | { kind: 'updateVersion'; account: AccountArg; target: VersionTarget }
-  | { kind: 'revoke'; account: AccountArg; disableKey: boolean }
+  | {
+      kind: 'revoke';
+      account: AccountArg;
+      disableKey: boolean;
+      /** How long the run waits for blob reads to be refused (`--confirm-within`). */
+      confirmWithin?: string;
+    }
   | { kind: 'restoreAccess'; account: AccountArg }
   | { kind: 'disable'; account: AccountArg };
 

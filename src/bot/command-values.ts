@@ -3,7 +3,7 @@
  * names, versions, key URIs, tags, durations. Pure; every function throws `ValidationError`.
  */
 import { parseAccountId, parseKeyId, validateUserAssignedIdentityId } from '../shared/accounts';
-import { parseDurationMs } from '../shared/duration';
+import { parseDurationMs, revokeConfirmWithinMs } from '../shared/duration';
 import {
   KEY_SIZES,
   KEY_TYPES,
@@ -82,6 +82,12 @@ export const keyUri: ValueParser<{ vault: string; key: string; version?: string 
 /** A duration like 90d, 12w or ISO 8601 P90D. */
 export const duration: ValueParser<string> = (raw, flag) => {
   parseDurationMs(raw, flag);
+  return raw;
+};
+
+/** A revocation's confirmation window, e.g. 30m: between 1m and 24h (REVOKE_CONFIRM_WITHIN). */
+export const confirmWithin: ValueParser<string> = (raw, flag) => {
+  revokeConfirmWithinMs(raw, flag);
   return raw;
 };
 

@@ -67,7 +67,14 @@ export function runRequestFor(command: RunCommand, account: AccountRef, context:
     case 'rotate':
       return { operation: 'rotate', input: base };
     case 'revoke':
-      return { operation: 'revoke', input: { ...base, disableKey: command.disableKey } };
+      return {
+        operation: 'revoke',
+        input: {
+          ...base,
+          disableKey: command.disableKey,
+          ...(command.confirmWithin ? { confirmWithin: command.confirmWithin } : {}),
+        },
+      };
     case 'restoreAccess':
       return { operation: 'restoreAccess', input: base };
     case 'disable':

@@ -27,7 +27,7 @@ export type OperationRequest =
       /** Absent: keep the account's current mode (pinned stays pinned, to the new key's version). */
       pinVersion?: boolean;
     }
-  | { operation: 'revoke'; disableKey: boolean }
+  | { operation: 'revoke'; disableKey: boolean; confirmWithin?: string }
   | { operation: 'disable' }
   | { operation: 'updateVersion'; target: VersionTarget }
   | { operation: 'restoreAccess' }
@@ -104,6 +104,8 @@ export interface RotationResult {
   /** `moved` for pinned accounts, `confirmed` when Azure picked it up, `pending` for the daily check. */
   accountState: 'moved' | 'confirmed' | 'pending';
   encryption: EncryptionSettings;
+  /** The version was not made by this run: the key's rotation of this schedule period was adopted. */
+  adopted?: boolean;
 }
 
 /** A Key Vault rotation policy as applied. */
@@ -174,6 +176,11 @@ export interface CmkActivities {
     /** Names the rotation on the new version; a fleet's accounts on one key share it, and so one version. */
     rotationId?: string;
     confirmWithinMs: number;
+    /**
+     * A scheduled rotation's period start (ms): when the key's newest version was made at or
+     * after it, that version is adopted instead of rotating the key again.
+     */
+    adoptCreatedAfterMs?: number;
   }): Promise<RotationResult>;
   /**
    * The key each account uses (`<vault uri>keys/<name>`, lower case), or null when it has no

@@ -45,3 +45,19 @@ export function formatDuration(ms: number): string {
 export function toIsoDays(ms: number): string {
   return `P${Math.ceil(ms / UNIT_MS.d)}D`;
 }
+
+/**
+ * How long a revocation may take to show on the data plane, unless the run says otherwise:
+ * Azure Storage keeps using a key it unwrapped for a while and RBAC removals propagate in
+ * minutes, so a shorter wait reports a revocation Azure is still applying as failed.
+ */
+export const REVOKE_CONFIRM_WITHIN = { default: '15m', min: '1m', max: '24h' } as const;
+
+/** A revocation's confirmation window in ms, between {@link REVOKE_CONFIRM_WITHIN}'s min and max. */
+export function revokeConfirmWithinMs(text: unknown, field = 'confirmWithin'): number {
+  const ms = parseDurationMs(text ?? REVOKE_CONFIRM_WITHIN.default, field);
+  const { min, max } = REVOKE_CONFIRM_WITHIN;
+  if (ms < parseDurationMs(min) || ms > parseDurationMs(max))
+    throw new ValidationError(field, `a confirmation window between ${min} and ${max}`, text);
+  return ms;
+}

@@ -74,8 +74,14 @@ export function requestOf<O extends PlannableOperation>(
         ...(c.pinVersion === undefined ? {} : { pinVersion: c.pinVersion }),
       };
     }
-    case 'revoke':
-      return { operation, disableKey: (i as InputByOperation['revoke']).disableKey === true };
+    case 'revoke': {
+      const r = i as InputByOperation['revoke'];
+      return {
+        operation,
+        disableKey: r.disableKey === true,
+        ...(r.confirmWithin ? { confirmWithin: r.confirmWithin } : {}),
+      };
+    }
     case 'updateVersion':
       return { operation, target: (i as InputByOperation['updateVersion']).target };
     default:

@@ -153,6 +153,11 @@ export interface RotateKeyInput extends RunContext {
   confirmWithin?: string;
   /** A fleet's rotation: accounts on one key end on the one version it tags (default: this run). */
   rotationId?: string;
+  /**
+   * A scheduled rotation's period start (ISO time): a key version made since then is this
+   * period's rotation of the key, and the account is moved to it instead of rotating again.
+   */
+  adoptSince?: string;
 }
 
 /** Input of `changeKey`. */

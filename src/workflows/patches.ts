@@ -36,4 +36,14 @@ export const PATCHES = {
    * number of outcomes (with counts): every payload stays small however large the fleet.
    */
   boundedFleet: 'bounded-fleet',
+  /**
+   * Scheduled rotations of accounts that share a key take turns on it (a child under the key's
+   * workflow id) and adopt a version made within their period: one rotation of the key per period.
+   */
+  keyOncePerPeriod: 'key-once-per-period',
+  /**
+   * A rotation that leaves a versionless account pending starts a follow-up that confirms, past
+   * Azure's daily check, that Azure moved the account to the new version (or raises it).
+   */
+  versionlessPickup: 'versionless-pickup',
 } as const;

@@ -8,8 +8,7 @@
 import { ActivityFailure, ApplicationFailure } from '@temporalio/workflow';
 import type { RevokeResult } from '../shared/activities';
 import { CMK_ERROR_TYPES } from '../shared/errors';
-import { parseDurationMs } from '../shared/duration';
-import { ValidationError } from '../shared/names';
+import { revokeConfirmWithinMs } from '../shared/duration';
 import type { Plan } from '../shared/plan';
 import type { RevokeAccessInput, RunResult } from '../shared/runbooks';
 import { summaryLine } from '../shared/status';
@@ -20,23 +19,12 @@ import { revokeDone } from './step-texts';
 import { probeInput } from './probe';
 import type { StepGuard } from './step-guard';
 
-/**
- * How long the data plane may keep answering after access ends, unless the run says otherwise:
- * Azure Storage keeps using a key it unwrapped for a while and RBAC removals propagate in
- * minutes, so a shorter wait reports a revocation Azure is still applying as failed.
- */
-export const DEFAULT_CONFIRM_WITHIN = '15m';
-/** The longest confirmation window a run may ask for. */
-const MAX_CONFIRM_WITHIN_MS = 24 * 3_600_000;
 /** The probe activity's timeout beyond its window: its last read and the retry's start. */
 const PROBE_SLACK_MS = 5 * 60_000;
 
 /** The confirmation window of a run, validated. */
 function confirmWindowMs(input: RevokeAccessInput): number {
-  const ms = parseDurationMs(input.confirmWithin ?? DEFAULT_CONFIRM_WITHIN, 'confirmWithin');
-  if (ms < 60_000 || ms > MAX_CONFIRM_WITHIN_MS)
-    throw new ValidationError('confirmWithin', 'between 1 minute and 24 hours', input.confirmWithin);
-  return ms;
+  return revokeConfirmWithinMs(input.confirmWithin);
 }
 
 /** Cuts the account off from its key. */
@@ -46,7 +34,11 @@ export async function revokeAccess(input: RevokeAccessInput): Promise<RunResult>
     input,
     summary: summaryLine('revoke', input.account),
     validate: () => void confirmWindowMs(input),
-    request: { operation: 'revoke', disableKey: input.disableKey === true },
+    request: {
+      operation: 'revoke',
+      disableKey: input.disableKey === true,
+      ...(input.confirmWithin ? { confirmWithin: input.confirmWithin } : {}),
+    },
     change: async (run, plan, guard) => {
       const disableKey = input.disableKey === true;
       const revoked = guard.byEffect

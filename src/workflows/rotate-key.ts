@@ -2,8 +2,15 @@
  * `rotateKey`: a new key version; pinned accounts are moved to it, versionless accounts are
  * confirmed (or reported pending until Azure's daily check), then blob access is probed.
  */
-import { workflowInfo } from '@temporalio/workflow';
+import { ParentClosePolicy, patched, startChild, workflowInfo } from '@temporalio/workflow';
+import type { RotationResult } from '../shared/activities';
+import { searchAttributesFor } from '../shared/start';
+import { childSearchAttributes } from './children';
+import { PATCHES } from './patches';
+import type { Run } from './run';
+import { VERSIONLESS_CHECK_AFTER, versionlessPickup } from './versionless-pickup';
 import { parseDurationMs } from '../shared/duration';
+import { ValidationError } from '../shared/names';
 import type { RotateKeyInput, RunResult } from '../shared/runbooks';
 import { describeEncryption, summaryLine } from '../shared/status';
 import { azureLong } from './proxies';
@@ -20,7 +27,10 @@ export async function rotateKey(input: RotateKeyInput): Promise<RunResult> {
     operation: 'rotate',
     input,
     summary: summaryLine('rotate', input.account),
-    validate: () => void parseDurationMs(input.confirmWithin ?? DEFAULT_CONFIRM_WITHIN, 'confirmWithin'),
+    validate: () => {
+      parseDurationMs(input.confirmWithin ?? DEFAULT_CONFIRM_WITHIN, 'confirmWithin');
+      adoptSinceMs(input.adoptSince);
+    },
     request: { operation: 'rotate' },
     change: async (run, plan) => {
       const account = run.account;
@@ -34,6 +44,7 @@ export async function rotateKey(input: RotateKeyInput): Promise<RunResult> {
               account,
               runId: workflowInfo().runId,
               ...(input.rotationId ? { rotationId: input.rotationId } : {}),
+              ...(input.adoptSince ? { adoptCreatedAfterMs: adoptSinceMs(input.adoptSince) } : {}),
               confirmWithinMs,
             },
           ]),
@@ -49,18 +60,66 @@ export async function rotateKey(input: RotateKeyInput): Promise<RunResult> {
           ]),
         (p) => `blob access ${p.state}`,
       );
-      const pending =
+      let pending =
         rotation.accountState === 'pending'
           ? ' Azure picks up the new version within 24 hours (versionless).'
           : '';
+      // Asked on every rotation, not only a versionless one, so each new run records its rules.
+      const followsUp = patched(PATCHES.versionlessPickup);
+      if (followsUp && rotation.accountState === 'pending' && probe.state === 'allowed') {
+        const followUp = await startVersionlessPickup(run, rotation, input.quiet === true);
+        pending = ` Azure picks up the new version within 24 hours (versionless); follow-up ${followUp} confirms it after ${VERSIONLESS_CHECK_AFTER}.`;
+      }
+      const done = rotation.adopted
+        ? `Moved ${account.name} to version ${rotation.newVersion}, which this period's rotation of its key already made (the key was not rotated again)`
+        : `Rotated ${account.name}'s key to version ${rotation.newVersion}`;
       return {
         outcome: probe.state === 'allowed' ? 'succeeded' : 'failed',
         message:
           probe.state === 'allowed'
-            ? `Rotated ${account.name}'s key to version ${rotation.newVersion}; ${describeEncryption(rotation.encryption)}.${pending}`
+            ? `${done}; ${describeEncryption(rotation.encryption)}.${pending}`
             : `Rotated to ${rotation.newVersion}, but blob access is denied (${probe.errorCode ?? 'unknown'}); check the key's access.`,
         encryption: rotation.encryption,
       };
     },
   });
+}
+
+/** `adoptSince` in ms since the epoch; a clear error for a time that does not parse. */
+function adoptSinceMs(adoptSince: string | undefined): number | undefined {
+  if (adoptSince === undefined) return undefined;
+  const ms = typeof adoptSince === 'string' ? Date.parse(adoptSince) : NaN;
+  if (!Number.isFinite(ms)) throw new ValidationError('adoptSince', 'an ISO 8601 time', adoptSince);
+  return ms;
+}
+
+/**
+ * Starts the follow-up that confirms, past Azure's daily check, that a versionless account moved
+ * to the new version; it outlives this run (abandoned, not cancelled, when the run ends) so the
+ * account is not held for a day. Returns its workflow id.
+ */
+async function startVersionlessPickup(run: Run, rotation: RotationResult, quiet: boolean): Promise<string> {
+  const account = run.account;
+  const workflowId = `${workflowInfo().workflowId}/versionless-pickup/${rotation.newVersion}`;
+  // A fleet's child is quiet in chat: its follow-up reports in Temporal only.
+  const conversation = quiet ? undefined : run.context.conversation;
+  const messageId = run.cardId;
+  await startChild(versionlessPickup, {
+    workflowId,
+    parentClosePolicy: ParentClosePolicy.ABANDON,
+    args: [
+      {
+        account,
+        newVersion: rotation.newVersion,
+        ...(rotation.previousVersion ? { previousVersion: rotation.previousVersion } : {}),
+        ...(conversation ? { conversation } : {}),
+        ...(conversation && messageId ? { card: { messageId, status: run.status } } : {}),
+      },
+    ],
+    typedSearchAttributes: childSearchAttributes(
+      searchAttributesFor('rotate', account, run.context.requester),
+    ),
+    staticSummary: `${summaryLine('rotate', account)} · versionless pickup check after Azure's daily check`,
+  });
+  return workflowId;
 }

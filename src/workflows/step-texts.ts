@@ -62,7 +62,8 @@ export function rotationDone(r: RotationResult): string {
     pending: 'Azure picks it up at its daily check (versionless)',
   }[r.accountState];
   const was = r.previousVersion ? ` (was ${short(r.previousVersion)})` : '';
-  return `new version ${short(r.newVersion)}${was}; ${took}`;
+  const made = r.adopted ? "this period's version" : 'new version';
+  return `${made} ${short(r.newVersion)}${was}; ${took}`;
 }
 
 /** The revoke step: which grants were removed, and whether the key version was disabled. */

@@ -183,7 +183,7 @@ describe('the runbooks on the local Azure with the real activities', () => {
       await s.start('revoke', { account, disableKey: false, confirmWithin: '10s', ...context() })
     ).result()) as RunResult;
     assert.equal(result.outcome, 'invalid');
-    assert.match(result.message, /confirmWithin: between 1 minute and 24 hours/);
+    assert.match(result.message, /confirmWithin: a confirmation window between 1m and 24h/);
   });
 
   test('when CMK is disabled with approval, then the account is back on Microsoft-managed keys', async () => {
