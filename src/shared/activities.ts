@@ -167,6 +167,8 @@ export interface CmkActivities {
     account: AccountRef;
     settings: EncryptionSettings;
   }): Promise<EncryptionSettings>;
+  /** Read-only: the account's encryption as Azure holds it now (e.g. after an undo failed). */
+  getEncryption(input: { account: AccountRef }): Promise<EncryptionSettings>;
   /** New key version; pinned accounts moved to it, versionless confirmed or reported pending. */
   rotateKey(input: {
     account: AccountRef;

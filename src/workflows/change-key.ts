@@ -14,7 +14,8 @@ import { azure, azureLong, azurePropagation } from './proxies';
 import { encryptionDone, grantDone, identityDone, keyDone, vaultDone } from './step-texts';
 import type { Run } from './run';
 import { runRunbook, type ChangeOutcome } from './runbook';
-import { probeInput } from './probe';
+import { PROBE_WITHIN_MS, probeInput } from './probe';
+import { encryptionUndo } from './compensation';
 import type { StepGuard } from './step-guard';
 
 /** Points a CMK account at a different key. */
@@ -84,54 +85,48 @@ async function switchKey(
   key ??= await keyStep();
   // The grant may have waited for propagation: Azure is read again before the switch.
   const plan = await guard.before('switch');
-  try {
-    const encryption = await run.step(
-      'switch',
-      'Switch key',
-      () =>
-        azurePropagation.enableCmk.executeWithOptions(
-          { summary: `Switch ${account.name} to ${vault.name}/${key.name}` },
-          [{ account, key, identity: identity.identity, pinVersion: pinAfter(input, plan) }],
-        ),
-      encryptionDone,
-    );
-    await run.setStage('confirming');
-    const probe = await azureLong.probeDataAccess.executeWithOptions(
-      { summary: `Probe blob access on ${account.name}` },
-      [probeInput(account, plan, 'allowed', 120_000)],
-    );
-    if (probe.state === 'allowed') {
-      run.recordStep('probe', 'Data-plane check', 'done', 'blob access works');
-      return { message: `${account.name} now uses ${describeEncryption(encryption)}.`, encryption };
-    }
-    run.recordStep(
-      'probe',
-      'Data-plane check',
-      'failed',
-      `blob access denied (${probe.errorCode ?? 'unknown'})`,
-    );
-    throw new KeySwitchDenied(probe.errorCode);
-  } catch (error) {
-    await run.setStage('compensating');
-    await azurePropagation.restoreEncryption.executeWithOptions({ summary: `Switch ${account.name} back` }, [
-      { account, settings: plan.before },
-    ]);
-    run.recordStep('switch', 'Switch back', 'compensated', describeEncryption(plan.before));
-    if (error instanceof KeySwitchDenied) {
-      return {
-        outcome: 'failed',
-        message: `${account.name} could not reach ${vault.name}/${key.name} (${error.code ?? 'denied'}); it was switched back to ${describeEncryption(plan.before)}.`,
-        encryption: plan.before,
-      };
-    }
-    throw error;
+  run.compensation.add(
+    encryptionUndo(
+      account,
+      { id: 'switch', title: 'Switch back', summary: `Switch ${account.name} back` },
+      plan.before,
+    ),
+  );
+  const encryption = await run.step(
+    'switch',
+    'Switch key',
+    () =>
+      azurePropagation.enableCmk.executeWithOptions(
+        { summary: `Switch ${account.name} to ${vault.name}/${key.name}` },
+        [{ account, key, identity: identity.identity, pinVersion: pinAfter(input, plan) }],
+      ),
+    encryptionDone,
+  );
+  await run.setStage('confirming');
+  const probe = await azureLong.probeDataAccess.executeWithOptions(
+    { summary: `Probe blob access on ${account.name}` },
+    [probeInput(account, plan, 'allowed', PROBE_WITHIN_MS)],
+  );
+  if (probe.state === 'allowed') {
+    run.recordStep('probe', 'Data-plane check', 'done', 'blob access works');
+    return { message: `${account.name} now uses ${describeEncryption(encryption)}.`, encryption };
   }
-}
-
-class KeySwitchDenied extends Error {
-  constructor(readonly code: string | undefined) {
-    super(`blob access denied (${code ?? 'unknown'})`);
+  const denied = probe.errorCode ?? 'unknown';
+  run.recordStep('probe', 'Data-plane check', 'failed', `blob access denied (${denied})`);
+  const undone = await run.compensation.compensate();
+  const reached = `${account.name} could not reach ${vault.name}/${key.name} (${probe.errorCode ?? 'denied'})`;
+  if (undone.complete) {
+    return {
+      outcome: 'failed',
+      message: `${reached}; it was switched back to ${describeEncryption(plan.before)}.`,
+      encryption: plan.before,
+    };
   }
+  return {
+    outcome: 'failed',
+    message: `${reached}. ${undone.failures.join(' ')}`,
+    ...(undone.actual ? { encryption: undone.actual } : {}),
+  };
 }
 
 async function targetVault(run: Run, plan: Plan, input: ChangeKeyInput): Promise<VaultState> {

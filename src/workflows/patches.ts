@@ -36,4 +36,9 @@ export const PATCHES = {
    * number of outcomes (with counts): every payload stays small however large the fleet.
    */
   boundedFleet: 'bounded-fleet',
+  /**
+   * An undo that failed is followed by a read of the account's encryption, so the card and the
+   * result say what Azure really holds (and change-key no longer reports a failed switch-back as done).
+   */
+  undoReadsState: 'undo-reads-state',
 } as const;

@@ -407,6 +407,10 @@ export class AzureDouble {
         changed(`restore:${account.name}`);
         return settings;
       },
+      getEncryption: async ({ account }) => {
+        await this.enter('getEncryption');
+        return { ...this.account(account.name).encryption };
+      },
       keysInUse: ({ accounts }) =>
         Promise.resolve(
           accounts.map((a) => {
