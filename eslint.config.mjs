@@ -141,6 +141,26 @@ export default tseslint.config(
     rules: { 'no-restricted-imports': ['error', botSdkRestrictedImports] },
   },
   {
+    // The emulator is held to Azure's documentation: it reads durations as Key Vault does, so a
+    // bug in the product's parser cannot hide in tests that run against it.
+    files: ['src/local-azure/**/*.ts'],
+    rules: {
+      'no-restricted-imports': [
+        'error',
+        {
+          patterns: [
+            ...botSdkRestrictedImports.patterns,
+            {
+              group: ['**/shared/duration'],
+              message:
+                "The local Azure parses durations itself (./iso-duration), never with the product's parser.",
+            },
+          ],
+        },
+      ],
+    },
+  },
+  {
     files: ['src/workflows/**/*.ts', 'src/shared/**/*.ts'],
     rules: { 'no-restricted-imports': ['error', workflowRestrictedImports()] },
   },

@@ -242,6 +242,9 @@ export interface CmkActivities {
   sendChatText(input: { conversation: ConversationRef; text: string }): Promise<void>;
 }
 
+/** The activities that talk to chat, as `createChatActivities` builds them over a chat port. */
+export type ChatActivities = Pick<CmkActivities, 'postRunCard' | 'updateRunCard' | 'sendChatText'>;
+
 /**
  * What the worker gives each run at its start, recorded in the run's history: the approval
  * policy the run uses (with its hash), the bot keys proofs must verify against, and the chat
