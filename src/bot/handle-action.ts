@@ -13,7 +13,6 @@ import type { ProofSigner } from './signing';
 
 /** The verbs the run card's `Action.Execute` buttons send. */
 export const CARD_VERBS = ['approve', 'reject', 'refresh'] as const;
-export type CardVerb = (typeof CARD_VERBS)[number];
 
 /** Ids a card action carries; nothing in it says who clicked. */
 export interface CardActionData {
