@@ -136,7 +136,7 @@ export default tseslint.config(
     },
   },
   {
-    files: ['src/**/*.ts', 'worker.ts', 'bench/**/*.ts', 'scripts/**/*.ts'],
+    files: ['src/**/*.ts', 'worker.ts', 'bot.ts', 'bench/**/*.ts', 'scripts/**/*.ts'],
     ignores: ['src/bot/transports/**'],
     rules: { 'no-restricted-imports': ['error', botSdkRestrictedImports] },
   },
