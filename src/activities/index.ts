@@ -86,7 +86,7 @@ export async function createActivitiesFromConfig(
   chat: ChatPort,
   { metrics }: { metrics?: AzureRequestMetrics } = {},
 ): Promise<CmkActivities> {
-  const agent = await createProxyAgent(process.env);
+  const agent = await createProxyAgent(config.azure.proxy);
   return createActivities({
     azure: createAzureClients(config.azure, { ...(agent ? { agent } : {}), ...(metrics ? { metrics } : {}) }),
     chat,
