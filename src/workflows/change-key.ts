@@ -2,16 +2,15 @@
  * `changeKey`: moves a CMK account to another key (and optionally another vault): ensure the
  * vault and key, grant the account's identity, switch, probe; on failure switch back.
  */
-import { patched, workflowInfo } from '@temporalio/workflow';
 import { vaultUri } from '../shared/accounts';
-import type { KeyState, VaultState } from '../shared/activities';
+import type { VaultState } from '../shared/activities';
 import { validateKeyChoice, validateVaultName, ValidationError } from '../shared/names';
 import type { IdentityChoice, ChangeKeyInput, RunResult } from '../shared/runbooks';
 import type { Plan } from '../shared/plan';
 import { describeEncryption, summaryLine } from '../shared/status';
-import { PATCHES } from './patches';
 import { azure, azureLong, azurePropagation } from './proxies';
-import { encryptionDone, grantDone, identityDone, keyDone, vaultDone } from './step-texts';
+import { encryptionDone, identityDone, vaultDone } from './step-texts';
+import { ensureKeyAndGrant } from './key-steps';
 import type { Run } from './run';
 import { runRunbook, type ChangeOutcome } from './runbook';
 import { PROBE_WITHIN_MS, probeInput } from './probe';
@@ -56,33 +55,11 @@ async function switchKey(
     identityDone,
   );
   guard.ran('identity', identity.changed);
-  const keyStep = async (): Promise<KeyState> => {
-    const made = await run.step(
-      'key',
-      'Key',
-      () =>
-        azure.ensureKey.executeWithOptions({ summary: `Ensure key ${input.key.name}` }, [
-          { vault, key: input.key, runId: workflowInfo().runId },
-        ]),
-      keyDone,
-    );
-    guard.ran('key', made.created);
-    return made;
-  };
-  // A role assignment scoped to the key needs the key; runs started before keep their order.
-  const keyFirst = patched(PATCHES.keyBeforeGrant);
-  let key = keyFirst ? await keyStep() : undefined;
-  const grant = await run.step(
-    'grant',
-    'Key access',
-    () =>
-      azureLong.grantKeyAccess.executeWithOptions({ summary: `Grant key access on ${vault.name}` }, [
-        { vault, principalId: identity.principalId, keyName: input.key.name },
-      ]),
-    grantDone,
-  );
-  guard.ran('grant', grant.changed);
-  key ??= await keyStep();
+  const { key } = await ensureKeyAndGrant(run, guard, {
+    vault,
+    key: input.key,
+    principalId: identity.principalId,
+  });
   // The grant may have waited for propagation: Azure is read again before the switch.
   const plan = await guard.before('switch');
   run.compensation.add(

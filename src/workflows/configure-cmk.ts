@@ -3,15 +3,13 @@
  * data-plane probe. A failure after partial changes restores the account's previous
  * encryption and reports what remains in Azure (e.g. a created vault).
  */
-import { patched, workflowInfo } from '@temporalio/workflow';
-import type { KeyState } from '../shared/activities';
 import { validateKeyChoice, validateVaultName } from '../shared/names';
 import type { EncryptionSettings, Plan } from '../shared/plan';
 import type { ConfigureCmkInput, RunResult } from '../shared/runbooks';
 import { describeEncryption, summaryLine } from '../shared/status';
-import { PATCHES } from './patches';
 import { azure, azureLong, azurePropagation } from './proxies';
-import { encryptionDone, grantDone, identityDone, identityName, keyDone, vaultDone } from './step-texts';
+import { encryptionDone, identityDone, identityName, vaultDone } from './step-texts';
+import { ensureKeyAndGrant } from './key-steps';
 import type { Run } from './run';
 import { failureOf, runRunbook, type ChangeOutcome } from './runbook';
 import { PROBE_WITHIN_MS, probeInput } from './probe';
@@ -51,7 +49,6 @@ async function configure(
 ): Promise<ChangeOutcome> {
   const account = run.account;
   let plan = approved;
-  let key: KeyState | undefined;
   const vault = await run.step(
     'vault',
     'Key Vault',
@@ -75,39 +72,21 @@ async function configure(
   );
   guard.ran('identity', identity.changed);
   const principalId = identity.principalId;
-  const keyStep = async (): Promise<KeyState> => {
-    const made = await run.step(
-      'key',
-      'Key',
-      () =>
-        azure.ensureKey.executeWithOptions({ summary: `Ensure key ${input.key.name}` }, [
-          { vault, key: input.key, runId: workflowInfo().runId },
-        ]),
-      keyDone,
-    );
-    guard.ran('key', made.created);
-    if (made.created) run.remaining.push(`Key ${vault.name}/${made.name} version ${made.version}`);
-    return made;
-  };
-  // A role assignment scoped to the key needs the key; runs started before keep their order.
-  const keyFirst = patched(PATCHES.keyBeforeGrant);
-  if (keyFirst) key = await keyStep();
-  const grant = await run.step(
-    'grant',
-    'Key access',
-    () =>
-      azureLong.grantKeyAccess.executeWithOptions({ summary: `Grant key access on ${vault.name}` }, [
-        { vault, principalId, keyName: input.key.name },
-      ]),
-    grantDone,
-  );
-  guard.ran('grant', grant.changed);
-  // Named for the reader, with the principal id the clean-up command needs.
-  if (grant.changed)
-    run.remaining.push(
-      `Key access for ${account.name}'s ${identityName(identity.identity)} (principal ${principalId}) on ${vault.name}`,
-    );
-  if (!keyFirst) key = await keyStep();
+  const { key } = await ensureKeyAndGrant(run, guard, {
+    vault,
+    key: input.key,
+    principalId,
+    onKey: (made) => {
+      if (made.created) run.remaining.push(`Key ${vault.name}/${made.name} version ${made.version}`);
+    },
+    // Named for the reader, with the principal id the clean-up command needs.
+    onGrant: (grant) => {
+      if (grant.changed)
+        run.remaining.push(
+          `Key access for ${account.name}'s ${identityName(identity.identity)} (principal ${principalId}) on ${vault.name}`,
+        );
+    },
+  });
   // The grant may have waited minutes for propagation: Azure is read again before a key change.
   plan = await guard.before('enable');
   run.compensation.add(
@@ -122,7 +101,7 @@ async function configure(
     'Enable CMK',
     () =>
       azurePropagation.enableCmk.executeWithOptions({ summary: `Enable CMK on ${account.name}` }, [
-        { account, key: key!, identity: identity.identity, pinVersion: input.pinVersion },
+        { account, key, identity: identity.identity, pinVersion: input.pinVersion },
       ]),
     encryptionDone,
   );
