@@ -6,7 +6,7 @@
  * after an intended change behind `patched`; first rename each earlier recording to say which of
  * the current recording's patches its runs were started without
  * (`<name>.without-<patch id>….json`), so runs of every version keep replaying. Names given as
- * arguments (e.g. `scheduledRotation`) limit which recordings are written.
+ * arguments (e.g. `changeKey.undo-failed`) record only those; the others run but are not saved.
  */
 import { writeFileSync } from 'node:fs';
 import path from 'node:path';
@@ -37,13 +37,23 @@ async function approve(handle: WorkflowHandle): Promise<void> {
   await decide(handle, PEOPLE.alice, 'approve');
 }
 
-/** The recordings to write: those named on the command line, or all. */
-const ONLY = process.argv.slice(2);
+/** The recordings asked for on the command line; all when none is named. */
+const wanted = process.argv.slice(2);
 
-async function save(stack: Stack, name: string, handle: WorkflowHandle): Promise<void> {
-  const result = (await handle.result()) as RunResult;
-  if (result.outcome !== 'succeeded') throw new Error(`${name} ended ${result.outcome}: ${result.message}`);
-  if (ONLY.length > 0 && !ONLY.includes(name)) return;
+async function save(
+  stack: Stack,
+  name: string,
+  handle: WorkflowHandle,
+  outcome: RunResult['outcome'] = 'succeeded',
+): Promise<void> {
+  // A failed run ends as a failed workflow whose details carry its result.
+  const result = (await handle.result().catch((error: unknown) => {
+    const details = (error as { cause?: { details?: unknown[] } }).cause?.details;
+    if (!details?.[0]) throw error;
+    return details[0];
+  })) as RunResult;
+  if (result.outcome !== outcome) throw new Error(`${name} ended ${result.outcome}: ${result.message}`);
+  if (wanted.length && !wanted.includes(name)) return;
   const history = await stack.client.workflow.getHandle(handle.workflowId).fetchHistory();
   const json = temporal.api.history.v1.History.fromObject(history).toJSON();
   writeFileSync(path.join(OUT, `${name}.json`), historyText(json));
@@ -83,6 +93,18 @@ async function main(): Promise<void> {
     });
     await approve(change);
     await save(stack, 'changeKey', change);
+
+    // A switch that fails and whose switch-back fails too: the undo reports what Azure holds.
+    azure.failNext('enableCmk', 'KeyAccessNotGranted', 'The account identity cannot use the key yet.');
+    azure.failNext('restoreEncryption', 'AuthorizationFailed', "The runbook's identity may not write.");
+    const undoFailed = await stack.start('changeKey', {
+      ...base,
+      account: azure.addCmkAccount('strecordundofailed'),
+      key: { name: 'cmk-key-2', type: 'RSA', size: 2048 },
+      pinVersion: true,
+    });
+    await approve(undoFailed);
+    await save(stack, 'changeKey.undo-failed', undoFailed, 'failed');
 
     const revoke = await stack.start('revoke', {
       ...base,

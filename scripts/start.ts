@@ -250,7 +250,7 @@ export async function startStack(): Promise<LocalStack> {
     ...env,
     CMK_METRICS_PORT: String(PORTS.workerMetrics),
   });
-  const bot = run('bot', process.execPath, ['--import', 'tsx', 'src/bot/server.ts'], {
+  const bot = run('bot', process.execPath, ['--import', 'tsx', 'bot.ts'], {
     ...env,
     CMK_METRICS_PORT: String(PORTS.botMetrics),
   });

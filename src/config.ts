@@ -63,6 +63,16 @@ export interface AzureConfig {
   subscriptionIds: string[];
   /** CMK_ARM_ENDPOINT — ARM base URL (sovereign clouds differ). */
   armEndpoint: string;
+  /** HTTPS_PROXY (or https_proxy) and NO_PROXY: how the worker reaches Azure; absent without a proxy. */
+  proxy?: ProxyConfig;
+}
+
+/** The HTTPS proxy Azure calls go through, and the hosts reached directly. */
+export interface ProxyConfig {
+  /** HTTPS_PROXY — e.g. http://proxy.contoso.com:3128. */
+  url: string;
+  /** NO_PROXY — host names, `.domain` suffixes, `host:port` or `*`, as curl reads them. */
+  noProxy: string[];
 }
 
 /** The SDKs the bot and the worker's chat port can run on (`CMK_BOT_SDK`); botbuilder is the default. */
@@ -327,8 +337,32 @@ function loadAzure(env: Env): AzureConfig {
   } catch (error) {
     problems.push((error as Error).message);
   }
+  let proxy: ProxyConfig | undefined;
+  try {
+    proxy = loadProxy(env);
+  } catch (error) {
+    problems.push((error as Error).message);
+  }
   if (problems.length) throw new ValidationError('azure', problems.join('; '));
-  return { tenantId, subscriptionIds, armEndpoint };
+  return { tenantId, subscriptionIds, armEndpoint, ...(proxy ? { proxy } : {}) };
+}
+
+function loadProxy(env: Env): ProxyConfig | undefined {
+  const raw = (env.HTTPS_PROXY || env.https_proxy)?.trim();
+  if (!raw) return undefined;
+  let parsed: URL | undefined;
+  try {
+    parsed = new URL(raw);
+  } catch {
+    parsed = undefined;
+  }
+  if (!parsed || !['http:', 'https:'].includes(parsed.protocol))
+    throw new ValidationError('HTTPS_PROXY', 'an http(s) URL, e.g. http://proxy.contoso.com:3128', raw);
+  const noProxy = (env.NO_PROXY || env.no_proxy || '')
+    .split(/[\s,]+/)
+    .map((h) => h.trim().toLowerCase())
+    .filter(Boolean);
+  return { url: raw, noProxy };
 }
 
 function loadBot(env: Env): BotConfig {
@@ -846,15 +880,15 @@ export const CONFIG_KEYS: Record<string, { part: ConfigPart | 'runtime'; default
     },
     OTEL_SERVICE_NAME: { part: 'runtime', about: 'service name on spans (default cmk-worker / cmk-bot)' },
     HTTPS_PROXY: {
-      part: 'runtime',
-      about: 'local Azure only: its proxy URL (printed by npm run azure:local)',
+      part: 'azure',
+      about: 'the proxy Azure calls go through (the local Azure prints its own: npm run azure:local)',
     },
     NODE_EXTRA_CA_CERTS: {
       part: 'runtime',
       about: 'local Azure only: its CA bundle (printed by npm run azure:local)',
     },
     NO_PROXY: {
-      part: 'runtime',
+      part: 'azure',
       default: 'localhost,127.0.0.1',
       about: 'hosts that bypass the proxy (Temporal)',
     },

@@ -15,7 +15,7 @@ export const P6_WORKER_ENTRY = __filename;
 
 async function main(): Promise<void> {
   const config = loadConfig(process.env, ['temporal', 'azure']);
-  const agent = await createProxyAgent(process.env);
+  const agent = await createProxyAgent(config.azure.proxy);
   const azure = createAzureClients(config.azure, { ...(agent ? { agent } : {}), armBudget: false });
   const activities: RateActivities = {
     async armWrite(t: WriteTarget) {

@@ -3,27 +3,14 @@
  * (a bad conversation reference is permanent, a transport hiccup is retried).
  */
 import { ApplicationFailure } from '@temporalio/common';
-import type { RunStatus } from '../shared/approval';
-import type { CardAudience, ChatPort, ConversationRef } from '../shared/chat';
+import type { ChatActivities } from '../shared/activities';
+import type { ChatPort } from '../shared/chat';
 import { CMK_ERROR_TYPES, RETRYABLE_ERROR_TYPES } from '../shared/errors';
 import { ValidationError } from '../shared/names';
 import { Refusal } from '../shared/refusals';
 
 /** The three chat activities over a port. */
-export function createChatActivities(chat: ChatPort): {
-  postRunCard(input: {
-    conversation: ConversationRef;
-    status: RunStatus;
-    audience?: CardAudience;
-  }): Promise<string>;
-  updateRunCard(input: {
-    conversation: ConversationRef;
-    messageId: string;
-    status: RunStatus;
-    audience?: CardAudience;
-  }): Promise<void>;
-  sendChatText(input: { conversation: ConversationRef; text: string }): Promise<void>;
-} {
+export function createChatActivities(chat: ChatPort): ChatActivities {
   return {
     postRunCard: ({ conversation, status, audience }) =>
       deliver(() => {

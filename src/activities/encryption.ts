@@ -63,6 +63,14 @@ export async function restoreEncryption(
   });
 }
 
+/** Read-only: the account's encryption as Azure holds it now. */
+export async function getEncryption(
+  deps: ActivityDeps,
+  input: { account: AccountRef },
+): Promise<EncryptionSettings> {
+  return encryptionOf(await getAccount(deps, validateAccountRef(input.account)));
+}
+
 /** Back to Microsoft-managed keys; a no-op when the account already uses them. */
 export async function disableCmk(
   deps: ActivityDeps,

@@ -78,7 +78,7 @@ export function classifyError(error: unknown, subject?: CallSubject): Error {
       cause,
     });
   }
-  const mapped = mapPermanent(status, code, message, subject, inner);
+  const mapped = mapPermanent({ status, code, inner, message, subject });
   return domainFailure(
     mapped.type,
     `${mapped.message}${about}`,
@@ -104,140 +104,179 @@ export function isNotFound(error: unknown): boolean {
   return ((error ?? {}) as RestErrorLike).statusCode === 404;
 }
 
-function mapPermanent(
-  status: number,
-  code: string,
-  message: string,
-  subject?: CallSubject,
-  inner?: string,
-): { type: CmkErrorType; message: string } {
-  const T = CMK_ERROR_TYPES;
-  if (inner === 'ForbiddenByFirewall') {
-    // Key Vault's firewall (networkAcls) refused the caller's address before any permission was
-    // looked at (key-vault/general/network-security): no role or access policy changes that.
-    return {
-      type: T.ForbiddenByFirewall,
-      message:
-        "The vault's firewall does not let the runbook's address in. Fix: add the worker's public IP or virtual network to the vault's firewall (`az keyvault network-rule add --ip-address <ip>`), or reach it through a private endpoint",
-    };
-  }
-  if (inner === 'ObjectIsDeletedButRecoverable') {
-    return {
-      type: T.KeySoftDeleted,
-      message:
-        'A soft-deleted key holds this name, so it cannot be created again. Fix: recover it (`az keyvault key recover --vault-name <vault> --name <key>`) or choose another key name',
-    };
-  }
-  if (code === 'KeyVaultPolicyError' || /recoverable is not set/i.test(message)) {
-    return {
-      type: T.PurgeProtectionMissing,
-      message:
-        'The vault needs soft delete and purge protection before Azure Storage can use its keys. Fix: let the runbook turn purge protection on (irreversible) or run `az keyvault update --enable-purge-protection true`',
-    };
-  }
-  if (code === 'KeyVaultAuthenticationFailure') {
-    return {
-      type: T.KeyAccessNotGranted,
-      message:
-        "The storage account's identity cannot use the key. Fix: grant it get, wrapKey and unwrapKey (access policy) or the role Key Vault Crypto Service Encryption User on the key, then run again",
-    };
-  }
-  if (/disabled/i.test(code) || /disabled key|key is disabled|not allowed on a disabled/i.test(message)) {
-    return {
-      type: T.KeyDisabled,
-      message:
-        'The key version is disabled. Fix: enable it (`az keyvault key set-attributes --enabled true`) or choose another key',
-    };
-  }
-  if (code === 'KeyVaultVaultNotFound') {
-    return {
-      type: T.VaultNotFound,
-      message: 'Azure Storage cannot find the vault. Fix: check the vault URI, or restore the vault',
-    };
-  }
-  if (code === 'KeyVaultEncryptionKeyNotFound') {
-    return {
-      type: T.KeyNotFound,
-      message:
-        'Azure Storage cannot find the key (version). Fix: name an existing key, or recover the deleted one',
-    };
-  }
-  if (code === 'KeyVaultKeyTypeNotSupported') {
-    return {
-      type: T.UnsupportedKey,
-      message: 'Azure Storage accepts RSA or RSA-HSM keys of 2048, 3072 or 4096 bits. Fix: choose such a key',
-    };
-  }
-  if (/hardware key operation not allowed on standard vault/i.test(message)) {
-    return {
-      type: T.HsmNotSupportedOnStandardVault,
-      message: 'RSA-HSM keys need a premium vault. Fix: choose RSA, or a premium-SKU vault',
-    };
-  }
-  if (code === 'VaultAlreadyExists') {
-    return {
-      type: T.VaultNameTaken,
-      message: 'That vault name is already taken in Azure. Fix: choose another vault name',
-    };
-  }
-  if (code === 'ConflictError' && /deleted state/i.test(message)) {
-    return {
-      type: T.VaultSoftDeleted,
-      message:
-        'A soft-deleted vault holds this name. Fix: recover it (`az keyvault recover --name <vault>`) or choose another name',
-    };
-  }
-  if (
-    code === 'AuthorizationFailed' ||
-    code === 'LinkedAuthorizationFailed' ||
-    status === 401 ||
-    status === 403
-  ) {
-    return {
-      type: T.AuthorizationFailed,
-      message:
-        "The runbook's identity is not allowed to do this. Fix: give it the needed Azure role (Storage Account Contributor, Key Vault Contributor, User Access Administrator, Key Vault Crypto Officer) or an access policy",
-    };
-  }
-  if (code === 'KeyNotFound' || (status === 404 && subject?.notFound === T.KeyNotFound)) {
-    return {
-      type: T.KeyNotFound,
-      message: 'The key does not exist in the vault. Fix: create it or name an existing key',
-    };
-  }
-  if (status === 404 && subject?.notFound) {
-    return { type: subject.notFound, message: notFoundMessage(subject.notFound) };
-  }
-  if (/only be set (when|at|during)\b.*creat|cannot be (changed|updated|modified) after/i.test(message)) {
-    return {
-      type: T.CreationOnlySetting,
-      message:
-        'This setting can only be chosen when the storage account is created. Fix: create a new account with it',
-    };
-  }
-  if (/key.*(type|size)|kty|key_size/i.test(message) && status === 400) {
-    return {
-      type: T.UnsupportedKey,
-      message: 'Azure Storage accepts RSA or RSA-HSM keys of 2048, 3072 or 4096 bits. Fix: choose such a key',
-    };
-  }
-  return {
-    type: T.AzureRequestRejected,
-    message: `Azure rejected the request: ${code || status}: ${message}`,
-  };
+/** What a rule sees of a failed call that a retry will not heal. */
+export interface SeenError {
+  status: number;
+  /** The error's code (or the body's `error.code`); '' when Azure sent none. */
+  code: string;
+  /** Key Vault's innermost `innererror.code`, e.g. `ForbiddenByFirewall` under `Forbidden`. */
+  inner?: string;
+  message: string;
+  subject?: CallSubject;
 }
 
-function notFoundMessage(type: CmkErrorType): string {
-  switch (type) {
-    case CMK_ERROR_TYPES.AccountNotFound:
-      return 'The storage account does not exist. Fix: check the name, resource group and subscription';
-    case CMK_ERROR_TYPES.VaultNotFound:
-      return 'The vault does not exist. Fix: check the name and resource group, or let the runbook create it';
-    case CMK_ERROR_TYPES.IdentityNotFound:
-      return 'The user-assigned identity does not exist. Fix: create it or give the resource id of an existing one';
-    default:
-      return 'The resource does not exist';
-  }
+/** One rule of the mapping: when it matches, the domain failure and the sentence a person reads. */
+export interface ErrorRule {
+  /** Names the rule in its test. */
+  name: string;
+  when: (seen: SeenError) => boolean;
+  type: CmkErrorType;
+  /** What is wrong and `Fix:` what to do. */
+  message: string;
+}
+
+const T = CMK_ERROR_TYPES;
+const UNSUPPORTED_KEY =
+  'Azure Storage accepts RSA or RSA-HSM keys of 2048, 3072 or 4096 bits. Fix: choose such a key';
+
+/**
+ * Azure's permanent errors (status 4xx but 429/408), first match wins: the inner code before the
+ * code, the code before the message, the status last. Sources: Azure Storage's CMK error codes
+ * (storage/common/customer-managed-keys-configure-*), Key Vault's (key-vault/general/rest-error-codes,
+ * network-security) and ARM's (azure-resource-manager/troubleshooting/error-codes).
+ */
+export const ERROR_RULES: readonly ErrorRule[] = [
+  {
+    // Key Vault's firewall refused the caller's address before any permission was looked at.
+    name: 'vault firewall',
+    when: (e) => e.inner === 'ForbiddenByFirewall',
+    type: T.ForbiddenByFirewall,
+    message:
+      "The vault's firewall does not let the runbook's address in. Fix: add the worker's public IP or virtual network to the vault's firewall (`az keyvault network-rule add --ip-address <ip>`), or reach it through a private endpoint",
+  },
+  {
+    name: 'soft-deleted key',
+    when: (e) => e.inner === 'ObjectIsDeletedButRecoverable',
+    type: T.KeySoftDeleted,
+    message:
+      'A soft-deleted key holds this name, so it cannot be created again. Fix: recover it (`az keyvault key recover --vault-name <vault> --name <key>`) or choose another key name',
+  },
+  {
+    name: 'purge protection missing',
+    when: (e) => e.code === 'KeyVaultPolicyError' || /recoverable is not set/i.test(e.message),
+    type: T.PurgeProtectionMissing,
+    message:
+      'The vault needs soft delete and purge protection before Azure Storage can use its keys. Fix: let the runbook turn purge protection on (irreversible) or run `az keyvault update --enable-purge-protection true`',
+  },
+  {
+    name: 'key access not granted',
+    when: (e) => e.code === 'KeyVaultAuthenticationFailure',
+    type: T.KeyAccessNotGranted,
+    message:
+      "The storage account's identity cannot use the key. Fix: grant it get, wrapKey and unwrapKey (access policy) or the role Key Vault Crypto Service Encryption User on the key, then run again",
+  },
+  {
+    name: 'key disabled',
+    when: (e) =>
+      /disabled/i.test(e.code) || /disabled key|key is disabled|not allowed on a disabled/i.test(e.message),
+    type: T.KeyDisabled,
+    message:
+      'The key version is disabled. Fix: enable it (`az keyvault key set-attributes --enabled true`) or choose another key',
+  },
+  {
+    name: 'vault Azure Storage cannot find',
+    when: (e) => e.code === 'KeyVaultVaultNotFound',
+    type: T.VaultNotFound,
+    message: 'Azure Storage cannot find the vault. Fix: check the vault URI, or restore the vault',
+  },
+  {
+    name: 'key Azure Storage cannot find',
+    when: (e) => e.code === 'KeyVaultEncryptionKeyNotFound',
+    type: T.KeyNotFound,
+    message:
+      'Azure Storage cannot find the key (version). Fix: name an existing key, or recover the deleted one',
+  },
+  {
+    name: 'key type Azure Storage refuses',
+    when: (e) => e.code === 'KeyVaultKeyTypeNotSupported',
+    type: T.UnsupportedKey,
+    message: UNSUPPORTED_KEY,
+  },
+  {
+    name: 'HSM key on a standard vault',
+    when: (e) => /hardware key operation not allowed on standard vault/i.test(e.message),
+    type: T.HsmNotSupportedOnStandardVault,
+    message: 'RSA-HSM keys need a premium vault. Fix: choose RSA, or a premium-SKU vault',
+  },
+  {
+    name: 'vault name taken',
+    when: (e) => e.code === 'VaultAlreadyExists',
+    type: T.VaultNameTaken,
+    message: 'That vault name is already taken in Azure. Fix: choose another vault name',
+  },
+  {
+    name: 'soft-deleted vault',
+    when: (e) => e.code === 'ConflictError' && /deleted state/i.test(e.message),
+    type: T.VaultSoftDeleted,
+    message:
+      'A soft-deleted vault holds this name. Fix: recover it (`az keyvault recover --name <vault>`) or choose another name',
+  },
+  {
+    name: 'runbook not authorized',
+    when: (e) =>
+      e.code === 'AuthorizationFailed' ||
+      e.code === 'LinkedAuthorizationFailed' ||
+      e.status === 401 ||
+      e.status === 403,
+    type: T.AuthorizationFailed,
+    message:
+      "The runbook's identity is not allowed to do this. Fix: give it the needed Azure role (Storage Account Contributor, Key Vault Contributor, User Access Administrator, Key Vault Crypto Officer) or an access policy",
+  },
+  {
+    name: 'key missing',
+    when: (e) => e.code === 'KeyNotFound' || (e.status === 404 && e.subject?.notFound === T.KeyNotFound),
+    type: T.KeyNotFound,
+    message: 'The key does not exist in the vault. Fix: create it or name an existing key',
+  },
+  {
+    name: 'account missing',
+    when: (e) => e.status === 404 && e.subject?.notFound === T.AccountNotFound,
+    type: T.AccountNotFound,
+    message: 'The storage account does not exist. Fix: check the name, resource group and subscription',
+  },
+  {
+    name: 'vault missing',
+    when: (e) => e.status === 404 && e.subject?.notFound === T.VaultNotFound,
+    type: T.VaultNotFound,
+    message: 'The vault does not exist. Fix: check the name and resource group, or let the runbook create it',
+  },
+  {
+    name: 'identity missing',
+    when: (e) => e.status === 404 && e.subject?.notFound === T.IdentityNotFound,
+    type: T.IdentityNotFound,
+    message:
+      'The user-assigned identity does not exist. Fix: create it or give the resource id of an existing one',
+  },
+  {
+    name: 'creation-only setting',
+    when: (e) =>
+      /only be set (when|at|during)\b.*creat|cannot be (changed|updated|modified) after/i.test(e.message),
+    type: T.CreationOnlySetting,
+    message:
+      'This setting can only be chosen when the storage account is created. Fix: create a new account with it',
+  },
+  {
+    name: 'key type or size refused',
+    when: (e) => e.status === 400 && /key.*(type|size)|kty|key_size/i.test(e.message),
+    type: T.UnsupportedKey,
+    message: UNSUPPORTED_KEY,
+  },
+];
+
+/** The rule a permanent error falls under, if any (exported for its tests). */
+export function ruleFor(seen: SeenError): ErrorRule | undefined {
+  return ERROR_RULES.find((rule) => rule.when(seen));
+}
+
+function mapPermanent(seen: SeenError): { type: CmkErrorType; message: string } {
+  const rule = ruleFor(seen);
+  if (rule) return rule;
+  if (seen.status === 404 && seen.subject?.notFound)
+    return { type: seen.subject.notFound, message: 'The resource does not exist' };
+  return {
+    type: T.AzureRequestRejected,
+    message: `Azure rejected the request: ${seen.code || seen.status}: ${seen.message}`,
+  };
 }
 
 function innerCode(details: unknown): string | undefined {

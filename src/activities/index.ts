@@ -11,7 +11,7 @@ import { grantKeyAccess } from './access';
 import { createAzureClients, type AzureClients } from './azure-clients';
 import { createChatActivities } from './chat';
 import type { ActivityDeps } from './deps';
-import { disableCmk, enableCmk, restoreEncryption } from './encryption';
+import { disableCmk, enableCmk, getEncryption, restoreEncryption } from './encryption';
 import { assignIdentity } from './identities';
 import { inspect } from './inspect';
 import { inspectFleet } from './fleet-plan';
@@ -64,6 +64,7 @@ export function createActivities(deps: CreateActivitiesDeps): CmkActivities {
     ensureKey: wrap(ensureKey),
     enableCmk: wrap(enableCmk),
     restoreEncryption: wrap(restoreEncryption),
+    getEncryption: wrap(getEncryption),
     rotateKey: wrap(rotateKey),
     keysInUse: wrap(keysInUse),
     setRotationPolicy: wrap(setRotationPolicy),
@@ -85,7 +86,7 @@ export async function createActivitiesFromConfig(
   chat: ChatPort,
   { metrics }: { metrics?: AzureRequestMetrics } = {},
 ): Promise<CmkActivities> {
-  const agent = await createProxyAgent(process.env);
+  const agent = await createProxyAgent(config.azure.proxy);
   return createActivities({
     azure: createAzureClients(config.azure, { ...(agent ? { agent } : {}), ...(metrics ? { metrics } : {}) }),
     chat,

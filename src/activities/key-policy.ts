@@ -7,7 +7,7 @@ import { createHash } from 'node:crypto';
 import type { KeyRotationPolicy } from '@azure/keyvault-keys';
 import type { RotationPolicyState } from '../shared/activities';
 import { CMK_ERROR_TYPES } from '../shared/errors';
-import { ValidationError, validateKeyName, validateVaultName } from '../shared/names';
+import { validateKeyName, validateVaultName } from '../shared/names';
 import type { Blocker, Plan, PlanFact } from '../shared/plan';
 import { validateRotationPolicy } from '../shared/rotation-policy';
 import type { KeyRef } from '../shared/runbooks';
@@ -166,10 +166,4 @@ function words(iso: string): string {
   const days = /^P(\d+)D$/.exec(iso)?.[1];
   if (days) return `${days} day${days === '1' ? '' : 's'}`;
   return iso;
-}
-
-/** Rejects a request without a key before any call (used by the runbook's validation too). */
-export function assertKeyRef(key: unknown): void {
-  if (!key) throw new ValidationError('key', 'a key is named by vault and name');
-  keyRefOf(key);
 }

@@ -143,7 +143,13 @@ export function createCmkBot(deps: CmkBotDeps): CmkBot {
           { verdict: verb },
           Number(process.hrtime.bigint() - started) / 1e9,
         );
-      const outcome = result.refusal ? 'refused' : result.broadcast ? 'recorded' : 'shown';
+      const outcome = result.failure
+        ? 'failed'
+        : result.refusal
+          ? 'refused'
+          : result.broadcast
+            ? 'recorded'
+            : 'shown';
       deps.metrics?.cardActions.inc({ verb, outcome });
       const fields = {
         invokeId: action.invokeId,
@@ -152,7 +158,9 @@ export function createCmkBot(deps: CmkBotDeps): CmkBot {
         user: action.user.aadObjectId,
         messageId: action.messageId,
       };
-      if (result.refusal) {
+      if (result.failure) {
+        log('error', 'card action could not be handled', { ...fields, error: result.failure.message });
+      } else if (result.refusal) {
         countRefusal(deps.metrics, result.refusal, 'click');
         log('warn', 'card action refused', {
           ...fields,

@@ -13,7 +13,6 @@ import type { ProofSigner } from './signing';
 
 /** The verbs the run card's `Action.Execute` buttons send. */
 export const CARD_VERBS = ['approve', 'reject', 'refresh'] as const;
-export type CardVerb = (typeof CARD_VERBS)[number];
 
 /** Ids a card action carries; nothing in it says who clicked. */
 export interface CardActionData {
@@ -45,6 +44,11 @@ export interface CardActionResult {
   broadcast?: RunStatus;
   /** Set when the click was refused: its class is the reason (metrics), its sentence is shown and logged. */
   refusal?: Refusal;
+  /**
+   * Set when the click could not be handled (Temporal unreachable, a timeout): nothing was
+   * recorded, the clicker is told to try again, and the error is logged, never shown.
+   */
+  failure?: Error;
 }
 
 /** What card handling needs. */
@@ -80,8 +84,26 @@ export function viewerOf(status: RunStatus, aadObjectId: string | undefined, not
   return note ? { canDecide: listed && !decided, note } : { canDecide: listed && !decided };
 }
 
-/** Handles approve/reject/refresh; refusals come back as the card with a note, never as a throw. */
+/**
+ * Handles approve/reject/refresh; refusals come back as the card with a note, never as a throw.
+ * Anything else that fails is not a refusal: the clicker hears that the click was not recorded.
+ */
 export async function handleCardAction(deps: CardActionDeps, action: CardAction): Promise<CardActionResult> {
+  try {
+    return await answerCardAction(deps, action);
+  } catch (error) {
+    const decision = action.verb === 'approve' || action.verb === 'reject';
+    const problem = decision
+      ? 'Your decision could not be recorded: the runbook service did not answer. Nothing was decided; try again in a minute.'
+      : 'The run could not be read: the runbook service did not answer. Try again in a minute.';
+    return {
+      card: renderErrorCard({ title: 'Could not record, try again', problem }),
+      failure: error instanceof Error ? error : new Error(String(error)),
+    };
+  }
+}
+
+async function answerCardAction(deps: CardActionDeps, action: CardAction): Promise<CardActionResult> {
   const data = parseCardActionData(action.data);
   if (!data || !(CARD_VERBS as readonly string[]).includes(action.verb)) {
     const refusal = new StaleCard('This card is not one of mine or is out of date.');

@@ -5,7 +5,7 @@
 import type { AccountRef } from '../shared/accounts';
 import type { KeyChoice, Operation, RunContext, VaultChoice } from '../shared/runbooks';
 import type { InputByOperation } from '../shared/start';
-import { DEFAULT_KEY_NAME, defaultVaultName, type Command, type KeyArgs, type RunCommand } from './commands';
+import { DEFAULT_KEY_NAME, defaultVaultName, type KeyArgs, type RunCommand } from './commands';
 
 /** Operations a chat command starts on one account. */
 export type AccountOperation = Exclude<Operation, 'fleetRotate' | 'setRotationPolicy'>;
@@ -25,11 +25,6 @@ export const RUN_OPERATIONS: Record<RunCommand['kind'], AccountOperation> = {
   restoreAccess: 'restoreAccess',
   disable: 'disable',
 };
-
-/** True for the commands that start a runbook on one account. */
-export function isRunCommand(command: Command): command is RunCommand {
-  return Object.hasOwn(RUN_OPERATIONS, command.kind);
-}
 
 /** Builds the run request; `context` carries requester, conversation, start proof and UI base URL. */
 export function runRequestFor(command: RunCommand, account: AccountRef, context: RunContext): RunRequest {

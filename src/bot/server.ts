@@ -2,36 +2,23 @@
  * The bot's HTTP endpoint, whichever SDK carries the bot: `POST /api/messages` (a JSON activity,
  * at most 1 MiB, authenticated by the transport) and `GET /healthz`. Without credentials it takes
  * requests from this machine only, and refuses to start on any other address. HTTP concerns that
- * do not depend on the SDK live here. `npm run bot` starts it from config, with JSON logs, the
- * payload codec, and `/metrics`, `/livez`, `/readyz` on a separate port.
+ * do not depend on the SDK live here; `bot.ts` at the repository root starts it from config.
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { Client, Connection } from '@temporalio/client';
-import { StorageManagementClient } from '@azure/arm-storage';
-import { DefaultAzureCredential } from '@azure/identity';
-import { ConfigError, isLoopbackHost, loadConfig, type BotConfig } from '../config';
-import { createDataConverter } from '../codec/data-converter';
-import { resolvePayloadKeys } from '../codec/keys';
+import { ConfigError, isLoopbackHost, type BotConfig } from '../config';
 import { isTrustedServiceUrl } from '../shared/chat';
 import { UntrustedServiceUrl } from '../shared/refusals';
-import { parseDurationMs } from '../shared/duration';
 import { createLogger, logCallbackOf } from '../telemetry/logger';
-import { countRefusal, createMetrics, registerApprovalBacklog, type CmkMetrics } from '../telemetry/metrics';
-import { startOpsServer, type OpsServer } from '../telemetry/ops-server';
-import { onFirstSignal } from '../telemetry/process';
-import { startTracing } from '../telemetry/tracing';
-import { createArmAccountResolver } from './accounts';
-import { createCmkBot, type BotLog } from './bot';
+import { countRefusal, type CmkMetrics } from '../telemetry/metrics';
+import type { BotLog } from './bot';
 import type { ChatTransport, CmkBot, InboundAnswer } from './chat-transport';
-import { createRunService } from './run-service';
-import { createProofSigner } from './signing';
 import { createChatTransport, type ChatTransportOptions } from './transports';
 
 /** What {@link startBotServer} serves. */
 export interface BotServerOptions {
   bot: BotConfig;
-  /** The bot the transport hands commands and card actions to ({@link createCmkBot}). */
+  /** The bot the transport hands commands and card actions to (`createCmkBot`). */
   handler: CmkBot;
   /** Defaults to the transport `bot` is configured for, created with `transportOptions`. */
   transport?: ChatTransport;
@@ -221,101 +208,4 @@ async function readBody(req: IncomingMessage): Promise<Buffer> {
     chunks.push(chunk as Buffer);
   }
   return Buffer.concat(chunks);
-}
-
-/** A running bot process: the endpoint, its operations endpoint, and its orderly stop. */
-export interface BotProcess {
-  server: BotServer;
-  ops: OpsServer;
-  /** Drains: no new requests, requests in flight answered, card edits finished; then disconnects. */
-  stop(): Promise<void>;
-}
-
-/** Entry point (`npm run bot`): config → Temporal client, account resolver, bot, endpoint. */
-export async function main(env: NodeJS.ProcessEnv = process.env): Promise<BotProcess> {
-  const config = loadConfig(env, ['temporal', 'azure', 'bot', 'policy', 'signing', 'codec']);
-  const logger = createLogger({ name: 'cmk-bot', level: config.telemetry.logLevel });
-  const log = logCallbackOf(logger);
-  const metrics = createMetrics('bot');
-  const tracing = config.telemetry.tracing === 'otlp' ? startTracing({ serviceName: 'cmk-bot' }) : undefined;
-  const credential = new DefaultAzureCredential();
-  const keys = await resolvePayloadKeys(config.codec, () => ({ credential }));
-  const connection = await Connection.connect({
-    address: config.temporal.address,
-    ...(config.temporal.connection.tls !== undefined ? { tls: config.temporal.connection.tls } : {}),
-    ...(config.temporal.connection.apiKey ? { apiKey: config.temporal.connection.apiKey } : {}),
-    ...(config.temporal.connection.metadata ? { metadata: config.temporal.connection.metadata } : {}),
-  });
-  const client = new Client({
-    connection,
-    namespace: config.temporal.namespace,
-    dataConverter: createDataConverter(keys),
-    ...(tracing ? { interceptors: { workflow: tracing.clientInterceptors } } : {}),
-  });
-  const endpoint = config.azure.armEndpoint;
-  const handler = createCmkBot({
-    runs: createRunService({
-      client,
-      taskQueue: config.temporal.taskQueue,
-      namespace: config.temporal.namespace,
-      uiBaseUrl: config.temporal.uiBaseUrl,
-    }),
-    resolver: createArmAccountResolver({
-      subscriptionIds: config.azure.subscriptionIds,
-      storage: (subscriptionId) => new StorageManagementClient(credential, subscriptionId, { endpoint }),
-    }),
-    subscriptionIds: config.azure.subscriptionIds,
-    policy: config.policy,
-    signer: createProofSigner(config.signing),
-    uiBaseUrl: config.temporal.uiBaseUrl,
-    log,
-    metrics,
-  });
-  registerApprovalBacklog(
-    metrics,
-    async (query) => (await client.workflow.count(query)).count,
-    parseDurationMs(config.policy.deadline, 'CMK_APPROVAL_DEADLINE'),
-  );
-  const server = await startBotServer({ bot: config.bot, handler, log, metrics });
-  const ops = await startOpsServer({
-    port: config.telemetry.metricsPort,
-    host: config.telemetry.metricsHost,
-    log: logger,
-    metrics: () => metrics.registry.metrics(),
-    ready: async () => {
-      await connection.workflowService.getSystemInfo({});
-      return undefined;
-    },
-  });
-  let stopping: Promise<void> | undefined;
-  const stop = (): Promise<void> =>
-    (stopping ??= (async () => {
-      await server.close();
-      await server.settled();
-      await ops.close();
-      await connection.close();
-      await tracing?.shutdown();
-      logger.info('cmk-runbook bot stopped');
-      logger.flush();
-    })());
-  onFirstSignal((signal) => {
-    logger.info({ signal }, 'stopping: answering requests in flight and finishing card edits');
-    stop().then(
-      () => process.exit(0),
-      (error: unknown) => {
-        logger.error({ err: error }, 'stop failed');
-        process.exit(1);
-      },
-    );
-  });
-  return { server, ops, stop };
-}
-
-if (require.main === module) {
-  main().catch((error: unknown) => {
-    process.stderr.write(
-      `${error instanceof ConfigError ? error.message : `cmk-runbook bot failed: ${(error as Error).message}`}\n`,
-    );
-    process.exit(1);
-  });
 }

@@ -141,10 +141,3 @@ export function parseKeyId(kid: unknown, field = 'keyId'): KeyId {
 export function workflowIdFor(ref: AccountRef): string {
   return `cmk/${ref.subscriptionId}/${ref.resourceGroup}/${ref.name}`.toLowerCase();
 }
-
-/** Reads an account reference back from a workflow id made by {@link workflowIdFor}. */
-export function accountFromWorkflowId(workflowId: string): AccountRef | undefined {
-  const [prefix, subscriptionId, resourceGroup, name] = workflowId.split('/');
-  if (prefix !== 'cmk' || !subscriptionId || !resourceGroup || !name) return undefined;
-  return { subscriptionId, resourceGroup, name };
-}

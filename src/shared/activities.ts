@@ -169,6 +169,8 @@ export interface CmkActivities {
     account: AccountRef;
     settings: EncryptionSettings;
   }): Promise<EncryptionSettings>;
+  /** Read-only: the account's encryption as Azure holds it now (e.g. after an undo failed). */
+  getEncryption(input: { account: AccountRef }): Promise<EncryptionSettings>;
   /** New key version; pinned accounts moved to it, versionless confirmed or reported pending. */
   rotateKey(input: {
     account: AccountRef;
@@ -246,6 +248,9 @@ export interface CmkActivities {
   /** Sends a plain chat message. */
   sendChatText(input: { conversation: ConversationRef; text: string }): Promise<void>;
 }
+
+/** The activities that talk to chat, as `createChatActivities` builds them over a chat port. */
+export type ChatActivities = Pick<CmkActivities, 'postRunCard' | 'updateRunCard' | 'sendChatText'>;
 
 /**
  * What the worker gives each run at its start, recorded in the run's history: the approval

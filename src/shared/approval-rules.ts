@@ -6,10 +6,10 @@
  */
 import type { ApprovalPolicy } from './approval';
 import type { Plan } from './plan';
-import { DESTRUCTIVE_OPERATIONS, type Operation } from './runbooks';
+import type { Operation } from './runbooks';
 
 /** Operations destructive by nature: they always need approval. */
-export const DESTRUCTIVE_BY_NATURE: readonly Operation[] = DESTRUCTIVE_OPERATIONS;
+export const DESTRUCTIVE_BY_NATURE: readonly Operation[] = ['revoke', 'disable', 'changeKey'];
 
 /**
  * Operations that need approval whenever they change anything, though nothing they do is

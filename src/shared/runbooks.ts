@@ -26,9 +26,6 @@ export const OPERATIONS = [
 ] as const;
 export type Operation = (typeof OPERATIONS)[number];
 
-/** The operations destructive by their effect: they always need their operation's approval. */
-export const DESTRUCTIVE_OPERATIONS: readonly Operation[] = ['revoke', 'disable', 'changeKey'];
-
 /** How each operation is spelled in its configuration keys (`CMK_APPROVERS_<SUFFIX>`, `CMK_QUORUM_<SUFFIX>`). */
 export const OPERATION_ENV_SUFFIX: Record<Operation, string> = {
   configure: 'CONFIGURE',

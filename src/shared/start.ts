@@ -206,15 +206,5 @@ export function scheduleIdFor(account: AccountRef): string {
   return `schedule/cmk-rotate/${accountId(account).toLowerCase()}`;
 }
 
-/** The account a rotation schedule id names, or undefined for other schedules. */
-export function accountFromScheduleId(scheduleId: string): AccountRef | undefined {
-  const match =
-    /^schedule\/cmk-rotate\/subscriptions\/([^/]+)\/resourcegroups\/([^/]+)\/providers\/microsoft\.storage\/storageaccounts\/([^/]+)$/.exec(
-      scheduleId,
-    );
-  if (!match) return undefined;
-  return { subscriptionId: match[1]!, resourceGroup: match[2]!, name: match[3]! };
-}
-
 /** The requester scheduled runs report when no owner was given. */
 export const SCHEDULE_REQUESTER: Person = { aadObjectId: 'temporal-schedule', name: 'Rotation schedule' };

@@ -2,19 +2,19 @@
  * `changeKey`: moves a CMK account to another key (and optionally another vault): ensure the
  * vault and key, grant the account's identity, switch, probe; on failure switch back.
  */
-import { patched, workflowInfo } from '@temporalio/workflow';
 import { vaultUri } from '../shared/accounts';
-import type { KeyState, VaultState } from '../shared/activities';
+import type { VaultState } from '../shared/activities';
 import { validateKeyChoice, validateVaultName, ValidationError } from '../shared/names';
 import type { IdentityChoice, ChangeKeyInput, RunResult } from '../shared/runbooks';
 import type { Plan } from '../shared/plan';
 import { describeEncryption, summaryLine } from '../shared/status';
-import { PATCHES } from './patches';
 import { azure, azureLong, azurePropagation } from './proxies';
-import { encryptionDone, grantDone, identityDone, keyDone, vaultDone } from './step-texts';
+import { encryptionDone, identityDone, vaultDone } from './step-texts';
+import { ensureKeyAndGrant } from './key-steps';
 import type { Run } from './run';
 import { runRunbook, type ChangeOutcome } from './runbook';
-import { probeInput } from './probe';
+import { PROBE_WITHIN_MS, probeInput } from './probe';
+import { encryptionUndo } from './compensation';
 import type { StepGuard } from './step-guard';
 
 /** Points a CMK account at a different key. */
@@ -55,83 +55,55 @@ async function switchKey(
     identityDone,
   );
   guard.ran('identity', identity.changed);
-  const keyStep = async (): Promise<KeyState> => {
-    const made = await run.step(
-      'key',
-      'Key',
-      () =>
-        azure.ensureKey.executeWithOptions({ summary: `Ensure key ${input.key.name}` }, [
-          { vault, key: input.key, runId: workflowInfo().runId },
-        ]),
-      keyDone,
-    );
-    guard.ran('key', made.created);
-    return made;
-  };
-  // A role assignment scoped to the key needs the key; runs started before keep their order.
-  const keyFirst = patched(PATCHES.keyBeforeGrant);
-  let key = keyFirst ? await keyStep() : undefined;
-  const grant = await run.step(
-    'grant',
-    'Key access',
-    () =>
-      azureLong.grantKeyAccess.executeWithOptions({ summary: `Grant key access on ${vault.name}` }, [
-        { vault, principalId: identity.principalId, keyName: input.key.name },
-      ]),
-    grantDone,
-  );
-  guard.ran('grant', grant.changed);
-  key ??= await keyStep();
+  const { key } = await ensureKeyAndGrant(run, guard, {
+    vault,
+    key: input.key,
+    principalId: identity.principalId,
+  });
   // The grant may have waited for propagation: Azure is read again before the switch.
   const plan = await guard.before('switch');
-  try {
-    const encryption = await run.step(
-      'switch',
-      'Switch key',
-      () =>
-        azurePropagation.enableCmk.executeWithOptions(
-          { summary: `Switch ${account.name} to ${vault.name}/${key.name}` },
-          [{ account, key, identity: identity.identity, pinVersion: pinAfter(input, plan) }],
-        ),
-      encryptionDone,
-    );
-    await run.setStage('confirming');
-    const probe = await azureLong.probeDataAccess.executeWithOptions(
-      { summary: `Probe blob access on ${account.name}` },
-      [probeInput(account, plan, 'allowed', 120_000)],
-    );
-    if (probe.state === 'allowed') {
-      run.recordStep('probe', 'Data-plane check', 'done', 'blob access works');
-      return { message: `${account.name} now uses ${describeEncryption(encryption)}.`, encryption };
-    }
-    run.recordStep(
-      'probe',
-      'Data-plane check',
-      'failed',
-      `blob access denied (${probe.errorCode ?? 'unknown'})`,
-    );
-    throw new KeySwitchDenied(probe.errorCode);
-  } catch (error) {
-    await run.setStage('compensating');
-    await azurePropagation.restoreEncryption.executeWithOptions({ summary: `Switch ${account.name} back` }, [
-      { account, settings: plan.before },
-    ]);
-    run.recordStep('switch', 'Switch back', 'compensated', describeEncryption(plan.before));
-    if (error instanceof KeySwitchDenied) {
-      return {
-        outcome: 'failed',
-        message: `${account.name} could not reach ${vault.name}/${key.name} (${error.code ?? 'denied'}); it was switched back to ${describeEncryption(plan.before)}.`,
-        encryption: plan.before,
-      };
-    }
-    throw error;
+  run.compensation.add(
+    encryptionUndo(
+      account,
+      { id: 'switch', title: 'Switch back', summary: `Switch ${account.name} back` },
+      plan.before,
+    ),
+  );
+  const encryption = await run.step(
+    'switch',
+    'Switch key',
+    () =>
+      azurePropagation.enableCmk.executeWithOptions(
+        { summary: `Switch ${account.name} to ${vault.name}/${key.name}` },
+        [{ account, key, identity: identity.identity, pinVersion: pinAfter(input, plan) }],
+      ),
+    encryptionDone,
+  );
+  await run.setStage('confirming');
+  const probe = await azureLong.probeDataAccess.executeWithOptions(
+    { summary: `Probe blob access on ${account.name}` },
+    [probeInput(account, plan, 'allowed', PROBE_WITHIN_MS)],
+  );
+  if (probe.state === 'allowed') {
+    run.recordStep('probe', 'Data-plane check', 'done', 'blob access works');
+    return { message: `${account.name} now uses ${describeEncryption(encryption)}.`, encryption };
   }
-}
-
-class KeySwitchDenied extends Error {
-  constructor(readonly code: string | undefined) {
-    super(`blob access denied (${code ?? 'unknown'})`);
+  const denied = probe.errorCode ?? 'unknown';
+  run.recordStep('probe', 'Data-plane check', 'failed', `blob access denied (${denied})`);
+  const undone = await run.compensation.compensate();
+  const reached = `${account.name} could not reach ${vault.name}/${key.name} (${probe.errorCode ?? 'denied'})`;
+  if (undone.complete) {
+    return {
+      outcome: 'failed',
+      message: `${reached}; it was switched back to ${describeEncryption(plan.before)}.`,
+      encryption: plan.before,
+    };
   }
+  return {
+    outcome: 'failed',
+    message: `${reached}. ${undone.failures.join(' ')}`,
+    ...(undone.actual ? { encryption: undone.actual } : {}),
+  };
 }
 
 async function targetVault(run: Run, plan: Plan, input: ChangeKeyInput): Promise<VaultState> {

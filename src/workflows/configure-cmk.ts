@@ -3,22 +3,18 @@
  * data-plane probe. A failure after partial changes restores the account's previous
  * encryption and reports what remains in Azure (e.g. a created vault).
  */
-import { patched, workflowInfo } from '@temporalio/workflow';
-import type { IdentityState, KeyState, VaultState } from '../shared/activities';
 import { validateKeyChoice, validateVaultName } from '../shared/names';
 import type { EncryptionSettings, Plan } from '../shared/plan';
 import type { ConfigureCmkInput, RunResult } from '../shared/runbooks';
 import { describeEncryption, summaryLine } from '../shared/status';
-import { PATCHES } from './patches';
 import { azure, azureLong, azurePropagation } from './proxies';
-import { encryptionDone, grantDone, identityDone, identityName, keyDone, vaultDone } from './step-texts';
+import { encryptionDone, identityDone, identityName, vaultDone } from './step-texts';
+import { ensureKeyAndGrant } from './key-steps';
 import type { Run } from './run';
 import { failureOf, runRunbook, type ChangeOutcome } from './runbook';
-import { probeInput } from './probe';
+import { PROBE_WITHIN_MS, probeInput } from './probe';
+import { encryptionUndo } from './compensation';
 import type { StepGuard } from './step-guard';
-
-/** How long the probe may wait for the account to reach its new key. */
-const PROBE_WITHIN_MS = 120_000;
 
 /** Brings a storage account to customer-managed keys in Key Vault, end to end. */
 export async function configureCmk(input: ConfigureCmkInput): Promise<RunResult> {
@@ -53,84 +49,63 @@ async function configure(
 ): Promise<ChangeOutcome> {
   const account = run.account;
   let plan = approved;
-  let vault: VaultState | undefined;
-  let key: KeyState | undefined;
-  let identity: IdentityState | undefined;
-  let enableTried = false;
-  try {
-    vault = await run.step(
-      'vault',
-      'Key Vault',
-      () =>
-        azureLong.ensureVault.executeWithOptions({ summary: `Ensure vault ${input.vault.name}` }, [
-          { account, vault: input.vault, location: plan.location ?? plan.vault?.location ?? '' },
-        ]),
-      vaultDone,
-    );
-    guard.ran('vault', vault.created || vault.purgeProtectionEnabled);
-    if (vault.created)
-      run.remaining.push(`Key Vault ${vault.name} (created by this run; purge protection keeps it)`);
-    identity = await run.step(
-      'identity',
-      'Managed identity',
-      () =>
-        azure.assignIdentity.executeWithOptions({ summary: `Assign identity to ${account.name}` }, [
-          { account, identity: input.identity },
-        ]),
-      identityDone,
-    );
-    guard.ran('identity', identity.changed);
-    const principalId = identity.principalId;
-    const keyStep = async (): Promise<KeyState> => {
-      const made = await run.step(
-        'key',
-        'Key',
-        () =>
-          azure.ensureKey.executeWithOptions({ summary: `Ensure key ${input.key.name}` }, [
-            { vault: vault!, key: input.key, runId: workflowInfo().runId },
-          ]),
-        keyDone,
-      );
-      guard.ran('key', made.created);
-      if (made.created) run.remaining.push(`Key ${vault!.name}/${made.name} version ${made.version}`);
-      return made;
-    };
-    // A role assignment scoped to the key needs the key; runs started before keep their order.
-    const keyFirst = patched(PATCHES.keyBeforeGrant);
-    if (keyFirst) key = await keyStep();
-    const grant = await run.step(
-      'grant',
-      'Key access',
-      () =>
-        azureLong.grantKeyAccess.executeWithOptions({ summary: `Grant key access on ${vault!.name}` }, [
-          { vault: vault!, principalId, keyName: input.key.name },
-        ]),
-      grantDone,
-    );
-    guard.ran('grant', grant.changed);
+  const vault = await run.step(
+    'vault',
+    'Key Vault',
+    () =>
+      azureLong.ensureVault.executeWithOptions({ summary: `Ensure vault ${input.vault.name}` }, [
+        { account, vault: input.vault, location: plan.location ?? plan.vault?.location ?? '' },
+      ]),
+    vaultDone,
+  );
+  guard.ran('vault', vault.created || vault.purgeProtectionEnabled);
+  if (vault.created)
+    run.remaining.push(`Key Vault ${vault.name} (created by this run; purge protection keeps it)`);
+  const identity = await run.step(
+    'identity',
+    'Managed identity',
+    () =>
+      azure.assignIdentity.executeWithOptions({ summary: `Assign identity to ${account.name}` }, [
+        { account, identity: input.identity },
+      ]),
+    identityDone,
+  );
+  guard.ran('identity', identity.changed);
+  const principalId = identity.principalId;
+  const { key } = await ensureKeyAndGrant(run, guard, {
+    vault,
+    key: input.key,
+    principalId,
+    onKey: (made) => {
+      if (made.created) run.remaining.push(`Key ${vault.name}/${made.name} version ${made.version}`);
+    },
     // Named for the reader, with the principal id the clean-up command needs.
-    if (grant.changed)
-      run.remaining.push(
-        `Key access for ${account.name}'s ${identityName(identity.identity)} (principal ${principalId}) on ${vault.name}`,
-      );
-    if (!keyFirst) key = await keyStep();
-    // The grant may have waited minutes for propagation: Azure is read again before a key change.
-    plan = await guard.before('enable');
-    enableTried = true;
-    const encryption = await run.step(
-      'enable',
-      'Enable CMK',
-      () =>
-        azurePropagation.enableCmk.executeWithOptions({ summary: `Enable CMK on ${account.name}` }, [
-          { account, key: key!, identity: identity!.identity, pinVersion: input.pinVersion },
-        ]),
-      encryptionDone,
-    );
-    return await confirm(run, plan, encryption);
-  } catch (error) {
-    if (enableTried) await restore(run, plan.before);
-    throw error;
-  }
+    onGrant: (grant) => {
+      if (grant.changed)
+        run.remaining.push(
+          `Key access for ${account.name}'s ${identityName(identity.identity)} (principal ${principalId}) on ${vault.name}`,
+        );
+    },
+  });
+  // The grant may have waited minutes for propagation: Azure is read again before a key change.
+  plan = await guard.before('enable');
+  run.compensation.add(
+    encryptionUndo(
+      account,
+      { id: 'enable', title: 'Restore encryption', summary: `Restore encryption of ${account.name}` },
+      plan.before,
+    ),
+  );
+  const encryption = await run.step(
+    'enable',
+    'Enable CMK',
+    () =>
+      azurePropagation.enableCmk.executeWithOptions({ summary: `Enable CMK on ${account.name}` }, [
+        { account, key, identity: identity.identity, pinVersion: input.pinVersion },
+      ]),
+    encryptionDone,
+  );
+  return confirm(run, plan, encryption);
 }
 
 async function confirm(run: Run, plan: Plan, encryption: EncryptionSettings): Promise<ChangeOutcome> {
@@ -163,28 +138,18 @@ async function confirm(run: Run, plan: Plan, encryption: EncryptionSettings): Pr
     'failed',
     `blob access denied (${probe.errorCode ?? 'unknown'})`,
   );
-  await restore(run, plan.before);
+  const undone = await run.compensation.compensate();
+  const denied = `${account.name} could not reach its new key (${probe.errorCode ?? 'denied'})`;
+  if (!undone.complete) {
+    return {
+      outcome: 'failed',
+      message: `${denied}. ${undone.failures.join(' ')}`,
+      ...(undone.actual ? { encryption: undone.actual } : {}),
+    };
+  }
   return {
     outcome: 'failed',
-    message: `${account.name} could not reach its new key (${probe.errorCode ?? 'denied'}); its encryption was put back to ${describeEncryption(plan.before)}. Check the key's access and network rules, then run configure again.`,
+    message: `${denied}; its encryption was put back to ${describeEncryption(plan.before)}. Check the key's access and network rules, then run configure again.`,
     encryption: plan.before,
   };
-}
-
-/** Compensation: puts the account's encryption back to what the plan saw before the run. */
-async function restore(run: Run, before: EncryptionSettings): Promise<void> {
-  await run.setStage('compensating');
-  try {
-    await azurePropagation.restoreEncryption.executeWithOptions(
-      { summary: `Restore encryption of ${run.account.name}` },
-      [{ account: run.account, settings: before }],
-    );
-    run.recordStep('enable', 'Restore encryption', 'compensated', describeEncryption(before));
-  } catch (error) {
-    const { message } = failureOf(error);
-    run.recordStep('enable', 'Restore encryption', 'failed', message);
-    run.remaining.push(
-      `Encryption of ${run.account.name} could not be restored to ${describeEncryption(before)}: ${message}`,
-    );
-  }
 }

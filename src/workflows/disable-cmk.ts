@@ -7,7 +7,7 @@ import { describeEncryption, summaryLine } from '../shared/status';
 import { azure, azureLong } from './proxies';
 import { encryptionDone } from './step-texts';
 import { runRunbook } from './runbook';
-import { probeInput } from './probe';
+import { PROBE_WITHIN_MS, probeInput } from './probe';
 
 /** Moves the account from customer-managed to Microsoft-managed keys. */
 export async function disableCmk(input: DisableCmkInput): Promise<RunResult> {
@@ -31,7 +31,7 @@ export async function disableCmk(input: DisableCmkInput): Promise<RunResult> {
         'Data-plane check',
         () =>
           azureLong.probeDataAccess.executeWithOptions({ summary: `Probe blob access on ${account.name}` }, [
-            probeInput(account, plan, 'allowed', 120_000),
+            probeInput(account, plan, 'allowed', PROBE_WITHIN_MS),
           ]),
         (p) => `blob access ${p.state}`,
       );

@@ -46,4 +46,9 @@ export const PATCHES = {
    * Azure's daily check, that Azure moved the account to the new version (or raises it).
    */
   versionlessPickup: 'versionless-pickup',
+  /**
+   * An undo that failed is followed by a read of the account's encryption, so the card and the
+   * result say what Azure really holds (and change-key no longer reports a failed switch-back as done).
+   */
+  undoReadsState: 'undo-reads-state',
 } as const;

@@ -16,7 +16,7 @@ import { describeEncryption, summaryLine } from '../shared/status';
 import { azureLong } from './proxies';
 import { rotationDone } from './step-texts';
 import { runRunbook } from './runbook';
-import { probeInput } from './probe';
+import { PROBE_WITHIN_MS, probeInput } from './probe';
 
 /** Default wait for a versionless account to pick up the new version before reporting it pending. */
 const DEFAULT_CONFIRM_WITHIN = '30s';
@@ -56,7 +56,7 @@ export async function rotateKey(input: RotateKeyInput): Promise<RunResult> {
         'Data-plane check',
         () =>
           azureLong.probeDataAccess.executeWithOptions({ summary: `Probe blob access on ${account.name}` }, [
-            probeInput(account, plan, 'allowed', 120_000),
+            probeInput(account, plan, 'allowed', PROBE_WITHIN_MS),
           ]),
         (p) => `blob access ${p.state}`,
       );

@@ -26,6 +26,7 @@ import type { Plan, StepId } from '../shared/plan';
 import type { Operation, RunContext, RunResult, StepResult } from '../shared/runbooks';
 import { SA } from '../shared/runbooks';
 import { outcomeDetails, runUrl } from '../shared/status';
+import { Compensation } from './compensation';
 import { chat } from './proxies';
 import type { TrustedContext } from './trust';
 
@@ -48,6 +49,8 @@ export class Run {
   readonly status: RunStatus;
   /** What a failure leaves in Azure; reported in the result. */
   readonly remaining: string[] = [];
+  /** Undos of the changes made so far, run in reverse if the run fails after them. */
+  readonly compensation = new Compensation(this);
   private messageId?: string;
   private trusted?: TrustedContext;
   private readonly followed: FollowedCard[] = [];

@@ -152,11 +152,18 @@ async function execute(
       encryption: done.encryption,
     });
   } catch (error) {
+    // What the failed run changed is put back first, whatever ends it.
+    const undone = await run.compensation.compensate();
     if (isCancellation(error)) throw await cancelledInTemporal(run, error);
     if (error instanceof StepNotApproved)
       return run.finish({ outcome: error.outcome, message: error.message, plan: error.plan });
     const failure = failureOf(error);
-    return run.finish({ ...failure, encryption: run.status.plan?.before });
+    if (undone.complete) return run.finish({ ...failure, encryption: run.status.plan?.before });
+    return run.finish({
+      ...failure,
+      message: `${failure.message} ${undone.failures.join(' ')}`,
+      ...(undone.actual ? { encryption: undone.actual } : {}),
+    });
   }
 }
 

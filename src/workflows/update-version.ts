@@ -8,7 +8,7 @@ import { describeEncryption, summaryLine } from '../shared/status';
 import { describeVersionTarget, validateVersionTarget } from '../shared/version-target';
 import { azureLong, azurePropagation } from './proxies';
 import { runRunbook } from './runbook';
-import { probeInput } from './probe';
+import { PROBE_WITHIN_MS, probeInput } from './probe';
 
 /** Points the account at the planned version of its key. */
 export async function updateKeyVersion(input: UpdateVersionInput): Promise<RunResult> {
@@ -44,7 +44,7 @@ export async function updateKeyVersion(input: UpdateVersionInput): Promise<RunRe
         'Data-plane check',
         () =>
           azureLong.probeDataAccess.executeWithOptions({ summary: `Probe blob access on ${account.name}` }, [
-            probeInput(account, plan, 'allowed', 120_000),
+            probeInput(account, plan, 'allowed', PROBE_WITHIN_MS),
           ]),
         (p) => `blob access ${p.state}`,
       );

@@ -3,7 +3,7 @@ import { after, before, describe, test } from 'node:test';
 import { createHttpHeaders, createPipelineRequest, RestError } from '@azure/core-rest-pipeline';
 import { ApplicationFailure } from '@temporalio/common';
 import { MockActivityEnvironment } from '@temporalio/testing';
-import { classifyError } from '../../src/activities/errors';
+import { classifyError, ERROR_RULES, ruleFor, type CallSubject } from '../../src/activities/errors';
 import { CMK_ERROR_TYPES, NON_RETRYABLE_ERROR_TYPES } from '../../src/shared/errors';
 import { SUB, startHarness, type Harness } from './harness';
 
@@ -153,6 +153,128 @@ describe('classifying Azure errors', () => {
       assert.doesNotMatch(JSON.stringify(failure.details) + failure.message, /eyJ-not-a-real-token/);
     });
   }
+
+  /** A Key Vault error whose innermost `innererror.code` is `inner` (the SDK keeps the body as details). */
+  const keyVaultError = (status: number, code: string, inner: string, message: string): RestError =>
+    Object.assign(restError(status, code, message), {
+      details: { error: { code, message, innererror: { code: inner } } },
+    });
+  // One Azure answer per rule of the table, as Azure words it.
+  const byRule: Record<string, [RestError, CallSubject?]> = {
+    'vault firewall': [
+      keyVaultError(
+        403,
+        'Forbidden',
+        'ForbiddenByFirewall',
+        'Client address is not authorized and caller is not a trusted service.',
+      ),
+    ],
+    'soft-deleted key': [
+      keyVaultError(
+        409,
+        'Conflict',
+        'ObjectIsDeletedButRecoverable',
+        'Key k is currently in a deleted but recoverable state.',
+      ),
+    ],
+    'purge protection missing': [
+      restError(400, 'KeyVaultPolicyError', 'Keyvault policy recoverable is not set'),
+    ],
+    'key access not granted': [
+      restError(
+        400,
+        'KeyVaultAuthenticationFailure',
+        'The operation failed because of authentication issue on the keyvault.',
+      ),
+    ],
+    'key disabled': [restError(403, 'Forbidden', 'Operation get is not allowed on a disabled key.')],
+    'vault Azure Storage cannot find': [
+      restError(400, 'KeyVaultVaultNotFound', "The key vault 'https://kv-x.vault.azure.net/' was not found."),
+    ],
+    'key Azure Storage cannot find': [
+      restError(
+        400,
+        'KeyVaultEncryptionKeyNotFound',
+        'The key vault key is not found to unwrap the encryption key.',
+      ),
+    ],
+    'key type Azure Storage refuses': [
+      restError(
+        400,
+        'KeyVaultKeyTypeNotSupported',
+        'Only RSA and RSA-HSM keys of size 2048, 3072 or 4096 are supported.',
+      ),
+    ],
+    'HSM key on a standard vault': [
+      restError(400, 'BadParameter', 'Hardware key operation not allowed on standard vault'),
+    ],
+    'vault name taken': [restError(409, 'VaultAlreadyExists', 'The vault name is already in use.')],
+    'soft-deleted vault': [
+      restError(409, 'ConflictError', 'A vault with the same name already exists in deleted state.'),
+    ],
+    'runbook not authorized': [
+      restError(
+        403,
+        'LinkedAuthorizationFailed',
+        'The client has permission to perform action on scope, but not on the linked scope.',
+      ),
+    ],
+    'key missing': [restError(404, 'NotFound', 'not found'), { what: 'key kv/k', notFound: 'KeyNotFound' }],
+    'account missing': [
+      restError(404, 'ResourceNotFound', 'not found'),
+      { what: 'account st', notFound: 'AccountNotFound' },
+    ],
+    'vault missing': [
+      restError(404, 'ResourceNotFound', 'not found'),
+      { what: 'vault kv', notFound: 'VaultNotFound' },
+    ],
+    'identity missing': [
+      restError(404, 'ResourceNotFound', 'not found'),
+      { what: 'identity id', notFound: 'IdentityNotFound' },
+    ],
+    'creation-only setting': [
+      restError(
+        400,
+        'InvalidRequestPropertyValue',
+        'requireInfrastructureEncryption can only be set at account creation',
+      ),
+    ],
+    'key type or size refused': [
+      restError(400, 'BadParameter', 'The key type EC is not supported: key size 256'),
+    ],
+  };
+
+  test('when the rule table is read, then every rule has an Azure answer that proves it here', () => {
+    assert.deepEqual(ERROR_RULES.map((r) => r.name).sort(), Object.keys(byRule).sort());
+  });
+  for (const rule of ERROR_RULES) {
+    test(`when Azure answers as the rule "${rule.name}" describes, then that rule and no earlier one decides: non-retryable ${rule.type} with its fix`, () => {
+      const [error, subject] = byRule[rule.name] ?? [restError(400, '', '')];
+      const failure = classifyError(error, subject) as ApplicationFailure;
+      assert.equal(failure.type, rule.type);
+      assert.equal(failure.nonRetryable, true);
+      assert.ok(failure.message.startsWith(rule.message), failure.message);
+      assert.match(rule.message, /Fix: /);
+      const seen = {
+        status: error.statusCode!,
+        code: error.code ?? '',
+        message: error.message,
+        inner: (error.details as { error?: { innererror?: { code?: string } } } | undefined)?.error
+          ?.innererror?.code,
+        ...(subject ? { subject } : {}),
+      };
+      assert.equal(ruleFor(seen)?.name, rule.name);
+    });
+  }
+
+  test('when no rule matches a 4xx, then the failure says Azure rejected the request and quotes its code and message', () => {
+    const failure = classifyError(
+      restError(400, 'InvalidParameter', 'The tag name is invalid.'),
+    ) as ApplicationFailure;
+    assert.equal(failure.type, 'AzureRequestRejected');
+    assert.equal(failure.nonRetryable, true);
+    assert.match(failure.message, /Azure rejected the request: InvalidParameter: The tag name is invalid\./);
+  });
 
   test('when Azure throttles with Retry-After, then the failure is retryable after that delay', () => {
     const failure = classifyError(

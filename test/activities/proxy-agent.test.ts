@@ -10,6 +10,10 @@ import path from 'node:path';
 import { promisify } from 'node:util';
 import { startLocalAzure, type LocalAzure } from '../../src/local-azure';
 import { createCertificateAuthority } from '../../src/local-azure/ca';
+import { bypassesProxy } from '../../src/activities/proxy-agent';
+import { loadConfig } from '../../src/config';
+
+const TENANT = '7c0a5e1d-0b5e-4c1a-9e2f-00000000c0de';
 
 const run = promisify(execFile);
 
@@ -91,5 +95,45 @@ describe('the worker behind an HTTPS proxy', () => {
       [3, 1],
       'three requests over one direct connection',
     );
+  });
+});
+
+describe('which hosts NO_PROXY sends around the proxy (as curl reads it)', () => {
+  const cases: [string, string[], boolean][] = [
+    ['https://kv-contoso.vault.azure.net/keys/k', ['*'], true],
+    ['https://localhost:8443/', ['localhost', '127.0.0.1'], true],
+    ['https://kv-contoso.privatelink.vaultcore.azure.net/', ['.privatelink.vaultcore.azure.net'], true],
+    ['https://kv-contoso.privatelink.vaultcore.azure.net/', ['privatelink.vaultcore.azure.net'], true],
+    ['https://management.azure.com/', ['azure.com:8443'], false],
+    ['https://management.azure.com/', ['azure.com:443'], true],
+    ['https://notazure.com/', ['azure.com'], false],
+    ['https://management.azure.com/', [], false],
+    ['https://[::1]:9000/', ['::1'], true],
+  ];
+  for (const [url, noProxy, bypass] of cases) {
+    test(`when NO_PROXY is "${noProxy.join(',')}", then ${url} ${bypass ? 'is reached directly' : 'goes through the proxy'}`, () => {
+      assert.equal(bypassesProxy(new URL(url), noProxy), bypass);
+    });
+  }
+  test('when HTTPS_PROXY is not a URL, then the configuration names it and refuses to start', () => {
+    assert.throws(
+      () =>
+        loadConfig({ AZURE_TENANT_ID: TENANT, CMK_SUBSCRIPTION_IDS: TENANT, HTTPS_PROXY: 'proxy:3128' }, [
+          'azure',
+        ]),
+      /HTTPS_PROXY/,
+    );
+  });
+  test('when HTTPS_PROXY and NO_PROXY are set, then the configuration carries both, read once', () => {
+    const { proxy } = loadConfig(
+      {
+        AZURE_TENANT_ID: TENANT,
+        CMK_SUBSCRIPTION_IDS: TENANT,
+        HTTPS_PROXY: 'http://p:3128',
+        NO_PROXY: 'Localhost, .corp',
+      },
+      ['azure'],
+    ).azure;
+    assert.deepEqual(proxy, { url: 'http://p:3128', noProxy: ['localhost', '.corp'] });
   });
 });

@@ -1,5 +1,5 @@
 /**
- * A worker-like process configured by environment only (HTTPS_PROXY, NO_PROXY,
+ * A worker-like process configured by environment only (HTTPS_PROXY, NO_PROXY read through the config,
  * NODE_EXTRA_CA_CERTS, AZURE_*): it builds the production proxy agent and Azure clients, reads
  * an account three times through the proxy and a NO_PROXY host three times, and prints what it got.
  */
@@ -8,6 +8,7 @@ import type { Agent } from 'node:https';
 import { ClientSecretCredential } from '@azure/identity';
 import { createAzureClients } from '../../src/activities';
 import { createProxyAgent } from '../../src/activities/proxy-agent';
+import { loadConfig } from '../../src/config';
 
 function fetchText(url: string, agent: Agent): Promise<string> {
   return new Promise((resolve, reject) =>
@@ -21,7 +22,8 @@ function fetchText(url: string, agent: Agent): Promise<string> {
 
 async function main(): Promise<void> {
   const env = process.env;
-  const agent = await createProxyAgent(env);
+  // As the worker does: the proxy settings from the configuration, read once.
+  const agent = await createProxyAgent(loadConfig(env, ['azure']).azure.proxy);
   if (!agent) throw new Error('no agent although HTTPS_PROXY is set');
   const credential = new ClientSecretCredential(
     env.AZURE_TENANT_ID!,

@@ -37,6 +37,17 @@ describe('lint guards the design', () => {
     );
   });
 
+  test("when the local Azure imports the product's duration parser, then lint fails on that import", async () => {
+    const messages = await lintAt(
+      'src/local-azure',
+      `import { parseDurationMs } from '../shared/duration';\nexport const x = parseDurationMs;\n`,
+    );
+    assert.ok(
+      messages.some((m) => m.startsWith('no-restricted-imports') && m.includes('iso-duration')),
+      messages.join('\n'),
+    );
+  });
+
   test('when a workflow file imports @temporalio/activity, then lint fails on that import', async () => {
     const messages = await lintAt(
       'src/workflows',

@@ -92,7 +92,7 @@ describe('the worker and the bot as an operator runs them: JSON logs, /metrics, 
       CMK_BOT_PUBLIC_KEYS: signingKey.publicKey,
       CMK_METRICS_PORT: String(ports.worker),
     });
-    bot = startEntry('src/bot/server.ts', {
+    bot = startEntry('bot.ts', {
       ...env,
       CMK_BOT_SIGNING_KEY_FILE: signingKey.file,
       CMK_METRICS_PORT: String(ports.botMetrics),

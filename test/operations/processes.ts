@@ -1,5 +1,5 @@
 /**
- * The production entry points (`worker.ts`, `src/bot/server.ts`) as child processes, the way an
+ * The production entry points (`worker.ts`, `bot.ts`) as child processes, the way an
  * operator runs them: configured by environment only, their JSON log lines collected, stopped by
  * a signal and their exit code kept.
  */

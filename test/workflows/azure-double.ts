@@ -1,7 +1,8 @@
 /**
- * A small in-memory Azure for the runbook workflow tests while the real activities and the
- * local Azure are being built: it keeps accounts, vaults, keys and grants, derives plans and
- * fingerprints from that state, and lets a test inject faults and hold an activity.
+ * An in-memory stand-in for the activities, for workflow tests about ordering, approvals and
+ * faults at the activity boundary: it keeps accounts, vaults, keys and grants, derives plans and
+ * fingerprints from that state, and lets a test inject activity failures and hold an activity.
+ * What Azure does is tested against the local Azure with the real activities, not here.
  */
 import { createHash, randomBytes } from 'node:crypto';
 import { ApplicationFailure, Context } from '@temporalio/activity';
@@ -406,6 +407,10 @@ export class AzureDouble {
         this.account(account.name).encryption = { ...settings };
         changed(`restore:${account.name}`);
         return settings;
+      },
+      getEncryption: async ({ account }) => {
+        await this.enter('getEncryption');
+        return { ...this.account(account.name).encryption };
       },
       keysInUse: ({ accounts }) =>
         Promise.resolve(

@@ -3,6 +3,7 @@ import { after, before, describe, test } from 'node:test';
 import { WorkflowExecutionAlreadyStartedError } from '@temporalio/client';
 import { workflowIdFor, type AccountRef } from '../../src/shared/accounts';
 import type { ConfigureCmkInput, RunResult } from '../../src/shared/runbooks';
+import type { RouteFault } from '../../src/local-azure';
 import { LOCAL, PEOPLE, resultOf, startLocalStack, testPolicy, type LocalStack } from '../helpers/stack';
 import { uniqueId } from '../helpers/temporal';
 import { decide, waitForApproval, waitForStatus } from './support';
@@ -266,5 +267,114 @@ describe('the runbooks on the local Azure with the real activities', () => {
     const principal = arm(account).identity!.principalId!;
     const grants = s.local.state.listRoleAssignments().filter((r) => JSON.stringify(r).includes(principal));
     assert.equal(grants.length, 1);
+  });
+});
+
+describe('compensation on the local Azure when the undo itself meets faults', () => {
+  let s: LocalStack;
+  before(async () => {
+    s = await startLocalStack();
+  });
+  after(async () => {
+    await s.close();
+  });
+
+  const context = (conv: string) => ({
+    requester: PEOPLE.requester,
+    conversation: { conversation: { id: conv } },
+    policy: testPolicy({ alwaysApprove: ['configure'] }),
+  });
+  const encryptionOf = (a: AccountRef) =>
+    (s.local.state.getStorageAccount(a.subscriptionId, a.resourceGroup, a.name) as unknown as ArmAccount)
+      .properties.encryption;
+  /** An account on `cmk-key` in its own vault, configured by an approved run. */
+  const configured = async (): Promise<AccountRef> => {
+    const account = s.newAccount('stundo');
+    const handle = await s.start('configure', {
+      account,
+      vault: { name: s.vaultName('kv-undo'), resourceGroup: LOCAL.keysGroup },
+      key: { name: 'cmk-key', type: 'RSA', size: 2048 },
+      identity: { type: 'SystemAssigned' },
+      pinVersion: false,
+      ...context(uniqueId('conv')),
+    });
+    await waitForApproval(handle);
+    await decide(handle, PEOPLE.alice, 'approve');
+    assert.equal((await resultOf(handle)).outcome, 'succeeded');
+    return account;
+  };
+  /** Once the switch to the new key is applied, Azure starts answering with `routes`. */
+  const changeKeyThen = async (account: AccountRef, conv: string, routes: RouteFault[]) => {
+    s.onNext('enableCmk', { after: () => s.local.faults.set({ routes }) });
+    const handle = await s.start('changeKey', {
+      account,
+      key: { name: 'cmk-key-2', type: 'RSA', size: 2048 },
+      pinVersion: false,
+      ...context(conv),
+    });
+    await waitForApproval(handle);
+    await decide(handle, PEOPLE.alice, 'approve');
+    const result = await resultOf(handle);
+    s.local.faults.reset();
+    return result;
+  };
+  // Storage's firewall answers 403 AuthorizationFailure to a caller it does not let in
+  // (storage/common/storage-network-security): the probe after the switch fails for good.
+  const probeRefused = (account: AccountRef): RouteFault => ({
+    method: 'HEAD',
+    pathPattern: `^/cmk-runbook/canary$`,
+    status: 403,
+    code: 'AuthorizationFailure',
+    message: `This request is not authorized to perform this operation (${account.name}).`,
+  });
+  const accountPatch = (account: AccountRef) => `/storageAccounts/${account.name}$`;
+
+  test('when the switch-back of a key change fails for good, then the result and the card say the undo failed and name the key the account really uses', async () => {
+    const account = await configured();
+    const conv = uniqueId('conv');
+    const result = await changeKeyThen(account, conv, [
+      probeRefused(account),
+      // The runbook's identity lost its role between the switch and the switch-back (ARM answers
+      // 403 AuthorizationFailed: azure-resource-manager/troubleshooting/error-codes).
+      { method: 'PATCH', pathPattern: accountPatch(account), status: 403, code: 'AuthorizationFailed' },
+    ]);
+
+    assert.equal(result.outcome, 'failed');
+    assert.equal(encryptionOf(account).keyvaultproperties?.keyname, 'cmk-key-2', 'Azure kept the new key');
+    assert.match(result.message, /Switch back to .*cmk-key .*failed/);
+    assert.match(result.message, /it now uses .*cmk-key-2/);
+    assert.doesNotMatch(result.message, /switched back/);
+    assert.equal(result.encryption?.keyName, 'cmk-key-2');
+    const undo = result.steps.find((st) => st.title === 'Switch back');
+    assert.equal(undo?.status, 'failed');
+    assert.match(undo?.detail ?? '', /it now uses .*cmk-key-2/);
+    assert.ok(!result.steps.some((st) => st.status === 'compensated'), 'nothing is reported undone');
+    assert.ok(
+      result.remaining.some((r) => /Switch back of .* failed/.test(r)),
+      result.remaining.join('; '),
+    );
+    const card = s.chat.seen({ conversation: { id: conv } }).cards.at(-1)!.status;
+    assert.equal(card.result?.message, result.message);
+    assert.equal(card.steps.find((st) => st.title === 'Switch back')?.status, 'failed');
+  });
+
+  test('when the switch-back of a key change meets transient faults, then it is retried and the account is back on its key', async () => {
+    const account = await configured();
+    const result = await changeKeyThen(account, uniqueId('conv'), [
+      probeRefused(account),
+      // More 503s than the SDK's own retries absorb: the activity's retry policy takes over.
+      {
+        method: 'PATCH',
+        pathPattern: accountPatch(account),
+        status: 503,
+        code: 'ServiceUnavailable',
+        times: 4,
+      },
+    ]);
+
+    assert.equal(result.outcome, 'failed');
+    assert.equal(encryptionOf(account).keyvaultproperties?.keyname, 'cmk-key');
+    assert.equal(result.steps.find((st) => st.title === 'Switch back')?.status, 'compensated');
+    assert.equal(result.encryption?.keyName, 'cmk-key');
   });
 });

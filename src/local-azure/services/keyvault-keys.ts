@@ -6,7 +6,7 @@ import type { KeyPermission } from '../access';
 import { jsonBody, kvError, send, type Ctx, type Env } from '../http';
 import type { DeletedKey, KeyRecord, KeyVersion, Vault } from '../model';
 import { createKeyVersion, unwrap, wrap, WRAP_ALGORITHMS } from '../rsa';
-import { parseDurationMs } from '../../shared/duration';
+import { isoDurationMs } from '../iso-duration';
 import { policyView, setPolicy } from './keyvault-rotation';
 import { deletedKeyItemView, deletedKeyView, keyBundleView, keyItemView, kidOf } from '../views';
 
@@ -158,7 +158,7 @@ async function create(
 async function rotate(ctx: Ctx, env: Env, v: Vault, key: KeyRecord): Promise<void> {
   const current = key.versions.at(-1) as KeyVersion;
   const now = env.clock.nowMs();
-  const expiry = key.rotationPolicy?.expiryTime ? parseDurationMs(key.rotationPolicy.expiryTime) : undefined;
+  const expiry = key.rotationPolicy?.expiryTime ? isoDurationMs(key.rotationPolicy.expiryTime) : undefined;
   const kv = await createKeyVersion(
     {
       kty: current.kty,

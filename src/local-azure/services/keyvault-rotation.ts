@@ -2,7 +2,7 @@
  * Key rotation policies on the data plane: the service's default (Notify 30 days before expiry)
  * and the validation Key Vault applies when a policy is set.
  */
-import { parseDurationMs } from '../../shared/duration';
+import { isoDurationMs } from '../iso-duration';
 import { jsonBody, kvError, send, type Ctx, type Env } from '../http';
 import type { KeyRecord, LifetimeAction, Vault } from '../model';
 
@@ -27,13 +27,8 @@ export function setPolicy(ctx: Ctx, env: Env, v: Vault, k: KeyRecord): void {
   const body =
     jsonBody<{ lifetimeActions?: LifetimeAction[]; attributes?: { expiryTime?: string } }>(ctx) ?? {};
   const expiryTime = body.attributes?.expiryTime;
-  const ms = (d: string | undefined): number | undefined => {
-    try {
-      return d ? parseDurationMs(d) : undefined;
-    } catch {
-      return NaN;
-    }
-  };
+  // NaN for a duration Key Vault does not read, so the checks below refuse it.
+  const ms = (d: string | undefined): number | undefined => (d ? (isoDurationMs(d) ?? NaN) : undefined);
   const expiryMs = ms(expiryTime);
   if (expiryTime && (Number.isNaN(expiryMs) || (expiryMs ?? 0) < 28 * DAY_MS))
     return kvError(ctx, 400, 'BadParameter', 'Expiry time must be at least 28 days (P28D).');
