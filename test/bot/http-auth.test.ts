@@ -4,9 +4,9 @@ import { after, before, describe, test } from 'node:test';
 import type { Client } from '@temporalio/client';
 import { createArmAccountResolver } from '../../src/bot/accounts';
 import { createRunService } from '../../src/bot/run-service';
-import { startBotServer, type BotServer } from '../../src/bot/server';
+import { startBotServer } from '../../src/bot/server';
 import { createCmkBot } from '../../src/bot/bot';
-import type { BotConfig } from '../../src/config';
+import { registeredBot, startBot, type BotServer } from '../kit';
 import { workflowIdFor } from '../../src/shared/accounts';
 import type { ApprovalPolicy } from '../../src/shared/approval';
 import type { RotateKeyInput } from '../../src/shared/runbooks';
@@ -48,26 +48,14 @@ for (const sdk of SDKS) {
       client = (await testEnv()).client;
       authority = await startTokenAuthority();
       connector = await startRecordingConnector();
-      const bot: BotConfig = {
-        sdk,
-        appId,
-        appPassword: 'unused',
-        appType: 'MultiTenant',
-        appTenantId: '',
-        port: 0,
-        host: '127.0.0.1',
-        trustedServiceUrls: [connector.serviceUrl],
-      };
-      const runs = createRunService({
+      server = await startBot({
+        bot: registeredBot(sdk, appId, [connector.serviceUrl]),
         client,
         taskQueue,
-        namespace: 'default',
+        policy,
         uiBaseUrl: 'http://localhost:8233',
-      });
-      server = await startBotServer({
-        bot,
-        handler: createCmkBot({
-          runs,
+        transportOptions: offlineAuth(appId, authority),
+        deps: {
           resolver: createArmAccountResolver({
             subscriptionIds: [SUBSCRIPTION],
             storage: () => {
@@ -75,12 +63,7 @@ for (const sdk of SDKS) {
             },
           }),
           subscriptionIds: [SUBSCRIPTION],
-          policy,
-          signer: testSigner,
-          uiBaseUrl: 'http://localhost:8233',
-        }),
-        transportOptions: offlineAuth(appId, authority),
-        log: () => {},
+        },
       });
     });
 

@@ -17,8 +17,9 @@ import type { AccountRef } from '../../src/shared/accounts';
 import type { CmkActivities } from '../../src/shared/activities';
 import type { ChatPort } from '../../src/shared/chat';
 
-/** The local Azure's seeded demo subscription, resource groups and runbook principal. */
+/** The local Azure's seeded tenant, demo subscription, resource groups and runbook principal (src/local-azure/seed.json). */
 export const SEEDED = {
+  tenantId: '7c0a5e1d-0b5e-4c1a-9e2f-00000000c0de',
   subscriptionId: '3f1c9a2e-7b64-4d0e-a5c8-0000000000a1',
   storageGroup: 'rg-storage',
   keysGroup: 'rg-keys',

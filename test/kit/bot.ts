@@ -35,13 +35,19 @@ export function localBot(sdk: BotSdk, trustedServiceUrls: string[] = []): BotCon
   };
 }
 
+/** A bot registered as `appId` (Bot Framework auth on; with the offline token authority's transport options in tests). */
+export function registeredBot(sdk: BotSdk, appId: string, trustedServiceUrls: string[] = []): BotConfig {
+  return { ...localBot(sdk, trustedServiceUrls), appId, appPassword: 'unused', appType: 'MultiTenant' };
+}
+
 /** What {@link startBot} needs. */
 export interface KitBotOptions {
   /** The bot's configuration, e.g. {@link localBot}. */
   bot: BotConfig;
   client: Client;
   taskQueue: string;
-  azure: Pick<KitAzure, 'local' | 'credential'>;
+  /** The Azure accounts are resolved in; without it, `deps` must name the resolver and subscriptions. */
+  azure?: Pick<KitAzure, 'local' | 'credential'>;
   policy: ApprovalPolicy;
   uiBaseUrl?: string;
   log?: BotLog;
@@ -53,7 +59,17 @@ export interface KitBotOptions {
 
 /** Starts the bot endpoint over the production handler; `close()` it after the suite. */
 export function startBot(options: KitBotOptions): Promise<BotServer> {
-  const { local, credential } = options.azure;
+  const accounts = options.azure
+    ? ((azure) => ({
+        resolver: createArmAccountResolver({
+          subscriptionIds: azure.local.subscriptionIds,
+          storage: (s) => new StorageManagementClient(azure.credential, s, { agent: azure.local.agent }),
+        }),
+        subscriptionIds: azure.local.subscriptionIds,
+      }))(options.azure)
+    : undefined;
+  if (!accounts && !(options.deps?.resolver && options.deps.subscriptionIds))
+    throw new Error('startBot needs the local Azure or a resolver and subscription ids');
   const uiBaseUrl = options.uiBaseUrl ?? 'http://ui.test';
   return startBotServer({
     bot: options.bot,
@@ -65,11 +81,7 @@ export function startBot(options: KitBotOptions): Promise<BotServer> {
         namespace: 'default',
         uiBaseUrl,
       }),
-      resolver: createArmAccountResolver({
-        subscriptionIds: local.subscriptionIds,
-        storage: (s) => new StorageManagementClient(credential, s, { agent: local.agent }),
-      }),
-      subscriptionIds: local.subscriptionIds,
+      ...(accounts as Pick<CmkBotDeps, 'resolver' | 'subscriptionIds'>),
       policy: options.policy,
       signer: testSigner,
       uiBaseUrl,

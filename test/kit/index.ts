@@ -15,8 +15,16 @@ export {
   ownDataDir,
   type KitAzure,
 } from './azure';
-export { chatPortFor, localBot, startBot, type BotServer, type KitBotOptions } from './bot';
+export { chatPortFor, localBot, registeredBot, startBot, type BotServer, type KitBotOptions } from './bot';
 export { ChatRecorder, chatRecorder, type RecordedCard, type RecordedConversation } from './chat-recorder';
 export { personalChat, postActivity, teamsActivity, type TeamsContext } from './teams';
 export { startWorker, type KitWorker, type KitWorkerOptions } from './worker';
 export { testEnv as temporal, uniqueId, workflowBundle } from '../helpers/temporal';
+export {
+  offlineAuth,
+  startRecordingConnector,
+  startTokenAuthority,
+  stubOutbound,
+  type RecordingConnector,
+  type TokenAuthority,
+} from '../bot/channel';
