@@ -1,11 +1,12 @@
 import assert from 'node:assert/strict';
-import { after, before, describe, test } from 'node:test';
+import { describe, test } from 'node:test';
 import type { AccountRef } from '../../src/shared/accounts';
 import type { RunResult } from '../../src/shared/runbooks';
 import { LOCAL, PEOPLE, startLocalStack, testPolicy, type LocalStack } from '../helpers/stack';
 import { uniqueId } from '../helpers/temporal';
 import { clientsFor } from '../local-azure/clients';
 import { decide, waitForApproval } from './support';
+import { beforeAll } from '../kit/suite';
 
 interface ArmAccount {
   properties: {
@@ -14,13 +15,7 @@ interface ArmAccount {
 }
 
 describe('update-version and restore-access on the local Azure', () => {
-  let s: LocalStack;
-  before(async () => {
-    s = await startLocalStack({ throttling: false });
-  });
-  after(async () => {
-    await s.close();
-  });
+  const s = beforeAll(() => startLocalStack({ throttling: false }));
 
   const context = () => ({
     requester: PEOPLE.requester,
