@@ -6,24 +6,18 @@ import { COMMAND_FORMS } from '../../src/bot/commands';
 import type { LocalAzure } from '../../src/local-azure';
 import { localAzure, ownDataDir, startBot, type BotServer } from '../kit';
 import { workflowIdFor } from '../../src/shared/accounts';
-import type { ApprovalPolicy } from '../../src/shared/approval';
 import type { ConfigureCmkInput } from '../../src/shared/runbooks';
 import { TypedSearchAttributes } from '@temporalio/common';
 import { SA } from '../../src/shared/runbooks';
 import { scheduleIdFor } from '../../src/shared/start';
 import { testEnv, uniqueId } from '../helpers/temporal';
-import { anyMemberMayRequest } from '../helpers/trust';
+
 import { SDKS, asRead, localBot, startRecordingConnector, type RecordingConnector } from './channel';
+import { chatPolicy } from './chat-stack';
 import { APPROVER, REQUESTER, TENANT } from './fixtures';
 import { openPayload } from '../helpers/codec';
 
-const policy: ApprovalPolicy = {
-  approvers: { configure: [APPROVER.aadObjectId] },
-  quorum: {},
-  deadline: '1h',
-  tenantId: TENANT,
-  requesters: anyMemberMayRequest(),
-};
+const policy = chatPolicy({ approvers: { configure: [APPROVER.aadObjectId] }, alwaysApprove: [] });
 
 for (const sdk of SDKS) {
   describe(`the Teams bot answering commands (${sdk})`, () => {

@@ -103,12 +103,12 @@ export interface ChatStackOptions {
 
 /**
  * A bot suite's policy in the seeded tenant: anyone of it may ask, one approval, deadline 1 h,
- * configure always asks; `overrides` says who approves and anything else.
+ * configure always asks (`alwaysApprove: []` for none); `overrides` says who approves and anything else.
  */
 export function chatPolicy(
   overrides: Partial<ApprovalPolicy> & Pick<ApprovalPolicy, 'approvers'>,
 ): ApprovalPolicy {
-  return {
+  const policy: ApprovalPolicy = {
     quorum: {},
     deadline: '1h',
     tenantId: SEEDED.tenantId,
@@ -116,6 +116,9 @@ export function chatPolicy(
     requesters: anyMemberMayRequest(),
     ...overrides,
   };
+  // As the worker's configuration reads it: an empty list is no list (src/config.ts).
+  if (!policy.alwaysApprove?.length) delete policy.alwaysApprove;
+  return policy;
 }
 
 /** Starts the local Azure and the recording connector for a suite. */

@@ -8,10 +8,9 @@ import { startBotServer } from '../../src/bot/server';
 import { createCmkBot } from '../../src/bot/bot';
 import { registeredBot, startBot, type BotServer } from '../kit';
 import { workflowIdFor } from '../../src/shared/accounts';
-import type { ApprovalPolicy } from '../../src/shared/approval';
 import type { RotateKeyInput } from '../../src/shared/runbooks';
 import { testEnv, uniqueId } from '../helpers/temporal';
-import { anyMemberMayRequest, testPublicKey, testSigner } from '../helpers/trust';
+import { testPublicKey, testSigner } from '../helpers/trust';
 import { compactVerify } from 'jose';
 import {
   ISSUER,
@@ -23,16 +22,11 @@ import {
   type RecordingConnector,
   type TokenAuthority,
 } from './channel';
+import { chatPolicy } from './chat-stack';
 import { APPROVER, REQUESTER, SUBSCRIPTION, TENANT } from './fixtures';
 import { openPayload } from '../helpers/codec';
 
-const policy: ApprovalPolicy = {
-  approvers: { rotate: [APPROVER.aadObjectId] },
-  quorum: {},
-  deadline: '1h',
-  tenantId: TENANT,
-  requesters: anyMemberMayRequest(),
-};
+const policy = chatPolicy({ approvers: { rotate: [APPROVER.aadObjectId] }, alwaysApprove: [] });
 
 for (const sdk of SDKS) {
   describe(`the bot endpoint with Bot Framework authentication on (${sdk})`, () => {
