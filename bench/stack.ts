@@ -8,20 +8,20 @@ import { once } from 'node:events';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { ClientSecretCredential } from '@azure/identity';
 import { Client, Connection } from '@temporalio/client';
 import { MockActivityEnvironment } from '@temporalio/testing';
 import { bundleWorkflows } from '../src/workflow-bundle';
 import { TEST_PAYLOAD_ENV, testDataConverter } from '../test/helpers/codec';
 import { startDevServer, type DevServer } from '../scripts/temporal-dev-server';
 import { ensureTemporalCli } from '../scripts/temporal-toolchain';
-import { createActivities, createAzureClients, DEFAULT_TIMING, type ActivityTiming } from '../src/activities';
+import { DEFAULT_TIMING, type ActivityTiming } from '../src/activities';
 import { startLocalAzure, type LocalAzure, type LocalAzureOptions } from '../src/local-azure';
 import type { AccountRef } from '../src/shared/accounts';
 import type { CmkActivities } from '../src/shared/activities';
 import type { ApprovalPolicy } from '../src/shared/approval';
 import type { ChatPort } from '../src/shared/chat';
 import { workerTrustEnv } from '../test/helpers/trust';
+import { kitAzureOf, SEEDED } from '../test/kit';
 import { progress } from './report';
 import { BENCH_WORKER_ENTRY } from './worker-process';
 
@@ -179,16 +179,11 @@ export interface DirectActivities {
 
 /** Builds the activities against `local` with the given timing (production defaults otherwise). */
 export function directActivities(local: LocalAzure, timing: Partial<ActivityTiming> = {}): DirectActivities {
-  const { tenantId, clientId, clientSecret } = local.credentials;
-  const credential = new ClientSecretCredential(tenantId, clientId, clientSecret, { agent: local.agent });
-  const azure = createAzureClients(
-    { tenantId, subscriptionIds: local.subscriptionIds, armEndpoint: 'https://management.azure.com' },
-    { credential, agent: local.agent },
-  );
-  const activities = createActivities({
-    azure,
+  const kit = kitAzureOf(local);
+  // The SDK's default retry, as production has it.
+  const activities = kit.activities({
+    azure: kit.clients({}),
     chat: SILENT_CHAT,
-    tenantId,
     timing: { ...DEFAULT_TIMING, ...timing },
   });
   let n = 0;
@@ -203,7 +198,7 @@ export function directActivities(local: LocalAzure, timing: Partial<ActivityTimi
 }
 
 /** The seeded demo subscription. */
-export const BENCH_SUBSCRIPTION = '3f1c9a2e-7b64-4d0e-a5c8-0000000000a1';
+export const BENCH_SUBSCRIPTION = SEEDED.subscriptionId;
 const KEY_VAULT_CRYPTO_OFFICER = '14b46e9e-c2b7-41b4-b07b-48a6ebf60603';
 
 /** Adds an RBAC vault with purge protection in rg-keys where the runbook holds Key Vault Crypto Officer (state API, no ARM calls). */
