@@ -26,3 +26,15 @@ export function beforeAll<T extends { close(): Promise<void> }>(start: () => Pro
     has: (_, property) => value !== undefined && property in value,
   });
 }
+
+/** A value made on first use (inside a test, once the suite's pieces are up), then kept. */
+export function lazy<T extends object>(make: () => T): T {
+  let value: T | undefined;
+  return new Proxy({} as T, {
+    get(_, property) {
+      value ??= make();
+      const field = Reflect.get(value, property, value) as unknown;
+      return typeof field === 'function' ? (field as (...a: unknown[]) => unknown).bind(value) : field;
+    },
+  });
+}
