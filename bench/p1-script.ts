@@ -4,19 +4,13 @@
  * client factory and the SDK's default retry policy, without the worker's ARM pacing, and
  * nothing else.
  */
-import { ClientSecretCredential } from '@azure/identity';
-import { createAzureClients } from '../src/activities';
 import type { LocalAzure } from '../src/local-azure';
+import { kitAzureOf } from '../test/kit';
 import type { FleetAccount } from './p1-seed';
 
 /** A function that rotates one seeded account's key and pins the account to the new version. */
 export function rotateWithScript(local: LocalAzure): (f: FleetAccount) => Promise<void> {
-  const { tenantId, clientId, clientSecret } = local.credentials;
-  const credential = new ClientSecretCredential(tenantId, clientId, clientSecret, { agent: local.agent });
-  const azure = createAzureClients(
-    { tenantId, subscriptionIds: local.subscriptionIds, armEndpoint: 'https://management.azure.com' },
-    { credential, agent: local.agent, armBudget: false },
-  );
+  const azure = kitAzureOf(local).clients({ armBudget: false });
   return async (f) => {
     const keyVaultUri = `https://${f.vaultName}.vault.azure.net/`;
     const key = await azure.keys(keyVaultUri).createRsaKey(f.keyName, { keySize: 2048 });

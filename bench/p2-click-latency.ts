@@ -10,18 +10,12 @@
 import { randomUUID } from 'node:crypto';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { StorageManagementClient } from '@azure/arm-storage';
-import { ClientSecretCredential } from '@azure/identity';
 import type { WorkflowHandle } from '@temporalio/client';
-import { createArmAccountResolver } from '../src/bot/accounts';
-import { createRunService } from '../src/bot/run-service';
-import { startBotServer } from '../src/bot/server';
-import { createCmkBot } from '../src/bot/bot';
-import type { BotConfig } from '../src/config';
 import type { AccountRef } from '../src/shared/accounts';
 import { statusQuery, type ApprovalPolicy, type Person, type RunStatus } from '../src/shared/approval';
 import type { ConfigureCmkInput, RunResult } from '../src/shared/runbooks';
-import { signedStartOptions, testSigner } from '../test/helpers/trust';
+import { signedStartOptions } from '../test/helpers/trust';
+import { kitAzureOf, localBot, startBot } from '../test/kit';
 import { check, percentile, progress, type BenchOutcome } from './report';
 import {
   addBenchAccount,
@@ -38,17 +32,8 @@ export interface P2Options {
   singleClicks: number;
 }
 
-const BOT: BotConfig = {
-  // The SDK the bench worker runs on too (it reads CMK_BOT_SDK like any worker).
-  sdk: process.env.CMK_BOT_SDK === 'agents' ? 'agents' : 'botbuilder',
-  appId: '',
-  appPassword: '',
-  appType: 'SingleTenant',
-  appTenantId: '',
-  port: 0,
-  host: '127.0.0.1',
-  trustedServiceUrls: [],
-};
+// The SDK the bench worker runs on too (it reads CMK_BOT_SDK like any worker).
+const BOT = localBot(process.env.CMK_BOT_SDK === 'agents' ? 'agents' : 'botbuilder');
 const REQUESTER: Person = { aadObjectId: '00000000-0000-4000-8000-00000000b201', name: 'Bench Requester' };
 /** Targets of the three arrival patterns (issue: a click's cost, not the machine, should set these). */
 const TARGET_IDLE_P99_MS = 100;
@@ -126,29 +111,15 @@ export async function runP2(temporal: BenchTemporal, options: P2Options): Promis
   let worker = await startWorkerProcess(temporal, local, taskQueue, policyWithQuorum(1));
   const connector = await startConnector();
 
-  const { tenantId, clientId, clientSecret } = local.credentials;
-  const credential = new ClientSecretCredential(tenantId, clientId, clientSecret, { agent: local.agent });
-  const bot = createCmkBot({
-    runs: createRunService({
-      client: temporal.client,
-      taskQueue,
-      namespace: 'default',
-      uiBaseUrl: 'http://localhost:8233',
-    }),
-    resolver: createArmAccountResolver({
-      subscriptionIds: local.subscriptionIds,
-      storage: (s) => new StorageManagementClient(credential, s, { agent: local.agent }),
-    }),
-    subscriptionIds: local.subscriptionIds,
+  const tenantId = local.tenantId;
+  const server = await startBot({
+    bot: { ...BOT, trustedServiceUrls: [connector.url] },
+    client: temporal.client,
+    taskQueue,
+    azure: kitAzureOf(local),
     // The bot's copy of the policy checks the tenant and the requester; the worker's counts approvals.
     policy: policyWithQuorum(1),
-    signer: testSigner,
     uiBaseUrl: 'http://localhost:8233',
-  });
-  const server = await startBotServer({
-    bot: { ...BOT, trustedServiceUrls: [connector.url] },
-    handler: bot,
-    log: () => {},
   });
   const vaultName = `kv-p2-${randomUUID().slice(0, 8)}`;
   addBenchVault(local, vaultName);

@@ -3,29 +3,24 @@
  * bundle (built once), the local Azure, the production worker as a child process (so its
  * memory can be read from /proc), and the real activities called directly in-process.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
-import { once } from 'node:events';
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { ClientSecretCredential } from '@azure/identity';
 import { Client, Connection } from '@temporalio/client';
 import { MockActivityEnvironment } from '@temporalio/testing';
 import { bundleWorkflows } from '../src/workflow-bundle';
-import { TEST_PAYLOAD_ENV, testDataConverter } from '../test/helpers/codec';
+import { testDataConverter } from '../test/helpers/codec';
 import { startDevServer, type DevServer } from '../scripts/temporal-dev-server';
 import { ensureTemporalCli } from '../scripts/temporal-toolchain';
-import { createActivities, createAzureClients, DEFAULT_TIMING, type ActivityTiming } from '../src/activities';
+import { DEFAULT_TIMING, type ActivityTiming } from '../src/activities';
 import { startLocalAzure, type LocalAzure, type LocalAzureOptions } from '../src/local-azure';
 import type { AccountRef } from '../src/shared/accounts';
 import type { CmkActivities } from '../src/shared/activities';
 import type { ApprovalPolicy } from '../src/shared/approval';
 import type { ChatPort } from '../src/shared/chat';
-import { workerTrustEnv } from '../test/helpers/trust';
+import { kitAzureOf, SEEDED } from '../test/kit';
 import { progress } from './report';
-import { BENCH_WORKER_ENTRY } from './worker-process';
-
-const ROOT = path.resolve(__dirname, '..');
+import { startWorkerProcess as startKitWorkerProcess, type WorkerProcess } from '../test/kit/worker-process';
 
 /** A scratch directory for this bench run (state files, SQLite, bundle). */
 export const SCRATCH = mkdtempSync(path.join(tmpdir(), 'cmk-bench-'));
@@ -82,24 +77,9 @@ export function startBenchAzure(options: LocalAzureOptions = {}): Promise<LocalA
   });
 }
 
-/** Memory of a process from /proc: resident now and the high-water mark, in MiB. */
-export function memoryOf(pid: number): { rssMiB: number; peakMiB: number } {
-  const status = readFileSync(`/proc/${pid}/status`, 'utf8');
-  const kib = (field: string): number =>
-    Number(new RegExp(`^${field}:\\s+(\\d+) kB`, 'm').exec(status)?.[1] ?? 0);
-  return { rssMiB: kib('VmRSS') / 1024, peakMiB: kib('VmHWM') / 1024 };
-}
+export type { WorkerProcess } from '../test/kit/worker-process';
 
-/** The production worker as a child process. */
-export interface WorkerProcess {
-  pid: number;
-  taskQueue: string;
-  memory(): { rssMiB: number; peakMiB: number };
-  /** Graceful stop (SIGTERM, as an orchestrator would). */
-  stop(): Promise<void>;
-}
-
-/** Starts `bench/worker-process.ts` with the local Azure's client env and a policy, and waits until it polls. */
+/** Starts the production worker (its `main`) as a child with the bench run's bundle, the local Azure's client env and a policy; waits until it polls. */
 export async function startWorkerProcess(
   temporal: BenchTemporal,
   local: LocalAzure,
@@ -107,61 +87,16 @@ export async function startWorkerProcess(
   policy: ApprovalPolicy,
   extraEnv: Record<string, string> = {},
 ): Promise<WorkerProcess> {
-  const env: NodeJS.ProcessEnv = {
-    ...process.env,
-    ...local.env,
-    // The policy and the bench's bot key, read by the worker as production reads them.
-    ...workerTrustEnv({ ...policy, tenantId: local.tenantId }),
-    TEMPORAL_ADDRESS: temporal.server.address,
-    TEMPORAL_NAMESPACE: 'default',
-    CMK_TASK_QUEUE: taskQueue,
-    CMK_BENCH_WORKFLOW_BUNDLE: await workflowBundlePath(),
-    ...TEST_PAYLOAD_ENV,
-    // Any free port for /metrics: benchmarks run several workers at once on a shared machine.
-    CMK_METRICS_PORT: '0',
-    MicrosoftAppId: '',
-    MicrosoftAppPassword: '',
-    ...extraEnv,
-  };
-  // CMK_BENCH_CPU_PROF=<dir> writes a V8 CPU profile of the worker there when it stops.
-  const profile = process.env.CMK_BENCH_CPU_PROF
-    ? ['--cpu-prof', `--cpu-prof-dir=${process.env.CMK_BENCH_CPU_PROF}`]
-    : [];
-  const child: ChildProcess = spawn(process.execPath, [...profile, '--import', 'tsx', BENCH_WORKER_ENTRY], {
-    cwd: ROOT,
-    env,
-    stdio: ['ignore', 'ignore', 'pipe'],
-  });
-  let errors = '';
-  child.stderr?.on('data', (chunk: Buffer) => {
-    errors = (errors + chunk.toString()).slice(-4000);
-  });
-  const deadline = Date.now() + 120_000;
-  for (;;) {
-    if (child.exitCode !== null) throw new Error(`the worker exited with ${child.exitCode}: ${errors}`);
-    const description = await temporal.connection.workflowService.describeTaskQueue({
-      namespace: 'default',
-      taskQueue: { name: taskQueue },
-    });
-    // This process's own poller (the SDK's identity is `<pid>@<host>`): a worker stopped just
-    // before on the same queue stays listed as a poller for a while.
-    if ((description.pollers ?? []).some((p) => p.identity?.startsWith(`${child.pid}@`))) break;
-    if (Date.now() > deadline) throw new Error(`the worker did not poll within 120 s: ${errors}`);
-    await new Promise((r) => setTimeout(r, 200));
-  }
-  progress(`worker pid ${child.pid} polls ${taskQueue}`);
-  return {
-    pid: child.pid!,
+  return startKitWorkerProcess({
+    address: temporal.server.address,
+    connection: temporal.connection,
+    local,
     taskQueue,
-    memory: () => memoryOf(child.pid!),
-    async stop() {
-      if (child.exitCode !== null) return;
-      child.kill('SIGTERM');
-      const timer = setTimeout(() => child.kill('SIGKILL'), 15_000);
-      await once(child, 'exit');
-      clearTimeout(timer);
-    },
-  };
+    policy,
+    bundlePath: await workflowBundlePath(),
+    env: extraEnv,
+    log: progress,
+  });
 }
 
 /** A chat port that drops everything; for in-process direct activity calls, where no one is chatting. */
@@ -179,16 +114,11 @@ export interface DirectActivities {
 
 /** Builds the activities against `local` with the given timing (production defaults otherwise). */
 export function directActivities(local: LocalAzure, timing: Partial<ActivityTiming> = {}): DirectActivities {
-  const { tenantId, clientId, clientSecret } = local.credentials;
-  const credential = new ClientSecretCredential(tenantId, clientId, clientSecret, { agent: local.agent });
-  const azure = createAzureClients(
-    { tenantId, subscriptionIds: local.subscriptionIds, armEndpoint: 'https://management.azure.com' },
-    { credential, agent: local.agent },
-  );
-  const activities = createActivities({
-    azure,
+  const kit = kitAzureOf(local);
+  // The SDK's default retry, as production has it.
+  const activities = kit.activities({
+    azure: kit.clients({}),
     chat: SILENT_CHAT,
-    tenantId,
     timing: { ...DEFAULT_TIMING, ...timing },
   });
   let n = 0;
@@ -203,7 +133,7 @@ export function directActivities(local: LocalAzure, timing: Partial<ActivityTimi
 }
 
 /** The seeded demo subscription. */
-export const BENCH_SUBSCRIPTION = '3f1c9a2e-7b64-4d0e-a5c8-0000000000a1';
+export const BENCH_SUBSCRIPTION = SEEDED.subscriptionId;
 const KEY_VAULT_CRYPTO_OFFICER = '14b46e9e-c2b7-41b4-b07b-48a6ebf60603';
 
 /** Adds an RBAC vault with purge protection in rg-keys where the runbook holds Key Vault Crypto Officer (state API, no ARM calls). */

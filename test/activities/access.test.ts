@@ -1,7 +1,8 @@
 import assert from 'node:assert/strict';
-import { after, before, describe, test } from 'node:test';
+import { describe, test } from 'node:test';
 import type { VaultState } from '../../src/shared/activities';
-import { RG_KEYS, RUNBOOK_OID, SUB, startHarness, type Harness } from './harness';
+import { RG_KEYS, RUNBOOK_OID, SUB, startHarness } from './harness';
+import { beforeAll } from '../kit/suite';
 
 const UAI = `/subscriptions/${SUB}/resourceGroups/${RG_KEYS}/providers/Microsoft.ManagedIdentity/userAssignedIdentities/id-cmk`;
 
@@ -11,11 +12,9 @@ type ArmAccount = {
 };
 
 describe('identities and key access', () => {
-  let h: Harness;
-  before(async () => {
-    h = await startHarness({ roleAssignmentPropagationMs: 4_000, timing: { grantTimeoutMs: 30_000 } });
-  });
-  after(() => h.close());
+  const h = beforeAll(() =>
+    startHarness({ roleAssignmentPropagationMs: 4_000, timing: { grantTimeoutMs: 30_000 } }),
+  );
 
   const accountState = (name: string) =>
     h.local.state.getStorageAccount(SUB, 'rg-storage', name) as unknown as ArmAccount;
@@ -171,11 +170,9 @@ describe('identities and key access', () => {
 });
 
 describe('a grant that never takes effect', () => {
-  let h: Harness;
-  before(async () => {
-    h = await startHarness({ roleAssignmentPropagationMs: 600_000, timing: { grantTimeoutMs: 300 } });
-  });
-  after(() => h.close());
+  const h = beforeAll(() =>
+    startHarness({ roleAssignmentPropagationMs: 600_000, timing: { grantTimeoutMs: 300 } }),
+  );
 
   test('when the role assignment does not propagate within the grant timeout, then enableCmk fails with KeyAccessNotGranted and says what to grant', async () => {
     const account = h.newAccount();

@@ -1,8 +1,9 @@
 import assert from 'node:assert/strict';
-import { after, before, describe, test } from 'node:test';
+import { describe, test } from 'node:test';
 import { ArmBudget } from '../../src/activities/arm-budget';
 import type { AccountRef } from '../../src/shared/accounts';
-import { SUB, startHarness, type Harness } from './harness';
+import { SUB, startHarness } from './harness';
+import { beforeAll } from '../kit/suite';
 
 /** A budget on a virtual clock: sleeping moves the clock, and every wait is recorded. */
 function virtualBudget(burst: number, perSecond: number): { budget: ArmBudget; waits: number[] } {
@@ -46,11 +47,7 @@ describe('ARM budget', () => {
   });
 
   describe('against the local Azure', () => {
-    let h: Harness;
-    before(async () => {
-      h = await startHarness({ timing: { vaultListingMaxAgeMs: 5_000 } });
-    });
-    after(() => h.close());
+    const h = beforeAll(() => startHarness({ timing: { vaultListingMaxAgeMs: 5_000 } }));
 
     test('when 300 account reads go at once against the ARM read bucket (250 + 25/s), then every read succeeds without a single 429', async () => {
       const account = h.newAccount();

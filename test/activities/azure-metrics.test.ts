@@ -1,7 +1,8 @@
 import assert from 'node:assert/strict';
-import { after, before, describe, test } from 'node:test';
+import { describe, test } from 'node:test';
 import { createMetrics, type CmkMetrics } from '../../src/telemetry/metrics';
-import { startHarness, type Harness } from './harness';
+import { startHarness } from './harness';
+import { beforeAll } from '../kit/suite';
 
 /** `cmk_azure_requests_total` as {service/status: count}. */
 async function counts(metrics: CmkMetrics): Promise<Record<string, number>> {
@@ -10,14 +11,8 @@ async function counts(metrics: CmkMetrics): Promise<Record<string, number>> {
 }
 
 describe('cmk_azure_requests_total: every Azure answer the worker gets, by service and status', () => {
-  let h: Harness;
+  const h = beforeAll(() => startHarness({ metrics }));
   const metrics = createMetrics('worker');
-  before(async () => {
-    h = await startHarness({ metrics });
-  });
-  after(async () => {
-    await h?.close();
-  });
 
   test('when the data-access probe runs twice on one cached blob client, then it answers both times and every blob data-plane call is counted under storage', async () => {
     const { account } = await h.cmkAccount({ keyName: 'cmk-metrics', pinVersion: false });

@@ -4,7 +4,7 @@ import { MockActivityEnvironment } from '@temporalio/testing';
 import type { ApplicationFailure } from '@temporalio/common';
 import { createActivities, createAzureClients } from '../../src/activities';
 import type { RunStatus } from '../../src/shared/approval';
-import { ChatRecorder } from '../helpers/chat-recorder';
+import { ChatRecorder } from '../kit';
 
 const conversation = {
   conversation: { id: '19:run-room@thread.tacv2' },

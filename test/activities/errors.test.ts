@@ -1,11 +1,12 @@
 import assert from 'node:assert/strict';
-import { after, before, describe, test } from 'node:test';
+import { describe, test } from 'node:test';
 import { createHttpHeaders, createPipelineRequest, RestError } from '@azure/core-rest-pipeline';
 import { ApplicationFailure } from '@temporalio/common';
 import { MockActivityEnvironment } from '@temporalio/testing';
 import { classifyError, ERROR_RULES, ruleFor, type CallSubject } from '../../src/activities/errors';
 import { CMK_ERROR_TYPES, NON_RETRYABLE_ERROR_TYPES } from '../../src/shared/errors';
-import { SUB, startHarness, type Harness } from './harness';
+import { SUB, startHarness } from './harness';
+import { beforeAll } from '../kit/suite';
 
 function restError(
   statusCode: number,
@@ -312,11 +313,7 @@ describe('classifying Azure errors', () => {
 });
 
 describe('failures against the local Azure', () => {
-  let h: Harness;
-  before(async () => {
-    h = await startHarness();
-  });
-  after(() => h.close());
+  const h = beforeAll(() => startHarness());
 
   test('when the account does not exist, then the activity fails with AccountNotFound and says how to fix it', async () => {
     await assert.rejects(

@@ -3,38 +3,25 @@
  * file, clients from the production factory (credential and agent are the only seams), and
  * activities run inside a real Temporal activity context.
  */
-import { ClientSecretCredential } from '@azure/identity';
 import type { Info } from '@temporalio/activity';
 import { MockActivityEnvironment } from '@temporalio/testing';
-import {
-  createActivities,
-  createAzureClients,
-  type ActivityTiming,
-  type AzureClients,
-} from '../../src/activities';
-import { startLocalAzure, type LocalAzure, type LocalAzureOptions } from '../../src/local-azure';
+import type { ActivityTiming, AzureClients } from '../../src/activities';
+import type { LocalAzure, LocalAzureOptions } from '../../src/local-azure';
 import type { AzureRequestMetrics } from '../../src/telemetry/azure-metrics';
 import type { AccountRef } from '../../src/shared/accounts';
 import type { CmkActivities, KeyState, RevokeResult, VaultState } from '../../src/shared/activities';
-import { ChatRecorder } from '../helpers/chat-recorder';
+import { ChatRecorder, FAST_TIMING as KIT_TIMING, localAzure, QUICK_RETRY, SEEDED } from '../kit';
 import { uniqueId } from '../helpers/temporal';
 
 /** The seeded demo subscription and resource groups. */
-export const SUB = '3f1c9a2e-7b64-4d0e-a5c8-0000000000a1';
-export const RG_KEYS = 'rg-keys';
-export const RG_STORAGE = 'rg-storage';
+export const SUB = SEEDED.subscriptionId;
+export const RG_KEYS = SEEDED.keysGroup;
+export const RG_STORAGE = SEEDED.storageGroup;
 /** The seeded runbook principal. */
-export const RUNBOOK_OID = '5d2e8f71-3c4b-4f0a-8e6d-00000000a991';
+export const RUNBOOK_OID = SEEDED.runbookObjectId;
 
 /** Short waits so tests stay fast; the code paths are the production ones. */
-export const FAST_TIMING: ActivityTiming = {
-  grantPollMs: 25,
-  grantTimeoutMs: 5_000,
-  probePollMs: 25,
-  lroPollMs: 10,
-  rotationPollMs: 25,
-  heartbeatMs: 100,
-};
+export const FAST_TIMING: ActivityTiming = { ...KIT_TIMING, grantTimeoutMs: 5_000 };
 
 /** A running harness. */
 export interface Harness {
@@ -75,42 +62,21 @@ export async function startHarness(
   } = {},
 ): Promise<Harness> {
   const { timing, metrics, ...azureOptions } = options;
-  const local = await startLocalAzure({
+  const kit = await localAzure({
     roleAssignmentPropagationMs: 150,
     revocationPropagationMs: 100,
     ...azureOptions,
   });
-  const { tenantId, clientId, clientSecret } = local.credentials;
-  const credential = new ClientSecretCredential(tenantId, clientId, clientSecret, { agent: local.agent });
-  const azure = createAzureClients(
-    { tenantId, subscriptionIds: local.subscriptionIds, armEndpoint: 'https://management.azure.com' },
-    {
-      credential,
-      agent: local.agent,
-      retry: { maxRetries: 2, retryDelayInMs: 20, maxRetryDelayInMs: 200 },
-      ...(metrics ? { metrics } : {}),
-    },
-  );
+  const { local, newAccount, vaultName } = kit;
+  const azure = kit.clients({ retry: QUICK_RETRY, ...(metrics ? { metrics } : {}) });
   const chat = new ChatRecorder();
-  const activities = createActivities({
-    azure,
-    chat,
-    tenantId,
-    timing: { ...FAST_TIMING, ...timing },
-  });
+  const activities = kit.activities({ azure, chat, timing: { ...FAST_TIMING, ...timing } });
   const run: Harness['run'] = (fn, runId = uniqueId('run'), info = {}) =>
     new MockActivityEnvironment({
       workflowExecution: { workflowId: uniqueId('cmk'), runId },
       heartbeatTimeoutMs: 60_000,
       ...info,
     }).run(() => fn(activities));
-  const newAccount: Harness['newAccount'] = (prefix = 'st') => {
-    const name = `${prefix}${Math.random().toString(36).slice(2, 10)}`.slice(0, 24);
-    local.state.addStorageAccount({ subscriptionId: SUB, resourceGroup: RG_STORAGE, name });
-    return { subscriptionId: SUB, resourceGroup: RG_STORAGE, name };
-  };
-  const vaultName: Harness['vaultName'] = (prefix = 'kv') =>
-    `${prefix}-${Math.random().toString(36).slice(2, 10)}`;
   const revoke: Harness['revoke'] = async (account, disableKey) => {
     const plan = await run((a) => a.inspect({ account, request: { operation: 'revoke', disableKey } }));
     return run((a) => a.revokeAccess({ account, disableKey, approved: plan.revocation }));

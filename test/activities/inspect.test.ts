@@ -1,15 +1,12 @@
 import assert from 'node:assert/strict';
-import { after, before, describe, test } from 'node:test';
+import { describe, test } from 'node:test';
 import { RG_KEYS, startHarness, type Harness } from './harness';
+import { beforeAll } from '../kit/suite';
 
 const KEY = { name: 'cmk', type: 'RSA', size: 2048 } as const;
 
 describe('inspect', () => {
-  let h: Harness;
-  before(async () => {
-    h = await startHarness();
-  });
-  after(() => h.close());
+  const h = beforeAll(() => startHarness());
 
   function configured(pinVersion: boolean): ReturnType<Harness['cmkAccount']> {
     return h.cmkAccount({ keyName: KEY.name, pinVersion });
@@ -154,11 +151,7 @@ describe('inspect', () => {
 });
 
 describe('rotation and rotation policy', () => {
-  let h: Harness;
-  before(async () => {
-    h = await startHarness();
-  });
-  after(() => h.close());
+  const h = beforeAll(() => startHarness());
 
   test('when a pinned account is rotated twice by one run, then one new version exists and the account is moved to it', async () => {
     const account = h.newAccount();

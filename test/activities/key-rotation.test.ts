@@ -5,23 +5,20 @@
  * Azure writes and the fix.
  */
 import assert from 'node:assert/strict';
-import { after, before, describe, test } from 'node:test';
+import { describe, test } from 'node:test';
 import type { KeyVaultKey } from '@azure/keyvault-keys';
 import { ApplicationFailure } from '@temporalio/common';
 import { keySizeOf } from '../../src/activities/keys';
 import type { AccountRef } from '../../src/shared/accounts';
 import type { KeyState, VaultState } from '../../src/shared/activities';
 import type { Plan } from '../../src/shared/plan';
-import { RG_KEYS, RUNBOOK_OID, startHarness, SUB, type Harness } from './harness';
+import { RG_KEYS, RUNBOOK_OID, startHarness, SUB } from './harness';
+import { beforeAll } from '../kit/suite';
 
 const DAY_MS = 86_400_000;
 
 describe('keys: rotate operation, one version per rotation, and plan checks', () => {
-  let h: Harness;
-  before(async () => {
-    h = await startHarness();
-  });
-  after(() => h.close());
+  const h = beforeAll(() => startHarness());
 
   const keys = (k: KeyState) => h.azure.keys(k.vaultUri);
   const versions = async (k: KeyState): Promise<number> => {

@@ -1,7 +1,8 @@
 import assert from 'node:assert/strict';
-import { after, before, describe, test } from 'node:test';
+import { describe, test } from 'node:test';
 import type { KeyState, VaultState } from '../../src/shared/activities';
-import { startHarness, type Harness } from './harness';
+import { startHarness } from './harness';
+import { beforeAll } from '../kit/suite';
 
 const DAY_MS = 86_400_000;
 
@@ -21,11 +22,7 @@ interface ArmAccount {
 }
 
 describe('the seed procedure through the activities alone', () => {
-  let h: Harness;
-  before(async () => {
-    h = await startHarness();
-  });
-  after(() => h.close());
+  const h = beforeAll(() => startHarness());
 
   test('when each lifecycle step runs in order, then the local Azure is in the expected state after every step', async () => {
     const account = h.newAccount('stlife');

@@ -1,20 +1,17 @@
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
-import { after, before, describe, test } from 'node:test';
+import { describe, test } from 'node:test';
 import type { AccountRef } from '../../src/shared/accounts';
 import type { VaultState } from '../../src/shared/activities';
-import { RG_KEYS, SUB, startHarness, type Harness } from './harness';
+import { RG_KEYS, SUB, startHarness } from './harness';
+import { beforeAll } from '../kit/suite';
 
 const CSEU = 'e147488a-f6f5-4113-8e2d-b22465e65bf6';
 const ROLE = (guid: string) =>
   `/subscriptions/${SUB}/providers/Microsoft.Authorization/roleDefinitions/${guid}`;
 
 describe('what a revocation removes', () => {
-  let h: Harness;
-  before(async () => {
-    h = await startHarness({ roleAssignmentPropagationMs: 50 });
-  });
-  after(() => h.close());
+  const h = beforeAll(() => startHarness({ roleAssignmentPropagationMs: 50 }));
 
   const vaultId = (name: string) =>
     `/subscriptions/${SUB}/resourceGroups/${RG_KEYS}/providers/Microsoft.KeyVault/vaults/${name}`;

@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
-import { after, before, describe, test } from 'node:test';
-import { RG_KEYS, RUNBOOK_OID, SUB, startHarness, type Harness } from './harness';
+import { describe, test } from 'node:test';
+import { RG_KEYS, RUNBOOK_OID, SUB, startHarness } from './harness';
+import { beforeAll } from '../kit/suite';
 
 type ArmVault = {
   tags?: Record<string, string>;
@@ -13,11 +14,7 @@ type ArmVault = {
 };
 
 describe('ensureVault and ensureKey', () => {
-  let h: Harness;
-  before(async () => {
-    h = await startHarness();
-  });
-  after(() => h.close());
+  const h = beforeAll(() => startHarness());
 
   test('when an access-policy vault is ensured twice in one run, then one vault exists with soft delete, purge protection and the runbook entry', async () => {
     const account = h.newAccount();

@@ -1,35 +1,19 @@
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
-import { after, before, describe, test } from 'node:test';
-import { statusQuery, type ApprovalPolicy } from '../../src/shared/approval';
+import { describe, test } from 'node:test';
+import { statusQuery } from '../../src/shared/approval';
 import type { RunResult } from '../../src/shared/runbooks';
 import { uniqueId } from '../helpers/temporal';
-import { anyMemberMayRequest } from '../helpers/trust';
 import { SDKS } from './channel';
-import { cardText, chatWith, startChatStack, type ChatSide, type ChatStack } from './chat-stack';
+import { cardText, chatPolicy, chatWith, startChatStack, type ChatSide } from './chat-stack';
+import { beforeAll } from '../kit/suite';
 import { APPROVER, REQUESTER } from './fixtures';
 
 const OUTSIDER = { aadObjectId: '00000000-0000-0000-0000-0000000000f1', name: 'Oscar Outsider' };
 
 describe('approvals from chat to Azure and back, on each bot SDK', () => {
-  let stack: ChatStack;
-  let policy: ApprovalPolicy;
-
-  before(async () => {
-    stack = await startChatStack();
-    policy = {
-      approvers: { configure: [APPROVER.aadObjectId, REQUESTER.aadObjectId] },
-      quorum: {},
-      deadline: '1h',
-      tenantId: stack.tenantId,
-      alwaysApprove: ['configure'],
-      requesters: anyMemberMayRequest(),
-    };
-  });
-
-  after(async () => {
-    await stack?.close();
-  });
+  const stack = beforeAll(() => startChatStack());
+  const policy = chatPolicy({ approvers: { configure: [APPROVER.aadObjectId, REQUESTER.aadObjectId] } });
 
   const startChatSide = (sdk: ChatSide['sdk'], taskQueue: string) =>
     stack.startSide(sdk, { policy, taskQueue });

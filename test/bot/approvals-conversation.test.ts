@@ -1,33 +1,17 @@
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
-import { after, before, describe, test } from 'node:test';
-import type { ApprovalPolicy } from '../../src/shared/approval';
+import { describe, test } from 'node:test';
 import { conversationRefFor } from '../../src/shared/chat';
 import type { RunResult } from '../../src/shared/runbooks';
-import { anyMemberMayRequest } from '../helpers/trust';
 import { SDKS } from './channel';
-import { actionsOf, cardText, chatWith, startChatStack, type ChatStack } from './chat-stack';
+import { actionsOf, cardText, chatWith, chatPolicy, startChatStack } from './chat-stack';
+import { beforeAll } from '../kit/suite';
 import { APPROVER, APPROVER_2, REQUESTER } from './fixtures';
 
 describe('approvals reach approvers in the approvals conversation (issue 14, measurement 9)', () => {
-  let stack: ChatStack;
-  let policy: ApprovalPolicy;
-
-  before(async () => {
-    stack = await startChatStack();
-    stack.connector.members.names.set(APPROVER.aadObjectId, APPROVER.name);
-    stack.connector.members.names.set(APPROVER_2.aadObjectId, APPROVER_2.name);
-    policy = {
-      approvers: { configure: [APPROVER.aadObjectId, APPROVER_2.aadObjectId] },
-      quorum: {},
-      deadline: '1h',
-      tenantId: stack.tenantId,
-      alwaysApprove: ['configure'],
-      requesters: anyMemberMayRequest(),
-    };
-  });
-  after(async () => {
-    await stack?.close();
+  const stack = beforeAll(() => startChatStack({ names: [APPROVER, APPROVER_2] }));
+  const policy = chatPolicy({
+    approvers: { configure: [APPROVER.aadObjectId, APPROVER_2.aadObjectId] },
   });
 
   for (const sdk of SDKS) {

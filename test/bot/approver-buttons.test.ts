@@ -1,35 +1,21 @@
 import assert from 'node:assert/strict';
-import { after, afterEach, before, describe, test } from 'node:test';
-import { statusQuery, type ApprovalPolicy } from '../../src/shared/approval';
-import { anyMemberMayRequest } from '../helpers/trust';
+import { afterEach, describe, test } from 'node:test';
+import { statusQuery } from '../../src/shared/approval';
 import { SDKS } from './channel';
-import { actionsOf, cardText, chatWith, startChatStack, type ChatStack } from './chat-stack';
+import { actionsOf, cardText, chatPolicy, chatWith, startChatStack } from './chat-stack';
+import { beforeAll } from '../kit/suite';
 import { APPROVER, APPROVER_2, REQUESTER } from './fixtures';
 
 const OUTSIDER = { aadObjectId: '00000000-0000-0000-0000-0000000000f1', name: 'Oscar Outsider' };
 
 describe('approvers get their buttons without pressing Refresh (issue 14, measurement 3)', () => {
-  let stack: ChatStack;
-  let policy: ApprovalPolicy;
-
-  before(async () => {
-    stack = await startChatStack();
-    stack.connector.members.names.set(APPROVER.aadObjectId, APPROVER.name);
-    stack.connector.members.names.set(APPROVER_2.aadObjectId, APPROVER_2.name);
-    policy = {
-      approvers: { configure: [APPROVER.aadObjectId, APPROVER_2.aadObjectId] },
-      quorum: { configure: 2 },
-      deadline: '1h',
-      tenantId: stack.tenantId,
-      alwaysApprove: ['configure'],
-      requesters: anyMemberMayRequest(),
-    };
+  const stack = beforeAll(() => startChatStack({ names: [APPROVER, APPROVER_2] }));
+  const policy = chatPolicy({
+    approvers: { configure: [APPROVER.aadObjectId, APPROVER_2.aadObjectId] },
+    quorum: { configure: 2 },
   });
   afterEach(() => {
     stack.connector.members.unknown = false;
-  });
-  after(async () => {
-    await stack?.close();
   });
 
   for (const sdk of SDKS) {

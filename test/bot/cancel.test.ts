@@ -1,33 +1,20 @@
 import assert from 'node:assert/strict';
-import { after, before, describe, test } from 'node:test';
-import type { ApprovalPolicy } from '../../src/shared/approval';
+import { describe, test } from 'node:test';
 import { SA, type RunResult } from '../../src/shared/runbooks';
-import { anyMemberMayRequest } from '../helpers/trust';
 import { temporalAddress } from '../chaos/temporal-address';
 import { temporalCli } from '../helpers/temporal-cli';
 import { SDKS } from './channel';
-import { actionsOf, cardText, chatWith, eventually, startChatStack, type ChatStack } from './chat-stack';
+import { actionsOf, cardText, chatWith, eventually, chatPolicy, startChatStack } from './chat-stack';
+import { beforeAll } from '../kit/suite';
 import { APPROVER, REQUESTER } from './fixtures';
 
 const OUTSIDER = { aadObjectId: '00000000-0000-0000-0000-0000000000f1', name: 'Oscar Outsider' };
 
 describe('cancel: a request withdrawn from chat or from Temporal (issue 14, measurement 2)', () => {
-  let stack: ChatStack;
-  let policy: ApprovalPolicy;
-
-  before(async () => {
-    stack = await startChatStack();
-    policy = {
-      approvers: { configure: [APPROVER.aadObjectId] },
-      quorum: {},
-      deadline: '24h',
-      tenantId: stack.tenantId,
-      alwaysApprove: ['configure'],
-      requesters: anyMemberMayRequest(),
-    };
-  });
-  after(async () => {
-    await stack?.close();
+  const stack = beforeAll(() => startChatStack());
+  const policy = chatPolicy({
+    approvers: { configure: [APPROVER.aadObjectId] },
+    deadline: '24h',
   });
 
   const writes = (): number => stack.azure.requestLog.writes().length;

@@ -1,29 +1,15 @@
 import assert from 'node:assert/strict';
-import { after, before, describe, test } from 'node:test';
-import type { ApprovalPolicy } from '../../src/shared/approval';
+import { describe, test } from 'node:test';
 import type { RunResult } from '../../src/shared/runbooks';
-import { anyMemberMayRequest } from '../helpers/trust';
 import { SDKS } from './channel';
-import { actionsOf, cardText, chatWith, startChatStack, type ChatSide, type ChatStack } from './chat-stack';
+import { actionsOf, cardText, chatWith, chatPolicy, startChatStack, type ChatSide } from './chat-stack';
+import { beforeAll } from '../kit/suite';
 import { APPROVER, REQUESTER } from './fixtures';
 
 describe('cards follow the run to its end, from every view (issue 14, measurement 5)', () => {
-  let stack: ChatStack;
-  let policy: ApprovalPolicy;
-
-  before(async () => {
-    stack = await startChatStack();
-    policy = {
-      approvers: { configure: [APPROVER.aadObjectId] },
-      quorum: {},
-      deadline: '1h',
-      tenantId: stack.tenantId,
-      alwaysApprove: ['configure'],
-      requesters: anyMemberMayRequest(),
-    };
-  });
-  after(async () => {
-    await stack?.close();
+  const stack = beforeAll(() => startChatStack());
+  const policy = chatPolicy({
+    approvers: { configure: [APPROVER.aadObjectId] },
   });
 
   for (const sdk of SDKS) {

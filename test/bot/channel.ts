@@ -9,7 +9,7 @@ import type { AddressInfo } from 'node:net';
 import jwt from 'jsonwebtoken';
 import type { AuthConfiguration, AuthProvider, Connections } from '@microsoft/agents-hosting';
 import type { ChatTransportOptions } from '../../src/bot/transports';
-import { BOT_SDKS, type BotConfig, type BotSdk } from '../../src/config';
+import { BOT_SDKS, type BotSdk } from '../../src/config';
 
 export const ISSUER = 'https://test-issuer.botframework.local';
 
@@ -24,19 +24,7 @@ export function asRead(text: string): string {
 /** The SDKs every HTTP-level bot suite runs against, one server per suite and SDK. */
 export const SDKS: readonly BotSdk[] = BOT_SDKS;
 
-/** A bot for local use (no app id, so no tokens) on `sdk`, on a free loopback port, answering `trustedServiceUrls`. */
-export function localBot(sdk: BotSdk, trustedServiceUrls: string[] = []): BotConfig {
-  return {
-    sdk,
-    appId: '',
-    appPassword: '',
-    appType: 'SingleTenant',
-    appTenantId: '',
-    port: 0,
-    host: '127.0.0.1',
-    trustedServiceUrls,
-  };
-}
+export { localBot } from '../kit/bot';
 
 /**
  * Serves OpenID metadata (`/openid`, botbuilder's way in) and the JWKS (`/jwks`, and under

@@ -1,34 +1,23 @@
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { after, before, describe, test } from 'node:test';
-import { StorageManagementClient } from '@azure/arm-storage';
-import { ClientSecretCredential } from '@azure/identity';
 import type { Client } from '@temporalio/client';
-import { createArmAccountResolver } from '../../src/bot/accounts';
 import { COMMAND_FORMS } from '../../src/bot/commands';
-import { createCmkBot } from '../../src/bot/bot';
-import { createRunService } from '../../src/bot/run-service';
-import { startBotServer, type BotServer } from '../../src/bot/server';
-import { startLocalAzure, type LocalAzure } from '../../src/local-azure';
+import type { LocalAzure } from '../../src/local-azure';
+import { localAzure, ownDataDir, startBot, type BotServer } from '../kit';
 import { workflowIdFor } from '../../src/shared/accounts';
-import type { ApprovalPolicy } from '../../src/shared/approval';
 import type { ConfigureCmkInput } from '../../src/shared/runbooks';
 import { TypedSearchAttributes } from '@temporalio/common';
 import { SA } from '../../src/shared/runbooks';
 import { scheduleIdFor } from '../../src/shared/start';
 import { testEnv, uniqueId } from '../helpers/temporal';
-import { anyMemberMayRequest, testSigner } from '../helpers/trust';
+
 import { SDKS, asRead, localBot, startRecordingConnector, type RecordingConnector } from './channel';
+import { chatPolicy } from './chat-stack';
 import { APPROVER, REQUESTER, TENANT } from './fixtures';
 import { openPayload } from '../helpers/codec';
 
-const policy: ApprovalPolicy = {
-  approvers: { configure: [APPROVER.aadObjectId] },
-  quorum: {},
-  deadline: '1h',
-  tenantId: TENANT,
-  requesters: anyMemberMayRequest(),
-};
+const policy = chatPolicy({ approvers: { configure: [APPROVER.aadObjectId] }, alwaysApprove: [] });
 
 for (const sdk of SDKS) {
   describe(`the Teams bot answering commands (${sdk})`, () => {
@@ -41,32 +30,17 @@ for (const sdk of SDKS) {
     let server: BotServer;
 
     before(async () => {
-      azure = await startLocalAzure({
-        throttling: false,
-        dataDir: `.data/test/local-azure-${randomUUID().slice(0, 8)}`,
-      });
+      const kit = await localAzure({ throttling: false, dataDir: ownDataDir() });
+      azure = kit.local;
       client = (await testEnv()).client;
       subscription = azure.subscriptionIds[0]!;
-      const { tenantId, clientId, clientSecret } = azure.credentials;
-      const credential = new ClientSecretCredential(tenantId, clientId, clientSecret, {
-        agent: azure.agent,
-      });
       connector = await startRecordingConnector();
-      const bot = createCmkBot({
-        runs: createRunService({ client, taskQueue, namespace: 'default', uiBaseUrl: 'http://ui.test' }),
-        resolver: createArmAccountResolver({
-          subscriptionIds: azure.subscriptionIds,
-          storage: (s) => new StorageManagementClient(credential, s, { agent: azure.agent }),
-        }),
-        subscriptionIds: azure.subscriptionIds,
-        policy,
-        signer: testSigner,
-        uiBaseUrl: 'http://ui.test',
-      });
-      server = await startBotServer({
+      server = await startBot({
         bot: localBot(sdk, [connector.serviceUrl]),
-        handler: bot,
-        log: () => {},
+        client,
+        taskQueue,
+        azure: kit,
+        policy,
       });
     });
 

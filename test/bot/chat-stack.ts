@@ -6,33 +6,30 @@
  */
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
-import { StorageManagementClient } from '@azure/arm-storage';
-import { ClientSecretCredential } from '@azure/identity';
 import type { Client } from '@temporalio/client';
-import type { NativeConnection } from '@temporalio/worker';
-import { createActivities, createAzureClients } from '../../src/activities';
 import type { WorkerTrust } from '../../src/activities/settings';
-import { createArmAccountResolver } from '../../src/bot/accounts';
-import { createCmkBot, type BotLog } from '../../src/bot/bot';
-import { createChatPort } from '../../src/bot/chat-port';
-import { createRunService } from '../../src/bot/run-service';
-import { startBotServer, type BotServer } from '../../src/bot/server';
-import { createChatTransport } from '../../src/bot/transports';
+import type { BotLog } from '../../src/bot/bot';
 import type { BotSdk } from '../../src/config';
-import { startLocalAzure, type LocalAzure } from '../../src/local-azure';
+import type { LocalAzure } from '../../src/local-azure';
 import { workflowIdFor, type AccountRef } from '../../src/shared/accounts';
 import type { ApprovalPolicy, Person } from '../../src/shared/approval';
-import { createCmkWorker } from '../../worker';
-import { FAST_TIMING } from '../activities/harness';
-import { testDataConverter, testEnv, uniqueId, workflowBundle } from '../helpers/temporal';
-import { TEST_BOT_KEY, testSigner } from '../helpers/trust';
 import {
-  asRead,
+  chatPortFor,
+  localAzure,
   localBot,
-  startRecordingConnector,
-  type RecordingConnector,
-  type SentActivity,
-} from './channel';
+  ownDataDir,
+  SEEDED,
+  personalChat,
+  postActivity,
+  startBot,
+  startWorker,
+  teamsActivity,
+  type BotServer,
+} from '../kit';
+import { FAST_TIMING } from '../activities/harness';
+import { testEnv, uniqueId } from '../helpers/temporal';
+import { anyMemberMayRequest, TEST_BOT_KEY } from '../helpers/trust';
+import { asRead, startRecordingConnector, type RecordingConnector, type SentActivity } from './channel';
 
 /** Everything a card shows, as one string, as a person reads it. */
 export function cardText(card: unknown): string {
@@ -98,21 +95,46 @@ export interface ChatStack {
   close(): Promise<void>;
 }
 
+/** What a chat suite's stack is started with. */
+export interface ChatStackOptions {
+  /** People the connector's member list knows by name. */
+  names?: Person[];
+}
+
+/**
+ * A bot suite's policy in the seeded tenant: anyone of it may ask, one approval, deadline 1 h,
+ * configure always asks (`alwaysApprove: []` for none); `overrides` says who approves and anything else.
+ */
+export function chatPolicy(
+  overrides: Partial<ApprovalPolicy> & Pick<ApprovalPolicy, 'approvers'>,
+): ApprovalPolicy {
+  const policy: ApprovalPolicy = {
+    quorum: {},
+    deadline: '1h',
+    tenantId: SEEDED.tenantId,
+    alwaysApprove: ['configure'],
+    requesters: anyMemberMayRequest(),
+    ...overrides,
+  };
+  // As the worker's configuration reads it: an empty list is no list (src/config.ts).
+  if (!policy.alwaysApprove?.length) delete policy.alwaysApprove;
+  return policy;
+}
+
 /** Starts the local Azure and the recording connector for a suite. */
-export async function startChatStack(): Promise<ChatStack> {
-  const azure = await startLocalAzure({
+export async function startChatStack(options: ChatStackOptions = {}): Promise<ChatStack> {
+  const kit = await localAzure({
     throttling: false,
     roleAssignmentPropagationMs: 100,
     revocationPropagationMs: 50,
-    dataDir: `.data/test/local-azure-${randomUUID().slice(0, 8)}`,
+    dataDir: ownDataDir(),
   });
+  const azure = kit.local;
   const tenantId = azure.tenantId;
   const subscription = azure.subscriptionIds[0]!;
   const env = await testEnv();
-  const nativeConnection: NativeConnection = env.nativeConnection;
   const connector = await startRecordingConnector();
-  const { clientId, clientSecret } = azure.credentials;
-  const credential = new ClientSecretCredential(tenantId, clientId, clientSecret, { agent: azure.agent });
+  for (const person of options.names ?? []) connector.members.names.set(person.aadObjectId, person.name);
 
   return {
     azure,
@@ -124,53 +146,22 @@ export async function startChatStack(): Promise<ChatStack> {
       const taskQueue = options.taskQueue ?? uniqueId(`bot-${sdk}`);
       const trustedServiceUrls = [connector.serviceUrl];
       const bot = localBot(sdk, trustedServiceUrls);
-      const activities = createActivities({
-        azure: createAzureClients(
-          { tenantId, subscriptionIds: azure.subscriptionIds, armEndpoint: 'https://management.azure.com' },
-          {
-            credential,
-            agent: azure.agent,
-            retry: { maxRetries: 2, retryDelayInMs: 20, maxRetryDelayInMs: 200 },
-          },
-        ),
-        chat: createChatPort(await createChatTransport(bot), {
-          trustedServiceUrls,
-          delivery: { minIntervalInMs: 5, baseDelayInMs: 10 },
-        }),
-        tenantId,
-        timing: FAST_TIMING,
-      });
-      const worker = await createCmkWorker({
-        connection: nativeConnection,
-        namespace: 'default',
+      const worker = await startWorker({
+        connection: env.nativeConnection,
         taskQueue,
-        activities,
-        trust: { policy: options.policy, botKeys: [TEST_BOT_KEY], trustedServiceUrls, ...options.trust },
-        workflowBundle: await workflowBundle(),
-        dataConverter: testDataConverter,
-        options: { shutdownGraceTime: '100ms' },
-      });
-      const running = worker.run();
-      const server = await startBotServer({
-        bot,
-        handler: createCmkBot({
-          runs: createRunService({
-            client: env.client,
-            taskQueue,
-            namespace: 'default',
-            uiBaseUrl: 'http://ui.test',
-          }),
-          resolver: createArmAccountResolver({
-            subscriptionIds: azure.subscriptionIds,
-            storage: (s) => new StorageManagementClient(credential, s, { agent: azure.agent }),
-          }),
-          subscriptionIds: azure.subscriptionIds,
-          policy: options.policy,
-          signer: testSigner,
-          uiBaseUrl: 'http://ui.test',
-          ...(options.log ? { log: options.log } : {}),
+        activities: kit.activities({
+          chat: await chatPortFor(bot, { trustedServiceUrls }),
+          timing: FAST_TIMING,
         }),
-        log: () => {},
+        trust: { policy: options.policy, botKeys: [TEST_BOT_KEY], trustedServiceUrls, ...options.trust },
+      });
+      const server = await startBot({
+        bot,
+        client: env.client,
+        taskQueue,
+        azure: kit,
+        policy: options.policy,
+        ...(options.log ? { log: options.log } : {}),
       });
       return {
         sdk,
@@ -179,8 +170,7 @@ export async function startChatStack(): Promise<ChatStack> {
         async stop() {
           await server.settled();
           await server.close();
-          worker.shutdown();
-          await running;
+          await worker.close();
         },
       };
     },
@@ -212,30 +202,11 @@ export interface ChatOptions {
 
 /** One conversation: say things, click cards, read what the bot and the worker sent into it. */
 export function chatWith(stack: ChatStack, side: () => ChatSide, options: ChatOptions = {}) {
-  const conversation = options.conversation ?? {
-    id: `a:personal-${randomUUID().slice(0, 8)}`,
-    conversationType: 'personal' as const,
-  };
+  const conversation = options.conversation ?? personalChat();
   const { connector, tenantId } = stack;
-  const activity = (from: Person, extra: Record<string, unknown>) => ({
-    id: randomUUID(),
-    channelId: 'msteams',
-    serviceUrl: connector.serviceUrl,
-    from: { id: `29:${from.aadObjectId}`, ...from },
-    recipient: { id: '28:cmk-runbook', name: 'cmk-runbook' },
-    conversation: { ...conversation, tenantId },
-    channelData: { tenant: { id: tenantId } },
-    ...extra,
-  });
-  const post = async (body: object): Promise<{ status: number; body: unknown }> => {
-    const response = await fetch(`${side().server.url}/api/messages`, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json' },
-      body: JSON.stringify(body),
-    });
-    const text = await response.text();
-    return { status: response.status, body: text ? JSON.parse(text) : undefined };
-  };
+  const context = { serviceUrl: connector.serviceUrl, tenantId, conversation };
+  const activity = (from: Person, extra: Record<string, unknown>) => teamsActivity(context, from, extra);
+  const post = (body: object) => postActivity(side().server.url, body);
   const sent = () => connector.sent.filter((s) => s.conversationId === conversation.id);
   /** The message id a sent activity got: its own for a POST (the connector numbers them), the edited one for a PUT. */
   const messageIdOf = (activity: SentActivity): string =>

@@ -4,14 +4,13 @@ import { after, before, describe, test } from 'node:test';
 import type { Client } from '@temporalio/client';
 import { createArmAccountResolver } from '../../src/bot/accounts';
 import { createRunService } from '../../src/bot/run-service';
-import { startBotServer, type BotServer } from '../../src/bot/server';
+import { startBotServer } from '../../src/bot/server';
 import { createCmkBot } from '../../src/bot/bot';
-import type { BotConfig } from '../../src/config';
+import { registeredBot, startBot, type BotServer } from '../kit';
 import { workflowIdFor } from '../../src/shared/accounts';
-import type { ApprovalPolicy } from '../../src/shared/approval';
 import type { RotateKeyInput } from '../../src/shared/runbooks';
 import { testEnv, uniqueId } from '../helpers/temporal';
-import { anyMemberMayRequest, testPublicKey, testSigner } from '../helpers/trust';
+import { testPublicKey, testSigner } from '../helpers/trust';
 import { compactVerify } from 'jose';
 import {
   ISSUER,
@@ -23,16 +22,11 @@ import {
   type RecordingConnector,
   type TokenAuthority,
 } from './channel';
+import { chatPolicy } from './chat-stack';
 import { APPROVER, REQUESTER, SUBSCRIPTION, TENANT } from './fixtures';
 import { openPayload } from '../helpers/codec';
 
-const policy: ApprovalPolicy = {
-  approvers: { rotate: [APPROVER.aadObjectId] },
-  quorum: {},
-  deadline: '1h',
-  tenantId: TENANT,
-  requesters: anyMemberMayRequest(),
-};
+const policy = chatPolicy({ approvers: { rotate: [APPROVER.aadObjectId] }, alwaysApprove: [] });
 
 for (const sdk of SDKS) {
   describe(`the bot endpoint with Bot Framework authentication on (${sdk})`, () => {
@@ -48,26 +42,14 @@ for (const sdk of SDKS) {
       client = (await testEnv()).client;
       authority = await startTokenAuthority();
       connector = await startRecordingConnector();
-      const bot: BotConfig = {
-        sdk,
-        appId,
-        appPassword: 'unused',
-        appType: 'MultiTenant',
-        appTenantId: '',
-        port: 0,
-        host: '127.0.0.1',
-        trustedServiceUrls: [connector.serviceUrl],
-      };
-      const runs = createRunService({
+      server = await startBot({
+        bot: registeredBot(sdk, appId, [connector.serviceUrl]),
         client,
         taskQueue,
-        namespace: 'default',
+        policy,
         uiBaseUrl: 'http://localhost:8233',
-      });
-      server = await startBotServer({
-        bot,
-        handler: createCmkBot({
-          runs,
+        transportOptions: offlineAuth(appId, authority),
+        deps: {
           resolver: createArmAccountResolver({
             subscriptionIds: [SUBSCRIPTION],
             storage: () => {
@@ -75,12 +57,7 @@ for (const sdk of SDKS) {
             },
           }),
           subscriptionIds: [SUBSCRIPTION],
-          policy,
-          signer: testSigner,
-          uiBaseUrl: 'http://localhost:8233',
-        }),
-        transportOptions: offlineAuth(appId, authority),
-        log: () => {},
+        },
       });
     });
 

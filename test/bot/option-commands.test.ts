@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
-import { after, before, describe, test } from 'node:test';
+import { describe, test } from 'node:test';
 import { workflowIdFor, type AccountRef } from '../../src/shared/accounts';
 import type { Person } from '../../src/shared/approval';
 import type { RunResult } from '../../src/shared/runbooks';
@@ -8,8 +8,9 @@ import { statusQuery } from '../../src/shared/approval';
 import { keyWorkflowId } from '../../src/shared/start';
 import { clientsFor } from '../local-azure/clients';
 import { cmkAccountOn, createCmkVault } from '../local-azure/fixtures';
-import { startSecurityStack, textOf, WHO, type SecurityStack } from '../security/stack';
+import { startSecurityStack, textOf, WHO } from '../security/stack';
 import { SDKS, type SentActivity } from './channel';
+import { beforeAll } from '../kit/suite';
 
 interface ArmAccount {
   tags?: Record<string, string>;
@@ -27,13 +28,7 @@ async function eventually<T>(what: string, probe: () => T | undefined | Promise<
 
 for (const sdk of SDKS) {
   describe(`the option surface through the bot endpoint (${sdk})`, () => {
-    let s: SecurityStack;
-    before(async () => {
-      s = await startSecurityStack({ sdk });
-    });
-    after(async () => {
-      await s?.close();
-    });
+    const s = beforeAll(() => startSecurityStack({ sdk }));
 
     /** One personal chat: say things, read and click what the bot sent there. */
     function chat() {

@@ -1,34 +1,20 @@
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
-import { after, before, describe, test } from 'node:test';
-import type { ApprovalPolicy } from '../../src/shared/approval';
-import { anyMemberMayRequest } from '../helpers/trust';
+import { describe, test } from 'node:test';
 import { SDKS } from './channel';
-import { cardText, chatWith, startChatStack, type ChatStack } from './chat-stack';
+import { cardText, chatWith, chatPolicy, startChatStack } from './chat-stack';
+import { beforeAll } from '../kit/suite';
 import { APPROVER, REQUESTER } from './fixtures';
 
 /** The runbook's service principal in the local Azure's seed. */
 const RUNBOOK_OBJECT_ID = '5d2e8f71-3c4b-4f0a-8e6d-00000000a991';
 
 describe('cards a person can read (issue 14, measurement 7)', () => {
-  let stack: ChatStack;
-  let policy: ApprovalPolicy;
-
-  before(async () => {
-    stack = await startChatStack();
-    stack.connector.members.names.set(REQUESTER.aadObjectId, REQUESTER.name);
-    stack.connector.members.names.set(APPROVER.aadObjectId, APPROVER.name);
-    policy = {
-      approvers: { configure: [APPROVER.aadObjectId], revoke: [APPROVER.aadObjectId] },
-      quorum: {},
-      deadline: '24h',
-      tenantId: stack.tenantId,
-      alwaysApprove: ['configure', 'revoke'],
-      requesters: anyMemberMayRequest(),
-    };
-  });
-  after(async () => {
-    await stack?.close();
+  const stack = beforeAll(() => startChatStack({ names: [REQUESTER, APPROVER] }));
+  const policy = chatPolicy({
+    approvers: { configure: [APPROVER.aadObjectId], revoke: [APPROVER.aadObjectId] },
+    deadline: '24h',
+    alwaysApprove: ['configure', 'revoke'],
   });
 
   for (const sdk of SDKS) {

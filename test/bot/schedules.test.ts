@@ -1,31 +1,18 @@
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
-import { after, before, describe, test } from 'node:test';
-import type { ApprovalPolicy } from '../../src/shared/approval';
+import { describe, test } from 'node:test';
 import { conversationRefFor } from '../../src/shared/chat';
 import { scheduleIdFor, type ScheduledRotationInput } from '../../src/shared/start';
-import { anyMemberMayRequest } from '../helpers/trust';
 import { SDKS } from './channel';
-import { cardText, chatWith, eventually, startChatStack, type ChatStack } from './chat-stack';
+import { cardText, chatWith, eventually, chatPolicy, startChatStack } from './chat-stack';
+import { beforeAll } from '../kit/suite';
 import { APPROVER, REQUESTER } from './fixtures';
 
 describe('rotation schedules from chat (issue 14, measurement 6)', () => {
-  let stack: ChatStack;
-  let policy: ApprovalPolicy;
-
-  before(async () => {
-    stack = await startChatStack();
-    stack.connector.members.names.set(APPROVER.aadObjectId, APPROVER.name);
-    policy = {
-      approvers: { configure: [APPROVER.aadObjectId], rotate: [APPROVER.aadObjectId] },
-      quorum: {},
-      deadline: '1h',
-      tenantId: stack.tenantId,
-      requesters: anyMemberMayRequest(),
-    };
-  });
-  after(async () => {
-    await stack?.close();
+  const stack = beforeAll(() => startChatStack({ names: [APPROVER] }));
+  const policy = chatPolicy({
+    approvers: { configure: [APPROVER.aadObjectId], rotate: [APPROVER.aadObjectId] },
+    alwaysApprove: [],
   });
 
   const scheduleOf = (account: { subscriptionId: string; resourceGroup: string; name: string }) =>

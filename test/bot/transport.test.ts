@@ -10,6 +10,7 @@ import type { ChatPort, ConversationRef } from '../../src/shared/chat';
 import { UntrustedServiceUrl } from '../../src/shared/refusals';
 import { SDKS, localBot, startRecordingConnector, stubOutbound, type RecordingConnector } from './channel';
 import { APPROVER, TENANT, pendingStatus, succeededStatus } from './fixtures';
+import { beforeAll } from '../kit/suite';
 
 const CHANNEL = '19:team-channel@thread.tacv2';
 
@@ -139,13 +140,7 @@ const RECORDED_BY: Record<BotSdk, (activity: ReturnType<typeof commandActivity>)
 };
 
 describe('a conversation recorded under one SDK, continued under the other', () => {
-  let connector: RecordingConnector;
-  before(async () => {
-    connector = await startRecordingConnector();
-  });
-  after(async () => {
-    await connector?.close();
-  });
+  const connector = beforeAll(() => startRecordingConnector());
 
   for (const recordedBy of SDKS) {
     for (const postedBy of SDKS.filter((sdk) => sdk !== recordedBy)) {

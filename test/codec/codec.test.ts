@@ -10,10 +10,10 @@ import {
 } from '../../src/codec/aes-gcm-codec';
 import { createPayloadKey, loadCodecConfig, resolvePayloadKeys } from '../../src/codec/keys';
 import { startCodecServer, type CodecServer } from '../../src/codec/server';
-import type { LocalAzure } from '../../src/local-azure';
 import { TEST_PAYLOAD_KEYS } from '../helpers/codec';
 import { clientsFor } from '../local-azure/clients';
 import { createCmkVault, startForTest } from '../local-azure/fixtures';
+import { beforeAll } from '../kit/suite';
 
 const decoder = new TextDecoder();
 const plan = { requester: 'Rita Requester', steps: ['Create key vault kv-secret-plan'] };
@@ -60,13 +60,7 @@ describe('the payload codec (AES-256-GCM)', () => {
 });
 
 describe('payload keys wrapped by a Key Vault key', () => {
-  let local: LocalAzure;
-  before(async () => {
-    local = await startForTest();
-  });
-  after(async () => {
-    await local?.close();
-  });
+  const local = beforeAll(() => startForTest());
 
   test('when keys are wrapped with RSA-OAEP-256 by a vault key, then the worker unwraps the same data key at start-up through the Key Vault SDK', async () => {
     const vault = `kv-codec-${randomUUID().slice(0, 6)}`;

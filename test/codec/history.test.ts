@@ -3,9 +3,9 @@ import { after, before, describe, test } from 'node:test';
 import type { RunResult } from '../../src/shared/runbooks';
 import { startTestCodecServer, type TestCodecServer } from '../helpers/codec';
 import { temporalCli } from '../helpers/temporal-cli';
-import { LOCAL, PEOPLE, startLocalStack, testPolicy, type LocalStack } from '../helpers/stack';
+import { PEOPLE, startLocalStack, testPolicy, type LocalStack } from '../helpers/stack';
 import { temporalAddress } from '../chaos/temporal-address';
-import { decide, waitForApproval } from '../workflows/support';
+import { decide, localConfigure, waitForApproval } from '../workflows/support';
 
 /** `temporal workflow show --output json`, as an operator runs it (through a codec server when given). */
 async function show(address: string, workflowId: string, codecArgs: string[] = []): Promise<string> {
@@ -32,16 +32,14 @@ describe('what the Temporal server stores of a run', () => {
   test('when a configure run is approved and done, then its raw history holds no plan text and no person, and the CLI reads both through the codec server', async () => {
     const account = s.newAccount('sthist');
     const vault = s.vaultName('kv-hist');
-    const handle = await s.start('configure', {
-      account,
-      vault: { name: vault, resourceGroup: LOCAL.keysGroup },
-      key: { name: 'cmk-key', type: 'RSA', size: 2048 },
-      identity: { type: 'SystemAssigned' },
-      pinVersion: false,
-      requester: PEOPLE.requester,
-      conversation: { id: 'a:conversation-history-test' },
-      policy: testPolicy({ alwaysApprove: ['configure'] }),
-    });
+    const handle = await s.start(
+      'configure',
+      localConfigure(account, vault, 'cmk-key', {
+        requester: PEOPLE.requester,
+        conversation: { id: 'a:conversation-history-test' },
+        policy: testPolicy({ alwaysApprove: ['configure'] }),
+      }),
+    );
     await waitForApproval(handle);
     await decide(handle, PEOPLE.alice, 'approve', { comment: 'approved in the change window' });
     const result = (await handle.result()) as RunResult;

@@ -4,34 +4,22 @@
  * connector the one service URL bot and worker trust), and headless Chromium on its chat.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { randomUUID } from 'node:crypto';
 import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { StorageManagementClient } from '@azure/arm-storage';
-import { ClientSecretCredential } from '@azure/identity';
 import type { Client } from '@temporalio/client';
-import type { Worker } from '@temporalio/worker';
 import type { Browser, Page } from 'playwright-core';
 import { stringify } from 'yaml';
 import { playgroundServiceUrl } from '../../scripts/demo-users';
-import { createActivities, createAzureClients } from '../../src/activities';
-import { createArmAccountResolver } from '../../src/bot/accounts';
-import { createCmkBot } from '../../src/bot/bot';
-import { createChatPort } from '../../src/bot/chat-port';
-import { createRunService } from '../../src/bot/run-service';
-import { startBotServer, type BotServer } from '../../src/bot/server';
-import { createChatTransport } from '../../src/bot/transports';
 import type { BotSdk } from '../../src/config';
-import { startLocalAzure, type LocalAzure } from '../../src/local-azure';
+import type { LocalAzure } from '../../src/local-azure';
 import type { ApprovalPolicy } from '../../src/shared/approval';
-import { createCmkWorker } from '../../worker';
 import { FAST_TIMING } from '../activities/harness';
-import { localBot } from '../bot/channel';
 import { launchChromium } from '../helpers/browser';
-import { testDataConverter, testEnv, uniqueId, workflowBundle } from '../helpers/temporal';
-import { TEST_BOT_KEY, testSigner } from '../helpers/trust';
+import { testEnv, uniqueId } from '../helpers/temporal';
+import { TEST_BOT_KEY } from '../helpers/trust';
+import { chatPortFor, localAzure, localBot, ownDataDir, startBot, startWorker } from '../kit';
 
 /** Where screenshots go (git-ignored test artifacts). */
 export const SHOTS = path.resolve(__dirname, '../../test-results/e2e');
@@ -133,70 +121,42 @@ export async function startPlaygroundStack(
   policy: (tenantId: string) => ApprovalPolicy,
 ): Promise<PlaygroundStack> {
   mkdirSync(SHOTS, { recursive: true });
-  const azure = await startLocalAzure({
+  const kit = await localAzure({
     throttling: false,
     roleAssignmentPropagationMs: 100,
     revocationPropagationMs: 50,
-    dataDir: `.data/test/local-azure-${randomUUID().slice(0, 8)}`,
+    dataDir: ownDataDir(),
   });
+  const azure = kit.local;
   const tenantId = azure.tenantId;
   const env = await testEnv();
-  const { clientId, clientSecret } = azure.credentials;
-  const credential = new ClientSecretCredential(tenantId, clientId, clientSecret, { agent: azure.agent });
   const trust = policy(tenantId);
   const port = await freePort();
   const trustedServiceUrls = [playgroundServiceUrl(port)];
   const taskQueue = uniqueId(`e2e-${sdk}`);
-  const worker: Worker = await createCmkWorker({
+  const worker = await startWorker({
     connection: env.nativeConnection,
-    namespace: 'default',
     taskQueue,
-    activities: createActivities({
-      azure: createAzureClients(
-        { tenantId, subscriptionIds: azure.subscriptionIds, armEndpoint: 'https://management.azure.com' },
-        {
-          credential,
-          agent: azure.agent,
-          retry: { maxRetries: 2, retryDelayInMs: 20, maxRetryDelayInMs: 200 },
-        },
-      ),
-      chat: createChatPort(await createChatTransport(localBot(sdk)), {
+    activities: kit.activities({
+      chat: await chatPortFor(localBot(sdk), {
         trustedServiceUrls,
         delivery: { minIntervalInMs: 20, baseDelayInMs: 50 },
       }),
-      tenantId,
       timing: FAST_TIMING,
     }),
     trust: { policy: trust, botKeys: [TEST_BOT_KEY], trustedServiceUrls },
-    workflowBundle: await workflowBundle(),
-    dataConverter: testDataConverter,
-    options: { shutdownGraceTime: '100ms' },
   });
-  const running = worker.run();
   const refusals: PlaygroundStack['refusals'] = [];
-  const server: BotServer = await startBotServer({
+  const server = await startBot({
     bot: localBot(sdk, trustedServiceUrls),
-    handler: createCmkBot({
-      runs: createRunService({
-        client: env.client,
-        taskQueue,
-        namespace: 'default',
-        uiBaseUrl: 'http://localhost:8233',
-      }),
-      resolver: createArmAccountResolver({
-        subscriptionIds: azure.subscriptionIds,
-        storage: (s) => new StorageManagementClient(credential, s, { agent: azure.agent }),
-      }),
-      subscriptionIds: azure.subscriptionIds,
-      policy: trust,
-      signer: testSigner,
-      uiBaseUrl: 'http://localhost:8233',
-      log: (_level, message, fields) => {
-        if (message === 'card action refused')
-          refusals.push(fields as { messageId?: string; reason?: string });
-      },
-    }),
-    log: () => {},
+    client: env.client,
+    taskQueue,
+    azure: kit,
+    policy: trust,
+    uiBaseUrl: 'http://localhost:8233',
+    log: (_level, message, fields) => {
+      if (message === 'card action refused') refusals.push(fields as { messageId?: string; reason?: string });
+    },
   });
   const playground = startPlayground(port, server.url, tenantId);
   const url = `http://127.0.0.1:${port}`;
@@ -244,8 +204,7 @@ export async function startPlaygroundStack(
       await browser.close();
       playground.kill();
       await server.close();
-      worker.shutdown();
-      await running;
+      await worker.close();
       await azure.close();
     },
   };

@@ -11,28 +11,20 @@ import {
 } from '@temporalio/client';
 import { ApplicationFailure } from '@temporalio/common';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
-import type { Worker } from '@temporalio/worker';
-import { createCmkWorker } from '../../worker';
 import type { CmkActivities } from '../../src/shared/activities';
 import type { ApprovalPolicy, Person } from '../../src/shared/approval';
 import type { ChatPort } from '../../src/shared/chat';
 import type { Operation, RunResult } from '../../src/shared/runbooks';
 import type { InputByOperation } from '../../src/shared/start';
-import type { WorkerTrust } from '../../src/activities/settings';
-import { ClientSecretCredential } from '@azure/identity';
-import {
-  createActivities,
-  createAzureClients,
-  type ActivityTiming,
-  type AzureClients,
-} from '../../src/activities';
-import { startLocalAzure, type LocalAzure, type LocalAzureOptions } from '../../src/local-azure';
+import type { ActivityTiming, AzureClients } from '../../src/activities';
+import type { LocalAzure, LocalAzureOptions } from '../../src/local-azure';
 import type { AccountRef } from '../../src/shared/accounts';
 import { AzureDouble } from '../workflows/azure-double';
-import { ChatRecorder } from '../workflows/chat-recorder';
-import { ChatRecorder as TeamsRecorder } from './chat-recorder';
-import { testDataConverter, testEnv, uniqueId, workflowBundle } from './temporal';
+import { ChatRecorder, localAzure, startWorker, type KitWorker } from '../kit';
+import { testEnv, uniqueId } from './temporal';
 import { anyMemberMayRequest, startSigned, TEST_TENANT, workerTrust } from './trust';
+
+export { FAST_TIMING, SEEDED as LOCAL } from '../kit';
 
 /** People in the tests, by Entra object id. */
 export const PEOPLE = {
@@ -95,55 +87,13 @@ export interface StackOptions {
   env?: TestWorkflowEnvironment;
 }
 
-/** A worker that can be stopped and started again on the same task queue. */
-interface RestartableWorker {
-  restart(): Promise<void>;
-  stop(): Promise<void>;
-}
-
-async function startWorker(
-  env: TestWorkflowEnvironment,
-  taskQueue: string,
-  activities: object,
-  trust: WorkerTrust,
-): Promise<RestartableWorker> {
-  const bundle = await workflowBundle();
-  let worker: Worker;
-  let running: Promise<void>;
-  const launch = async (): Promise<void> => {
-    worker = await createCmkWorker({
-      connection: env.nativeConnection,
-      namespace: env.namespace ?? 'default',
-      taskQueue,
-      activities,
-      trust,
-      workflowBundle: bundle,
-      dataConverter: testDataConverter,
-      options: { shutdownGraceTime: '100ms' },
-    });
-    running = worker.run();
-  };
-  await launch();
-  const stop = async (): Promise<void> => {
-    worker.shutdown();
-    await running;
-  };
-  return {
-    stop,
-    async restart() {
-      await stop();
-      await launch();
-    },
-  };
-}
-
 /**
  * Workers over the same activities, one per policy a test asks for, each on its own task queue:
  * the policy is the worker's configuration, so a test that needs another policy gets a worker
  * configured with it. The one for `testPolicy()` starts at once.
  */
 class PolicyWorkers {
-  private readonly workers = new Map<string, Promise<{ taskQueue: string; worker: RestartableWorker }>>();
+  private readonly workers = new Map<string, Promise<KitWorker>>();
 
   private constructor(
     private readonly env: TestWorkflowEnvironment,
@@ -167,21 +117,24 @@ class PolicyWorkers {
     let entry = this.workers.get(key);
     if (!entry) {
       const taskQueue = uniqueId(this.prefix);
-      entry = startWorker(this.env, taskQueue, this.activities, workerTrust(policy)).then((worker) => ({
+      entry = startWorker({
+        connection: this.env.nativeConnection,
+        namespace: this.env.namespace ?? 'default',
         taskQueue,
-        worker,
-      }));
+        activities: this.activities,
+        trust: workerTrust(policy),
+      });
       this.workers.set(key, entry);
     }
     return (await entry).taskQueue;
   }
 
   async restart(): Promise<void> {
-    for (const entry of this.workers.values()) await (await entry).worker.restart();
+    for (const entry of this.workers.values()) await (await entry).restart();
   }
 
   async stop(): Promise<void> {
-    for (const entry of this.workers.values()) await (await entry).worker.stop();
+    for (const entry of this.workers.values()) await (await entry).close();
   }
 }
 
@@ -221,30 +174,13 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
   };
 }
 
-/** Short activity waits so tests stay fast; the code paths are the production ones. */
-export const FAST_TIMING: ActivityTiming = {
-  grantPollMs: 25,
-  grantTimeoutMs: 30_000,
-  probePollMs: 25,
-  lroPollMs: 10,
-  rotationPollMs: 25,
-  heartbeatMs: 100,
-};
-
-/** The seeded demo subscription and resource groups of the local Azure. */
-export const LOCAL = {
-  subscriptionId: '3f1c9a2e-7b64-4d0e-a5c8-0000000000a1',
-  storageGroup: 'rg-storage',
-  keysGroup: 'rg-keys',
-} as const;
-
 /** The full stack: the local Azure, the real activities and SDK clients, a worker, a Teams recorder. */
 export interface LocalStack {
   env: TestWorkflowEnvironment;
   client: Client;
   taskQueue: string;
   local: LocalAzure;
-  chat: TeamsRecorder;
+  chat: ChatRecorder;
   /** The production Azure clients the activities use, for arranging state through Azure's API. */
   azure: AzureClients;
   start<O extends Operation>(
@@ -304,23 +240,16 @@ export async function startLocalStack(
 ): Promise<LocalStack> {
   const { env: given, timing, ...azureOptions } = options;
   const env = given ?? (await testEnv());
-  const local = await startLocalAzure({
+  const kit = await localAzure({
     roleAssignmentPropagationMs: 150,
     revocationPropagationMs: 100,
     ...azureOptions,
   });
-  const { tenantId, clientId, clientSecret } = local.credentials;
-  const credential = new ClientSecretCredential(tenantId, clientId, clientSecret, { agent: local.agent });
-  const azure = createAzureClients(
-    { tenantId, subscriptionIds: local.subscriptionIds, armEndpoint: 'https://management.azure.com' },
-    { credential, agent: local.agent, retry: { maxRetries: 2, retryDelayInMs: 20, maxRetryDelayInMs: 200 } },
-  );
-  const chat = new TeamsRecorder();
-  const { activities, onNext } = hooked(
-    createActivities({ azure, chat, tenantId, timing: { ...FAST_TIMING, ...timing } }),
-  );
+  const { local } = kit;
+  const azure = kit.clients();
+  const chat = new ChatRecorder();
+  const { activities, onNext } = hooked(kit.activities({ azure, chat, ...(timing ? { timing } : {}) }));
   const workers = await PolicyWorkers.start(env, activities, 'tq-local');
-  const suffix = (): string => Math.random().toString(36).slice(2, 10);
   return {
     env,
     client: env.client,
@@ -331,16 +260,8 @@ export async function startLocalStack(
     start: starter(env, workers, given !== undefined),
     restartWorker: () => workers.restart(),
     onNext,
-    newAccount: (prefix = 'st') => {
-      const ref = {
-        subscriptionId: LOCAL.subscriptionId,
-        resourceGroup: LOCAL.storageGroup,
-        name: `${prefix}${suffix()}`.slice(0, 24),
-      };
-      local.state.addStorageAccount(ref);
-      return ref;
-    },
-    vaultName: (prefix = 'kv') => `${prefix}-${suffix()}`,
+    newAccount: kit.newAccount,
+    vaultName: kit.vaultName,
     async close() {
       await workers.stop();
       await local.close();

@@ -1,18 +1,13 @@
-import { after, before, describe, test } from 'node:test';
+import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { KeyVaultManagementClient } from '@azure/arm-keyvault';
-import type { LocalAzure } from '../../src/local-azure';
 import { clientsFor, retryOptions, RG_KEYS, SUB } from './clients';
 import { RUNBOOK_OID, startForTest } from './fixtures';
+import { beforeAll, lazy } from '../kit/suite';
 
 describe('Microsoft.KeyVault on ARM', () => {
-  let local: LocalAzure;
-  let c: ReturnType<typeof clientsFor>;
-  before(async () => {
-    local = await startForTest();
-    c = clientsFor(local);
-  });
-  after(() => local.close());
+  const local = beforeAll(() => startForTest());
+  const c = lazy(() => clientsFor(local));
 
   const vaultBody = (extra: Record<string, unknown> = {}) => ({
     location: 'eastus',

@@ -1,10 +1,11 @@
-import { after, before, describe, test } from 'node:test';
+import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { ClientSecretCredential } from '@azure/identity';
 import { BlobServiceClient } from '@azure/storage-blob';
 import type { LocalAzure } from '../../src/local-azure';
 import { clientsFor, RG_STORAGE, SUB } from './clients';
 import { startForTest } from './fixtures';
+import { beforeAll, lazy } from '../kit/suite';
 
 const READER = {
   objectId: '7a1e0c55-0000-4000-8000-00000000b10b',
@@ -54,13 +55,8 @@ function signIn(
 }
 
 describe('the blob data plane', () => {
-  let local: LocalAzure;
-  let c: ReturnType<typeof clientsFor>;
-  before(async () => {
-    local = await startForTest();
-    c = clientsFor(local);
-  });
-  after(() => local.close());
+  const local = beforeAll(() => startForTest());
+  const c = lazy(() => clientsFor(local));
 
   test('when a small blob is put, then its properties, the whole blob and a byte range read back (Blob REST: Put Blob, Get Blob Properties, Get Blob with x-ms-range)', async () => {
     const container = c.blob('stcontoso').getContainerClient('canaries');

@@ -1,19 +1,15 @@
-import { after, before, describe, test } from 'node:test';
+import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import path from 'node:path';
 import { promisify } from 'node:util';
-import type { LocalAzure } from '../../src/local-azure';
 import { RUNBOOK_OID, startForTest } from './fixtures';
+import { beforeAll } from '../kit/suite';
 
 const run = promisify(execFile);
 
 describe('a client configured only by environment', () => {
-  let local: LocalAzure;
-  before(async () => {
-    local = await startForTest();
-  });
-  after(() => local.close());
+  const local = beforeAll(() => startForTest());
 
   test('when a child process gets only local.env, then the unmodified SDK clients reach ARM, Key Vault and Blob', async () => {
     const { stdout } = await run(

@@ -1,8 +1,9 @@
-import { after, before, describe, test } from 'node:test';
+import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { DEFAULT_CLIENT_ADDRESS, type LocalAzure } from '../../src/local-azure';
+import { DEFAULT_CLIENT_ADDRESS } from '../../src/local-azure';
 import { clientsFor, RG_KEYS, RG_STORAGE, SUB } from './clients';
 import { createCmkVault, grantAccountKeyAccess, startForTest } from './fixtures';
+import { beforeAll, lazy } from '../kit/suite';
 
 const SUBNET = `/subscriptions/${SUB}/resourceGroups/rg-net/providers/Microsoft.Network/virtualNetworks/vnet/subnets/apps`;
 
@@ -11,13 +12,8 @@ const hasInner = (e: { details?: unknown }, code: string): boolean =>
   new RegExp(`"inner[eE]rror":\\{"code":"${code}"`).test(JSON.stringify(e.details));
 
 describe('firewalls: Key Vault and Storage by source address, Storage through the trusted-services bypass', () => {
-  let local: LocalAzure;
-  let c: ReturnType<typeof clientsFor>;
-  before(async () => {
-    local = await startForTest({ roleAssignmentPropagationMs: 0, revocationPropagationMs: 0 });
-    c = clientsFor(local);
-  });
-  after(() => local.close());
+  const local = beforeAll(() => startForTest({ roleAssignmentPropagationMs: 0, revocationPropagationMs: 0 }));
+  const c = lazy(() => clientsFor(local));
 
   const setVaultNetwork = (vault: string, properties: Record<string, unknown>) =>
     c.keyVault.vaults.update(RG_KEYS, vault, { properties });

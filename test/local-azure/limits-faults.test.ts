@@ -1,21 +1,16 @@
-import { after, before, describe, test } from 'node:test';
+import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { ClientSecretCredential } from '@azure/identity';
 import { StorageManagementClient } from '@azure/arm-storage';
 import { AuthorizationManagementClient } from '@azure/arm-authorization';
-import type { LocalAzure } from '../../src/local-azure';
 import { Faults } from '../../src/local-azure/faults';
 import { clientsFor, RG_STORAGE, SUB } from './clients';
 import { startForTest } from './fixtures';
+import { beforeAll, lazy } from '../kit/suite';
 
 describe('tokens, limits, faults and the request log', () => {
-  let local: LocalAzure;
-  let c: ReturnType<typeof clientsFor>;
-  before(async () => {
-    local = await startForTest();
-    c = clientsFor(local);
-  });
-  after(() => local.close());
+  const local = beforeAll(() => startForTest());
+  const c = lazy(() => clientsFor(local));
 
   test('when the client secret is wrong, then Entra refuses the token', async () => {
     const bad = new ClientSecretCredential(local.tenantId, local.credentials.clientId, 'wrong', {

@@ -1,23 +1,19 @@
-import { after, before, describe, test } from 'node:test';
+import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { PROPAGATION_PROFILES, propagationFromEnv, type LocalAzure } from '../../src/local-azure';
+import { PROPAGATION_PROFILES, propagationFromEnv } from '../../src/local-azure';
 import { timingFor } from '../../src/local-azure/propagation';
 import { clientsFor, RG_KEYS, RG_STORAGE, SUB } from './clients';
 import { createCmkVault, grantAccountKeyAccess, startForTest } from './fixtures';
+import { beforeAll, lazy } from '../kit/suite';
 
 const MINUTE = 60_000;
 const VAULT_SCOPE = `/subscriptions/${SUB}/resourceGroups/${RG_KEYS}/providers/Microsoft.KeyVault/vaults/kv-rbac`;
 const CRYPTO_USER = `/subscriptions/${SUB}/providers/Microsoft.Authorization/roleDefinitions/12338af0-0e69-4776-bea7-57ae8d297424`;
 
 describe('propagation as Azure has it, on the emulated clock', () => {
-  let local: LocalAzure;
-  let c: ReturnType<typeof clientsFor>;
-  before(async () => {
-    // No propagation option: the default, Azure's profile.
-    local = await startForTest({ propagation: undefined });
-    c = clientsFor(local);
-  });
-  after(() => local.close());
+  // No propagation option: the default, Azure's profile.
+  const local = beforeAll(() => startForTest({ propagation: undefined }));
+  const c = lazy(() => clientsFor(local));
 
   test('when no profile is chosen, then a new role assignment grants Key Vault access after 10 minutes and not before (key-vault rbac-guide: up to 10 minutes)', async () => {
     const identity = await c.msi.userAssignedIdentities.get(RG_KEYS, 'id-cmk');

@@ -1,8 +1,8 @@
-import { after, before, describe, test } from 'node:test';
+import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import type { LocalAzure } from '../../src/local-azure';
 import { clientsFor, RG_KEYS, SUB } from './clients';
 import { RUNBOOK_OID, startForTest } from './fixtures';
+import { beforeAll, lazy } from '../kit/suite';
 
 const VAULT_SCOPE = `/subscriptions/${SUB}/resourceGroups/${RG_KEYS}/providers/Microsoft.KeyVault/vaults/kv-rbac`;
 const ROLE = (guid: string) =>
@@ -10,13 +10,8 @@ const ROLE = (guid: string) =>
 const CRYPTO_USER = ROLE('12338af0-0e69-4776-bea7-57ae8d297424');
 
 describe('role assignments and managed identities', () => {
-  let local: LocalAzure;
-  let c: ReturnType<typeof clientsFor>;
-  before(async () => {
-    local = await startForTest({ roleAssignmentPropagationMs: 30_000 });
-    c = clientsFor(local);
-  });
-  after(() => local.close());
+  const local = beforeAll(() => startForTest({ roleAssignmentPropagationMs: 30_000 }));
+  const c = lazy(() => clientsFor(local));
 
   test('when a user-assigned identity is created, then ARM returns stable principal and client ids and it can be read back', async () => {
     const created = await c.msi.userAssignedIdentities.createOrUpdate(RG_KEYS, 'id-new', {

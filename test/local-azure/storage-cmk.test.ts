@@ -1,20 +1,17 @@
-import { after, before, describe, test } from 'node:test';
+import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import type { LocalAzure } from '../../src/local-azure';
 import { clientsFor, RG_KEYS, RG_STORAGE, SUB } from './clients';
 import { createCmkVault, startForTest } from './fixtures';
+import { beforeAll, lazy } from '../kit/suite';
 
 const DAY = 86_400_000;
 const CRYPTO_SERVICE_ENCRYPTION_USER = `/subscriptions/${SUB}/providers/Microsoft.Authorization/roleDefinitions/e147488a-f6f5-4113-8e2d-b22465e65bf6`;
 
 describe('storage accounts and customer-managed keys', () => {
-  let local: LocalAzure;
-  let c: ReturnType<typeof clientsFor>;
-  before(async () => {
-    local = await startForTest({ roleAssignmentPropagationMs: 60_000, revocationPropagationMs: 30_000 });
-    c = clientsFor(local);
-  });
-  after(() => local.close());
+  const local = beforeAll(() =>
+    startForTest({ roleAssignmentPropagationMs: 60_000, revocationPropagationMs: 30_000 }),
+  );
+  const c = lazy(() => clientsFor(local));
 
   const grantAccessPolicy = (vault: string, objectId: string) =>
     c.keyVault.vaults.updateAccessPolicy(RG_KEYS, vault, 'add', {

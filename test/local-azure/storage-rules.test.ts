@@ -1,19 +1,14 @@
-import { after, before, describe, test } from 'node:test';
+import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import type { LocalAzure } from '../../src/local-azure';
 import { clientsFor, RG_KEYS, RG_STORAGE, SUB } from './clients';
 import { createCmkVault, grantAccountKeyAccess, startForTest } from './fixtures';
+import { beforeAll, lazy } from '../kit/suite';
 
 const DAY = 86_400_000;
 
 describe('storage account updates as the Storage resource provider answers them', () => {
-  let local: LocalAzure;
-  let c: ReturnType<typeof clientsFor>;
-  before(async () => {
-    local = await startForTest();
-    c = clientsFor(local);
-  });
-  after(() => local.close());
+  const local = beforeAll(() => startForTest());
+  const c = lazy(() => clientsFor(local));
 
   const accountJson = (name: string) => JSON.stringify(local.state.getStorageAccount(SUB, RG_STORAGE, name));
 

@@ -1,17 +1,13 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import { ClientSecretCredential } from '@azure/identity';
 import { InMemorySpanExporter, type ReadableSpan } from '@opentelemetry/sdk-trace-base';
 import { Client } from '@temporalio/client';
-import type { Worker } from '@temporalio/worker';
-import { createActivities, createAzureClients } from '../../src/activities';
-import { startLocalAzure, type LocalAzure } from '../../src/local-azure';
+import type { LocalAzure } from '../../src/local-azure';
 import type { RunResult } from '../../src/shared/runbooks';
 import { startTracing, type Tracing } from '../../src/telemetry/tracing';
 import { bundleWorkflows } from '../../src/workflow-bundle';
-import { createCmkWorker } from '../../worker';
-import { ChatRecorder } from '../helpers/chat-recorder';
-import { FAST_TIMING, LOCAL, PEOPLE, testPolicy } from '../helpers/stack';
+import { ChatRecorder, localAzure, startWorker, type KitWorker } from '../kit';
+import { LOCAL, PEOPLE, testPolicy } from '../helpers/stack';
 import { testDataConverter, testEnv, uniqueId } from '../helpers/temporal';
 import { startSigned, workerTrust } from '../helpers/trust';
 import { decide, waitForApproval } from '../workflows/support';
@@ -20,38 +16,24 @@ describe('OpenTelemetry tracing (CMK_TRACING=otlp), exported in memory', () => {
   const exporter = new InMemorySpanExporter();
   let tracing: Tracing;
   let local: LocalAzure;
-  let worker: Worker;
-  let running: Promise<void>;
+  let worker: KitWorker;
   let client: Client;
   const taskQueue = uniqueId('tq-traced');
   const policy = testPolicy({ alwaysApprove: ['configure'] });
 
   before(async () => {
     tracing = startTracing({ serviceName: 'cmk-test', exporter });
-    local = await startLocalAzure({ throttling: false, roleAssignmentPropagationMs: 100 });
+    const azure = await localAzure({ throttling: false, roleAssignmentPropagationMs: 100 });
+    local = azure.local;
     const env = await testEnv();
-    const { tenantId, clientId, clientSecret } = local.credentials;
-    const credential = new ClientSecretCredential(tenantId, clientId, clientSecret, { agent: local.agent });
-    const azure = createAzureClients(
-      { tenantId, subscriptionIds: local.subscriptionIds, armEndpoint: 'https://management.azure.com' },
-      {
-        credential,
-        agent: local.agent,
-        retry: { maxRetries: 2, retryDelayInMs: 20, maxRetryDelayInMs: 200 },
-      },
-    );
-    worker = await createCmkWorker({
+    worker = await startWorker({
       connection: env.nativeConnection,
-      namespace: 'default',
       taskQueue,
-      activities: createActivities({ azure, chat: new ChatRecorder(), tenantId, timing: FAST_TIMING }),
+      activities: azure.activities({ chat: new ChatRecorder() }),
       trust: workerTrust(policy),
-      dataConverter: testDataConverter,
       tracing,
       workflowBundle: await bundleWorkflows({ tracing: true }),
-      options: { shutdownGraceTime: '100ms' },
     });
-    running = worker.run();
     client = new Client({
       connection: env.connection,
       dataConverter: testDataConverter,
@@ -60,8 +42,7 @@ describe('OpenTelemetry tracing (CMK_TRACING=otlp), exported in memory', () => {
   });
 
   after(async () => {
-    worker?.shutdown();
-    await running;
+    await worker?.close();
     await local?.close();
     await tracing?.shutdown();
   });

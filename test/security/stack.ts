@@ -4,32 +4,30 @@
  * plus the audit that every destructive Azure call had a signed quorum in its run's history.
  */
 import { randomUUID } from 'node:crypto';
-import { StorageManagementClient } from '@azure/arm-storage';
-import { ClientSecretCredential } from '@azure/identity';
 import type { Client } from '@temporalio/client';
-import type { Worker } from '@temporalio/worker';
-import { createActivities, createAzureClients } from '../../src/activities';
-import { createArmAccountResolver } from '../../src/bot/accounts';
-import { createRunService } from '../../src/bot/run-service';
-import { startBotServer, type BotServer, type BotServerOptions } from '../../src/bot/server';
-import { createCmkBot } from '../../src/bot/bot';
-import { createChatPort } from '../../src/bot/chat-port';
-import { createChatTransport } from '../../src/bot/transports';
-import type { BotConfig, BotSdk } from '../../src/config';
-import { startLocalAzure, type LocalAzure } from '../../src/local-azure';
+import type { BotServerOptions } from '../../src/bot/server';
+import type { BotSdk } from '../../src/config';
+import type { LocalAzure } from '../../src/local-azure';
 import type { AccountRef } from '../../src/shared/accounts';
 import { REQUEST_OPERATIONS, type ApprovalPolicy, type Person } from '../../src/shared/approval';
-import { createCmkWorker } from '../../worker';
+import { asRead, stubOutbound, type RecordingConnector, type SentActivity } from '../bot/channel';
 import {
-  asRead,
+  chatPortFor,
+  localAzure,
+  localBot,
+  ownDataDir,
+  postActivity,
+  registeredBot,
+  startBot,
   startRecordingConnector,
-  stubOutbound,
-  type RecordingConnector,
-  type SentActivity,
-} from '../bot/channel';
-import { FAST_TIMING, LOCAL } from '../helpers/stack';
-import { testDataConverter, testEnv, uniqueId, workflowBundle } from '../helpers/temporal';
-import { TEST_BOT_KEY, testSigner } from '../helpers/trust';
+  startWorker,
+  teamsActivity,
+  type BotServer,
+  type KitWorker,
+} from '../kit';
+import { FAST_TIMING } from '../helpers/stack';
+import { testEnv, uniqueId } from '../helpers/temporal';
+import { TEST_BOT_KEY } from '../helpers/trust';
 
 /** People of the security suite, by Entra object id. */
 export const WHO = {
@@ -80,18 +78,17 @@ export function textOf(value: unknown): string {
 
 /** Starts the local Azure, a worker with the real activities and the bot endpoint. */
 export async function startSecurityStack(options: SecurityStackOptions = {}): Promise<SecurityStack> {
-  const local = await startLocalAzure({
+  const kit = await localAzure({
     throttling: false,
     roleAssignmentPropagationMs: 100,
     revocationPropagationMs: 50,
-    dataDir: `.data/test/local-azure-security-${randomUUID().slice(0, 8)}`,
+    dataDir: ownDataDir('local-azure-security'),
   });
+  const { local } = kit;
   const tenantId = local.tenantId;
   const subscription = local.subscriptionIds[0]!;
   const env = await testEnv();
   const connector = await startRecordingConnector();
-  const { clientId, clientSecret } = local.credentials;
-  const credential = new ClientSecretCredential(tenantId, clientId, clientSecret, { agent: local.agent });
   const both = [WHO.alice.aadObjectId, WHO.bob.aadObjectId, WHO.requester.aadObjectId];
   const askers = [WHO.requester.aadObjectId, WHO.alice.aadObjectId, WHO.bob.aadObjectId];
   const policy: ApprovalPolicy = {
@@ -114,100 +111,50 @@ export async function startSecurityStack(options: SecurityStackOptions = {}): Pr
     requesters: Object.fromEntries(REQUEST_OPERATIONS.map((op) => [op, askers])),
   };
   const trustedServiceUrls = [connector.serviceUrl];
-  const botConfig: BotConfig = {
-    sdk: options.sdk ?? 'botbuilder',
-    appId: options.bot?.appId ?? '',
-    appPassword: options.bot ? 'unused' : '',
-    appType: options.bot ? 'MultiTenant' : 'SingleTenant',
-    appTenantId: '',
-    port: 0,
-    host: '127.0.0.1',
-    trustedServiceUrls,
-  };
+  const sdk = options.sdk ?? 'botbuilder';
+  const botConfig = options.bot
+    ? registeredBot(sdk, options.bot.appId, trustedServiceUrls)
+    : localBot(sdk, trustedServiceUrls);
   // The worker sends as a registered bot does, bearer token and all, to the connectors it trusts.
   const workerAppId = randomUUID();
-  const chat = createChatPort(
-    await createChatTransport(
-      { ...botConfig, appId: workerAppId, appPassword: 'unused', appType: 'MultiTenant' },
-      stubOutbound(workerAppId),
-    ),
-    { trustedServiceUrls, delivery: { minIntervalInMs: 5, baseDelayInMs: 10 } },
-  );
-  const activities = createActivities({
-    azure: createAzureClients(
-      { tenantId, subscriptionIds: local.subscriptionIds, armEndpoint: 'https://management.azure.com' },
-      {
-        credential,
-        agent: local.agent,
-        retry: { maxRetries: 2, retryDelayInMs: 20, maxRetryDelayInMs: 200 },
-      },
-    ),
-    chat,
-    tenantId,
-    timing: FAST_TIMING,
+  const chat = await chatPortFor(registeredBot(sdk, workerAppId, trustedServiceUrls), {
+    trustedServiceUrls,
+    transport: stubOutbound(workerAppId),
   });
-  const workers: { worker: Worker; running: Promise<void> }[] = [];
-  const startWorker = async (workerPolicy: ApprovalPolicy): Promise<string> => {
-    const queue = uniqueId('tq-security');
-    const worker = await createCmkWorker({
+  const activities = kit.activities({ chat, timing: FAST_TIMING });
+  const workers: KitWorker[] = [];
+  const startPolicyWorker = async (workerPolicy: ApprovalPolicy): Promise<string> => {
+    const worker = await startWorker({
       connection: env.nativeConnection,
-      namespace: 'default',
-      taskQueue: queue,
+      taskQueue: uniqueId('tq-security'),
       activities,
       trust: { policy: workerPolicy, botKeys: [TEST_BOT_KEY], trustedServiceUrls },
-      workflowBundle: await workflowBundle(),
-      dataConverter: testDataConverter,
-      options: { shutdownGraceTime: '100ms' },
     });
-    workers.push({ worker, running: worker.run() });
-    return queue;
+    workers.push(worker);
+    return worker.taskQueue;
   };
-  const taskQueue = await startWorker(policy);
-  const server = await startBotServer({
+  const taskQueue = await startPolicyWorker(policy);
+  const server = await startBot({
     bot: botConfig,
+    client: env.client,
+    taskQueue,
+    azure: kit,
+    policy,
     ...(options.bot?.transportOptions ? { transportOptions: options.bot.transportOptions } : {}),
-    handler: createCmkBot({
-      runs: createRunService({
-        client: env.client,
-        taskQueue,
-        namespace: 'default',
-        uiBaseUrl: 'http://ui.test',
-      }),
-      resolver: createArmAccountResolver({
-        subscriptionIds: local.subscriptionIds,
-        storage: (s) => new StorageManagementClient(credential, s, { agent: local.agent }),
-      }),
-      subscriptionIds: local.subscriptionIds,
-      policy,
-      signer: testSigner,
-      uiBaseUrl: 'http://ui.test',
-    }),
-    log: () => {},
   });
 
-  const activity = (from: Person, conversationId: string, extra: Record<string, unknown>) => ({
-    id: randomUUID(),
-    channelId: 'msteams',
-    serviceUrl: connector.serviceUrl,
-    from: { id: `29:${from.aadObjectId}`, ...from },
-    recipient: { id: `28:${botConfig.appId || 'cmk-runbook'}`, name: 'cmk-runbook' },
-    conversation: { id: conversationId, conversationType: 'personal', tenantId },
-    channelData: { tenant: { id: tenantId } },
-    ...extra,
-  });
-  const post = async (body: object, token?: string) => {
-    const response = await fetch(`${server.url}/api/messages`, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json', ...(token ? { authorization: `Bearer ${token}` } : {}) },
-      body: JSON.stringify(body),
-    });
-    const text = await response.text();
-    const json = response.headers.get('content-type')?.includes('json') ?? false;
-    return {
-      status: response.status,
-      body: text && json ? (JSON.parse(text) as unknown) : text || undefined,
-    };
-  };
+  const activity = (from: Person, conversationId: string, extra: Record<string, unknown>) =>
+    teamsActivity(
+      {
+        serviceUrl: connector.serviceUrl,
+        tenantId,
+        conversation: { id: conversationId, conversationType: 'personal' },
+        botId: botConfig.appId,
+      },
+      from,
+      extra,
+    );
+  const post = (body: object, token?: string) => postActivity(server.url, body, token);
   const sentTo = (conversationId: string): SentActivity[] =>
     connector.sent.filter((s) => s.conversationId === conversationId);
 
@@ -220,15 +167,7 @@ export async function startSecurityStack(options: SecurityStackOptions = {}): Pr
     policy,
     tenantId,
     subscription,
-    newAccount() {
-      const ref = {
-        subscriptionId: subscription,
-        resourceGroup: LOCAL.storageGroup,
-        name: `stsec${randomUUID().replace(/-/g, '').slice(0, 12)}`,
-      };
-      local.state.addStorageAccount(ref);
-      return ref;
-    },
+    newAccount: () => kit.newAccount('stsec'),
     activity,
     post,
     async say(from, text) {
@@ -241,11 +180,10 @@ export async function startSecurityStack(options: SecurityStackOptions = {}): Pr
           .join('\n'),
       };
     },
-    workerWith: (overrides) => startWorker({ ...policy, ...overrides }),
+    workerWith: (overrides) => startPolicyWorker({ ...policy, ...overrides }),
     async close() {
       await server.close();
-      for (const { worker } of workers) worker.shutdown();
-      await Promise.all(workers.map((w) => w.running));
+      await Promise.all(workers.map((w) => w.close()));
       await connector.close();
       await local.close();
     },

@@ -1,20 +1,15 @@
 import assert from 'node:assert/strict';
-import { after, before, describe, test } from 'node:test';
+import { describe, test } from 'node:test';
 import { WorkflowUpdateFailedError } from '@temporalio/client';
-import { PEOPLE, resultOf, startStack, testPolicy, type Stack } from '../helpers/stack';
+import { PEOPLE, resultOf, startStack, testPolicy } from '../helpers/stack';
 import { uniqueId } from '../helpers/temporal';
 import { configureInput, decide, waitForApproval, waitForStatus } from './support';
 import { statusQuery } from '../../src/shared/approval';
 import { SA } from '../../src/shared/runbooks';
+import { beforeAll } from '../kit/suite';
 
 describe('the approval gate', () => {
-  let stack: Stack;
-  before(async () => {
-    stack = await startStack();
-  });
-  after(async () => {
-    await stack.close();
-  });
+  const stack = beforeAll(() => startStack());
 
   const refusal = (message: string) => (error: unknown) =>
     error instanceof WorkflowUpdateFailedError && error.cause?.message === message;

@@ -1,12 +1,12 @@
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
-import { after, before, describe, test } from 'node:test';
+import { describe, test } from 'node:test';
 import { WorkflowUpdateFailedError } from '@temporalio/client';
 import { runCardData } from '../../src/bot/cards/run-view';
 import type { AccountRef } from '../../src/shared/accounts';
 import { statusQuery, type RunStatus } from '../../src/shared/approval';
 import type { RunResult } from '../../src/shared/runbooks';
-import { LOCAL, PEOPLE, startLocalStack, testPolicy, type LocalStack } from '../helpers/stack';
+import { LOCAL, PEOPLE, startLocalStack, testPolicy } from '../helpers/stack';
 import { uniqueId } from '../helpers/temporal';
 import {
   approveAs,
@@ -17,6 +17,7 @@ import {
   waitForApproval,
   waitForStatus,
 } from './support';
+import { beforeAll } from '../kit/suite';
 
 const CSEU = 'e147488a-f6f5-4113-8e2d-b22465e65bf6';
 const CRYPTO_USER = '12338af0-0e69-4776-bea7-57ae8d297424';
@@ -38,13 +39,7 @@ export function cardText(status: RunStatus): string {
 }
 
 describe('destructive is decided by the effect', () => {
-  let s: LocalStack;
-  before(async () => {
-    s = await startLocalStack();
-  });
-  after(async () => {
-    await s.close();
-  });
+  const s = beforeAll(() => startLocalStack());
 
   const policy = testPolicy({
     approvers: {

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { after, before, describe, test } from 'node:test';
+import { describe, test } from 'node:test';
 import { randomUUID } from 'node:crypto';
 import { workflowIdFor } from '../../src/shared/accounts';
 import type { FleetRotateInput, RunResult } from '../../src/shared/runbooks';
@@ -8,20 +8,15 @@ import {
   scheduleIdFor,
   type ScheduledRotationInput,
 } from '../../src/shared/start';
-import { PEOPLE, resultOf, startStack, testPolicy, type Stack } from '../helpers/stack';
+import { PEOPLE, resultOf, startStack, testPolicy } from '../helpers/stack';
 import { uniqueId } from '../helpers/temporal';
 import { signedScheduleInput } from '../helpers/trust';
 import { decide, waitForApproval } from './support';
+import { beforeAll } from '../kit/suite';
 
 describe('fleet and scheduled rotation', () => {
-  let stack: Stack;
+  const stack = beforeAll(() => startStack());
   const name = () => uniqueId('st').replace(/-/g, '').slice(0, 20);
-  before(async () => {
-    stack = await startStack();
-  });
-  after(async () => {
-    await stack.close();
-  });
 
   test('when a fleet of seven accounts is rotated two at a time in runs of three, then every account is rotated once and the summary counts each', async () => {
     const accounts = Array.from({ length: 7 }, () => stack.azure.addCmkAccount(name(), { pinned: true }));

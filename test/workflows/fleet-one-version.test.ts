@@ -3,20 +3,15 @@
  * share a key end on one new version of it, as one rotation of the key would leave them.
  */
 import assert from 'node:assert/strict';
-import { after, before, describe, test } from 'node:test';
+import { describe, test } from 'node:test';
 import type { AccountRef } from '../../src/shared/accounts';
 import type { RunResult } from '../../src/shared/runbooks';
-import { PEOPLE, startLocalStack, testPolicy, type LocalStack } from '../helpers/stack';
+import { PEOPLE, startLocalStack, testPolicy } from '../helpers/stack';
 import { armAccount, decide, localConfigure, waitForApproval } from './support';
+import { beforeAll } from '../kit/suite';
 
 describe('fleet rotation of accounts that share a key', () => {
-  let s: LocalStack;
-  before(async () => {
-    s = await startLocalStack();
-  });
-  after(async () => {
-    await s.close();
-  });
+  const s = beforeAll(() => startLocalStack());
 
   const context = { requester: PEOPLE.requester, policy: testPolicy() };
   const configurePinned = async (vault: string, keyName: string): Promise<AccountRef> => {

@@ -2,8 +2,9 @@ import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import type { RunResult } from '../../src/shared/runbooks';
 import { keyWorkflowId } from '../../src/shared/start';
-import { LOCAL, PEOPLE, startLocalStack, testPolicy, type LocalStack } from '../helpers/stack';
+import { PEOPLE, startLocalStack, testPolicy, type LocalStack } from '../helpers/stack';
 import { clientsFor } from '../local-azure/clients';
+import { localConfigure } from './support';
 
 describe('a rotation policy set on a key by vault and name', () => {
   let s: LocalStack;
@@ -15,13 +16,8 @@ describe('a rotation policy set on a key by vault and name', () => {
     const account = s.newAccount('stpol');
     pinned = account.name;
     const handle = await s.start('configure', {
-      account,
-      vault: { name: vault, resourceGroup: LOCAL.keysGroup },
-      key: { name: 'cmk-key', type: 'RSA', size: 2048 },
-      identity: { type: 'SystemAssigned' },
+      ...localConfigure(account, vault, 'cmk-key', { requester: PEOPLE.requester, policy: testPolicy() }),
       pinVersion: true,
-      requester: PEOPLE.requester,
-      policy: testPolicy(),
     });
     assert.equal(((await handle.result()) as RunResult).outcome, 'succeeded');
   });

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { after, before, describe, test } from 'node:test';
+import { describe, test } from 'node:test';
 import { WorkflowExecutionAlreadyStartedError } from '@temporalio/client';
 import { workflowIdFor, type AccountRef } from '../../src/shared/accounts';
 import type { ConfigureCmkInput, RunResult } from '../../src/shared/runbooks';
@@ -7,6 +7,7 @@ import type { RouteFault } from '../../src/local-azure';
 import { LOCAL, PEOPLE, resultOf, startLocalStack, testPolicy, type LocalStack } from '../helpers/stack';
 import { uniqueId } from '../helpers/temporal';
 import { decide, waitForApproval, waitForStatus } from './support';
+import { beforeAll } from '../kit/suite';
 
 interface ArmAccount {
   identity?: { principalId?: string };
@@ -19,13 +20,7 @@ interface ArmAccount {
 }
 
 describe('the runbooks on the local Azure with the real activities', () => {
-  let s: LocalStack;
-  before(async () => {
-    s = await startLocalStack();
-  });
-  after(async () => {
-    await s.close();
-  });
+  const s = beforeAll(() => startLocalStack());
 
   const policy = testPolicy({ alwaysApprove: ['configure'] });
   const arm = (a: AccountRef) =>

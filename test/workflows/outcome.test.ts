@@ -1,15 +1,16 @@
 import assert from 'node:assert/strict';
-import { after, before, describe, test } from 'node:test';
+import { describe, test } from 'node:test';
 import { WorkflowFailedError, WorkflowUpdateFailedError } from '@temporalio/client';
 import { ApplicationFailure } from '@temporalio/common';
 import { cancelUpdate, statusQuery } from '../../src/shared/approval';
 import { SA, type RunResult } from '../../src/shared/runbooks';
-import { PEOPLE, resultOf, startStack, testPolicy, type Stack } from '../helpers/stack';
+import { PEOPLE, resultOf, startStack, testPolicy } from '../helpers/stack';
 import { temporalAddress } from '../chaos/temporal-address';
 import { temporalCli } from '../helpers/temporal-cli';
 import { uniqueId } from '../helpers/temporal';
 import { signedCancel } from '../helpers/trust';
 import { configureInput, decide, waitForApproval, waitForStage } from './support';
+import { beforeAll } from '../kit/suite';
 
 /** Why an update was refused: the failure type (the refusal's class) and its sentence. */
 async function refusalOf(update: Promise<unknown>): Promise<{ type?: string; message: string }> {
@@ -23,14 +24,8 @@ async function refusalOf(update: Promise<unknown>): Promise<{ type?: string; mes
 }
 
 describe('outcomes are first-class: CmkOutcome, failed workflows, cancel (issue 14, measurements 2 and 4)', () => {
-  let stack: Stack;
+  const stack = beforeAll(() => startStack());
   const name = () => uniqueId('st').replace(/-/g, '').slice(0, 20);
-  before(async () => {
-    stack = await startStack();
-  });
-  after(async () => {
-    await stack.close();
-  });
 
   test('when a run fails, then it is a failed workflow carrying its result, CmkOutcome says failed and the temporal CLI finds it by outcome', async () => {
     const account = stack.azure.addAccount(name());

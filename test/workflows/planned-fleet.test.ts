@@ -1,34 +1,27 @@
 import assert from 'node:assert/strict';
-import { after, before, describe, test } from 'node:test';
+import { describe, test } from 'node:test';
 import type { AccountRef } from '../../src/shared/accounts';
 import type { RunResult } from '../../src/shared/runbooks';
-import { LOCAL, PEOPLE, startLocalStack, testPolicy, type LocalStack } from '../helpers/stack';
+import { PEOPLE, startLocalStack, testPolicy } from '../helpers/stack';
 import { uniqueId } from '../helpers/temporal';
-import { decide, waitForApproval } from './support';
+import { decide, localConfigure, waitForApproval } from './support';
+import { beforeAll } from '../kit/suite';
 
 interface ArmAccount {
   properties: { encryption: { keyvaultproperties?: { keyversion?: string } } };
 }
 
 describe('a fleet rotation with one plan card, one approval and a progress card', () => {
-  let s: LocalStack;
-  before(async () => {
-    s = await startLocalStack({ throttling: false });
-  });
-  after(async () => {
-    await s.close();
-  });
+  const s = beforeAll(() => startLocalStack({ throttling: false }));
 
   async function pinnedAccount(): Promise<AccountRef> {
     const account = s.newAccount('stfleet');
     const handle = await s.start('configure', {
-      account,
-      vault: { name: s.vaultName('kv-fleet'), resourceGroup: LOCAL.keysGroup },
-      key: { name: 'cmk-key', type: 'RSA', size: 2048 },
-      identity: { type: 'SystemAssigned' },
+      ...localConfigure(account, s.vaultName('kv-fleet'), 'cmk-key', {
+        requester: PEOPLE.requester,
+        policy: testPolicy(),
+      }),
       pinVersion: true,
-      requester: PEOPLE.requester,
-      policy: testPolicy(),
     });
     assert.equal(((await handle.result()) as RunResult).outcome, 'succeeded');
     return account;

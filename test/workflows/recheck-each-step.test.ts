@@ -1,10 +1,10 @@
 import assert from 'node:assert/strict';
-import { after, before, describe, test } from 'node:test';
+import { describe, test } from 'node:test';
 import type { WorkflowHandle } from '@temporalio/client';
 import type { AccountRef } from '../../src/shared/accounts';
 import type { RunStatus } from '../../src/shared/approval';
 import type { RunResult } from '../../src/shared/runbooks';
-import { LOCAL, PEOPLE, startLocalStack, testPolicy, type LocalStack } from '../helpers/stack';
+import { LOCAL, PEOPLE, startLocalStack, testPolicy } from '../helpers/stack';
 import { uniqueId } from '../helpers/temporal';
 import {
   approveAs,
@@ -15,15 +15,10 @@ import {
   waitForApproval,
   waitForStatus,
 } from './support';
+import { beforeAll } from '../kit/suite';
 
 describe('an approval is re-checked before every destructive step', () => {
-  let s: LocalStack;
-  before(async () => {
-    s = await startLocalStack();
-  });
-  after(async () => {
-    await s.close();
-  });
+  const s = beforeAll(() => startLocalStack());
 
   const policy = testPolicy({ quorum: { revoke: 2, changeKey: 2 } });
   const context = (conv: string) => ({

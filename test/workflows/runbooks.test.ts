@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { after, before, describe, test } from 'node:test';
+import { describe, test } from 'node:test';
 import { WorkflowExecutionAlreadyStartedError } from '@temporalio/client';
 import { workflowIdFor } from '../../src/shared/accounts';
 import { vaultUri } from '../../src/shared/accounts';
@@ -7,6 +7,7 @@ import { DEFAULT_TIMING } from '../../src/activities/runtime';
 import { PEOPLE, resultOf, startStack, testPolicy, type Stack } from '../helpers/stack';
 import { uniqueId } from '../helpers/temporal';
 import { configureInput, decide, waitForApproval } from './support';
+import { beforeAll } from '../kit/suite';
 
 const context = (conv: string) => ({
   requester: PEOPLE.requester,
@@ -15,14 +16,8 @@ const context = (conv: string) => ({
 });
 
 describe('the runbooks', () => {
-  let stack: Stack;
+  const stack = beforeAll(() => startStack());
   const name = () => uniqueId('st').replace(/-/g, '').slice(0, 20);
-  before(async () => {
-    stack = await startStack();
-  });
-  after(async () => {
-    await stack.close();
-  });
 
   test('when a pinned account is rotated, then it moves to a new key version without approval', async () => {
     const account = stack.azure.addCmkAccount(name(), { pinned: true });

@@ -1,22 +1,17 @@
 import assert from 'node:assert/strict';
-import { after, before, describe, test } from 'node:test';
+import { describe, test } from 'node:test';
 import { workflowIdFor, type AccountRef } from '../../src/shared/accounts';
 import type { RunResult } from '../../src/shared/runbooks';
 import { SCHEDULED_ROTATION_WORKFLOW } from '../../src/shared/start';
-import { PEOPLE, resultOf, startStack, testPolicy, type Stack } from '../helpers/stack';
+import { PEOPLE, resultOf, startStack, testPolicy } from '../helpers/stack';
 import { uniqueId } from '../helpers/temporal';
 import { signedScheduleInput } from '../helpers/trust';
 import { decide, waitForApproval } from './support';
+import { beforeAll } from '../kit/suite';
 
 describe('a scheduled rotation that finds its account busy (issue 14, measurement 6)', () => {
-  let stack: Stack;
+  const stack = beforeAll(() => startStack());
   const name = () => uniqueId('st').replace(/-/g, '').slice(0, 20);
-  before(async () => {
-    stack = await startStack();
-  });
-  after(async () => {
-    await stack.close();
-  });
 
   /** A tick of a schedule with period `everyMs`, as the Schedule starts it. */
   async function tick(account: AccountRef, everyMs: number) {

@@ -1,11 +1,12 @@
 import assert from 'node:assert/strict';
-import { after, before, describe, test } from 'node:test';
+import { describe, test } from 'node:test';
 import type { AccountRef } from '../../src/shared/accounts';
 import type { RunResult } from '../../src/shared/runbooks';
-import { LOCAL, PEOPLE, startLocalStack, testPolicy, type LocalStack } from '../helpers/stack';
+import { PEOPLE, startLocalStack, testPolicy, type LocalStack } from '../helpers/stack';
 import { uniqueId } from '../helpers/temporal';
 import { clientsFor } from '../local-azure/clients';
-import { decide, waitForApproval } from './support';
+import { decide, localConfigure, waitForApproval } from './support';
+import { beforeAll } from '../kit/suite';
 
 interface ArmAccount {
   properties: {
@@ -14,13 +15,7 @@ interface ArmAccount {
 }
 
 describe('update-version and restore-access on the local Azure', () => {
-  let s: LocalStack;
-  before(async () => {
-    s = await startLocalStack({ throttling: false });
-  });
-  after(async () => {
-    await s.close();
-  });
+  const s = beforeAll(() => startLocalStack({ throttling: false }));
 
   const context = () => ({
     requester: PEOPLE.requester,
@@ -41,12 +36,8 @@ describe('update-version and restore-access on the local Azure', () => {
     const account = s.newAccount('stver');
     const vault = s.vaultName('kv-ver');
     const handle = await s.start('configure', {
-      account,
-      vault: { name: vault, resourceGroup: LOCAL.keysGroup },
-      key: { name: 'cmk-key', type: 'RSA', size: 2048 },
-      identity: { type: 'SystemAssigned' },
+      ...localConfigure(account, vault, 'cmk-key', context()),
       pinVersion,
-      ...context(),
     });
     const result = (await handle.result()) as RunResult;
     assert.equal(result.outcome, 'succeeded', result.message);

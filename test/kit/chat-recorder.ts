@@ -1,13 +1,13 @@
 /**
- * A ChatPort that keeps what users would see, per conversation: the cards (latest state of
- * each message, plus every version) and the plain texts. For tests of chat activities and
- * of workflows that talk to people.
+ * A ChatPort that keeps what users would see, per conversation: each card message (its latest
+ * state and every version) and the plain texts; `failNext` makes the next call fail like a
+ * transport would. Stands in for Teams in workflow and activity tests.
  */
 import { randomUUID } from 'node:crypto';
 import type { RunStatus } from '../../src/shared/approval';
 import type { ChatPort, ConversationRef } from '../../src/shared/chat';
 
-/** One card message as it stands, with its earlier versions. */
+/** One card message as it stands, with every version it was posted or updated as. */
 export interface RecordedCard {
   messageId: string;
   status: RunStatus;
@@ -20,14 +20,15 @@ export interface RecordedConversation {
   texts: string[];
 }
 
-/** Records posts, updates and texts; `failNext` makes the next call fail like a transport would. */
+/** Records posts, updates and texts per conversation. */
 export class ChatRecorder implements ChatPort {
   private readonly conversations = new Map<string, RecordedConversation>();
   private failures: Error[] = [];
 
-  /** The conversation key: the Teams conversation id when present, else the whole reference. */
+  /** The conversation key: the Teams conversation id (`conversation.id`), else the reference's `id`, else the whole reference. */
   static keyOf(conversation: ConversationRef): string {
-    const id = (conversation as { conversation?: { id?: unknown } }).conversation?.id;
+    const ref = conversation as { id?: unknown; conversation?: { id?: unknown } };
+    const id = ref.conversation?.id ?? ref.id;
     return typeof id === 'string' ? id : JSON.stringify(conversation);
   }
 
@@ -61,6 +62,21 @@ export class ChatRecorder implements ChatPort {
     return this.conversations.get(ChatRecorder.keyOf(conversation)) ?? { cards: [], texts: [] };
   }
 
+  /** Cards posted into the conversation with this id. */
+  cardsIn(conversationId: string): RecordedCard[] {
+    return this.seen({ id: conversationId }).cards;
+  }
+
+  /** The card as everyone sees it now: the latest version of the last card posted there. */
+  latestCard(conversationId: string): RunStatus | undefined {
+    return this.cardsIn(conversationId).at(-1)?.status;
+  }
+
+  /** Texts sent into the conversation with this id. */
+  textsIn(conversationId: string): string[] {
+    return this.seen({ id: conversationId }).texts;
+  }
+
   /** Makes the next call throw `error` (e.g. `{ statusCode: 503 }`), as a flaky transport would. */
   failNext(error: Error): void {
     this.failures.push(error);
@@ -80,4 +96,9 @@ export class ChatRecorder implements ChatPort {
     }
     return view;
   }
+}
+
+/** A new, empty chat recorder. */
+export function chatRecorder(): ChatRecorder {
+  return new ChatRecorder();
 }

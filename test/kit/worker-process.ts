@@ -1,0 +1,111 @@
+/**
+ * The production worker as a child process (its `main`, through {@link WORKER_ENTRY}): configured
+ * from the environment as production is, against the local Azure, with a policy and the test bot
+ * key; for benchmarks (its memory from /proc) and suites that stop or kill it.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { once } from 'node:events';
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import type { Connection } from '@temporalio/client';
+import type { LocalAzure } from '../../src/local-azure';
+import type { ApprovalPolicy } from '../../src/shared/approval';
+import { TEST_PAYLOAD_ENV } from '../helpers/codec';
+import { workerTrustEnv } from '../helpers/trust';
+import { WORKER_ENTRY } from './worker-entry';
+
+const ROOT = path.resolve(__dirname, '../..');
+
+/** Memory of a process from /proc: resident now and the high-water mark, in MiB. */
+export function memoryOf(pid: number): { rssMiB: number; peakMiB: number } {
+  const status = readFileSync(`/proc/${pid}/status`, 'utf8');
+  const kib = (field: string): number =>
+    Number(new RegExp(`^${field}:\\s+(\\d+) kB`, 'm').exec(status)?.[1] ?? 0);
+  return { rssMiB: kib('VmRSS') / 1024, peakMiB: kib('VmHWM') / 1024 };
+}
+
+/** The production worker as a child process. */
+export interface WorkerProcess {
+  pid: number;
+  taskQueue: string;
+  memory(): { rssMiB: number; peakMiB: number };
+  /** Graceful stop (SIGTERM, as an orchestrator would). */
+  stop(): Promise<void>;
+}
+
+/** What {@link startWorkerProcess} needs. */
+export interface WorkerProcessOptions {
+  /** The Temporal frontend the worker connects to. */
+  address: string;
+  /** A client connection on the same server, to see the worker poll. */
+  connection: Connection;
+  local: LocalAzure;
+  taskQueue: string;
+  /** The policy, read by the worker from the environment as production reads it. */
+  policy: ApprovalPolicy;
+  /** A prebuilt workflow bundle (else the worker bundles from source). */
+  bundlePath?: string;
+  /** Environment on top (tuning, a bot SDK). */
+  env?: Record<string, string>;
+  log?: (line: string) => void;
+}
+
+/** Starts the worker child and resolves once it polls `taskQueue` (120 s at most). */
+export async function startWorkerProcess(options: WorkerProcessOptions): Promise<WorkerProcess> {
+  const { local, taskQueue } = options;
+  const env: NodeJS.ProcessEnv = {
+    ...process.env,
+    ...local.env,
+    // The policy and the test bot key, read by the worker as production reads them.
+    ...workerTrustEnv({ ...options.policy, tenantId: local.tenantId }),
+    TEMPORAL_ADDRESS: options.address,
+    TEMPORAL_NAMESPACE: 'default',
+    CMK_TASK_QUEUE: taskQueue,
+    ...(options.bundlePath ? { CMK_KIT_WORKFLOW_BUNDLE: options.bundlePath } : {}),
+    ...TEST_PAYLOAD_ENV,
+    // Any free port for /metrics: several workers may run at once on a shared machine.
+    CMK_METRICS_PORT: '0',
+    MicrosoftAppId: '',
+    MicrosoftAppPassword: '',
+    ...options.env,
+  };
+  // CMK_BENCH_CPU_PROF=<dir> writes a V8 CPU profile of the worker there when it stops.
+  const profile = process.env.CMK_BENCH_CPU_PROF
+    ? ['--cpu-prof', `--cpu-prof-dir=${process.env.CMK_BENCH_CPU_PROF}`]
+    : [];
+  const child: ChildProcess = spawn(process.execPath, [...profile, '--import', 'tsx', WORKER_ENTRY], {
+    cwd: ROOT,
+    env,
+    stdio: ['ignore', 'ignore', 'pipe'],
+  });
+  let errors = '';
+  child.stderr?.on('data', (chunk: Buffer) => {
+    errors = (errors + chunk.toString()).slice(-4000);
+  });
+  const deadline = Date.now() + 120_000;
+  for (;;) {
+    if (child.exitCode !== null) throw new Error(`the worker exited with ${child.exitCode}: ${errors}`);
+    const description = await options.connection.workflowService.describeTaskQueue({
+      namespace: 'default',
+      taskQueue: { name: taskQueue },
+    });
+    // This process's own poller (the SDK's identity is `<pid>@<host>`): a worker stopped just
+    // before on the same queue stays listed as a poller for a while.
+    if ((description.pollers ?? []).some((p) => p.identity?.startsWith(`${child.pid}@`))) break;
+    if (Date.now() > deadline) throw new Error(`the worker did not poll within 120 s: ${errors}`);
+    await new Promise((r) => setTimeout(r, 200));
+  }
+  options.log?.(`worker pid ${child.pid} polls ${taskQueue}`);
+  return {
+    pid: child.pid!,
+    taskQueue,
+    memory: () => memoryOf(child.pid!),
+    async stop() {
+      if (child.exitCode !== null) return;
+      child.kill('SIGTERM');
+      const timer = setTimeout(() => child.kill('SIGKILL'), 15_000);
+      await once(child, 'exit');
+      clearTimeout(timer);
+    },
+  };
+}
