@@ -8,8 +8,8 @@ import type { Client, WorkflowHandle } from '@temporalio/client';
 import { startLocalAzure, type LocalAzure } from '../../src/local-azure';
 import type { AccountRef } from '../../src/shared/accounts';
 import { quorumFor, statusQuery, type RunStatus } from '../../src/shared/approval';
+import { DESTRUCTIVE_BY_NATURE } from '../../src/shared/approval-rules';
 import {
-  DESTRUCTIVE_OPERATIONS,
   type ConfigureCmkInput,
   type Operation,
   type RunContext,
@@ -87,7 +87,7 @@ export async function startKillHarness(server?: KillHarnessOptions): Promise<Kil
   // Destructive writes wait for two approvers, so "approved" in history means a quorum, not a click.
   const policy = testPolicy({
     alwaysApprove: ['configure'],
-    quorum: Object.fromEntries(DESTRUCTIVE_OPERATIONS.map((o) => [o, 2])),
+    quorum: Object.fromEntries(DESTRUCTIVE_BY_NATURE.map((o) => [o, 2])),
   });
   const worker = await startChildWorker({
     temporalAddress: address,

@@ -266,13 +266,7 @@ describe('the runbooks on the local Azure with the real activities', () => {
 });
 
 describe('compensation on the local Azure when the undo itself meets faults', () => {
-  let s: LocalStack;
-  before(async () => {
-    s = await startLocalStack();
-  });
-  after(async () => {
-    await s.close();
-  });
+  const s = beforeAll(() => startLocalStack());
 
   const context = (conv: string) => ({
     requester: PEOPLE.requester,
