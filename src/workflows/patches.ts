@@ -51,4 +51,9 @@ export const PATCHES = {
    * result say what Azure really holds (and change-key no longer reports a failed switch-back as done).
    */
   undoReadsState: 'undo-reads-state',
+  /**
+   * A fleet's card shows progress after every few outcomes instead of every few seconds of
+   * workflow time, so whether a card update comes next never depends on a task's start time.
+   */
+  progressByCount: 'progress-by-count',
 } as const;

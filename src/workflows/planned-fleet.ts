@@ -23,6 +23,8 @@ import { establishTrust } from './trust';
 
 /** The progress card is edited at most this often while accounts rotate. */
 const PROGRESS_EVERY_MS = 5_000;
+/** How many times at most a fleet's card shows its progress while it rotates. */
+const PROGRESS_UPDATES = 100;
 
 /** See the module comment. */
 export async function planFleet(
@@ -83,11 +85,24 @@ async function rotateApproved(
     quiet: true,
   };
   await run.setStage('running');
+  // The card shows progress every `step` outcomes. Fleets started before showed it every few
+  // seconds of workflow time, a choice that can come out differently on replay (a workflow task
+  // retried across a server restart starts at another time than the one its first attempt saw),
+  // and then a card update lands where history holds a child's start: a nondeterminism error.
+  const byCount = patched(PATCHES.progressByCount);
+  const step = Math.max(1, Math.ceil(total / PROGRESS_UPDATES));
+  let outcomes = 0;
+  let shownAt = 0;
   let lastShown = Date.now();
   const show = async (force = false): Promise<void> => {
     run.status.fleet = ledger.progress(total);
-    if (!force && Date.now() - lastShown < PROGRESS_EVERY_MS) return;
-    lastShown = Date.now();
+    if (byCount) {
+      if (!force && outcomes - shownAt < step) return;
+      shownAt = outcomes;
+    } else {
+      if (!force && Date.now() - lastShown < PROGRESS_EVERY_MS) return;
+      lastShown = Date.now();
+    }
     await run.publish();
   };
   // Accounts on one key end on one new version of it (fleets started before rotated each account).
@@ -98,7 +113,10 @@ async function rotateApproved(
     accounts,
     context: child,
     ...sizing,
-    onOutcome: (o) => ledger.add(o),
+    onOutcome: (o) => {
+      ledger.add(o);
+      outcomes++;
+    },
     onTick: () => show(),
     tickMs: PROGRESS_EVERY_MS,
     ...(rotationId ? { rotationId } : {}),
