@@ -14,6 +14,15 @@ export interface SummaryParts {
   accounts?: number;
 }
 
+/** The summary parts of a run that names a vault, a key and a version mode (configure, change key). */
+export function keyChoiceParts(input: {
+  vault?: { name: string };
+  key?: { name: string };
+  pinVersion?: boolean;
+}): SummaryParts {
+  return { vault: input.vault?.name, key: input.key?.name, pinVersion: input.pinVersion };
+}
+
 /** One line under 200 bytes, e.g. "Configure CMK · stcontoso · kv-contoso/cmk-key (versionless)". */
 export function summaryLine(
   operation: Operation,

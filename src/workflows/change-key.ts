@@ -2,12 +2,11 @@
  * `changeKey`: moves a CMK account to another key (and optionally another vault): ensure the
  * vault and key, grant the account's identity, switch, probe; on failure switch back.
  */
-import { vaultUri } from '../shared/accounts';
 import type { VaultState } from '../shared/activities';
 import { validateKeyChoice, validateVaultName, ValidationError } from '../shared/names';
-import type { IdentityChoice, ChangeKeyInput, RunResult } from '../shared/runbooks';
+import type { ChangeKeyInput, RunResult } from '../shared/runbooks';
 import type { Plan } from '../shared/plan';
-import { describeEncryption, summaryLine } from '../shared/status';
+import { describeEncryption, keyChoiceParts, summaryLine } from '../shared/status';
 import { azure, azureLong, azurePropagation } from './proxies';
 import { encryptionDone, identityDone, vaultDone } from './step-texts';
 import { ensureKeyAndGrant } from './key-steps';
@@ -15,6 +14,7 @@ import type { Run } from './run';
 import { runRunbook, type ChangeOutcome } from './runbook';
 import { PROBE_WITHIN_MS, probeInput } from './probe';
 import { encryptionUndo } from './compensation';
+import { existingVault, identityOf } from './plan-state';
 import type { StepGuard } from './step-guard';
 
 /** Points a CMK account at a different key. */
@@ -22,11 +22,7 @@ export async function changeKey(input: ChangeKeyInput): Promise<RunResult> {
   return runRunbook({
     operation: 'changeKey',
     input,
-    summary: summaryLine('changeKey', input.account, {
-      vault: input.vault?.name,
-      key: input.key?.name,
-      pinVersion: input.pinVersion,
-    }),
+    summary: summaryLine('changeKey', input.account, keyChoiceParts(input)),
     validate: () => {
       if (input.vault) validateVaultName(input.vault.name, 'vault.name');
       validateKeyChoice(input.key, 'key');
@@ -121,24 +117,10 @@ async function targetVault(run: Run, plan: Plan, input: ChangeKeyInput): Promise
   }
   const current = plan.vault;
   if (!current) throw new ValidationError('vault', 'the account has no vault yet; name one to change to');
-  return {
-    name: current.name,
-    resourceGroup: current.resourceGroup,
-    subscriptionId: current.subscriptionId,
-    vaultUri: vaultUri(current.name),
-    rbac: current.rbac === true,
-    created: false,
-    purgeProtectionEnabled: false,
-  };
+  return existingVault(current);
 }
 
 /** Pinned after the switch: as asked, else as the plan says (the account's mode kept). */
 function pinAfter(input: ChangeKeyInput, plan: Plan): boolean {
   return input.pinVersion ?? Boolean(plan.after.keyVersion);
-}
-
-function identityOf(plan: Plan): IdentityChoice {
-  const identity = plan.before.identity;
-  if (!identity || identity === 'SystemAssigned') return { type: 'SystemAssigned' };
-  return { type: 'UserAssigned', resourceId: identity };
 }

@@ -6,7 +6,7 @@
 import { validateKeyChoice, validateVaultName } from '../shared/names';
 import type { EncryptionSettings, Plan } from '../shared/plan';
 import type { ConfigureCmkInput, RunResult } from '../shared/runbooks';
-import { describeEncryption, summaryLine } from '../shared/status';
+import { describeEncryption, keyChoiceParts, summaryLine } from '../shared/status';
 import { azure, azureLong, azurePropagation } from './proxies';
 import { encryptionDone, identityDone, identityName, vaultDone } from './step-texts';
 import { ensureKeyAndGrant } from './key-steps';
@@ -21,11 +21,7 @@ export async function configureCmk(input: ConfigureCmkInput): Promise<RunResult>
   return runRunbook({
     operation: 'configure',
     input,
-    summary: summaryLine('configure', input.account, {
-      vault: input.vault?.name,
-      key: input.key?.name,
-      pinVersion: input.pinVersion,
-    }),
+    summary: summaryLine('configure', input.account, keyChoiceParts(input)),
     validate: () => {
       validateVaultName(input.vault?.name, 'vault.name');
       validateKeyChoice(input.key, 'key');

@@ -4,7 +4,6 @@
  * changes nothing. The start is the bot's, signed for a preview of that account (a preview's
  * proof cannot start a run), and the requester must be allowed to ask for the operation.
  */
-import { validateAccountRef } from '../shared/accounts';
 import { approversFor, quorumFor } from '../shared/approval';
 import { approvalRequired } from '../shared/approval-rules';
 import {
@@ -17,22 +16,21 @@ import { Refusal } from '../shared/refusals';
 import { ValidationError } from '../shared/names';
 import { azure } from './proxies';
 import { failureOf } from './runbook';
-import { establishTrust } from './trust';
+import { establishTrustOn } from './trust';
 
 /** Plans `input.request` on `input.account` and returns the plan with its approval. */
 export async function planOperation(input: PlanOperationInput): Promise<PlanPreview> {
-  let trust;
-  let account;
+  let started;
   try {
-    account = validateAccountRef(input.account);
     if (!(PLANNABLE_OPERATIONS as readonly string[]).includes(input.operation))
       throw new ValidationError('operation', `one of ${PLANNABLE_OPERATIONS.join(', ')}`, input.operation);
-    trust = await establishTrust(input.operation, planTargetOf(account), input);
+    started = await establishTrustOn(input.operation, input.account, planTargetOf, input);
   } catch (error) {
     if (error instanceof Refusal || error instanceof ValidationError)
       return { refusal: { type: error.name, message: error.message } };
     throw error;
   }
+  const { account, trust } = started;
   let plan;
   try {
     plan = await azure.inspect.executeWithOptions({ summary: `Plan ${input.operation} of ${account.name}` }, [

@@ -4,16 +4,14 @@
  * works again. Approval-gated whenever it changes anything: access comes back to data that was
  * cut off on purpose.
  */
-import { vaultUri } from '../shared/accounts';
-import type { VaultState } from '../shared/activities';
 import type { Plan } from '../shared/plan';
-import type { IdentityChoice, RestoreAccessInput, RunResult } from '../shared/runbooks';
-import { summaryLine } from '../shared/status';
+import type { RestoreAccessInput, RunResult } from '../shared/runbooks';
 import { azure, azureLong } from './proxies';
 import type { Run } from './run';
 import type { StepGuard } from './step-guard';
 import { runRunbook, type ChangeOutcome } from './runbook';
 import { probeInput } from './probe';
+import { existingVault, identityOf } from './plan-state';
 
 /** How long Azure Storage may take to serve data again once its key is reachable. */
 const ALLOWED_WITHIN_MS = 600_000;
@@ -23,7 +21,6 @@ export async function restoreAccess(input: RestoreAccessInput): Promise<RunResul
   return runRunbook({
     operation: 'restoreAccess',
     input,
-    summary: summaryLine('restoreAccess', input.account),
     request: { operation: 'restoreAccess' },
     change: (run, plan, guard) => restore(run, plan, guard),
   });
@@ -39,7 +36,7 @@ async function restore(run: Run, approved: Plan, guard: StepGuard): Promise<Chan
       { summary: `Read the identity of ${account.name}` },
       [{ account, identity: identityOf(plan) }],
     );
-    const vault = vaultStateOf(plan);
+    const vault = existingVault(plan.vault);
     const keyName = plan.before.keyName;
     const granted = await run.step(
       'grant',
@@ -91,24 +88,5 @@ async function restore(run: Run, approved: Plan, guard: StepGuard): Promise<Chan
   return {
     message: `${account.name} reaches its key again (${what}); blob access works.`,
     encryption: plan.before,
-  };
-}
-
-function identityOf(plan: Plan): IdentityChoice {
-  const identity = plan.before.identity;
-  if (!identity || identity === 'SystemAssigned') return { type: 'SystemAssigned' };
-  return { type: 'UserAssigned', resourceId: identity };
-}
-
-function vaultStateOf(plan: Plan): VaultState {
-  const v = plan.vault!;
-  return {
-    name: v.name,
-    resourceGroup: v.resourceGroup,
-    subscriptionId: v.subscriptionId,
-    vaultUri: vaultUri(v.name),
-    rbac: v.rbac === true,
-    created: false,
-    purgeProtectionEnabled: false,
   };
 }

@@ -11,7 +11,6 @@ import { CMK_ERROR_TYPES } from '../shared/errors';
 import { revokeConfirmWithinMs } from '../shared/duration';
 import type { Plan } from '../shared/plan';
 import type { RevokeAccessInput, RunResult } from '../shared/runbooks';
-import { summaryLine } from '../shared/status';
 import { azure, azureLong } from './proxies';
 import type { Run } from './run';
 import { failureOf, runRunbook, type ChangeOutcome } from './runbook';
@@ -32,7 +31,6 @@ export async function revokeAccess(input: RevokeAccessInput): Promise<RunResult>
   return runRunbook({
     operation: 'revoke',
     input,
-    summary: summaryLine('revoke', input.account),
     validate: () => void confirmWindowMs(input),
     request: {
       operation: 'revoke',

@@ -16,7 +16,7 @@ import { describeEncryption, summaryLine } from '../shared/status';
 import { azureLong } from './proxies';
 import { rotationDone } from './step-texts';
 import { runRunbook } from './runbook';
-import { PROBE_WITHIN_MS, probeInput } from './probe';
+import { confirmBlobAccess } from './probe';
 
 /** Default wait for a versionless account to pick up the new version before reporting it pending. */
 const DEFAULT_CONFIRM_WITHIN = '30s';
@@ -26,7 +26,6 @@ export async function rotateKey(input: RotateKeyInput): Promise<RunResult> {
   return runRunbook({
     operation: 'rotate',
     input,
-    summary: summaryLine('rotate', input.account),
     validate: () => {
       parseDurationMs(input.confirmWithin ?? DEFAULT_CONFIRM_WITHIN, 'confirmWithin');
       adoptSinceMs(input.adoptSince);
@@ -50,16 +49,7 @@ export async function rotateKey(input: RotateKeyInput): Promise<RunResult> {
           ]),
         rotationDone,
       );
-      await run.setStage('confirming');
-      const probe = await run.step(
-        'probe',
-        'Data-plane check',
-        () =>
-          azureLong.probeDataAccess.executeWithOptions({ summary: `Probe blob access on ${account.name}` }, [
-            probeInput(account, plan, 'allowed', PROBE_WITHIN_MS),
-          ]),
-        (p) => `blob access ${p.state}`,
-      );
+      const probe = await confirmBlobAccess(run, plan);
       let pending =
         rotation.accountState === 'pending'
           ? ' Azure picks up the new version within 24 hours (versionless).'

@@ -17,6 +17,7 @@ import type { OperationRequest } from '../shared/activities';
 import { ValidationError } from '../shared/names';
 import { Refusal } from '../shared/refusals';
 import { startTargetOf } from '../shared/start';
+import { summaryLine } from '../shared/status';
 import type { EncryptionSettings, Plan } from '../shared/plan';
 import { SA, type Operation, type RunContext, type RunOutcome, type RunResult } from '../shared/runbooks';
 import { ApprovalGate, blockedMessage, cancelledMessage } from './approval-gate';
@@ -53,7 +54,8 @@ export interface RunbookSpec {
   input: RunContext & { account?: AccountRef };
   /** Set for runs that act on something other than `input.account`. */
   target?: RunbookTarget;
-  summary: string;
+  /** The run's one-line summary; by default the operation and `input.account` ({@link summaryLine}). */
+  summary?: string;
   /** Checks the rest of the input (names, durations) before any call to Azure. */
   validate?: () => void;
   request: OperationRequest;
@@ -73,7 +75,8 @@ export async function runRunbook(spec: RunbookSpec): Promise<RunResult> {
   } catch (error) {
     return invalidResult(error);
   }
-  const run = new Run(spec.operation, account, spec.input, spec.summary);
+  const summary = spec.summary ?? summaryLine(spec.operation, spec.input.account);
+  const run = new Run(spec.operation, account, spec.input, summary);
   // Registered before the start is verified, so an early cancel is refused with a sentence
   // rather than as an unknown update; the governing operation is the plan's, as the gate's.
   acceptRunActions(run, () => run.status.plan?.approvalOperation ?? run.operation);

@@ -11,7 +11,7 @@
  */
 import { WorkflowExecutionAlreadyStartedError } from '@temporalio/common';
 import { executeChild, patched, sleep, workflowInfo } from '@temporalio/workflow';
-import { validateAccountRef, workflowIdFor, type AccountRef } from '../shared/accounts';
+import { workflowIdFor, type AccountRef } from '../shared/accounts';
 import { formatDuration } from '../shared/duration';
 import type { RunContext, RunResult } from '../shared/runbooks';
 import {
@@ -27,15 +27,13 @@ import { PATCHES } from './patches';
 import { azureLong } from './proxies';
 import { rotateKey } from './rotate-key';
 import { invalidResult } from './runbook';
-import { establishTrust } from './trust';
+import { establishTrustOn } from './trust';
 
 /** One scheduled rotation of one account. */
 export async function scheduledRotation(input: ScheduledRotationInput): Promise<RunResult> {
-  let account;
-  let trust;
+  let started;
   try {
-    account = validateAccountRef(input.account);
-    trust = await establishTrust('scheduleRotation', startTargetOf(account), {
+    started = await establishTrustOn('scheduleRotation', input.account, startTargetOf, {
       requester: input.owner ?? SCHEDULE_REQUESTER,
       conversation: input.conversation,
       startProof: input.startProof,
@@ -45,6 +43,7 @@ export async function scheduledRotation(input: ScheduledRotationInput): Promise<
   } catch (error) {
     return invalidResult(error);
   }
+  const { account, trust } = started;
   const requester = trust.requester;
   // Schedules set up before the worker owned the policy hand theirs on; new ones hand on the proof.
   const context: RunContext = trust.startProof

@@ -5,6 +5,7 @@
  * worker owned the policy replay with what their input carried.
  */
 import { patched, proxyActivities, workflowInfo } from '@temporalio/workflow';
+import { validateAccountRef, type AccountRef } from '../shared/accounts';
 import {
   mayRequest,
   sameTenant,
@@ -93,6 +94,20 @@ export async function establishTrust(
     trustedServiceUrls: loaded.trustedServiceUrls,
     ...(loaded.approvals ? { approvals: loaded.approvals } : {}),
   };
+}
+
+/**
+ * A start on one account: the account is validated first, then the start is verified for
+ * `targetOf(account)` as {@link establishTrust} does. Throws a `ValidationError` or a {@link Refusal}.
+ */
+export async function establishTrustOn(
+  operation: Operation | 'scheduleRotation',
+  account: unknown,
+  targetOf: (account: AccountRef) => string,
+  input: RunContext,
+): Promise<{ account: AccountRef; trust: TrustedContext }> {
+  const valid = validateAccountRef(account);
+  return { account: valid, trust: await establishTrust(operation, targetOf(valid), input) };
 }
 
 function verifiedStart(

@@ -6,9 +6,9 @@
 import type { RunResult, UpdateVersionInput } from '../shared/runbooks';
 import { describeEncryption, summaryLine } from '../shared/status';
 import { describeVersionTarget, validateVersionTarget } from '../shared/version-target';
-import { azureLong, azurePropagation } from './proxies';
+import { azurePropagation } from './proxies';
 import { runRunbook } from './runbook';
-import { PROBE_WITHIN_MS, probeInput } from './probe';
+import { confirmBlobAccess } from './probe';
 
 /** Points the account at the planned version of its key. */
 export async function updateKeyVersion(input: UpdateVersionInput): Promise<RunResult> {
@@ -38,16 +38,7 @@ export async function updateKeyVersion(input: UpdateVersionInput): Promise<RunRe
           );
       if (!step?.skip) guard.ran('version', true);
       if (step?.skip) run.recordStep('version', step.title, 'skipped', 'already so');
-      await run.setStage('confirming');
-      const probe = await run.step(
-        'probe',
-        'Data-plane check',
-        () =>
-          azureLong.probeDataAccess.executeWithOptions({ summary: `Probe blob access on ${account.name}` }, [
-            probeInput(account, plan, 'allowed', PROBE_WITHIN_MS),
-          ]),
-        (p) => `blob access ${p.state}`,
-      );
+      const probe = await confirmBlobAccess(run, plan);
       if (probe.state !== 'allowed') {
         return {
           outcome: 'failed',
