@@ -85,26 +85,7 @@ async function rotateApproved(
     quiet: true,
   };
   await run.setStage('running');
-  // The card shows progress every `step` outcomes. Fleets started before showed it every few
-  // seconds of workflow time, a choice that can come out differently on replay (a workflow task
-  // retried across a server restart starts at another time than the one its first attempt saw),
-  // and then a card update lands where history holds a child's start: a nondeterminism error.
-  const byCount = patched(PATCHES.progressByCount);
-  const step = Math.max(1, Math.ceil(total / PROGRESS_UPDATES));
-  let outcomes = 0;
-  let shownAt = 0;
-  let lastShown = Date.now();
-  const show = async (force = false): Promise<void> => {
-    run.status.fleet = ledger.progress(total);
-    if (byCount) {
-      if (!force && outcomes - shownAt < step) return;
-      shownAt = outcomes;
-    } else {
-      if (!force && Date.now() - lastShown < PROGRESS_EVERY_MS) return;
-      lastShown = Date.now();
-    }
-    await run.publish();
-  };
+  const progress = new FleetProgress(run, ledger, total);
   // Accounts on one key end on one new version of it (fleets started before rotated each account).
   const rotationId = patched(PATCHES.rotateEachKeyOnce)
     ? (input.rotationId ?? workflowInfo().runId)
@@ -115,24 +96,76 @@ async function rotateApproved(
     ...sizing,
     onOutcome: (o) => {
       ledger.add(o);
-      outcomes++;
+      progress.outcomes++;
     },
-    onTick: () => show(),
+    onTick: () => progress.show(),
     tickMs: PROGRESS_EVERY_MS,
     ...(rotationId ? { rotationId } : {}),
   });
   if (rest.length > 0) {
-    await show(true);
-    await condition(allHandlersFinished);
-    const { accounts: _all, groups: _groups, carried: _carried, tally: _tally, ...same } = input;
-    return continueAsNew<(i: FleetRotateInput) => Promise<RunResult>>({
-      ...same,
-      ...(ledger.bounded ? { accounts: [], groups: groupAccounts(rest) } : { accounts: rest }),
-      ...ledger.carry(),
-      ...(run.cardId ? { cardMessageId: run.cardId } : {}),
-      ...(rotationId ? { rotationId } : {}),
-    });
+    await progress.show(true);
+    return continueFleet(input, run, ledger, rest, rotationId);
   }
+  return finishFleet(run, ledger, total);
+}
+
+/**
+ * The fleet's progress on its card, shown every `step` outcomes. Fleets started before showed it
+ * every few seconds of workflow time, a choice that can come out differently on replay (a workflow
+ * task retried across a server restart starts at another time than the one its first attempt saw),
+ * and then a card update lands where history holds a child's start: a nondeterminism error.
+ */
+class FleetProgress {
+  /** Accounts with an outcome so far in this run. */
+  outcomes = 0;
+  private readonly byCount = patched(PATCHES.progressByCount);
+  private readonly step: number;
+  private shownAt = 0;
+  private lastShown = Date.now();
+
+  constructor(
+    private readonly run: Run,
+    private readonly ledger: FleetLedger,
+    private readonly total: number,
+  ) {
+    this.step = Math.max(1, Math.ceil(total / PROGRESS_UPDATES));
+  }
+
+  /** Publishes the card when enough has happened since it was last shown (or when forced). */
+  async show(force = false): Promise<void> {
+    this.run.status.fleet = this.ledger.progress(this.total);
+    if (this.byCount) {
+      if (!force && this.outcomes - this.shownAt < this.step) return;
+      this.shownAt = this.outcomes;
+    } else {
+      if (!force && Date.now() - this.lastShown < PROGRESS_EVERY_MS) return;
+      this.lastShown = Date.now();
+    }
+    await this.run.publish();
+  }
+}
+
+/** Hands the accounts still to rotate, and what the fleet has counted, on to a new run. */
+async function continueFleet(
+  input: FleetRotateInput,
+  run: Run,
+  ledger: FleetLedger,
+  rest: AccountRef[],
+  rotationId: string | undefined,
+): Promise<RunResult> {
+  await condition(allHandlersFinished);
+  const { accounts: _all, groups: _groups, carried: _carried, tally: _tally, ...same } = input;
+  return continueAsNew<(i: FleetRotateInput) => Promise<RunResult>>({
+    ...same,
+    ...(ledger.bounded ? { accounts: [], groups: groupAccounts(rest) } : { accounts: rest }),
+    ...ledger.carry(),
+    ...(run.cardId ? { cardMessageId: run.cardId } : {}),
+    ...(rotationId ? { rotationId } : {}),
+  });
+}
+
+/** Ends the fleet with every account's outcome on its card and its summary in chat. */
+async function finishFleet(run: Run, ledger: FleetLedger, total: number): Promise<RunResult> {
   run.status.fleet = ledger.progress(total);
   markFleetSteps(run, ledger.counts);
   const summary = ledger.summary(total);
@@ -153,38 +186,14 @@ async function planAndApprove(
   gate: ApprovalGate,
   ledger: FleetLedger,
 ): Promise<{ accounts: AccountRef[] } | { result: RunResult }> {
-  const valid: AccountRef[] = [];
-  for (const raw of input.accounts) {
-    try {
-      valid.push(validateAccountRef(raw));
-    } catch (error) {
-      ledger.add({
-        account: raw,
-        outcome: 'invalid',
-        message: error instanceof ValidationError ? error.message : String(error),
-      });
-    }
-  }
+  const valid = validAccounts(input.accounts, ledger);
   if ((run.context.policy.alwaysApprove ?? []).includes('rotate')) {
     const message =
       'Nothing was changed: the policy asks for an approval of every rotation (CMK_ALWAYS_APPROVE includes rotate), which one fleet approval cannot give. Rotate the accounts one by one, or take rotate out of CMK_ALWAYS_APPROVE.';
     return { result: await run.finish({ outcome: 'blocked', message }) };
   }
-  let skip: FleetPlan['skip'] = [];
-  const inspect = async (recheck = false): Promise<Plan> => {
-    const planned = await azure.inspectFleet.executeWithOptions(
-      { summary: `Plan the rotation of ${valid.length} account(s)` },
-      [
-        {
-          ...(ledger.bounded ? { accounts: [], groups: groupAccounts(valid) } : { accounts: valid }),
-          ...(input.selection ? { selection: input.selection } : {}),
-          ...(recheck ? { recheck } : {}),
-        },
-      ],
-    );
-    skip = planned.skip;
-    return planned.plan;
-  };
+  const inspector = new FleetInspector(valid, input.selection, ledger.bounded);
+  const inspect = (recheck = false): Promise<Plan> => inspector.inspect(recheck);
   await run.setStage('preflight');
   const plan = await run.step(
     'preflight',
@@ -193,11 +202,8 @@ async function planAndApprove(
     (p) => `${p.fleet?.rotate ?? 0} to rotate, ${p.fleet?.skip ?? 0} skipped`,
   );
   run.setPlan(plan);
-  const skipped = (): void => {
-    for (const s of skip) ledger.add({ account: s.account, outcome: 'blocked', message: s.why });
-  };
   if (plan.blockers.length) {
-    skipped();
+    inspector.recordSkipped(ledger);
     return {
       result: await run.finish({
         outcome: 'blocked',
@@ -220,15 +226,66 @@ async function planAndApprove(
       result: await run.finish({ outcome: current.outcome, message: current.message, plan: current.plan }),
     };
   run.setPlan(current.plan);
-  skipped();
-  const skippedIds = new Set(
-    skip.map((s) => `${s.account.subscriptionId}/${s.account.resourceGroup}/${s.account.name}`.toLowerCase()),
-  );
-  return {
-    accounts: valid.filter(
-      (a) => !skippedIds.has(`${a.subscriptionId}/${a.resourceGroup}/${a.name}`.toLowerCase()),
-    ),
-  };
+  inspector.recordSkipped(ledger);
+  return { accounts: inspector.toRotate() };
+}
+
+/** The accounts that name an account; each one that does not is the ledger's `invalid` outcome. */
+function validAccounts(raws: AccountRef[], ledger: FleetLedger): AccountRef[] {
+  const valid: AccountRef[] = [];
+  for (const raw of raws) {
+    try {
+      valid.push(validateAccountRef(raw));
+    } catch (error) {
+      ledger.add({
+        account: raw,
+        outcome: 'invalid',
+        message: error instanceof ValidationError ? error.message : String(error),
+      });
+    }
+  }
+  return valid;
+}
+
+/** Plans the fleet's rotation, keeping which accounts the latest plan skips and why. */
+class FleetInspector {
+  private skip: FleetPlan['skip'] = [];
+
+  constructor(
+    private readonly accounts: AccountRef[],
+    private readonly selection: string | undefined,
+    private readonly bounded: boolean,
+  ) {}
+
+  /** The plan (a fresh read of every account when `recheck`). */
+  async inspect(recheck = false): Promise<Plan> {
+    const planned = await azure.inspectFleet.executeWithOptions(
+      { summary: `Plan the rotation of ${this.accounts.length} account(s)` },
+      [
+        {
+          ...(this.bounded
+            ? { accounts: [], groups: groupAccounts(this.accounts) }
+            : { accounts: this.accounts }),
+          ...(this.selection ? { selection: this.selection } : {}),
+          ...(recheck ? { recheck } : {}),
+        },
+      ],
+    );
+    this.skip = planned.skip;
+    return planned.plan;
+  }
+
+  /** Each account the plan skips is the ledger's `blocked` outcome, with why. */
+  recordSkipped(ledger: FleetLedger): void {
+    for (const s of this.skip) ledger.add({ account: s.account, outcome: 'blocked', message: s.why });
+  }
+
+  /** The accounts the plan does not skip. */
+  toRotate(): AccountRef[] {
+    const idOf = (a: AccountRef): string => `${a.subscriptionId}/${a.resourceGroup}/${a.name}`.toLowerCase();
+    const skipped = new Set(this.skip.map((s) => idOf(s.account)));
+    return this.accounts.filter((a) => !skipped.has(idOf(a)));
+  }
 }
 
 /**
