@@ -7,9 +7,11 @@
  */
 import { Context } from '@temporalio/activity';
 import { ApplicationFailure } from '@temporalio/common';
+import type { KeyVaultKey } from '@azure/keyvault-keys';
 import { parseKeyId, validateAccountRef, type AccountRef } from '../shared/accounts';
 import type { RotationResult } from '../shared/activities';
 import { CMK_ERROR_TYPES } from '../shared/errors';
+import type { EncryptionSettings } from '../shared/plan';
 import { ValidationError } from '../shared/names';
 import { encryptionOf, getAccount } from './azure-state';
 import type { ActivityDeps } from './deps';
@@ -21,18 +23,67 @@ import { abortSignal, call, heartbeat, sleep } from './runtime';
 /** Key Vault's `created` is in whole seconds: a version made in the same second counts as after. */
 const KEY_VAULT_SECOND_MS = 1_000;
 
+/** What `rotateKey` is asked: the account, the run, the rotation's tag and how long to wait for Azure. */
+export interface RotateKeyInput {
+  account: AccountRef;
+  runId: string;
+  rotationId?: string;
+  confirmWithinMs: number;
+  adoptCreatedAfterMs?: number;
+}
+
+/** The key an account uses, found in its vault, with the version the account uses now. */
+interface KeyInUse {
+  vaultUri: string;
+  keyName: string;
+  vaultName: string;
+  latest: KeyVaultKey;
+  /** The version the account uses now (none for a versionless account Azure has not resolved). */
+  inUse: string | undefined;
+}
+
+/** The version a rotation ends on, and how it came to be. */
+interface NewVersion {
+  key: KeyVaultKey;
+  previousVersion?: string;
+  /** This rotation's retry found its own version. */
+  ownRetry: boolean;
+  /** A version made within the schedule's period by another rotation was taken. */
+  adopted: boolean;
+}
+
 /** See the module comment. */
-export async function rotateKey(
-  deps: ActivityDeps,
-  input: {
-    account: AccountRef;
-    runId: string;
-    rotationId?: string;
-    confirmWithinMs: number;
-    adoptCreatedAfterMs?: number;
-  },
-): Promise<RotationResult> {
+export async function rotateKey(deps: ActivityDeps, input: RotateKeyInput): Promise<RotationResult> {
   const ref = validateAccountRef(input.account);
+  validateRotateInput(input);
+  const account = await getAccount(deps, ref);
+  const enc = encryptionOf(account);
+  const key = await keyInUse(deps, ref, enc);
+  const made = await newKeyVersion(deps, key, input);
+  const newVersion = made.key.properties.version ?? '';
+  heartbeat({ step: 'rotate', newVersion });
+  const { previousVersion, adopted } = made;
+  if (enc.keyVersion) {
+    const encryption = await applyKeyTarget(
+      deps,
+      ref,
+      {
+        vaultUri: key.vaultUri,
+        keyName: key.keyName,
+        keyVersion: newVersion,
+        identity: enc.identity ?? 'SystemAssigned',
+      },
+      // A version this attempt made is enabled; one a lost attempt made is checked again.
+      { account, keyJustCreated: !made.ownRetry },
+    );
+    return result(newVersion, previousVersion, 'moved', encryption, adopted);
+  }
+  const seen = await awaitPickup(deps, ref, enc, newVersion, input.confirmWithinMs);
+  return result(newVersion, previousVersion, seen.accountState, seen.encryption, adopted);
+}
+
+/** The input's own checks, before any call to Azure. */
+function validateRotateInput(input: RotateKeyInput): void {
   if (typeof input.runId !== 'string' || !input.runId)
     throw new ValidationError('runId', 'the workflow run id is required');
   if (!Number.isFinite(input.confirmWithinMs) || input.confirmWithinMs < 0) {
@@ -42,8 +93,18 @@ export async function rotateKey(
       input.confirmWithinMs,
     );
   }
-  const account = await getAccount(deps, ref);
-  const enc = encryptionOf(account);
+  if (
+    input.rotationId !== undefined &&
+    (typeof input.rotationId !== 'string' || input.rotationId.length > 256)
+  )
+    throw new ValidationError('rotationId', 'a tag value of at most 256 characters', input.rotationId);
+  const adoptAfter = input.adoptCreatedAfterMs;
+  if (adoptAfter !== undefined && !Number.isFinite(adoptAfter))
+    throw new ValidationError('adoptCreatedAfterMs', 'a time in milliseconds since the epoch', adoptAfter);
+}
+
+/** The account's key and its newest version; a clear failure when the account has no CMK or the key is gone. */
+async function keyInUse(deps: ActivityDeps, ref: AccountRef, enc: EncryptionSettings): Promise<KeyInUse> {
   if (enc.keySource !== 'Microsoft.Keyvault' || !enc.vaultUri || !enc.keyName) {
     throw domainFailure(
       CMK_ERROR_TYPES.CmkNotEnabled,
@@ -65,16 +126,17 @@ export async function rotateKey(
   const inUse = enc.currentVersionedKeyId
     ? parseKeyId(enc.currentVersionedKeyId).version
     : enc.keyVersion || undefined;
-  if (
-    input.rotationId !== undefined &&
-    (typeof input.rotationId !== 'string' || input.rotationId.length > 256)
-  )
-    throw new ValidationError('rotationId', 'a tag value of at most 256 characters', input.rotationId);
+  return { vaultUri, keyName, vaultName, latest, inUse };
+}
+
+/**
+ * The version this rotation ends on: its own from an earlier attempt, one made within the
+ * schedule's period by another rotation of this runbook (adopted), or a new one rotated and tagged.
+ */
+async function newKeyVersion(deps: ActivityDeps, key: KeyInUse, input: RotateKeyInput): Promise<NewVersion> {
+  const { latest, inUse } = key;
   const adoptAfter = input.adoptCreatedAfterMs;
-  if (adoptAfter !== undefined && !Number.isFinite(adoptAfter))
-    throw new ValidationError('adoptCreatedAfterMs', 'a time in milliseconds since the epoch', adoptAfter);
   const rotationId = input.rotationId || input.runId;
-  const subject = { what: `key ${vaultName}/${keyName}`, notFound: CMK_ERROR_TYPES.KeyNotFound };
   const ownRetry = latest.properties.tags?.[ROTATION_TAG] === rotationId;
   // A schedule's period: the key's newest version, made within it by a rotation of this
   // runbook (another account's schedule, a fleet, a chat rotation: its tag says so), is this
@@ -88,73 +150,76 @@ export async function rotateKey(
     ownRetry || (adopted && inUse === latest.properties.version)
       ? latest.properties.tags?.[PREVIOUS_TAG]
       : inUse;
-  let fresh = latest;
-  if (!ownRetry && !adopted) {
-    assertUsableKey(latest, vaultName, { dates: false });
-    assertTagRoom(latest, vaultName);
-    // A lost attempt may have rotated and stopped before tagging: its first heartbeat named the
-    // version it rotated from, so a newer untagged version is that attempt's, not a reason to
-    // make another.
-    // When that heartbeat did not reach Temporal, a version Key Vault made after this activity
-    // was first scheduled, and not the one the account uses, is taken as that attempt's.
-    const info = Context.current().info;
-    const from = (info.heartbeatDetails as { rotatingFrom?: string } | undefined)?.rotatingFrom;
-    const createdMs = latest.properties.createdOn?.getTime() ?? 0;
-    const lostAttempt =
-      from !== undefined
-        ? latest.properties.version !== from
-        : info.attempt > 1 &&
-          createdMs + KEY_VAULT_SECOND_MS > info.scheduledTimestampMs &&
-          latest.properties.version !== inUse;
-    heartbeat({ step: 'rotate', rotatingFrom: lostAttempt ? from : latest.properties.version });
-    const rotated = lostAttempt
-      ? latest
-      : await call(subject, () =>
-          deps.azure.keys(vaultUri).rotateKey(keyName, { abortSignal: abortSignal() }),
-        );
-    heartbeat({ step: 'rotate', newVersion: rotated.properties.version });
-    fresh = await call(subject, () =>
-      deps.azure.keys(vaultUri).updateKeyProperties(keyName, rotated.properties.version ?? '', {
-        tags: {
-          ...withoutOwnTags(latest.properties.tags),
-          [ROTATION_TAG]: rotationId,
-          ...(previousVersion ? { [PREVIOUS_TAG]: previousVersion } : {}),
-        },
-        abortSignal: abortSignal(),
-      }),
-    );
-  }
-  const newVersion = fresh.properties.version ?? '';
-  heartbeat({ step: 'rotate', newVersion });
+  const made = ownRetry || adopted ? latest : await rotateAndTag(deps, key, rotationId, previousVersion);
+  return { key: made, ownRetry, adopted, ...(previousVersion ? { previousVersion } : {}) };
+}
 
-  if (enc.keyVersion) {
-    const encryption = await applyKeyTarget(
-      deps,
-      ref,
-      {
-        vaultUri,
-        keyName,
-        keyVersion: newVersion,
-        identity: enc.identity ?? 'SystemAssigned',
+/** Rotates the key (unless a lost attempt already did) and tags the new version with the rotation. */
+async function rotateAndTag(
+  deps: ActivityDeps,
+  key: KeyInUse,
+  rotationId: string,
+  previousVersion: string | undefined,
+): Promise<KeyVaultKey> {
+  const { vaultUri, keyName, vaultName, latest } = key;
+  const subject = { what: `key ${vaultName}/${keyName}`, notFound: CMK_ERROR_TYPES.KeyNotFound };
+  assertUsableKey(latest, vaultName, { dates: false });
+  assertTagRoom(latest, vaultName);
+  // A lost attempt may have rotated and stopped before tagging: its first heartbeat named the
+  // version it rotated from, so a newer untagged version is that attempt's, not a reason to
+  // make another.
+  // When that heartbeat did not reach Temporal, a version Key Vault made after this activity
+  // was first scheduled, and not the one the account uses, is taken as that attempt's.
+  const info = Context.current().info;
+  const from = (info.heartbeatDetails as { rotatingFrom?: string } | undefined)?.rotatingFrom;
+  const createdMs = latest.properties.createdOn?.getTime() ?? 0;
+  const lostAttempt =
+    from !== undefined
+      ? latest.properties.version !== from
+      : info.attempt > 1 &&
+        createdMs + KEY_VAULT_SECOND_MS > info.scheduledTimestampMs &&
+        latest.properties.version !== key.inUse;
+  heartbeat({ step: 'rotate', rotatingFrom: lostAttempt ? from : latest.properties.version });
+  const rotated = lostAttempt
+    ? latest
+    : await call(subject, () => deps.azure.keys(vaultUri).rotateKey(keyName, { abortSignal: abortSignal() }));
+  heartbeat({ step: 'rotate', newVersion: rotated.properties.version });
+  return call(subject, () =>
+    deps.azure.keys(vaultUri).updateKeyProperties(keyName, rotated.properties.version ?? '', {
+      tags: {
+        ...withoutOwnTags(latest.properties.tags),
+        [ROTATION_TAG]: rotationId,
+        ...(previousVersion ? { [PREVIOUS_TAG]: previousVersion } : {}),
       },
-      // A version this attempt made is enabled; one a lost attempt made is checked again.
-      { account, keyJustCreated: !ownRetry },
-    );
-    return result(newVersion, previousVersion, 'moved', encryption, adopted);
-  }
-  const deadline = Date.now() + input.confirmWithinMs;
-  let encryption = enc;
+      abortSignal: abortSignal(),
+    }),
+  );
+}
+
+/**
+ * A versionless account, polled until Azure uses `newVersion` (`confirmed`) or `withinMs` has
+ * passed (`pending` Azure's daily check). The new version exists; a throttled or failed poll must
+ * not fail the rotation (its retry would find the version by its tag anyway), so transient read
+ * errors only skip a poll.
+ */
+async function awaitPickup(
+  deps: ActivityDeps,
+  ref: AccountRef,
+  before: EncryptionSettings,
+  newVersion: string,
+  withinMs: number,
+): Promise<{ accountState: 'confirmed' | 'pending'; encryption: EncryptionSettings }> {
+  const deadline = Date.now() + withinMs;
+  let encryption = before;
   for (;;) {
-    // The new version exists; a throttled or failed poll must not fail the rotation (its retry
-    // would find the version by its tag anyway), so transient read errors only skip a poll.
     const read = await pollAccount(deps, ref);
     if (read) encryption = encryptionOf(read);
     const inUse = encryption.currentVersionedKeyId
       ? parseKeyId(encryption.currentVersionedKeyId).version
       : undefined;
-    if (inUse === newVersion) return result(newVersion, previousVersion, 'confirmed', encryption, adopted);
+    if (inUse === newVersion) return { accountState: 'confirmed', encryption };
     const left = deadline - Date.now();
-    if (left <= 0) return result(newVersion, previousVersion, 'pending', encryption, adopted);
+    if (left <= 0) return { accountState: 'pending', encryption };
     heartbeat({ step: 'rotate', newVersion, waitingFor: 'Azure to pick up the new version', inUse });
     await sleep(Math.min(deps.timing.rotationPollMs, left));
   }
