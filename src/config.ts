@@ -223,10 +223,7 @@ function loadTelemetry(env: Env): TelemetryConfig {
 }
 
 function loadCodecServer(env: Env): CodecServerConfig {
-  const tokens = (env.CMK_CODEC_SERVER_TOKENS ?? '')
-    .split(',')
-    .map((t) => t.trim())
-    .filter(Boolean);
+  const tokens = listOf(env.CMK_CODEC_SERVER_TOKENS ?? '', ',');
   if (!tokens.length)
     throw new ValidationError(
       'CMK_CODEC_SERVER_TOKENS',
@@ -235,10 +232,7 @@ function loadCodecServer(env: Env): CodecServerConfig {
   if (tokens.some((t) => t.length < 32))
     throw new ValidationError('CMK_CODEC_SERVER_TOKENS', 'each token must be at least 32 characters');
   const ui = url(env, 'CMK_TEMPORAL_UI_URL', 'http://localhost:8233');
-  const corsOrigins = (env.CMK_CODEC_CORS_ORIGINS?.trim() || new URL(ui).origin)
-    .split(',')
-    .map((o) => o.trim())
-    .filter(Boolean);
+  const corsOrigins = listOf(env.CMK_CODEC_CORS_ORIGINS?.trim() || new URL(ui).origin, ',');
   for (const origin of corsOrigins) {
     let parsed: URL | undefined;
     try {
@@ -321,10 +315,7 @@ function loadAzure(env: Env): AzureConfig {
     problems.push(
       'CMK_SUBSCRIPTION_IDS: required — the subscriptions whose storage accounts runbooks may change, comma-separated',
     );
-  for (const id of (rawSubs ?? '')
-    .split(',')
-    .map((s) => s.trim())
-    .filter(Boolean)) {
+  for (const id of listOf(rawSubs ?? '', ',')) {
     try {
       subscriptionIds.push(validateGuid(id, 'CMK_SUBSCRIPTION_IDS'));
     } catch (error) {
@@ -460,10 +451,7 @@ export function isLoopbackHost(host: string): boolean {
 function loadServiceUrls(env: Env): string[] {
   const raw = env.CMK_TRUSTED_SERVICE_URLS?.trim();
   if (!raw) return [...TEAMS_SERVICE_URLS];
-  const urls = raw
-    .split(',')
-    .map((u) => u.trim())
-    .filter(Boolean);
+  const urls = listOf(raw, ',');
   for (const value of urls) {
     let parsed: URL;
     try {
@@ -509,10 +497,7 @@ function loadSigning(env: Env): SigningConfig {
 
 function loadVerifying(env: Env): VerifyingConfig {
   const raw = required(env, 'CMK_BOT_PUBLIC_KEYS');
-  const keys = raw
-    .split(',')
-    .map((k) => k.trim())
-    .filter(Boolean);
+  const keys = listOf(raw, ',');
   if (keys.length > 2)
     throw new ValidationError(
       'CMK_BOT_PUBLIC_KEYS',
@@ -531,44 +516,11 @@ function loadVerifying(env: Env): VerifyingConfig {
   };
 }
 
+/** The approval policy; every bad key is added to `problems` (in the order the keys are read). */
 function loadPolicy(env: Env, problems: string[]): ApprovalPolicy {
-  const ids = (key: string, { anyMember = false } = {}): string[] | undefined => {
-    const raw = env[key]?.trim();
-    if (raw === undefined || raw === '') return undefined;
-    const out: string[] = [];
-    for (const id of raw
-      .split(',')
-      .map((s) => s.trim())
-      .filter(Boolean)) {
-      if (anyMember && id === ANY_MEMBER) {
-        out.push(ANY_MEMBER);
-        continue;
-      }
-      try {
-        out.push(validateGuid(id, key).toLowerCase());
-      } catch (error) {
-        problems.push(
-          anyMember
-            ? `${(error as Error).message}, or * for every member of the tenant`
-            : (error as Error).message,
-        );
-      }
-    }
-    return out;
-  };
-  const count = (key: string): number | undefined => {
-    const raw = env[key]?.trim();
-    if (!raw) return undefined;
-    const n = Number(raw);
-    if (!Number.isInteger(n) || n < 1 || n > 10) {
-      problems.push(`${key}: must be a whole number of approvers from 1 to 10 (got ${JSON.stringify(raw)})`);
-      return undefined;
-    }
-    return n;
-  };
-  const defaultApprovers = ids('CMK_APPROVERS') ?? [];
-  const defaultQuorum = count('CMK_QUORUM') ?? 1;
-  const defaultRequesters = ids('CMK_REQUESTERS', { anyMember: true }) ?? [];
+  const defaultApprovers = idList(env, 'CMK_APPROVERS', problems) ?? [];
+  const defaultQuorum = approverCount(env, 'CMK_QUORUM', problems) ?? 1;
+  const defaultRequesters = idList(env, 'CMK_REQUESTERS', problems, { anyMember: true }) ?? [];
   const policy: ApprovalPolicy = {
     approvers: {},
     quorum: {},
@@ -579,26 +531,16 @@ function loadPolicy(env: Env, problems: string[]): ApprovalPolicy {
   };
   for (const op of OPERATIONS) {
     const suffix = OPERATION_ENV_SUFFIX[op];
-    policy.approvers[op] = ids(`CMK_APPROVERS_${suffix}`) ?? defaultApprovers;
-    policy.quorum[op] = count(`CMK_QUORUM_${suffix}`) ?? defaultQuorum;
+    policy.approvers[op] = idList(env, `CMK_APPROVERS_${suffix}`, problems) ?? defaultApprovers;
+    policy.quorum[op] = approverCount(env, `CMK_QUORUM_${suffix}`, problems) ?? defaultQuorum;
     const roles = rolesOf(env, `CMK_ROLES_${suffix}`, problems);
     if (roles.length) policy.roles![op] = roles;
-    const approvers = approversFor(policy, op);
-    const quorum = policy.quorum[op] ?? 1;
-    if (approvers.length > 0 && quorum > approvers.length) {
-      problems.push(
-        `CMK_QUORUM_${suffix}: ${op} needs ${quorum} approvals but only ${approvers.length} approver(s) are listed`,
-      );
-    }
-    if (roles.length > quorum) {
-      problems.push(
-        `CMK_QUORUM_${suffix}: each of the ${roles.length} roles in CMK_ROLES_${suffix} must approve, so ${op} needs a quorum of at least ${roles.length} (got ${quorum})`,
-      );
-    }
+    checkQuorum(policy, op, problems);
   }
   for (const op of REQUEST_OPERATIONS) {
     policy.requesters![op] =
-      ids(`CMK_REQUESTERS_${REQUEST_ENV_SUFFIX[op]}`, { anyMember: true }) ?? defaultRequesters;
+      idList(env, `CMK_REQUESTERS_${REQUEST_ENV_SUFFIX[op]}`, problems, { anyMember: true }) ??
+      defaultRequesters;
   }
   if (!policy.alwaysApprove?.length) delete policy.alwaysApprove;
   if (!Object.keys(policy.roles ?? {}).length) delete policy.roles;
@@ -607,21 +549,84 @@ function loadPolicy(env: Env, problems: string[]): ApprovalPolicy {
   } catch (error) {
     problems.push((error as Error).message);
   }
+  const tenantId = policyTenant(env, problems);
+  if (tenantId) policy.tenantId = tenantId;
+  return policy;
+}
+
+/**
+ * `CMK_APPROVERS=<id>,<id>`: object ids, lower-cased; `*` (every member of the tenant) where
+ * `anyMember`. Undefined when the key is unset or empty, so a default applies.
+ */
+function idList(env: Env, key: string, problems: string[], { anyMember = false } = {}): string[] | undefined {
+  const raw = env[key]?.trim();
+  if (raw === undefined || raw === '') return undefined;
+  const out: string[] = [];
+  for (const id of listOf(raw, ',')) {
+    if (anyMember && id === ANY_MEMBER) {
+      out.push(ANY_MEMBER);
+      continue;
+    }
+    try {
+      out.push(validateGuid(id, key).toLowerCase());
+    } catch (error) {
+      problems.push(
+        anyMember
+          ? `${(error as Error).message}, or * for every member of the tenant`
+          : (error as Error).message,
+      );
+    }
+  }
+  return out;
+}
+
+/** `CMK_QUORUM=2`: approvals needed, 1 to 10; undefined when unset or wrong (the problem is noted). */
+function approverCount(env: Env, key: string, problems: string[]): number | undefined {
+  const raw = env[key]?.trim();
+  if (!raw) return undefined;
+  const n = Number(raw);
+  if (!Number.isInteger(n) || n < 1 || n > 10) {
+    problems.push(`${key}: must be a whole number of approvers from 1 to 10 (got ${JSON.stringify(raw)})`);
+    return undefined;
+  }
+  return n;
+}
+
+/** An operation's quorum must be reachable by its approvers and cover each of its roles. */
+function checkQuorum(policy: ApprovalPolicy, op: Operation, problems: string[]): void {
+  const suffix = OPERATION_ENV_SUFFIX[op];
+  const approvers = approversFor(policy, op);
+  const roles = policy.roles?.[op] ?? [];
+  const quorum = policy.quorum[op] ?? 1;
+  if (approvers.length > 0 && quorum > approvers.length) {
+    problems.push(
+      `CMK_QUORUM_${suffix}: ${op} needs ${quorum} approvals but only ${approvers.length} approver(s) are listed`,
+    );
+  }
+  if (roles.length > quorum) {
+    problems.push(
+      `CMK_QUORUM_${suffix}: each of the ${roles.length} roles in CMK_ROLES_${suffix} must approve, so ${op} needs a quorum of at least ${roles.length} (got ${quorum})`,
+    );
+  }
+}
+
+/** The tenant requesters and approvers belong to: CMK_APPROVAL_TENANT_ID, else AZURE_TENANT_ID. */
+function policyTenant(env: Env, problems: string[]): string | undefined {
   const tenantKey = env.CMK_APPROVAL_TENANT_ID?.trim() ? 'CMK_APPROVAL_TENANT_ID' : 'AZURE_TENANT_ID';
   const tenant = env[tenantKey]?.trim();
   if (!tenant) {
     problems.push(
       'CMK_APPROVAL_TENANT_ID: required (or AZURE_TENANT_ID) — the Entra tenant whose users may ask for and approve runs',
     );
-  } else {
-    try {
-      policy.tenantId = validateGuid(tenant, tenantKey).toLowerCase();
-    } catch (error) {
-      // AZURE_TENANT_ID is reported by the azure part when that part is loaded.
-      if (tenantKey === 'CMK_APPROVAL_TENANT_ID') problems.push((error as Error).message);
-    }
+    return undefined;
   }
-  return policy;
+  try {
+    return validateGuid(tenant, tenantKey).toLowerCase();
+  } catch (error) {
+    // AZURE_TENANT_ID is reported by the azure part when that part is loaded.
+    if (tenantKey === 'CMK_APPROVAL_TENANT_ID') problems.push((error as Error).message);
+    return undefined;
+  }
 }
 
 /** `CMK_ALWAYS_APPROVE=configure,rotate`: operations that need approval even when nothing is destructive. */
@@ -629,10 +634,7 @@ function operationList(env: Env, key: string, problems: string[]): Operation[] {
   const raw = env[key]?.trim();
   if (!raw) return [];
   const out: Operation[] = [];
-  for (const word of raw
-    .split(',')
-    .map((w) => w.trim())
-    .filter(Boolean)) {
+  for (const word of listOf(raw, ',')) {
     const op = OPERATIONS.find((o) => o.toLowerCase() === word.toLowerCase());
     if (op) out.push(op);
     else problems.push(`${key}: "${word}" is not an operation; use ${OPERATIONS.join(', ')}`);
@@ -645,20 +647,10 @@ function rolesOf(env: Env, key: string, problems: string[]): ApprovalRole[] {
   const raw = env[key]?.trim();
   if (!raw) return [];
   const roles: ApprovalRole[] = [];
-  for (const part of raw
-    .split(';')
-    .map((p) => p.trim())
-    .filter(Boolean)) {
+  for (const part of listOf(raw, ';')) {
     const at = part.indexOf('=');
     const name = at > 0 ? part.slice(0, at).trim() : '';
-    const members =
-      at > 0
-        ? part
-            .slice(at + 1)
-            .split(',')
-            .map((m) => m.trim())
-            .filter(Boolean)
-        : [];
+    const members = at > 0 ? listOf(part.slice(at + 1), ',') : [];
     if (!name || members.length === 0) {
       problems.push(`${key}: "${part}" should read Role name=object id,object id (roles separated by ;)`);
       continue;
@@ -674,6 +666,14 @@ function rolesOf(env: Env, key: string, problems: string[]): ApprovalRole[] {
     roles.push({ name, approvers });
   }
   return roles;
+}
+
+/** The entries of a separated list, trimmed, empty ones left out. */
+function listOf(raw: string, separator: string): string[] {
+  return raw
+    .split(separator)
+    .map((entry) => entry.trim())
+    .filter(Boolean);
 }
 
 function required(env: Env, key: string): string {

@@ -46,11 +46,27 @@ export function vaultRefFor(account: AccountRef, choice: VaultChoice): VaultRef 
   };
 }
 
+/** What `ensureVault` is asked: the account, the vault it names, and where a new vault goes. */
+export interface EnsureVaultInput {
+  account: AccountRef;
+  vault: VaultChoice;
+  location: string;
+  tenantId?: string;
+}
+
+/** A vault to create, as the input settled it. */
+interface NewVault {
+  ref: VaultRef;
+  location: string;
+  tenantId: string;
+  sku: 'standard' | 'premium';
+  rbac: boolean;
+  /** The workflow run that creates it, tagged on the vault. */
+  runId: string;
+}
+
 /** Creates or validates the vault; see the module comment. */
-export async function ensureVault(
-  deps: ActivityDeps,
-  input: { account: AccountRef; vault: VaultChoice; location: string; tenantId?: string },
-): Promise<VaultState> {
+export async function ensureVault(deps: ActivityDeps, input: EnsureVaultInput): Promise<VaultState> {
   const account = validateAccountRef(input.account);
   const choice: Partial<VaultChoice> = input.vault ?? {};
   const ref = await resolveVaultRef(deps, account, choice as VaultChoice);
@@ -64,52 +80,69 @@ export async function ensureVault(
   const runId = activityInfo().workflowExecution?.runId ?? activityInfo().activityId;
 
   const existing = await findVault(deps, ref);
-  if (existing) {
-    const createdByRun = existing.tags?.[CREATED_BY_TAG] === runId;
-    const props = existing.properties;
-    if (props?.enableSoftDelete === false) {
+  if (existing) return validateExistingVault(deps, ref, existing, choice, runId);
+  const rbac = choice.rbac !== false;
+  return createVault(deps, { ref, location: input.location, tenantId, sku, rbac, runId });
+}
+
+/**
+ * An existing vault: soft delete is required; purge protection is turned on when the choice
+ * allows it (irreversible), else required. A vault this run created (a retry) still counts as created.
+ */
+async function validateExistingVault(
+  deps: ActivityDeps,
+  ref: VaultRef,
+  existing: Vault,
+  choice: Partial<VaultChoice>,
+  runId: string,
+): Promise<VaultState> {
+  const createdByRun = existing.tags?.[CREATED_BY_TAG] === runId;
+  const props = existing.properties;
+  if (props?.enableSoftDelete === false) {
+    throw domainFailure(
+      CMK_ERROR_TYPES.SoftDeleteMissing,
+      `Vault ${ref.name} has no soft delete. Fix: run \`az keyvault update --name ${ref.name} --enable-soft-delete true\` (then purge protection)`,
+      { vault: ref.name },
+    );
+  }
+  let purgeProtectionEnabled = false;
+  if (props?.enablePurgeProtection !== true) {
+    if (!choice.allowPurgeProtection) {
       throw domainFailure(
-        CMK_ERROR_TYPES.SoftDeleteMissing,
-        `Vault ${ref.name} has no soft delete. Fix: run \`az keyvault update --name ${ref.name} --enable-soft-delete true\` (then purge protection)`,
+        CMK_ERROR_TYPES.PurgeProtectionMissing,
+        `Vault ${ref.name} has no purge protection. Fix: allow the runbook to turn it on (irreversible) or run \`az keyvault update --name ${ref.name} --enable-purge-protection true\``,
         { vault: ref.name },
       );
     }
-    let purgeProtectionEnabled = false;
-    if (props?.enablePurgeProtection !== true) {
-      if (!choice.allowPurgeProtection) {
-        throw domainFailure(
-          CMK_ERROR_TYPES.PurgeProtectionMissing,
-          `Vault ${ref.name} has no purge protection. Fix: allow the runbook to turn it on (irreversible) or run \`az keyvault update --name ${ref.name} --enable-purge-protection true\``,
-          { vault: ref.name },
-        );
-      }
-      await call({ what: `vault ${ref.name}` }, () =>
-        deps.azure
-          .keyVault(ref.subscriptionId)
-          .vaults.update(
-            ref.resourceGroup,
-            ref.name,
-            { properties: { enablePurgeProtection: true } },
-            { abortSignal: abortSignal() },
-          ),
-      ).finally(() => forgetVaultListings(deps));
-      purgeProtectionEnabled = true;
-    }
-    if (createdByRun && props?.enableRbacAuthorization) await grantRunbookOnRbacVault(deps, ref, existing);
-    return vaultStateOf(ref, existing, { created: createdByRun, purgeProtectionEnabled });
+    await call({ what: `vault ${ref.name}` }, () =>
+      deps.azure
+        .keyVault(ref.subscriptionId)
+        .vaults.update(
+          ref.resourceGroup,
+          ref.name,
+          { properties: { enablePurgeProtection: true } },
+          { abortSignal: abortSignal() },
+        ),
+    ).finally(() => forgetVaultListings(deps));
+    purgeProtectionEnabled = true;
   }
+  if (createdByRun && props?.enableRbacAuthorization) await grantRunbookOnRbacVault(deps, ref, existing);
+  return vaultStateOf(ref, existing, { created: createdByRun, purgeProtectionEnabled });
+}
 
-  const rbac = choice.rbac !== false;
+/** Creates the vault with soft delete (90 days) and purge protection, tagged with the run, heartbeating while ARM works. */
+async function createVault(deps: ActivityDeps, vault: NewVault): Promise<VaultState> {
+  const { ref, tenantId, rbac } = vault;
   const runbook = await deps.runbookPrincipalId();
   const poller = deps.azure.keyVault(ref.subscriptionId).vaults.beginCreateOrUpdateAndWait(
     ref.resourceGroup,
     ref.name,
     {
-      location: input.location,
-      tags: { [CREATED_BY_TAG]: runId },
+      location: vault.location,
+      tags: { [CREATED_BY_TAG]: vault.runId },
       properties: {
         tenantId,
-        sku: { family: 'A', name: sku },
+        sku: { family: 'A', name: vault.sku },
         enableSoftDelete: true,
         softDeleteRetentionInDays: 90,
         enablePurgeProtection: true,
