@@ -631,10 +631,8 @@ function policyTenant(env: Env, problems: string[]): string | undefined {
 
 /** `CMK_ALWAYS_APPROVE=configure,rotate`: operations that need approval even when nothing is destructive. */
 function operationList(env: Env, key: string, problems: string[]): Operation[] {
-  const raw = env[key]?.trim();
-  if (!raw) return [];
   const out: Operation[] = [];
-  for (const word of listOf(raw, ',')) {
+  for (const word of listOf(env[key] ?? '', ',')) {
     const op = OPERATIONS.find((o) => o.toLowerCase() === word.toLowerCase());
     if (op) out.push(op);
     else problems.push(`${key}: "${word}" is not an operation; use ${OPERATIONS.join(', ')}`);
@@ -644,10 +642,8 @@ function operationList(env: Env, key: string, problems: string[]): Operation[] {
 
 /** `CMK_ROLES_REVOKE=Key Vault=<id>,<id>;Storage=<id>`: each role must contribute an approval. */
 function rolesOf(env: Env, key: string, problems: string[]): ApprovalRole[] {
-  const raw = env[key]?.trim();
-  if (!raw) return [];
   const roles: ApprovalRole[] = [];
-  for (const part of listOf(raw, ';')) {
+  for (const part of listOf(env[key] ?? '', ';')) {
     const at = part.indexOf('=');
     const name = at > 0 ? part.slice(0, at).trim() : '';
     const members = at > 0 ? listOf(part.slice(at + 1), ',') : [];

@@ -26,12 +26,27 @@ export interface VaultRef {
   name: string;
 }
 
-const ACCOUNT_ID =
-  /^\/subscriptions\/([^/]+)\/resourceGroups\/([^/]+)\/providers\/Microsoft\.Storage\/storageAccounts\/([^/]+)\/?$/i;
-const VAULT_ID =
-  /^\/subscriptions\/([^/]+)\/resourceGroups\/([^/]+)\/providers\/Microsoft\.KeyVault\/vaults\/([^/]+)\/?$/i;
-const IDENTITY_ID =
-  /^\/subscriptions\/([^/]+)\/resourceGroups\/([^/]+)\/providers\/Microsoft\.ManagedIdentity\/userAssignedIdentities\/([-\w]{3,128})\/?$/i;
+/** The resource ids runbooks take, and the sentence that says what each looks like. */
+const RESOURCE_IDS = {
+  account: {
+    pattern:
+      /^\/subscriptions\/([^/]+)\/resourceGroups\/([^/]+)\/providers\/Microsoft\.Storage\/storageAccounts\/([^/]+)\/?$/i,
+    shape:
+      'a storage account resource id looks like /subscriptions/<guid>/resourceGroups/<group>/providers/Microsoft.Storage/storageAccounts/<name>',
+  },
+  vault: {
+    pattern:
+      /^\/subscriptions\/([^/]+)\/resourceGroups\/([^/]+)\/providers\/Microsoft\.KeyVault\/vaults\/([^/]+)\/?$/i,
+    shape:
+      'a vault resource id looks like /subscriptions/<guid>/resourceGroups/<group>/providers/Microsoft.KeyVault/vaults/<name>',
+  },
+  identity: {
+    pattern:
+      /^\/subscriptions\/([^/]+)\/resourceGroups\/([^/]+)\/providers\/Microsoft\.ManagedIdentity\/userAssignedIdentities\/([-\w]{3,128})\/?$/i,
+    shape:
+      'a user-assigned identity resource id looks like /subscriptions/<guid>/resourceGroups/<group>/providers/Microsoft.ManagedIdentity/userAssignedIdentities/<name>',
+  },
+} as const;
 
 /** Validates the parts of an account reference and returns it normalised (lowercase subscription). */
 export function validateAccountRef(ref: unknown, field = 'account'): AccountRef {
@@ -47,46 +62,37 @@ export function validateAccountRef(ref: unknown, field = 'account'): AccountRef 
 
 /** Parses `/subscriptions/…/resourceGroups/…/providers/Microsoft.Storage/storageAccounts/…`. */
 export function parseAccountId(id: unknown, field = 'account'): AccountRef {
-  const match = typeof id === 'string' ? ACCOUNT_ID.exec(id.trim()) : null;
-  if (!match) {
-    throw new ValidationError(
-      field,
-      'a storage account resource id looks like /subscriptions/<guid>/resourceGroups/<group>/providers/Microsoft.Storage/storageAccounts/<name>',
-      id,
-    );
-  }
-  return validateAccountRef({ subscriptionId: match[1], resourceGroup: match[2], name: match[3] }, field);
+  const [subscriptionId, resourceGroup, name] = matchResourceId('account', id, field);
+  return validateAccountRef({ subscriptionId, resourceGroup, name }, field);
 }
 
 /** Parses a Key Vault resource id. */
 export function parseVaultId(id: unknown, field = 'vault'): VaultRef {
-  const match = typeof id === 'string' ? VAULT_ID.exec(id.trim()) : null;
-  if (!match) {
-    throw new ValidationError(
-      field,
-      'a vault resource id looks like /subscriptions/<guid>/resourceGroups/<group>/providers/Microsoft.KeyVault/vaults/<name>',
-      id,
-    );
-  }
+  const [subscriptionId, resourceGroup, name] = matchResourceId('vault', id, field);
   return {
-    subscriptionId: validateGuid(match[1], `${field}.subscriptionId`),
-    resourceGroup: validateResourceGroupName(match[2], `${field}.resourceGroup`),
-    name: validateVaultName(match[3], `${field}.name`),
+    subscriptionId: validateGuid(subscriptionId, `${field}.subscriptionId`),
+    resourceGroup: validateResourceGroupName(resourceGroup, `${field}.resourceGroup`),
+    name: validateVaultName(name, `${field}.name`),
   };
 }
 
 /** Validates a user-assigned identity resource id and returns it unchanged. */
 export function validateUserAssignedIdentityId(id: unknown, field = 'userIdentity'): string {
-  const match = typeof id === 'string' ? IDENTITY_ID.exec(id.trim()) : null;
-  if (!match) {
-    throw new ValidationError(
-      field,
-      'a user-assigned identity resource id looks like /subscriptions/<guid>/resourceGroups/<group>/providers/Microsoft.ManagedIdentity/userAssignedIdentities/<name>',
-      id,
-    );
-  }
-  validateGuid(match[1], `${field}.subscriptionId`);
+  const [subscriptionId] = matchResourceId('identity', id, field);
+  validateGuid(subscriptionId, `${field}.subscriptionId`);
   return (id as string).trim();
+}
+
+/** The subscription, resource group and name of a resource id of `kind`; else an error showing its shape. */
+function matchResourceId(
+  kind: keyof typeof RESOURCE_IDS,
+  id: unknown,
+  field: string,
+): [subscriptionId: string, resourceGroup: string, name: string] {
+  const { pattern, shape } = RESOURCE_IDS[kind];
+  const match = typeof id === 'string' ? pattern.exec(id.trim()) : null;
+  if (!match) throw new ValidationError(field, shape, id);
+  return [match[1]!, match[2]!, match[3]!];
 }
 
 /** The ARM resource id of a storage account. */

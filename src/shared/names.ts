@@ -23,67 +23,73 @@ export type KeyType = (typeof KEY_TYPES)[number];
 export const KEY_SIZES = [2048, 3072, 4096] as const;
 export type KeySize = (typeof KEY_SIZES)[number];
 
-const STORAGE_ACCOUNT = /^[a-z0-9]{3,24}$/;
-const VAULT = /^[a-zA-Z][a-zA-Z0-9-]{1,22}[a-zA-Z0-9]$/;
-const KEY = /^[a-zA-Z0-9-]{1,127}$/;
-const KEY_VERSION = /^[a-f0-9]{32}$/;
-const RESOURCE_GROUP = /^[-\w._()]{1,90}$/;
-const GUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+/** A naming rule: what a value must match, what else must hold, and the sentence that says so. */
+interface NameRule {
+  pattern: RegExp;
+  rule: string;
+  also?: (value: string) => boolean;
+}
+
+/** Azure's naming rules for what runbooks take by name. */
+const NAME_RULES = {
+  storageAccount: {
+    pattern: /^[a-z0-9]{3,24}$/,
+    rule: 'a storage account name is 3–24 lowercase letters and digits',
+  },
+  vault: {
+    pattern: /^[a-zA-Z][a-zA-Z0-9-]{1,22}[a-zA-Z0-9]$/,
+    rule: 'a vault name is 3–24 letters, digits and hyphens, starts with a letter, ends with a letter or digit and has no "--"',
+    also: (name) => !name.includes('--'),
+  },
+  key: { pattern: /^[a-zA-Z0-9-]{1,127}$/, rule: 'a key name is 1–127 letters, digits and hyphens' },
+  keyVersion: { pattern: /^[a-f0-9]{32}$/, rule: 'a key version is 32 lowercase hexadecimal characters' },
+  resourceGroup: {
+    pattern: /^[-\w._()]{1,90}$/,
+    rule: 'a resource group name is 1–90 letters, digits, "_", "-", ".", "(" or ")" and does not end with "."',
+    also: (name) => !name.endsWith('.'),
+  },
+  guid: {
+    pattern: /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i,
+    rule: 'must be a GUID like 00000000-0000-0000-0000-000000000000',
+  },
+} satisfies Record<string, NameRule>;
 
 /** Storage account names: 3–24 lowercase letters and digits, globally unique. */
 export function validateStorageAccountName(name: unknown, field = 'account'): string {
-  if (typeof name !== 'string' || !STORAGE_ACCOUNT.test(name)) {
-    throw new ValidationError(field, 'a storage account name is 3–24 lowercase letters and digits', name);
-  }
-  return name;
+  return followingRule(name, field, NAME_RULES.storageAccount);
 }
 
 /** Key Vault names: 3–24 letters, digits and hyphens; starts with a letter, ends with a letter or digit, no "--". */
 export function validateVaultName(name: unknown, field = 'vault'): string {
-  if (typeof name !== 'string' || !VAULT.test(name) || name.includes('--')) {
-    throw new ValidationError(
-      field,
-      'a vault name is 3–24 letters, digits and hyphens, starts with a letter, ends with a letter or digit and has no "--"',
-      name,
-    );
-  }
-  return name;
+  return followingRule(name, field, NAME_RULES.vault);
 }
 
 /** Key names: 1–127 letters, digits and hyphens. */
 export function validateKeyName(name: unknown, field = 'key'): string {
-  if (typeof name !== 'string' || !KEY.test(name)) {
-    throw new ValidationError(field, 'a key name is 1–127 letters, digits and hyphens', name);
-  }
-  return name;
+  return followingRule(name, field, NAME_RULES.key);
 }
 
 /** Key versions are 32 lowercase hex characters. */
 export function validateKeyVersion(version: unknown, field = 'keyVersion'): string {
-  if (typeof version !== 'string' || !KEY_VERSION.test(version)) {
-    throw new ValidationError(field, 'a key version is 32 lowercase hexadecimal characters', version);
-  }
-  return version;
+  return followingRule(version, field, NAME_RULES.keyVersion);
 }
 
 /** Resource group names: 1–90 letters, digits, underscores, hyphens, periods and parentheses. */
 export function validateResourceGroupName(name: unknown, field = 'resourceGroup'): string {
-  if (typeof name !== 'string' || !RESOURCE_GROUP.test(name) || name.endsWith('.')) {
-    throw new ValidationError(
-      field,
-      'a resource group name is 1–90 letters, digits, "_", "-", ".", "(" or ")" and does not end with "."',
-      name,
-    );
-  }
-  return name;
+  return followingRule(name, field, NAME_RULES.resourceGroup);
 }
 
-/** Subscription, tenant and object ids are GUIDs. */
+/** Subscription, tenant and object ids are GUIDs; returned lower-case. */
 export function validateGuid(value: unknown, field: string): string {
-  if (typeof value !== 'string' || !GUID.test(value)) {
-    throw new ValidationError(field, 'must be a GUID like 00000000-0000-0000-0000-000000000000', value);
+  return followingRule(value, field, NAME_RULES.guid).toLowerCase();
+}
+
+/** `value` when it is a string that follows `rule`; else a {@link ValidationError} that states the rule. */
+function followingRule(value: unknown, field: string, { pattern, rule, also }: NameRule): string {
+  if (typeof value !== 'string' || !pattern.test(value) || (also && !also(value))) {
+    throw new ValidationError(field, rule, value);
   }
-  return value.toLowerCase();
+  return value;
 }
 
 /** RSA or RSA-HSM. */
