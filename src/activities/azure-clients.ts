@@ -88,11 +88,8 @@ export function createAzureClients(azure: AzureConfig, options: AzureClientOptio
     const cache = new Map<string, T>();
     return (key: string) => {
       const normalised = key.toLowerCase();
-      let client = cache.get(normalised);
-      if (!client) {
-        client = make(normalised);
-        cache.set(normalised, client);
-      }
+      const client = cache.get(normalised) ?? make(normalised);
+      cache.set(normalised, client);
       return client;
     };
   };
