@@ -35,7 +35,10 @@ export async function main(env: NodeJS.ProcessEnv = process.env): Promise<BotPro
   const logger = createLogger({ name: 'cmk-bot', level: config.telemetry.logLevel });
   const log = logCallbackOf(logger);
   const metrics = createMetrics('bot');
-  const tracing = config.telemetry.tracing === 'otlp' ? startTracing({ serviceName: 'cmk-bot' }) : undefined;
+  const tracing =
+    config.telemetry.tracing === 'otlp'
+      ? startTracing({ serviceName: config.telemetry.serviceName ?? 'cmk-bot' })
+      : undefined;
   const credential = new DefaultAzureCredential();
   const keys = await resolvePayloadKeys(config.codec, () => ({ credential }));
   // The worker's connection options (TEMPORAL_* and the envconfig profile), as they were read.

@@ -178,7 +178,9 @@ export async function main(
   const coreMetricsUrl = await installRuntime(logger, config.telemetry.logLevel);
   const metrics = createMetrics('worker');
   const tracing =
-    config.telemetry.tracing === 'otlp' ? startTracing({ serviceName: 'cmk-worker' }) : undefined;
+    config.telemetry.tracing === 'otlp'
+      ? startTracing({ serviceName: config.telemetry.serviceName ?? 'cmk-worker' })
+      : undefined;
   const connection = await connectToTemporal(config.temporal);
   const keys = await resolvePayloadKeys(config.codec, () => ({ credential: new DefaultAzureCredential() }));
   const trustedServiceUrls = config.bot.trustedServiceUrls;

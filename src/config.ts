@@ -128,6 +128,8 @@ export interface TelemetryConfig {
   metricsHost: string;
   /** CMK_TRACING: `otlp` exports OpenTelemetry spans to OTEL_EXPORTER_OTLP_ENDPOINT; `off` by default. */
   tracing: 'off' | 'otlp';
+  /** OTEL_SERVICE_NAME: the service name on spans; absent, each process names itself (cmk-worker, cmk-bot). */
+  serviceName?: string;
 }
 
 /** The codec server that lets the Temporal UI and CLI read encrypted payloads. */
@@ -219,6 +221,7 @@ function loadTelemetry(env: Env): TelemetryConfig {
     metricsPort: port(env, 'CMK_METRICS_PORT', 9464),
     metricsHost: env.CMK_METRICS_HOST?.trim() || '127.0.0.1',
     tracing: oneOf(env, 'CMK_TRACING', ['off', 'otlp'] as const, 'off'),
+    ...(env.OTEL_SERVICE_NAME?.trim() ? { serviceName: env.OTEL_SERVICE_NAME.trim() } : {}),
   };
 }
 

@@ -37,6 +37,7 @@ export interface Tracing {
 
 /** Options of {@link startTracing}; tests pass an in-memory exporter. */
 export interface TracingOptions {
+  /** The service name on every span (the process's, or OTEL_SERVICE_NAME as the config read it). */
   serviceName: string;
   /** Defaults to OTLP/HTTP at OTEL_EXPORTER_OTLP_ENDPOINT, batched. */
   exporter?: SpanExporter;
@@ -44,7 +45,7 @@ export interface TracingOptions {
 
 /** Registers a global tracer provider, the Azure SDK's instrumentation and Temporal's interceptors. */
 export function startTracing(options: TracingOptions): Tracing {
-  const resource = new Resource({ 'service.name': process.env.OTEL_SERVICE_NAME ?? options.serviceName });
+  const resource = new Resource({ 'service.name': options.serviceName });
   const processor: SpanProcessor = options.exporter
     ? new SimpleSpanProcessor(options.exporter)
     : new BatchSpanProcessor(new OTLPTraceExporter());

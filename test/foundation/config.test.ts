@@ -51,6 +51,15 @@ describe('configuration', () => {
     assert.equal(config.bot.host, '127.0.0.1', 'without bot credentials the bot binds to loopback');
   });
 
+  test('when OTEL_SERVICE_NAME is set, then the telemetry part carries it for tracing; unset or blank, each process names itself', () => {
+    assert.equal(
+      loadConfig({ ...valid, OTEL_SERVICE_NAME: ' cmk-worker-eu ' }).telemetry.serviceName,
+      'cmk-worker-eu',
+    );
+    assert.equal(loadConfig({ ...valid, OTEL_SERVICE_NAME: ' ' }).telemetry.serviceName, undefined);
+    assert.equal(loadConfig(valid).telemetry.serviceName, undefined);
+  });
+
   test('when Azure keys are missing, then the error names each missing key', () => {
     const message = problemsOf({ TEMPORAL_ADDRESS: '127.0.0.1:7233' });
     assert.match(message, /AZURE_TENANT_ID: required/);
