@@ -19,6 +19,7 @@ async function main(): Promise<void> {
     dataDir,
     stateFile: path.join(dataDir, 'state.json'),
     ...propagationFromEnv(process.env, 'azure'),
+    trustedCaFile: process.env.NODE_EXTRA_CA_CERTS,
   });
   // Ctrl-C saves the state and exits; the handlers are in place before anything is printed.
   const stop = (): void => {

@@ -210,6 +210,7 @@ export async function startStack(): Promise<LocalStack> {
     // Azure applies access changes in up to 10 minutes; the demo keeps the race visible but
     // short unless LOCAL_AZURE_PROPAGATION=azure asks for Azure's delays.
     ...propagationFromEnv(process.env, { roleAssignmentMs: 5_000, revocationMs: 5_000 }),
+    trustedCaFile: process.env.NODE_EXTRA_CA_CERTS,
   });
   log('azure', `local Azure on ${local.proxyUrl} (CA ${path.relative(ROOT, local.caPath)})`);
 

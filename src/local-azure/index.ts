@@ -83,6 +83,11 @@ export interface LocalAzureOptions {
   clientAddress?: string;
   /** Bucket sizes for ARM throttling; defaults to Azure's (reads 250 + 25/s, writes and deletes 200 + 10/s each). Tests may shrink them. */
   armLimits?: { reads?: BucketSpec; writes?: BucketSpec; deletes?: BucketSpec };
+  /**
+   * A CA bundle clients already trust (their NODE_EXTRA_CA_CERTS, as the entry that starts the
+   * local Azure read it): `env.NODE_EXTRA_CA_CERTS` then names it with the local CA appended.
+   */
+  trustedCaFile?: string;
 }
 
 /** A running local Azure. */
@@ -130,8 +135,7 @@ function tokenKey(dataDir: string): Buffer {
   return key;
 }
 
-function caBundle(dataDir: string, caPem: string): string {
-  const existing = process.env.NODE_EXTRA_CA_CERTS;
+function caBundle(dataDir: string, caPem: string, existing: string | undefined): string {
   if (!existing || !existsSync(existing)) return path.join(dataDir, 'ca.pem');
   const file = path.join(dataDir, 'ca-bundle.pem');
   writeFileAtomic(file, `${readFileSync(existing, 'utf8').trimEnd()}\n${caPem}`);
@@ -246,7 +250,7 @@ export async function startLocalAzure(options: LocalAzureOptions = {}): Promise<
     ...httpClientsFor(agent),
     env: {
       HTTPS_PROXY: proxy.url,
-      NODE_EXTRA_CA_CERTS: caBundle(dataDir, ca.caPem),
+      NODE_EXTRA_CA_CERTS: caBundle(dataDir, ca.caPem, options.trustedCaFile),
       NO_PROXY: noProxy,
       no_proxy: noProxy,
       AZURE_TENANT_ID: credentials.tenantId,
