@@ -19,12 +19,12 @@ import {
   type Request,
   type WebResponse,
 } from '@microsoft/agents-hosting';
-import { ActivityTypes, type ConversationReference } from '@microsoft/agents-activity';
+import { ActivityTypes, type Activity, type ConversationReference } from '@microsoft/agents-activity';
 import type { BotConfig } from '../../config';
 import type { BotLog } from '../bot';
 import { cardActionOf, commandOf, continuationOf } from '../activity';
-import type { AdaptiveCardJson } from '../cards/render';
 import type { ChatTransport, ConversationChannel, InboundAnswer } from '../chat-transport';
+import { turnChannel, type MessageActivities } from './channel';
 
 /** Overrides for tests and sovereign clouds; production passes nothing. */
 export interface AgentsTransportOptions {
@@ -176,30 +176,21 @@ class CapturedResponse implements WebResponse {
   }
 }
 
-const cardActivity = (card: AdaptiveCardJson) => MessageFactory.attachment(CardFactory.adaptiveCard(card));
+/** The Agents SDK's message activities. */
+const MESSAGES: MessageActivities<Activity> = {
+  card: (card) => MessageFactory.attachment(CardFactory.adaptiveCard(card)),
+  text: (text) => MessageFactory.text(text),
+};
 
 /** A conversation channel over an Agents SDK turn. */
 function channelOver(ctx: TurnContext): ConversationChannel {
-  return {
-    async getMember(aadObjectId) {
-      const connector = ctx.turnState.get<ConnectorClient>(ctx.adapter.ConnectorClientKey);
-      // The SDK puts both ids into the path as given; Teams ids carry ':' and '@', encoded as botbuilder does.
-      const member = await connector.getConversationMember(
-        encodeURIComponent(aadObjectId),
-        encodeURIComponent(ctx.activity.conversation?.id ?? ''),
-      );
-      return member.id ? { id: member.id, ...(member.name ? { name: member.name } : {}) } : undefined;
-    },
-    async sendCard(card) {
-      return (await ctx.sendActivity(cardActivity(card)))?.id || undefined;
-    },
-    async sendText(text) {
-      await ctx.sendActivity(MessageFactory.text(text));
-    },
-    async updateCard(messageId, card) {
-      const activity = cardActivity(card);
-      activity.id = messageId;
-      await ctx.updateActivity(activity);
-    },
-  };
+  return turnChannel<Activity>(ctx, MESSAGES, async (aadObjectId) => {
+    const connector = ctx.turnState.get<ConnectorClient>(ctx.adapter.ConnectorClientKey);
+    // The SDK puts both ids into the path as given; Teams ids carry ':' and '@', encoded as botbuilder does.
+    const member = await connector.getConversationMember(
+      encodeURIComponent(aadObjectId),
+      encodeURIComponent(ctx.activity.conversation?.id ?? ''),
+    );
+    return member.id ? { id: member.id, ...(member.name ? { name: member.name } : {}) } : undefined;
+  });
 }
