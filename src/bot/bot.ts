@@ -135,10 +135,7 @@ async function answerCardAction(context: BotContext, action: CardAction): Promis
   const { broadcast } = result;
   const messageId = action.messageId;
   if (!broadcast || !messageId || broadcast.cards?.includes(messageId)) return { card: result.card };
-  return {
-    card: result.card,
-    afterAnswer: (channel) => updateForEveryone(context, channel, messageId, broadcast),
-  };
+  return { card: result.card, afterAnswer: updateForEveryone(context, messageId, broadcast) };
 }
 
 /** Counts a handled click by verb and outcome, and logs it: failures as errors, refusals as warnings. */
@@ -177,20 +174,24 @@ function recordCardAction(
   }
 }
 
-/** After a decision, every viewer sees the new state; the remaining approvers keep their refresh. */
-async function updateForEveryone(
+/**
+ * The work after a recorded decision's answer: every viewer of the card sees the new state; the
+ * remaining approvers keep their refresh. A failure is logged.
+ */
+function updateForEveryone(
   { members, log }: BotContext,
-  channel: ConversationChannel,
   messageId: string,
   status: RunStatus,
-): Promise<void> {
-  try {
-    // The status the accepted decision returned; querying again would cost the worker another
-    // workflow task per click while every approver waits for the answer.
-    await channel.updateCard(messageId, await cardForEveryone(status, channel, members));
-  } catch (error) {
-    log('warn', 'could not update the card for everyone', { error: (error as Error).message });
-  }
+): (channel: ConversationChannel) => Promise<void> {
+  return async (channel) => {
+    try {
+      // The status the accepted decision returned; querying again would cost the worker another
+      // workflow task per click while every approver waits for the answer.
+      await channel.updateCard(messageId, await cardForEveryone(status, channel, members));
+    } catch (error) {
+      log('warn', 'could not update the card for everyone', { error: (error as Error).message });
+    }
+  };
 }
 
 /**
