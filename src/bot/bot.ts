@@ -63,7 +63,7 @@ async function named(
 }
 
 /** What a person reads when their command failed for a reason that is not theirs. */
-export const COMMAND_FAILED_TEXT = 'Something went wrong on my side; it has been logged.';
+const COMMAND_FAILED_TEXT = 'Something went wrong on my side; it has been logged.';
 
 /** What the bot's handlers share: the injected deps, the member lookup and the log. */
 interface BotContext {

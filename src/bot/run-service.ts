@@ -117,7 +117,7 @@ export interface RunService {
 }
 
 /** The Temporal UI page of a run (or of the latest run of a workflow id). */
-export function temporalUiUrl(base: string, namespace: string, workflowId: string, runId?: string): string {
+function temporalUiUrl(base: string, namespace: string, workflowId: string, runId?: string): string {
   const root = `${base.replace(/\/$/, '')}/namespaces/${encodeURIComponent(namespace)}/workflows/${encodeURIComponent(workflowId)}`;
   return runId ? `${root}/${encodeURIComponent(runId)}/history` : root;
 }

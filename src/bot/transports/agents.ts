@@ -40,7 +40,7 @@ const CONNECTION = 'cmk-runbook';
 const AFTER_ANSWER = Symbol('afterAnswer');
 
 /** The registration in the Agents SDK's terms (`clientId`, `clientSecret`, `tenantId`, `authType`). */
-export function connectionSettingsOf(
+function connectionSettingsOf(
   bot: BotConfig,
   overrides: Partial<AuthConfiguration> = {},
 ): AuthConfiguration {
