@@ -51,13 +51,13 @@ export interface RecordedReference {
 }
 
 /** The tenant an activity came from: Teams' `channelData.tenant.id`, else the conversation's. */
-export function tenantOf(activity: ProtocolActivity): string | undefined {
+function tenantOf(activity: ProtocolActivity): string | undefined {
   const tenant = (activity.channelData as { tenant?: { id?: unknown } } | undefined)?.tenant?.id;
   return typeof tenant === 'string' ? tenant : activity.conversation?.tenantId;
 }
 
 /** The reference a run keeps to post into the conversation an activity came from. */
-export function conversationRefOf(activity: ProtocolActivity): ConversationRef {
+function conversationRefOf(activity: ProtocolActivity): ConversationRef {
   const reference: Record<string, unknown> = {
     activityId: activity.id,
     user: activity.from && { ...activity.from },

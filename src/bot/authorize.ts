@@ -14,6 +14,7 @@ import { IdentityMissing, NotInTenant, RequesterNotAllowed, type Refusal } from 
 import { OPERATION_TITLES } from '../shared/runbooks';
 import { renderErrorCard, type AdaptiveCardJson } from './cards/render';
 import type { Command } from './commands';
+import { RUN_OPERATIONS } from './run-inputs';
 
 /** A person as the Teams activity names them; nothing here comes from card data or message text. */
 export interface Requester {
@@ -33,15 +34,10 @@ export interface Member {
 /**
  * What each command asks for; read-only commands (help, runs, status, pending) need only
  * membership, and `plan` needs what its operation needs (a preview shows what one may ask for).
+ * A run command asks for the operation it starts.
  */
 const REQUESTS: Partial<Record<Command['kind'], RequestOperation>> = {
-  configure: 'configure',
-  rotate: 'rotate',
-  changeKey: 'changeKey',
-  updateVersion: 'updateVersion',
-  revoke: 'revoke',
-  restoreAccess: 'restoreAccess',
-  disable: 'disable',
+  ...RUN_OPERATIONS,
   setRotationPolicy: 'setRotationPolicy',
   rotateFleet: 'fleetRotate',
   scheduleRotation: 'scheduleRotation',

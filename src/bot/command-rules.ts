@@ -102,6 +102,21 @@ function keyArgs(o: Options): KeyArgs {
 
 const account = { placeholder: '<account>', required: true, parse: (raw: string) => v.accountArg(raw) };
 
+/** The commands that take an account and nothing else. */
+type AccountOnlyKind = 'rotate' | 'restoreAccess' | 'disable' | 'cancel' | 'unscheduleRotation';
+
+/** The rule of a command that takes an account and nothing else: `<word> <account>`. */
+function accountOnly(word: string, kind: AccountOnlyKind, description: string): CommandRule {
+  return {
+    word,
+    usage: `${word} <account>`,
+    description,
+    argument: account,
+    options: {},
+    build: (a) => ({ kind, account: a as never }),
+  };
+}
+
 /** The commands, in the order help lists them. */
 export const COMMAND_RULES: readonly CommandRule[] = [
   {
@@ -128,14 +143,7 @@ export const COMMAND_RULES: readonly CommandRule[] = [
       ...(o['user-identity'] ? { userIdentity: o['user-identity'] as string } : {}),
     }),
   },
-  {
-    word: 'rotate',
-    usage: 'rotate <account>',
-    description: 'Rotate the key to a new version',
-    argument: account,
-    options: {},
-    build: (a) => ({ kind: 'rotate', account: a as never }),
-  },
+  accountOnly('rotate', 'rotate', 'Rotate the key to a new version'),
   {
     word: 'change-key',
     usage:
@@ -186,30 +194,17 @@ export const COMMAND_RULES: readonly CommandRule[] = [
       ...(o['confirm-within'] ? { confirmWithin: o['confirm-within'] as string } : {}),
     }),
   },
-  {
-    word: 'restore-access',
-    usage: 'restore-access <account>',
-    description: 'Undo a revoke: grant key access back and re-enable a disabled key version',
-    argument: account,
-    options: {},
-    build: (a) => ({ kind: 'restoreAccess', account: a as never }),
-  },
-  {
-    word: 'disable',
-    usage: 'disable <account>',
-    description: 'Go back to Microsoft-managed keys',
-    argument: account,
-    options: {},
-    build: (a) => ({ kind: 'disable', account: a as never }),
-  },
-  {
-    word: 'cancel',
-    usage: 'cancel <account>',
-    description: 'Withdraw the run on an account before it changes anything (its requester or an approver)',
-    argument: account,
-    options: {},
-    build: (a) => ({ kind: 'cancel', account: a as never }),
-  },
+  accountOnly(
+    'restore-access',
+    'restoreAccess',
+    'Undo a revoke: grant key access back and re-enable a disabled key version',
+  ),
+  accountOnly('disable', 'disable', 'Go back to Microsoft-managed keys'),
+  accountOnly(
+    'cancel',
+    'cancel',
+    'Withdraw the run on an account before it changes anything (its requester or an approver)',
+  ),
   {
     word: 'set-rotation-policy',
     usage:
@@ -308,14 +303,7 @@ export const COMMAND_RULES: readonly CommandRule[] = [
       return { kind: 'scheduleRotation', account: a as never, every, everyMs, replace: o.replace === true };
     },
   },
-  {
-    word: 'unschedule-rotation',
-    usage: 'unschedule-rotation <account>',
-    description: 'Stop automatic rotation',
-    argument: account,
-    options: {},
-    build: (a) => ({ kind: 'unscheduleRotation', account: a as never }),
-  },
+  accountOnly('unschedule-rotation', 'unscheduleRotation', 'Stop automatic rotation'),
 ];
 
 /** The words `plan` accepts: the commands that start a runbook on one account. */

@@ -63,7 +63,7 @@ export function usageFor(command: Command): string {
 }
 
 /** All usage lines, one per line, for "I did not understand" answers. */
-export function allUsages(): string {
+function allUsages(): string {
   return COMMAND_FORMS.map((c) => c.usage).join('\n');
 }
 

@@ -12,7 +12,7 @@ import type { RunService } from './run-service';
 import type { ProofSigner } from './signing';
 
 /** The verbs the run card's `Action.Execute` buttons send. */
-export const CARD_VERBS = ['approve', 'reject', 'refresh'] as const;
+const CARD_VERBS = ['approve', 'reject', 'refresh'] as const;
 
 /** Ids a card action carries; nothing in it says who clicked. */
 export interface CardActionData {
@@ -77,7 +77,7 @@ export function parseCardActionData(data: unknown): CardActionData | undefined {
 }
 
 /** The view of a run for one person: approvers who have not decided see the buttons. */
-export function viewerOf(status: RunStatus, aadObjectId: string | undefined, note?: string): Viewer {
+function viewerOf(status: RunStatus, aadObjectId: string | undefined, note?: string): Viewer {
   const id = aadObjectId?.toLowerCase();
   const listed = Boolean(id && status.approval.approvers.some((a) => a.toLowerCase() === id));
   const decided = status.approval.decisions.some((d) => d.approverAadId.toLowerCase() === id);

@@ -20,7 +20,8 @@ import { SelectionEmpty, startFleet } from './handle-fleet';
 import { startKeyPolicy } from './handle-key-policy';
 import { previewPlan, resolve, startRun } from './handle-run';
 import type { CommandContext, Handler, Reply } from './command-context';
-import { AccountLocked, type ExistingSchedule, type RunService } from './run-service';
+import type { ExistingSchedule } from './rotation-schedules';
+import { AccountLocked, type RunService } from './run-service';
 import { cancelRun } from './handle-cancel';
 import type { ProofSigner } from './signing';
 

@@ -11,7 +11,7 @@ import type { Command } from './commands';
 import type { Handler } from './command-context';
 
 /** The most accounts one fleet run takes from chat (its input must stay well under Temporal's 2 MB). */
-export const MAX_FLEET_ACCOUNTS = 5_000;
+const MAX_FLEET_ACCOUNTS = 5_000;
 
 /** A selector that names no account, or too many; nothing was started. */
 export class SelectionEmpty extends Error {
@@ -19,7 +19,7 @@ export class SelectionEmpty extends Error {
 }
 
 /** The selector in words: "with tag env=prod in resource group rg-x". */
-export function describeSelector(selector: FleetSelector): string {
+function describeSelector(selector: FleetSelector): string {
   const parts: string[] = [];
   if (selector.tag)
     parts.push(

@@ -57,13 +57,13 @@ export function createMemberLookup(): MemberLookup {
 }
 
 /** Approvers who may still decide: listed, and not yet recorded as having decided. */
-export function undecidedApprovers(approvers: string[], decided: string[]): string[] {
+function undecidedApprovers(approvers: string[], decided: string[]): string[] {
   const done = new Set(decided.map((id) => id.toLowerCase()));
   return approvers.filter((id) => !done.has(id.toLowerCase()));
 }
 
 /** Display names of the approvers Teams named, by lowercase Entra object id. */
-export function namesOf(members: Map<string, MemberInfo>): Record<string, string> {
+function namesOf(members: Map<string, MemberInfo>): Record<string, string> {
   const names: Record<string, string> = {};
   for (const [aad, member] of members) if (member.name) names[aad] = member.name;
   return names;
@@ -115,7 +115,7 @@ export async function cardForEveryone(
  * The request's first line @mentions the approvers who may still decide, so Teams notifies them:
  * a card mention names the person by Entra object id and shows the text between `<at>` tags.
  */
-export function withMentions(
+function withMentions(
   card: AdaptiveCardJson,
   approvers: string[],
   names: Record<string, string>,

@@ -6,10 +6,10 @@ import type { Client } from '@temporalio/client';
 import { statusQuery, type RunStatus } from '../shared/approval';
 
 /** How many runs the card lists at most. */
-export const MAX_PENDING = 20;
+const MAX_PENDING = 20;
 
 /** Whether the run waits for this person's decision now. */
-export function waitsOn(status: RunStatus, aadObjectId: string): boolean {
+function waitsOn(status: RunStatus, aadObjectId: string): boolean {
   const me = aadObjectId.toLowerCase();
   const a = status.approval;
   return (

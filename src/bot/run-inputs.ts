@@ -7,6 +7,9 @@ import type { KeyChoice, Operation, RunContext, VaultChoice } from '../shared/ru
 import type { InputByOperation } from '../shared/start';
 import { DEFAULT_KEY_NAME, defaultVaultName, type KeyArgs, type RunCommand } from './commands';
 
+/** The size of a key the bot asks for unless told: 2048 bits, the smallest Azure Storage takes. */
+const DEFAULT_KEY_SIZE = 2048;
+
 /** Operations a chat command starts on one account. */
 export type AccountOperation = Exclude<Operation, 'fleetRotate' | 'setRotationPolicy'>;
 
@@ -89,7 +92,7 @@ function keyChoice(key: KeyArgs): KeyChoice {
   return {
     name: key.key ?? DEFAULT_KEY_NAME,
     type: key.keyType ?? 'RSA',
-    size: key.keySize ?? 2048,
+    size: key.keySize ?? DEFAULT_KEY_SIZE,
     ...(key.keyVersion ? { version: key.keyVersion } : {}),
     ...(key.keyType !== undefined || key.keySize !== undefined ? { mustMatch: true } : {}),
   };

@@ -9,10 +9,8 @@ import {
   WorkflowUpdateFailedError,
   WorkflowUpdateStage,
   type Client,
-  type ScheduleDescription,
   type WorkflowExecutionInfo,
 } from '@temporalio/client';
-import { ScheduleAlreadyRunning, ScheduleNotFoundError } from '@temporalio/client';
 import type { AccountRef } from '../shared/accounts';
 import {
   cancelUpdate,
@@ -25,28 +23,17 @@ import {
   type RunStatus,
   type Stage,
 } from '../shared/approval';
-import { ApprovalClosed, ScheduleExists, refusalOf } from '../shared/refusals';
-import { formatDuration } from '../shared/duration';
-import { ValidationError } from '../shared/names';
+import { ApprovalClosed, refusalOf } from '../shared/refusals';
 import { SA, type OutcomeAttribute } from '../shared/runbooks';
 import { OUTCOME_LABELS } from '../shared/status';
 import { STAGE_LABELS } from './cards/run-view';
 import { relativeTime } from './cards/time';
-import {
-  MIN_ROTATION_EVERY,
-  MIN_ROTATION_EVERY_MS,
-  SCHEDULE_REQUESTER,
-  SCHEDULED_ROTATION_WORKFLOW,
-  scheduleIdFor,
-  searchAttributesFor,
-  startOptionsFor,
-  type ScheduledRotationInput,
-  type StartRequest,
-} from '../shared/start';
+import { startOptionsFor, type ScheduledRotationInput, type StartRequest } from '../shared/start';
 import type { PlanOperationInput, PlanPreview } from '../shared/preview';
 import type { RunListItem } from './cards/render';
 import { listPendingFor } from './pending-runs';
 import { runPlanPreview } from './plan-preview';
+import { scheduleRotation, unscheduleRotation, type ScheduledRotation } from './rotation-schedules';
 
 /** Where runs start and how their links look. */
 export interface RunServiceOptions {
@@ -55,18 +42,6 @@ export interface RunServiceOptions {
   namespace: string;
   /** Base URL of the Temporal UI, e.g. http://localhost:8233. */
   uiBaseUrl: string;
-}
-
-/** A rotation schedule as set up, and the one it replaced. */
-export interface ScheduledRotation {
-  scheduleId: string;
-  replaced?: ExistingSchedule;
-}
-
-/** What an account's rotation schedule is: its cadence and who set it up. */
-export interface ExistingSchedule {
-  everyInMs?: number;
-  owner?: string;
 }
 
 /** A run that was started. */
@@ -142,157 +117,143 @@ export interface RunService {
 }
 
 /** The Temporal UI page of a run (or of the latest run of a workflow id). */
-export function temporalUiUrl(base: string, namespace: string, workflowId: string, runId?: string): string {
+function temporalUiUrl(base: string, namespace: string, workflowId: string, runId?: string): string {
   const root = `${base.replace(/\/$/, '')}/namespaces/${encodeURIComponent(namespace)}/workflows/${encodeURIComponent(workflowId)}`;
   return runId ? `${root}/${encodeURIComponent(runId)}/history` : root;
 }
 
+/** How many runs `runs` lists unless told otherwise. */
+const RECENT_RUNS = 10;
+
+/** What the run service's steps share: the client, where runs start, and how their links look. */
+interface RunServiceContext {
+  client: Client;
+  taskQueue: string;
+  uiUrl: (workflowId: string, runId?: string) => string;
+}
+
 /** A {@link RunService} over a Temporal client. */
 export function createRunService(options: RunServiceOptions): RunService {
-  const { client, namespace, uiBaseUrl } = options;
+  const { client, taskQueue, namespace, uiBaseUrl } = options;
   const uiUrl = (workflowId: string, runId?: string): string =>
     temporalUiUrl(uiBaseUrl, namespace, workflowId, runId);
+  const context: RunServiceContext = { client, taskQueue, uiUrl };
   return {
     uiUrl,
-    previewPlan: (input) => runPlanPreview(client, options.taskQueue, input),
+    start: (request, startOptions) => startRun(context, request, startOptions),
+    previewPlan: (input) => runPlanPreview(client, taskQueue, input),
     listPending: (aadObjectId) => listPendingFor(client, aadObjectId),
-    async start(request, { now, workflowId } = {}) {
-      const start = startOptionsFor(request.operation, request.input, options.taskQueue, {
-        ...(now ? { now } : {}),
-        ...(workflowId ? { workflowId } : {}),
-      });
-      try {
-        const handle = await client.workflow.start(start.workflowType, {
-          taskQueue: start.taskQueue,
-          workflowId: start.workflowId,
-          workflowIdConflictPolicy: start.workflowIdConflictPolicy,
-          workflowIdReusePolicy: start.workflowIdReusePolicy,
-          args: start.args,
-          typedSearchAttributes: start.typedSearchAttributes,
-          staticSummary: start.staticSummary,
-          staticDetails: start.staticDetails,
-        });
-        const runId = handle.firstExecutionRunId;
-        return {
-          workflowId: start.workflowId,
-          runId,
-          summary: start.staticSummary,
-          uiUrl: uiUrl(start.workflowId, runId),
-        };
-      } catch (error) {
-        if (error instanceof WorkflowExecutionAlreadyStartedError) {
-          const running = await client.workflow.getHandle(start.workflowId).describe();
-          throw new AccountLocked(start.workflowId, uiUrl(start.workflowId, running.runId));
-        }
-        throw error;
-      }
-    },
-    async scheduleRotation(input, everyInMs, { replace = false } = {}) {
-      if (everyInMs < MIN_ROTATION_EVERY_MS) {
-        throw new ValidationError('--every', `at least ${MIN_ROTATION_EVERY}`, formatDuration(everyInMs));
-      }
-      const scheduleId = scheduleIdFor(input.account);
-      const action = {
-        type: 'startWorkflow' as const,
-        workflowType: SCHEDULED_ROTATION_WORKFLOW,
-        workflowId: `${scheduleId}/run`,
-        taskQueue: options.taskQueue,
-        args: [{ ...input, everyMs: everyInMs }],
-        // Scheduled runs are searchable like chat-started ones; their rotateKey children inherit these.
-        typedSearchAttributes: searchAttributesFor('rotate', input.account, SCHEDULE_REQUESTER),
-        staticSummary: `Scheduled rotation · ${input.account.name}`,
-      };
-      const spec = { intervals: [{ every: everyInMs }] };
-      try {
-        await client.schedule.create({ scheduleId, spec, action, policies: { overlap: 'SKIP' } });
-        return { scheduleId };
-      } catch (error) {
-        if (!(error instanceof ScheduleAlreadyRunning)) throw error;
-      }
-      const handle = client.schedule.getHandle(scheduleId);
-      const existing = describeSchedule(await handle.describe());
-      if (!replace) {
-        const what = [
-          existing.everyInMs ? `every ${formatDuration(existing.everyInMs)}` : '',
-          existing.owner ? `set up by ${existing.owner}` : '',
-        ]
-          .filter(Boolean)
-          .join(', ');
-        throw new ScheduleExists(
-          `${input.account.name} already has a rotation schedule${what ? ` (${what})` : ''}; nothing changed. Add --replace to replace it, or unschedule-rotation ${input.account.name} to stop it.`,
-        );
-      }
-      await handle.update((previous) => ({ ...previous, spec, action }));
-      return { scheduleId, replaced: existing };
-    },
-    async unscheduleRotation(account) {
-      const scheduleId = scheduleIdFor(account);
-      try {
-        await client.schedule.getHandle(scheduleId).delete();
-        return true;
-      } catch (error) {
-        if (error instanceof ScheduleNotFoundError) return false;
-        throw error;
-      }
-    },
-    async decide(ref, input, updateId) {
-      const handle = client.workflow.getHandle(ref.workflowId, ref.runId);
-      try {
-        // One round trip: the `decide` handler is synchronous, so the workflow task that accepts a
-        // decision also completes it, and the ACCEPTED answer already carries the result (the run
-        // status); result() makes no further call. Querying the status instead costs the worker one
-        // more task per click (measured with 50 clicks at once: p50 and p99 about 1.5× as long).
-        const update = await handle.startUpdate(decideUpdate, {
-          args: [input],
-          updateId,
-          waitForStage: WorkflowUpdateStage.ACCEPTED,
-        });
-        return await update.result();
-      } catch (error) {
-        throw refusalOfUpdate(error);
-      }
-    },
-    async cancel(ref, input, updateId) {
-      return sendAction(client, ref, cancelUpdate, input, updateId);
-    },
-    async follow(ref, input, updateId) {
-      return sendAction(client, ref, followUpdate, input, updateId);
-    },
-    async runningRun(workflowId) {
-      try {
-        const described = await client.workflow.getHandle(workflowId).describe();
-        return described.status.name === 'RUNNING' ? described.runId : undefined;
-      } catch (error) {
-        if ((error as Error).name === 'WorkflowNotFoundError') return undefined;
-        throw error;
-      }
-    },
-    async getStatus(workflowId, runId) {
-      try {
-        return await client.workflow.getHandle(workflowId, runId).query(statusQuery);
-      } catch (error) {
-        if ((error as Error).name === 'WorkflowNotFoundError') return undefined;
-        throw error;
-      }
-    },
-    async listRuns(limit = 10) {
-      const items: RunListItem[] = [];
-      for await (const run of client.workflow.list({
-        query: 'WorkflowId STARTS_WITH "cmk/"',
-        pageSize: limit,
-      })) {
-        const described = await client.workflow.getHandle(run.workflowId, run.runId).describe();
-        const summary = (await described.staticSummary()) ?? `${run.type} · ${run.workflowId}`;
-        items.push({
-          summary,
-          detail: `${runState(run)} · started ${relativeTime(run.startTime.toISOString())}`,
-          uiUrl: uiUrl(run.workflowId, run.runId),
-        });
-        if (items.length >= limit) break;
-      }
-      return items;
-    },
+    scheduleRotation: (input, everyInMs, scheduleOptions) =>
+      scheduleRotation(client, taskQueue, input, everyInMs, scheduleOptions),
+    unscheduleRotation: (account) => unscheduleRotation(client, account),
+    decide: (ref, input, updateId) => decide(client, ref, input, updateId),
+    cancel: (ref, input, updateId) => sendAction(client, ref, cancelUpdate, input, updateId),
+    follow: (ref, input, updateId) => sendAction(client, ref, followUpdate, input, updateId),
+    runningRun: (workflowId) => runningRun(client, workflowId),
+    getStatus: (workflowId, runId) => getStatus(client, workflowId, runId),
+    listRuns: (limit) => listRuns(context, limit),
   };
+}
+
+/** Starts a runbook; a run already holding the account's lock is {@link AccountLocked}. */
+async function startRun(
+  { client, taskQueue, uiUrl }: RunServiceContext,
+  request: StartRequest,
+  { now, workflowId }: { now?: Date; workflowId?: string } = {},
+): Promise<StartedRun> {
+  const start = startOptionsFor(request.operation, request.input, taskQueue, {
+    ...(now ? { now } : {}),
+    ...(workflowId ? { workflowId } : {}),
+  });
+  try {
+    const handle = await client.workflow.start(start.workflowType, {
+      taskQueue: start.taskQueue,
+      workflowId: start.workflowId,
+      workflowIdConflictPolicy: start.workflowIdConflictPolicy,
+      workflowIdReusePolicy: start.workflowIdReusePolicy,
+      args: start.args,
+      typedSearchAttributes: start.typedSearchAttributes,
+      staticSummary: start.staticSummary,
+      staticDetails: start.staticDetails,
+    });
+    const runId = handle.firstExecutionRunId;
+    return {
+      workflowId: start.workflowId,
+      runId,
+      summary: start.staticSummary,
+      uiUrl: uiUrl(start.workflowId, runId),
+    };
+  } catch (error) {
+    if (error instanceof WorkflowExecutionAlreadyStartedError) {
+      const running = await client.workflow.getHandle(start.workflowId).describe();
+      throw new AccountLocked(start.workflowId, uiUrl(start.workflowId, running.runId));
+    }
+    throw error;
+  }
+}
+
+/** Sends a decision once per `updateId`; see {@link RunService.decide}. */
+async function decide(
+  client: Client,
+  ref: { workflowId: string; runId?: string },
+  input: DecideInput,
+  updateId: string,
+): Promise<RunStatus> {
+  const handle = client.workflow.getHandle(ref.workflowId, ref.runId);
+  try {
+    // One round trip: the `decide` handler is synchronous, so the workflow task that accepts a
+    // decision also completes it, and the ACCEPTED answer already carries the result (the run
+    // status); result() makes no further call. Querying the status instead costs the worker one
+    // more task per click (measured with 50 clicks at once: p50 and p99 about 1.5× as long).
+    const update = await handle.startUpdate(decideUpdate, {
+      args: [input],
+      updateId,
+      waitForStage: WorkflowUpdateStage.ACCEPTED,
+    });
+    return await update.result();
+  } catch (error) {
+    throw refusalOfUpdate(error);
+  }
+}
+
+/** The run in progress under a workflow id (its run id), or undefined when none is running. */
+async function runningRun(client: Client, workflowId: string): Promise<string | undefined> {
+  try {
+    const described = await client.workflow.getHandle(workflowId).describe();
+    return described.status.name === 'RUNNING' ? described.runId : undefined;
+  } catch (error) {
+    if ((error as Error).name === 'WorkflowNotFoundError') return undefined;
+    throw error;
+  }
+}
+
+/** The run's status, or undefined when there is no run with that id. */
+async function getStatus(client: Client, workflowId: string, runId?: string): Promise<RunStatus | undefined> {
+  try {
+    return await client.workflow.getHandle(workflowId, runId).query(statusQuery);
+  } catch (error) {
+    if ((error as Error).name === 'WorkflowNotFoundError') return undefined;
+    throw error;
+  }
+}
+
+/** The most recent cmk-runbook runs first, each with its summary, state and Temporal UI link. */
+async function listRuns({ client, uiUrl }: RunServiceContext, limit = RECENT_RUNS): Promise<RunListItem[]> {
+  const items: RunListItem[] = [];
+  for await (const run of client.workflow.list({
+    query: 'WorkflowId STARTS_WITH "cmk/"',
+    pageSize: limit,
+  })) {
+    const described = await client.workflow.getHandle(run.workflowId, run.runId).describe();
+    const summary = (await described.staticSummary()) ?? `${run.type} · ${run.workflowId}`;
+    items.push({
+      summary,
+      detail: `${runState(run)} · started ${relativeTime(run.startTime.toISOString())}`,
+      uiUrl: uiUrl(run.workflowId, run.runId),
+    });
+    if (items.length >= limit) break;
+  }
+  return items;
 }
 
 /**
@@ -310,16 +271,6 @@ function runState(run: WorkflowExecutionInfo): string {
   if (temporalStatus === 'CANCELLED') return OUTCOME_LABELS.cancelled;
   if (temporalStatus === 'FAILED') return OUTCOME_LABELS.failed;
   return `${temporalStatus.toLowerCase().replace(/_/g, ' ')} (outcome not recorded)`;
-}
-
-/** An existing schedule's cadence and owner, as far as its description says. */
-function describeSchedule(description: ScheduleDescription): ExistingSchedule {
-  const everyInMs = description.spec.intervals?.[0]?.every;
-  const action = description.action;
-  const args =
-    action.type === 'startWorkflow' ? (action.args as ScheduledRotationInput[] | undefined) : undefined;
-  const owner = args?.[0]?.owner?.name;
-  return { ...(everyInMs ? { everyInMs } : {}), ...(owner ? { owner } : {}) };
 }
 
 /** Sends a run action as an update and waits for its answer; a refusal comes back as its class. */

@@ -5,14 +5,14 @@
  * do not depend on the SDK live here; `bot.ts` at the repository root starts it from config.
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { ConfigError, isLoopbackHost, type BotConfig } from '../config';
 import { isTrustedServiceUrl } from '../shared/chat';
 import { UntrustedServiceUrl } from '../shared/refusals';
 import { createLogger, logCallbackOf } from '../telemetry/logger';
 import { countRefusal, type CmkMetrics } from '../telemetry/metrics';
+import { listenOn } from '../telemetry/process';
 import type { BotLog } from './bot';
-import type { ChatTransport, CmkBot, InboundAnswer } from './chat-transport';
+import type { ChatTransport, CmkBot, InboundAnswer, InboundHandler } from './chat-transport';
 import { createChatTransport, type ChatTransportOptions } from './transports';
 
 /** What {@link startBotServer} serves. */
@@ -39,6 +39,19 @@ export interface BotServer {
 }
 
 const MAX_BODY_BYTES = 1024 * 1024;
+/** How long {@link BotServer.close} lets requests in flight finish unless told otherwise. */
+const DEFAULT_CLOSE_GRACE_MS = 10_000;
+
+/** What serving one request needs. */
+interface EndpointContext {
+  bot: BotConfig;
+  authOn: boolean;
+  handle: InboundHandler;
+  log: BotLog;
+  metrics?: Pick<CmkMetrics, 'refusals'>;
+  /** Work started after answers (edits for everyone), until it ends. */
+  afterAnswers: Set<Promise<void>>;
+}
 
 /** Starts the endpoint; the transport answers requests whose token does not validate with 401 itself. */
 export async function startBotServer(options: BotServerOptions): Promise<BotServer> {
@@ -46,111 +59,133 @@ export async function startBotServer(options: BotServerOptions): Promise<BotServ
   const log: BotLog = options.log ?? logCallbackOf(createLogger({ name: 'cmk-bot', level: 'warn' }));
   const transport =
     options.transport ?? (await createChatTransport(bot, { log, ...options.transportOptions }));
-  const handle = transport.inbound(options.handler);
-  const authOn = Boolean(bot.appId);
-  const host = bot.host;
-  if (!authOn) {
-    if (!isLoopbackHost(host)) {
-      throw new ConfigError([
-        `CMK_BOT_HOST: without MicrosoftAppId the bot is unauthenticated and may listen on loopback only (127.0.0.1, ::1 or localhost), not ${host}; set MicrosoftAppId and MicrosoftAppPassword to listen there`,
-      ]);
-    }
-    log('warn', `MicrosoftAppId is not set: authentication is OFF, listening on ${host} only (local use)`);
-  }
-  const afterAnswers = new Set<Promise<void>>();
-
+  const context: EndpointContext = {
+    bot,
+    authOn: Boolean(bot.appId),
+    handle: transport.inbound(options.handler),
+    log,
+    ...(options.metrics ? { metrics: options.metrics } : {}),
+    afterAnswers: new Set(),
+  };
+  if (!context.authOn) checkLocalOnly(bot.host, log);
   const server: Server = createServer((req, res) => {
-    serve(req, res).catch((error: unknown) => {
+    serve(context, req, res).catch((error: unknown) => {
       log('error', 'request failed', { error: (error as Error).message });
       if (!res.headersSent) res.writeHead(500).end();
     });
   });
-
-  async function serve(req: IncomingMessage, res: ServerResponse): Promise<void> {
-    const path = (req.url ?? '/').split('?')[0];
-    if (req.method === 'GET' && path === '/healthz') {
-      res
-        .writeHead(200, { 'content-type': 'application/json' })
-        .end(JSON.stringify({ status: 'ok', auth: authOn }));
-      return;
-    }
-    if (path !== '/api/messages') {
-      res.writeHead(404).end();
-      return;
-    }
-    if (req.method !== 'POST') {
-      res.writeHead(405, { allow: 'POST' }).end();
-      return;
-    }
-    const refused = refusalOf(req, authOn);
-    if (refused) {
-      log('warn', 'refused a request', { path, reason: refused.reason });
-      res.writeHead(refused.status, { 'content-type': 'text/plain; charset=utf-8' }).end(refused.reason);
-      return;
-    }
-    let body: unknown;
-    try {
-      body = JSON.parse((await readBody(req)).toString('utf8'));
-    } catch (error) {
-      res.writeHead(400).end((error as Error).message);
-      return;
-    }
-    if (!body || typeof body !== 'object' || Array.isArray(body)) {
-      res.writeHead(400).end('The body is not an activity.');
-      return;
-    }
-    const serviceUrl = (body as { serviceUrl?: unknown }).serviceUrl;
-    if (!isTrustedServiceUrl(serviceUrl, bot.trustedServiceUrls)) {
-      const refusal = new UntrustedServiceUrl(
-        'The activity names a service URL this bot does not trust (CMK_TRUSTED_SERVICE_URLS).',
-      );
-      countRefusal(options.metrics, refusal, 'activity');
-      log('warn', 'refused an activity from an untrusted service URL', { serviceUrl: String(serviceUrl) });
-      res.writeHead(403, { 'content-type': 'text/plain; charset=utf-8' }).end(refusal.message);
-      return;
-    }
-    const answer = await handle({
-      method: req.method,
-      headers: req.headers,
-      body: body as Record<string, unknown>,
-    });
-    await write(res, answer);
-    if (answer.afterAnswer) {
-      const work: Promise<void> = answer
-        .afterAnswer()
-        .catch((error: unknown) =>
-          log('warn', 'work after an answer failed', { error: (error as Error).message }),
-        )
-        .finally(() => afterAnswers.delete(work));
-      afterAnswers.add(work);
-    }
-  }
-
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(bot.port, host, () => resolve());
-  });
-  const address = server.address() as AddressInfo;
-  const url = `http://${address.family === 'IPv6' ? `[${address.address}]` : address.address}:${address.port}`;
+  const url = await listenOn(server, bot.port, bot.host);
   log('info', `cmk-runbook bot (${transport.sdk}) listening on ${url}/api/messages`);
-  let closing: Promise<void> | undefined;
+  const { afterAnswers } = context;
   return {
     url,
     async settled() {
       while (afterAnswers.size) await Promise.all([...afterAnswers]);
     },
-    close: (graceInMs = 10_000) =>
-      (closing ??= new Promise<void>((resolve, reject) => {
-        // Requests in flight finish (a click's decision is answered); idle keep-alive sockets go now.
-        const force = setTimeout(() => server.closeAllConnections(), graceInMs);
-        server.close((error) => {
-          clearTimeout(force);
-          if (error) reject(error);
-          else resolve();
-        });
-        server.closeIdleConnections();
-      })),
+    close: closerOf(server),
   };
+}
+
+/** Without credentials the bot is unauthenticated: it may listen on loopback only, and says so. */
+function checkLocalOnly(host: string, log: BotLog): void {
+  if (!isLoopbackHost(host)) {
+    throw new ConfigError([
+      `CMK_BOT_HOST: without MicrosoftAppId the bot is unauthenticated and may listen on loopback only (127.0.0.1, ::1 or localhost), not ${host}; set MicrosoftAppId and MicrosoftAppPassword to listen there`,
+    ]);
+  }
+  log('warn', `MicrosoftAppId is not set: authentication is OFF, listening on ${host} only (local use)`);
+}
+
+/** Serves one request: health, or an activity that passed the checks, handed to the transport. */
+async function serve(context: EndpointContext, req: IncomingMessage, res: ServerResponse): Promise<void> {
+  const path = (req.url ?? '/').split('?')[0];
+  if (req.method === 'GET' && path === '/healthz') {
+    res
+      .writeHead(200, { 'content-type': 'application/json' })
+      .end(JSON.stringify({ status: 'ok', auth: context.authOn }));
+    return;
+  }
+  if (path !== '/api/messages') {
+    res.writeHead(404).end();
+    return;
+  }
+  if (req.method !== 'POST') {
+    res.writeHead(405, { allow: 'POST' }).end();
+    return;
+  }
+  const refused = refusalOf(req, context.authOn);
+  if (refused) {
+    context.log('warn', 'refused a request', { path, reason: refused.reason });
+    res.writeHead(refused.status, { 'content-type': 'text/plain; charset=utf-8' }).end(refused.reason);
+    return;
+  }
+  const body = await readActivity(req, res);
+  if (!body || !trustsServiceUrl(context, body, res)) return;
+  const answer = await context.handle({ method: req.method, headers: req.headers, body });
+  await write(res, answer);
+  if (answer.afterAnswer) startAfterAnswer(context, answer.afterAnswer);
+}
+
+/** The request's JSON object, or undefined once a 400 has said why there is none. */
+async function readActivity(
+  req: IncomingMessage,
+  res: ServerResponse,
+): Promise<Record<string, unknown> | undefined> {
+  let body: unknown;
+  try {
+    body = JSON.parse((await readBody(req)).toString('utf8'));
+  } catch (error) {
+    res.writeHead(400).end((error as Error).message);
+    return undefined;
+  }
+  if (!body || typeof body !== 'object' || Array.isArray(body)) {
+    res.writeHead(400).end('The body is not an activity.');
+    return undefined;
+  }
+  return body as Record<string, unknown>;
+}
+
+/** Whether the activity comes from a trusted service URL; if not, it is refused (403), counted and logged. */
+function trustsServiceUrl(
+  { bot, metrics, log }: EndpointContext,
+  body: Record<string, unknown>,
+  res: ServerResponse,
+): boolean {
+  const serviceUrl = body.serviceUrl;
+  if (isTrustedServiceUrl(serviceUrl, bot.trustedServiceUrls)) return true;
+  const refusal = new UntrustedServiceUrl(
+    'The activity names a service URL this bot does not trust (CMK_TRUSTED_SERVICE_URLS).',
+  );
+  countRefusal(metrics, refusal, 'activity');
+  log('warn', 'refused an activity from an untrusted service URL', { serviceUrl: String(serviceUrl) });
+  res.writeHead(403, { 'content-type': 'text/plain; charset=utf-8' }).end(refusal.message);
+  return false;
+}
+
+/** Starts the work that follows an answer, kept until it ends; a failure is logged, never thrown. */
+function startAfterAnswer({ afterAnswers, log }: EndpointContext, afterAnswer: () => Promise<void>): void {
+  const work: Promise<void> = afterAnswer()
+    .catch((error: unknown) =>
+      log('warn', 'work after an answer failed', { error: (error as Error).message }),
+    )
+    .finally(() => afterAnswers.delete(work));
+  afterAnswers.add(work);
+}
+
+/** The server's close, idempotent: every call after the first returns the first one's promise. */
+function closerOf(server: Server): BotServer['close'] {
+  let closing: Promise<void> | undefined;
+  return (graceInMs = DEFAULT_CLOSE_GRACE_MS) =>
+    (closing ??= new Promise<void>((resolve, reject) => {
+      // Requests in flight finish (a click's decision is answered); idle keep-alive sockets go now.
+      const force = setTimeout(() => server.closeAllConnections(), graceInMs);
+      server.close((error) => {
+        clearTimeout(force);
+        if (error) reject(error);
+        else resolve();
+      });
+      server.closeIdleConnections();
+    }));
 }
 
 /**

@@ -13,13 +13,17 @@ export const ENCODING_ENCRYPTED = 'binary/encrypted';
 /** Metadata key that names the key a payload was sealed with. */
 export const METADATA_KEY_ID = 'encryption-key-id';
 /** Metadata key that names the cipher (for readers other than this codec). */
-export const METADATA_CIPHER = 'encryption-cipher';
+const METADATA_CIPHER = 'encryption-cipher';
 const CIPHER = 'AES-256-GCM';
 
+/** What a payload key's id may be: it travels in clear in every payload's metadata. */
+export const KEY_ID_PATTERN = /^[\w.-]{1,64}$/;
+/** A payload key's length: AES-256 takes 32 bytes. */
+export const KEY_BYTES = 32;
 const IV_BYTES = 12;
 const TAG_BYTES = 16;
 
-/** A data key: 32 random bytes and the id written next to what it seals. */
+/** A data key: {@link KEY_BYTES} random bytes and the id written next to what it seals. */
 export interface PayloadKey {
   id: string;
   key: Buffer;
@@ -44,10 +48,10 @@ export function validatePayloadKeys(keys: readonly PayloadKey[]): void {
   if (!keys.length) throw new Error('at least one payload key is needed');
   const ids = new Set<string>();
   for (const { id, key } of keys) {
-    if (!/^[\w.-]{1,64}$/.test(id))
+    if (!KEY_ID_PATTERN.test(id))
       throw new Error(`payload key id "${id}" must be 1–64 letters, digits, . _ -`);
-    if (key.length !== 32)
-      throw new Error(`payload key "${id}" must be 32 bytes (AES-256), got ${key.length}`);
+    if (key.length !== KEY_BYTES)
+      throw new Error(`payload key "${id}" must be ${KEY_BYTES} bytes (AES-256), got ${key.length}`);
     if (ids.has(id)) throw new Error(`payload key id "${id}" is listed twice`);
     ids.add(id);
   }

@@ -7,7 +7,7 @@ import { randomBytes } from 'node:crypto';
 import type { TokenCredential } from '@azure/core-auth';
 import { CryptographyClient, type CryptographyClientOptions } from '@azure/keyvault-keys';
 import { ValidationError } from '../shared/names';
-import { validatePayloadKeys, type PayloadKey } from './aes-gcm-codec';
+import { KEY_BYTES, KEY_ID_PATTERN, validatePayloadKeys, type PayloadKey } from './aes-gcm-codec';
 
 /** The codec part of the configuration. */
 export interface CodecConfig {
@@ -20,10 +20,10 @@ export interface CodecConfig {
 }
 
 /** Wrap algorithm for Key Vault-held payload keys. */
-export const WRAP_ALGORITHM = 'RSA-OAEP-256';
+const WRAP_ALGORITHM = 'RSA-OAEP-256';
 
 /** Parses `CMK_PAYLOAD_KEYS` (`id:base64[,id:base64]`); the first key seals, the others only open. */
-export function parseKeyList(raw: string, key = 'CMK_PAYLOAD_KEYS'): { id: string; material: Buffer }[] {
+function parseKeyList(raw: string, key = 'CMK_PAYLOAD_KEYS'): { id: string; material: Buffer }[] {
   const out: { id: string; material: Buffer }[] = [];
   for (const entry of raw
     .split(',')
@@ -32,7 +32,7 @@ export function parseKeyList(raw: string, key = 'CMK_PAYLOAD_KEYS'): { id: strin
     const colon = entry.indexOf(':');
     const id = colon > 0 ? entry.slice(0, colon) : '';
     const material = Buffer.from(entry.slice(colon + 1), 'base64');
-    if (!id || !/^[\w.-]{1,64}$/.test(id) || material.length === 0)
+    if (!id || !KEY_ID_PATTERN.test(id) || material.length === 0)
       throw new ValidationError(
         key,
         'each entry must be <key id>:<base64 key>, e.g. 2026-11:…',
@@ -67,8 +67,11 @@ export function loadCodecConfig(env: Record<string, string | undefined>): CodecC
       );
   } else {
     for (const { id, material } of keys)
-      if (material.length !== 32)
-        throw new ValidationError('CMK_PAYLOAD_KEYS', `key "${id}" must be 32 bytes of base64 (AES-256)`);
+      if (material.length !== KEY_BYTES)
+        throw new ValidationError(
+          'CMK_PAYLOAD_KEYS',
+          `key "${id}" must be ${KEY_BYTES} bytes of base64 (AES-256)`,
+        );
   }
   return { encryption: 'on', keys, ...(wrappingKeyId ? { wrappingKeyId } : {}) };
 }
@@ -114,7 +117,7 @@ export async function createPayloadKey(
   id: string,
   wrap?: CryptographyClient,
 ): Promise<{ entry: string; key: PayloadKey }> {
-  const key = randomBytes(32);
+  const key = randomBytes(KEY_BYTES);
   const material = wrap ? Buffer.from((await wrap.wrapKey(WRAP_ALGORITHM, key)).result) : key;
   return { entry: `${id}:${material.toString('base64')}`, key: { id, key } };
 }

@@ -7,12 +7,11 @@
  */
 import { timingSafeEqual } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { DefaultAzureCredential } from '@azure/identity';
 import type { Payload, PayloadCodec } from '@temporalio/common';
 import { ConfigError, loadConfig } from '../config';
 import { createLogger, type CmkLogger } from '../telemetry/logger';
-import { onFirstSignal } from '../telemetry/process';
+import { listenOn, onFirstSignal } from '../telemetry/process';
 import { AesGcmPayloadCodec } from './aes-gcm-codec';
 import { resolvePayloadKeys } from './keys';
 
@@ -75,92 +74,22 @@ function sameToken(given: string, tokens: readonly string[]): boolean {
   });
 }
 
+/** How long a browser may reuse the answer to a CORS preflight, in seconds. */
+const PREFLIGHT_MAX_AGE_SECONDS = 600;
+
 /** Starts the codec server; resolves once it listens. */
 export async function startCodecServer(options: CodecServerOptions): Promise<CodecServer> {
   if (!options.tokens.length)
     throw new Error('the codec server needs at least one token (CMK_CODEC_SERVER_TOKENS)');
-  const { codec, log } = options;
+  const { log } = options;
   const origins = new Set(options.corsOrigins.map((o) => o.replace(/\/$/, '')));
-
   const server: Server = createServer((req, res) => {
-    serve(req, res).catch((error: unknown) => {
+    serve(options, origins, req, res).catch((error: unknown) => {
       log?.error({ err: error }, 'codec request failed');
       if (!res.headersSent) res.writeHead(500).end();
     });
   });
-
-  async function serve(req: IncomingMessage, res: ServerResponse): Promise<void> {
-    const origin = req.headers.origin;
-    if (origin !== undefined) {
-      if (!origins.has(origin)) {
-        res.writeHead(403).end('origin not allowed');
-        return;
-      }
-      res.setHeader('access-control-allow-origin', origin);
-      res.setHeader('access-control-allow-credentials', 'true');
-      res.setHeader('vary', 'Origin');
-    }
-    if (req.method === 'OPTIONS') {
-      res
-        .writeHead(204, {
-          'access-control-allow-methods': 'POST, OPTIONS',
-          'access-control-allow-headers': 'authorization, content-type, x-namespace',
-          'access-control-max-age': '600',
-        })
-        .end();
-      return;
-    }
-    const segments = (req.url ?? '/').split('?')[0]!.split('/').filter(Boolean);
-    const bearer = /^Bearer\s+(.+)$/i.exec(req.headers.authorization ?? '')?.[1];
-    let token = bearer;
-    if (segments.length === 2) token ??= decodeURIComponent(segments.shift()!);
-    const action = segments.length === 1 ? segments[0] : undefined;
-    if (!token || !sameToken(token, options.tokens)) {
-      log?.warn({ path: action ?? 'unknown', origin }, 'codec request without a valid token refused');
-      res.writeHead(401, { 'www-authenticate': 'Bearer' }).end('unauthorized');
-      return;
-    }
-    if (req.method !== 'POST' || (action !== 'encode' && action !== 'decode')) {
-      res.writeHead(404).end();
-      return;
-    }
-    const namespace = req.headers['x-namespace'];
-    if (namespace !== undefined && namespace !== options.namespace) {
-      res.writeHead(403).end(`this codec server serves namespace ${options.namespace} only`);
-      return;
-    }
-    const chunks: Buffer[] = [];
-    let size = 0;
-    for await (const chunk of req) {
-      size += (chunk as Buffer).length;
-      if (size > MAX_BODY_BYTES) {
-        res.writeHead(413).end();
-        return;
-      }
-      chunks.push(chunk as Buffer);
-    }
-    let payloads: Payload[];
-    try {
-      const body = JSON.parse(Buffer.concat(chunks).toString('utf8')) as { payloads?: JsonPayload[] };
-      if (!Array.isArray(body.payloads)) throw new Error('body must be {"payloads": [...]}');
-      payloads = body.payloads.map(fromJson);
-    } catch (error) {
-      res.writeHead(400, { 'content-type': 'text/plain' }).end((error as Error).message);
-      return;
-    }
-    const result = action === 'encode' ? await codec.encode(payloads) : await codec.decode(payloads);
-    res
-      .writeHead(200, { 'content-type': 'application/json' })
-      .end(JSON.stringify({ payloads: result.map(toJson) }));
-  }
-
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(options.port ?? 0, options.host ?? '127.0.0.1', () => resolve());
-  });
-  const address = server.address() as AddressInfo;
-  const host = address.family === 'IPv6' ? `[${address.address}]` : address.address;
-  const url = `http://${host}:${address.port}`;
+  const url = await listenOn(server, options.port ?? 0, options.host ?? '127.0.0.1');
   log?.info({ url, origins: [...origins], namespace: options.namespace }, 'codec server listening');
   return {
     url,
@@ -171,6 +100,96 @@ export async function startCodecServer(options: CodecServerOptions): Promise<Cod
         server.close((error) => (error ? reject(error) : resolve()));
       }),
   };
+}
+
+/** Serves one request: CORS, then the token, the route and the namespace, then the payloads. */
+async function serve(
+  options: CodecServerOptions,
+  origins: ReadonlySet<string>,
+  req: IncomingMessage,
+  res: ServerResponse,
+): Promise<void> {
+  if (!allowOrigin(origins, req, res)) return;
+  if (req.method === 'OPTIONS') {
+    res
+      .writeHead(204, {
+        'access-control-allow-methods': 'POST, OPTIONS',
+        'access-control-allow-headers': 'authorization, content-type, x-namespace',
+        'access-control-max-age': String(PREFLIGHT_MAX_AGE_SECONDS),
+      })
+      .end();
+    return;
+  }
+  const { token, action } = routeOf(req);
+  if (!token || !sameToken(token, options.tokens)) {
+    options.log?.warn(
+      { path: action ?? 'unknown', origin: req.headers.origin },
+      'codec request without a valid token refused',
+    );
+    res.writeHead(401, { 'www-authenticate': 'Bearer' }).end('unauthorized');
+    return;
+  }
+  if (req.method !== 'POST' || (action !== 'encode' && action !== 'decode')) {
+    res.writeHead(404).end();
+    return;
+  }
+  const namespace = req.headers['x-namespace'];
+  if (namespace !== undefined && namespace !== options.namespace) {
+    res.writeHead(403).end(`this codec server serves namespace ${options.namespace} only`);
+    return;
+  }
+  const payloads = await readPayloads(req, res);
+  if (!payloads) return;
+  const { codec } = options;
+  const result = action === 'encode' ? await codec.encode(payloads) : await codec.decode(payloads);
+  res
+    .writeHead(200, { 'content-type': 'application/json' })
+    .end(JSON.stringify({ payloads: result.map(toJson) }));
+}
+
+/** A browser's request is served to the UI's origins only (403 otherwise), with CORS headers. */
+function allowOrigin(origins: ReadonlySet<string>, req: IncomingMessage, res: ServerResponse): boolean {
+  const origin = req.headers.origin;
+  if (origin === undefined) return true;
+  if (!origins.has(origin)) {
+    res.writeHead(403).end('origin not allowed');
+    return false;
+  }
+  res.setHeader('access-control-allow-origin', origin);
+  res.setHeader('access-control-allow-credentials', 'true');
+  res.setHeader('vary', 'Origin');
+  return true;
+}
+
+/** The token (a Bearer header, else the first of two path segments) and the action the path names. */
+function routeOf(req: IncomingMessage): { token?: string; action?: string } {
+  const segments = (req.url ?? '/').split('?')[0]!.split('/').filter(Boolean);
+  let token = /^Bearer\s+(.+)$/i.exec(req.headers.authorization ?? '')?.[1];
+  if (segments.length === 2) token ??= decodeURIComponent(segments.shift()!);
+  const action = segments.length === 1 ? segments[0] : undefined;
+  return { ...(token ? { token } : {}), ...(action ? { action } : {}) };
+}
+
+/** The request's payloads, or undefined once a 413 (too large) or a 400 (not payloads) has been sent. */
+async function readPayloads(req: IncomingMessage, res: ServerResponse): Promise<Payload[] | undefined> {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of req) {
+    size += (chunk as Buffer).length;
+    if (size > MAX_BODY_BYTES) {
+      res.writeHead(413).end();
+      return undefined;
+    }
+    chunks.push(chunk as Buffer);
+  }
+  try {
+    const body = JSON.parse(Buffer.concat(chunks).toString('utf8')) as { payloads?: JsonPayload[] };
+    if (!Array.isArray(body.payloads)) throw new Error('body must be {"payloads": [...]}');
+    return body.payloads.map(fromJson);
+  } catch (error) {
+    res.writeHead(400, { 'content-type': 'text/plain' }).end((error as Error).message);
+    return undefined;
+  }
 }
 
 /** Entry point (`npm run codec-server`): the payload keys and the server's settings from config. */

@@ -4,7 +4,7 @@
  * (it can do its work: the worker polls, the bot reaches Temporal).
  */
 import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { listenOn } from './process';
 import type { CmkLogger } from './logger';
 
 /** Why a process is not ready, or undefined when it is. */
@@ -65,13 +65,7 @@ export async function startOpsServer(options: OpsServerOptions): Promise<OpsServ
       if (!res.headersSent) res.writeHead(500).end();
     });
   });
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(options.port, options.host, () => resolve());
-  });
-  const address = server.address() as AddressInfo;
-  const host = address.family === 'IPv6' ? `[${address.address}]` : address.address;
-  const url = `http://${host}:${address.port}`;
+  const url = await listenOn(server, options.port, options.host);
   options.log?.info({ url }, 'metrics and health on /metrics, /livez, /readyz');
   return {
     url,

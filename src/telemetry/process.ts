@@ -1,6 +1,6 @@
 /**
  * Process plumbing the worker, the bot and the codec server share: one shutdown per process,
- * however many signals arrive, and a free loopback port.
+ * however many signals arrive, a free loopback port, and a server's start on its address.
  */
 import { once } from 'node:events';
 import net from 'node:net';
@@ -30,4 +30,15 @@ export async function freePort(): Promise<number> {
   server.close();
   await once(server, 'close');
   return port;
+}
+
+/** Starts `server` on `host:port` (port 0: any free one); resolves with its base URL, e.g. http://127.0.0.1:3978. */
+export async function listenOn(server: net.Server, port: number, host: string): Promise<string> {
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(port, host, () => resolve());
+  });
+  const address = server.address() as net.AddressInfo;
+  const shown = address.family === 'IPv6' ? `[${address.address}]` : address.address;
+  return `http://${shown}:${address.port}`;
 }

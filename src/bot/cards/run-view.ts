@@ -110,9 +110,110 @@ export function runCardData(
   reader: ReaderContext = {},
 ): RunCardData {
   const plan = status.plan ?? status.result?.plan;
-  const approval = status.approval;
-  const names = reader.names ?? {};
-  const pending = approval.state === 'pending' && !status.result && !status.cancelled;
+  // A withdrawn or rejected run shows it at once, before the runbook has written its result: the
+  // card answering the click that ended it must not say less than the edit the run makes next.
+  const ending = endingOf(status);
+  const outcome: RunOutcome | undefined = status.result?.outcome ?? ending?.outcome;
+  const pending = status.approval.state === 'pending' && !status.result && !status.cancelled;
+  const note = viewer.note ?? '';
+  return {
+    ...headerOf(status, viewer, reader, ending),
+    workflowId: status.workflowId,
+    runId: status.runId,
+    fingerprint: plan?.fingerprint ?? '',
+    ...outcomeOf(status, ending, outcome),
+    ...marksOf(status, plan),
+    ...factsOf(status, plan, outcome),
+    ...stepsOf(status, plan),
+    ...problemsOf(plan),
+    ...blastOf(plan),
+    ...fleetOf(status),
+    ...approvalOf(status, reader),
+    pending,
+    canDecide: pending && viewer.canDecide,
+    hasNote: note.length > 0,
+    note: text(note),
+    hasUiUrl: Boolean(status.uiUrl),
+    uiUrl: status.uiUrl ?? '',
+  };
+}
+
+/** How a run that is ending without a result yet ends, and the words its result will use. */
+type Ending = { outcome: RunOutcome; message: string };
+
+/** The card's head: what runs on which account, for whom, and where it stands. */
+function headerOf(
+  status: RunStatus,
+  viewer: Viewer,
+  reader: ReaderContext,
+  ending: Ending | undefined,
+): Pick<RunCardData, 'title' | 'summary' | 'accountId' | 'requester' | 'stageLabel'> {
+  const { requester } = status;
+  return {
+    title: text(`${OPERATION_TITLES[status.operation]} · ${status.subject?.label ?? status.account.name}`),
+    summary: text(status.summary),
+    accountId: text(status.subject?.id ?? accountId(status.account)),
+    requester: text(
+      personName(
+        requester.aadObjectId,
+        requester.name,
+        reader.names ?? {},
+        `someone unnamed (Entra object id ${requester.aadObjectId})`,
+      ),
+    ),
+    // Withdrawn, the run is ending: it no longer waits for anyone, whatever its last stage was.
+    stageLabel:
+      viewer.stageLabel ??
+      (!status.result && ending ? `Ending: ${ending.outcome}` : (STAGE_LABELS[status.stage] ?? status.stage)),
+  };
+}
+
+/** The outcome banner: the result's, or the ending's while the result is not written yet. */
+function outcomeOf(
+  status: RunStatus,
+  ending: Ending | undefined,
+  outcome: RunOutcome | undefined,
+): Pick<RunCardData, 'hasOutcome' | 'outcomeTitle' | 'outcomeMessage' | 'outcomeStyle'> {
+  return {
+    hasOutcome: outcome !== undefined,
+    outcomeTitle: outcome ? OUTCOME_LABELS[outcome] : '',
+    outcomeMessage: text(status.result?.message ?? ending?.message ?? ''),
+    outcomeStyle: outcome ? OUTCOME_STYLES[outcome] : 'emphasis',
+  };
+}
+
+/** The plan's warning marks (destructive, irreversible), shown until the run has a result. */
+function marksOf(status: RunStatus, plan: Plan | undefined): Pick<RunCardData, 'hasMarks' | 'marksText'> {
+  const irreversible = plan?.irreversible ?? [];
+  const marksText = [
+    plan?.destructive ? '⚠️ This plan removes access or changes encryption in a way users notice.' : '',
+    irreversible.length ? `🔒 Cannot be undone: ${irreversible.join('; ')}.` : '',
+  ]
+    .filter(Boolean)
+    .join(' ');
+  return { hasMarks: marksText.length > 0 && !status.result, marksText: text(marksText) };
+}
+
+/** Before and after: the plan's facts, with "unchanged" after a run that ended before any change. */
+function factsOf(
+  status: RunStatus,
+  plan: Plan | undefined,
+  outcome: RunOutcome | undefined,
+): Pick<RunCardData, 'hasPlan' | 'before' | 'after'> {
+  if (!plan) return { hasPlan: false, before: [], after: [] };
+  const access = accessFacts(plan, outcome);
+  const unchanged = outcome !== undefined && NOTHING_CHANGED.has(outcome);
+  return {
+    hasPlan: true,
+    before: [...(plan.facts?.before ?? encryptionFacts(plan.before)), ...access.before],
+    after: unchanged
+      ? [...encryptionFacts(plan.before).slice(0, 1).map(asUnchanged), ...access.after]
+      : [...(plan.facts?.after ?? encryptionFacts(status.result?.encryption ?? plan.after)), ...access.after],
+  };
+}
+
+/** The plan's steps, each with how it went so far and what marks it (destructive, irreversible, done). */
+function stepsOf(status: RunStatus, plan: Plan | undefined): Pick<RunCardData, 'hasSteps' | 'steps'> {
   const steps = (plan?.steps ?? []).map((step) => {
     const done = status.steps.find((s) => s.id === step.id);
     const marks = [
@@ -124,68 +225,41 @@ export function runCardData(
     const detail = done?.detail ? ` — ${done.detail}` : '';
     return { line: text(`${icon} ${step.title}${marks.length ? ` (${marks.join(', ')})` : ''}${detail}`) };
   });
-  const irreversible = plan?.irreversible ?? [];
-  const marksText = [
-    plan?.destructive ? '⚠️ This plan removes access or changes encryption in a way users notice.' : '',
-    irreversible.length ? `🔒 Cannot be undone: ${irreversible.join('; ')}.` : '',
-  ]
-    .filter(Boolean)
-    .join(' ');
-  // A withdrawn or rejected run shows it at once, before the runbook has written its result: the
-  // card answering the click that ended it must not say less than the edit the run makes next.
-  const ending = endingOf(status);
-  const outcomeKind: RunOutcome | undefined = status.result?.outcome ?? ending?.outcome;
-  const outcome = outcomeKind
-    ? { title: OUTCOME_LABELS[outcomeKind], style: OUTCOME_STYLES[outcomeKind] }
-    : undefined;
-  const unchanged = outcomeKind !== undefined && NOTHING_CHANGED.has(outcomeKind);
-  const access = plan ? accessFacts(plan, outcomeKind) : { before: [], after: [] };
-  const note = viewer.note ?? '';
-  const deadline = deadlineLine(status, reader);
-  const asked = status.approvalsRequest;
+  return { hasSteps: steps.length > 0, steps };
+}
+
+/** What stops the plan (each with its fix) and what it warns about. */
+function problemsOf(
+  plan: Plan | undefined,
+): Pick<RunCardData, 'hasBlockers' | 'blockers' | 'hasWarnings' | 'warnings'> {
   return {
-    title: text(`${OPERATION_TITLES[status.operation]} · ${status.subject?.label ?? status.account.name}`),
-    summary: text(status.summary),
-    accountId: text(status.subject?.id ?? accountId(status.account)),
-    requester: text(
-      personName(
-        status.requester.aadObjectId,
-        status.requester.name,
-        names,
-        `someone unnamed (Entra object id ${status.requester.aadObjectId})`,
-      ),
-    ),
-    // Withdrawn, the run is ending: it no longer waits for anyone, whatever its last stage was.
-    stageLabel:
-      viewer.stageLabel ??
-      (!status.result && ending ? `Ending: ${ending.outcome}` : (STAGE_LABELS[status.stage] ?? status.stage)),
-    workflowId: status.workflowId,
-    runId: status.runId,
-    fingerprint: plan?.fingerprint ?? '',
-    hasOutcome: Boolean(outcome),
-    outcomeTitle: outcome?.title ?? '',
-    outcomeMessage: text(status.result?.message ?? ending?.message ?? ''),
-    outcomeStyle: outcome?.style ?? 'emphasis',
-    hasMarks: marksText.length > 0 && !status.result,
-    marksText: text(marksText),
-    hasPlan: Boolean(plan),
-    before: plan ? [...(plan.facts?.before ?? encryptionFacts(plan.before)), ...access.before] : [],
-    after: !plan
-      ? []
-      : unchanged
-        ? [...encryptionFacts(plan.before).slice(0, 1).map(asUnchanged), ...access.after]
-        : [
-            ...(plan.facts?.after ?? encryptionFacts(status.result?.encryption ?? plan.after)),
-            ...access.after,
-          ],
-    hasSteps: steps.length > 0,
-    steps,
     hasBlockers: (plan?.blockers.length ?? 0) > 0,
     blockers: plan?.blockers.map((b) => ({ message: text(b.message), fix: text(b.fix) })) ?? [],
     hasWarnings: (plan?.warnings.length ?? 0) > 0,
     warnings: plan?.warnings.map((w) => ({ text: text(w) })) ?? [],
-    ...blastOf(plan),
-    ...fleetOf(status),
+  };
+}
+
+/** The approval section: where it stands, its deadline, where approvers were asked, the decisions so far. */
+function approvalOf(
+  status: RunStatus,
+  reader: ReaderContext,
+): Pick<
+  RunCardData,
+  | 'hasApproval'
+  | 'approvalLine'
+  | 'hasDeadline'
+  | 'deadlineLine'
+  | 'hasApprovalsRequest'
+  | 'approvalsRequestLine'
+  | 'approvalsRequestTitle'
+  | 'approvalsRequestUrl'
+  | 'decisions'
+> {
+  const { approval, approvalsRequest: asked } = status;
+  const deadline = deadlineLine(status, reader);
+  const names = reader.names ?? {};
+  return {
     hasApproval: approval.state !== 'not-required',
     approvalLine: text(approvalLine(status, reader)),
     hasDeadline: deadline.length > 0,
@@ -195,12 +269,6 @@ export function runCardData(
     approvalsRequestTitle: asked ? `Open the request in ${asked.name}` : '',
     approvalsRequestUrl: asked?.url ?? '',
     decisions: approval.decisions.map((d) => ({ line: text(decisionLine(d, names)) })),
-    pending,
-    canDecide: pending && viewer.canDecide,
-    hasNote: note.length > 0,
-    note: text(note),
-    hasUiUrl: Boolean(status.uiUrl),
-    uiUrl: status.uiUrl ?? '',
   };
 }
 
@@ -208,7 +276,7 @@ export function runCardData(
  * How a run that has no result yet is already ending: withdrawn, or rejected by an approver (the
  * same words the runbook's result will use).
  */
-function endingOf(status: RunStatus): { outcome: RunOutcome; message: string } | undefined {
+function endingOf(status: RunStatus): Ending | undefined {
   if (status.result) return undefined;
   if (status.cancelled) return { outcome: 'cancelled', message: `Cancelled by ${status.cancelled.by.name}.` };
   const rejection =
@@ -221,7 +289,7 @@ function endingOf(status: RunStatus): { outcome: RunOutcome; message: string } |
 }
 
 /** The blast radius section: who else the change touches, or that nobody else does. */
-function blastOf(plan: RunStatus['plan']): Pick<RunCardData, 'hasBlast' | 'blastTitle' | 'blast'> {
+function blastOf(plan: Plan | undefined): Pick<RunCardData, 'hasBlast' | 'blastTitle' | 'blast'> {
   const radius = plan?.blastRadius;
   if (!radius) return { hasBlast: false, blastTitle: '', blast: [] };
   const lines = radius.affected.map((a) => ({

@@ -24,7 +24,7 @@ export function relativeTime(iso: string, nowMs: number = Date.now()): string {
 }
 
 /** True when the runtime knows `timeZone` (an IANA name such as Europe/Berlin). */
-export function isKnownTimeZone(timeZone: string | undefined): timeZone is string {
+function isKnownTimeZone(timeZone: string | undefined): timeZone is string {
   if (!timeZone) return false;
   try {
     new Intl.DateTimeFormat('en-GB', { timeZone });

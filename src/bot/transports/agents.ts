@@ -19,12 +19,18 @@ import {
   type Request,
   type WebResponse,
 } from '@microsoft/agents-hosting';
-import { ActivityTypes, type ConversationReference } from '@microsoft/agents-activity';
+import { ActivityTypes, type Activity, type ConversationReference } from '@microsoft/agents-activity';
 import type { BotConfig } from '../../config';
 import type { BotLog } from '../bot';
 import { cardActionOf, commandOf, continuationOf } from '../activity';
-import type { AdaptiveCardJson } from '../cards/render';
-import type { ChatTransport, ConversationChannel, InboundAnswer } from '../chat-transport';
+import type {
+  ChatTransport,
+  CmkBot,
+  ConversationChannel,
+  InboundAnswer,
+  InboundHandler,
+} from '../chat-transport';
+import { turnChannel, type MessageActivities } from './channel';
 
 /** Overrides for tests and sovereign clouds; production passes nothing. */
 export interface AgentsTransportOptions {
@@ -40,10 +46,7 @@ const CONNECTION = 'cmk-runbook';
 const AFTER_ANSWER = Symbol('afterAnswer');
 
 /** The registration in the Agents SDK's terms (`clientId`, `clientSecret`, `tenantId`, `authType`). */
-export function connectionSettingsOf(
-  bot: BotConfig,
-  overrides: Partial<AuthConfiguration> = {},
-): AuthConfiguration {
+function connectionSettingsOf(bot: BotConfig, overrides: Partial<AuthConfiguration> = {}): AuthConfiguration {
   return {
     clientId: bot.appId || undefined,
     clientSecret: bot.appPassword || undefined,
@@ -77,53 +80,7 @@ export function createAgentsTransport(
 
   return {
     sdk: 'agents',
-    inbound(cmkBot) {
-      const app = new AgentApplication<TurnState>({ adapter, removeRecipientMention: true });
-      app.onActivity(ActivityTypes.Message, async (ctx) => {
-        await cmkBot.onCommand(commandOf(ctx.activity, ctx.activity.text ?? ''), channelOver(ctx));
-      });
-      // Every verb: the bot's verb table decides what a click means, as it does under botbuilder.
-      app.adaptiveCards.actionExecute(/.*/, async (ctx) => {
-        const answer = await cmkBot.onCardAction(cardActionOf(ctx.activity));
-        if (answer.afterAnswer) {
-          // The SDK revokes the turn's context when the turn ends; the work after the answer gets a
-          // context of its own over the same activity, identity and connector client.
-          const detached = new TurnContext(ctx.adapter, ctx.activity, ctx.identity);
-          const key = ctx.adapter.ConnectorClientKey;
-          detached.turnState.set(key, ctx.turnState.get<unknown>(key));
-          const work = answer.afterAnswer;
-          ctx.turnState.set(AFTER_ANSWER, () => work(channelOver(detached)));
-        }
-        return answer.card;
-      });
-
-      return async (request): Promise<InboundAnswer> => {
-        const req: Request = {
-          method: request.method,
-          headers: request.headers,
-          body: request.body,
-        };
-        const res = new CapturedResponse();
-        let authorized = false;
-        await adapter.authorizeRequest(req, res, () => {
-          authorized = true;
-        });
-        if (!authorized) {
-          log('warn', 'rejected a request whose token did not validate', { status: res.statusCode });
-          return res.answer();
-        }
-        if (authenticates && !serviceUrlClaimMatches(req.user, request.body)) {
-          log('warn', 'rejected a token issued for another service URL');
-          return { status: 401, body: 'Unauthorized' };
-        }
-        let afterAnswer: (() => Promise<void>) | undefined;
-        await adapter.process(req, res, async (ctx) => {
-          await app.run(ctx);
-          afterAnswer = ctx.turnState.get<(() => Promise<void>) | undefined>(AFTER_ANSWER);
-        });
-        return { ...res.answer(), ...(afterAnswer ? { afterAnswer } : {}) };
-      };
-    },
+    inbound: (cmkBot) => inboundOver(adapter, applicationFor(adapter, cmkBot), authenticates, log),
     async continueConversation(conversation, logic) {
       let result: Awaited<ReturnType<typeof logic>> | undefined;
       const reference = continuationOf(conversation) as unknown as ConversationReference;
@@ -134,6 +91,67 @@ export function createAgentsTransport(
       });
       return result as Awaited<ReturnType<typeof logic>>;
     },
+  };
+}
+
+/** The application routing a turn: messages become commands, every `Action.Execute` verb a card action. */
+function applicationFor(adapter: CloudAdapter, cmkBot: CmkBot): AgentApplication<TurnState> {
+  const app = new AgentApplication<TurnState>({ adapter, removeRecipientMention: true });
+  app.onActivity(ActivityTypes.Message, async (ctx) => {
+    await cmkBot.onCommand(commandOf(ctx.activity, ctx.activity.text ?? ''), channelOver(ctx));
+  });
+  // Every verb: the bot's verb table decides what a click means, as it does under botbuilder.
+  app.adaptiveCards.actionExecute(/.*/, async (ctx) => {
+    const answer = await cmkBot.onCardAction(cardActionOf(ctx.activity));
+    if (answer.afterAnswer) {
+      // The SDK revokes the turn's context when the turn ends; the work after the answer gets a
+      // context of its own over the same activity, identity and connector client.
+      const detached = new TurnContext(ctx.adapter, ctx.activity, ctx.identity);
+      const key = ctx.adapter.ConnectorClientKey;
+      detached.turnState.set(key, ctx.turnState.get<unknown>(key));
+      const work = answer.afterAnswer;
+      ctx.turnState.set(AFTER_ANSWER, () => work(channelOver(detached)));
+    }
+    return answer.card;
+  });
+  return app;
+}
+
+/**
+ * The inbound side: the SDK authorizes the request (a token that does not validate is answered
+ * by it, and no turn runs), the service URL claim is checked, then `app` runs the turn.
+ */
+function inboundOver(
+  adapter: CloudAdapter,
+  app: AgentApplication<TurnState>,
+  authenticates: boolean,
+  log: BotLog,
+): InboundHandler {
+  return async (request) => {
+    const req: Request = {
+      method: request.method,
+      headers: request.headers,
+      body: request.body,
+    };
+    const res = new CapturedResponse();
+    let authorized = false;
+    await adapter.authorizeRequest(req, res, () => {
+      authorized = true;
+    });
+    if (!authorized) {
+      log('warn', 'rejected a request whose token did not validate', { status: res.statusCode });
+      return res.answer();
+    }
+    if (authenticates && !serviceUrlClaimMatches(req.user, request.body)) {
+      log('warn', 'rejected a token issued for another service URL');
+      return { status: 401, body: 'Unauthorized' };
+    }
+    let afterAnswer: (() => Promise<void>) | undefined;
+    await adapter.process(req, res, async (ctx) => {
+      await app.run(ctx);
+      afterAnswer = ctx.turnState.get<(() => Promise<void>) | undefined>(AFTER_ANSWER);
+    });
+    return { ...res.answer(), ...(afterAnswer ? { afterAnswer } : {}) };
   };
 }
 
@@ -176,30 +194,21 @@ class CapturedResponse implements WebResponse {
   }
 }
 
-const cardActivity = (card: AdaptiveCardJson) => MessageFactory.attachment(CardFactory.adaptiveCard(card));
+/** The Agents SDK's message activities. */
+const MESSAGES: MessageActivities<Activity> = {
+  card: (card) => MessageFactory.attachment(CardFactory.adaptiveCard(card)),
+  text: (text) => MessageFactory.text(text),
+};
 
 /** A conversation channel over an Agents SDK turn. */
 function channelOver(ctx: TurnContext): ConversationChannel {
-  return {
-    async getMember(aadObjectId) {
-      const connector = ctx.turnState.get<ConnectorClient>(ctx.adapter.ConnectorClientKey);
-      // The SDK puts both ids into the path as given; Teams ids carry ':' and '@', encoded as botbuilder does.
-      const member = await connector.getConversationMember(
-        encodeURIComponent(aadObjectId),
-        encodeURIComponent(ctx.activity.conversation?.id ?? ''),
-      );
-      return member.id ? { id: member.id, ...(member.name ? { name: member.name } : {}) } : undefined;
-    },
-    async sendCard(card) {
-      return (await ctx.sendActivity(cardActivity(card)))?.id || undefined;
-    },
-    async sendText(text) {
-      await ctx.sendActivity(MessageFactory.text(text));
-    },
-    async updateCard(messageId, card) {
-      const activity = cardActivity(card);
-      activity.id = messageId;
-      await ctx.updateActivity(activity);
-    },
-  };
+  return turnChannel<Activity>(ctx, MESSAGES, async (aadObjectId) => {
+    const connector = ctx.turnState.get<ConnectorClient>(ctx.adapter.ConnectorClientKey);
+    // The SDK puts both ids into the path as given; Teams ids carry ':' and '@', encoded as botbuilder does.
+    const member = await connector.getConversationMember(
+      encodeURIComponent(aadObjectId),
+      encodeURIComponent(ctx.activity.conversation?.id ?? ''),
+    );
+    return member.id ? { id: member.id, ...(member.name ? { name: member.name } : {}) } : undefined;
+  });
 }

@@ -22,8 +22,8 @@ import {
 import type { BotConfig } from '../../config';
 import type { BotLog } from '../bot';
 import { cardActionOf, commandOf, continuationOf } from '../activity';
-import type { AdaptiveCardJson } from '../cards/render';
 import type { ChatTransport, CmkBot, ConversationChannel, InboundAnswer } from '../chat-transport';
+import { turnChannel, type MessageActivities } from './channel';
 
 /** Outbound credentials for replies and proactive messages (botbuilder's factory type). */
 export type BotCredentialsFactory = ConstructorParameters<typeof ConfigurationBotFrameworkAuthentication>[1];
@@ -162,25 +162,16 @@ class CmkActivityHandler extends TeamsActivityHandler {
   }
 }
 
-const cardActivity = (card: AdaptiveCardJson) => MessageFactory.attachment(CardFactory.adaptiveCard(card));
+/** botbuilder's message activities. */
+const MESSAGES: MessageActivities<Partial<Activity>> = {
+  card: (card) => MessageFactory.attachment(CardFactory.adaptiveCard(card)),
+  text: (text) => MessageFactory.text(text),
+};
 
 /** A conversation channel over a botbuilder turn. */
 function channelOver(ctx: TurnContext): ConversationChannel {
-  return {
-    async getMember(aadObjectId) {
-      const member = await TeamsInfo.getMember(ctx, aadObjectId);
-      return member.id ? { id: member.id, ...(member.name ? { name: member.name } : {}) } : undefined;
-    },
-    async sendCard(card) {
-      return (await ctx.sendActivity(cardActivity(card)))?.id;
-    },
-    async sendText(text) {
-      await ctx.sendActivity(MessageFactory.text(text));
-    },
-    async updateCard(messageId, card) {
-      const activity = cardActivity(card);
-      activity.id = messageId;
-      await ctx.updateActivity(activity);
-    },
-  };
+  return turnChannel<Partial<Activity>>(ctx, MESSAGES, async (aadObjectId) => {
+    const member = await TeamsInfo.getMember(ctx, aadObjectId);
+    return member.id ? { id: member.id, ...(member.name ? { name: member.name } : {}) } : undefined;
+  });
 }
