@@ -18,7 +18,7 @@ import {
 import type { InputByOperation } from '../../src/shared/start';
 import { LOCAL, PEOPLE, resultOf, testPolicy } from '../helpers/stack';
 import { testEnv, uniqueId } from '../helpers/temporal';
-import { decideAs, startSigned, workerTrustEnv } from '../helpers/trust';
+import { decideAs, startSigned } from '../helpers/trust';
 import {
   completedAzureActivities,
   hurryPendingActivities,
@@ -89,12 +89,7 @@ export async function startKillHarness(server?: KillHarnessOptions): Promise<Kil
     alwaysApprove: ['configure'],
     quorum: Object.fromEntries(DESTRUCTIVE_BY_NATURE.map((o) => [o, 2])),
   });
-  const worker = await startChildWorker({
-    temporalAddress: address,
-    taskQueue,
-    azureEnv: local.env,
-    trustEnv: workerTrustEnv(policy),
-  });
+  const worker = await startChildWorker({ address, local, taskQueue, policy });
   const context: RunContext = { requester: PEOPLE.requester, conversation: { id: 'chaos' } };
 
   async function drive(
