@@ -187,6 +187,18 @@ export interface WorkerOverrides {
   beforeRun?: () => Promise<void>;
 }
 
+/** The chat port over the configured bot SDK, sending only to trusted connectors; retries counted. */
+async function teamsChat(
+  config: Config,
+  logger: CmkLogger,
+  metrics: ReturnType<typeof createMetrics>,
+): Promise<ChatPort> {
+  return createChatPort(await createChatTransport(config.bot, { log: logCallbackOf(logger) }), {
+    trustedServiceUrls: config.bot.trustedServiceUrls,
+    delivery: { onRetry: (status) => metrics.deliveryRetries.inc({ status: String(status) }) },
+  });
+}
+
 /** Entry point: `npm run worker`. Resolves once the worker has drained and stopped. */
 export async function main(
   env: NodeJS.ProcessEnv = process.env,
@@ -201,12 +213,7 @@ export async function main(
   const connection = await connectToTemporal(config.temporal);
   const keys = await resolvePayloadKeys(config.codec, () => ({ credential: new DefaultAzureCredential() }));
   const trustedServiceUrls = config.bot.trustedServiceUrls;
-  const chat =
-    overrides.chat ??
-    createChatPort(await createChatTransport(config.bot, { log: logCallbackOf(logger) }), {
-      trustedServiceUrls,
-      delivery: { onRetry: (status) => metrics.deliveryRetries.inc({ status: String(status) }) },
-    });
+  const chat = overrides.chat ?? (await teamsChat(config, logger, metrics));
   const activities = await createActivitiesFromConfig(config, chat, {
     metrics,
     ...(overrides.timing ? { timing: overrides.timing } : {}),
