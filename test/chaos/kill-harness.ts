@@ -17,6 +17,7 @@ import {
 } from '../../src/shared/runbooks';
 import type { InputByOperation } from '../../src/shared/start';
 import { LOCAL, PEOPLE, resultOf, testPolicy } from '../helpers/stack';
+import { localConfigure } from '../workflows/support';
 import { testEnv, uniqueId } from '../helpers/temporal';
 import { decideAs, startSigned } from '../helpers/trust';
 import {
@@ -142,14 +143,7 @@ export async function startKillHarness(server?: KillHarnessOptions): Promise<Kil
       return ref;
     },
     vaultName: () => `kv-chaos-${randomUUID().slice(0, 8)}`,
-    configureInput: (account, vault) => ({
-      account,
-      vault: { name: vault, resourceGroup: LOCAL.keysGroup },
-      key: { name: 'cmk-key', type: 'RSA', size: 2048 },
-      identity: { type: 'SystemAssigned' },
-      pinVersion: false,
-      ...context,
-    }),
+    configureInput: (account, vault) => localConfigure(account, vault, 'cmk-key', context),
     drive,
     quorum: (operation) => quorumFor(policy, operation),
     okWrites: (operation, host) =>
