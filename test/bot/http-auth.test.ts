@@ -7,7 +7,7 @@ import { startBotServer } from '../../src/bot/server';
 import { NO_ACCOUNTS, botServerOptions, registeredBot, startBot, type BotServer } from '../kit';
 import { workflowIdFor } from '../../src/shared/accounts';
 import type { RotateKeyInput } from '../../src/shared/runbooks';
-import { testEnv, uniqueId } from '../helpers/temporal';
+import { terminateAll, testEnv, uniqueId } from '../helpers/temporal';
 import { testPublicKey } from '../helpers/trust';
 import { compactVerify } from 'jose';
 import {
@@ -60,11 +60,7 @@ for (const sdk of SDKS) {
     });
 
     after(async () => {
-      for (const id of started)
-        await client.workflow
-          .getHandle(id)
-          .terminate('test finished')
-          .catch(() => undefined);
+      await terminateAll(client, started);
       await server?.close();
       await connector?.close();
       await authority?.close();

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { accountState, suiteHarness } from './kill-runbook';
-import { completedAzureActivities, type Row } from './support';
+import { completedAzureActivities, expectKillCase, type Row } from './support';
 
 const rows: Row[] = [];
 
@@ -45,13 +45,7 @@ describe('configureCmk with its worker SIGKILLed at every activity boundary', ()
       };
       const show = (o: typeof got): string =>
         `${o.outcome}, ${o.kills} kill, vault PUT ${o.vaultPuts}, versions ${o.versions}, key creates ${o.keyCreates}, grants ${o.grants}`;
-      rows.push({
-        case: `killed after #${k} ${at ?? '(run ended first)'}`,
-        expected: show(want),
-        got: show(got),
-        pass: JSON.stringify(got) === JSON.stringify(want),
-      });
-      assert.deepEqual(got, want, `killed after #${k} ${at}: ${result.message}`);
+      expectKillCase(rows, { k, at, message: result.message }, got, want, show);
     }
   });
 });

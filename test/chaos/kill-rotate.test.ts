@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { suiteHarness } from './kill-runbook';
-import { completedAzureActivities, type Row } from './support';
+import { completedAzureActivities, expectKillCase, type Row } from './support';
 
 const rows: Row[] = [];
 /**
@@ -43,13 +43,7 @@ describe('rotateKey with its worker SIGKILLed at every activity boundary', () =>
       const want = { outcome: 'succeeded', kills: 1, newVersions: 1, keyRotates: 1 };
       const show = (o: typeof got): string =>
         `${o.outcome}, ${o.kills} kill, +${o.newVersions} version, ${o.keyRotates} key rotate`;
-      rows.push({
-        case: `killed after #${k} ${at ?? '(run ended first)'}`,
-        expected: show(want),
-        got: show(got),
-        pass: JSON.stringify(got) === JSON.stringify(want),
-      });
-      assert.deepEqual(got, want, `killed after #${k} ${at}: ${result.message}`);
+      expectKillCase(rows, { k, at, message: result.message }, got, want, show);
     }
   });
 });

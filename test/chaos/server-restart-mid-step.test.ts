@@ -56,13 +56,7 @@ const STEPS = [
   {
     name: 'changeKey, switching the account to the new key',
     operation: 'changeKey',
-    input: (h, account, vault) => ({
-      account,
-      vault: { name: vault, resourceGroup: h.configureInput(account, vault).vault.resourceGroup },
-      key: { name: 'cmk-key-2', type: 'RSA', size: 2048 },
-      pinVersion: false,
-      ...h.context,
-    }),
+    input: (h, account, vault) => h.changeKeyInput(account, vault),
     activity: 'enableCmk',
     writes: { 'keys.create': 1, 'roleAssignments.create': 1, 'storageAccounts.update': 1 },
   } satisfies DestructiveStep<'changeKey'>,

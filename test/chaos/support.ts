@@ -3,6 +3,7 @@
  * again, history reading (which activities completed, which decisions were accepted), and the
  * table each suite prints at the end.
  */
+import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
@@ -258,6 +259,26 @@ export interface Row {
   expected: string;
   got: string;
   pass: boolean;
+}
+
+/**
+ * A kill case: its row in the suite's table (`show` renders what was expected and what came),
+ * then the assertion that what came is what was expected.
+ */
+export function expectKillCase<T extends object>(
+  rows: Row[],
+  kill: { k: number; at: string | undefined; message: string },
+  got: T,
+  want: T,
+  show: (o: T) => string,
+): void {
+  rows.push({
+    case: `killed after #${kill.k} ${kill.at ?? '(run ended first)'}`,
+    expected: show(want),
+    got: show(got),
+    pass: JSON.stringify(got) === JSON.stringify(want),
+  });
+  assert.deepEqual(got, want, `killed after #${kill.k} ${kill.at}: ${kill.message}`);
 }
 
 /** Prints the rows as a fixed-width table on stdout. */

@@ -13,6 +13,7 @@ export {
   localAzure,
   nameSuffix,
   ownDataDir,
+  quickAzure,
   type KitAzure,
 } from './azure';
 export {
