@@ -15,12 +15,13 @@ import {
   type WorkerOptions,
 } from '@temporalio/worker';
 import { ConfigError, loadConfig, type Config } from './src/config';
-import { createActivitiesFromConfig } from './src/activities';
+import { createActivitiesFromConfig, type ActivityTiming } from './src/activities';
 import { createSettingsActivities, type WorkerTrust } from './src/activities/settings';
 import { createChatPort } from './src/bot/chat-port';
 import { createChatTransport } from './src/bot/transports';
 import { createDataConverter } from './src/codec/data-converter';
 import { resolvePayloadKeys } from './src/codec/keys';
+import type { ChatPort } from './src/shared/chat';
 import { activityOutcomeLog } from './src/telemetry/activity-log';
 import { freePort, onFirstSignal } from './src/telemetry/process';
 import {
@@ -168,10 +169,40 @@ export async function installRuntime(
   return `http://127.0.0.1:${corePort}/metrics`;
 }
 
+/**
+ * What a caller of {@link main} may put in place of the configured pieces; production passes
+ * none. Suites run the production start-up with these (a prebuilt bundle, a chat that goes
+ * nowhere, short activity waits, activity interceptors that hold a run at a boundary).
+ */
+export interface WorkerOverrides {
+  /** A prebuilt workflow bundle, so a restart does not re-bundle. */
+  workflowBundle?: CmkWorkerOptions['workflowBundle'];
+  /** The chat port, instead of the configured Teams transport. */
+  chat?: ChatPort;
+  /** Activity waits (poll intervals, heartbeats) on top of the defaults. */
+  timing?: Partial<ActivityTiming>;
+  /** Worker options on top of the configured ones; extra activity interceptors run inside the worker's own. */
+  options?: Partial<WorkerOptions>;
+  /** Awaited once the worker is built, before it polls. */
+  beforeRun?: () => Promise<void>;
+}
+
+/** The chat port over the configured bot SDK, sending only to trusted connectors; retries counted. */
+async function teamsChat(
+  config: Config,
+  logger: CmkLogger,
+  metrics: ReturnType<typeof createMetrics>,
+): Promise<ChatPort> {
+  return createChatPort(await createChatTransport(config.bot, { log: logCallbackOf(logger) }), {
+    trustedServiceUrls: config.bot.trustedServiceUrls,
+    delivery: { onRetry: (status) => metrics.deliveryRetries.inc({ status: String(status) }) },
+  });
+}
+
 /** Entry point: `npm run worker`. Resolves once the worker has drained and stopped. */
 export async function main(
   env: NodeJS.ProcessEnv = process.env,
-  overrides: Pick<CmkWorkerOptions, 'workflowBundle'> = {},
+  overrides: WorkerOverrides = {},
 ): Promise<void> {
   const config = loadConfig(env, ['temporal', 'azure', 'bot', 'policy', 'verifying', 'codec']);
   const logger = createLogger({ name: 'cmk-worker', level: config.telemetry.logLevel });
@@ -184,11 +215,11 @@ export async function main(
   const connection = await connectToTemporal(config.temporal);
   const keys = await resolvePayloadKeys(config.codec, () => ({ credential: new DefaultAzureCredential() }));
   const trustedServiceUrls = config.bot.trustedServiceUrls;
-  const chat = createChatPort(await createChatTransport(config.bot, { log: logCallbackOf(logger) }), {
-    trustedServiceUrls,
-    delivery: { onRetry: (status) => metrics.deliveryRetries.inc({ status: String(status) }) },
+  const chat = overrides.chat ?? (await teamsChat(config, logger, metrics));
+  const activities = await createActivitiesFromConfig(config, chat, {
+    metrics,
+    ...(overrides.timing ? { timing: overrides.timing } : {}),
   });
-  const activities = await createActivitiesFromConfig(config, chat, { metrics });
   const worker = await createCmkWorker({
     connection,
     namespace: config.temporal.namespace,
@@ -202,8 +233,12 @@ export async function main(
     },
     dataConverter: createDataConverter(keys),
     ...(tracing ? { tracing } : {}),
-    ...overrides,
-    options: { maxCachedWorkflows: config.temporal.maxCachedWorkflows, shutdownGraceTime: SHUTDOWN_GRACE },
+    ...(overrides.workflowBundle ? { workflowBundle: overrides.workflowBundle } : {}),
+    options: {
+      maxCachedWorkflows: config.temporal.maxCachedWorkflows,
+      shutdownGraceTime: SHUTDOWN_GRACE,
+      ...overrides.options,
+    },
   });
   const ops = await startOpsServer({
     port: config.telemetry.metricsPort,
@@ -218,6 +253,7 @@ export async function main(
     },
     ready: () => (worker.getState() === 'RUNNING' ? undefined : `worker is ${worker.getState()}`),
   });
+  await overrides.beforeRun?.();
   logger.info(
     {
       taskQueue: config.temporal.taskQueue,

@@ -84,13 +84,14 @@ export function createActivities(deps: CreateActivitiesDeps): CmkActivities {
 export async function createActivitiesFromConfig(
   config: Config,
   chat: ChatPort,
-  { metrics }: { metrics?: AzureRequestMetrics } = {},
+  { metrics, timing }: { metrics?: AzureRequestMetrics; timing?: Partial<ActivityTiming> } = {},
 ): Promise<CmkActivities> {
   const agent = await createProxyAgent(config.azure.proxy);
   return createActivities({
     azure: createAzureClients(config.azure, { ...(agent ? { agent } : {}), ...(metrics ? { metrics } : {}) }),
     chat,
     tenantId: config.azure.tenantId,
+    ...(timing ? { timing } : {}),
   });
 }
 

@@ -94,11 +94,10 @@ export async function createCertificateAuthority(dataDir: string): Promise<Certi
     caPem: ca.pem,
     contextFor(host) {
       const key = host.toLowerCase();
-      let context = contexts.get(key);
-      if (!context) {
-        context = issue(key);
-        contexts.set(key, context);
-      }
+      const known = contexts.get(key);
+      if (known) return known;
+      const context = issue(key);
+      contexts.set(key, context);
       return context;
     },
   };

@@ -16,16 +16,15 @@ import {
 import { type EmulatedClock } from './clock';
 import { writeFileAtomic } from './files';
 import type { RoleDefinitionRecord } from './roles';
-import {
-  identityResourceId,
-  storageAccountId,
-  type AccessPolicy,
-  type Principal,
-  type RoleAssignment,
-  type StateData,
-  type StorageAccount,
-  type UserAssignedIdentity,
-  type Vault,
+import { identityResourceId, storageAccountId } from './model';
+import type {
+  AccessPolicy,
+  Principal,
+  RoleAssignment,
+  StateData,
+  StorageAccount,
+  UserAssignedIdentity,
+  Vault,
 } from './model';
 import {
   deletedVaultView,
@@ -186,18 +185,27 @@ export class LocalAzureState {
     this.changed();
   }
 
-  /** Adds a storage account with Microsoft-managed keys and no identity. */
-  addStorageAccount(input: StorageAccountInput): Record<string, unknown> {
+  /** Where and when a new account or vault stands, its resource group made when missing. */
+  private placed(
+    input: Pick<StorageAccountInput, 'subscriptionId' | 'resourceGroup' | 'name' | 'location' | 'tags'>,
+  ): Pick<StorageAccount, 'subscriptionId' | 'resourceGroup' | 'name' | 'location' | 'tags' | 'createdAt'> {
     this.addResourceGroup(input.subscriptionId, input.resourceGroup, input.location);
-    const a: StorageAccount = {
+    return {
       subscriptionId: input.subscriptionId,
       resourceGroup: input.resourceGroup,
       name: input.name,
       location: input.location ?? 'eastus',
-      sku: input.sku ?? 'Standard_LRS',
-      kind: input.kind ?? 'StorageV2',
       tags: input.tags ?? {},
       createdAt: this.clock.now().toISOString(),
+    };
+  }
+
+  /** Adds a storage account with Microsoft-managed keys and no identity. */
+  addStorageAccount(input: StorageAccountInput): Record<string, unknown> {
+    const a: StorageAccount = {
+      ...this.placed(input),
+      sku: input.sku ?? 'Standard_LRS',
+      kind: input.kind ?? 'StorageV2',
       requireInfrastructureEncryption: input.requireInfrastructureEncryption ?? false,
       queueKeyType: input.queueKeyType ?? 'Service',
       tableKeyType: input.tableKeyType ?? 'Service',
@@ -211,14 +219,8 @@ export class LocalAzureState {
 
   /** Adds a vault (soft delete on, RBAC off unless asked) with no keys. */
   addVault(input: VaultInput): Record<string, unknown> {
-    this.addResourceGroup(input.subscriptionId, input.resourceGroup, input.location);
     const v: Vault = {
-      subscriptionId: input.subscriptionId,
-      resourceGroup: input.resourceGroup,
-      name: input.name,
-      location: input.location ?? 'eastus',
-      tags: input.tags ?? {},
-      createdAt: this.clock.now().toISOString(),
+      ...this.placed(input),
       properties: {
         tenantId: this.data.tenantId,
         sku: { family: 'A', name: input.sku ?? 'standard' },

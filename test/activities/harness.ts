@@ -10,6 +10,8 @@ import type { LocalAzure, LocalAzureOptions } from '../../src/local-azure';
 import type { AzureRequestMetrics } from '../../src/telemetry/azure-metrics';
 import type { AccountRef } from '../../src/shared/accounts';
 import type { CmkActivities, KeyState, RevokeResult, VaultState } from '../../src/shared/activities';
+import type { Plan } from '../../src/shared/plan';
+import type { KeyChoice, VaultChoice } from '../../src/shared/runbooks';
 import { ChatRecorder, FAST_TIMING as KIT_TIMING, localAzure, QUICK_RETRY, SEEDED } from '../kit';
 import { uniqueId } from '../helpers/temporal';
 
@@ -22,6 +24,23 @@ export const RUNBOOK_OID = SEEDED.runbookObjectId;
 
 /** Short waits so tests stay fast; the code paths are the production ones. */
 export const FAST_TIMING: ActivityTiming = { ...KIT_TIMING, grantTimeoutMs: 5_000 };
+
+/**
+ * The plan `inspect` makes for a configure of `account` onto `key` in `vault` (system-assigned
+ * identity, versionless unless `pinVersion`), as the configure runbook asks for it.
+ */
+export function planConfigure(
+  h: Pick<Harness, 'run'>,
+  account: AccountRef,
+  { vault, key, pinVersion = false }: { vault: VaultChoice; key: KeyChoice; pinVersion?: boolean },
+): Promise<Plan> {
+  return h.run((a) =>
+    a.inspect({
+      account,
+      request: { operation: 'configure', vault, key, identity: { type: 'SystemAssigned' }, pinVersion },
+    }),
+  );
+}
 
 /** A running harness. */
 export interface Harness {

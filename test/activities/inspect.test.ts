@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { RG_KEYS, startHarness, type Harness } from './harness';
+import { planConfigure, RG_KEYS, startHarness, type Harness } from './harness';
 import { beforeAll } from '../kit/suite';
 
 const KEY = { name: 'cmk', type: 'RSA', size: 2048 } as const;
@@ -15,18 +15,10 @@ describe('inspect', () => {
   test('when the vault has no purge protection, then the plan is blocked with the fix and nothing in Azure changes', async () => {
     const account = h.newAccount();
     h.local.requestLog.clear();
-    const plan = await h.run((a) =>
-      a.inspect({
-        account,
-        request: {
-          operation: 'configure',
-          vault: { name: 'kv-nopurge', resourceGroup: RG_KEYS },
-          key: KEY,
-          identity: { type: 'SystemAssigned' },
-          pinVersion: false,
-        },
-      }),
-    );
+    const plan = await planConfigure(h, account, {
+      vault: { name: 'kv-nopurge', resourceGroup: RG_KEYS },
+      key: KEY,
+    });
     const blocker = plan.blockers.find((b) => b.code === 'PurgeProtectionMissing');
     assert.ok(blocker, 'purge protection blocks the plan');
     assert.match(blocker.message, /kv-nopurge has no purge protection/);
@@ -39,18 +31,7 @@ describe('inspect', () => {
   test('when a command names an existing vault without its resource group, then the plan and ensureVault use that vault instead of creating another', async () => {
     const account = h.newAccount();
     const vault = { name: 'kv-rbac' };
-    const plan = await h.run((a) =>
-      a.inspect({
-        account,
-        request: {
-          operation: 'configure',
-          vault,
-          key: KEY,
-          identity: { type: 'SystemAssigned' },
-          pinVersion: false,
-        },
-      }),
-    );
+    const plan = await planConfigure(h, account, { vault, key: KEY });
     assert.equal(plan.vault?.exists, true, 'the plan found kv-rbac');
     assert.equal(plan.vault?.resourceGroup, RG_KEYS);
     h.local.requestLog.clear();
@@ -67,18 +48,11 @@ describe('inspect', () => {
 
   test('when the run may turn purge protection on, then the plan lists it as irreversible instead of blocking', async () => {
     const account = h.newAccount();
-    const plan = await h.run((a) =>
-      a.inspect({
-        account,
-        request: {
-          operation: 'configure',
-          vault: { name: 'kv-nopurge', resourceGroup: RG_KEYS, allowPurgeProtection: true },
-          key: KEY,
-          identity: { type: 'SystemAssigned' },
-          pinVersion: true,
-        },
-      }),
-    );
+    const plan = await planConfigure(h, account, {
+      vault: { name: 'kv-nopurge', resourceGroup: RG_KEYS, allowPurgeProtection: true },
+      key: KEY,
+      pinVersion: true,
+    });
     assert.deepEqual(plan.blockers, []);
     assert.equal(plan.irreversible.length, 1);
     assert.match(plan.irreversible[0] ?? '', /purge protection/);

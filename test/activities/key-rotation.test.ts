@@ -12,7 +12,7 @@ import { keySizeOf } from '../../src/activities/keys';
 import type { AccountRef } from '../../src/shared/accounts';
 import type { KeyState, VaultState } from '../../src/shared/activities';
 import type { Plan } from '../../src/shared/plan';
-import { RG_KEYS, RUNBOOK_OID, startHarness, SUB } from './harness';
+import { planConfigure, RG_KEYS, RUNBOOK_OID, startHarness, SUB } from './harness';
 import { beforeAll } from '../kit/suite';
 
 const DAY_MS = 86_400_000;
@@ -35,18 +35,10 @@ describe('keys: rotate operation, one version per rotation, and plan checks', ()
   const failsWith = (type: string, message: RegExp) => (error: unknown) =>
     error instanceof ApplicationFailure && error.type === type && message.test(error.message);
   const configurePlan = (account: AccountRef, vault: VaultState, key: { name: string; type?: string }) =>
-    h.run((a) =>
-      a.inspect({
-        account,
-        request: {
-          operation: 'configure',
-          vault: { name: vault.name, resourceGroup: vault.resourceGroup },
-          key: { name: key.name, type: (key.type ?? 'RSA') as 'RSA', size: 2048 },
-          identity: { type: 'SystemAssigned' },
-          pinVersion: false,
-        },
-      }),
-    );
+    planConfigure(h, account, {
+      vault: { name: vault.name, resourceGroup: vault.resourceGroup },
+      key: { name: key.name, type: (key.type ?? 'RSA') as 'RSA', size: 2048 },
+    });
   const blocker = (plan: Plan, code: string) => plan.blockers.find((b) => b.code === code);
 
   test('when a key with a rotation policy is rotated, then the new version comes from Key Vault rotate (POST keys/{name}/rotate) and carries the policy expiry (key-vault keys/how-to-configure-key-rotation)', async () => {
@@ -220,18 +212,10 @@ describe('keys: rotate operation, one version per rotation, and plan checks', ()
   test('when RSA-HSM is asked for in a vault the run would create as standard, then the plan is blocked before any write (HSM keys need premium)', async () => {
     const account = h.newAccount();
     h.local.requestLog.clear();
-    const plan = await h.run((a) =>
-      a.inspect({
-        account,
-        request: {
-          operation: 'configure',
-          vault: { name: h.vaultName(), resourceGroup: RG_KEYS },
-          key: { name: 'hsm', type: 'RSA-HSM', size: 2048 },
-          identity: { type: 'SystemAssigned' },
-          pinVersion: false,
-        },
-      }),
-    );
+    const plan = await planConfigure(h, account, {
+      vault: { name: h.vaultName(), resourceGroup: RG_KEYS },
+      key: { name: 'hsm', type: 'RSA-HSM', size: 2048 },
+    });
     assert.match(blocker(plan, 'HsmNotSupportedOnStandardVault')?.fix ?? '', /premium/);
     assert.equal(h.local.requestLog.writes().length, 0);
   });

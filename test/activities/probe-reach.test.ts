@@ -6,37 +6,24 @@
  * AuthorizationFailure, storage-network-security).
  */
 import assert from 'node:assert/strict';
-import { after, before, describe, test } from 'node:test';
+import { describe, test } from 'node:test';
 import { accountId, type AccountRef } from '../../src/shared/accounts';
 import type { Plan } from '../../src/shared/plan';
-import { RG_KEYS, RG_STORAGE, RUNBOOK_OID, startHarness, type Harness } from './harness';
+import { planConfigure, RG_KEYS, RG_STORAGE, RUNBOOK_OID, startHarness } from './harness';
+import { beforeAll } from '../kit/suite';
 
 /** Storage Blob Data Contributor and Reader (built-in role ids). */
 const BLOB_CONTRIBUTOR = 'ba92f5b4-2d11-453d-a403-e96b0029c9fe';
 const BLOB_READER = '2a2b9908-6ea1-4ae2-8e65-a410df84e7d1';
 
 describe('the plan checks that the blob probe can run', () => {
-  let h: Harness;
-  before(async () => {
-    h = await startHarness();
-  });
-  after(async () => {
-    await h.close();
-  });
+  const h = beforeAll(() => startHarness());
 
   const configurePlan = (account: AccountRef): Promise<Plan> =>
-    h.run((a) =>
-      a.inspect({
-        account,
-        request: {
-          operation: 'configure',
-          vault: { name: h.vaultName(), resourceGroup: RG_KEYS },
-          key: { name: 'cmk-key', type: 'RSA', size: 2048 },
-          identity: { type: 'SystemAssigned' },
-          pinVersion: false,
-        },
-      }),
-    );
+    planConfigure(h, account, {
+      vault: { name: h.vaultName(), resourceGroup: RG_KEYS },
+      key: { name: 'cmk-key', type: 'RSA', size: 2048 },
+    });
   const codes = (plan: Plan) => plan.blockers.map((b) => b.code);
   /** Lets a role change reach the data plane (the local Azure's propagation delay). */
   const propagate = () => h.local.clock.advance(60_000);

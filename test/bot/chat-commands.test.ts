@@ -10,7 +10,7 @@ import type { ConfigureCmkInput } from '../../src/shared/runbooks';
 import { TypedSearchAttributes } from '@temporalio/common';
 import { SA } from '../../src/shared/runbooks';
 import { scheduleIdFor } from '../../src/shared/start';
-import { testEnv, uniqueId } from '../helpers/temporal';
+import { terminateAll, testEnv, uniqueId } from '../helpers/temporal';
 
 import { SDKS, asRead, localBot, startRecordingConnector, type RecordingConnector } from './channel';
 import { chatPolicy } from './chat-stack';
@@ -45,11 +45,7 @@ for (const sdk of SDKS) {
     });
 
     after(async () => {
-      for (const id of workflows)
-        await client.workflow
-          .getHandle(id)
-          .terminate('test finished')
-          .catch(() => undefined);
+      await terminateAll(client, workflows);
       await server?.close();
       await connector?.close();
       await azure?.close();

@@ -17,7 +17,7 @@ import {
   chatPortFor,
   localAzure,
   localBot,
-  ownDataDir,
+  quickAzure,
   SEEDED,
   personalChat,
   postActivity,
@@ -123,12 +123,7 @@ export function chatPolicy(
 
 /** Starts the local Azure and the recording connector for a suite. */
 export async function startChatStack(options: ChatStackOptions = {}): Promise<ChatStack> {
-  const kit = await localAzure({
-    throttling: false,
-    roleAssignmentPropagationMs: 100,
-    revocationPropagationMs: 50,
-    dataDir: ownDataDir(),
-  });
+  const kit = await localAzure(quickAzure());
   const azure = kit.local;
   const tenantId = azure.tenantId;
   const subscription = azure.subscriptionIds[0]!;

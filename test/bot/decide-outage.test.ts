@@ -2,13 +2,11 @@ import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { after, before, describe, test } from 'node:test';
 import { Client, Connection, defaultGrpcRetryOptions, makeGrpcRetryInterceptor } from '@temporalio/client';
-import { createArmAccountResolver } from '../../src/bot/accounts';
-import { createCmkBot, type BotLog } from '../../src/bot/bot';
-import { createRunService } from '../../src/bot/run-service';
-import { startBotServer, type BotServer } from '../../src/bot/server';
+import type { BotLog } from '../../src/bot/bot';
+import { NO_ACCOUNTS, startBot, type BotServer } from '../kit';
 import type { ApprovalPolicy } from '../../src/shared/approval';
 import { testEnv, uniqueId } from '../helpers/temporal';
-import { anyMemberMayRequest, testSigner } from '../helpers/trust';
+import { anyMemberMayRequest } from '../helpers/trust';
 import { SDKS, localBot } from './channel';
 import { cardText } from './chat-stack';
 import { APPROVER, TENANT } from './fixtures';
@@ -26,28 +24,14 @@ const SERVICE_URL = 'https://smba.trafficmanager.net/emea/';
 
 /** A bot on `client` whose log lines are kept. */
 async function botOver(sdk: (typeof SDKS)[number], client: Client, lines: Parameters<BotLog>[]) {
-  return startBotServer({
+  return startBot({
     bot: localBot(sdk, [SERVICE_URL]),
-    handler: createCmkBot({
-      runs: createRunService({
-        client,
-        taskQueue: uniqueId('bot-outage'),
-        namespace: 'default',
-        uiBaseUrl: 'http://localhost:8233',
-      }),
-      resolver: createArmAccountResolver({
-        subscriptionIds: [],
-        storage: () => {
-          throw new Error('unused');
-        },
-      }),
-      subscriptionIds: [],
-      policy,
-      signer: testSigner,
-      uiBaseUrl: 'http://localhost:8233',
-      log: (...line) => void lines.push(line),
-    }),
-    log: () => {},
+    client,
+    taskQueue: uniqueId('bot-outage'),
+    policy,
+    uiBaseUrl: 'http://localhost:8233',
+    log: (...line) => void lines.push(line),
+    deps: NO_ACCOUNTS,
   });
 }
 

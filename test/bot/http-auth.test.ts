@@ -3,14 +3,12 @@ import { randomUUID } from 'node:crypto';
 import { after, before, describe, test } from 'node:test';
 import type { Client } from '@temporalio/client';
 import { createArmAccountResolver } from '../../src/bot/accounts';
-import { createRunService } from '../../src/bot/run-service';
 import { startBotServer } from '../../src/bot/server';
-import { createCmkBot } from '../../src/bot/bot';
-import { registeredBot, startBot, type BotServer } from '../kit';
+import { NO_ACCOUNTS, botServerOptions, registeredBot, startBot, type BotServer } from '../kit';
 import { workflowIdFor } from '../../src/shared/accounts';
 import type { RotateKeyInput } from '../../src/shared/runbooks';
-import { testEnv, uniqueId } from '../helpers/temporal';
-import { testPublicKey, testSigner } from '../helpers/trust';
+import { terminateAll, testEnv, uniqueId } from '../helpers/temporal';
+import { testPublicKey } from '../helpers/trust';
 import { compactVerify } from 'jose';
 import {
   ISSUER,
@@ -62,11 +60,7 @@ for (const sdk of SDKS) {
     });
 
     after(async () => {
-      for (const id of started)
-        await client.workflow
-          .getHandle(id)
-          .terminate('test finished')
-          .catch(() => undefined);
+      await terminateAll(client, started);
       await server?.close();
       await connector?.close();
       await authority?.close();
@@ -175,27 +169,15 @@ for (const sdk of SDKS) {
   });
 
   describe(`the bot endpoint without credentials (${sdk})`, () => {
-    const local = async (host: string): Promise<Parameters<typeof startBotServer>[0]> => ({
-      bot: { ...localBot(sdk), host },
-      handler: createCmkBot({
-        runs: createRunService({
-          client: (await testEnv()).client,
-          taskQueue: uniqueId('bot-local'),
-          namespace: 'default',
-          uiBaseUrl: 'http://localhost:8233',
-        }),
-        resolver: createArmAccountResolver({
-          subscriptionIds: [],
-          storage: () => {
-            throw new Error('unused');
-          },
-        }),
-        subscriptionIds: [],
+    const local = async (host: string) =>
+      botServerOptions({
+        bot: { ...localBot(sdk), host },
+        client: (await testEnv()).client,
+        taskQueue: uniqueId('bot-local'),
         policy,
-        signer: testSigner,
         uiBaseUrl: 'http://localhost:8233',
-      }),
-    });
+        deps: NO_ACCOUNTS,
+      });
 
     test('when no app id is configured, then it listens on loopback only and logs that auth is off', async () => {
       const lines: string[] = [];

@@ -1,11 +1,12 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
+import type { RequestLogEntry, RouteFault } from '../../src/local-azure';
 import type { AccountRef } from '../../src/shared/accounts';
 import type { RunContext, RunResult } from '../../src/shared/runbooks';
-import { LOCAL, PEOPLE, resultOf, startLocalStack, testPolicy, type LocalStack } from '../helpers/stack';
+import { PEOPLE, resultOf, startLocalStack, testPolicy, type LocalStack } from '../helpers/stack';
 import { msToTs } from '@temporalio/common/lib/time';
 import { temporal } from '@temporalio/proto';
-import { armAccount, decide, waitForApproval } from '../workflows/support';
+import { armAccount, decide, localConfigure, waitForApproval } from '../workflows/support';
 import { eventually, printTable, type Row } from './support';
 
 const rows: Row[] = [];
@@ -19,14 +20,7 @@ describe('the runbooks while Azure calls fail: 429/503, lost answers, reset conn
     vault: string,
     context: RunContext,
   ): Promise<RunResult> {
-    const handle = await s.start('configure', {
-      account,
-      vault: { name: vault, resourceGroup: LOCAL.keysGroup },
-      key: { name: 'cmk-key', type: 'RSA', size: 2048 },
-      identity: { type: 'SystemAssigned' },
-      pinVersion: false,
-      ...context,
-    });
+    const handle = await s.start('configure', localConfigure(account, vault, 'cmk-key', context));
     await waitForApproval(handle);
     await decide(handle, PEOPLE.alice, 'approve');
     return resultOf(handle);
@@ -38,9 +32,35 @@ describe('the runbooks while Azure calls fail: 429/503, lost answers, reset conn
     await s?.close();
     printTable('Chaos: Azure faults (429/503, lost, reset, late, LRO polls)', rows);
   });
+  /** Configure needs no approval in these cases, so the fault is met without waiting on a person. */
+  const context = { requester: PEOPLE.requester, policy: testPolicy({ alwaysApprove: ['configure'] }) };
+
+  /** Runs `body` with the local Azure failing requests on `routes`; the faults are gone after. */
+  async function withFaults(routes: RouteFault[], body: () => Promise<void>): Promise<void> {
+    s.local.faults.set({ routes });
+    try {
+      await body();
+    } finally {
+      s.local.faults.reset();
+    }
+  }
+
+  /** A row of the table for the case, then the assertion that `got` is `want`. */
+  function expectRow(name: string, got: object, want: object, message: string): void {
+    rows.push({
+      case: name,
+      expected: JSON.stringify(want),
+      got: JSON.stringify(got),
+      pass: JSON.stringify(got) === JSON.stringify(want),
+    });
+    assert.deepEqual(got, want, message);
+  }
+
+  /** Request-log entries since the first `since`, those `match` keeps. */
+  const countSince = (since: number, match: (e: RequestLogEntry) => boolean): number =>
+    s.local.requestLog.entries().slice(since).filter(match).length;
 
   test('when 30 % of calls are throttled or fail, then every configure and rotation completes with one key version per step', async () => {
-    const context = { requester: PEOPLE.requester, policy: testPolicy({ alwaysApprove: ['configure'] }) };
     const accounts: { account: AccountRef; vault: string }[] = [1, 2, 3].map(() => ({
       account: s.newAccount('stfault'),
       vault: s.vaultName('kv-fault'),
@@ -97,16 +117,13 @@ describe('the runbooks while Azure calls fail: 429/503, lost answers, reset conn
   test('when Azure applies a write but the answer is lost (key create, role assignment, account PATCH), then configure finds out from Azure and each change exists once', async () => {
     const account = s.newAccount('stlost');
     const vault = s.vaultName('kv-lost');
-    const context = { requester: PEOPLE.requester, policy: testPolicy({ alwaysApprove: ['configure'] }) };
     const lost = { status: 0, code: 'AnswerLost', answer: 'lost' as const, times: 1 };
-    s.local.faults.set({
-      routes: [
-        { ...lost, method: 'POST', pathPattern: `/keys/cmk-key/create$` },
-        { ...lost, method: 'PUT', pathPattern: '/providers/Microsoft\\.Authorization/roleAssignments/' },
-        { ...lost, method: 'PATCH', pathPattern: `/storageAccounts/${account.name}$` },
-      ],
-    });
-    try {
+    const routes = [
+      { ...lost, method: 'POST', pathPattern: `/keys/cmk-key/create$` },
+      { ...lost, method: 'PUT', pathPattern: '/providers/Microsoft\\.Authorization/roleAssignments/' },
+      { ...lost, method: 'PATCH', pathPattern: `/storageAccounts/${account.name}$` },
+    ];
+    await withFaults(routes, async () => {
       const result = await configureApproved(account, vault, context);
       const lostWrites = s.local.requestLog.entries().filter((e) => e.answerLost);
       const versions = s.local.state.listKeyVersions(vault, 'cmk-key').length;
@@ -130,13 +147,7 @@ describe('the runbooks while Azure calls fail: 429/503, lost answers, reset conn
         keySource: arm.properties.encryption.keySource,
       };
       const want = { outcome: 'succeeded', lost: 3, versions: 1, grants: 1, keySource: 'Microsoft.Keyvault' };
-      rows.push({
-        case: 'configure, 3 answers lost after Azure applied the write',
-        expected: JSON.stringify(want),
-        got: JSON.stringify(got),
-        pass: JSON.stringify(got) === JSON.stringify(want),
-      });
-      assert.deepEqual(got, want, result.message);
+      expectRow('configure, 3 answers lost after Azure applied the write', got, want, result.message);
 
       // A rotation whose new version Key Vault made but whose answer was lost makes no second one.
       s.local.faults.set({
@@ -156,46 +167,36 @@ describe('the runbooks while Azure calls fail: 429/503, lost answers, reset conn
         pass: after.outcome === 'succeeded' && after.lost === 4 && after.versions === 2,
       });
       assert.deepEqual(after, { outcome: 'succeeded', lost: 4, versions: 2 }, rotated.message);
-    } finally {
-      s.local.faults.reset();
-    }
+    });
   });
   /** Successful writes of an operation since `since` entries into the log, optionally on a path. */
   const okWrites = (operation: string, since: number, path?: RegExp): number =>
-    s.local.requestLog
-      .entries()
-      .slice(since)
-      .filter(
-        (e) =>
-          e.operation === operation &&
-          e.status > 0 &&
-          e.status < 300 &&
-          (path === undefined || path.test(e.path)),
-      ).length;
+    countSince(
+      since,
+      (e) =>
+        e.operation === operation &&
+        e.status > 0 &&
+        e.status < 300 &&
+        (path === undefined || path.test(e.path)),
+    );
 
   test("when connections are reset before Azure sees the request (key create, role assignment PUT, account PATCH, the probe's blob read), then configure sends each again and every change exists once", async () => {
     const account = s.newAccount('streset');
     const vault = s.vaultName('kv-reset');
-    const context = { requester: PEOPLE.requester, policy: testPolicy({ alwaysApprove: ['configure'] }) };
     const since = s.local.requestLog.entries().length;
     const reset = { status: 0, code: 'ConnectionReset', answer: 'reset' as const, times: 1 };
-    s.local.faults.set({
-      routes: [
-        { ...reset, method: 'POST', pathPattern: '/keys/cmk-key/create$' },
-        { ...reset, method: 'PUT', pathPattern: '/providers/Microsoft\\.Authorization/roleAssignments/' },
-        { ...reset, method: 'PATCH', pathPattern: `/storageAccounts/${account.name}$` },
-        { ...reset, method: 'HEAD', pathPattern: '^/cmk-runbook/canary$' },
-      ],
-    });
-    try {
+    const routes = [
+      { ...reset, method: 'POST', pathPattern: '/keys/cmk-key/create$' },
+      { ...reset, method: 'PUT', pathPattern: '/providers/Microsoft\\.Authorization/roleAssignments/' },
+      { ...reset, method: 'PATCH', pathPattern: `/storageAccounts/${account.name}$` },
+      { ...reset, method: 'HEAD', pathPattern: '^/cmk-runbook/canary$' },
+    ];
+    await withFaults(routes, async () => {
       const result = await configureApproved(account, vault, context);
       const arm = armAccount(s, account);
       const got = {
         outcome: result.outcome,
-        resets: s.local.requestLog
-          .entries()
-          .slice(since)
-          .filter((e) => e.connectionReset).length,
+        resets: countSince(since, (e) => e.connectionReset === true),
         keyCreates: okWrites('keys.create', since),
         versions: s.local.state.listKeyVersions(vault, 'cmk-key').length,
         grants: s.local.state
@@ -211,44 +212,28 @@ describe('the runbooks while Azure calls fail: 429/503, lost answers, reset conn
         grants: 1,
         keySource: 'Microsoft.Keyvault',
       };
-      rows.push({
-        case: 'configure, 4 connections reset before Azure saw them',
-        expected: JSON.stringify(want),
-        got: JSON.stringify(got),
-        pass: JSON.stringify(got) === JSON.stringify(want),
-      });
-      assert.deepEqual(got, want, result.message);
-    } finally {
-      s.local.faults.reset();
-    }
+      expectRow('configure, 4 connections reset before Azure saw them', got, want, result.message);
+    });
   });
 
   test("when the vault creation's status polls fail midway (three connections reset, past the SDK's two retries), then the activity's retry finds the vault its PUT made and configure makes one vault PUT", async () => {
     const account = s.newAccount('stpoll');
     const vault = s.vaultName('kv-poll');
-    const context = { requester: PEOPLE.requester, policy: testPolicy({ alwaysApprove: ['configure'] }) };
     const since = s.local.requestLog.entries().length;
     // The vault PUT answers 201 with Azure-AsyncOperation; the poller GETs operationResults.
-    s.local.faults.set({
-      routes: [
-        {
-          status: 0,
-          code: 'ConnectionReset',
-          answer: 'reset',
-          times: 3,
-          method: 'GET',
-          pathPattern: '/providers/Microsoft\\.KeyVault/locations/[^/]+/operationResults/',
-        },
-      ],
-    });
-    try {
+    const polls = {
+      status: 0,
+      code: 'ConnectionReset',
+      answer: 'reset' as const,
+      times: 3,
+      method: 'GET',
+      pathPattern: '/providers/Microsoft\\.KeyVault/locations/[^/]+/operationResults/',
+    };
+    await withFaults([polls], async () => {
       const result = await configureApproved(account, vault, context);
       const got = {
         outcome: result.outcome,
-        pollsReset: s.local.requestLog
-          .entries()
-          .slice(since)
-          .filter((e) => e.connectionReset && /operationResults/.test(e.path)).length,
+        pollsReset: countSince(since, (e) => e.connectionReset === true && /operationResults/.test(e.path)),
         vaultPuts: okWrites('vaults.createOrUpdate', since, new RegExp(`/vaults/${vault}$`, 'i')),
         versions: s.local.state.listKeyVersions(vault, 'cmk-key').length,
         keySource: armAccount(s, account).properties.encryption.keySource,
@@ -260,39 +245,26 @@ describe('the runbooks while Azure calls fail: 429/503, lost answers, reset conn
         versions: 1,
         keySource: 'Microsoft.Keyvault',
       };
-      rows.push({
-        case: "configure, the vault LRO's polls reset 3 times",
-        expected: JSON.stringify(want),
-        got: JSON.stringify(got),
-        pass: JSON.stringify(got) === JSON.stringify(want),
-      });
-      assert.deepEqual(got, want, result.message);
-    } finally {
-      s.local.faults.reset();
-    }
+      expectRow("configure, the vault LRO's polls reset 3 times", got, want, result.message);
+    });
   });
 
   test("when disable's account PATCH is answered after its attempt timed out, then the retry reads the account, writes nothing more, and the run succeeds with one PATCH", async () => {
     const account = s.newAccount('stlate');
     const vault = s.vaultName('kv-late');
-    const context = { requester: PEOPLE.requester, policy: testPolicy({ alwaysApprove: ['configure'] }) };
     const configured = await configureApproved(account, vault, context);
     assert.equal(configured.outcome, 'succeeded', configured.message);
     const since = s.local.requestLog.entries().length;
-    s.local.faults.set({
-      routes: [
-        {
-          status: 0,
-          code: 'Late',
-          answer: 'late',
-          delayMs: 8_000,
-          times: 1,
-          method: 'PATCH',
-          pathPattern: `/storageAccounts/${account.name}$`,
-        },
-      ],
-    });
-    try {
+    const late = {
+      status: 0,
+      code: 'Late',
+      answer: 'late' as const,
+      delayMs: 8_000,
+      times: 1,
+      method: 'PATCH',
+      pathPattern: `/storageAccounts/${account.name}$`,
+    };
+    await withFaults([late], async () => {
       const handle = await s.start('disable', { account, ...context });
       await waitForApproval(handle);
       await decide(handle, PEOPLE.alice, 'approve');
@@ -318,10 +290,7 @@ describe('the runbooks while Azure calls fail: 429/503, lost answers, reset conn
         .reduce((a, b) => Math.max(a, b), 0);
       const got = {
         outcome: result.outcome,
-        latePatches: s.local.requestLog
-          .entries()
-          .slice(since)
-          .filter((e) => e.answeredLateMs !== undefined).length,
+        latePatches: countSince(since, (e) => e.answeredLateMs !== undefined),
         patches: okWrites('storageAccounts.update', since),
         retried: attempts >= 2,
         keySource: armAccount(s, account).properties.encryption.keySource,
@@ -333,15 +302,7 @@ describe('the runbooks while Azure calls fail: 429/503, lost answers, reset conn
         retried: true,
         keySource: 'Microsoft.Storage',
       };
-      rows.push({
-        case: 'disable, the PATCH answered 8 s late (attempt timeout 2 s)',
-        expected: JSON.stringify(want),
-        got: JSON.stringify(got),
-        pass: JSON.stringify(got) === JSON.stringify(want),
-      });
-      assert.deepEqual(got, want, result.message);
-    } finally {
-      s.local.faults.reset();
-    }
+      expectRow('disable, the PATCH answered 8 s late (attempt timeout 2 s)', got, want, result.message);
+    });
   });
 });

@@ -1,24 +1,12 @@
 import assert from 'node:assert/strict';
-import { after, before, describe, test } from 'node:test';
-import { startKillHarness, type KillHarness } from './kill-harness';
-import { completedAzureActivities, printTable, type Row } from './support';
-
-interface ArmAccount {
-  identity?: { principalId?: string };
-  properties: { encryption: { keySource: string } };
-}
+import { describe, test } from 'node:test';
+import { accountState, suiteHarness } from './kill-runbook';
+import { completedAzureActivities, expectKillCase, type Row } from './support';
 
 const rows: Row[] = [];
 
 describe('configureCmk with its worker SIGKILLed at every activity boundary', () => {
-  let h: KillHarness;
-  before(async () => {
-    h = await startKillHarness();
-  });
-  after(async () => {
-    await h?.close();
-    printTable('Chaos: configureCmk, worker SIGKILLed after each Azure activity', rows);
-  });
+  const h = suiteHarness('Chaos: configureCmk, worker SIGKILLed after each Azure activity', rows);
 
   test('when the worker dies after each activity, then every run succeeds with one vault, one key version and one grant', async () => {
     const clean = await h.start('configure', h.configureInput(h.newAccount(), h.vaultName()));
@@ -32,26 +20,19 @@ describe('configureCmk with its worker SIGKILLed at every activity boundary', ()
       const vault = h.vaultName();
       const kills = h.worker.kills;
       const { result, at } = await h.drive(await h.start('configure', h.configureInput(account, vault)), k);
-      const arm = h.local.state.getStorageAccount(
-        account.subscriptionId,
-        account.resourceGroup,
-        account.name,
-      ) as unknown as ArmAccount;
-      const principal = arm.identity?.principalId ?? 'none';
-      const grants = h.local.state.listRoleAssignments().filter((r) => JSON.stringify(r).includes(principal));
+      const state = accountState(h, account, vault);
       const vaultPuts = h.local.requestLog
         .writes({ operation: 'vaults.createOrUpdate' })
         .filter((e) => e.status < 300 && e.path.toLowerCase().endsWith(`/vaults/${vault}`)).length;
       const keyCreates = h.okWrites('keys.create', `${vault}.vault.azure.net`);
-      const versions = h.local.state.listKeyVersions(vault, 'cmk-key').length;
       const got = {
         outcome: result.outcome as string,
         kills: h.worker.kills - kills,
         vaultPuts,
-        versions,
+        versions: state.versions,
         keyCreates,
-        grants: grants.length,
-        keySource: arm.properties.encryption.keySource,
+        grants: state.grants,
+        keySource: state.keySource,
       };
       const want = {
         outcome: 'succeeded',
@@ -64,13 +45,7 @@ describe('configureCmk with its worker SIGKILLed at every activity boundary', ()
       };
       const show = (o: typeof got): string =>
         `${o.outcome}, ${o.kills} kill, vault PUT ${o.vaultPuts}, versions ${o.versions}, key creates ${o.keyCreates}, grants ${o.grants}`;
-      rows.push({
-        case: `killed after #${k} ${at ?? '(run ended first)'}`,
-        expected: show(want),
-        got: show(got),
-        pass: JSON.stringify(got) === JSON.stringify(want),
-      });
-      assert.deepEqual(got, want, `killed after #${k} ${at}: ${result.message}`);
+      expectKillCase(rows, { k, at, message: result.message }, got, want, show);
     }
   });
 });

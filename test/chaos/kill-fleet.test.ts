@@ -1,20 +1,13 @@
 import assert from 'node:assert/strict';
-import { after, before, describe, test } from 'node:test';
+import { describe, test } from 'node:test';
 import { fleetInterrupted, hurryQueue, showFleet } from './fleet-under-chaos';
-import { startKillHarness, type KillHarness } from './kill-harness';
-import { printTable, type Row } from './support';
+import { suiteHarness } from './kill-runbook';
+import type { Row } from './support';
 
 const rows: Row[] = [];
 
 describe('fleetRotate with its worker SIGKILLed mid-way', () => {
-  let h: KillHarness;
-  before(async () => {
-    h = await startKillHarness();
-  });
-  after(async () => {
-    await h?.close();
-    printTable('Chaos: fleetRotate, worker SIGKILLed after the first account', rows);
-  });
+  const h = suiteHarness('Chaos: fleetRotate, worker SIGKILLed after the first account', rows);
 
   test('when the worker dies after the first of four rotations, then a fresh worker finishes the fleet with one rotate per key, one PATCH per account and a progress card of four succeeded', async () => {
     const kills = h.worker.kills;

@@ -17,8 +17,10 @@ import {
 } from '../../src/shared/runbooks';
 import type { InputByOperation } from '../../src/shared/start';
 import { LOCAL, PEOPLE, resultOf, testPolicy } from '../helpers/stack';
+import { quickAzure } from '../kit/azure';
+import { localConfigure } from '../workflows/support';
 import { testEnv, uniqueId } from '../helpers/temporal';
-import { decideAs, startSigned, workerTrustEnv } from '../helpers/trust';
+import { decideAs, startSigned } from '../helpers/trust';
 import {
   completedAzureActivities,
   hurryPendingActivities,
@@ -38,6 +40,8 @@ export interface KillHarness {
   newAccount(): AccountRef;
   vaultName(): string;
   configureInput(account: AccountRef, vault: string): ConfigureCmkInput;
+  /** A change of the account's key to a new `cmk-key-2` in the same vault, versionless. */
+  changeKeyInput(account: AccountRef, vault: string): InputByOperation['changeKey'];
   /** Runs to the end, approving when asked, killing the worker once after `killAfter` Azure activities. */
   drive(handle: WorkflowHandle, killAfter?: number): Promise<{ result: RunResult; at?: string }>;
   /** Approvals the worker's policy asks of an operation (two for the destructive ones). */
@@ -75,12 +79,7 @@ export interface KillHarnessOptions {
 
 /** Starts the local Azure and a killable worker on a fresh task queue. */
 export async function startKillHarness(server?: KillHarnessOptions): Promise<KillHarness> {
-  const local = await startLocalAzure({
-    throttling: false,
-    roleAssignmentPropagationMs: 100,
-    revocationPropagationMs: 50,
-    dataDir: `.data/test/local-azure-chaos-${randomUUID().slice(0, 8)}`,
-  });
+  const local = await startLocalAzure(quickAzure('local-azure-chaos'));
   const address = server?.temporalAddress ?? (await temporalAddress());
   const client = server?.client ?? (await testEnv()).client;
   const taskQueue = uniqueId('tq-chaos-kill');
@@ -89,12 +88,7 @@ export async function startKillHarness(server?: KillHarnessOptions): Promise<Kil
     alwaysApprove: ['configure'],
     quorum: Object.fromEntries(DESTRUCTIVE_BY_NATURE.map((o) => [o, 2])),
   });
-  const worker = await startChildWorker({
-    temporalAddress: address,
-    taskQueue,
-    azureEnv: local.env,
-    trustEnv: workerTrustEnv(policy),
-  });
+  const worker = await startChildWorker({ address, local, taskQueue, policy });
   const context: RunContext = { requester: PEOPLE.requester, conversation: { id: 'chaos' } };
 
   async function drive(
@@ -147,11 +141,11 @@ export async function startKillHarness(server?: KillHarnessOptions): Promise<Kil
       return ref;
     },
     vaultName: () => `kv-chaos-${randomUUID().slice(0, 8)}`,
-    configureInput: (account, vault) => ({
+    configureInput: (account, vault) => localConfigure(account, vault, 'cmk-key', context),
+    changeKeyInput: (account, vault) => ({
       account,
       vault: { name: vault, resourceGroup: LOCAL.keysGroup },
-      key: { name: 'cmk-key', type: 'RSA', size: 2048 },
-      identity: { type: 'SystemAssigned' },
+      key: { name: 'cmk-key-2', type: 'RSA', size: 2048 },
       pinVersion: false,
       ...context,
     }),

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
-import { after, before, describe, test } from 'node:test';
-import { startKillHarness, type KillHarness } from './kill-harness';
-import { completedAzureActivities, printTable, type Row } from './support';
+import { describe, test } from 'node:test';
+import { suiteHarness } from './kill-runbook';
+import { completedAzureActivities, expectKillCase, type Row } from './support';
 
 const rows: Row[] = [];
 /**
@@ -12,14 +12,7 @@ const rows: Row[] = [];
 const confirmWithin = '3s';
 
 describe('rotateKey with its worker SIGKILLed at every activity boundary', () => {
-  let h: KillHarness;
-  before(async () => {
-    h = await startKillHarness();
-  });
-  after(async () => {
-    await h?.close();
-    printTable('Chaos: rotateKey, worker SIGKILLed after each Azure activity', rows);
-  });
+  const h = suiteHarness('Chaos: rotateKey, worker SIGKILLed after each Azure activity', rows);
 
   test('when the worker dies after each activity, then every rotation succeeds and adds exactly one key version', async () => {
     const account = h.newAccount();
@@ -50,13 +43,7 @@ describe('rotateKey with its worker SIGKILLed at every activity boundary', () =>
       const want = { outcome: 'succeeded', kills: 1, newVersions: 1, keyRotates: 1 };
       const show = (o: typeof got): string =>
         `${o.outcome}, ${o.kills} kill, +${o.newVersions} version, ${o.keyRotates} key rotate`;
-      rows.push({
-        case: `killed after #${k} ${at ?? '(run ended first)'}`,
-        expected: show(want),
-        got: show(got),
-        pass: JSON.stringify(got) === JSON.stringify(want),
-      });
-      assert.deepEqual(got, want, `killed after #${k} ${at}: ${result.message}`);
+      expectKillCase(rows, { k, at, message: result.message }, got, want, show);
     }
   });
 });

@@ -11,6 +11,7 @@ import { after, before, describe, test } from 'node:test';
 import type { AccountRef } from '../../src/shared/accounts';
 import type { Operation } from '../../src/shared/runbooks';
 import type { InputByOperation } from '../../src/shared/start';
+import { beforeAll } from '../kit/suite';
 import { startKillHarness, type KillHarness } from './kill-harness';
 import { approvalsBefore, completedAzureActivities, printTable, type Row } from './support';
 
@@ -117,8 +118,17 @@ interface ArmAccount {
   properties: { encryption: { keySource: string; keyvaultproperties?: { keyname?: string } } };
 }
 
+/** An account's encryption, its identity's grants and the versions of `cmk-key` in its vault. */
+export type AccountState = {
+  keySource: string;
+  keyName: string;
+  grants: number;
+  versions: number;
+  enabledVersions: number;
+};
+
 /** What an account's encryption and its identity's grants look like now. */
-export function accountState(h: KillHarness, account: AccountRef, vault: string): Record<string, unknown> {
+export function accountState(h: KillHarness, account: AccountRef, vault: string): AccountState {
   const arm = h.local.state.getStorageAccount(
     account.subscriptionId,
     account.resourceGroup,
@@ -135,6 +145,16 @@ export function accountState(h: KillHarness, account: AccountRef, vault: string)
     versions: versions.length,
     enabledVersions: versions.filter((v) => v.attributes?.enabled !== false).length,
   };
+}
+
+/**
+ * A suite's kill harness: started before its tests, closed after them, and then the suite's
+ * table printed under `title`.
+ */
+export function suiteHarness(title: string, rows: Row[]): KillHarness {
+  const h = beforeAll(() => startKillHarness());
+  after(() => printTable(title, rows));
+  return h;
 }
 
 /** Lanes a kill suite runs its boundaries on (CMK_CHAOS_LANES, default 2). */

@@ -7,22 +7,17 @@
  * A fleet rotation restarted mid-way is here too (one server for the file, restarted in turn).
  */
 import assert from 'node:assert/strict';
-import { mkdirSync, rmSync } from 'node:fs';
-import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { TestWorkflowEnvironment } from '@temporalio/testing';
-import { ensureTemporalCli } from '../../scripts/temporal-toolchain';
-import { freePort, startDevServer, type DevServer } from '../../scripts/temporal-dev-server';
 import type { AccountRef } from '../../src/shared/accounts';
 import type { Operation } from '../../src/shared/runbooks';
 import type { InputByOperation } from '../../src/shared/start';
 import { PEOPLE } from '../helpers/stack';
-import { testDataConverter, uniqueId } from '../helpers/temporal';
 import { decideAs } from '../helpers/trust';
 import { fleetInterrupted, showFleet } from './fleet-under-chaos';
 import { startKillHarness, statusOf, type KillHarness } from './kill-harness';
 import { accountState } from './kill-runbook';
 import { approvalsBefore, printTable, type Row } from './support';
+import { startRestartableTemporal, type RestartableTemporal } from './temporal-address';
 
 const rows: Row[] = [];
 
@@ -61,13 +56,7 @@ const STEPS = [
   {
     name: 'changeKey, switching the account to the new key',
     operation: 'changeKey',
-    input: (h, account, vault) => ({
-      account,
-      vault: { name: vault, resourceGroup: h.configureInput(account, vault).vault.resourceGroup },
-      key: { name: 'cmk-key-2', type: 'RSA', size: 2048 },
-      pinVersion: false,
-      ...h.context,
-    }),
+    input: (h, account, vault) => h.changeKeyInput(account, vault),
     activity: 'enableCmk',
     writes: { 'keys.create': 1, 'roleAssignments.create': 1, 'storageAccounts.update': 1 },
   } satisfies DestructiveStep<'changeKey'>,
@@ -81,32 +70,17 @@ function writeCounts(h: KillHarness): Map<string, number> {
 }
 
 describe('the Temporal server restarts in the middle of a destructive step', () => {
-  const dir = path.resolve('.data/test', uniqueId('chaos-mid-step'));
-  const dbFile = path.join(dir, 'temporal.db');
-  let port: number;
-  let server: DevServer;
-  let env: TestWorkflowEnvironment;
+  let temporal: RestartableTemporal;
   let h: KillHarness;
-  const restart = async (): Promise<void> => {
-    await server.stop();
-    server = await startDevServer({ cli: ensureTemporalCli().path, port, dbFile });
-  };
+  const restart = (): Promise<void> => temporal.restart();
 
   before(async () => {
-    mkdirSync(dir, { recursive: true });
-    port = await freePort();
-    server = await startDevServer({ cli: ensureTemporalCli().path, port, dbFile });
-    env = await TestWorkflowEnvironment.createFromExistingServer({
-      address: server.address,
-      client: { dataConverter: testDataConverter },
-    });
-    h = await startKillHarness({ temporalAddress: server.address, client: env.client });
+    temporal = await startRestartableTemporal('chaos-mid-step');
+    h = await startKillHarness({ temporalAddress: temporal.address, client: temporal.env.client });
   });
   after(async () => {
     await h?.close();
-    await env?.teardown();
-    await server?.stop();
-    rmSync(dir, { recursive: true, force: true });
+    await temporal?.close();
     printTable('Chaos: Temporal server (SQLite) restarted in the middle of a step', rows);
   });
 

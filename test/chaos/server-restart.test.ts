@@ -1,58 +1,38 @@
 import assert from 'node:assert/strict';
-import { mkdirSync, rmSync } from 'node:fs';
-import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { TestWorkflowEnvironment } from '@temporalio/testing';
-import { ensureTemporalCli } from '../../scripts/temporal-toolchain';
-import { freePort, startDevServer, type DevServer } from '../../scripts/temporal-dev-server';
-import { LOCAL, PEOPLE, resultOf, startLocalStack, testPolicy, type LocalStack } from '../helpers/stack';
-import { testDataConverter, uniqueId } from '../helpers/temporal';
-import { decide, waitForApproval } from '../workflows/support';
+import { PEOPLE, resultOf, startLocalStack, testPolicy, type LocalStack } from '../helpers/stack';
+import { decide, localConfigure, waitForApproval } from '../workflows/support';
 import { printTable, type Row } from './support';
+import { startRestartableTemporal, type RestartableTemporal } from './temporal-address';
 
 const rows: Row[] = [];
 
 describe('the Temporal server restarts while a run waits for approval', () => {
-  const dir = path.resolve('.data/test', uniqueId('chaos-server'));
-  const dbFile = path.join(dir, 'temporal.db');
-  let port: number;
-  let server: DevServer;
-  let env: TestWorkflowEnvironment;
+  let temporal: RestartableTemporal;
   let s: LocalStack;
 
   before(async () => {
-    mkdirSync(dir, { recursive: true });
-    port = await freePort();
-    server = await startDevServer({ cli: ensureTemporalCli().path, port, dbFile });
-    env = await TestWorkflowEnvironment.createFromExistingServer({
-      address: server.address,
-      client: { dataConverter: testDataConverter },
-    });
-    s = await startLocalStack({ env, throttling: false });
+    temporal = await startRestartableTemporal('chaos-server');
+    s = await startLocalStack({ env: temporal.env, throttling: false });
   });
   after(async () => {
     await s?.close();
-    await env?.teardown();
-    await server?.stop();
-    rmSync(dir, { recursive: true, force: true });
+    await temporal?.close();
     printTable('Chaos: Temporal server (SQLite) restarted during an approval wait', rows);
   });
 
   test('when the server restarts on the same database while a run waits, then the run survives and the approval after the restart is accepted', async () => {
     const account = s.newAccount('strestart');
     const vault = s.vaultName('kv-restart');
-    const handle = await s.start('configure', {
-      account,
-      vault: { name: vault, resourceGroup: LOCAL.keysGroup },
-      key: { name: 'cmk-key', type: 'RSA', size: 2048 },
-      identity: { type: 'SystemAssigned' },
-      pinVersion: false,
-      requester: PEOPLE.requester,
-      policy: testPolicy({ alwaysApprove: ['configure'] }),
-    });
+    const handle = await s.start(
+      'configure',
+      localConfigure(account, vault, 'cmk-key', {
+        requester: PEOPLE.requester,
+        policy: testPolicy({ alwaysApprove: ['configure'] }),
+      }),
+    );
     const waiting = await waitForApproval(handle);
-    await server.stop();
-    server = await startDevServer({ cli: ensureTemporalCli().path, port, dbFile });
+    await temporal.restart();
     const again = await waitForApproval(handle);
     const accepted = await decide(handle, PEOPLE.alice, 'approve');
     const result = await resultOf(handle);

@@ -3,15 +3,18 @@
  * again, history reading (which activities completed, which decisions were accepted), and the
  * table each suite prints at the end.
  */
+import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
+import { createInterface } from 'node:readline';
 import type { Client, WorkflowHandle } from '@temporalio/client';
 import { msToTs } from '@temporalio/common/lib/time';
 import { temporal } from '@temporalio/proto';
 import type { DecideInput } from '../../src/shared/approval';
 import { openPayload } from '../helpers/codec';
 import { workflowBundle } from '../helpers/temporal';
+import { workerProcessEnv, type WorkerProcessOptions } from '../kit/worker-process';
 
 const ROOT = path.resolve(__dirname, '../..');
 
@@ -53,56 +56,53 @@ export interface ChildWorker {
   close(): Promise<void>;
 }
 
-/** Options of {@link startChildWorker}. */
-export interface ChildWorkerOptions {
-  temporalAddress: string;
-  taskQueue: string;
-  /** The local Azure's client env (proxy, CA bundle, credentials, subscriptions). */
-  azureEnv: Record<string, string>;
-  /** The worker's policy and bot key, as environment keys (`workerTrustEnv`). */
-  trustEnv: Record<string, string>;
-}
+/** Options of {@link startChildWorker}: where the worker polls, the local Azure and the policy it reads. */
+export type ChildWorkerOptions = Pick<WorkerProcessOptions, 'address' | 'local' | 'taskQueue' | 'policy'>;
 
 interface Proc {
   child: ChildProcess;
+  /** Resolves once the child has printed `word` on a line of its own. */
+  said(word: string): Promise<void>;
   ready: Promise<void>;
   polling: Promise<void>;
 }
 
-function waitFor(child: ChildProcess, word: string, errors: () => string): Promise<void> {
-  return new Promise((resolve, reject) => {
-    let out = '';
-    child.stdout?.on('data', (d: Buffer) => {
-      out += d.toString();
-      if (out.split('\n').includes(word)) resolve();
-    });
-    child.once('exit', (code, signal) => reject(new Error(`worker exited (${code ?? signal}): ${errors()}`)));
-  });
-}
-
-/** Spawns `worker-process.ts` (one polling, one warm spare) and resolves when the first polls. */
+/**
+ * Spawns the production worker's `main` through `worker-process.ts` (one polling, one warm spare)
+ * and resolves when the first polls.
+ */
 export async function startChildWorker(options: ChildWorkerOptions): Promise<ChildWorker> {
-  const codePath = await bundlePath();
+  const bundle = await bundlePath();
   const spawnOne = (): Proc => {
     const child = spawn(process.execPath, ['--import', 'tsx', path.join(__dirname, 'worker-process.ts')], {
       cwd: ROOT,
       stdio: ['pipe', 'pipe', 'pipe'],
-      env: {
-        ...process.env,
-        ...options.azureEnv,
-        ...options.trustEnv,
-        CMK_CHAOS_TEMPORAL_ADDRESS: options.temporalAddress,
-        CMK_CHAOS_TASK_QUEUE: options.taskQueue,
-        CMK_TEST_WORKFLOW_BUNDLE: codePath,
-      },
+      env: workerProcessEnv({ ...options, bundlePath: bundle }),
     });
     let errors = '';
-    child.stderr?.on('data', (d: Buffer) => (errors += d.toString()));
-    const ready = waitFor(child, 'ready', () => errors);
-    const polling = waitFor(child, 'polling', () => errors);
+    child.stderr?.on('data', (d: Buffer) => (errors = (errors + d.toString()).slice(-8000)));
+    // The worker's JSON log shares stdout with the words it says to the suite.
+    const lines = createInterface({ input: child.stdout });
+    const said = (word: string): Promise<void> =>
+      new Promise((resolve, reject) => {
+        const heard = (line: string): void => {
+          if (line !== word) return;
+          lines.off('line', heard);
+          child.off('exit', exited);
+          resolve();
+        };
+        const exited = (code: number | null, signal: string | null): void => {
+          lines.off('line', heard);
+          reject(new Error(`worker exited (${code ?? signal}) before "${word}": ${errors}`));
+        };
+        lines.on('line', heard);
+        child.once('exit', exited);
+      });
+    const ready = said('ready');
+    const polling = said('polling');
     ready.catch(() => undefined);
     polling.catch(() => undefined);
-    return { child, ready, polling };
+    return { child, said, ready, polling };
   };
   const alive = (p: Proc | undefined): p is Proc =>
     p !== undefined && p.child.exitCode === null && p.child.signalCode === null;
@@ -138,7 +138,7 @@ export async function startChildWorker(options: ChildWorkerOptions): Promise<Chi
     },
     async holdIn(runId, activityType) {
       const p = active!;
-      const held = waitFor(p.child, `held ${activityType}`, () => 'while holding');
+      const held = p.said(`held ${activityType}`);
       p.child.stdin?.write(`hold-in ${runId} ${activityType}\n`);
       await held;
     },
@@ -259,6 +259,26 @@ export interface Row {
   expected: string;
   got: string;
   pass: boolean;
+}
+
+/**
+ * A kill case: its row in the suite's table (`show` renders what was expected and what came),
+ * then the assertion that what came is what was expected.
+ */
+export function expectKillCase<T extends object>(
+  rows: Row[],
+  kill: { k: number; at: string | undefined; message: string },
+  got: T,
+  want: T,
+  show: (o: T) => string,
+): void {
+  rows.push({
+    case: `killed after #${kill.k} ${kill.at ?? '(run ended first)'}`,
+    expected: show(want),
+    got: show(got),
+    pass: JSON.stringify(got) === JSON.stringify(want),
+  });
+  assert.deepEqual(got, want, `killed after #${kill.k} ${kill.at}: ${kill.message}`);
 }
 
 /** Prints the rows as a fixed-width table on stdout. */

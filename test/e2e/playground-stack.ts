@@ -19,7 +19,7 @@ import { FAST_TIMING } from '../activities/harness';
 import { launchChromium } from '../helpers/browser';
 import { testEnv, uniqueId } from '../helpers/temporal';
 import { TEST_BOT_KEY } from '../helpers/trust';
-import { chatPortFor, localAzure, localBot, ownDataDir, startBot, startWorker } from '../kit';
+import { chatPortFor, localAzure, localBot, quickAzure, startBot, startWorker } from '../kit';
 
 /** Where screenshots go (git-ignored test artifacts). */
 export const SHOTS = path.resolve(__dirname, '../../test-results/e2e');
@@ -121,12 +121,7 @@ export async function startPlaygroundStack(
   policy: (tenantId: string) => ApprovalPolicy,
 ): Promise<PlaygroundStack> {
   mkdirSync(SHOTS, { recursive: true });
-  const kit = await localAzure({
-    throttling: false,
-    roleAssignmentPropagationMs: 100,
-    revocationPropagationMs: 50,
-    dataDir: ownDataDir(),
-  });
+  const kit = await localAzure(quickAzure());
   const azure = kit.local;
   const tenantId = azure.tenantId;
   const env = await testEnv();

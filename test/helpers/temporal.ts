@@ -5,6 +5,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import { readFileSync } from 'node:fs';
+import type { Client } from '@temporalio/client';
 import { TestWorkflowEnvironment } from '@temporalio/testing';
 import { DefaultLogger, Runtime, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
 import { ensureTemporalCli, ensureTimeSkippingServer } from '../../scripts/temporal-toolchain';
@@ -70,4 +71,13 @@ export async function timeSkippingEnv(): Promise<TestWorkflowEnvironment | undef
 /** A unique id for workflow ids and task queues, so tests never share state. */
 export function uniqueId(prefix: string): string {
   return `${prefix}-${randomUUID().slice(0, 8)}`;
+}
+
+/** Terminates the runs a suite left waiting (an approval nobody gives); one already closed is skipped. */
+export async function terminateAll(client: Client, workflowIds: Iterable<string>): Promise<void> {
+  for (const id of workflowIds)
+    await client.workflow
+      .getHandle(id)
+      .terminate('test finished')
+      .catch(() => undefined);
 }

@@ -103,6 +103,19 @@ export function ownDataDir(name = 'local-azure'): string {
   return `.data/test/${name}-${randomUUID().slice(0, 8)}`;
 }
 
+/**
+ * A local Azure for runbooks end to end in a suite: no throttling, and role assignments and
+ * revocations that propagate in 100 and 50 ms instead of minutes; with a data dir of its own.
+ */
+export function quickAzure(name?: string): LocalAzureOptions {
+  return {
+    throttling: false,
+    roleAssignmentPropagationMs: 100,
+    revocationPropagationMs: 50,
+    dataDir: ownDataDir(name),
+  };
+}
+
 /** Starts the local Azure with the options given (the emulator's defaults otherwise) and wraps it. */
 export async function localAzure(options: LocalAzureOptions = {}): Promise<KitAzure> {
   return kitAzureOf(await startLocalAzure(options));

@@ -57,8 +57,24 @@ export interface KitBotOptions {
   deps?: Partial<CmkBotDeps>;
 }
 
+/** Handler dependencies for a bot that resolves no accounts (its suite never names one). */
+export const NO_ACCOUNTS: Pick<CmkBotDeps, 'resolver' | 'subscriptionIds'> = {
+  resolver: createArmAccountResolver({
+    subscriptionIds: [],
+    storage: () => {
+      throw new Error('this bot resolves no accounts');
+    },
+  }),
+  subscriptionIds: [],
+};
+
 /** Starts the bot endpoint over the production handler; `close()` it after the suite. */
 export function startBot(options: KitBotOptions): Promise<BotServer> {
+  return startBotServer(botServerOptions(options));
+}
+
+/** What {@link startBot} starts the endpoint with, for a suite that starts it itself (another host, its log). */
+export function botServerOptions(options: KitBotOptions): BotServerOptions {
   const accounts = options.azure
     ? ((azure) => ({
         resolver: createArmAccountResolver({
@@ -71,7 +87,7 @@ export function startBot(options: KitBotOptions): Promise<BotServer> {
   if (!accounts && !(options.deps?.resolver && options.deps.subscriptionIds))
     throw new Error('startBot needs the local Azure or a resolver and subscription ids');
   const uiBaseUrl = options.uiBaseUrl ?? 'http://ui.test';
-  return startBotServer({
+  return {
     bot: options.bot,
     ...(options.transportOptions ? { transportOptions: options.transportOptions } : {}),
     handler: createCmkBot({
@@ -89,7 +105,7 @@ export function startBot(options: KitBotOptions): Promise<BotServer> {
       ...options.deps,
     }),
     log: () => {},
-  });
+  };
 }
 
 /** The worker's chat port as production builds it: the bot's transport, delivering only to trusted connectors. */

@@ -13,9 +13,19 @@ export {
   localAzure,
   nameSuffix,
   ownDataDir,
+  quickAzure,
   type KitAzure,
 } from './azure';
-export { chatPortFor, localBot, registeredBot, startBot, type BotServer, type KitBotOptions } from './bot';
+export {
+  NO_ACCOUNTS,
+  botServerOptions,
+  chatPortFor,
+  localBot,
+  registeredBot,
+  startBot,
+  type BotServer,
+  type KitBotOptions,
+} from './bot';
 export { ChatRecorder, chatRecorder, type RecordedCard, type RecordedConversation } from './chat-recorder';
 export { personalChat, postActivity, teamsActivity, type TeamsContext } from './teams';
 export { startWorker, type KitWorker, type KitWorkerOptions } from './worker';

@@ -50,17 +50,23 @@ export interface WorkerProcessOptions {
   log?: (line: string) => void;
 }
 
-/** Starts the worker child and resolves once it polls `taskQueue` (120 s at most). */
-export async function startWorkerProcess(options: WorkerProcessOptions): Promise<WorkerProcess> {
-  const { local, taskQueue } = options;
-  const env: NodeJS.ProcessEnv = {
+/**
+ * The environment a production worker child reads: the local Azure's client settings, the
+ * policy (its tenant as given) and test bot key, the Temporal address and task queue, the test
+ * payload key.
+ */
+export function workerProcessEnv(
+  options: Pick<WorkerProcessOptions, 'address' | 'local' | 'taskQueue' | 'policy' | 'bundlePath' | 'env'>,
+): NodeJS.ProcessEnv {
+  const { local } = options;
+  return {
     ...process.env,
     ...local.env,
     // The policy and the test bot key, read by the worker as production reads them.
-    ...workerTrustEnv({ ...options.policy, tenantId: local.tenantId }),
+    ...workerTrustEnv(options.policy),
     TEMPORAL_ADDRESS: options.address,
     TEMPORAL_NAMESPACE: 'default',
-    CMK_TASK_QUEUE: taskQueue,
+    CMK_TASK_QUEUE: options.taskQueue,
     ...(options.bundlePath ? { CMK_KIT_WORKFLOW_BUNDLE: options.bundlePath } : {}),
     ...TEST_PAYLOAD_ENV,
     // Any free port for /metrics: several workers may run at once on a shared machine.
@@ -69,6 +75,13 @@ export async function startWorkerProcess(options: WorkerProcessOptions): Promise
     MicrosoftAppPassword: '',
     ...options.env,
   };
+}
+
+/** Starts the worker child and resolves once it polls `taskQueue` (120 s at most). */
+export async function startWorkerProcess(options: WorkerProcessOptions): Promise<WorkerProcess> {
+  const { local, taskQueue } = options;
+  // Bench people belong to the local Azure's tenant.
+  const env = workerProcessEnv({ ...options, policy: { ...options.policy, tenantId: local.tenantId } });
   // CMK_BENCH_CPU_PROF=<dir> writes a V8 CPU profile of the worker there when it stops.
   const profile = process.env.CMK_BENCH_CPU_PROF
     ? ['--cpu-prof', `--cpu-prof-dir=${process.env.CMK_BENCH_CPU_PROF}`]

@@ -13,6 +13,7 @@ import { APPROVER, REQUESTER } from '../bot/fixtures';
 import { TEST_PAYLOAD_ENV } from '../helpers/codec';
 import { temporalAddress, releaseTemporal } from '../chaos/temporal-address';
 import { uniqueId } from '../helpers/temporal';
+import { quickAzure } from '../kit/azure';
 import { startEntry, until, type EntryProcess } from './processes';
 
 /** Everything a card shows, as one string. */
@@ -67,12 +68,7 @@ describe('the worker and the bot as an operator runs them: JSON logs, /metrics, 
   const signingKey = ensureSigningKey(path.join(keysDir, 'bot-signing-key.pem'));
 
   before(async () => {
-    local = await startLocalAzure({
-      throttling: false,
-      roleAssignmentPropagationMs: 100,
-      revocationPropagationMs: 50,
-      dataDir: `.data/test/local-azure-ops-${randomUUID().slice(0, 8)}`,
-    });
+    local = await startLocalAzure(quickAzure('local-azure-ops'));
     tenantId = local.tenantId;
     connector = await startRecordingConnector();
     ports = { worker: await freePort(), bot: await freePort(), botMetrics: await freePort() };

@@ -15,7 +15,7 @@ import {
   chatPortFor,
   localAzure,
   localBot,
-  ownDataDir,
+  quickAzure,
   postActivity,
   registeredBot,
   startBot,
@@ -78,12 +78,7 @@ export function textOf(value: unknown): string {
 
 /** Starts the local Azure, a worker with the real activities and the bot endpoint. */
 export async function startSecurityStack(options: SecurityStackOptions = {}): Promise<SecurityStack> {
-  const kit = await localAzure({
-    throttling: false,
-    roleAssignmentPropagationMs: 100,
-    revocationPropagationMs: 50,
-    dataDir: ownDataDir('local-azure-security'),
-  });
+  const kit = await localAzure(quickAzure('local-azure-security'));
   const { local } = kit;
   const tenantId = local.tenantId;
   const subscription = local.subscriptionIds[0]!;

@@ -7,24 +7,16 @@ import { describe, test } from 'node:test';
 import type { AccountRef } from '../../src/shared/accounts';
 import type { RunResult } from '../../src/shared/runbooks';
 import { PEOPLE, startLocalStack, testPolicy } from '../helpers/stack';
-import { armAccount, decide, localConfigure, waitForApproval } from './support';
+import { configuredPinned, decide, pinnedVersion, waitForApproval } from './support';
 import { beforeAll } from '../kit/suite';
 
 describe('fleet rotation of accounts that share a key', () => {
   const s = beforeAll(() => startLocalStack());
 
   const context = { requester: PEOPLE.requester, policy: testPolicy() };
-  const configurePinned = async (vault: string, keyName: string): Promise<AccountRef> => {
-    const account = s.newAccount('stfl');
-    const handle = await s.start('configure', {
-      ...localConfigure(account, vault, keyName, context),
-      pinVersion: true,
-    });
-    const result = (await handle.result()) as RunResult;
-    assert.equal(result.outcome, 'succeeded', result.message);
-    return account;
-  };
-  const versionOf = (a: AccountRef) => armAccount(s, a).properties.encryption.keyvaultproperties?.keyversion;
+  const configurePinned = (vault: string, keyName: string): Promise<AccountRef> =>
+    configuredPinned(s, { vault, keyName, context, prefix: 'stfl' });
+  const versionOf = (a: AccountRef) => pinnedVersion(s, a);
 
   test('when three pinned accounts on one key and one on another are rotated as a fleet, then each key gains exactly one version and every account on it is pinned to that version', async () => {
     const vault = s.vaultName('kv-fl');

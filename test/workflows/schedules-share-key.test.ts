@@ -5,38 +5,24 @@
  * account on it is moved to that one version.
  */
 import assert from 'node:assert/strict';
-import { after, before, describe, test } from 'node:test';
+import { describe, test } from 'node:test';
 import type { AccountRef } from '../../src/shared/accounts';
-import type { RunResult } from '../../src/shared/runbooks';
 import { SCHEDULED_ROTATION_WORKFLOW } from '../../src/shared/start';
-import { PEOPLE, resultOf, startLocalStack, testPolicy, type LocalStack } from '../helpers/stack';
+import { PEOPLE, resultOf, startLocalStack, testPolicy } from '../helpers/stack';
 import { uniqueId } from '../helpers/temporal';
 import { signedScheduleInput } from '../helpers/trust';
-import { armAccount, localConfigure } from './support';
+import { configuredPinned, pinnedVersion } from './support';
+import { beforeAll } from '../kit/suite';
 
 const HOUR_MS = 3_600_000;
 
 describe('rotation schedules of accounts that share a key', () => {
-  let s: LocalStack;
-  before(async () => {
-    s = await startLocalStack();
-  });
-  after(async () => {
-    await s.close();
-  });
+  const s = beforeAll(() => startLocalStack());
 
   const context = { requester: PEOPLE.requester, policy: testPolicy() };
-  const configurePinned = async (vault: string, keyName: string): Promise<AccountRef> => {
-    const account = s.newAccount('stsk');
-    const handle = await s.start('configure', {
-      ...localConfigure(account, vault, keyName, context),
-      pinVersion: true,
-    });
-    const result = (await handle.result()) as RunResult;
-    assert.equal(result.outcome, 'succeeded', result.message);
-    return account;
-  };
-  const versionOf = (a: AccountRef) => armAccount(s, a).properties.encryption.keyvaultproperties?.keyversion;
+  const configurePinned = (vault: string, keyName: string): Promise<AccountRef> =>
+    configuredPinned(s, { vault, keyName, context, prefix: 'stsk' });
+  const versionOf = (a: AccountRef) => pinnedVersion(s, a);
   /** A tick of `account`'s schedule with period `everyMs`, as the Schedule starts it. */
   const tick = async (account: AccountRef, everyMs: number) =>
     s.client.workflow.start(SCHEDULED_ROTATION_WORKFLOW, {

@@ -2,6 +2,7 @@
  * Small helpers the runbook tests share: waiting for a run to reach a stage, deciding as a
  * person, and the standard configure input.
  */
+import assert from 'node:assert/strict';
 import type { WorkflowHandle } from '@temporalio/client';
 import { statusQuery, type Person, type RunStatus, type Stage } from '../../src/shared/approval';
 import type { AccountRef } from '../../src/shared/accounts';
@@ -125,6 +126,31 @@ export async function configuredOnLocal(
   ).result()) as RunResult;
   if (result.outcome !== 'succeeded') throw new Error(`configure ended ${result.outcome}: ${result.message}`);
   return { account, vault, principal: armAccount(s, account).identity!.principalId! };
+}
+
+/** A new account (name from `prefix`) configured onto `keyName` in `vault`, pinned to its version; the run must succeed. */
+export async function configuredPinned(
+  s: LocalStack,
+  {
+    vault,
+    keyName,
+    context,
+    prefix,
+  }: { vault: string; keyName: string; context: RunContext; prefix: string },
+): Promise<AccountRef> {
+  const account = s.newAccount(prefix);
+  const handle = await s.start('configure', {
+    ...localConfigure(account, vault, keyName, context),
+    pinVersion: true,
+  });
+  const result = (await handle.result()) as RunResult;
+  assert.equal(result.outcome, 'succeeded', result.message);
+  return account;
+}
+
+/** The key version `a` is pinned to (empty or undefined when versionless). */
+export function pinnedVersion(s: LocalStack, a: AccountRef): string | undefined {
+  return armAccount(s, a).properties.encryption.keyvaultproperties?.keyversion;
 }
 
 /** Approves as each person in turn. */

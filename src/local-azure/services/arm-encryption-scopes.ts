@@ -4,11 +4,11 @@
  * encryption identity, and Storage checks that identity can use the key when the scope is set,
  * as for the account's own key (learn.microsoft.com storage/blobs/encryption-scope-manage).
  */
-import { encryptionPrincipal, vaultByUri } from '../access';
+import { encryptionPrincipal } from '../access';
 import { armError, asRecord, jsonBody, resourceNotFound, send, type Ctx, type Env } from '../http';
 import { storageAccountId, type EncryptionScope, type StorageAccount } from '../model';
 import { kidOf } from '../views';
-import { AUTH_FAILURE, canUseKey, versionUsable } from './storage-encryption';
+import { recoverableVault, usableKey } from './storage-encryption';
 
 const SCOPES =
   /^\/subscriptions\/(?<sub>[^/]+)\/resourceGroups\/(?<rg>[^/]+)\/providers\/Microsoft\.Storage\/storageAccounts\/(?<name>[^/]+)\/encryptionScopes(?:\/(?<scope>[^/]+))?$/i;
@@ -88,39 +88,8 @@ function applyBody(
 ): EncryptionScope | undefined {
   const body = ((asRecord(jsonBody(ctx)) ?? {}) as ScopeBody).properties ?? {};
   const now = env.clock.now().toISOString();
-  const source = (body.source ?? existing?.source ?? 'Microsoft.Storage').toLowerCase();
-  if (source !== 'microsoft.storage' && source !== 'microsoft.keyvault') {
-    armError(ctx, 400, 'InvalidRequestPropertyValue', `The value '${body.source}' of source is not valid.`);
-    return undefined;
-  }
-  if (
-    existing &&
-    body.requireInfrastructureEncryption !== undefined &&
-    body.requireInfrastructureEncryption !== existing.requireInfrastructureEncryption
-  ) {
-    armError(
-      ctx,
-      400,
-      'AccountPropertyCannotBeUpdated',
-      'requireInfrastructureEncryption of an encryption scope is set at creation.',
-    );
-    return undefined;
-  }
-  const base: EncryptionScope = {
-    name,
-    source: source === 'microsoft.keyvault' ? 'Microsoft.KeyVault' : 'Microsoft.Storage',
-    state:
-      body.state === 'Disabled'
-        ? 'Disabled'
-        : body.state === 'Enabled'
-          ? 'Enabled'
-          : (existing?.state ?? 'Enabled'),
-    requireInfrastructureEncryption:
-      existing?.requireInfrastructureEncryption ?? body.requireInfrastructureEncryption === true,
-    creationTime: existing?.creationTime ?? now,
-    lastModifiedTime: now,
-  };
-  if (base.source === 'Microsoft.Storage') return base;
+  const base = settingsOf(ctx, body, name, existing, now);
+  if (!base || base.source === 'Microsoft.Storage') return base;
   const keyUri = body.keyVaultProperties?.keyUri ?? existing?.keyUri;
   const parsed = keyUri ? parseKeyUri(keyUri) : undefined;
   if (!keyUri || !parsed) {
@@ -132,42 +101,66 @@ function applyBody(
     );
     return undefined;
   }
-  const data = env.state.data;
-  const vault = vaultByUri(data, keyUri);
-  if (!vault) {
-    armError(ctx, 400, 'KeyVaultVaultNotFound', `The key vault '${keyUri}' was not found.`);
-    return undefined;
-  }
-  if (!vault.properties.enableSoftDelete || !vault.properties.enablePurgeProtection) {
-    armError(ctx, 400, 'KeyVaultPolicyError', 'Keyvault policy recoverable is not set');
-    return undefined;
-  }
-  const principal = encryptionPrincipal(data, account);
-  if (!principal || !canUseKey(env, vault, principal, parsed.name)) {
-    armError(ctx, 400, 'KeyVaultAuthenticationFailure', AUTH_FAILURE);
-    return undefined;
-  }
-  const key = vault.keys[parsed.name.toLowerCase()];
-  const version = parsed.version
-    ? key?.versions.find((v) => v.version === parsed.version)
-    : key?.versions.at(-1);
-  if (!key || !version) {
-    armError(
-      ctx,
-      400,
-      'KeyVaultEncryptionKeyNotFound',
-      'The key vault key is not found to unwrap the encryption key.',
-    );
-    return undefined;
-  }
-  if (!versionUsable(ctx, env, version)) return undefined;
-  const kid = kidOf(vault, key.name, version.version);
+  // The account's encryption identity must be able to use the key, as for the account's own key.
+  const vault = recoverableVault(ctx, env, keyUri);
+  if (!vault) return undefined;
+  const principal = encryptionPrincipal(env.state.data, account);
+  const found = usableKey(ctx, env, { vault, principal, keyName: parsed.name }, (key) =>
+    parsed.version ? key.versions.find((v) => v.version === parsed.version) : key.versions.at(-1),
+  );
+  if (!found) return undefined;
+  const kid = kidOf(vault, found.key.name, found.version.version);
   return {
     ...base,
     keyUri,
     currentVersionedKeyIdentifier: kid,
     lastKeyRotationTimestamp:
       existing?.currentVersionedKeyIdentifier === kid ? existing.lastKeyRotationTimestamp : now,
+  };
+}
+
+/**
+ * The scope's source, state and infrastructure encryption (set at creation only), before any
+ * key; undefined after answering Storage's error.
+ */
+function settingsOf(
+  ctx: Ctx,
+  body: NonNullable<ScopeBody['properties']>,
+  name: string,
+  existing: EncryptionScope | undefined,
+  now: string,
+): EncryptionScope | undefined {
+  const source = (body.source ?? existing?.source ?? 'Microsoft.Storage').toLowerCase();
+  if (source !== 'microsoft.storage' && source !== 'microsoft.keyvault') {
+    armError(ctx, 400, 'InvalidRequestPropertyValue', `The value '${body.source}' of source is not valid.`);
+    return undefined;
+  }
+  const infrastructure = body.requireInfrastructureEncryption;
+  if (
+    existing &&
+    infrastructure !== undefined &&
+    infrastructure !== existing.requireInfrastructureEncryption
+  ) {
+    armError(
+      ctx,
+      400,
+      'AccountPropertyCannotBeUpdated',
+      'requireInfrastructureEncryption of an encryption scope is set at creation.',
+    );
+    return undefined;
+  }
+  return {
+    name,
+    source: source === 'microsoft.keyvault' ? 'Microsoft.KeyVault' : 'Microsoft.Storage',
+    state:
+      body.state === 'Disabled'
+        ? 'Disabled'
+        : body.state === 'Enabled'
+          ? 'Enabled'
+          : (existing?.state ?? 'Enabled'),
+    requireInfrastructureEncryption: existing?.requireInfrastructureEncryption ?? infrastructure === true,
+    creationTime: existing?.creationTime ?? now,
+    lastModifiedTime: now,
   };
 }
 

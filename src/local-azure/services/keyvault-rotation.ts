@@ -27,47 +27,14 @@ export function setPolicy(ctx: Ctx, env: Env, v: Vault, k: KeyRecord): void {
   const body =
     jsonBody<{ lifetimeActions?: LifetimeAction[]; attributes?: { expiryTime?: string } }>(ctx) ?? {};
   const expiryTime = body.attributes?.expiryTime;
-  // NaN for a duration Key Vault does not read, so the checks below refuse it.
-  const ms = (d: string | undefined): number | undefined => (d ? (isoDurationMs(d) ?? NaN) : undefined);
-  const expiryMs = ms(expiryTime);
+  const expiryMs = durationMs(expiryTime);
   if (expiryTime && (Number.isNaN(expiryMs) || (expiryMs ?? 0) < 28 * DAY_MS))
     return kvError(ctx, 400, 'BadParameter', 'Expiry time must be at least 28 days (P28D).');
   const actions: LifetimeAction[] = [];
   for (const a of body.lifetimeActions ?? []) {
-    const type = ['rotate', 'notify'].includes(String(a.action?.type).toLowerCase())
-      ? String(a.action.type).toLowerCase() === 'rotate'
-        ? 'Rotate'
-        : 'Notify'
-      : undefined;
-    const after = ms(a.trigger?.timeAfterCreate);
-    const before = ms(a.trigger?.timeBeforeExpiry);
-    if (
-      !type ||
-      (after === undefined) === (before === undefined) ||
-      Number.isNaN(after) ||
-      Number.isNaN(before)
-    ) {
-      return kvError(
-        ctx,
-        400,
-        'BadParameter',
-        'Each lifetime action needs action.type Rotate or Notify and exactly one trigger, timeAfterCreate or timeBeforeExpiry, as an ISO 8601 duration.',
-      );
-    }
-    if (type === 'Rotate' && after !== undefined && after < 7 * DAY_MS)
-      return kvError(ctx, 400, 'BadParameter', 'The minimum rotation interval is 7 days (P7D).');
-    // Notify before expiry needs no policy expiry (Key Vault's own default policy is exactly
-    // that); only a rotation timed before expiry does.
-    if (type === 'Rotate' && before !== undefined && !expiryTime)
-      return kvError(
-        ctx,
-        400,
-        'BadParameter',
-        'Rotate with timeBeforeExpiry requires attributes.expiryTime.',
-      );
-    if (type === 'Notify' && before !== undefined && before < 7 * DAY_MS)
-      return kvError(ctx, 400, 'BadParameter', 'Notify needs timeBeforeExpiry of at least 7 days (P7D).');
-    actions.push({ trigger: a.trigger, action: { type } });
+    const action = lifetimeAction(a, Boolean(expiryTime));
+    if (typeof action === 'string') return kvError(ctx, 400, 'BadParameter', action);
+    actions.push(action);
   }
   if (!actions.some((a) => a.action.type === 'Notify'))
     actions.push({ trigger: { timeBeforeExpiry: 'P30D' }, action: { type: 'Notify' } });
@@ -80,4 +47,36 @@ export function setPolicy(ctx: Ctx, env: Env, v: Vault, k: KeyRecord): void {
   };
   env.state.changed();
   send(ctx, 200, policyView(v, k));
+}
+
+/** A duration in ms; NaN for one Key Vault does not read, so the checks refuse it. */
+function durationMs(d: string | undefined): number | undefined {
+  return d ? (isoDurationMs(d) ?? NaN) : undefined;
+}
+
+/** The lifetime action Key Vault stores for `a`, or the sentence of its `BadParameter` refusal. */
+function lifetimeAction(a: LifetimeAction, hasExpiry: boolean): LifetimeAction | string {
+  const type = ['rotate', 'notify'].includes(String(a.action?.type).toLowerCase())
+    ? String(a.action.type).toLowerCase() === 'rotate'
+      ? 'Rotate'
+      : 'Notify'
+    : undefined;
+  const after = durationMs(a.trigger?.timeAfterCreate);
+  const before = durationMs(a.trigger?.timeBeforeExpiry);
+  if (
+    !type ||
+    (after === undefined) === (before === undefined) ||
+    Number.isNaN(after) ||
+    Number.isNaN(before)
+  )
+    return 'Each lifetime action needs action.type Rotate or Notify and exactly one trigger, timeAfterCreate or timeBeforeExpiry, as an ISO 8601 duration.';
+  if (type === 'Rotate' && after !== undefined && after < 7 * DAY_MS)
+    return 'The minimum rotation interval is 7 days (P7D).';
+  // Notify before expiry needs no policy expiry (Key Vault's own default policy is exactly
+  // that); only a rotation timed before expiry does.
+  if (type === 'Rotate' && before !== undefined && !hasExpiry)
+    return 'Rotate with timeBeforeExpiry requires attributes.expiryTime.';
+  if (type === 'Notify' && before !== undefined && before < 7 * DAY_MS)
+    return 'Notify needs timeBeforeExpiry of at least 7 days (P7D).';
+  return { trigger: a.trigger, action: { type } };
 }

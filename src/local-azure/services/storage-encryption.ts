@@ -11,7 +11,7 @@ import { cannotBeUpdated, invalidValues, type EncryptionBody } from './storage-p
 
 const DAY_MS = 86_400_000;
 /** Storage's message when it cannot use a key. */
-export const AUTH_FAILURE =
+const AUTH_FAILURE =
   'The operation failed because of authentication issue on the keyvault. For more information, see - https://aka.ms/storagekeyvaultaccesspolicy';
 
 /** The key a CMK request names, once found and checked. */
@@ -110,15 +110,8 @@ function keyTarget(ctx: Ctx, env: Env, a: StorageAccount, enc: EncryptionBody): 
     );
     return undefined;
   }
-  const vault = vaultByUri(env.state.data, keyVaultUri);
-  if (!vault) {
-    armError(ctx, 400, 'KeyVaultVaultNotFound', `The key vault '${keyVaultUri}' was not found.`);
-    return undefined;
-  }
-  if (!vault.properties.enableSoftDelete || !vault.properties.enablePurgeProtection) {
-    armError(ctx, 400, 'KeyVaultPolicyError', 'Keyvault policy recoverable is not set');
-    return undefined;
-  }
+  const vault = recoverableVault(ctx, env, keyVaultUri);
+  if (!vault) return undefined;
   const uai = enc.identity ? enc.identity.userAssignedIdentity : e.userAssignedIdentity;
   const principal = encryptionPrincipal(env.state.data, {
     ...a,
@@ -133,12 +126,46 @@ function keyTarget(ctx: Ctx, env: Env, a: StorageAccount, enc: EncryptionBody): 
     );
     return undefined;
   }
-  if (!canUseKey(env, vault, principal, keyName)) {
+  const found = usableKey(ctx, env, { vault, principal, keyName }, (key) =>
+    versionFor(e, vault, key, keyVersion),
+  );
+  return found && { vault, ...found, keyVersion, uai };
+}
+
+/**
+ * The vault at `keyVaultUri` when it exists and is recoverable (soft delete and purge
+ * protection, which Storage requires of a CMK vault); undefined after answering Storage's error.
+ */
+export function recoverableVault(ctx: Ctx, env: Env, keyVaultUri: string): Vault | undefined {
+  const vault = vaultByUri(env.state.data, keyVaultUri);
+  if (!vault) {
+    armError(ctx, 400, 'KeyVaultVaultNotFound', `The key vault '${keyVaultUri}' was not found.`);
+    return undefined;
+  }
+  if (!vault.properties.enableSoftDelete || !vault.properties.enablePurgeProtection) {
+    armError(ctx, 400, 'KeyVaultPolicyError', 'Keyvault policy recoverable is not set');
+    return undefined;
+  }
+  return vault;
+}
+
+/**
+ * The key and version Storage would encrypt with, as `principal` (none: it cannot authenticate):
+ * it must reach the vault and get, wrap and unwrap the key, `pick` must find the version, and
+ * the version must be usable; undefined after answering Storage's error.
+ */
+export function usableKey(
+  ctx: Ctx,
+  env: Env,
+  { vault, principal, keyName }: { vault: Vault; principal: string | undefined; keyName: string },
+  pick: (key: KeyRecord) => KeyVersion | undefined,
+): { key: KeyRecord; version: KeyVersion } | undefined {
+  if (!principal || !canUseKey(env, vault, principal, keyName)) {
     armError(ctx, 400, 'KeyVaultAuthenticationFailure', AUTH_FAILURE);
     return undefined;
   }
   const key = vault.keys[keyName.toLowerCase()];
-  const version = key && versionFor(e, vault, key, keyVersion);
+  const version = key && pick(key);
   if (!key || !version) {
     armError(
       ctx,
@@ -148,7 +175,7 @@ function keyTarget(ctx: Ctx, env: Env, a: StorageAccount, enc: EncryptionBody): 
     );
     return undefined;
   }
-  return versionUsable(ctx, env, version) ? { vault, key, version, keyVersion, uai } : undefined;
+  return versionUsable(ctx, env, version) ? { key, version } : undefined;
 }
 
 /**
@@ -175,7 +202,7 @@ function versionFor(
 }
 
 /** Whether Azure Storage, as `principal`, can get, wrap and unwrap with the key now. */
-export function canUseKey(env: Env, vault: Vault, principal: string, keyName: string): boolean {
+function canUseKey(env: Env, vault: Vault, principal: string, keyName: string): boolean {
   if (!storageReachesVault(env.state.data, vault)) return false;
   const can = (p: 'get' | 'wrapkey' | 'unwrapkey'): boolean =>
     hasKeyPermission(
@@ -192,7 +219,7 @@ export function canUseKey(env: Env, vault: Vault, principal: string, keyName: st
 }
 
 /** An enabled, valid RSA key of a size Storage supports. */
-export function versionUsable(ctx: Ctx, env: Env, version: KeyVersion): boolean {
+function versionUsable(ctx: Ctx, env: Env, version: KeyVersion): boolean {
   const now = env.clock.nowMs();
   if (
     !version.enabled ||
