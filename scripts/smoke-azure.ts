@@ -76,6 +76,15 @@ async function main(): Promise<number> {
     throw new Error('the ARM token of DefaultAzureCredential names no tenant (tid) or object id (oid)');
   const log = (line: string): void => void process.stderr.write(`[smoke] ${line}\n`);
   log(`subscription ${settings.subscriptionId}, tenant ${tenantId}, caller ${callerObjectId}`);
+  // Ctrl-C cancels the run in flight and still deletes the resource group; a second Ctrl-C leaves it.
+  const interrupted = new AbortController();
+  process.once('SIGINT', () => {
+    log(
+      'interrupted: cancelling the run in flight and deleting the resource group (Ctrl-C again to leave it)',
+    );
+    interrupted.abort();
+    process.once('SIGINT', () => process.exit(130));
+  });
   const env = await temporal();
   try {
     const startedAt = new Date().toISOString();
@@ -87,6 +96,7 @@ async function main(): Promise<number> {
       credential,
       temporal: env,
       keep: settings.keep,
+      signal: interrupted.signal,
       confirmWithin: settings.confirmWithin,
       pollMs: 5_000,
       runTimeoutMs: 90 * 60_000,

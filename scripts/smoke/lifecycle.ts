@@ -73,6 +73,8 @@ export interface SmokeOptions {
   runTimeoutMs: number;
   setupTimeoutMs: number;
   log: (line: string) => void;
+  /** Stops the run (Ctrl-C): the run in flight is cancelled, the rest skipped, and the clean-up still runs. */
+  signal?: AbortSignal;
   /** Runs after the last step and before the clean-up (a test reads Azure's final state here). */
   beforeCleanup?: (names: SmokeNames) => Promise<void>;
 }
@@ -121,6 +123,7 @@ export async function runSmoke(o: SmokeOptions): Promise<SmokeReport> {
     work: () => Promise<T>,
     seen?: (t: T) => number | undefined,
   ) => {
+    if (o.signal?.aborted) throw new Error('interrupted before this step');
     const started = Date.now();
     o.log(`${lane}: ${step} …`);
     const value = await work();
@@ -165,7 +168,7 @@ export async function runSmoke(o: SmokeOptions): Promise<SmokeReport> {
       laneB(azure, names, accounts.accountB, identityId, o.confirmWithin),
     ];
     await Promise.all(
-      lanes.map(({ lane, account, steps }) => runLane(stack!, lane, account, steps, rows, o.log)),
+      lanes.map(({ lane, account, steps }) => runLane(stack!, { lane, account, steps }, rows, o)),
     );
     await o.beforeCleanup?.(names);
   } catch (error) {
@@ -187,21 +190,19 @@ export async function runSmoke(o: SmokeOptions): Promise<SmokeReport> {
 /** Runs a lane's steps in order; after a failed step the rest are skipped. */
 async function runLane(
   stack: SmokeStack,
-  lane: string,
-  account: AccountRef,
-  steps: LaneStep[],
+  { lane, account, steps }: { lane: string; account: AccountRef; steps: LaneStep[] },
   rows: SmokeRow[],
-  log: (line: string) => void,
+  o: Pick<SmokeOptions, 'log' | 'signal'>,
 ): Promise<void> {
   let failed = false;
   for (const s of steps) {
-    if (failed) {
+    if (failed || o.signal?.aborted) {
       rows.push({ lane, step: s.step, outcome: 'skipped', azure: '-', seconds: 0 });
       continue;
     }
-    log(`${lane}: ${s.command}`);
+    o.log(`${lane}: ${s.command}`);
     try {
-      const run = await stack.run(lane, account, s.command);
+      const run = await stack.run(lane, account, s.command, o.signal);
       const azure = run.result.outcome === 'succeeded' ? ((await s.check()) ?? 'ok') : run.result.message;
       const propagationSeconds = s.propagation
         ? secondsBetween(run.result, s.propagation.from, s.propagation.to)

@@ -63,8 +63,11 @@ export interface SmokeRun {
 
 /** The running product. */
 export interface SmokeStack {
-  /** Sends `command` in a chat of its own lane, approves the run's card, and waits for the result. */
-  run(lane: string, account: AccountRef, command: string): Promise<SmokeRun>;
+  /**
+   * Sends `command` in a chat of its own lane, approves the run's card, and waits for the result;
+   * an abort cancels the run in Temporal and throws.
+   */
+  run(lane: string, account: AccountRef, command: string, signal?: AbortSignal): Promise<SmokeRun>;
   close(): Promise<void>;
 }
 
@@ -139,7 +142,7 @@ export async function startSmokeStack(options: SmokeStackOptions): Promise<Smoke
     activity.method === 'PUT' ? activity.activityId! : `activity-${connector.sent.indexOf(activity) + 1}`;
 
   return {
-    async run(lane, account, command) {
+    async run(lane, account, command, signal) {
       const started = Date.now();
       const seenBefore = sentIn(lane).length;
       const said = await post(lane, SMOKE_PEOPLE.requester, { type: 'message', text: command });
@@ -159,10 +162,12 @@ export async function startSmokeStack(options: SmokeStackOptions): Promise<Smoke
         const { status } = await run.describe();
         if (status.name !== 'RUNNING') break;
         if (!approved) approved = await approveIfAsked(lane, seenBefore);
-        if (Date.now() > deadline) {
+        if (Date.now() > deadline || signal?.aborted) {
           await run.cancel();
           throw new Error(
-            `"${command}" did not finish within ${Math.round(options.runTimeoutMs / 60_000)} minutes`,
+            signal?.aborted
+              ? `"${command}" was cancelled: the smoke run was interrupted`
+              : `"${command}" did not finish within ${Math.round(options.runTimeoutMs / 60_000)} minutes`,
           );
         }
         await new Promise((resolve) => setTimeout(resolve, options.pollMs));

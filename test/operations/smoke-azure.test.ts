@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import path from 'node:path';
 import { describe, test } from 'node:test';
-import { runSmoke, type SmokeReport } from '../../scripts/smoke/lifecycle';
+import { runSmoke, type SmokeOptions, type SmokeReport } from '../../scripts/smoke/lifecycle';
 import { smokeSummary } from '../../scripts/smoke/report';
 import type { SmokeNames } from '../../scripts/smoke/resources';
 import { FAST_TIMING, localAzure, ownDataDir, SEEDED, temporal, type KitAzure } from '../kit';
@@ -13,6 +13,24 @@ const ROOT = path.resolve(__dirname, '../..');
 interface AccountView {
   identity?: { type?: string };
   properties: { encryption: { keySource: string; keyvaultproperties?: { keyname?: string } } };
+}
+
+/** The script's settings with the local Azure's subscription, credential and agent, and the kit's short waits. */
+function smokeOptions(azure: KitAzure): Omit<SmokeOptions, 'temporal' | 'log'> {
+  return {
+    subscriptionId: SEEDED.subscriptionId,
+    location: 'eastus',
+    tenantId: azure.tenantId,
+    callerObjectId: SEEDED.runbookObjectId,
+    credential: azure.credential,
+    agent: azure.local.agent,
+    keep: false,
+    confirmWithin: '1m',
+    timing: FAST_TIMING,
+    pollMs: 25,
+    runTimeoutMs: 60_000,
+    setupTimeoutMs: 30_000,
+  };
 }
 
 describe('npm run smoke:azure, run against the local Azure', () => {
@@ -30,19 +48,8 @@ describe('npm run smoke:azure, run against the local Azure', () => {
     let finalAccounts: Record<string, AccountView | undefined> = {};
     let names: SmokeNames | undefined;
     const report: SmokeReport = await runSmoke({
-      subscriptionId: SEEDED.subscriptionId,
-      location: 'eastus',
-      tenantId: azure.tenantId,
-      callerObjectId: SEEDED.runbookObjectId,
-      credential: azure.credential,
-      agent: azure.local.agent,
+      ...smokeOptions(azure),
       temporal: await temporal(),
-      keep: false,
-      confirmWithin: '1m',
-      timing: FAST_TIMING,
-      pollMs: 25,
-      runTimeoutMs: 60_000,
-      setupTimeoutMs: 30_000,
       log: (line) => lines.push(line),
       beforeCleanup: async (n) => {
         names = n;
@@ -119,6 +126,31 @@ describe('npm run smoke:azure, run against the local Azure', () => {
     );
     assert.match(printed, /PASSED/);
     process.stdout.write(`${printed}\n`);
+  });
+
+  test('when the smoke is interrupted (Ctrl-C) during a lane, then the run in flight is cancelled, the later steps are skipped, and the resource group is still deleted', async () => {
+    const interrupted = new AbortController();
+    let group = '';
+    const report = await runSmoke({
+      ...smokeOptions(azure),
+      temporal: await temporal(),
+      signal: interrupted.signal,
+      log: (line) => {
+        group ||= /resource group (\S+)/.exec(line)?.[1] ?? '';
+        if (line.startsWith('A: rotate')) setTimeout(() => interrupted.abort(), 50);
+      },
+    });
+    assert.equal(report.passed, false);
+    const a = report.rows.filter((r) => r.lane === 'A');
+    assert.equal(a[0]?.outcome, 'succeeded');
+    assert.match(a[1]?.azure ?? '', /was cancelled: the smoke run was interrupted/);
+    assert.deepEqual(
+      a.slice(2).map((r) => r.outcome),
+      ['skipped', 'skipped', 'skipped', 'skipped'],
+    );
+    const groups = azure.local.state.data.subscriptions[SEEDED.subscriptionId]!.resourceGroups;
+    assert.ok(group);
+    assert.equal(groups[group.toLowerCase()], undefined, 'the resource group is gone');
   });
 
   test('when the subscription or the location is not named, then smoke:azure refuses to start, says which, and contacts nothing', () => {
