@@ -58,7 +58,7 @@ async function softDeletedVaults(c: SetupContext): Promise<string[]> {
       const deleted = await c.azure.keyVault(c.subscriptionId).vaults.getDeleted(name, c.location);
       const until = deleted.properties?.scheduledPurgeDate?.toISOString() ?? 'its retention days';
       left.push(
-        `vault ${name}: soft-deleted with purge protection; it cannot be purged and Azure removes it on ${until} (its name stays taken until then; it costs nothing meanwhile)`,
+        `vault ${name}: soft-deleted with purge protection; it cannot be purged and Azure removes it on ${until} (its name stays taken until then)`,
       );
     } catch (error) {
       // 404: the run never got as far as making this vault.
