@@ -69,7 +69,8 @@ export async function readCanary(azure: AzureClients, ref: AccountRef): Promise<
 
 /**
  * Waits until the caller can write blobs in the account (a new role assignment takes minutes on
- * Azure): writes the canary the runbook's probe would write. Returns the seconds it took.
+ * Azure, a new account's host name may take a moment to resolve): writes the canary the runbook's
+ * probe would write. Returns the seconds it took.
  */
 export async function waitForBlobWrite(
   azure: AzureClients,
@@ -89,7 +90,9 @@ export async function waitForBlobWrite(
         .upload(body, body.length);
       return (Date.now() - started) / 1000;
     } catch (error) {
-      if ((error as { statusCode?: number }).statusCode !== 403) throw error;
+      // 403 while the role propagates; no status while a new account's host name is not yet resolvable.
+      const status = (error as { statusCode?: number }).statusCode;
+      if (status !== 403 && status !== undefined) throw error;
       last = error;
     }
     await new Promise((resolve) => setTimeout(resolve, pollMs));

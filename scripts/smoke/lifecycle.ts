@@ -11,7 +11,7 @@ import type { Agent } from 'node:https';
 import type { TokenCredential } from '@azure/core-auth';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { createAzureClients, type ActivityTiming, type AzureClients } from '../../src/activities';
-import type { AccountRef } from '../../src/shared/accounts';
+import { accountId, type AccountRef } from '../../src/shared/accounts';
 import type { StepId } from '../../src/shared/plan';
 import type { RunResult } from '../../src/shared/runbooks';
 import { listKeyVersions, readCanary, readEncryption, waitForBlobWrite } from './checks';
@@ -247,7 +247,7 @@ function laneA(azure: AzureClients, names: SmokeNames, account: AccountRef, conf
   const steps: LaneStep[] = [
     {
       step: 'configure (system-assigned, RBAC, pinned)',
-      command: `configure ${account.name} --vault ${vault} --key cmk-smoke-a --pin-version`,
+      command: `configure ${accountId(account)} --vault ${vault} --key cmk-smoke-a --pin-version`,
       propagation: { from: ['grant'], to: 'enable', what: 'grant → Storage wraps with the key' },
       check: async () => {
         const e = await encryption();
@@ -263,7 +263,7 @@ function laneA(azure: AzureClients, names: SmokeNames, account: AccountRef, conf
     },
     {
       step: 'rotate',
-      command: `rotate ${account.name}`,
+      command: `rotate ${accountId(account)}`,
       check: async () => {
         const versions = await listKeyVersions(azure, vault, 'cmk-smoke-a');
         return differences([
@@ -275,7 +275,7 @@ function laneA(azure: AzureClients, names: SmokeNames, account: AccountRef, conf
     },
     {
       step: 'change key',
-      command: `change-key ${account.name} --key cmk-smoke-b`,
+      command: `change-key ${accountId(account)} --key cmk-smoke-b`,
       propagation: { from: ['grant'], to: 'switch', what: 'grant → Storage wraps with the new key' },
       check: async () =>
         differences([
@@ -298,7 +298,7 @@ function laneB(
   const steps: LaneStep[] = [
     {
       step: 'configure (user-assigned, access policy, versionless)',
-      command: `configure ${account.name} --vault ${names.accessPolicyVault} --key cmk-smoke-c --user-identity ${identityId}`,
+      command: `configure ${accountId(account)} --vault ${names.accessPolicyVault} --key cmk-smoke-c --user-identity ${identityId}`,
       propagation: { from: ['grant'], to: 'enable', what: 'grant → Storage wraps with the key' },
       check: async () => {
         const e = await readEncryption(azure, account);
@@ -326,13 +326,13 @@ function accessSteps(
   return [
     {
       step: 'revoke',
-      command: `revoke ${account.name} --confirm-within ${confirmWithin}`,
+      command: `revoke ${accountId(account)} --confirm-within ${confirmWithin}`,
       propagation: { from: ['revoke', 'disableKey'], to: 'probe', what: 'revoke → first denied canary read' },
       check: async () => differences([['canary', await readCanary(azure, account), 'denied']]),
     },
     {
       step: 'restore access',
-      command: `restore-access ${account.name}`,
+      command: `restore-access ${accountId(account)}`,
       propagation: { from: ['grant', 'enableKey'], to: 'probe', what: 'restore → canary readable again' },
       check: async () =>
         differences([
@@ -342,7 +342,7 @@ function accessSteps(
     },
     {
       step: 'disable',
-      command: `disable ${account.name}`,
+      command: `disable ${accountId(account)}`,
       check: async () =>
         differences([
           ['key source', (await readEncryption(azure, account)).keySource, 'Microsoft.Storage'],

@@ -125,6 +125,12 @@ describe('npm run smoke:azure, run against the local Azure', () => {
       /\| lane +\| step +\| outcome +\| azure +\| seconds +\| propagation s +\| propagation measured +\|/,
     );
     assert.match(printed, /PASSED/);
+    const said = [...lines, printed, JSON.stringify(report)].join('\n');
+    assert.ok(
+      !said.includes(azure.local.credentials.clientSecret),
+      'no client secret in what the smoke prints',
+    );
+    assert.doesNotMatch(said, /eyJ[\w-]+\.[\w-]+/, 'no token in what the smoke prints');
     process.stdout.write(`${printed}\n`);
   });
 
