@@ -10,11 +10,11 @@
 import type { Agent } from 'node:https';
 import type { TokenCredential } from '@azure/core-auth';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
-import { createAzureClients, type ActivityTiming, type AzureClients } from '../../src/activities';
-import { accountId, type AccountRef } from '../../src/shared/accounts';
+import { createAzureClients, type ActivityTiming } from '../../src/activities';
 import type { StepId } from '../../src/shared/plan';
 import type { RunResult } from '../../src/shared/runbooks';
-import { listKeyVersions, readCanary, readEncryption, waitForBlobWrite } from './checks';
+import { waitForBlobWrite } from './checks';
+import { laneA, laneB, type Lane } from './lanes';
 import { createResourceGroupsClient } from './resource-groups';
 import {
   createAccounts,
@@ -79,16 +79,6 @@ export interface SmokeOptions {
   beforeCleanup?: (names: SmokeNames) => Promise<void>;
 }
 
-/** One lifecycle step of a lane. */
-interface LaneStep {
-  step: string;
-  command: string;
-  /** The smoke's own reading of Azure after the run: undefined when it is as expected. */
-  check: () => Promise<string | undefined>;
-  /** From which step's end to which step's end access changed and Azure honoured it. */
-  propagation?: { from: StepId[]; to: StepId; what: string };
-}
-
 /** Runs the smoke; never throws for a failed step (the report says it), only for a failed set-up of the stack. */
 export async function runSmoke(o: SmokeOptions): Promise<SmokeReport> {
   const names = smokeNames();
@@ -117,59 +107,16 @@ export async function runSmoke(o: SmokeOptions): Promise<SmokeReport> {
     pollMs: o.pollMs,
   };
   const rows: SmokeRow[] = [];
-  const timed = async <T>(
-    lane: string,
-    step: string,
-    work: () => Promise<T>,
-    seen?: (t: T) => number | undefined,
-  ) => {
-    if (o.signal?.aborted) throw new Error('interrupted before this step');
-    const started = Date.now();
-    o.log(`${lane}: ${step} …`);
-    const value = await work();
-    const propagationSeconds = seen?.(value);
-    rows.push({
-      lane,
-      step,
-      outcome: 'done',
-      azure: 'ok',
-      seconds: (Date.now() - started) / 1000,
-      ...(propagationSeconds === undefined
-        ? {}
-        : { propagationSeconds, propagation: 'role → first blob write' }),
-    });
-    return value;
-  };
   o.log(`resource group ${names.resourceGroup} in ${o.location}, subscription ${o.subscriptionId}`);
   let stack: SmokeStack | undefined;
   try {
-    await timed('setup', 'create resource group', () => createResourceGroup(c));
-    const accounts = await timed('setup', 'create 2 storage accounts', () => createAccounts(c));
-    const identityId = await timed('setup', 'create identity and access-policy vault', () =>
-      createIdentityAndVault(c),
-    );
-    await timed('setup', 'grant the runbook Storage Blob Data Contributor', () => grantBlobDataRole(c));
-    await timed(
-      'setup',
-      'wait until the role lets the runbook write blobs',
-      async () => {
-        const both = await Promise.all(
-          [accounts.accountA, accounts.accountB].map((a) =>
-            waitForBlobWrite(azure, a, { withinMs: o.setupTimeoutMs, pollMs: o.pollMs }),
-          ),
-        );
-        return Math.max(...both);
-      },
-      (s) => s,
-    );
+    const { accounts, identityId } = await setUp(c, rows, o);
     stack = await startSmokeStack({ ...o, azure, runTimeoutMs: o.runTimeoutMs, pollMs: o.pollMs });
     const lanes = [
       laneA(azure, names, accounts.accountA, o.confirmWithin),
       laneB(azure, names, accounts.accountB, identityId, o.confirmWithin),
     ];
-    await Promise.all(
-      lanes.map(({ lane, account, steps }) => runLane(stack!, { lane, account, steps }, rows, o)),
-    );
+    await Promise.all(lanes.map((lane) => runLane(stack!, lane, rows, o)));
     await o.beforeCleanup?.(names);
   } catch (error) {
     rows.push({
@@ -187,10 +134,51 @@ export async function runSmoke(o: SmokeOptions): Promise<SmokeReport> {
   return { resourceGroup: names.resourceGroup, rows, passed, leftBehind };
 }
 
+/** Makes the throwaway resources, a row each, and waits until the caller's blob role works. */
+async function setUp(
+  c: SetupContext,
+  rows: SmokeRow[],
+  o: Pick<SmokeOptions, 'log' | 'signal' | 'setupTimeoutMs' | 'pollMs'>,
+): Promise<{ accounts: Awaited<ReturnType<typeof createAccounts>>; identityId: string }> {
+  const timed = async <T>(step: string, work: () => Promise<T>, propagated?: (t: T) => number) => {
+    if (o.signal?.aborted) throw new Error('interrupted before this step');
+    const started = Date.now();
+    o.log(`setup: ${step} …`);
+    const value = await work();
+    const seconds = (Date.now() - started) / 1000;
+    rows.push({
+      lane: 'setup',
+      step,
+      outcome: 'done',
+      azure: 'ok',
+      seconds,
+      ...(propagated
+        ? { propagationSeconds: propagated(value), propagation: 'role → first blob write' }
+        : {}),
+    });
+    return value;
+  };
+  await timed('create resource group', () => createResourceGroup(c));
+  const accounts = await timed('create 2 storage accounts', () => createAccounts(c));
+  const identityId = await timed('create identity and access-policy vault', () => createIdentityAndVault(c));
+  await timed('grant the runbook Storage Blob Data Contributor', () => grantBlobDataRole(c));
+  await timed(
+    'wait until the role lets the runbook write blobs',
+    async () => {
+      const waits = [accounts.accountA, accounts.accountB].map((a) =>
+        waitForBlobWrite(c.azure, a, { withinMs: o.setupTimeoutMs, pollMs: o.pollMs }),
+      );
+      return Math.max(...(await Promise.all(waits)));
+    },
+    (seconds) => seconds,
+  );
+  return { accounts, identityId };
+}
+
 /** Runs a lane's steps in order; after a failed step the rest are skipped. */
 async function runLane(
   stack: SmokeStack,
-  { lane, account, steps }: { lane: string; account: AccountRef; steps: LaneStep[] },
+  { lane, account, steps }: Lane,
   rows: SmokeRow[],
   o: Pick<SmokeOptions, 'log' | 'signal'>,
 ): Promise<void> {
@@ -230,124 +218,4 @@ function secondsBetween(result: RunResult, from: StepId[], to: StepId): number |
   const end = done.find((s) => s.id === to);
   if (!start || !end) return undefined;
   return Math.max(0, (Date.parse(end.at) - Date.parse(start.at)) / 1000);
-}
-
-/** Expectation helper: the differences, or undefined when there are none. */
-function differences(pairs: [string, unknown, unknown][]): string | undefined {
-  const wrong = pairs
-    .filter(([, got, want]) => got !== want)
-    .map(([what, got, want]) => `${what} ${String(got)} (want ${String(want)})`);
-  return wrong.length ? wrong.join('; ') : undefined;
-}
-
-function laneA(azure: AzureClients, names: SmokeNames, account: AccountRef, confirmWithin: string) {
-  const vault = names.rbacVault;
-  let versionsBefore: string[] = [];
-  const encryption = () => readEncryption(azure, account);
-  const steps: LaneStep[] = [
-    {
-      step: 'configure (system-assigned, RBAC, pinned)',
-      command: `configure ${accountId(account)} --vault ${vault} --key cmk-smoke-a --pin-version`,
-      propagation: { from: ['grant'], to: 'enable', what: 'grant → Storage wraps with the key' },
-      check: async () => {
-        const e = await encryption();
-        versionsBefore = await listKeyVersions(azure, vault, 'cmk-smoke-a');
-        return differences([
-          ['key source', e.keySource, 'Microsoft.Keyvault'],
-          ['key', e.keyName, 'cmk-smoke-a'],
-          ['version', e.keyVersion, versionsBefore.at(-1)],
-          ['user identity', e.userAssignedIdentity, undefined],
-          ['canary', await readCanary(azure, account), 'allowed'],
-        ]);
-      },
-    },
-    {
-      step: 'rotate',
-      command: `rotate ${accountId(account)}`,
-      check: async () => {
-        const versions = await listKeyVersions(azure, vault, 'cmk-smoke-a');
-        return differences([
-          ['versions', versions.length, versionsBefore.length + 1],
-          ['version in use', (await encryption()).keyVersion, versions.at(-1)],
-          ['canary', await readCanary(azure, account), 'allowed'],
-        ]);
-      },
-    },
-    {
-      step: 'change key',
-      command: `change-key ${accountId(account)} --key cmk-smoke-b`,
-      propagation: { from: ['grant'], to: 'switch', what: 'grant → Storage wraps with the new key' },
-      check: async () =>
-        differences([
-          ['key', (await encryption()).keyName, 'cmk-smoke-b'],
-          ['canary', await readCanary(azure, account), 'allowed'],
-        ]),
-    },
-    ...accessSteps(azure, account, confirmWithin, 'cmk-smoke-b'),
-  ];
-  return { lane: 'A', account, steps };
-}
-
-function laneB(
-  azure: AzureClients,
-  names: SmokeNames,
-  account: AccountRef,
-  identityId: string,
-  confirmWithin: string,
-) {
-  const steps: LaneStep[] = [
-    {
-      step: 'configure (user-assigned, access policy, versionless)',
-      command: `configure ${accountId(account)} --vault ${names.accessPolicyVault} --key cmk-smoke-c --user-identity ${identityId}`,
-      propagation: { from: ['grant'], to: 'enable', what: 'grant → Storage wraps with the key' },
-      check: async () => {
-        const e = await readEncryption(azure, account);
-        return differences([
-          ['key source', e.keySource, 'Microsoft.Keyvault'],
-          ['key', e.keyName, 'cmk-smoke-c'],
-          ['version', e.keyVersion || '(versionless)', '(versionless)'],
-          ['user identity', e.userAssignedIdentity?.toLowerCase(), identityId.toLowerCase()],
-          ['canary', await readCanary(azure, account), 'allowed'],
-        ]);
-      },
-    },
-    ...accessSteps(azure, account, confirmWithin, 'cmk-smoke-c'),
-  ];
-  return { lane: 'B', account, steps };
-}
-
-/** Revoke, restore and disable, the same on both lanes. */
-function accessSteps(
-  azure: AzureClients,
-  account: AccountRef,
-  confirmWithin: string,
-  key: string,
-): LaneStep[] {
-  return [
-    {
-      step: 'revoke',
-      command: `revoke ${accountId(account)} --confirm-within ${confirmWithin}`,
-      propagation: { from: ['revoke', 'disableKey'], to: 'probe', what: 'revoke → first denied canary read' },
-      check: async () => differences([['canary', await readCanary(azure, account), 'denied']]),
-    },
-    {
-      step: 'restore access',
-      command: `restore-access ${accountId(account)}`,
-      propagation: { from: ['grant', 'enableKey'], to: 'probe', what: 'restore → canary readable again' },
-      check: async () =>
-        differences([
-          ['key', (await readEncryption(azure, account)).keyName, key],
-          ['canary', await readCanary(azure, account), 'allowed'],
-        ]),
-    },
-    {
-      step: 'disable',
-      command: `disable ${accountId(account)}`,
-      check: async () =>
-        differences([
-          ['key source', (await readEncryption(azure, account)).keySource, 'Microsoft.Storage'],
-          ['canary', await readCanary(azure, account), 'allowed'],
-        ]),
-    },
-  ];
 }

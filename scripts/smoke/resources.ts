@@ -6,21 +6,12 @@
  */
 import { randomBytes } from 'node:crypto';
 import type { AzureClients } from '../../src/activities';
+import { RUNBOOK_KEY_PERMISSIONS } from '../../src/activities/deps';
 import type { AccountRef } from '../../src/shared/accounts';
 import type { ResourceGroupsClient } from './resource-groups';
 
 /** Storage Blob Data Contributor: the canary is written (and read) with it (built-in roles, storage). */
 const BLOB_DATA_CONTRIBUTOR = 'ba92f5b4-2d11-453d-a403-e96b0029c9fe';
-/** The key permissions the runbook needs on an access-policy vault (docs/operations.md). */
-const RUNBOOK_KEY_PERMISSIONS = [
-  'get',
-  'list',
-  'create',
-  'update',
-  'rotate',
-  'getrotationpolicy',
-  'setrotationpolicy',
-];
 /** The shortest soft-delete retention Key Vault allows, so the vault's name is released soonest. */
 export const VAULT_RETENTION_DAYS = 7;
 
@@ -143,7 +134,7 @@ export async function createIdentityAndVault(c: SetupContext): Promise<string> {
           {
             tenantId: c.tenantId,
             objectId: c.callerObjectId,
-            permissions: { keys: RUNBOOK_KEY_PERMISSIONS },
+            permissions: { keys: [...RUNBOOK_KEY_PERMISSIONS] },
           },
         ],
       },

@@ -30,7 +30,12 @@ import {
   teamsActivity,
   uniqueId,
 } from '../../test/kit';
-import { ISSUER, type SentActivity } from '../../test/bot/channel';
+import {
+  ISSUER,
+  type RecordingConnector,
+  type SentActivity,
+  type TokenAuthority,
+} from '../../test/bot/channel';
 import { TEST_BOT_KEY } from '../../test/helpers/trust';
 
 /** The smoke's people: made-up Entra object ids that only the smoke's policy names. */
@@ -95,11 +100,16 @@ export async function startSmokeStack(options: SmokeStackOptions): Promise<Smoke
   const botConfig = registeredBot('botbuilder', appId, trustedServiceUrls);
   const policy = smokePolicy(tenantId);
   const taskQueue = uniqueId('cmk-smoke');
-  const chat = await chatPortFor(botConfig, { trustedServiceUrls, transport: stubOutbound(appId) });
+  const chatPort = await chatPortFor(botConfig, { trustedServiceUrls, transport: stubOutbound(appId) });
   const worker = await startWorker({
     connection: temporal.nativeConnection,
     taskQueue,
-    activities: createActivities({ azure, chat, tenantId, timing: { ...DEFAULT_TIMING, ...options.timing } }),
+    activities: createActivities({
+      azure,
+      chat: chatPort,
+      tenantId,
+      timing: { ...DEFAULT_TIMING, ...options.timing },
+    }),
     trust: { policy, botKeys: [TEST_BOT_KEY], trustedServiceUrls },
   });
   const bot = await startBot({
@@ -116,52 +126,24 @@ export async function startSmokeStack(options: SmokeStackOptions): Promise<Smoke
       subscriptionIds: [subscriptionId],
     },
   });
-  const token = (): string => {
-    const now = Math.floor(Date.now() / 1000);
-    return authority.sign({
-      iss: ISSUER,
-      aud: appId,
-      serviceurl: connector.serviceUrl,
-      nbf: now - 60,
-      exp: now + 600,
-    });
-  };
-  const conversations = new Map<string, { id: string; conversationType: 'personal' }>();
-  const post = (lane: string, from: Person, extra: Record<string, unknown>) => {
-    let conversation = conversations.get(lane);
-    if (!conversation) {
-      conversation = { id: `a:smoke-${lane}-${randomUUID().slice(0, 8)}`, conversationType: 'personal' };
-      conversations.set(lane, conversation);
-    }
-    const context = { serviceUrl: connector.serviceUrl, tenantId, conversation, botId: appId };
-    return postActivity(bot.url, teamsActivity(context, from, extra), token());
-  };
-  const sentIn = (lane: string): SentActivity[] =>
-    connector.sent.filter((s) => s.conversationId === conversations.get(lane)?.id);
-  const messageIdOf = (activity: SentActivity): string =>
-    activity.method === 'PUT' ? activity.activityId! : `activity-${connector.sent.indexOf(activity) + 1}`;
-
+  const chat = smokeChat({
+    botUrl: bot.url,
+    settled: () => bot.settled(),
+    connector,
+    authority,
+    appId,
+    tenantId,
+  });
   return {
     async run(lane, account, command, signal) {
       const started = Date.now();
-      const seenBefore = sentIn(lane).length;
-      const said = await post(lane, SMOKE_PEOPLE.requester, { type: 'message', text: command });
-      await bot.settled();
-      const replies = sentIn(lane).slice(seenBefore);
-      const reply = replies
-        .map((r) => (typeof r.body.text === 'string' ? r.body.text : cardText(cardOf(r))))
-        .join(' ');
-      if (said.status !== 200 || !/Started/.test(reply))
-        throw new Error(`the bot did not start "${command}" (HTTP ${said.status}): ${reply || 'no reply'}`);
-      const handle = temporal.client.workflow.getHandle(workflowIdFor(account));
-      const { runId } = await handle.describe();
+      const since = await chat.ask(lane, command);
+      const { runId } = await temporal.client.workflow.getHandle(workflowIdFor(account)).describe();
       const run = temporal.client.workflow.getHandle(workflowIdFor(account), runId);
       const deadline = started + options.runTimeoutMs;
       let approved = false;
-      for (;;) {
-        const { status } = await run.describe();
-        if (status.name !== 'RUNNING') break;
-        if (!approved) approved = await approveIfAsked(lane, seenBefore);
+      while ((await run.describe()).status.name === 'RUNNING') {
+        if (!approved) approved = await chat.approveIfAsked(lane, since);
         if (Date.now() > deadline || signal?.aborted) {
           await run.cancel();
           throw new Error(
@@ -183,26 +165,80 @@ export async function startSmokeStack(options: SmokeStackOptions): Promise<Smoke
       await authority.close();
     },
   };
+}
 
-  /** Clicks Approve on the lane's card once it waits for approval; true once clicked. */
-  async function approveIfAsked(lane: string, since: number): Promise<boolean> {
-    const asking = sentIn(lane)
-      .slice(since)
-      .find((s) => cardText(cardOf(s)).includes('Waiting for approval'));
-    if (!asking) return false;
-    const card = cardOf(asking)!;
-    const data = (card.actions as { verb?: string; data?: unknown }[]).find(
-      (a) => a.verb === 'refresh',
-    )?.data;
-    const clicked = await post(lane, SMOKE_PEOPLE.approver, {
-      type: 'invoke',
-      name: 'adaptiveCard/action',
-      replyToId: messageIdOf(asking),
-      value: { action: { type: 'Action.Execute', verb: 'approve', data }, trigger: 'manual' },
-    });
-    const answer = cardText((clicked.body as { value?: unknown } | undefined)?.value);
-    if (clicked.status !== 200 || !/approved/i.test(answer))
-      throw new Error(`the approval was not recorded (HTTP ${clicked.status}): ${answer}`);
-    return true;
-  }
+/** What the smoke's chat talks through. */
+interface ChatParts {
+  botUrl: string;
+  settled: () => Promise<void>;
+  connector: RecordingConnector;
+  authority: TokenAuthority;
+  appId: string;
+  tenantId: string;
+}
+
+/**
+ * One personal chat per lane, as Teams carries it: activities signed by the channel's token
+ * authority, the requester's commands, the approver's clicks, the cards the connector received.
+ */
+function smokeChat({ botUrl, settled, connector, authority, appId, tenantId }: ChatParts) {
+  const conversations = new Map<string, { id: string; conversationType: 'personal' }>();
+  const token = (): string => {
+    const now = Math.floor(Date.now() / 1000);
+    const claims = {
+      iss: ISSUER,
+      aud: appId,
+      serviceurl: connector.serviceUrl,
+      nbf: now - 60,
+      exp: now + 600,
+    };
+    return authority.sign(claims);
+  };
+  const post = (lane: string, from: Person, extra: Record<string, unknown>) => {
+    let conversation = conversations.get(lane);
+    if (!conversation) {
+      conversation = { id: `a:smoke-${lane}-${randomUUID().slice(0, 8)}`, conversationType: 'personal' };
+      conversations.set(lane, conversation);
+    }
+    const context = { serviceUrl: connector.serviceUrl, tenantId, conversation, botId: appId };
+    return postActivity(botUrl, teamsActivity(context, from, extra), token());
+  };
+  const sentIn = (lane: string): SentActivity[] =>
+    connector.sent.filter((s) => s.conversationId === conversations.get(lane)?.id);
+  const messageIdOf = (activity: SentActivity): string =>
+    activity.method === 'PUT' ? activity.activityId! : `activity-${connector.sent.indexOf(activity) + 1}`;
+  return {
+    /** The requester sends `command`; returns how much the lane's chat held before, once the bot said it started. */
+    async ask(lane: string, command: string): Promise<number> {
+      const since = sentIn(lane).length;
+      const said = await post(lane, SMOKE_PEOPLE.requester, { type: 'message', text: command });
+      await settled();
+      const reply = sentIn(lane)
+        .slice(since)
+        .map((r) => (typeof r.body.text === 'string' ? r.body.text : cardText(cardOf(r))))
+        .join(' ');
+      if (said.status !== 200 || !/Started/.test(reply))
+        throw new Error(`the bot did not start "${command}" (HTTP ${said.status}): ${reply || 'no reply'}`);
+      return since;
+    },
+    /** The approver clicks Approve on the lane's card once it waits for approval; true once clicked. */
+    async approveIfAsked(lane: string, since: number): Promise<boolean> {
+      const asking = sentIn(lane)
+        .slice(since)
+        .find((s) => cardText(cardOf(s)).includes('Waiting for approval'));
+      if (!asking) return false;
+      const actions = cardOf(asking)!.actions as { verb?: string; data?: unknown }[];
+      const data = actions.find((a) => a.verb === 'refresh')?.data;
+      const clicked = await post(lane, SMOKE_PEOPLE.approver, {
+        type: 'invoke',
+        name: 'adaptiveCard/action',
+        replyToId: messageIdOf(asking),
+        value: { action: { type: 'Action.Execute', verb: 'approve', data }, trigger: 'manual' },
+      });
+      const answer = cardText((clicked.body as { value?: unknown } | undefined)?.value);
+      if (clicked.status !== 200 || !/approved/i.test(answer))
+        throw new Error(`the approval was not recorded (HTTP ${clicked.status}): ${answer}`);
+      return true;
+    },
+  };
 }
