@@ -67,6 +67,33 @@ describe('resource groups and storage account creation (the throwaway resources 
     assert.deepEqual(read.tags, { purpose: 'smoke' });
   });
 
+  test('when an existing storage account is created again, then ARM answers 200 with it, its tags updated; an identity at creation is refused as not emulated and nothing is made (storage-accounts/create)', async () => {
+    const body = { location: 'eastus', sku: { name: 'Standard_LRS' }, kind: 'StorageV2' } as const;
+    await groups.createOrUpdate('rg-smoke-again', { location: 'eastus' });
+    await c.storage.storageAccounts.beginCreateAndWait('rg-smoke-again', 'stsmokeagain1', body, {
+      updateIntervalInMs: 10,
+    });
+    local.requestLog.clear();
+    const again = await c.storage.storageAccounts.beginCreateAndWait(
+      'rg-smoke-again',
+      'stsmokeagain1',
+      { ...body, tags: { purpose: 'again' } },
+      { updateIntervalInMs: 10 },
+    );
+    assert.deepEqual(again.tags, { purpose: 'again' });
+    assert.equal(local.requestLog.entries({ service: 'arm' })[0]?.status, 200);
+    await assert.rejects(
+      c.storage.storageAccounts.beginCreateAndWait(
+        'rg-smoke-again',
+        'stsmokeidentity',
+        { ...body, identity: { type: 'SystemAssigned' } },
+        { updateIntervalInMs: 10 },
+      ),
+      (e: { statusCode?: number; code?: string }) => e.statusCode === 400 && e.code === 'PropertyNotEmulated',
+    );
+    assert.equal(local.state.getStorageAccount(SUB, 'rg-smoke-again', 'stsmokeidentity'), undefined);
+  });
+
   test('when a storage account name is invalid or taken, or its group is missing, then ARM refuses with AccountNameInvalid / StorageAccountAlreadyTaken / ResourceGroupNotFound and nothing is made', async () => {
     const body = { location: 'eastus', sku: { name: 'Standard_LRS' }, kind: 'StorageV2' } as const;
     await assert.rejects(

@@ -4,6 +4,7 @@ import path from 'node:path';
 import { describe, test } from 'node:test';
 import { runSmoke, type SmokeOptions, type SmokeReport } from '../../scripts/smoke/lifecycle';
 import { smokeSummary } from '../../scripts/smoke/report';
+import { readSmokeSettings } from '../../scripts/smoke-azure';
 import type { SmokeNames } from '../../scripts/smoke/resources';
 import { FAST_TIMING, localAzure, ownDataDir, SEEDED, temporal, type KitAzure } from '../kit';
 import { beforeAll } from '../kit/suite';
@@ -157,6 +158,35 @@ describe('npm run smoke:azure, run against the local Azure', () => {
     const groups = azure.local.state.data.subscriptions[SEEDED.subscriptionId]!.resourceGroups;
     assert.ok(group);
     assert.equal(groups[group.toLowerCase()], undefined, 'the resource group is gone');
+  });
+
+  test('when the settings are malformed, then smoke:azure names each problem; when they are whole, it reads --keep and --json', () => {
+    const sub = '00000000-0000-4000-8000-000000000001';
+    assert.deepEqual(
+      readSmokeSettings({ CMK_SMOKE_SUBSCRIPTION_ID: 'prod', CMK_SMOKE_LOCATION: 'West Europe' }, ['--json']),
+      {
+        errors: [
+          'CMK_SMOKE_SUBSCRIPTION_ID is not a subscription id: prod',
+          'CMK_SMOKE_LOCATION is not a region name: west europe',
+          '--json needs a file name',
+        ],
+      },
+    );
+    const bad = readSmokeSettings(
+      { CMK_SMOKE_SUBSCRIPTION_ID: sub, CMK_SMOKE_LOCATION: 'westeurope', CMK_SMOKE_CONFIRM_WITHIN: '3d' },
+      ['--force'],
+    );
+    assert.ok('errors' in bad);
+    assert.match(bad.errors.join('\n'), /CMK_SMOKE_CONFIRM_WITHIN: .*between 1m and 24h/);
+    assert.match(bad.errors.join('\n'), /unknown option --force/);
+    assert.deepEqual(
+      readSmokeSettings({ CMK_SMOKE_SUBSCRIPTION_ID: sub, CMK_SMOKE_LOCATION: 'WestEurope' }, [
+        '--keep',
+        '--json',
+        'out.json',
+      ]),
+      { subscriptionId: sub, location: 'westeurope', confirmWithin: '30m', keep: true, json: 'out.json' },
+    );
   });
 
   test('when the subscription or the location is not named, then smoke:azure refuses to start, says which, and contacts nothing', () => {
