@@ -34,6 +34,8 @@ export interface ResourceGroupsClient {
     name: string,
     group: { location: string; tags?: Record<string, string> },
   ): Promise<ResourceGroupView>;
+  /** Check Existence (HEAD): true on 204, false on 404. */
+  exists(name: string): Promise<boolean>;
   /** The group, or undefined when ARM answers 404. */
   get(name: string): Promise<ResourceGroupView | undefined>;
   /** Deletes the group and waits until ARM says it and its resources are gone. */
@@ -55,7 +57,7 @@ export function createResourceGroupsClient(
   const http = createDefaultHttpClient();
   const groupUrl = (name: string) =>
     `${ARM}/subscriptions/${subscriptionId}/resourcegroups/${encodeURIComponent(name)}?api-version=${API_VERSION}`;
-  const send = async (method: 'GET' | 'PUT' | 'DELETE', url: string, body?: unknown) => {
+  const send = async (method: 'GET' | 'HEAD' | 'PUT' | 'DELETE', url: string, body?: unknown) => {
     const request = createPipelineRequest({
       url,
       method,
@@ -67,6 +69,12 @@ export function createResourceGroupsClient(
   return {
     async createOrUpdate(name, group) {
       return parse<ResourceGroupView>(await send('PUT', groupUrl(name), group), [200, 201]);
+    },
+    async exists(name) {
+      const response = await send('HEAD', groupUrl(name));
+      if (response.status === 404) return false;
+      parse(response, [204]);
+      return true;
     },
     async get(name) {
       const response = await send('GET', groupUrl(name));

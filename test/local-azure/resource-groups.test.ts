@@ -13,7 +13,7 @@ describe('resource groups and storage account creation (the throwaway resources 
   const groups = lazy(() => createResourceGroupsClient(c.credential, SUB, { agent: local.agent }));
   const writes = () => local.requestLog.writes().map((w) => `${w.method} ${w.status}`);
 
-  test('when a resource group is put twice, then ARM answers 201 Created and then 200 OK with the tags of the second (rest/api/resources/resource-groups/create-or-update)', async () => {
+  test('when a resource group is put twice, then ARM answers 201 Created and then 200 OK with the tags of the second, and Check Existence 204 (rest/api/resources/resource-groups/create-or-update, check-existence)', async () => {
     local.requestLog.clear();
     const created = await groups.createOrUpdate('rg-smoke-one', {
       location: 'westeurope',
@@ -28,6 +28,11 @@ describe('resource groups and storage account creation (the throwaway resources 
     assert.deepEqual(writes(), ['PUT 201', 'PUT 200']);
     assert.equal((await groups.get('rg-smoke-one'))?.location, 'westeurope');
     assert.equal(await groups.get('rg-never-made'), undefined);
+    // Check Existence: HEAD answers 204 or 404.
+    assert.deepEqual(
+      [await groups.exists('rg-smoke-one'), await groups.exists('rg-never-made')],
+      [true, false],
+    );
   });
 
   test('when a resource group is put in another location or without one, then ARM refuses with InvalidResourceGroupLocation / LocationRequired', async () => {
@@ -161,7 +166,7 @@ describe('resource groups and storage account creation (the throwaway resources 
     );
     assert.match(log[1]?.path ?? '', new RegExp(`^/subscriptions/${SUB}/operationresults/`, 'i'));
 
-    assert.equal(await groups.get('rg-smoke-three'), undefined);
+    assert.equal(await groups.exists('rg-smoke-three'), false);
     assert.equal(local.state.getStorageAccount(SUB, 'rg-smoke-three', 'stsmokedelete1'), undefined);
     assert.equal(local.state.getPrincipal(identity.principalId!), undefined);
     assert.deepEqual(local.state.listRoleAssignments(scope), []);
