@@ -18,9 +18,17 @@ export interface Principal {
 export interface Subscription {
   subscriptionId: string;
   displayName: string;
-  resourceGroups: Record<string, { name: string; location: string }>;
+  resourceGroups: Record<string, ResourceGroup>;
   /** Management groups above the subscription, nearest first, below the tenant root group. */
   managementGroups?: string[];
+}
+
+/** A resource group; `deleting` while a delete runs (its resources go when the operation completes). */
+export interface ResourceGroup {
+  name: string;
+  location: string;
+  tags?: Record<string, string>;
+  deleting?: boolean;
 }
 
 /** `encryption.keyvaultproperties` of a storage account plus the read-only fields Azure keeps. */
@@ -228,7 +236,7 @@ export interface RoleAssignment {
 /** A long-running ARM operation the client polls. */
 export interface AsyncOperation {
   id: string;
-  kind: 'vaultCreate' | 'vaultPurge';
+  kind: 'vaultCreate' | 'vaultPurge' | 'storageCreate' | 'resourceGroupDelete';
   target: string;
   polls: number;
   status: 'InProgress' | 'Succeeded';

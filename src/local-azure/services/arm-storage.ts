@@ -1,5 +1,5 @@
 /**
- * Microsoft.Storage storage accounts: get, list (paged) and update, with Storage's rules for
+ * Microsoft.Storage storage accounts: get, list (paged), update and create (`storage-create.ts`), with Storage's rules for
  * managed identities and customer-managed keys, each answered with Azure's own error code.
  */
 import { randomUUID } from 'node:crypto';
@@ -7,6 +7,7 @@ import { armError, asRecord, jsonBody, resourceNotFound, route, send, type Ctx, 
 import { storageAccountId, type StorageAccount } from '../model';
 import { storageAccountView } from '../views';
 import { handleEncryptionScopes } from './arm-encryption-scopes';
+import { handleStorageCreate } from './storage-create';
 import { updateEncryption } from './storage-encryption';
 import { applyAccountSettings, validateAccountUpdate, type AccountUpdateBody } from './storage-properties';
 
@@ -98,7 +99,7 @@ function patchAccount(ctx: Ctx, env: Env, a: StorageAccount): void {
 
 /** Answers Microsoft.Storage requests. */
 export function handleStorage(ctx: Ctx, env: Env): void {
-  if (handleEncryptionScopes(ctx, env)) return;
+  if (handleEncryptionScopes(ctx, env) || handleStorageCreate(ctx, env)) return;
   const data = env.state.data;
   const one = ACCOUNT.exec(ctx.path)?.groups;
   if (one) {

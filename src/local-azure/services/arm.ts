@@ -12,6 +12,7 @@ import { handleAuthorization } from './authorization';
 import { handleKeyVault } from './arm-keyvault';
 import { handleMsi } from './msi';
 import { handleStorage } from './arm-storage';
+import { handleResourceGroups } from './arm-resource-groups';
 
 /** The ARM front-end region named in routing ids. */
 const ARM_REGION = 'EASTUS';
@@ -37,8 +38,10 @@ export async function handleArm(ctx: Ctx, env: Env, limits: ArmLimits | undefine
     );
   }
   const subscriptionId = /^\/subscriptions\/([^/]+)/i.exec(ctx.path)?.[1];
-  if (subscriptionId && !(throttle(ctx, limits, subscriptionId, claims) && inScope(ctx, env, subscriptionId)))
-    return;
+  if (subscriptionId && !throttle(ctx, limits, subscriptionId, claims)) return;
+  // A group's own path (create, delete) and its delete operations are answered before the group must exist.
+  if (handleResourceGroups(ctx, env)) return;
+  if (subscriptionId && !inScope(ctx, env, subscriptionId)) return;
   if (ctx.method === 'GET' && /^\/subscriptions\/[^/]+\/resources$/i.test(ctx.path))
     return listResources(ctx, env, subscriptionId ?? '');
   const provider = /\/providers\/(Microsoft\.[A-Za-z]+)\//i.exec(`${ctx.path}/`)?.[1]?.toLowerCase();
