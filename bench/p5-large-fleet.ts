@@ -10,6 +10,7 @@ import { randomUUID } from 'node:crypto';
 import path from 'node:path';
 import type { WorkflowHandleWithFirstExecutionRunId } from '@temporalio/client';
 import { temporal } from '@temporalio/proto';
+import type { RequestLog } from '../src/local-azure';
 import { clearKeyPairStock, generateKeyPairs, stockKeyPairs } from '../src/local-azure/rsa';
 import { workflowIdFor } from '../src/shared/accounts';
 import { statusQuery } from '../src/shared/approval';
@@ -107,6 +108,7 @@ export async function runP5(temporal: BenchTemporal, options: P5Options): Promis
   let wallMs: number;
   let statusBytes: number;
   let cpu: CpuSpent;
+  let requests = '';
   try {
     const input: FleetRotateInput = {
       accounts: [],
@@ -152,6 +154,7 @@ export async function runP5(temporal: BenchTemporal, options: P5Options): Promis
       rotated === fleet.length,
       `P5: the local Azure shows ${fleet.length - rotated} account(s) not rotated once`,
     );
+    requests = requestsPerRotation(local.requestLog, fleet.length);
   } finally {
     await local.close();
   }
@@ -217,7 +220,11 @@ export async function runP5(temporal: BenchTemporal, options: P5Options): Promis
       },
     ],
   };
-  return [fleetTable, rotationCost(n, fleetCost, childCost, sampled, cpu, runs)];
+  const cost = rotationCost(n, fleetCost, childCost, sampled, cpu, runs);
+  cost.notes.unshift(
+    `Azure requests per rotated account (every attempt, from the local Azure's log): ${requests}.`,
+  );
+  return [fleetTable, cost];
 }
 
 /**
@@ -262,4 +269,19 @@ function rotationCost(
     ],
     summary: [],
   };
+}
+
+/** Azure requests per rotated account by kind, as the local Azure logged them while the fleet ran. */
+function requestsPerRotation(log: RequestLog, accounts: number): string {
+  const entries = log.entries();
+  const count = (test: (e: (typeof entries)[number]) => boolean): string =>
+    (entries.filter(test).length / accounts).toFixed(2);
+  return [
+    `ARM reads ${count((e) => e.service === 'arm' && e.method === 'GET')}`,
+    `ARM writes ${count((e) => e.service === 'arm' && e.method !== 'GET')}`,
+    `Key Vault creates ${count((e) => e.service === 'keyvault' && /^keys\.(create|rotate)$/.test(e.operation))}`,
+    `other Key Vault ${count((e) => e.service === 'keyvault' && !/^keys\.(create|rotate)$/.test(e.operation))}`,
+    `blob ${count((e) => e.service === 'blob')}`,
+    `Entra token ${count((e) => e.service === 'entra')}`,
+  ].join(', ');
 }
