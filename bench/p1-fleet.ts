@@ -103,6 +103,14 @@ export async function fleetResult(
   return (await handle.result().finally(() => clearInterval(ticker))) as RunResult;
 }
 
+let stock: { count: number; pairs: Promise<KeyPairMaterial[]> } | undefined;
+
+/** `count` RSA 2048 pairs made before any clock starts; made once per bench run and shared by P1's tables. */
+export function keyPairsFor(count: number): Promise<KeyPairMaterial[]> {
+  if (!stock || stock.count < count) stock = { count, pairs: generateKeyPairs(2048, count) };
+  return stock.pairs.then((pairs) => pairs.slice(0, count));
+}
+
 /** Seeds the fleet into a state file that every way starts from. */
 export async function seedFleetFile(
   count: number,
@@ -212,7 +220,7 @@ export async function runP1(temporal: BenchTemporal, options: P1Options): Promis
   );
   // Key Vault makes keys on Azure's hardware; here the emulator would make them on the CPU the
   // runbook runs on, so each way's local Azure is stocked with pairs made before the clock starts.
-  const keyPairs = await generateKeyPairs(2048, fleet.length + 50);
+  const keyPairs = await keyPairsFor(fleet.length + 50);
   const setup: P1Setup = {
     seedFile,
     fleet,

@@ -5,10 +5,10 @@
  * every account repointed). Each row against the bound that applies to its layout.
  */
 import path from 'node:path';
-import { generateKeyPairs } from '../src/local-azure/rsa';
 import {
   AZURE_LATENCY,
   cpuNote,
+  keyPairsFor,
   measureRunbook,
   seedFleetFile,
   type P1Options,
@@ -59,17 +59,13 @@ export async function runP1Layouts(
 ): Promise<BenchOutcome> {
   const n = options.accounts;
   const rows: Array<{ layout: P1Layout; keys: number; vaults: number; result: WayResult }> = [];
-  let keyPairs: Awaited<ReturnType<typeof generateKeyPairs>> | undefined;
   for (const id of options.layouts) {
     const seedFile = path.join(SCRATCH, `p1-layout-${id}.json`);
     const fleet = await seedFleetFile(n, seedFile, LAYOUTS[id].layout(n));
     const keys = new Set(fleet.map((f) => `${f.vaultName}/${f.keyName}`)).size;
     const vaults = new Set(fleet.map((f) => f.vaultName)).size;
-    // One stock of pre-made RSA pairs serves every layout (each way's local Azure gets a fresh copy).
-    if (!keyPairs) {
-      progress(`P1 layouts: generating ${n + 50} RSA key pairs for the emulator`);
-      keyPairs = await generateKeyPairs(2048, n + 50);
-    }
+    // One stock of pre-made RSA pairs serves every table and layout (each way's local Azure gets a fresh copy).
+    const keyPairs = await keyPairsFor(n + 50);
     progress(`P1 layout ${id}: ${n} accounts, ${keys} keys in ${vaults} vault(s)`);
     const result = await measureRunbook(
       temporal,
