@@ -26,6 +26,8 @@ interface BenchArgs {
   p1Latency: 'azure' | 'none';
   p1Sequential: number | undefined;
   p1Layouts: P1Layout[];
+  /** Run P1's comparison of the runbook with the scripts (its first table); `--p1-ways=none` skips it. */
+  p1Ways: boolean;
   p2Approvers: number;
   p2Single: number;
   p3Runs: number;
@@ -47,7 +49,7 @@ function parseArgs(argv: string[]): BenchArgs {
       only.push(arg.toLowerCase() as BenchmarkId);
     else
       throw new Error(
-        `Unknown argument "${arg}". Use p1..p6 and --p1-accounts=N, --p1-concurrency=N, --p1-latency=azure|none, --p1-sequential=N, --p1-layouts=spread,one-vault,one-key|none, --p2-approvers=N, --p2-single=N, --p3-runs=N, --p3-heap-mib=N, --p4-runs=N, --p5-accounts=N, --p5-accounts-per-key=N, --p6-writes=N, --p6-rate=N.`,
+        `Unknown argument "${arg}". Use p1..p6 and --p1-accounts=N, --p1-concurrency=N, --p1-latency=azure|none, --p1-sequential=N, --p1-layouts=spread,one-vault,one-key|none, --p1-ways=all|none, --p2-approvers=N, --p2-single=N, --p3-runs=N, --p3-heap-mib=N, --p4-runs=N, --p5-accounts=N, --p5-accounts-per-key=N, --p6-writes=N, --p6-rate=N.`,
       );
   }
   const int = (name: string, fallback: number): number => {
@@ -65,6 +67,7 @@ function parseArgs(argv: string[]): BenchArgs {
     p1Latency: latency(flags.get('p1-latency') ?? 'azure'),
     p1Sequential: flags.has('p1-sequential') ? int('p1-sequential', 1) : undefined,
     p1Layouts: layouts(flags.get('p1-layouts') ?? P1_LAYOUTS.join(',')),
+    p1Ways: ways(flags.get('p1-ways') ?? 'all'),
     p2Approvers: int('p2-approvers', 50),
     p2Single: int('p2-single', 20),
     p3Runs: int('p3-runs', 10_000),
@@ -80,6 +83,11 @@ function parseArgs(argv: string[]): BenchArgs {
 function latency(raw: string): 'azure' | 'none' {
   if (raw !== 'azure' && raw !== 'none') throw new Error(`--p1-latency must be azure or none, got "${raw}".`);
   return raw;
+}
+
+function ways(raw: string): boolean {
+  if (raw !== 'all' && raw !== 'none') throw new Error(`--p1-ways must be all or none, got "${raw}".`);
+  return raw === 'all';
 }
 
 function layouts(raw: string): P1Layout[] {
@@ -118,7 +126,7 @@ async function main(): Promise<void> {
     for (const id of args.only) {
       const started = Date.now();
       progress(`${id.toUpperCase()} starting`);
-      if (id === 'p1')
+      if (id === 'p1' && args.p1Ways)
         report(
           await runP1(await temporal(), {
             accounts: args.p1Accounts,
