@@ -50,6 +50,8 @@ export interface HistoryCost {
 function payloadsOf(history: temporal.api.history.v1.IHistory): {
   largest: { bytes: number; where: string };
   cost: HistoryCost;
+  /** The run's own input (the first run's grows with the fleet, about 20 bytes per account). */
+  inputBytes: number;
   next?: string;
 } {
   let largest = { bytes: 0, where: '' };
@@ -78,7 +80,8 @@ function payloadsOf(history: temporal.api.history.v1.IHistory): {
     if (e.workflowExecutionContinuedAsNewEventAttributes?.newExecutionRunId)
       next = e.workflowExecutionContinuedAsNewEventAttributes.newExecutionRunId;
   }
-  return { largest, cost, ...(next ? { next } : {}) };
+  const started = history.events?.[0]?.workflowExecutionStartedEventAttributes?.input;
+  return { largest, cost, inputBytes: bytesOf(started), ...(next ? { next } : {}) };
 }
 
 /** Adds `b` to `a`. */
@@ -164,11 +167,13 @@ export async function runP5(temporal: BenchTemporal, options: P5Options): Promis
   let runs = 0;
   const fleetCost = zeroCost();
   let largest = { bytes: 0, where: '' };
+  let firstInputBytes = 0;
   while (runId) {
     const seen = payloadsOf(
       await temporal.client.workflow.getHandle(handle.workflowId, runId).fetchHistory(),
     );
     runs++;
+    if (runs === 1) firstInputBytes = seen.inputBytes;
     addCost(fleetCost, seen.cost);
     if (seen.largest.bytes > largest.bytes) largest = seen.largest;
     runId = seen.next;
@@ -200,6 +205,7 @@ export async function runP5(temporal: BenchTemporal, options: P5Options): Promis
         runs: runs,
         'largest payload KiB': (largest.bytes / 1024).toFixed(1),
         'largest is': largest.where,
+        'first run input KiB': (firstInputBytes / 1024).toFixed(1),
         'status answer KiB': (statusBytes / 1024).toFixed(1),
         'fleet events / account': (fleetEvents / n).toFixed(2),
         'rotateKey events / account': perChild.toFixed(1),
