@@ -136,7 +136,7 @@ function pinnedVersion(local: LocalAzure, a: AccountRef): string | undefined {
  * What the local Azure shows after a way of rotating: rotated accounts, and key versions beyond
  * one new version per key (several accounts may share a key, so each key is counted once).
  */
-export function verify(
+function verify(
   local: LocalAzure,
   fleet: readonly FleetAccount[],
 ): { rotated: number; failed: number; extraVersions: number } {
@@ -168,7 +168,7 @@ export interface WayResult {
 }
 
 /** What every way starts from: the seeded state, its key pairs and the latency profile. */
-export interface P1Setup {
+interface P1Setup {
   seedFile: string;
   fleet: readonly FleetAccount[];
   keyPairs: readonly KeyPairMaterial[];
@@ -176,7 +176,7 @@ export interface P1Setup {
 }
 
 /** Runs one way on a fresh local Azure with a copy of the seeded state, timing what `body` hands back. */
-export async function measure(
+async function measure(
   way: string,
   setup: P1Setup,
   fleet: readonly FleetAccount[],
