@@ -123,7 +123,7 @@ export async function runP1Layouts(
         .filter((r) => r.result.cpu)
         .map((r) => `${LAYOUTS[r.layout].label}: ${cpuNote(r.result.cpu!, n)}`),
       options.latency === 'azure'
-        ? 'Latency: Azure-like (ARM reads 100 ms, ARM writes 1 s, Key Vault 200 ms, blob 30 ms), as in the table above.'
+        ? 'Latency: Azure-like (ARM reads 100 ms, ARM writes 1 s, Key Vault 200 ms, blob 30 ms), as in the comparison with the scripts.'
         : 'Latency: none (the local Azure answers at once).',
     ],
     summary,
