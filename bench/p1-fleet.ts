@@ -25,6 +25,7 @@ import { rotateWithScript } from './p1-script';
 import { KEYS_PER_VAULT, seedFleet, type FleetAccount, type FleetLayout } from './p1-seed';
 import { SCRATCH, startBenchAzure, startWorkerProcess, type BenchTemporal } from './stack';
 import { armStats, type ArmStats } from './p1-stats';
+import { cpuMeter, type CpuSpent } from './cpu';
 
 /** Options of {@link runP1}. */
 export interface P1Options {
@@ -102,6 +103,14 @@ export async function fleetResult(
   return (await handle.result().finally(() => clearInterval(ticker))) as RunResult;
 }
 
+let stock: { count: number; pairs: Promise<KeyPairMaterial[]> } | undefined;
+
+/** `count` RSA 2048 pairs made before any clock starts; made once per bench run and shared by P1's tables. */
+export function keyPairsFor(count: number): Promise<KeyPairMaterial[]> {
+  if (!stock || stock.count < count) stock = { count, pairs: generateKeyPairs(2048, count) };
+  return stock.pairs.then((pairs) => pairs.slice(0, count));
+}
+
 /** Seeds the fleet into a state file that every way starts from. */
 export async function seedFleetFile(
   count: number,
@@ -123,32 +132,39 @@ function pinnedVersion(local: LocalAzure, a: AccountRef): string | undefined {
   return view?.properties.encryption.keyvaultproperties?.keyversion || undefined;
 }
 
-/** What the local Azure shows after a way of rotating: rotated accounts and surplus key versions. */
+/**
+ * What the local Azure shows after a way of rotating: rotated accounts, and key versions beyond
+ * one new version per key (several accounts may share a key, so each key is counted once).
+ */
 function verify(
   local: LocalAzure,
   fleet: readonly FleetAccount[],
 ): { rotated: number; failed: number; extraVersions: number } {
   let rotated = 0;
-  let extraVersions = 0;
+  const versionsOf = new Map<string, number>();
   for (const f of fleet) {
     const versions =
       local.state.data.vaults[f.vaultName.toLowerCase()]?.keys[f.keyName.toLowerCase()]?.versions ?? [];
     const pinned = pinnedVersion(local, f.account);
     const latest = versions.at(-1)?.version;
     if (pinned && pinned !== f.seedVersion && pinned === latest) rotated++;
-    extraVersions += Math.max(0, versions.length - 2);
+    versionsOf.set(`${f.vaultName}/${f.keyName}`.toLowerCase(), versions.length);
   }
+  let extraVersions = 0;
+  for (const count of versionsOf.values()) extraVersions += Math.max(0, count - 2);
   return { rotated, failed: fleet.length - rotated, extraVersions };
 }
 
 /** One way's measurement. */
-interface WayResult {
+export interface WayResult {
   way: string;
   wallMs: number;
   stats: ArmStats;
   rotated: number;
   failed: number;
   extraVersions: number;
+  /** CPU seconds spent while the clock ran (the runbook way only). */
+  cpu?: CpuSpent;
 }
 
 /** What every way starts from: the seeded state, its key pairs and the latency profile. */
@@ -159,11 +175,12 @@ interface P1Setup {
   latencies: LatencyRule[];
 }
 
+/** Runs one way on a fresh local Azure with a copy of the seeded state, timing what `body` hands back. */
 async function measure(
   way: string,
   setup: P1Setup,
   fleet: readonly FleetAccount[],
-  body: (local: LocalAzure) => Promise<() => Promise<void>>,
+  body: (local: LocalAzure) => Promise<() => Promise<CpuSpent | void>>,
 ): Promise<WayResult> {
   const stateFile = path.join(SCRATCH, `p1-${way.replace(/\W+/g, '-')}.json`);
   copyFileSync(setup.seedFile, stateFile);
@@ -175,9 +192,15 @@ async function measure(
     const go = await body(local);
     local.requestLog.clear();
     const t0 = performance.now();
-    await go();
+    const cpu = await go();
     const wallMs = performance.now() - t0;
-    const result = { way, wallMs, stats: armStats(local.requestLog), ...verify(local, fleet) };
+    const result: WayResult = {
+      way,
+      wallMs,
+      stats: armStats(local.requestLog),
+      ...verify(local, fleet),
+      ...(cpu ? { cpu } : {}),
+    };
     progress(
       `P1 ${way}: ${(wallMs / 1000).toFixed(1)} s, ${result.rotated} rotated, ${result.failed} failed`,
     );
@@ -197,48 +220,14 @@ export async function runP1(temporal: BenchTemporal, options: P1Options): Promis
   );
   // Key Vault makes keys on Azure's hardware; here the emulator would make them on the CPU the
   // runbook runs on, so each way's local Azure is stocked with pairs made before the clock starts.
-  const keyPairs = await generateKeyPairs(2048, fleet.length + 50);
+  const keyPairs = await keyPairsFor(fleet.length + 50);
   const setup: P1Setup = {
     seedFile,
     fleet,
     keyPairs,
     latencies: options.latency === 'azure' ? AZURE_LATENCY : [],
   };
-  const accounts = fleet.map((f) => f.account);
-
-  let reported: RunResult['outcome'] | undefined;
-  const runbook = await measure('fleetRotate runbook', setup, fleet, async (local) => {
-    const taskQueue = `bench-p1-${randomUUID().slice(0, 8)}`;
-    const worker = await startWorkerProcess(temporal, local, taskQueue, POLICY);
-    return async () => {
-      try {
-        const input: FleetRotateInput = {
-          accounts,
-          requester: REQUESTER,
-          ...(options.concurrency ? { concurrency: options.concurrency } : {}),
-        };
-        const { workflowType, ...start } = await signedStartOptions('fleetRotate', input, taskQueue, {
-          tenantId: local.tenantId,
-        });
-        const handle = await temporal.client.workflow.start(workflowType, start);
-        await approveWhenAsked(handle, local.tenantId);
-        const result = await fleetResult(handle, 'P1', accounts.length, 10_000);
-        const succeeded = result.fleetCounts?.succeeded ?? 0;
-        check(
-          result.outcome !== 'succeeded' || succeeded === accounts.length,
-          `P1 fleetRotate says succeeded but lists ${succeeded}/${accounts.length} accounts`,
-        );
-        reported = result.outcome;
-        progress(`P1 fleetRotate: ${result.message}`);
-      } finally {
-        await worker.stop();
-      }
-    };
-  });
-  check(
-    reported !== 'succeeded' || runbook.failed === 0,
-    `P1 fleetRotate reported success but the local Azure shows ${runbook.failed} account(s) not rotated`,
-  );
+  const runbook = await measureRunbook(temporal, 'fleetRotate runbook', setup, options);
   const sample = fleet.slice(0, Math.min(fleet.length, options.sequentialAccounts ?? fleet.length));
   const measured = await measure('sequential script', setup, sample, async (local) => {
     const rotate = rotateWithScript(local);
@@ -256,6 +245,56 @@ export async function runP1(temporal: BenchTemporal, options: P1Options): Promis
   return p1Outcome(options, [runbook, sequential, naive]);
 }
 
+/**
+ * The `fleetRotate` runbook through the production worker over `setup`'s fleet, checked against
+ * the local Azure: a run that says it succeeded must have rotated every account.
+ */
+export async function measureRunbook(
+  temporal: BenchTemporal,
+  way: string,
+  setup: P1Setup,
+  options: Pick<P1Options, 'concurrency'>,
+): Promise<WayResult> {
+  const accounts = setup.fleet.map((f) => f.account);
+  let reported: RunResult['outcome'] | undefined;
+  const result = await measure(way, setup, setup.fleet, async (local) => {
+    const taskQueue = `bench-p1-${randomUUID().slice(0, 8)}`;
+    const worker = await startWorkerProcess(temporal, local, taskQueue, POLICY);
+    return async () => {
+      try {
+        const meter = cpuMeter({ worker: worker.pid, temporal: temporal.server.process.pid });
+        const input: FleetRotateInput = {
+          accounts,
+          requester: REQUESTER,
+          ...(options.concurrency ? { concurrency: options.concurrency } : {}),
+        };
+        const { workflowType, ...start } = await signedStartOptions('fleetRotate', input, taskQueue, {
+          tenantId: local.tenantId,
+        });
+        const handle = await temporal.client.workflow.start(workflowType, start);
+        await approveWhenAsked(handle, local.tenantId);
+        const done = await fleetResult(handle, 'P1', accounts.length, 10_000);
+        const cpu = meter.stop();
+        const succeeded = done.fleetCounts?.succeeded ?? 0;
+        check(
+          done.outcome !== 'succeeded' || succeeded === accounts.length,
+          `P1 ${way} says succeeded but lists ${succeeded}/${accounts.length} accounts`,
+        );
+        reported = done.outcome;
+        progress(`P1 ${way}: ${done.message}`);
+        return cpu;
+      } finally {
+        await worker.stop();
+      }
+    };
+  });
+  check(
+    reported !== 'succeeded' || result.failed === 0,
+    `P1 ${way} reported success but the local Azure shows ${result.failed} account(s) not rotated`,
+  );
+  return result;
+}
+
 /** The sequential script's figures for the whole fleet from a sample (linear: it never waits on a bucket). */
 function extrapolate(w: WayResult, sampled: number, total: number): WayResult & { sampled?: number } {
   if (sampled >= total) return w;
@@ -271,6 +310,7 @@ function extrapolate(w: WayResult, sampled: number, total: number): WayResult & 
       readsOk: Math.round(w.stats.readsOk * k),
       reads429: Math.round(w.stats.reads429 * k),
       readBoundS: Math.max(0, (w.stats.readsOk * k - 250) / 25),
+      keyVault429s: Math.round(w.stats.keyVault429s * k),
     },
     failed: Math.round(w.failed * k),
     extraVersions: Math.round(w.extraVersions * k),
@@ -304,6 +344,7 @@ function p1Outcome(options: P1Options, ways: WayResult[]): BenchOutcome {
     title: `P1 · fleet rotation of ${count} pinned accounts under ARM's buckets (writes 200 + 10/s, reads 250 + 25/s)`,
     table,
     notes: [
+      ...(runbook.cpu ? [cpuNote(runbook.cpu, count)] : []),
       `Write optimum: one PATCH per account is the least any way can write; the bucket lets 200 through at once and then 10/s, so ${count} writes need at least (${count} − 200) / 10 = ${optimumS.toFixed(0)} s. "% of write optimum" = that / wall time.`,
       'Read-bucket bound: (successful ARM reads − 250) / 25 s — the least time the reads a way actually made can take. The runbook reads the account twice per rotation (the preflight and the rotation activity) plus one shared listing of the vaults every 2 s; the scripts read nothing.',
       options.latency === 'azure'
@@ -340,4 +381,10 @@ function p1Outcome(options: P1Options, ways: WayResult[]): BenchOutcome {
       },
     ],
   };
+}
+
+/** CPU per rotated account of the worker, the dev server and the local Azure (this process). */
+export function cpuNote(cpu: CpuSpent, accounts: number): string {
+  const per = (s: number): string => `${((s / accounts) * 1000).toFixed(1)} ms`;
+  return `CPU per rotated account while the runbook ran: worker ${per(cpu.worker)}, Temporal dev server ${per(cpu.temporal)}, local Azure and bench client ${per(cpu.bench)} (user + system, /proc and process.cpuUsage).`;
 }

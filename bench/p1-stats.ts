@@ -12,6 +12,8 @@ export interface ArmStats {
   reads429: number;
   /** (successful reads − 250 burst) / 25 per s, at least 0. */
   readBoundS: number;
+  /** Key Vault data-plane answers 429 (its per-vault limits; the SDK retries them after Retry-After). */
+  keyVault429s: number;
 }
 
 /** Counts ARM requests in `log` by kind and status. */
@@ -27,5 +29,6 @@ export function armStats(log: RequestLog): ArmStats {
     readsOk,
     reads429: reads.filter((e) => e.status === 429).length,
     readBoundS: Math.max(0, (readsOk - 250) / 25),
+    keyVault429s: log.entries({ service: 'keyvault', status: 429 }).length,
   };
 }

@@ -10,6 +10,7 @@ import { randomUUID } from 'node:crypto';
 import path from 'node:path';
 import type { WorkflowHandleWithFirstExecutionRunId } from '@temporalio/client';
 import { temporal } from '@temporalio/proto';
+import type { RequestLog } from '../src/local-azure';
 import { clearKeyPairStock, generateKeyPairs, stockKeyPairs } from '../src/local-azure/rsa';
 import { workflowIdFor } from '../src/shared/accounts';
 import { statusQuery } from '../src/shared/approval';
@@ -18,6 +19,7 @@ import type { FleetRotateInput, RunResult } from '../src/shared/runbooks';
 import { signedStartOptions } from '../test/helpers/trust';
 import { approveWhenAsked, fleetResult, POLICY, REQUESTER, seedFleetFile } from './p1-fleet';
 import { check, progress, type BenchOutcome } from './report';
+import { cpuMeter, type CpuSpent } from './cpu';
 import { SCRATCH, startBenchAzure, startWorkerProcess, type BenchTemporal } from './stack';
 
 /** Options of {@link runP5}. */
@@ -35,19 +37,38 @@ const CHILD_SAMPLE = 20;
 type Payloads = temporal.api.common.v1.IPayloads | null | undefined;
 const bytesOf = (p: Payloads): number => (p ? temporal.api.common.v1.Payloads.encode(p).finish().length : 0);
 
-/** Sizes of every payload in a history, by where it was, and the run that continued from it. */
+/** What one history costs Temporal: events, workflow tasks, activities and bytes as stored. */
+export interface HistoryCost {
+  events: number;
+  workflowTasks: number;
+  activities: number;
+  /** The history as the server stores and sends it (encoded protobuf, payloads sealed by the codec). */
+  bytes: number;
+}
+
+/** Sizes of every payload in a history, by where it was, its cost, and the run that continued from it. */
 function payloadsOf(history: temporal.api.history.v1.IHistory): {
   largest: { bytes: number; where: string };
-  events: number;
+  cost: HistoryCost;
+  /** The run's own input (the first run's grows with the fleet, about 20 bytes per account). */
+  inputBytes: number;
   next?: string;
 } {
   let largest = { bytes: 0, where: '' };
   let next: string | undefined;
+  const cost: HistoryCost = {
+    events: history.events?.length ?? 0,
+    workflowTasks: 0,
+    activities: 0,
+    bytes: temporal.api.history.v1.History.encode(history).finish().length,
+  };
   const see = (p: Payloads, where: string): void => {
     const bytes = bytesOf(p);
     if (bytes > largest.bytes) largest = { bytes, where };
   };
   for (const e of history.events ?? []) {
+    if (e.workflowTaskCompletedEventAttributes) cost.workflowTasks++;
+    if (e.activityTaskScheduledEventAttributes) cost.activities++;
     see(e.workflowExecutionStartedEventAttributes?.input, 'run input');
     see(e.workflowExecutionContinuedAsNewEventAttributes?.input, 'continue-as-new input');
     see(e.workflowExecutionCompletedEventAttributes?.result, 'fleet result');
@@ -59,11 +80,22 @@ function payloadsOf(history: temporal.api.history.v1.IHistory): {
     if (e.workflowExecutionContinuedAsNewEventAttributes?.newExecutionRunId)
       next = e.workflowExecutionContinuedAsNewEventAttributes.newExecutionRunId;
   }
-  return { largest, events: history.events?.length ?? 0, ...(next ? { next } : {}) };
+  const started = history.events?.[0]?.workflowExecutionStartedEventAttributes?.input;
+  return { largest, cost, inputBytes: bytesOf(started), ...(next ? { next } : {}) };
 }
 
-/** Runs P5 and returns its table. */
-export async function runP5(temporal: BenchTemporal, options: P5Options): Promise<BenchOutcome> {
+/** Adds `b` to `a`. */
+function addCost(a: HistoryCost, b: HistoryCost): void {
+  a.events += b.events;
+  a.workflowTasks += b.workflowTasks;
+  a.activities += b.activities;
+  a.bytes += b.bytes;
+}
+
+const zeroCost = (): HistoryCost => ({ events: 0, workflowTasks: 0, activities: 0, bytes: 0 });
+
+/** Runs P5 and returns its tables: the fleet's, and what one rotation cost. */
+export async function runP5(temporal: BenchTemporal, options: P5Options): Promise<BenchOutcome[]> {
   const seedFile = path.join(SCRATCH, 'p5-seed.json');
   const fleet = await seedFleetFile(options.accounts, seedFile, { accountsPerKey: options.accountsPerKey });
   const keys = new Set(fleet.map((f) => `${f.vaultName}/${f.keyName}`)).size;
@@ -78,6 +110,8 @@ export async function runP5(temporal: BenchTemporal, options: P5Options): Promis
   let result: RunResult;
   let wallMs: number;
   let statusBytes: number;
+  let cpu: CpuSpent;
+  let requests = '';
   try {
     const input: FleetRotateInput = {
       accounts: [],
@@ -89,11 +123,13 @@ export async function runP5(temporal: BenchTemporal, options: P5Options): Promis
       tenantId: local.tenantId,
     });
     local.requestLog.clear();
+    const meter = cpuMeter({ worker: worker.pid, temporal: temporal.server.process.pid });
     const t0 = performance.now();
     handle = await temporal.client.workflow.start(workflowType, start);
     await approveWhenAsked(handle, local.tenantId);
     result = await fleetResult(handle, 'P5', fleet.length, 30_000);
     wallMs = performance.now() - t0;
+    cpu = meter.stop();
     statusBytes = Buffer.byteLength(JSON.stringify(await handle.query(statusQuery)));
     progress(`P5 fleetRotate: ${result.message}`);
   } finally {
@@ -121,6 +157,7 @@ export async function runP5(temporal: BenchTemporal, options: P5Options): Promis
       rotated === fleet.length,
       `P5: the local Azure shows ${fleet.length - rotated} account(s) not rotated once`,
     );
+    requests = requestsPerRotation(local.requestLog, fleet.length);
   } finally {
     await local.close();
   }
@@ -128,31 +165,35 @@ export async function runP5(temporal: BenchTemporal, options: P5Options): Promis
   // The fleet's chain of runs, payload by payload.
   let runId: string | undefined = handle.firstExecutionRunId;
   let runs = 0;
-  let fleetEvents = 0;
+  const fleetCost = zeroCost();
   let largest = { bytes: 0, where: '' };
+  let firstInputBytes = 0;
   while (runId) {
     const seen = payloadsOf(
       await temporal.client.workflow.getHandle(handle.workflowId, runId).fetchHistory(),
     );
     runs++;
-    fleetEvents += seen.events;
+    if (runs === 1) firstInputBytes = seen.inputBytes;
+    addCost(fleetCost, seen.cost);
     if (seen.largest.bytes > largest.bytes) largest = seen.largest;
     runId = seen.next;
   }
-  let childEvents = 0;
+  const childCost = zeroCost();
   const sample = fleet.filter((_, i) => i % Math.max(1, Math.floor(fleet.length / CHILD_SAMPLE)) === 0);
   for (const f of sample.slice(0, CHILD_SAMPLE)) {
     const child = payloadsOf(
       await temporal.client.workflow.getHandle(workflowIdFor(f.account)).fetchHistory(),
     );
-    childEvents += child.events;
+    addCost(childCost, child.cost);
     if (child.largest.bytes > largest.bytes)
       largest = { ...child.largest, where: `rotateKey ${child.largest.where}` };
   }
-  const perChild = childEvents / Math.min(sample.length, CHILD_SAMPLE);
+  const sampled = Math.min(sample.length, CHILD_SAMPLE);
+  const perChild = childCost.events / sampled;
   const n = fleet.length;
+  const fleetEvents = fleetCost.events;
   const writeBoundS = Math.max(0, (n - 200) / 10);
-  return {
+  const fleetTable: BenchOutcome = {
     title: `P5 · one fleetRotate over ${n} accounts on ${keys} keys, no emulated latency`,
     table: [
       {
@@ -164,6 +205,7 @@ export async function runP5(temporal: BenchTemporal, options: P5Options): Promis
         runs: runs,
         'largest payload KiB': (largest.bytes / 1024).toFixed(1),
         'largest is': largest.where,
+        'first run input KiB': (firstInputBytes / 1024).toFixed(1),
         'status answer KiB': (statusBytes / 1024).toFixed(1),
         'fleet events / account': (fleetEvents / n).toFixed(2),
         'rotateKey events / account': perChild.toFixed(1),
@@ -184,4 +226,68 @@ export async function runP5(temporal: BenchTemporal, options: P5Options): Promis
       },
     ],
   };
+  const cost = rotationCost(n, fleetCost, childCost, sampled, cpu, runs);
+  cost.notes.unshift(
+    `Azure requests per rotated account (every attempt, from the local Azure's log): ${requests}.`,
+  );
+  return [fleetTable, cost];
+}
+
+/**
+ * What one rotated account costs: Temporal's work (workflow tasks, activities, history events and
+ * bytes) for the fleet's share and for the account's own `rotateKey` run, and CPU per process.
+ */
+function rotationCost(
+  accounts: number,
+  fleet: HistoryCost,
+  children: HistoryCost,
+  sampled: number,
+  cpu: CpuSpent,
+  runs: number,
+): BenchOutcome {
+  const row = (part: string, c: HistoryCost, per: number): Record<string, string> => ({
+    part,
+    'workflow tasks': (c.workflowTasks / per).toFixed(2),
+    activities: (c.activities / per).toFixed(2),
+    'history events': (c.events / per).toFixed(1),
+    'history bytes': (c.bytes / per).toFixed(0),
+  });
+  const total = zeroCost();
+  addCost(total, { ...fleet });
+  const perChild = (k: keyof HistoryCost): number => (children[k] / sampled) * accounts;
+  addCost(total, {
+    events: perChild('events'),
+    workflowTasks: perChild('workflowTasks'),
+    activities: perChild('activities'),
+    bytes: perChild('bytes'),
+  });
+  const ms = (s: number): string => `${((s / accounts) * 1000).toFixed(1)} ms`;
+  return {
+    title: `Cost of one rotation (P5, ${accounts} pinned accounts, no emulated latency)`,
+    table: [
+      row(`fleet's share (${runs} run(s) / ${accounts})`, fleet, accounts),
+      row(`rotateKey run (mean of ${sampled})`, children, sampled),
+      row('one rotated account', total, accounts),
+    ],
+    notes: [
+      `CPU per rotated account (user + system, while the fleet ran): worker ${ms(cpu.worker)}, Temporal dev server ${ms(cpu.temporal)}, local Azure and bench client ${ms(cpu.bench)}; total ${ms(cpu.worker + cpu.temporal + cpu.bench)}.`,
+      'History bytes are the histories as the server returns them (encoded protobuf, every payload sealed by the codec). Workflow tasks are completed ones; activities are scheduled ones (retries are attempts of one activity and add no events).',
+    ],
+    summary: [],
+  };
+}
+
+/** Azure requests per rotated account by kind, as the local Azure logged them while the fleet ran. */
+function requestsPerRotation(log: RequestLog, accounts: number): string {
+  const entries = log.entries();
+  const count = (test: (e: (typeof entries)[number]) => boolean): string =>
+    (entries.filter(test).length / accounts).toFixed(2);
+  return [
+    `ARM reads ${count((e) => e.service === 'arm' && e.method === 'GET')}`,
+    `ARM writes ${count((e) => e.service === 'arm' && e.method !== 'GET')}`,
+    `Key Vault creates ${count((e) => e.service === 'keyvault' && /^keys\.(create|rotate)$/.test(e.operation))}`,
+    `other Key Vault ${count((e) => e.service === 'keyvault' && !/^keys\.(create|rotate)$/.test(e.operation))}`,
+    `blob ${count((e) => e.service === 'blob')}`,
+    `Entra token ${count((e) => e.service === 'entra')}`,
+  ].join(', ');
 }

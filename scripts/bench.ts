@@ -6,6 +6,7 @@
 import { cpus, loadavg } from 'node:os';
 import { execSync } from 'node:child_process';
 import { runP1 } from '../bench/p1-fleet';
+import { P1_LAYOUTS, runP1Layouts, type P1Layout } from '../bench/p1-layouts';
 import { runP2 } from '../bench/p2-click-latency';
 import { runP3 } from '../bench/p3-waiting-runs';
 import { runP4 } from '../bench/p4-configure';
@@ -24,6 +25,9 @@ interface BenchArgs {
   p1Concurrency: number | undefined;
   p1Latency: 'azure' | 'none';
   p1Sequential: number | undefined;
+  p1Layouts: P1Layout[];
+  /** Run P1's comparison of the runbook with the scripts (its first table); `--p1-ways=none` skips it. */
+  p1Ways: boolean;
   p2Approvers: number;
   p2Single: number;
   p3Runs: number;
@@ -45,7 +49,7 @@ function parseArgs(argv: string[]): BenchArgs {
       only.push(arg.toLowerCase() as BenchmarkId);
     else
       throw new Error(
-        `Unknown argument "${arg}". Use p1..p6 and --p1-accounts=N, --p1-concurrency=N, --p1-latency=azure|none, --p1-sequential=N, --p2-approvers=N, --p2-single=N, --p3-runs=N, --p3-heap-mib=N, --p4-runs=N, --p5-accounts=N, --p5-accounts-per-key=N, --p6-writes=N, --p6-rate=N.`,
+        `Unknown argument "${arg}". Use p1..p6 and --p1-accounts=N, --p1-concurrency=N, --p1-latency=azure|none, --p1-sequential=N, --p1-layouts=spread,one-vault,one-key|none, --p1-ways=all|none, --p2-approvers=N, --p2-single=N, --p3-runs=N, --p3-heap-mib=N, --p4-runs=N, --p5-accounts=N, --p5-accounts-per-key=N, --p6-writes=N, --p6-rate=N.`,
       );
   }
   const int = (name: string, fallback: number): number => {
@@ -62,6 +66,8 @@ function parseArgs(argv: string[]): BenchArgs {
     p1Concurrency: flags.has('p1-concurrency') ? int('p1-concurrency', 8) : undefined,
     p1Latency: latency(flags.get('p1-latency') ?? 'azure'),
     p1Sequential: flags.has('p1-sequential') ? int('p1-sequential', 1) : undefined,
+    p1Layouts: layouts(flags.get('p1-layouts') ?? P1_LAYOUTS.join(',')),
+    p1Ways: ways(flags.get('p1-ways') ?? 'all'),
     p2Approvers: int('p2-approvers', 50),
     p2Single: int('p2-single', 20),
     p3Runs: int('p3-runs', 10_000),
@@ -77,6 +83,20 @@ function parseArgs(argv: string[]): BenchArgs {
 function latency(raw: string): 'azure' | 'none' {
   if (raw !== 'azure' && raw !== 'none') throw new Error(`--p1-latency must be azure or none, got "${raw}".`);
   return raw;
+}
+
+function ways(raw: string): boolean {
+  if (raw !== 'all' && raw !== 'none') throw new Error(`--p1-ways must be all or none, got "${raw}".`);
+  return raw === 'all';
+}
+
+function layouts(raw: string): P1Layout[] {
+  if (raw === 'none') return [];
+  const ids = raw.split(',').map((l) => l.trim());
+  const unknown = ids.filter((l) => !(P1_LAYOUTS as readonly string[]).includes(l));
+  if (unknown.length > 0)
+    throw new Error(`--p1-layouts takes ${P1_LAYOUTS.join(', ')} or none, got "${unknown.join(', ')}".`);
+  return ids as P1Layout[];
 }
 
 function machine(): string {
@@ -106,7 +126,7 @@ async function main(): Promise<void> {
     for (const id of args.only) {
       const started = Date.now();
       progress(`${id.toUpperCase()} starting`);
-      if (id === 'p1')
+      if (id === 'p1' && args.p1Ways)
         report(
           await runP1(await temporal(), {
             accounts: args.p1Accounts,
@@ -115,15 +135,26 @@ async function main(): Promise<void> {
             ...(args.p1Sequential ? { sequentialAccounts: args.p1Sequential } : {}),
           }),
         );
+      if (id === 'p1' && args.p1Layouts.length > 0)
+        report(
+          await runP1Layouts(await temporal(), {
+            accounts: args.p1Accounts,
+            concurrency: args.p1Concurrency,
+            latency: args.p1Latency,
+            layouts: args.p1Layouts,
+          }),
+        );
       if (id === 'p2')
         report(await runP2(await temporal(), { approvers: args.p2Approvers, singleClicks: args.p2Single }));
       if (id === 'p3')
         report(await runP3({ runs: args.p3Runs, ...(args.p3HeapMiB ? { heapMiB: args.p3HeapMiB } : {}) }));
       if (id === 'p4') report(await runP4(await temporal(), { runs: args.p4Runs }));
       if (id === 'p5')
-        report(
-          await runP5(await temporal(), { accounts: args.p5Accounts, accountsPerKey: args.p5AccountsPerKey }),
-        );
+        for (const outcome of await runP5(await temporal(), {
+          accounts: args.p5Accounts,
+          accountsPerKey: args.p5AccountsPerKey,
+        }))
+          report(outcome);
       if (id === 'p6') report(await runP6(await temporal(), { writes: args.p6Writes, rate: args.p6Rate }));
       progress(`${id.toUpperCase()} done in ${((Date.now() - started) / 1000).toFixed(0)} s`);
     }

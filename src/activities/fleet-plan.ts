@@ -126,17 +126,34 @@ async function readKeys(deps: ActivityDeps, accounts: StorageAccount[]): Promise
     if (enc.keySource === 'Microsoft.Keyvault' && enc.vaultUri && enc.keyName)
       keys.set(`${enc.vaultUri}|${enc.keyName}`.toLowerCase(), { uri: enc.vaultUri, name: enc.keyName });
   }
-  const problems = new Map<string, string>();
-  for (const [id, { uri, name }] of keys) {
+  // Read by several readers at once: one after another, a fleet of 1,000 keys at Key Vault's
+  // ~200 ms a read outlasts the activity's two minutes. Kept in key order for the fingerprint.
+  const entries = [...keys];
+  const found: (string | undefined)[] = [];
+  const problemOf = async ([, { uri, name }]: (typeof entries)[number]): Promise<string | undefined> => {
     const label = `${new URL(uri).hostname.split('.')[0]}/${name}`;
     try {
       const key = await findKey(deps, uri, name);
-      if (!key) problems.set(id, `uses key ${label}, which no longer exists`);
-      else if (key.properties.enabled === false) problems.set(id, `uses key ${label}, which is disabled`);
+      if (!key) return `uses key ${label}, which no longer exists`;
+      if (key.properties.enabled === false) return `uses key ${label}, which is disabled`;
+      return undefined;
     } catch (error) {
       if (!isForbidden((error as { cause?: unknown }).cause ?? error) && !isForbidden(error)) throw error;
-      problems.set(id, `uses key ${label}, which the runbook may not read`);
+      return `uses key ${label}, which the runbook may not read`;
     }
-  }
+  };
+  let next = 0;
+  const reader = async (): Promise<void> => {
+    for (let i = next++; i < entries.length; i = next++) found[i] = await problemOf(entries[i]!);
+  };
+  await Promise.all(Array.from({ length: Math.min(KEY_READERS, entries.length) }, reader));
+  const problems = new Map<string, string>();
+  entries.forEach(([id], i) => {
+    const problem = found[i];
+    if (problem !== undefined) problems.set(id, problem);
+  });
   return problems;
 }
+
+/** Keys {@link readKeys} reads at once: far under Key Vault's 4,000 reads per vault per 10 s. */
+const KEY_READERS = 8;

@@ -11,7 +11,17 @@ import type { ProxyConfig } from '../config';
 export async function createProxyAgent(proxy: ProxyConfig | undefined): Promise<Agent | undefined> {
   if (!proxy) return undefined;
   const { ProxyAgent } = await import('proxy-agent');
-  return new ProxyAgent({
+  /**
+   * Azure is reached over https only. Saying so spares agent-base from working the protocol out
+   * of a stack trace (`new Error().stack`, source-mapped where source maps are on) three times
+   * per request, a few per cent of the worker's CPU in a fleet rotation.
+   */
+  class AzureProxyAgent extends ProxyAgent {
+    override isSecureEndpoint(): boolean {
+      return true;
+    }
+  }
+  return new AzureProxyAgent({
     keepAlive: true,
     getProxyForUrl: (url: string) => (bypassesProxy(new URL(url), proxy.noProxy) ? '' : proxy.url),
   });

@@ -1,0 +1,46 @@
+/**
+ * CPU time spent by the processes a benchmark runs on: the worker and the Temporal dev server
+ * (children, read from /proc) and this process (the local Azure and the bench's client).
+ */
+import { readFileSync } from 'node:fs';
+
+/** Clock ticks per second of /proc's utime and stime (USER_HZ, 100 on Linux). */
+const TICKS_PER_SECOND = 100;
+
+/** CPU seconds (user + system) a process has used so far; NaN where /proc cannot be read. */
+export function cpuSecondsOf(pid: number | undefined): number {
+  if (pid === undefined) return Number.NaN;
+  try {
+    // The command name (field 2) may hold spaces; the fields after its closing parenthesis do not.
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return (Number(fields[11]) + Number(fields[12])) / TICKS_PER_SECOND;
+  } catch {
+    return Number.NaN;
+  }
+}
+
+/** CPU seconds of each process between `start()` and `stop()`. */
+export interface CpuSpent {
+  worker: number;
+  temporal: number;
+  /** This process: the local Azure and the bench's own client. */
+  bench: number;
+}
+
+/** Starts counting the CPU the worker, the dev server and this process spend. */
+export function cpuMeter(pids: { worker: number; temporal: number | undefined }): { stop(): CpuSpent } {
+  const worker0 = cpuSecondsOf(pids.worker);
+  const temporal0 = cpuSecondsOf(pids.temporal);
+  const self0 = process.cpuUsage();
+  return {
+    stop() {
+      const self = process.cpuUsage(self0);
+      return {
+        worker: cpuSecondsOf(pids.worker) - worker0,
+        temporal: cpuSecondsOf(pids.temporal) - temporal0,
+        bench: (self.user + self.system) / 1e6,
+      };
+    },
+  };
+}
