@@ -37,6 +37,15 @@ async function approve(handle: WorkflowHandle): Promise<void> {
   await decide(handle, PEOPLE.alice, 'approve');
 }
 
+/** The first child run `parent` started, from its history. */
+async function firstChildOf(stack: Stack, parent: WorkflowHandle): Promise<WorkflowHandle> {
+  const { events } = await parent.fetchHistory();
+  const started = events?.find((e) => e.childWorkflowExecutionStartedEventAttributes)
+    ?.childWorkflowExecutionStartedEventAttributes?.workflowExecution;
+  if (!started?.workflowId) throw new Error(`${parent.workflowId} started no child run`);
+  return stack.client.workflow.getHandle(started.workflowId, started.runId ?? undefined);
+}
+
 /** The recordings asked for on the command line; all when none is named. */
 const wanted = process.argv.slice(2);
 
@@ -151,6 +160,8 @@ async function main(): Promise<void> {
     });
     await approve(fleet);
     await save(stack, 'fleetRotate', fleet);
+    // A fleet's rotation is a child run acting on the fleet's start proof (checked once, by the fleet).
+    await save(stack, 'rotateKey.fleet-child', await firstChildOf(stack, fleet));
 
     const scheduled = await stack.client.workflow.start(SCHEDULED_ROTATION_WORKFLOW, {
       workflowId: 'record-scheduled-rotation',

@@ -56,4 +56,10 @@ export const PATCHES = {
    * workflow time, so whether a card update comes next never depends on a task's start time.
    */
   progressByCount: 'progress-by-count',
+  /**
+   * A start proof's lifetime is checked once, when the chain that acts on it starts: a fleet's or
+   * schedule's rotation (a child) and a fleet's continued run no longer re-check its expiry, so a
+   * fleet approved or running past the proof's five minutes goes on instead of ending `invalid`.
+   */
+  proofCheckedOnce: 'proof-checked-once',
 } as const;

@@ -50,6 +50,8 @@ interface ProofScope {
   op: RequestOperation;
   target: string;
   requireExpiry: boolean;
+  /** The proof of the parent run's start (a schedule's or a fleet's), not of this run's own. */
+  inherited?: boolean;
 }
 
 const settings = proxyActivities<SettingsActivities>({
@@ -121,7 +123,8 @@ function verifiedStart(
     claims = verifyStartProof(input.startProof, loaded.botKeys);
     const scope = scopesFor(operation, target).find((s) => s.op === claims.op && s.target === claims.target);
     if (!scope) throw new ProofNotValid('wrong-type', `the bot signed for ${claims.op} of ${claims.target}`);
-    checkFreshness(claims, workflowInfo().startTime.getTime(), { requireExpiry: scope.requireExpiry });
+    if (!checkedWhenTheChainStarted(scope))
+      checkFreshness(claims, workflowInfo().startTime.getTime(), { requireExpiry: scope.requireExpiry });
   } catch (error) {
     if (!(error instanceof ProofNotValid)) throw error;
     throw new StartProofInvalid(startRefusal(error));
@@ -156,10 +159,22 @@ function scopesFor(operation: Operation | 'scheduleRotation', target: string): P
   const scopes: ProofScope[] = [{ op: operation, target, requireExpiry: operation !== 'scheduleRotation' }];
   const parent = workflowInfo().parent;
   if (operation === 'rotate' && parent) {
-    scopes.push({ op: 'scheduleRotation', target, requireExpiry: false });
-    scopes.push({ op: 'fleetRotate', target: parent.workflowId, requireExpiry: false });
+    scopes.push({ op: 'scheduleRotation', target, requireExpiry: false, inherited: true });
+    scopes.push({ op: 'fleetRotate', target: parent.workflowId, requireExpiry: false, inherited: true });
   }
   return scopes;
+}
+
+/**
+ * Whether this run acts on a start whose lifetime was already checked: a child's proof is its
+ * parent's (checked when the schedule or fleet started), and a continued run's is the one its
+ * chain's first run checked. Both facts come from the server (`parent`, `continuedFrom…`), not
+ * from input, so a start made from outside the chain is still checked for expiry.
+ */
+function checkedWhenTheChainStarted(scope: ProofScope): boolean {
+  const info = workflowInfo();
+  const inherited = scope.inherited === true || info.continuedFromExecutionRunId !== undefined;
+  return inherited && patched(PATCHES.proofCheckedOnce);
 }
 
 function startRefusal(problem: ProofNotValid): string {
