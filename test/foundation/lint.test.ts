@@ -126,6 +126,17 @@ describe('lint guards the design', () => {
     }
   });
 
+  test('when a function in src/ runs over 80 lines, then lint fails with max-lines-per-function; at 80 lines it passes', async () => {
+    const fn = (lines: number) =>
+      `export function long(): number {\n  let n = 0;\n${'  n += 1;\n'.repeat(lines - 4)}  return n;\n}\n`;
+    const over = await lintAt('src/activities', fn(81));
+    assert.ok(
+      over.some((m) => m.startsWith('max-lines-per-function') && m.includes('81')),
+      over.join('\n'),
+    );
+    assert.deepEqual(await lintAt('src/activities', fn(80)), []);
+  });
+
   test('when code leaves a promise floating, then lint fails with no-floating-promises', async () => {
     const messages = await lintAt('src/activities', `export async function f(): Promise<void> {}\nf();\n`);
     assert.ok(
