@@ -56,4 +56,10 @@ export const PATCHES = {
    * workflow time, so whether a card update comes next never depends on a task's start time.
    */
   progressByCount: 'progress-by-count',
+  /**
+   * A rotation schedules its ARM write (the rotateKey activity) on its subscription's write
+   * queue, whose rate Temporal's server enforces across every worker; earlier runs keep the
+   * runbooks' queue.
+   */
+  armWriteQueue: 'arm-write-queue',
 } as const;

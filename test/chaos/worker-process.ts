@@ -13,6 +13,7 @@ import { NativeConnection, type ActivityInterceptorsFactory } from '@temporalio/
 import { createActivities, createAzureClients } from '../../src/activities';
 import { loadConfig } from '../../src/config';
 import { TEAMS_SERVICE_URLS, type ChatPort } from '../../src/shared/chat';
+import { DEFAULT_ARM_WRITES_PER_SECOND } from '../../src/shared/task-queues';
 import { createCmkWorker } from '../../worker';
 import { FAST_TIMING } from '../helpers/stack';
 import { testDataConverter } from '../helpers/codec';
@@ -106,6 +107,10 @@ async function main(): Promise<void> {
     },
     workflowBundle: { codePath: required('CMK_TEST_WORKFLOW_BUNDLE') },
     dataConverter: testDataConverter,
+    armWrites: {
+      subscriptionIds: required('CMK_SUBSCRIPTION_IDS').split(','),
+      perSecond: DEFAULT_ARM_WRITES_PER_SECOND,
+    },
     options: {
       shutdownGraceTime: '100ms',
       stickyQueueScheduleToStartTimeout: '1s',
