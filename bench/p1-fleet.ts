@@ -23,7 +23,13 @@ import { signedDecision, signedStartOptions } from '../test/helpers/trust';
 import { check, progress, type BenchOutcome } from './report';
 import { rotateWithScript } from './p1-script';
 import { KEYS_PER_VAULT, seedFleet, type FleetAccount, type FleetLayout } from './p1-seed';
-import { SCRATCH, startBenchAzure, startWorkerProcess, type BenchTemporal } from './stack';
+import {
+  SCRATCH,
+  startBenchAzure,
+  startWorkerProcess,
+  type BenchTemporal,
+  type WorkerProcess,
+} from './stack';
 import { armStats, type ArmStats } from './p1-stats';
 
 /** Options of {@link runP1}. */
@@ -142,7 +148,7 @@ function verify(
 }
 
 /** One way's measurement. */
-interface WayResult {
+export interface WayResult {
   way: string;
   wallMs: number;
   stats: ArmStats;
@@ -152,14 +158,14 @@ interface WayResult {
 }
 
 /** What every way starts from: the seeded state, its key pairs and the latency profile. */
-interface P1Setup {
+export interface P1Setup {
   seedFile: string;
   fleet: readonly FleetAccount[];
   keyPairs: readonly KeyPairMaterial[];
   latencies: LatencyRule[];
 }
 
-async function measure(
+export async function measure(
   way: string,
   setup: P1Setup,
   fleet: readonly FleetAccount[],
@@ -188,8 +194,8 @@ async function measure(
   }
 }
 
-/** Runs P1 and returns its table. */
-export async function runP1(temporal: BenchTemporal, options: P1Options): Promise<BenchOutcome> {
+/** Seeds the fleet and makes its key pairs: what every way of P1 starts from. */
+export async function prepareP1(options: P1Options): Promise<P1Setup> {
   const seedFile = path.join(SCRATCH, 'p1-seed.json');
   const fleet = await seedFleetFile(options.accounts, seedFile);
   progress(
@@ -198,18 +204,27 @@ export async function runP1(temporal: BenchTemporal, options: P1Options): Promis
   // Key Vault makes keys on Azure's hardware; here the emulator would make them on the CPU the
   // runbook runs on, so each way's local Azure is stocked with pairs made before the clock starts.
   const keyPairs = await generateKeyPairs(2048, fleet.length + 50);
-  const setup: P1Setup = {
-    seedFile,
-    fleet,
-    keyPairs,
-    latencies: options.latency === 'azure' ? AZURE_LATENCY : [],
-  };
-  const accounts = fleet.map((f) => f.account);
+  return { seedFile, fleet, keyPairs, latencies: options.latency === 'azure' ? AZURE_LATENCY : [] };
+}
 
+/**
+ * The `fleetRotate` runbook over the whole fleet through `workers` production worker processes
+ * polling one task queue (each with its own in-process pacer; the write queue's rate is shared).
+ */
+export async function measureRunbook(
+  temporal: BenchTemporal,
+  setup: P1Setup,
+  options: P1Options,
+  way = 'fleetRotate runbook',
+  workers = 1,
+): Promise<WayResult> {
+  const accounts = setup.fleet.map((f) => f.account);
   let reported: RunResult['outcome'] | undefined;
-  const runbook = await measure('fleetRotate runbook', setup, fleet, async (local) => {
+  const runbook = await measure(way, setup, setup.fleet, async (local) => {
     const taskQueue = `bench-p1-${randomUUID().slice(0, 8)}`;
-    const worker = await startWorkerProcess(temporal, local, taskQueue, POLICY);
+    const processes: WorkerProcess[] = [];
+    for (let i = 0; i < workers; i++)
+      processes.push(await startWorkerProcess(temporal, local, taskQueue, POLICY));
     return async () => {
       try {
         const input: FleetRotateInput = {
@@ -229,16 +244,24 @@ export async function runP1(temporal: BenchTemporal, options: P1Options): Promis
           `P1 fleetRotate says succeeded but lists ${succeeded}/${accounts.length} accounts`,
         );
         reported = result.outcome;
-        progress(`P1 fleetRotate: ${result.message}`);
+        progress(`P1 ${way}: ${result.message}`);
       } finally {
-        await worker.stop();
+        for (const p of processes) await p.stop();
       }
     };
   });
   check(
     reported !== 'succeeded' || runbook.failed === 0,
-    `P1 fleetRotate reported success but the local Azure shows ${runbook.failed} account(s) not rotated`,
+    `P1 ${way} reported success but the local Azure shows ${runbook.failed} account(s) not rotated`,
   );
+  return runbook;
+}
+
+/** Runs P1 and returns its table. */
+export async function runP1(temporal: BenchTemporal, options: P1Options): Promise<BenchOutcome> {
+  const setup = await prepareP1(options);
+  const { fleet } = setup;
+  const runbook = await measureRunbook(temporal, setup, options);
   const sample = fleet.slice(0, Math.min(fleet.length, options.sequentialAccounts ?? fleet.length));
   const measured = await measure('sequential script', setup, sample, async (local) => {
     const rotate = rotateWithScript(local);
