@@ -194,8 +194,13 @@ export async function measure(
   }
 }
 
-/** Seeds the fleet and makes its key pairs: what every way of P1 starts from. */
+/** The last setup made, reused by later tables of the same run with the same size and latency. */
+let prepared: { key: string; setup: P1Setup } | undefined;
+
+/** Seeds the fleet and makes its key pairs: what every way of P1 starts from (made once per size). */
 export async function prepareP1(options: P1Options): Promise<P1Setup> {
+  const key = `${options.accounts}/${options.latency}`;
+  if (prepared?.key === key) return prepared.setup;
   const seedFile = path.join(SCRATCH, 'p1-seed.json');
   const fleet = await seedFleetFile(options.accounts, seedFile);
   progress(
@@ -204,7 +209,9 @@ export async function prepareP1(options: P1Options): Promise<P1Setup> {
   // Key Vault makes keys on Azure's hardware; here the emulator would make them on the CPU the
   // runbook runs on, so each way's local Azure is stocked with pairs made before the clock starts.
   const keyPairs = await generateKeyPairs(2048, fleet.length + 50);
-  return { seedFile, fleet, keyPairs, latencies: options.latency === 'azure' ? AZURE_LATENCY : [] };
+  const setup = { seedFile, fleet, keyPairs, latencies: options.latency === 'azure' ? AZURE_LATENCY : [] };
+  prepared = { key, setup };
+  return setup;
 }
 
 /**
