@@ -43,14 +43,12 @@ export const azureLong = proxyActivities<CmkActivities>(longOptions);
 /**
  * {@link azureLong} on `subscriptionId`'s ARM write queue (src/shared/task-queues.ts), whose rate
  * the server enforces across every worker. Every worker polls the queue of each configured
- * subscription; should none poll it, the activity fails unstarted after 30 minutes instead of
- * waiting for ever (nothing has changed in Azure then).
+ * subscription; should none poll it, the activity waits in the queue, unstarted, until one does.
  */
 export function azureArmWrites(subscriptionId: string): ReturnType<typeof proxyActivities<CmkActivities>> {
   return proxyActivities<CmkActivities>({
     ...longOptions,
     taskQueue: armWriteQueue(workflowInfo().taskQueue, subscriptionId),
-    scheduleToStartTimeout: '30m',
   });
 }
 
