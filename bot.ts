@@ -3,9 +3,10 @@
  * to Temporal with the same options the worker uses, and serves the Teams endpoint with JSON logs,
  * the payload codec, and `/metrics`, `/livez`, `/readyz` on a separate port.
  */
-import { StorageManagementClient } from '@azure/arm-storage';
 import { DefaultAzureCredential } from '@azure/identity';
 import { Client, Connection } from '@temporalio/client';
+import { createAzureClients } from './src/activities/azure-clients';
+import { createProxyAgent } from './src/activities/proxy-agent';
 import { createArmAccountResolver } from './src/bot/accounts';
 import { createCmkBot } from './src/bot/bot';
 import { createRunService } from './src/bot/run-service';
@@ -49,7 +50,10 @@ export async function main(env: NodeJS.ProcessEnv = process.env): Promise<BotPro
     dataConverter: createDataConverter(keys),
     ...(tracing ? { interceptors: { workflow: tracing.clientInterceptors } } : {}),
   });
-  const endpoint = config.azure.armEndpoint;
+  // The worker's ARM clients: the bot's reads go through the same proxy and the same
+  // header-corrected pacing of the subscription's read bucket.
+  const agent = await createProxyAgent(config.azure.proxy);
+  const azure = createAzureClients(config.azure, { credential, ...(agent ? { agent } : {}) });
   const handler = createCmkBot({
     runs: createRunService({
       client,
@@ -59,7 +63,7 @@ export async function main(env: NodeJS.ProcessEnv = process.env): Promise<BotPro
     }),
     resolver: createArmAccountResolver({
       subscriptionIds: config.azure.subscriptionIds,
-      storage: (subscriptionId) => new StorageManagementClient(credential, subscriptionId, { endpoint }),
+      storage: (subscriptionId) => azure.storage(subscriptionId),
     }),
     subscriptionIds: config.azure.subscriptionIds,
     policy: config.policy,

@@ -35,6 +35,7 @@ import { createMetrics } from './src/telemetry/metrics';
 import { startOpsServer } from './src/telemetry/ops-server';
 import { startTracing, type Tracing } from './src/telemetry/tracing';
 import { bundleWorkflows, PREBUILT_BUNDLES } from './src/workflow-bundle';
+import { armWriteQueue } from './src/shared/task-queues';
 
 /** What {@link createCmkWorker} needs; everything is injected so tests use the same factory. */
 export interface CmkWorkerOptions {
@@ -52,10 +53,78 @@ export interface CmkWorkerOptions {
   workflowBundle?: WorkerOptions['workflowBundle'];
   /** Extra worker options (tuning); extra activity interceptors run inside the worker's own. */
   options?: Partial<WorkerOptions>;
+  /**
+   * The subscriptions whose ARM write queues this worker polls (every one the configuration
+   * names, so no run waits on a queue nobody polls) and the rate Temporal's server holds each
+   * queue to, one budget for all workers (src/shared/task-queues.ts).
+   */
+  armWrites: { subscriptionIds: readonly string[]; perSecond: number };
 }
 
-/** Creates the worker for the runbooks' task queue. */
-export async function createCmkWorker(opts: CmkWorkerOptions): Promise<Worker> {
+/**
+ * The runbooks' worker and the activity-only workers of the paced queues it also polls; runs,
+ * stops and reports state as one.
+ */
+export interface CmkWorker {
+  /** Every task queue polled: the runbooks' first, then the paced ones. */
+  readonly taskQueues: string[];
+  run(): Promise<void>;
+  shutdown(): void;
+  getState(): ReturnType<Worker['getState']>;
+}
+
+/** Creates the worker for the runbooks' task queue and one for each subscription's ARM write queue. */
+export async function createCmkWorker(opts: CmkWorkerOptions): Promise<CmkWorker> {
+  const main = await createRunbookWorker(opts);
+  const { interceptors: extra, shutdownGraceTime } = opts.options ?? {};
+  const activity = [activityOutcomeLog, ...(extra?.activity ?? [])];
+  const paced: Worker[] = [];
+  for (const subscriptionId of new Set(opts.armWrites.subscriptionIds.map((s) => s.toLowerCase()))) {
+    paced.push(
+      await Worker.create({
+        connection: opts.connection,
+        namespace: opts.namespace,
+        taskQueue: armWriteQueue(opts.taskQueue, subscriptionId),
+        activities: opts.activities,
+        dataConverter: opts.dataConverter,
+        // The server holds the queue to this rate whichever worker polls it: one budget.
+        maxTaskQueueActivitiesPerSecond: opts.armWrites.perSecond,
+        maxConcurrentActivityTaskPolls: 2,
+        interceptors: {
+          activity: [...(opts.tracing?.workerOptions.interceptors?.activity ?? []), ...activity],
+        },
+        ...(shutdownGraceTime !== undefined ? { shutdownGraceTime } : {}),
+      }),
+    );
+  }
+  return combineWorkers([main, ...paced]);
+}
+
+/** Runs, stops and reports `workers` as one; when one stops, the others are stopped too. */
+function combineWorkers(workers: Worker[]): CmkWorker {
+  return {
+    taskQueues: workers.map((w) => w.options.taskQueue),
+    async run() {
+      const runs = workers.map((w) =>
+        w.run().finally(() => {
+          for (const other of workers) if (other.getState() === 'RUNNING') other.shutdown();
+        }),
+      );
+      const outcomes = await Promise.allSettled(runs);
+      const failed = outcomes.find((o): o is PromiseRejectedResult => o.status === 'rejected');
+      if (failed) throw failed.reason;
+    },
+    shutdown() {
+      for (const w of workers) if (w.getState() === 'RUNNING') w.shutdown();
+    },
+    getState() {
+      return workers.map((w) => w.getState()).find((s) => s !== 'RUNNING') ?? 'RUNNING';
+    },
+  };
+}
+
+/** The worker of the runbooks' own task queue: workflows and every activity. */
+async function createRunbookWorker(opts: CmkWorkerOptions): Promise<Worker> {
   const prebuilt = opts.tracing ? PREBUILT_BUNDLES.traced : PREBUILT_BUNDLES.plain;
   const source: Pick<WorkerOptions, 'workflowBundle'> = opts.workflowBundle
     ? { workflowBundle: opts.workflowBundle }
@@ -239,6 +308,7 @@ export async function main(
       shutdownGraceTime: SHUTDOWN_GRACE,
       ...overrides.options,
     },
+    armWrites: { subscriptionIds: config.azure.subscriptionIds, perSecond: config.azure.armWritesPerSecond },
   });
   const ops = await startOpsServer({
     port: config.telemetry.metricsPort,
@@ -256,7 +326,8 @@ export async function main(
   await overrides.beforeRun?.();
   logger.info(
     {
-      taskQueue: config.temporal.taskQueue,
+      taskQueues: worker.taskQueues,
+      armWritesPerSecond: config.azure.armWritesPerSecond,
       address: config.temporal.address,
       namespace: config.temporal.namespace,
       payloadKeys: keys.map((k) => k.id),

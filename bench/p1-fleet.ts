@@ -23,7 +23,13 @@ import { signedDecision, signedStartOptions } from '../test/helpers/trust';
 import { check, progress, type BenchOutcome } from './report';
 import { rotateWithScript } from './p1-script';
 import { KEYS_PER_VAULT, seedFleet, type FleetAccount, type FleetLayout } from './p1-seed';
-import { SCRATCH, startBenchAzure, startWorkerProcess, type BenchTemporal } from './stack';
+import {
+  SCRATCH,
+  startBenchAzure,
+  startWorkerProcess,
+  type BenchTemporal,
+  type WorkerProcess,
+} from './stack';
 import { armStats, type ArmStats } from './p1-stats';
 import { cpuMeter, type CpuSpent } from './cpu';
 
@@ -168,7 +174,7 @@ export interface WayResult {
 }
 
 /** What every way starts from: the seeded state, its key pairs and the latency profile. */
-interface P1Setup {
+export interface P1Setup {
   seedFile: string;
   fleet: readonly FleetAccount[];
   keyPairs: readonly KeyPairMaterial[];
@@ -211,8 +217,13 @@ async function measure(
   }
 }
 
-/** Runs P1 and returns its table. */
-export async function runP1(temporal: BenchTemporal, options: P1Options): Promise<BenchOutcome> {
+/** The seeded state P1's tables start from (seeded once per fleet size, its key pairs made before any clock starts). */
+let prepared: { accounts: number; setup: P1Setup } | undefined;
+
+/** Seeds P1's fleet (once per size) and makes its key pairs. */
+export async function prepareP1(options: Pick<P1Options, 'accounts' | 'latency'>): Promise<P1Setup> {
+  const latencies = options.latency === 'azure' ? AZURE_LATENCY : [];
+  if (prepared?.accounts === options.accounts) return { ...prepared.setup, latencies };
   const seedFile = path.join(SCRATCH, 'p1-seed.json');
   const fleet = await seedFleetFile(options.accounts, seedFile);
   progress(
@@ -221,12 +232,15 @@ export async function runP1(temporal: BenchTemporal, options: P1Options): Promis
   // Key Vault makes keys on Azure's hardware; here the emulator would make them on the CPU the
   // runbook runs on, so each way's local Azure is stocked with pairs made before the clock starts.
   const keyPairs = await keyPairsFor(fleet.length + 50);
-  const setup: P1Setup = {
-    seedFile,
-    fleet,
-    keyPairs,
-    latencies: options.latency === 'azure' ? AZURE_LATENCY : [],
-  };
+  const setup: P1Setup = { seedFile, fleet, keyPairs, latencies };
+  prepared = { accounts: options.accounts, setup };
+  return setup;
+}
+
+/** Runs P1 and returns its table. */
+export async function runP1(temporal: BenchTemporal, options: P1Options): Promise<BenchOutcome> {
+  const setup = await prepareP1(options);
+  const { fleet } = setup;
   const runbook = await measureRunbook(temporal, 'fleetRotate runbook', setup, options);
   const sample = fleet.slice(0, Math.min(fleet.length, options.sequentialAccounts ?? fleet.length));
   const measured = await measure('sequential script', setup, sample, async (local) => {
@@ -254,14 +268,19 @@ export async function measureRunbook(
   way: string,
   setup: P1Setup,
   options: Pick<P1Options, 'concurrency'>,
+  workers = 1,
 ): Promise<WayResult> {
   const accounts = setup.fleet.map((f) => f.account);
   let reported: RunResult['outcome'] | undefined;
   const result = await measure(way, setup, setup.fleet, async (local) => {
     const taskQueue = `bench-p1-${randomUUID().slice(0, 8)}`;
-    const worker = await startWorkerProcess(temporal, local, taskQueue, POLICY);
+    const processes: WorkerProcess[] = [];
+    for (let i = 0; i < workers; i++)
+      processes.push(await startWorkerProcess(temporal, local, taskQueue, POLICY));
+    const worker = processes[0]!;
     return async () => {
       try {
+        // CPU is metered for the first worker process (and the server) only.
         const meter = cpuMeter({ worker: worker.pid, temporal: temporal.server.process.pid });
         const input: FleetRotateInput = {
           accounts,
@@ -284,7 +303,7 @@ export async function measureRunbook(
         progress(`P1 ${way}: ${done.message}`);
         return cpu;
       } finally {
-        await worker.stop();
+        for (const p of processes) await p.stop();
       }
     };
   });

@@ -7,6 +7,7 @@ import { cpus, loadavg } from 'node:os';
 import { execSync } from 'node:child_process';
 import { runP1 } from '../bench/p1-fleet';
 import { P1_LAYOUTS, runP1Layouts, type P1Layout } from '../bench/p1-layouts';
+import { runP1Workers } from '../bench/p1-workers';
 import { runP2 } from '../bench/p2-click-latency';
 import { runP3 } from '../bench/p3-waiting-runs';
 import { runP4 } from '../bench/p4-configure';
@@ -28,6 +29,8 @@ interface BenchArgs {
   p1Layouts: P1Layout[];
   /** Run P1's comparison of the runbook with the scripts (its first table); `--p1-ways=none` skips it. */
   p1Ways: boolean;
+  /** Worker process counts of P1's worker rows (none: no such rows). */
+  p1Workers: number[];
   p2Approvers: number;
   p2Single: number;
   p3Runs: number;
@@ -49,7 +52,7 @@ function parseArgs(argv: string[]): BenchArgs {
       only.push(arg.toLowerCase() as BenchmarkId);
     else
       throw new Error(
-        `Unknown argument "${arg}". Use p1..p6 and --p1-accounts=N, --p1-concurrency=N, --p1-latency=azure|none, --p1-sequential=N, --p1-layouts=spread,one-vault,one-key|none, --p1-ways=all|none, --p2-approvers=N, --p2-single=N, --p3-runs=N, --p3-heap-mib=N, --p4-runs=N, --p5-accounts=N, --p5-accounts-per-key=N, --p6-writes=N, --p6-rate=N.`,
+        `Unknown argument "${arg}". Use p1..p6 and --p1-accounts=N, --p1-concurrency=N, --p1-latency=azure|none, --p1-sequential=N, --p1-layouts=spread,one-vault,one-key|none, --p1-ways=all|none, --p1-workers=1,2,4|none, --p2-approvers=N, --p2-single=N, --p3-runs=N, --p3-heap-mib=N, --p4-runs=N, --p5-accounts=N, --p5-accounts-per-key=N, --p6-writes=N, --p6-rate=N.`,
       );
   }
   const int = (name: string, fallback: number): number => {
@@ -68,6 +71,7 @@ function parseArgs(argv: string[]): BenchArgs {
     p1Sequential: flags.has('p1-sequential') ? int('p1-sequential', 1) : undefined,
     p1Layouts: layouts(flags.get('p1-layouts') ?? P1_LAYOUTS.join(',')),
     p1Ways: ways(flags.get('p1-ways') ?? 'all'),
+    p1Workers: workerCounts(flags.get('p1-workers') ?? '1,2,4'),
     p2Approvers: int('p2-approvers', 50),
     p2Single: int('p2-single', 20),
     p3Runs: int('p3-runs', 10_000),
@@ -78,6 +82,16 @@ function parseArgs(argv: string[]): BenchArgs {
     p6Writes: int('p6-writes', 300),
     p6Rate: int('p6-rate', 8),
   };
+}
+
+function workerCounts(raw: string): number[] {
+  if (raw === 'none') return [];
+  const counts = raw.split(',').map(Number);
+  if (!counts.every((n) => Number.isInteger(n) && n >= 1 && n <= 8))
+    throw new Error(
+      `--p1-workers must be none or a list of worker process counts (1–8), e.g. 1,2,4; got "${raw}".`,
+    );
+  return counts;
 }
 
 function latency(raw: string): 'azure' | 'none' {
@@ -142,6 +156,15 @@ async function main(): Promise<void> {
             concurrency: args.p1Concurrency,
             latency: args.p1Latency,
             layouts: args.p1Layouts,
+          }),
+        );
+      if (id === 'p1' && args.p1Workers.length)
+        report(
+          await runP1Workers(await temporal(), {
+            accounts: args.p1Accounts,
+            concurrency: args.p1Concurrency,
+            latency: args.p1Latency,
+            workers: args.p1Workers,
           }),
         );
       if (id === 'p2')

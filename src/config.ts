@@ -23,6 +23,7 @@ import {
   type ApprovalsConversation,
 } from './shared/chat';
 import type { BotPublicKey } from './shared/proof';
+import { ARM_WRITE_REFILL_PER_SECOND, DEFAULT_ARM_WRITES_PER_SECOND } from './shared/task-queues';
 import { DEFAULT_TASK_QUEUE, OPERATION_ENV_SUFFIX, OPERATIONS, type Operation } from './shared/runbooks';
 import { loadCodecConfig, type CodecConfig } from './codec/keys';
 
@@ -65,6 +66,11 @@ export interface AzureConfig {
   armEndpoint: string;
   /** HTTPS_PROXY (or https_proxy) and NO_PROXY: how the worker reaches Azure; absent without a proxy. */
   proxy?: ProxyConfig;
+  /**
+   * CMK_ARM_WRITES_PER_SECOND — the rate Temporal's server holds each subscription's ARM write
+   * queue to, across every worker (default 9, a little under ARM's refill of 10/s).
+   */
+  armWritesPerSecond: number;
 }
 
 /** The HTTPS proxy Azure calls go through, and the hosts reached directly. */
@@ -337,8 +343,14 @@ function loadAzure(env: Env): AzureConfig {
   } catch (error) {
     problems.push((error as Error).message);
   }
+  const rawRate = env.CMK_ARM_WRITES_PER_SECOND?.trim() || String(DEFAULT_ARM_WRITES_PER_SECOND);
+  const armWritesPerSecond = Number(rawRate);
+  if (!(armWritesPerSecond > 0 && armWritesPerSecond <= ARM_WRITE_REFILL_PER_SECOND))
+    problems.push(
+      `CMK_ARM_WRITES_PER_SECOND: must be a number above 0 and at most ARM's refill of ${ARM_WRITE_REFILL_PER_SECOND} writes/s (got "${rawRate}")`,
+    );
   if (problems.length) throw new ValidationError('azure', problems.join('; '));
-  return { tenantId, subscriptionIds, armEndpoint, ...(proxy ? { proxy } : {}) };
+  return { tenantId, subscriptionIds, armEndpoint, ...(proxy ? { proxy } : {}), armWritesPerSecond };
 }
 
 function loadProxy(env: Env): ProxyConfig | undefined {
@@ -737,6 +749,11 @@ export const CONFIG_KEYS: Record<string, { part: ConfigPart | 'runtime'; default
     },
     CMK_SUBSCRIPTION_IDS: { part: 'azure', about: 'comma-separated subscriptions runbooks may act on' },
     CMK_ARM_ENDPOINT: { part: 'azure', default: 'https://management.azure.com', about: 'ARM endpoint' },
+    CMK_ARM_WRITES_PER_SECOND: {
+      part: 'azure',
+      default: String(DEFAULT_ARM_WRITES_PER_SECOND),
+      about: "rate of each subscription's ARM write queue, enforced by Temporal across all workers",
+    },
     CMK_BOT_SDK: {
       part: 'bot',
       default: 'botbuilder',

@@ -6,6 +6,9 @@ import { testDataConverter, testEnv, uniqueId, workflowBundle } from './helpers/
 import { loadConfig } from '../src/config';
 import { testPolicy } from './helpers/stack';
 import { workerTrust } from './helpers/trust';
+import { armWriteQueue } from '../src/shared/task-queues';
+
+const SUBSCRIPTION = '3f1c9a2e-7b64-4d0e-a5c8-0000000000a1';
 
 describe('worker', () => {
   let env: TestWorkflowEnvironment;
@@ -16,28 +19,40 @@ describe('worker', () => {
     await env.teardown();
   });
 
-  test('when the worker factory starts against the dev server, then its task queue lists a poller and it shuts down cleanly', async () => {
+  test("when the worker factory starts against the dev server, then the runbooks' queue and each subscription's ARM write queue list its poller, the write queue at the configured rate, and it shuts down cleanly", async () => {
     const taskQueue = uniqueId('tq-worker');
     const worker = await createCmkWorker({
       connection: env.nativeConnection,
       namespace: env.namespace ?? 'default',
       taskQueue,
-      activities: {},
+      activities: { rotateKey: () => Promise.resolve() },
       trust: workerTrust(testPolicy()),
       workflowBundle: await workflowBundle(),
       dataConverter: testDataConverter,
+      armWrites: { subscriptionIds: [SUBSCRIPTION, SUBSCRIPTION.toUpperCase()], perSecond: 7 },
     });
+    const writes = armWriteQueue(taskQueue, SUBSCRIPTION);
+    assert.deepEqual(worker.taskQueues, [taskQueue, writes]);
     const running = worker.run();
-    let pollers = 0;
-    for (let i = 0; i < 100 && pollers === 0; i++) {
-      const description = await env.client.workflowService.describeTaskQueue({
-        namespace: env.namespace ?? 'default',
-        taskQueue: { name: taskQueue },
-      });
-      pollers = description.pollers?.length ?? 0;
-      if (pollers === 0) await new Promise((r) => setTimeout(r, 100));
-    }
-    assert.ok(pollers > 0, 'the task queue has a poller');
+    const pollersOf = async (name: string, taskQueueType: number) => {
+      for (let i = 0; i < 100; i++) {
+        const description = await env.client.workflowService.describeTaskQueue({
+          namespace: env.namespace ?? 'default',
+          taskQueue: { name },
+          taskQueueType,
+        });
+        if (description.pollers?.length) return description.pollers;
+        await new Promise((r) => setTimeout(r, 100));
+      }
+      return [];
+    };
+    assert.ok((await pollersOf(taskQueue, 1)).length > 0, "the runbooks' queue has a workflow poller");
+    const writePollers = await pollersOf(writes, 2);
+    assert.ok(writePollers.length > 0, 'the write queue has an activity poller');
+    assert.deepEqual(
+      writePollers.map((p) => p.ratePerSecond),
+      writePollers.map(() => 7),
+    );
     worker.shutdown();
     await running;
     assert.equal(worker.getState(), 'STOPPED');

@@ -64,7 +64,10 @@ export interface AzureClients {
 }
 
 /** Builds the client factory once; every client shares the credential, agent and retry options. */
-export function createAzureClients(azure: AzureConfig, options: AzureClientOptions = {}): AzureClients {
+export function createAzureClients(
+  azure: Omit<AzureConfig, 'armWritesPerSecond'>,
+  options: AzureClientOptions = {},
+): AzureClients {
   const credential = options.credential ?? new DefaultAzureCredential();
   const budget = options.armBudget ?? new ArmBudget();
   const extra = options.metrics

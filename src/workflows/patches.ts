@@ -57,6 +57,12 @@ export const PATCHES = {
    */
   progressByCount: 'progress-by-count',
   /**
+   * A rotation schedules its ARM write (the rotateKey activity) on its subscription's write
+   * queue, whose rate Temporal's server enforces across every worker; earlier runs keep the
+   * runbooks' queue.
+   */
+  armWriteQueue: 'arm-write-queue',
+  /**
    * A start proof's lifetime is checked once, when the chain that acts on it starts: a fleet's or
    * schedule's rotation (a child) and a fleet's continued run no longer re-check its expiry, so a
    * fleet approved or running past the proof's five minutes goes on instead of ending `invalid`.

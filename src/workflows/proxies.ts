@@ -3,9 +3,10 @@
  * Domain errors (`NON_RETRYABLE_ERROR_TYPES`) stop retries; transient ones retry with backoff.
  */
 import type { RetryPolicy } from '@temporalio/common';
-import { proxyActivities } from '@temporalio/workflow';
+import { proxyActivities, workflowInfo, type ActivityOptions } from '@temporalio/workflow';
 import type { CmkActivities } from '../shared/activities';
 import { NON_RETRYABLE_ERROR_TYPES } from '../shared/errors';
+import { armWriteQueue } from '../shared/task-queues';
 
 const retry: RetryPolicy = {
   initialInterval: '1s',
@@ -34,12 +35,22 @@ export const azurePropagation = proxyActivities<CmkActivities>({
   retry,
 });
 
+const longOptions: ActivityOptions = { startToCloseTimeout: '30m', heartbeatTimeout: '1m', retry };
+
 /** Calls that wait on Azure (grant propagation, vault creation, probes, rotation confirmation). */
-export const azureLong = proxyActivities<CmkActivities>({
-  startToCloseTimeout: '30m',
-  heartbeatTimeout: '1m',
-  retry,
-});
+export const azureLong = proxyActivities<CmkActivities>(longOptions);
+
+/**
+ * {@link azureLong} on `subscriptionId`'s ARM write queue (src/shared/task-queues.ts), whose rate
+ * the server enforces across every worker. Every worker polls the queue of each configured
+ * subscription; should none poll it, the activity waits in the queue, unstarted, until one does.
+ */
+export function azureArmWrites(subscriptionId: string): ReturnType<typeof proxyActivities<CmkActivities>> {
+  return proxyActivities<CmkActivities>({
+    ...longOptions,
+    taskQueue: armWriteQueue(workflowInfo().taskQueue, subscriptionId),
+  });
+}
 
 /** Chat: a few quick attempts; a chat outage never fails a runbook. */
 export const chat = proxyActivities<CmkActivities>({

@@ -13,7 +13,7 @@ import { parseDurationMs } from '../shared/duration';
 import { ValidationError } from '../shared/names';
 import type { RotateKeyInput, RunResult } from '../shared/runbooks';
 import { describeEncryption, summaryLine } from '../shared/status';
-import { azureLong } from './proxies';
+import { azureArmWrites, azureLong } from './proxies';
 import { rotationDone } from './step-texts';
 import { runRunbook } from './runbook';
 import { confirmBlobAccess } from './probe';
@@ -34,11 +34,13 @@ export async function rotateKey(input: RotateKeyInput): Promise<RunResult> {
     change: async (run, plan) => {
       const account = run.account;
       const confirmWithinMs = parseDurationMs(input.confirmWithin ?? DEFAULT_CONFIRM_WITHIN, 'confirmWithin');
+      // The rotation's ARM write waits its turn in the subscription's budget, shared by every worker.
+      const writes = patched(PATCHES.armWriteQueue) ? azureArmWrites(account.subscriptionId) : azureLong;
       const rotation = await run.step(
         'rotate',
         'Rotate key',
         () =>
-          azureLong.rotateKey.executeWithOptions({ summary: `Rotate the key of ${account.name}` }, [
+          writes.rotateKey.executeWithOptions({ summary: `Rotate the key of ${account.name}` }, [
             {
               account,
               runId: workflowInfo().runId,

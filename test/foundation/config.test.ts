@@ -66,6 +66,18 @@ describe('configuration', () => {
     assert.match(message, /CMK_SUBSCRIPTION_IDS: required/);
   });
 
+  test("when CMK_ARM_WRITES_PER_SECOND is unset, then each subscription's write queue runs at 9/s; when it is above ARM's refill or not a number, then start-up names the key and the rule", () => {
+    assert.equal(loadConfig(valid).azure.armWritesPerSecond, 9);
+    assert.equal(loadConfig({ ...valid, CMK_ARM_WRITES_PER_SECOND: '7.5' }).azure.armWritesPerSecond, 7.5);
+    for (const bad of ['11', '0', 'fast'])
+      assert.match(
+        problemsOf({ ...valid, CMK_ARM_WRITES_PER_SECOND: bad }),
+        new RegExp(
+          `CMK_ARM_WRITES_PER_SECOND: must be a number above 0 and at most ARM's refill of 10 writes/s \\(got "${bad}"\\)`,
+        ),
+      );
+  });
+
   test('when values break their rules, then each problem names its key and the rule', () => {
     const message = problemsOf({
       ...valid,

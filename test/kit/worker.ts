@@ -2,9 +2,11 @@
  * A runbook worker in this process, made by the production factory `createCmkWorker` (the one
  * `worker.ts`'s `main()` uses) with the run's shared workflow bundle and the test codec.
  */
-import type { NativeConnection, Worker } from '@temporalio/worker';
+import type { NativeConnection } from '@temporalio/worker';
 import type { WorkerTrust } from '../../src/activities/settings';
-import { createCmkWorker, type CmkWorkerOptions } from '../../worker';
+import { DEFAULT_ARM_WRITES_PER_SECOND } from '../../src/shared/task-queues';
+import { createCmkWorker, type CmkWorker, type CmkWorkerOptions } from '../../worker';
+import { SEEDED } from './azure';
 import { testDataConverter } from '../helpers/codec';
 import { workflowBundle } from '../helpers/temporal';
 
@@ -20,12 +22,14 @@ export interface KitWorkerOptions {
   workflowBundle?: CmkWorkerOptions['workflowBundle'];
   /** Worker options beyond the short shutdown grace tests use. */
   options?: CmkWorkerOptions['options'];
+  /** The ARM write queues it polls: the local Azure's seeded subscription at the default rate unless given. */
+  armWrites?: CmkWorkerOptions['armWrites'];
 }
 
 /** A running worker: stop it, or stop and start a fresh one on the same task queue. */
 export interface KitWorker {
   taskQueue: string;
-  worker(): Worker;
+  worker(): CmkWorker;
   /** Stops the worker (in-flight activities are cancelled) and starts a fresh one. */
   restart(): Promise<void>;
   close(): Promise<void>;
@@ -34,7 +38,7 @@ export interface KitWorker {
 /** Starts a worker polling `taskQueue`; resolves once it runs. */
 export async function startWorker(opts: KitWorkerOptions): Promise<KitWorker> {
   const bundle = opts.workflowBundle ?? (await workflowBundle());
-  let worker: Worker;
+  let worker: CmkWorker;
   let running: Promise<void> | undefined;
   const launch = async (): Promise<void> => {
     worker = await createCmkWorker({
@@ -47,6 +51,10 @@ export async function startWorker(opts: KitWorkerOptions): Promise<KitWorker> {
       dataConverter: testDataConverter,
       ...(opts.tracing ? { tracing: opts.tracing } : {}),
       options: { shutdownGraceTime: '100ms', ...opts.options },
+      armWrites: opts.armWrites ?? {
+        subscriptionIds: [SEEDED.subscriptionId],
+        perSecond: DEFAULT_ARM_WRITES_PER_SECOND,
+      },
     });
     running = worker.run();
   };

@@ -8,6 +8,7 @@ import { PEOPLE, resultOf, startStack, testPolicy, type Stack } from '../helpers
 import { uniqueId } from '../helpers/temporal';
 import { configureInput, decide, waitForApproval } from './support';
 import { beforeAll } from '../kit/suite';
+import { armWriteQueue } from '../../src/shared/task-queues';
 
 const context = (conv: string) => ({
   requester: PEOPLE.requester,
@@ -29,6 +30,22 @@ describe('the runbooks', () => {
     assert.equal(stack.azure.account(account.name).encryption.keyVersion, versions[1]!.version);
     assert.notEqual(versions[1]!.version, before);
     assert.equal(stack.azure.dataAccess(account.name), 'allowed');
+  });
+
+  test("when an account is rotated, then its ARM write (the rotateKey activity) is dispatched on its subscription's write queue, and its other steps on the runbooks' queue", async () => {
+    const account = stack.azure.addCmkAccount(name(), { pinned: true });
+    const handle = await stack.start('rotate', { account, ...context(uniqueId('conv')) });
+    assert.equal((await resultOf(handle)).outcome, 'succeeded');
+    const events = (await handle.fetchHistory()).events ?? [];
+    const base = events[0]!.workflowExecutionStartedEventAttributes!.taskQueue!.name!;
+    const queues = Object.fromEntries(
+      events.flatMap((e) => {
+        const a = e.activityTaskScheduledEventAttributes;
+        return a ? [[a.activityType!.name!, a.taskQueue!.name!]] : [];
+      }),
+    );
+    assert.equal(queues.rotateKey, armWriteQueue(base, account.subscriptionId));
+    assert.equal(queues.probeDataAccess, base);
   });
 
   test('when a versionless account is rotated, then the new version exists and the result says Azure picks it up', async () => {
