@@ -3,6 +3,8 @@
  * kit module that imports the test runner; bench and scripts use the pieces directly.
  */
 import { after, before } from 'node:test';
+import type { TestWorkflowEnvironment } from '@temporalio/testing';
+import { timeSkippingEnv } from '../helpers/temporal';
 
 /**
  * Starts `start()` in the suite's `before` and closes it in its `after`; returns a stand-in that
@@ -37,4 +39,32 @@ export function lazy<T extends object>(make: () => T): T {
       return typeof field === 'function' ? (field as (...a: unknown[]) => unknown).bind(value) : field;
     },
   });
+}
+
+/**
+ * A time-skipping Temporal server and a stack on it, started before the suite and torn down after
+ * it. `env` is undefined when the time-skipping server is not installed (tests then skip).
+ */
+export function onTimeSkipping<S extends { close(): Promise<void> }>(
+  start: (env: TestWorkflowEnvironment) => Promise<S>,
+): { readonly env: TestWorkflowEnvironment | undefined; readonly stack: S } {
+  let env: TestWorkflowEnvironment | undefined;
+  let stack: S | undefined;
+  before(async () => {
+    env = await timeSkippingEnv();
+    if (env) stack = await start(env);
+  });
+  after(async () => {
+    await stack?.close();
+    await env?.teardown();
+  });
+  return {
+    get env() {
+      return env;
+    },
+    get stack() {
+      if (!stack) throw new Error('the time-skipping stack was read before the suite started');
+      return stack;
+    },
+  };
 }

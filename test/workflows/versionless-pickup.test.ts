@@ -6,13 +6,13 @@
  * it. Temporal's time-skipping test server skips the follow-up's 25-hour timer.
  */
 import assert from 'node:assert/strict';
-import { after, before, describe, test } from 'node:test';
+import { describe, test } from 'node:test';
 import type { WorkflowHandle } from '@temporalio/client';
-import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { workflowIdFor, type AccountRef } from '../../src/shared/accounts';
 import type { RunResult } from '../../src/shared/runbooks';
-import { PEOPLE, resultOf, startLocalStack, testPolicy, type LocalStack } from '../helpers/stack';
-import { timeSkippingEnv, uniqueId } from '../helpers/temporal';
+import { PEOPLE, resultOf, startLocalStack, testPolicy } from '../helpers/stack';
+import { uniqueId } from '../helpers/temporal';
+import { onTimeSkipping } from '../kit/suite';
 import { armAccount, localConfigure } from './support';
 
 const HOUR_MS = 3_600_000;
@@ -25,16 +25,7 @@ async function uiDetails(handle: WorkflowHandle): Promise<string | undefined> {
 
 for (const scenario of ['moved', 'skipped'] as const)
   describe(`a versionless account's pickup of a rotated key after Azure's daily check, ${scenario} (time skipping, one server per scenario)`, () => {
-    let env: TestWorkflowEnvironment | undefined;
-    let s: LocalStack;
-    before(async () => {
-      env = await timeSkippingEnv();
-      if (env) s = await startLocalStack({ env });
-    });
-    after(async () => {
-      await s?.close();
-      await env?.teardown();
-    });
+    const suite = onTimeSkipping((env) => startLocalStack({ env }));
 
     const context = (conv: string) => ({
       requester: PEOPLE.requester,
@@ -44,25 +35,26 @@ for (const scenario of ['moved', 'skipped'] as const)
 
     /** A versionless account on a new key, rotated: the version the rotation made and its follow-up. */
     async function rotated(conv: string) {
-      const account = s.newAccount('stvl');
-      const vault = s.vaultName('kv-vl');
+      const account = suite.stack.newAccount('stvl');
+      const vault = suite.stack.vaultName('kv-vl');
       const configured = await resultOf(
-        await s.start('configure', localConfigure(account, vault, 'cmk-key', context(conv))),
+        await suite.stack.start('configure', localConfigure(account, vault, 'cmk-key', context(conv))),
       );
       assert.equal(configured.outcome, 'succeeded', configured.message);
       const rotation = await resultOf(
-        await s.start('rotate', { account, confirmWithin: '1s', ...context(conv) }),
+        await suite.stack.start('rotate', { account, confirmWithin: '1s', ...context(conv) }),
       );
       assert.equal(rotation.outcome, 'succeeded', rotation.message);
-      const kid = (s.local.state.listKeyVersions(vault, 'cmk-key').at(-1) as { key: { kid: string } }).key
-        .kid;
+      const kid = (
+        suite.stack.local.state.listKeyVersions(vault, 'cmk-key').at(-1) as { key: { kid: string } }
+      ).key.kid;
       const newVersion = kid.split('/').at(-1)!;
       const followUpId = `${workflowIdFor(account)}/versionless-pickup/${newVersion}`;
       assert.ok(rotation.message.includes(`follow-up ${followUpId} confirms it after 25h`), rotation.message);
-      return { account, conv, newVersion, handle: s.client.workflow.getHandle(followUpId) };
+      return { account, conv, newVersion, handle: suite.stack.client.workflow.getHandle(followUpId) };
     }
     const cardOf = (conv: string, account: AccountRef) =>
-      s.chat
+      suite.stack.chat
         .seen({ conversation: { id: conv } })
         .cards.find((c) => c.status.operation === 'rotate' && c.status.account.name === account.name);
 
@@ -71,26 +63,26 @@ for (const scenario of ['moved', 'skipped'] as const)
         ? "when Azure's daily check moves the rotated account, then the follow-up confirms it on the rotation's card, in chat and in the Temporal UI"
         : "when the account's identity lost the key so Azure's daily check skips it, then the follow-up raises it as failed with what to do, on the card, in chat and in the Temporal UI",
       async (t) => {
-        if (!env) return t.skip('the time-skipping test server is not installed');
+        if (!suite.env) return t.skip('the time-skipping test server is not installed');
         const run = await rotated(uniqueId('conv'));
         if (scenario === 'skipped') {
-          const principal = armAccount(s, run.account).identity!.principalId!;
-          for (const [key, assignment] of Object.entries(s.local.state.data.roleAssignments))
-            if (assignment.principalId === principal) s.local.state.deleteRoleAssignment(key);
+          const principal = armAccount(suite.stack, run.account).identity!.principalId!;
+          for (const [key, assignment] of Object.entries(suite.stack.local.state.data.roleAssignments))
+            if (assignment.principalId === principal) suite.stack.local.state.deleteRoleAssignment(key);
         }
         // The follow-up runs once the server skips its 25-hour timer; by the time it reads the
         // account, a day and more has passed in Azure too: its daily check has run.
-        s.onNext('inspect', { before: () => s.local.clock.advance(25 * HOUR_MS) });
+        suite.stack.onNext('inspect', { before: () => suite.stack.local.clock.advance(25 * HOUR_MS) });
         const result = (await run.handle.result()) as RunResult;
         const card = cardOf(run.conv, run.account);
-        const texts = s.chat.seen({ conversation: { id: run.conv } }).texts;
+        const texts = suite.stack.chat.seen({ conversation: { id: run.conv } }).texts;
         if (scenario === 'moved') {
           assert.equal(result.outcome, 'succeeded', result.message);
           assert.equal(
             result.message,
             `Confirmed: Azure moved ${run.account.name} to key version ${run.newVersion} at its daily check.`,
           );
-          const kid = armAccount(s, run.account).properties.encryption.keyvaultproperties
+          const kid = armAccount(suite.stack, run.account).properties.encryption.keyvaultproperties
             ?.currentVersionedKeyIdentifier;
           assert.ok(kid?.endsWith(`/${run.newVersion}`), kid);
           assert.equal(await uiDetails(run.handle), `**✅ Succeeded** — ${result.message}`);
