@@ -79,7 +79,7 @@ export async function createCmkWorker(opts: CmkWorkerOptions): Promise<CmkWorker
   const { interceptors: extra, shutdownGraceTime } = opts.options ?? {};
   const activity = [activityOutcomeLog, ...(extra?.activity ?? [])];
   const paced: Worker[] = [];
-  for (const subscriptionId of new Set(opts.armWrites.subscriptionIds.map((s) => s.toLowerCase()))) {
+  for (const subscriptionId of pacedSubscriptions(opts)) {
     paced.push(
       await Worker.create({
         connection: opts.connection,
@@ -98,6 +98,11 @@ export async function createCmkWorker(opts: CmkWorkerOptions): Promise<CmkWorker
     );
   }
   return combineWorkers([main, ...paced]);
+}
+
+/** The subscriptions whose ARM write queues the worker polls: each configured one, once, in lower case. */
+function pacedSubscriptions(opts: CmkWorkerOptions): string[] {
+  return [...new Set(opts.armWrites.subscriptionIds.map((s) => s.toLowerCase()))];
 }
 
 /** Runs, stops and reports `workers` as one; when one stops, the others are stopped too. */
@@ -123,7 +128,10 @@ function combineWorkers(workers: Worker[]): CmkWorker {
   };
 }
 
-/** The worker of the runbooks' own task queue: workflows and every activity. */
+/**
+ * The worker of the runbooks' own task queue: workflows and every activity. Its settings tell runs
+ * which write queues it polls, so a run schedules a write only on a queue a worker serves.
+ */
 async function createRunbookWorker(opts: CmkWorkerOptions): Promise<Worker> {
   const prebuilt = opts.tracing ? PREBUILT_BUNDLES.traced : PREBUILT_BUNDLES.plain;
   const source: Pick<WorkerOptions, 'workflowBundle'> = opts.workflowBundle
@@ -137,7 +145,7 @@ async function createRunbookWorker(opts: CmkWorkerOptions): Promise<Worker> {
     connection: opts.connection,
     namespace: opts.namespace,
     taskQueue: opts.taskQueue,
-    activities: { ...opts.activities, ...createSettingsActivities(opts.trust) },
+    activities: { ...opts.activities, ...createSettingsActivities(opts.trust, pacedSubscriptions(opts)) },
     dataConverter: opts.dataConverter,
     ...source,
     interceptors: {

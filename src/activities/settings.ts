@@ -24,8 +24,14 @@ export function policyHashOf(policy: ApprovalPolicy): string {
   return createHash('sha256').update(canonicalJson(policy)).digest('hex');
 }
 
-/** The settings activity over the worker's trust configuration; refuses to exist without keys. */
-export function createSettingsActivities(trust: WorkerTrust): SettingsActivities {
+/**
+ * The settings activity over the worker's trust configuration and the subscriptions whose ARM
+ * write queues it polls; refuses to exist without keys.
+ */
+export function createSettingsActivities(
+  trust: WorkerTrust,
+  armWriteSubscriptions: readonly string[] = [],
+): SettingsActivities {
   if (trust.botKeys.length === 0) throw new Error('The worker needs at least one bot public key.');
   const settings: RunSettings = {
     policy: trust.policy,
@@ -33,6 +39,7 @@ export function createSettingsActivities(trust: WorkerTrust): SettingsActivities
     botKeys: [...trust.botKeys],
     trustedServiceUrls: [...trust.trustedServiceUrls],
     ...(trust.approvals ? { approvals: trust.approvals } : {}),
+    armWriteSubscriptions: [...new Set(armWriteSubscriptions.map((s) => s.toLowerCase()))],
   };
   return { loadRunSettings: async () => settings };
 }

@@ -266,6 +266,11 @@ export interface RunSettings {
   trustedServiceUrls: string[];
   /** Where every approval request is also posted; absent when none is configured. */
   approvals?: ApprovalsConversation;
+  /**
+   * The subscriptions whose ARM write queues the worker polls (lower case); absent in runs whose
+   * settings were read before workers said so, whose writes then stay on the runbooks' queue.
+   */
+  armWriteSubscriptions?: string[];
 }
 
 /** The activity a run reads the worker's settings with; `createCmkWorker` registers it from config. */

@@ -43,6 +43,8 @@ export interface TrustedContext {
   trustedServiceUrls?: readonly string[];
   /** Where approval requests are also posted, as the worker was configured when the run started. */
   approvals?: ApprovalsConversation;
+  /** The subscriptions whose ARM write queues the worker polls, as it said when the run started. */
+  armWriteSubscriptions?: readonly string[];
 }
 
 /** An operation and target a start proof may be signed for. */
@@ -95,6 +97,7 @@ export async function establishTrust(
     startProof: input.startProof,
     trustedServiceUrls: loaded.trustedServiceUrls,
     ...(loaded.approvals ? { approvals: loaded.approvals } : {}),
+    ...(loaded.armWriteSubscriptions ? { armWriteSubscriptions: loaded.armWriteSubscriptions } : {}),
   };
 }
 
