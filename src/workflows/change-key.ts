@@ -7,7 +7,8 @@ import { validateKeyChoice, validateVaultName, ValidationError } from '../shared
 import type { ChangeKeyInput, RunResult } from '../shared/runbooks';
 import type { Plan } from '../shared/plan';
 import { describeEncryption, keyChoiceParts, summaryLine } from '../shared/status';
-import { azure, azureLong, azurePropagation } from './proxies';
+import { azureLong } from './proxies';
+import { armWritesIn, vaultSubscriptionOf } from './arm-writes';
 import { encryptionDone, identityDone, vaultDone } from './step-texts';
 import { ensureKeyAndGrant } from './key-steps';
 import type { Run } from './run';
@@ -40,14 +41,17 @@ async function switchKey(
 ): Promise<ChangeOutcome> {
   const account = run.account;
   const vault = await targetVault(run, approved, input);
+  // The account's writes spend its subscription's budget (the vault's are in their own steps).
+  const accountWrites = armWritesIn(run, account.subscriptionId);
   guard.ran('vault', vault.created || vault.purgeProtectionEnabled);
   const identity = await run.step(
     'identity',
     'Managed identity',
     () =>
-      azure.assignIdentity.executeWithOptions({ summary: `Check the identity of ${account.name}` }, [
-        { account, identity: identityOf(approved) },
-      ]),
+      accountWrites.azure.assignIdentity.executeWithOptions(
+        { summary: `Check the identity of ${account.name}` },
+        [{ account, identity: identityOf(approved) }],
+      ),
     identityDone,
   );
   guard.ran('identity', identity.changed);
@@ -63,13 +67,14 @@ async function switchKey(
       account,
       { id: 'switch', title: 'Switch back', summary: `Switch ${account.name} back` },
       plan.before,
+      accountWrites,
     ),
   );
   const encryption = await run.step(
     'switch',
     'Switch key',
     () =>
-      azurePropagation.enableCmk.executeWithOptions(
+      accountWrites.azurePropagation.enableCmk.executeWithOptions(
         { summary: `Switch ${account.name} to ${vault.name}/${key.name}` },
         [{ account, key, identity: identity.identity, pinVersion: pinAfter(input, plan) }],
       ),
@@ -105,11 +110,12 @@ async function switchKey(
 async function targetVault(run: Run, plan: Plan, input: ChangeKeyInput): Promise<VaultState> {
   if (input.vault) {
     const choice = input.vault;
+    const writes = armWritesIn(run, vaultSubscriptionOf(plan, choice, run.account));
     return run.step(
       'vault',
       'Key Vault',
       () =>
-        azureLong.ensureVault.executeWithOptions({ summary: `Ensure vault ${choice.name}` }, [
+        writes.azureLong.ensureVault.executeWithOptions({ summary: `Ensure vault ${choice.name}` }, [
           { account: run.account, vault: choice, location: plan.location ?? plan.vault?.location ?? '' },
         ]),
       vaultDone,

@@ -11,7 +11,7 @@ import type { Stage } from '../shared/approval';
 import type { StepResult } from '../shared/runbooks';
 import { describeEncryption } from '../shared/status';
 import { PATCHES } from './patches';
-import { azure, azurePropagation } from './proxies';
+import { azure, RUNBOOK_QUEUE, type AzureProxies } from './proxies';
 
 /** One undo: the step it belongs to, what it puts back, and how it reads Azure when it fails. */
 export interface Undo {
@@ -91,18 +91,22 @@ async function readState(undo: Undo): Promise<{ settings?: EncryptionSettings; t
   }
 }
 
-/** The undo of an encryption change: put the account back to `before`, read it when that fails. */
+/**
+ * The undo of an encryption change: put the account back to `before` (through `writes`, the
+ * account's ARM write proxies), read it when that fails.
+ */
 export function encryptionUndo(
   account: AccountRef,
   step: { id: StepId; title: string; summary: string },
   before: EncryptionSettings,
+  writes: Pick<AzureProxies, 'azurePropagation'> = RUNBOOK_QUEUE,
 ): Undo {
   return {
     step: step.id,
     title: step.title,
     restores: describeEncryption(before),
     run: () =>
-      azurePropagation.restoreEncryption.executeWithOptions({ summary: step.summary }, [
+      writes.azurePropagation.restoreEncryption.executeWithOptions({ summary: step.summary }, [
         { account, settings: before },
       ]),
     readActual: () =>

@@ -7,7 +7,8 @@ import { validateKeyChoice, validateVaultName } from '../shared/names';
 import type { EncryptionSettings, Plan } from '../shared/plan';
 import type { ConfigureCmkInput, RunResult } from '../shared/runbooks';
 import { describeEncryption, keyChoiceParts, summaryLine } from '../shared/status';
-import { azure, azureLong, azurePropagation } from './proxies';
+import { azureLong } from './proxies';
+import { armWritesIn, vaultSubscriptionOf } from './arm-writes';
 import { encryptionDone, identityDone, identityName, vaultDone } from './step-texts';
 import { ensureKeyAndGrant } from './key-steps';
 import type { Run } from './run';
@@ -45,11 +46,14 @@ async function configure(
 ): Promise<ChangeOutcome> {
   const account = run.account;
   let plan = approved;
+  // Each ARM write spends the budget of the subscription it writes in: the vault's, the account's.
+  const vaultWrites = armWritesIn(run, vaultSubscriptionOf(plan, input.vault, account));
+  const accountWrites = armWritesIn(run, account.subscriptionId);
   const vault = await run.step(
     'vault',
     'Key Vault',
     () =>
-      azureLong.ensureVault.executeWithOptions({ summary: `Ensure vault ${input.vault.name}` }, [
+      vaultWrites.azureLong.ensureVault.executeWithOptions({ summary: `Ensure vault ${input.vault.name}` }, [
         { account, vault: input.vault, location: plan.location ?? plan.vault?.location ?? '' },
       ]),
     vaultDone,
@@ -61,9 +65,10 @@ async function configure(
     'identity',
     'Managed identity',
     () =>
-      azure.assignIdentity.executeWithOptions({ summary: `Assign identity to ${account.name}` }, [
-        { account, identity: input.identity },
-      ]),
+      accountWrites.azure.assignIdentity.executeWithOptions(
+        { summary: `Assign identity to ${account.name}` },
+        [{ account, identity: input.identity }],
+      ),
     identityDone,
   );
   guard.ran('identity', identity.changed);
@@ -90,15 +95,17 @@ async function configure(
       account,
       { id: 'enable', title: 'Restore encryption', summary: `Restore encryption of ${account.name}` },
       plan.before,
+      accountWrites,
     ),
   );
   const encryption = await run.step(
     'enable',
     'Enable CMK',
     () =>
-      azurePropagation.enableCmk.executeWithOptions({ summary: `Enable CMK on ${account.name}` }, [
-        { account, key, identity: identity.identity, pinVersion: input.pinVersion },
-      ]),
+      accountWrites.azurePropagation.enableCmk.executeWithOptions(
+        { summary: `Enable CMK on ${account.name}` },
+        [{ account, key, identity: identity.identity, pinVersion: input.pinVersion }],
+      ),
     encryptionDone,
   );
   return confirm(run, plan, encryption);

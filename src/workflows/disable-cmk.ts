@@ -4,7 +4,7 @@
  */
 import type { DisableCmkInput, RunResult } from '../shared/runbooks';
 import { describeEncryption } from '../shared/status';
-import { azure } from './proxies';
+import { armWritesIn } from './arm-writes';
 import { encryptionDone } from './step-texts';
 import { runRunbook } from './runbook';
 import { confirmBlobAccess } from './probe';
@@ -17,11 +17,14 @@ export async function disableCmk(input: DisableCmkInput): Promise<RunResult> {
     request: { operation: 'disable' },
     change: async (run, plan) => {
       const account = run.account;
+      const writes = armWritesIn(run, account.subscriptionId);
       const encryption = await run.step(
         'disable',
         'Disable CMK',
         () =>
-          azure.disableCmk.executeWithOptions({ summary: `Disable CMK on ${account.name}` }, [{ account }]),
+          writes.azure.disableCmk.executeWithOptions({ summary: `Disable CMK on ${account.name}` }, [
+            { account },
+          ]),
         encryptionDone,
       );
       await confirmBlobAccess(run, plan);

@@ -7,7 +7,8 @@ import { patched, workflowInfo } from '@temporalio/workflow';
 import type { GrantState, KeyState, VaultState } from '../shared/activities';
 import type { KeyChoice } from '../shared/runbooks';
 import { PATCHES } from './patches';
-import { azure, azureLong } from './proxies';
+import { azure } from './proxies';
+import { armWritesIn } from './arm-writes';
 import type { Run } from './run';
 import type { StepGuard } from './step-guard';
 import { grantDone, keyDone } from './step-texts';
@@ -46,13 +47,16 @@ export async function ensureKeyAndGrant(
   };
   const keyFirst = patched(PATCHES.keyBeforeGrant);
   let key = keyFirst ? await keyStep() : undefined;
+  // A role assignment or access policy lives with the vault: its subscription's budget.
+  const vaultWrites = armWritesIn(run, vault.subscriptionId);
   const grant = await run.step(
     'grant',
     'Key access',
     () =>
-      azureLong.grantKeyAccess.executeWithOptions({ summary: `Grant key access on ${vault.name}` }, [
-        { vault, principalId: input.principalId, keyName: input.key.name },
-      ]),
+      vaultWrites.azureLong.grantKeyAccess.executeWithOptions(
+        { summary: `Grant key access on ${vault.name}` },
+        [{ vault, principalId: input.principalId, keyName: input.key.name }],
+      ),
     grantDone,
   );
   guard.ran('grant', grant.changed);

@@ -63,6 +63,12 @@ export const PATCHES = {
    */
   armWriteQueue: 'arm-write-queue',
   /**
+   * Every ARM write of the other runbooks (vault, identity, grant, account encryption, revoke,
+   * their undos) goes on the write queue of the subscription it writes in, when a worker polls it
+   * (the run's settings say so); earlier runs keep the runbooks' queue.
+   */
+  everyArmWriteQueued: 'every-arm-write-queued',
+  /**
    * A start proof's lifetime is checked once, when the chain that acts on it starts: a fleet's or
    * schedule's rotation (a child) and a fleet's continued run no longer re-check its expiry, so a
    * fleet approved or running past the proof's five minutes goes on instead of ending `invalid`.

@@ -16,11 +16,17 @@ const retry: RetryPolicy = {
   nonRetryableErrorTypes: [...NON_RETRYABLE_ERROR_TYPES],
 };
 
+/** Reads and short ARM writes: see {@link azure}. */
+const shortOptions: ActivityOptions = { startToCloseTimeout: '2m', retry };
+
+/** Calls that point an account at a key: see {@link azurePropagation}. */
+const propagationOptions: ActivityOptions = { startToCloseTimeout: '20m', heartbeatTimeout: '1m', retry };
+
+/** Calls that wait on Azure: see {@link azureLong}. */
+const longOptions: ActivityOptions = { startToCloseTimeout: '30m', heartbeatTimeout: '1m', retry };
+
 /** Reads and short ARM writes (inspect, identity, enable, restore, disable). */
-export const azure = proxyActivities<CmkActivities>({
-  startToCloseTimeout: '2m',
-  retry,
-});
+export const azure = proxyActivities<CmkActivities>(shortOptions);
 
 /**
  * Calls that point an account at a key (enable, change-key's switch, both restores, update-version's
@@ -29,16 +35,35 @@ export const azure = proxyActivities<CmkActivities>({
  * which the activity waits out for up to `grantTimeoutMs` (10 minutes by default), heartbeating.
  * The timeout is above that wait, so the wait ends the attempt, not Temporal.
  */
-export const azurePropagation = proxyActivities<CmkActivities>({
-  startToCloseTimeout: '20m',
-  heartbeatTimeout: '1m',
-  retry,
-});
-
-const longOptions: ActivityOptions = { startToCloseTimeout: '30m', heartbeatTimeout: '1m', retry };
+export const azurePropagation = proxyActivities<CmkActivities>(propagationOptions);
 
 /** Calls that wait on Azure (grant propagation, vault creation, probes, rotation confirmation). */
 export const azureLong = proxyActivities<CmkActivities>(longOptions);
+
+/** The activity proxies of each kind of call ({@link azure}, {@link azurePropagation}, {@link azureLong}). */
+export interface AzureProxies {
+  azure: typeof azure;
+  azurePropagation: typeof azurePropagation;
+  azureLong: typeof azureLong;
+}
+
+/** The runbooks' own proxies: every call on the runbooks' task queue. */
+export const RUNBOOK_QUEUE: AzureProxies = { azure, azurePropagation, azureLong };
+
+/**
+ * The proxies of each kind of call, with the same timeouts, on `subscriptionId`'s ARM write
+ * queue (src/shared/task-queues.ts), whose rate the server enforces across every worker. Time
+ * spent waiting in the queue counts against no timeout (none is set from scheduling), so a
+ * write waits its turn in the budget rather than failing. Only for a subscription a worker polls.
+ */
+export function armWriteQueueProxies(subscriptionId: string): AzureProxies {
+  const taskQueue = armWriteQueue(workflowInfo().taskQueue, subscriptionId);
+  return {
+    azure: proxyActivities<CmkActivities>({ ...shortOptions, taskQueue }),
+    azurePropagation: proxyActivities<CmkActivities>({ ...propagationOptions, taskQueue }),
+    azureLong: proxyActivities<CmkActivities>({ ...longOptions, taskQueue }),
+  };
+}
 
 /**
  * {@link azureLong} on `subscriptionId`'s ARM write queue (src/shared/task-queues.ts), whose rate
@@ -46,10 +71,7 @@ export const azureLong = proxyActivities<CmkActivities>(longOptions);
  * subscription; should none poll it, the activity waits in the queue, unstarted, until one does.
  */
 export function azureArmWrites(subscriptionId: string): ReturnType<typeof proxyActivities<CmkActivities>> {
-  return proxyActivities<CmkActivities>({
-    ...longOptions,
-    taskQueue: armWriteQueue(workflowInfo().taskQueue, subscriptionId),
-  });
+  return armWriteQueueProxies(subscriptionId).azureLong;
 }
 
 /** Chat: a few quick attempts; a chat outage never fails a runbook. */

@@ -7,6 +7,7 @@
 import type { Plan } from '../shared/plan';
 import type { RestoreAccessInput, RunResult } from '../shared/runbooks';
 import { azure, azureLong } from './proxies';
+import { armWritesIn } from './arm-writes';
 import type { Run } from './run';
 import type { StepGuard } from './step-guard';
 import { runRunbook, type ChangeOutcome } from './runbook';
@@ -32,19 +33,22 @@ async function restore(run: Run, approved: Plan, guard: StepGuard): Promise<Chan
   const done: string[] = [];
   const grant = plan.steps.find((s) => s.id === 'grant');
   if (grant && !grant.skip && plan.vault && plan.before.keyName) {
-    const identity = await azure.assignIdentity.executeWithOptions(
+    // The identity is the account's (a write only when it lacks one); the grant is the vault's.
+    const identity = await armWritesIn(run, account.subscriptionId).azure.assignIdentity.executeWithOptions(
       { summary: `Read the identity of ${account.name}` },
       [{ account, identity: identityOf(plan) }],
     );
     const vault = existingVault(plan.vault);
     const keyName = plan.before.keyName;
+    const vaultWrites = armWritesIn(run, vault.subscriptionId);
     const granted = await run.step(
       'grant',
       grant.title,
       () =>
-        azureLong.grantKeyAccess.executeWithOptions({ summary: `Grant key access on ${vault.name}` }, [
-          { vault, principalId: identity.principalId, keyName },
-        ]),
+        vaultWrites.azureLong.grantKeyAccess.executeWithOptions(
+          { summary: `Grant key access on ${vault.name}` },
+          [{ vault, principalId: identity.principalId, keyName }],
+        ),
       (g) => `${g.mode}${g.changed ? ', granted' : ', already granted'}`,
     );
     guard.ran('grant', granted.changed);

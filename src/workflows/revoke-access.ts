@@ -12,6 +12,7 @@ import { revokeConfirmWithinMs } from '../shared/duration';
 import type { Plan } from '../shared/plan';
 import type { RevokeAccessInput, RunResult } from '../shared/runbooks';
 import { azure, azureLong } from './proxies';
+import { armWritesIn } from './arm-writes';
 import type { Run } from './run';
 import { failureOf, runRunbook, type ChangeOutcome } from './runbook';
 import { revokeDone } from './step-texts';
@@ -53,8 +54,11 @@ async function revokeApproved(run: Run, guard: StepGuard, disableKey: boolean): 
   let plan = guard.current;
   let revoked: RevokeResult;
   for (;;) {
+    // The grants live with the vault (role assignments on its key, vault, group or subscription,
+    // or its access policies): its subscription's budget; one at a management group is the rare exception.
+    const writes = armWritesIn(run, plan.vault?.subscriptionId);
     try {
-      revoked = await azure.revokeAccess.executeWithOptions(
+      revoked = await writes.azure.revokeAccess.executeWithOptions(
         { summary: `Remove the approved key access of ${account.name}` },
         [{ account, disableKey: false, approved: plan.revocation }],
       );

@@ -6,7 +6,7 @@
 import type { RunResult, UpdateVersionInput } from '../shared/runbooks';
 import { describeEncryption, summaryLine } from '../shared/status';
 import { describeVersionTarget, validateVersionTarget } from '../shared/version-target';
-import { azurePropagation } from './proxies';
+import { armWritesIn } from './arm-writes';
 import { runRunbook } from './runbook';
 import { confirmBlobAccess } from './probe';
 
@@ -24,13 +24,14 @@ export async function updateKeyVersion(input: UpdateVersionInput): Promise<RunRe
       const plan = await guard.before('version');
       const version = plan.versions?.pin ?? plan.before.keyVersion ?? '';
       const step = plan.steps.find((s) => s.id === 'version');
+      const writes = armWritesIn(run, account.subscriptionId);
       const encryption = step?.skip
         ? plan.before
         : await run.step(
             'version',
             step?.title ?? 'Key version',
             () =>
-              azurePropagation.setKeyVersion.executeWithOptions(
+              writes.azurePropagation.setKeyVersion.executeWithOptions(
                 { summary: `Move ${account.name} to the planned key version` },
                 [{ account, version }],
               ),
