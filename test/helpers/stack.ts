@@ -270,7 +270,7 @@ export async function startLocalStack(
 }
 
 /** The chat activities over a ChatPort, as the real activities build them. */
-function chatActivities(
+export function chatActivities(
   port: ChatPort,
 ): Pick<CmkActivities, 'postRunCard' | 'updateRunCard' | 'sendChatText'> {
   return {

@@ -15,10 +15,10 @@ import type { Operation } from '../../src/shared/runbooks';
 import { ChatRecorder, localAzure, quickAzure, SEEDED, startWorker, type KitWorker } from '../kit';
 import type { KitAzure } from '../kit';
 import { beforeAll } from '../kit/suite';
-import { PEOPLE, resultOf, testPolicy } from '../helpers/stack';
+import { chatActivities, PEOPLE, resultOf, startStack, testPolicy } from '../helpers/stack';
 import { testEnv, uniqueId } from '../helpers/temporal';
 import { startSigned, workerTrust } from '../helpers/trust';
-import { decide, waitForStatus } from './support';
+import { decide, waitForApproval, waitForStatus } from './support';
 
 /** Two workers over the same real activities: one polls the seeded subscription's write queue, one polls none. */
 interface QueueStack {
@@ -214,5 +214,103 @@ describe("every runbook's ARM writes on its subscription's write queue", () => {
     const queues = await queuesOf(configured.handle);
     for (const activity of ['ensureVault', 'assignIdentity', 'grantKeyAccess', 'enableCmk'])
       assert.deepEqual(queues[activity], [base], activity);
+  });
+});
+
+describe('which write queue an undo and a cross-subscription write take (the in-memory Azure)', () => {
+  const stack = beforeAll(() => startStack());
+
+  test("when change-key's switch fails, then its switch-back (restoreEncryption, an ARM write) also runs on the account's write queue and the account keeps its key", async () => {
+    const account = stack.azure.addCmkAccount(uniqueId('stq').replace(/-/g, '').slice(0, 20));
+    const before = stack.azure.account(account.name).encryption;
+    stack.azure.failNext('enableCmk', 'KeyAccessNotGranted', 'The account identity cannot use the key yet.');
+    const handle = await stack.start('changeKey', {
+      account,
+      key: { name: 'cmk-key-2', type: 'RSA', size: 2048 },
+      pinVersion: true,
+      requester: PEOPLE.requester,
+      conversation: { id: uniqueId('conv') },
+    });
+    await waitForApproval(handle);
+    await decide(handle, PEOPLE.alice, 'approve');
+    const result = await resultOf(handle);
+    assert.equal(result.outcome, 'failed', result.message);
+    assert.equal(stack.azure.account(account.name).encryption.keyName, before.keyName);
+    const events = (await handle.fetchHistory()).events ?? [];
+    const base = events[0]!.workflowExecutionStartedEventAttributes!.taskQueue!.name!;
+    const restores = events.flatMap((e) => {
+      const a = e.activityTaskScheduledEventAttributes;
+      return a?.activityType?.name === 'restoreEncryption' ? [a.taskQueue!.name!] : [];
+    });
+    assert.deepEqual(restores, [armWriteQueue(base, account.subscriptionId)]);
+  });
+
+  test("when the key moves to a vault in another subscription, then the vault and grant writes spend that subscription's budget when a worker polls its queue, and stay on the runbooks' queue when none does, while the account's writes spend the account's", async () => {
+    const other = '0bd1e5a7-2c3f-4e6d-9a8b-00000000b0b2';
+    const env = await testEnv();
+    const both = await startWorker({
+      connection: env.nativeConnection,
+      taskQueue: uniqueId('tq-two-subs'),
+      activities: stack.azure.activities(chatActivities(stack.chat)),
+      trust: workerTrust(testPolicy()),
+      armWrites: {
+        subscriptionIds: [SEEDED.subscriptionId, other],
+        perSecond: DEFAULT_ARM_WRITES_PER_SECOND,
+      },
+    });
+    try {
+      /** Changes a new account's key to a new key in a vault of `other`; the queue of each write. */
+      const changeToOtherSubscription = async (taskQueue: string): Promise<Record<string, string>> => {
+        const name = uniqueId('stq').replace(/-/g, '').slice(0, 20);
+        const account = stack.azure.addCmkAccount(name);
+        stack.azure.addVault(`kv2-${name}`.slice(0, 24)).subscriptionId = other;
+        const handle = await startSigned(
+          env.client,
+          'changeKey',
+          {
+            account,
+            vault: { name: `kv2-${name}`.slice(0, 24) },
+            key: { name: 'cmk-key-2', type: 'RSA', size: 2048 },
+            pinVersion: true,
+            requester: PEOPLE.requester,
+            conversation: { id: uniqueId('conv') },
+          },
+          taskQueue,
+        );
+        await waitForApproval(handle);
+        await decide(handle, PEOPLE.alice, 'approve');
+        const result = await resultOf(handle);
+        assert.equal(result.outcome, 'succeeded', result.message);
+        assert.equal(stack.azure.account(name).encryption.keyName, 'cmk-key-2');
+        const events = (await handle.fetchHistory()).events ?? [];
+        return Object.fromEntries(
+          events.flatMap((e) => {
+            const a = e.activityTaskScheduledEventAttributes;
+            return a ? [[a.activityType!.name!, a.taskQueue!.name!]] : [];
+          }),
+        );
+      };
+      const writesTo = (base: string) => ({
+        ensureVault: armWriteQueue(base, other),
+        grantKeyAccess: armWriteQueue(base, other),
+        assignIdentity: armWriteQueue(base, SEEDED.subscriptionId),
+        enableCmk: armWriteQueue(base, SEEDED.subscriptionId),
+      });
+      const pick = (q: Record<string, string>) => ({
+        ensureVault: q.ensureVault,
+        grantKeyAccess: q.grantKeyAccess,
+        assignIdentity: q.assignIdentity,
+        enableCmk: q.enableCmk,
+      });
+      assert.deepEqual(pick(await changeToOtherSubscription(both.taskQueue)), writesTo(both.taskQueue));
+      const seededOnly = stack.taskQueue;
+      assert.deepEqual(pick(await changeToOtherSubscription(seededOnly)), {
+        ...writesTo(seededOnly),
+        ensureVault: seededOnly,
+        grantKeyAccess: seededOnly,
+      });
+    } finally {
+      await both.close();
+    }
   });
 });
