@@ -6,6 +6,7 @@
  */
 import { existsSync } from 'node:fs';
 import { DefaultAzureCredential } from '@azure/identity';
+import { temporal } from '@temporalio/proto';
 import type { DataConverter } from '@temporalio/common';
 import {
   makeTelemetryFilterString,
@@ -35,7 +36,11 @@ import { createMetrics } from './src/telemetry/metrics';
 import { startOpsServer } from './src/telemetry/ops-server';
 import { startTracing, type Tracing } from './src/telemetry/tracing';
 import { bundleWorkflows, PREBUILT_BUNDLES } from './src/workflow-bundle';
-import { armWriteQueue } from './src/shared/task-queues';
+import {
+  armWriteQueue,
+  DEFAULT_KEY_VAULT_CREATES_PER_SECOND,
+  keyVaultCreateQueue,
+} from './src/shared/task-queues';
 
 /** What {@link createCmkWorker} needs; everything is injected so tests use the same factory. */
 export interface CmkWorkerOptions {
@@ -59,6 +64,11 @@ export interface CmkWorkerOptions {
    * queue to, one budget for all workers (src/shared/task-queues.ts).
    */
   armWrites: { subscriptionIds: readonly string[]; perSecond: number };
+  /**
+   * The rate per vault (software keys; HSM keys at half) the server holds the queue of Key Vault
+   * creates to; default {@link DEFAULT_KEY_VAULT_CREATES_PER_SECOND}.
+   */
+  keyVaultCreates?: { perSecond: number };
 }
 
 /**
@@ -68,6 +78,12 @@ export interface CmkWorkerOptions {
 export interface CmkWorker {
   /** Every task queue polled: the runbooks' first, then the paced ones. */
   readonly taskQueues: string[];
+  /**
+   * How Key Vault creates are paced: `per-vault` when the server took the queue's per-vault rate,
+   * otherwise why not (a server without task queue configuration); they then run unpaced and
+   * Key Vault's 429s, which the clients wait out, are the only brake.
+   */
+  readonly keyVaultPacing: string;
   run(): Promise<void>;
   shutdown(): void;
   getState(): ReturnType<Worker['getState']>;
@@ -78,26 +94,58 @@ export async function createCmkWorker(opts: CmkWorkerOptions): Promise<CmkWorker
   const main = await createRunbookWorker(opts);
   const { interceptors: extra, shutdownGraceTime } = opts.options ?? {};
   const activity = [activityOutcomeLog, ...(extra?.activity ?? [])];
+  const activityWorker = (taskQueue: string, options: Partial<WorkerOptions> = {}): Promise<Worker> =>
+    Worker.create({
+      connection: opts.connection,
+      namespace: opts.namespace,
+      taskQueue,
+      activities: opts.activities,
+      dataConverter: opts.dataConverter,
+      maxConcurrentActivityTaskPolls: 2,
+      interceptors: {
+        activity: [...(opts.tracing?.workerOptions.interceptors?.activity ?? []), ...activity],
+      },
+      ...(shutdownGraceTime !== undefined ? { shutdownGraceTime } : {}),
+      ...options,
+    });
   const paced: Worker[] = [];
   for (const subscriptionId of pacedSubscriptions(opts)) {
-    paced.push(
-      await Worker.create({
-        connection: opts.connection,
-        namespace: opts.namespace,
-        taskQueue: armWriteQueue(opts.taskQueue, subscriptionId),
-        activities: opts.activities,
-        dataConverter: opts.dataConverter,
-        // The server holds the queue to this rate whichever worker polls it: one budget.
-        maxTaskQueueActivitiesPerSecond: opts.armWrites.perSecond,
-        maxConcurrentActivityTaskPolls: 2,
-        interceptors: {
-          activity: [...(opts.tracing?.workerOptions.interceptors?.activity ?? []), ...activity],
-        },
-        ...(shutdownGraceTime !== undefined ? { shutdownGraceTime } : {}),
-      }),
-    );
+    // The server holds the queue to this rate whichever worker polls it: one budget.
+    const rate = { maxTaskQueueActivitiesPerSecond: opts.armWrites.perSecond };
+    paced.push(await activityWorker(armWriteQueue(opts.taskQueue, subscriptionId), rate));
   }
-  return combineWorkers([main, ...paced]);
+  const creates = keyVaultCreateQueue(opts.taskQueue);
+  const keyVaultPacing = await pacePerVault(
+    opts,
+    creates,
+    opts.keyVaultCreates?.perSecond ?? DEFAULT_KEY_VAULT_CREATES_PER_SECOND,
+  );
+  paced.push(await activityWorker(creates));
+  return combineWorkers([main, ...paced], keyVaultPacing);
+}
+
+/**
+ * Sets the per-fairness-key rate of the queue of Key Vault creates (each create's fairness key is
+ * its vault), so the server holds every vault to `perSecond` across all workers. The setting is
+ * the queue's, kept by the server; every worker sets the same one when it starts. Returns
+ * `per-vault`, or why the server did not take it.
+ */
+async function pacePerVault(opts: CmkWorkerOptions, taskQueue: string, perSecond: number): Promise<string> {
+  try {
+    await opts.connection.workflowService.updateTaskQueueConfig({
+      namespace: opts.namespace,
+      identity: `cmk-runbook worker ${process.pid}`,
+      taskQueue,
+      taskQueueType: temporal.api.enums.v1.TaskQueueType.TASK_QUEUE_TYPE_ACTIVITY,
+      updateFairnessKeyRateLimitDefault: {
+        rateLimit: { requestsPerSecond: perSecond },
+        reason: "Key Vault's create limit per vault (CMK_KEY_VAULT_CREATES_PER_SECOND)",
+      },
+    });
+    return 'per-vault';
+  } catch (error) {
+    return `unpaced: the Temporal server did not take the queue's per-vault rate (${(error as Error).message})`;
+  }
 }
 
 /** The subscriptions whose ARM write queues the worker polls: each configured one, once, in lower case. */
@@ -106,9 +154,10 @@ function pacedSubscriptions(opts: CmkWorkerOptions): string[] {
 }
 
 /** Runs, stops and reports `workers` as one; when one stops, the others are stopped too. */
-function combineWorkers(workers: Worker[]): CmkWorker {
+function combineWorkers(workers: Worker[], keyVaultPacing: string): CmkWorker {
   return {
     taskQueues: workers.map((w) => w.options.taskQueue),
+    keyVaultPacing,
     async run() {
       const runs = workers.map((w) =>
         w.run().finally(() => {
@@ -276,6 +325,28 @@ async function teamsChat(
   });
 }
 
+/** The worker's ops endpoint: its metrics (the core's and its own) and readiness. */
+function startWorkerOps(
+  config: Config,
+  logger: CmkLogger,
+  metrics: { core: string; own: ReturnType<typeof createMetrics> },
+  worker: CmkWorker,
+): ReturnType<typeof startOpsServer> {
+  return startOpsServer({
+    port: config.telemetry.metricsPort,
+    host: config.telemetry.metricsHost,
+    log: logger,
+    metrics: async () => {
+      const core = await fetch(metrics.core).then(
+        (r) => r.text(),
+        () => '',
+      );
+      return `${core.trimEnd()}\n${await metrics.own.registry.metrics()}`;
+    },
+    ready: () => (worker.getState() === 'RUNNING' ? undefined : `worker is ${worker.getState()}`),
+  });
+}
+
 /** Entry point: `npm run worker`. Resolves once the worker has drained and stopped. */
 export async function main(
   env: NodeJS.ProcessEnv = process.env,
@@ -317,25 +388,15 @@ export async function main(
       ...overrides.options,
     },
     armWrites: { subscriptionIds: config.azure.subscriptionIds, perSecond: config.azure.armWritesPerSecond },
+    keyVaultCreates: { perSecond: config.azure.keyVaultCreatesPerSecond },
   });
-  const ops = await startOpsServer({
-    port: config.telemetry.metricsPort,
-    host: config.telemetry.metricsHost,
-    log: logger,
-    metrics: async () => {
-      const core = await fetch(coreMetricsUrl).then(
-        (r) => r.text(),
-        () => '',
-      );
-      return `${core.trimEnd()}\n${await metrics.registry.metrics()}`;
-    },
-    ready: () => (worker.getState() === 'RUNNING' ? undefined : `worker is ${worker.getState()}`),
-  });
+  const ops = await startWorkerOps(config, logger, { core: coreMetricsUrl, own: metrics }, worker);
   await overrides.beforeRun?.();
   logger.info(
     {
       taskQueues: worker.taskQueues,
       armWritesPerSecond: config.azure.armWritesPerSecond,
+      keyVaultCreates: `${worker.keyVaultPacing}, ${config.azure.keyVaultCreatesPerSecond}/s per vault`,
       address: config.temporal.address,
       namespace: config.temporal.namespace,
       payloadKeys: keys.map((k) => k.id),

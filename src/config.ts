@@ -23,7 +23,12 @@ import {
   type ApprovalsConversation,
 } from './shared/chat';
 import type { BotPublicKey } from './shared/proof';
-import { ARM_WRITE_REFILL_PER_SECOND, DEFAULT_ARM_WRITES_PER_SECOND } from './shared/task-queues';
+import {
+  ARM_WRITE_REFILL_PER_SECOND,
+  DEFAULT_ARM_WRITES_PER_SECOND,
+  DEFAULT_KEY_VAULT_CREATES_PER_SECOND,
+  KEY_VAULT_CREATES_PER_10S,
+} from './shared/task-queues';
 import { DEFAULT_TASK_QUEUE, OPERATION_ENV_SUFFIX, OPERATIONS, type Operation } from './shared/runbooks';
 import { loadCodecConfig, type CodecConfig } from './codec/keys';
 
@@ -71,6 +76,11 @@ export interface AzureConfig {
    * queue to, across every worker (default 9, a little under ARM's refill of 10/s).
    */
   armWritesPerSecond: number;
+  /**
+   * CMK_KEY_VAULT_CREATES_PER_SECOND — the rate Temporal's server holds each vault's key creates
+   * to, across every worker (default 1.8, under Key Vault's 20 per 10 s; HSM keys at half).
+   */
+  keyVaultCreatesPerSecond: number;
 }
 
 /** The HTTPS proxy Azure calls go through, and the hosts reached directly. */
@@ -349,8 +359,23 @@ function loadAzure(env: Env): AzureConfig {
     problems.push(
       `CMK_ARM_WRITES_PER_SECOND: must be a number above 0 and at most ARM's refill of ${ARM_WRITE_REFILL_PER_SECOND} writes/s (got "${rawRate}")`,
     );
+  const rawCreates =
+    env.CMK_KEY_VAULT_CREATES_PER_SECOND?.trim() || String(DEFAULT_KEY_VAULT_CREATES_PER_SECOND);
+  const keyVaultCreatesPerSecond = Number(rawCreates);
+  const createLimit = KEY_VAULT_CREATES_PER_10S.software / 10;
+  if (!(keyVaultCreatesPerSecond > 0 && keyVaultCreatesPerSecond <= createLimit))
+    problems.push(
+      `CMK_KEY_VAULT_CREATES_PER_SECOND: must be a number above 0 and at most Key Vault's ${createLimit} creates/s per vault (got "${rawCreates}")`,
+    );
   if (problems.length) throw new ValidationError('azure', problems.join('; '));
-  return { tenantId, subscriptionIds, armEndpoint, ...(proxy ? { proxy } : {}), armWritesPerSecond };
+  return {
+    tenantId,
+    subscriptionIds,
+    armEndpoint,
+    ...(proxy ? { proxy } : {}),
+    armWritesPerSecond,
+    keyVaultCreatesPerSecond,
+  };
 }
 
 function loadProxy(env: Env): ProxyConfig | undefined {
@@ -753,6 +778,11 @@ export const CONFIG_KEYS: Record<string, { part: ConfigPart | 'runtime'; default
       part: 'azure',
       default: String(DEFAULT_ARM_WRITES_PER_SECOND),
       about: "rate of each subscription's ARM write queue, enforced by Temporal across all workers",
+    },
+    CMK_KEY_VAULT_CREATES_PER_SECOND: {
+      part: 'azure',
+      default: String(DEFAULT_KEY_VAULT_CREATES_PER_SECOND),
+      about: "rate of each vault's key creates (HSM keys: half), enforced by Temporal across all workers",
     },
     CMK_BOT_SDK: {
       part: 'bot',

@@ -6,7 +6,7 @@ import { testDataConverter, testEnv, uniqueId, workflowBundle } from './helpers/
 import { loadConfig } from '../src/config';
 import { testPolicy } from './helpers/stack';
 import { workerTrust } from './helpers/trust';
-import { armWriteQueue } from '../src/shared/task-queues';
+import { armWriteQueue, keyVaultCreateQueue } from '../src/shared/task-queues';
 
 const SUBSCRIPTION = '3f1c9a2e-7b64-4d0e-a5c8-0000000000a1';
 
@@ -19,7 +19,7 @@ describe('worker', () => {
     await env.teardown();
   });
 
-  test("when the worker factory starts against the dev server, then the runbooks' queue and each subscription's ARM write queue list its poller, the write queue at the configured rate, and it shuts down cleanly", async () => {
+  test("when the worker factory starts against the dev server, then the runbooks' queue, each subscription's ARM write queue and the queue of Key Vault creates list its poller, the write queue at the configured rate, the creates queue holds the configured rate per vault, and it shuts down cleanly", async () => {
     const taskQueue = uniqueId('tq-worker');
     const worker = await createCmkWorker({
       connection: env.nativeConnection,
@@ -30,10 +30,14 @@ describe('worker', () => {
       workflowBundle: await workflowBundle(),
       dataConverter: testDataConverter,
       armWrites: { subscriptionIds: [SUBSCRIPTION, SUBSCRIPTION.toUpperCase()], perSecond: 7 },
+      keyVaultCreates: { perSecond: 1.5 },
     });
-    const writes = armWriteQueue(taskQueue, SUBSCRIPTION);
-    assert.deepEqual(worker.taskQueues, [taskQueue, writes]);
     const running = worker.run();
+    after(() => worker.getState() === 'RUNNING' && worker.shutdown());
+    const writes = armWriteQueue(taskQueue, SUBSCRIPTION);
+    const creates = keyVaultCreateQueue(taskQueue);
+    assert.deepEqual(worker.taskQueues, [taskQueue, writes, creates]);
+    assert.equal(worker.keyVaultPacing, 'per-vault');
     const pollersOf = async (name: string, taskQueueType: number) => {
       for (let i = 0; i < 100; i++) {
         const description = await env.client.workflowService.describeTaskQueue({
@@ -53,6 +57,14 @@ describe('worker', () => {
       writePollers.map((p) => p.ratePerSecond),
       writePollers.map(() => 7),
     );
+    assert.ok((await pollersOf(creates, 2)).length > 0, 'the creates queue has an activity poller');
+    const { config } = await env.client.workflowService.describeTaskQueue({
+      namespace: env.namespace ?? 'default',
+      taskQueue: { name: creates },
+      taskQueueType: 2,
+      reportConfig: true,
+    });
+    assert.equal(config?.fairnessKeysRateLimitDefault?.rateLimit?.requestsPerSecond, 1.5);
     worker.shutdown();
     await running;
     assert.equal(worker.getState(), 'STOPPED');

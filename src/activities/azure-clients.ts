@@ -65,7 +65,7 @@ export interface AzureClients {
 
 /** Builds the client factory once; every client shares the credential, agent and retry options. */
 export function createAzureClients(
-  azure: Omit<AzureConfig, 'armWritesPerSecond'>,
+  azure: Omit<AzureConfig, 'armWritesPerSecond' | 'keyVaultCreatesPerSecond'>,
   options: AzureClientOptions = {},
 ): AzureClients {
   const credential = options.credential ?? new DefaultAzureCredential();

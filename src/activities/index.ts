@@ -21,7 +21,7 @@ import { ensureKey, setRotationPolicy } from './keys';
 import { probeDataAccess } from './probe';
 import { createProxyAgent } from './proxy-agent';
 import { disableKeyVersion, revokeAccess } from './revocation';
-import { keysInUse, rotateKey } from './rotation';
+import { keysInUse, makeKeyVersion, rotateKey } from './rotation';
 import { DEFAULT_TIMING, runActivity, type ActivityTiming } from './runtime';
 import { ensureVault } from './vaults';
 
@@ -66,6 +66,7 @@ export function createActivities(deps: CreateActivitiesDeps): CmkActivities {
     restoreEncryption: wrap(restoreEncryption),
     getEncryption: wrap(getEncryption),
     rotateKey: wrap(rotateKey),
+    makeKeyVersion: wrap(makeKeyVersion),
     keysInUse: wrap(keysInUse),
     setRotationPolicy: wrap(setRotationPolicy),
     inspectKeyPolicy: wrap(inspectKeyPolicy),

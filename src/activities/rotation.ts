@@ -9,7 +9,7 @@ import { Context } from '@temporalio/activity';
 import { ApplicationFailure } from '@temporalio/common';
 import type { KeyVaultKey } from '@azure/keyvault-keys';
 import { parseKeyId, validateAccountRef, type AccountRef } from '../shared/accounts';
-import type { RotationResult } from '../shared/activities';
+import type { KeyVersionMade, RotationResult } from '../shared/activities';
 import { CMK_ERROR_TYPES } from '../shared/errors';
 import type { EncryptionSettings } from '../shared/plan';
 import { ValidationError } from '../shared/names';
@@ -80,6 +80,19 @@ export async function rotateKey(deps: ActivityDeps, input: RotateKeyInput): Prom
   }
   const seen = await awaitPickup(deps, ref, enc, newVersion, input.confirmWithinMs);
   return result(newVersion, previousVersion, seen.accountState, seen.encryption, adopted);
+}
+
+/**
+ * Key Vault's half of a rotation (see {@link CmkActivities.makeKeyVersion}): the same reads and
+ * the same decision as {@link rotateKey} up to the new version, so a retry of either, or the
+ * `rotateKey` that follows, finds the version by the rotation's tag instead of making another.
+ */
+export async function makeKeyVersion(deps: ActivityDeps, input: RotateKeyInput): Promise<KeyVersionMade> {
+  const ref = validateAccountRef(input.account);
+  validateRotateInput(input);
+  const enc = encryptionOf(await getAccount(deps, ref));
+  const made = await newKeyVersion(deps, await keyInUse(deps, ref, enc), input);
+  return { newVersion: made.key.properties.version ?? '', made: !made.ownRetry && !made.adopted };
 }
 
 /** The input's own checks, before any call to Azure. */

@@ -108,6 +108,13 @@ export interface RotationResult {
   adopted?: boolean;
 }
 
+/** The version `makeKeyVersion` settled on, and whether it made it. */
+export interface KeyVersionMade {
+  newVersion: string;
+  /** This call made the version (not found from an earlier attempt, nor adopted). */
+  made: boolean;
+}
+
 /** A Key Vault rotation policy as applied. */
 export interface RotationPolicyState {
   rotateAfter?: string;
@@ -184,6 +191,18 @@ export interface CmkActivities {
      */
     adoptCreatedAfterMs?: number;
   }): Promise<RotationResult>;
+  /**
+   * Key Vault's half of `rotateKey`, run first on the paced queue of key creates: the rotation's
+   * new version, made and tagged (or found: this rotation's own, or adopted within the period) as
+   * `rotateKey` would, which then finds it by its tag and only moves the account.
+   */
+  makeKeyVersion(input: {
+    account: AccountRef;
+    runId: string;
+    rotationId?: string;
+    confirmWithinMs: number;
+    adoptCreatedAfterMs?: number;
+  }): Promise<KeyVersionMade>;
   /**
    * The key each account uses (`<vault uri>keys/<name>`, lower case), or null when it has no
    * customer-managed key or cannot be read now (its own rotation then reports why).

@@ -151,6 +151,12 @@ export interface RotateKeyInput extends RunContext {
   /** A fleet's rotation: accounts on one key end on the one version it tags (default: this run). */
   rotationId?: string;
   /**
+   * A fleet's account that starts after its key's first account made the version `rotationId`
+   * tags: it skips the paced queue of Key Vault creates. Only pacing depends on it; `rotateKey`
+   * still makes the version when it finds none tagged.
+   */
+  followsKeyLeader?: boolean;
+  /**
    * A scheduled rotation's period start (ISO time): a key version made since then is this
    * period's rotation of the key, and the account is moved to it instead of rotating again.
    */

@@ -20,3 +20,42 @@ export const DEFAULT_ARM_WRITES_PER_SECOND = 9;
 export function armWriteQueue(base: string, subscriptionId: string): string {
   return `${base}/arm-writes/${subscriptionId.toLowerCase()}`;
 }
+
+/**
+ * Key Vault's documented limit on key creates (a rotation is one), per vault and region per
+ * 10 seconds: 20 for software keys and 10 for HSM keys of any size
+ * (learn.microsoft.com/azure/key-vault/general/service-limits).
+ */
+export const KEY_VAULT_CREATES_PER_10S = { software: 20, hsm: 10 } as const;
+
+/**
+ * The default rate the server holds each vault's creates to (software keys; HSM keys at half):
+ * a little under 20 per 10 s, because Key Vault counts in fixed windows while the server's
+ * limiter refills continuously, so a full burst at a window's edge would spill over.
+ */
+export const DEFAULT_KEY_VAULT_CREATES_PER_SECOND = 1.8;
+
+/**
+ * The queue of the runbooks' Key Vault key creates (the rotation's new version), under the
+ * runbooks' task queue `base`. Every worker polls it; the server paces it per vault: each create
+ * carries its vault as its fairness key, and the queue's per-fairness-key rate limit
+ * (`UpdateTaskQueueConfig`, which the worker sets when it starts) holds each key to the vault's rate.
+ */
+export function keyVaultCreateQueue(base: string): string {
+  return `${base}/key-vault-creates`;
+}
+
+/**
+ * The fairness key and weight a create on `vaultName` is dispatched under: the vault (its name
+ * is unique in Azure's DNS), at full rate for software keys and half for HSM keys, whose create
+ * limit is half (the server scales a key's rate limit by its weight).
+ */
+export function keyVaultFairness(
+  vaultName: string,
+  hsm: boolean,
+): { fairnessKey: string; fairnessWeight: number } {
+  return {
+    fairnessKey: vaultName.toLowerCase(),
+    fairnessWeight: hsm ? KEY_VAULT_CREATES_PER_10S.hsm / KEY_VAULT_CREATES_PER_10S.software : 1,
+  };
+}

@@ -51,7 +51,7 @@ export async function rotateBatch(options: {
     batch.forEach((a, i) => keys[i] && keyOf.set(a, keys[i]));
     queue = [...leadersFirst(batch, keyOf), ...queue.slice(options.perRun)];
   }
-  const rotated = new Map<string, Promise<unknown>>();
+  const rotated = new Map<string, Promise<FleetOutcome>>();
   const inFlight = new Map<string, Promise<void>>();
   let started = 0;
   let finished = 0;
@@ -63,7 +63,9 @@ export async function rotateBatch(options: {
     const key = keyOf.get(raw);
     const leader = key === undefined ? undefined : rotated.get(key);
     const run = leader
-      ? leader.then(() => rotateOne(raw, options.context, options.rotationId))
+      ? leader.then((first) =>
+          rotateOne(raw, options.context, options.rotationId, first.outcome === 'succeeded'),
+        )
       : rotateOne(raw, options.context, options.rotationId);
     if (key !== undefined && !leader) rotated.set(key, run);
     inFlight.set(
@@ -102,11 +104,15 @@ function leadersFirst(accounts: AccountRef[], keyOf: Map<AccountRef, string>): A
   return [...leaders, ...followers];
 }
 
-/** One account's rotation as a child run, and its outcome. */
+/**
+ * One account's rotation as a child run, and its outcome; `followsKeyLeader` when its key's
+ * first account rotated it, so the version it needs exists.
+ */
 export async function rotateOne(
   raw: AccountRef,
   context: RunContext,
   rotationId?: string,
+  followsKeyLeader = false,
 ): Promise<FleetOutcome> {
   let account: AccountRef;
   try {
@@ -119,7 +125,14 @@ export async function rotateOne(
   try {
     const child = await startChild(rotateKey, {
       workflowId,
-      args: [{ account, ...context, ...(rotationId ? { rotationId } : {}) }],
+      args: [
+        {
+          account,
+          ...context,
+          ...(rotationId ? { rotationId } : {}),
+          ...(followsKeyLeader ? { followsKeyLeader } : {}),
+        },
+      ],
       typedSearchAttributes: childSearchAttributes(searchAttributesFor('rotate', account, context.requester)),
       staticSummary: `${summaryLine('rotate', account)} · fleet`,
     });

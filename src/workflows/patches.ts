@@ -74,4 +74,11 @@ export const PATCHES = {
    * fleet approved or running past the proof's five minutes goes on instead of ending `invalid`.
    */
   proofCheckedOnce: 'proof-checked-once',
+  /**
+   * A rotation makes its key version first, on the queue of Key Vault creates the server paces
+   * per vault (the `makeKeyVersion` activity), then moves the account on its subscription's ARM
+   * write queue; a fleet's account that follows its key's first account onto that version skips
+   * the first half. Earlier runs made the version inside `rotateKey`.
+   */
+  keyVaultQueue: 'key-vault-queue',
 } as const;

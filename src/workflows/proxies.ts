@@ -6,7 +6,7 @@ import type { RetryPolicy } from '@temporalio/common';
 import { proxyActivities, workflowInfo, type ActivityOptions } from '@temporalio/workflow';
 import type { CmkActivities } from '../shared/activities';
 import { NON_RETRYABLE_ERROR_TYPES } from '../shared/errors';
-import { armWriteQueue } from '../shared/task-queues';
+import { armWriteQueue, keyVaultCreateQueue, keyVaultFairness } from '../shared/task-queues';
 
 const retry: RetryPolicy = {
   initialInterval: '1s',
@@ -72,6 +72,22 @@ export function armWriteQueueProxies(subscriptionId: string): AzureProxies {
  */
 export function azureArmWrites(subscriptionId: string): ReturnType<typeof proxyActivities<CmkActivities>> {
   return armWriteQueueProxies(subscriptionId).azureLong;
+}
+
+/**
+ * {@link azureLong} on the queue of Key Vault key creates (src/shared/task-queues.ts), under
+ * `vaultName` as its fairness key: the server holds each vault to its create rate across every
+ * worker (HSM keys to half of it). Every worker polls the queue.
+ */
+export function azureKeyVaultCreates(
+  vaultName: string,
+  hsm: boolean,
+): ReturnType<typeof proxyActivities<CmkActivities>> {
+  return proxyActivities<CmkActivities>({
+    ...longOptions,
+    taskQueue: keyVaultCreateQueue(workflowInfo().taskQueue),
+    priority: keyVaultFairness(vaultName, hsm),
+  });
 }
 
 /** Chat: a few quick attempts; a chat outage never fails a runbook. */

@@ -11,9 +11,10 @@ import type { Run } from './run';
 import { VERSIONLESS_CHECK_AFTER, versionlessPickup } from './versionless-pickup';
 import { parseDurationMs } from '../shared/duration';
 import { ValidationError } from '../shared/names';
+import type { Plan } from '../shared/plan';
 import type { RotateKeyInput, RunResult } from '../shared/runbooks';
 import { describeEncryption, summaryLine } from '../shared/status';
-import { azureArmWrites, azureLong } from './proxies';
+import { azureArmWrites, azureKeyVaultCreates, azureLong } from './proxies';
 import { rotationDone } from './step-texts';
 import { runRunbook } from './runbook';
 import { confirmBlobAccess } from './probe';
@@ -36,19 +37,30 @@ export async function rotateKey(input: RotateKeyInput): Promise<RunResult> {
       const confirmWithinMs = parseDurationMs(input.confirmWithin ?? DEFAULT_CONFIRM_WITHIN, 'confirmWithin');
       // The rotation's ARM write waits its turn in the subscription's budget, shared by every worker.
       const writes = patched(PATCHES.armWriteQueue) ? azureArmWrites(account.subscriptionId) : azureLong;
+      // Its key create waits its turn in the vault's, unless the fleet's first account on the key made it.
+      const vault = patched(PATCHES.keyVaultQueue) && !input.followsKeyLeader ? vaultOf(plan) : undefined;
+      const args = {
+        account,
+        runId: workflowInfo().runId,
+        ...(input.rotationId ? { rotationId: input.rotationId } : {}),
+        ...(input.adoptSince ? { adoptCreatedAfterMs: adoptSinceMs(input.adoptSince) } : {}),
+        confirmWithinMs,
+      };
       const rotation = await run.step(
         'rotate',
         'Rotate key',
-        () =>
-          writes.rotateKey.executeWithOptions({ summary: `Rotate the key of ${account.name}` }, [
-            {
-              account,
-              runId: workflowInfo().runId,
-              ...(input.rotationId ? { rotationId: input.rotationId } : {}),
-              ...(input.adoptSince ? { adoptCreatedAfterMs: adoptSinceMs(input.adoptSince) } : {}),
-              confirmWithinMs,
-            },
-          ]),
+        async () => {
+          if (vault) {
+            const creates = azureKeyVaultCreates(vault.name, vault.hsm);
+            await creates.makeKeyVersion.executeWithOptions(
+              { summary: `Make a new key version in ${vault.name} for ${account.name}` },
+              [args],
+            );
+          }
+          return writes.rotateKey.executeWithOptions({ summary: `Rotate the key of ${account.name}` }, [
+            args,
+          ]);
+        },
         rotationDone,
       );
       const probe = await confirmBlobAccess(run, plan);
@@ -75,6 +87,15 @@ export async function rotateKey(input: RotateKeyInput): Promise<RunResult> {
       };
     },
   });
+}
+
+/**
+ * The vault the account's key is in (from the plan's key, or the vault URI the account uses) and
+ * whether the key is an HSM key; undefined for an account without one (`rotateKey` reports it).
+ */
+function vaultOf(plan: Plan): { name: string; hsm: boolean } | undefined {
+  const name = plan.key?.vaultName ?? /^https:\/\/([^./]+)\./i.exec(plan.before.vaultUri ?? '')?.[1];
+  return name ? { name, hsm: plan.key?.type === 'RSA-HSM' } : undefined;
 }
 
 /** `adoptSince` in ms since the epoch; a clear error for a time that does not parse. */

@@ -96,6 +96,23 @@ describe('keys: rotate operation, one version per rotation, and plan checks', ()
     assert.equal(await versions(key), 2);
   });
 
+  test('when a rotation is split (makeKeyVersion on the paced queue, then rotateKey), then Key Vault makes one version, a retry of makeKeyVersion makes none, and rotateKey only moves the account to it and reports the version before', async () => {
+    const { account, key } = await h.cmkAccount({ keyName: 'rot-split', pinVersion: true });
+    h.local.requestLog.clear();
+    const made = await h.run((a) => a.makeKeyVersion({ account, runId: 'run-split', confirmWithinMs: 0 }));
+    const again = await h.run((a) => a.makeKeyVersion({ account, runId: 'run-split', confirmWithinMs: 0 }));
+    assert.deepEqual([made.made, again.made], [true, false]);
+    assert.equal(again.newVersion, made.newVersion);
+    assert.equal(keyVersionOf(account), key.version, 'the account is not moved by the Key Vault half');
+    const result = await h.run((a) => a.rotateKey({ account, runId: 'run-split', confirmWithinMs: 0 }));
+    assert.equal(result.newVersion, made.newVersion);
+    assert.equal(result.previousVersion, key.version);
+    assert.equal(keyVersionOf(account), made.newVersion);
+    assert.equal(await versions(key), 2, 'the original and the one rotation');
+    const rotates = h.local.requestLog.writes().filter((w) => /\/keys\/rot-split\/rotate$/i.test(w.path));
+    assert.equal(rotates.length, 1, 'one rotate call in all');
+  });
+
   test('when three pinned accounts on one key rotate under one rotation id, then the key gains one version and all three move to it', async () => {
     const first = await h.cmkAccount({ keyName: 'rot-shared', pinVersion: true });
     const others = [

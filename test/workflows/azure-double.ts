@@ -36,7 +36,13 @@ export interface VaultModel {
   softDelete: boolean;
   purgeProtection: boolean;
   grants: Set<string>;
-  keys: Map<string, { choice: KeyChoice; versions: { version: string; enabled: boolean; runId?: string }[] }>;
+  keys: Map<
+    string,
+    {
+      choice: KeyChoice;
+      versions: { version: string; enabled: boolean; runId?: string; previous?: string }[];
+    }
+  >;
   rotationPolicy?: Record<string, string | undefined>;
 }
 
@@ -307,6 +313,22 @@ export class AzureDouble {
   /** The activity implementations, plus the chat activities given. */
   activities(chat: Chat): CmkActivities {
     const changed = (what: string): void => void this.changes.push(what);
+    // The rotation's version, found by its tag or made (and remembered with the version before it).
+    const versionFor = (name: string, runId: string) => {
+      const model = this.account(name);
+      const key = this.vaultByUri(model.encryption.vaultUri)!.keys.get(model.encryption.keyName!)!;
+      const found = key.versions.find((v) => v.runId === runId);
+      if (found) return { latest: found, made: false };
+      const latest = {
+        version: randomBytes(16).toString('hex'),
+        enabled: true,
+        runId,
+        previous: key.versions.at(-1)?.version,
+      };
+      key.versions.push(latest);
+      changed(`rotate:${name}`);
+      return { latest, made: true };
+    };
     const vaultOf = (state: VaultState): VaultModel => {
       const vault = this.vaults.get(state.name.toLowerCase());
       if (!vault)
@@ -421,23 +443,20 @@ export class AzureDouble {
               : null;
           }),
         ),
+      makeKeyVersion: async ({ account, runId: run, rotationId }) => {
+        await this.enter('makeKeyVersion');
+        const { latest, made } = versionFor(account.name, rotationId || run);
+        return { newVersion: latest.version, made };
+      },
       rotateKey: async ({ account, runId: run, rotationId }) => {
-        const runId = rotationId || run;
         await this.enter('rotateKey');
         this.rotating++;
         this.maxConcurrentRotations = Math.max(this.maxConcurrentRotations, this.rotating);
         await new Promise((r) => setTimeout(r, 50));
         this.rotating--;
         const model = this.account(account.name);
-        const vault = this.vaultByUri(model.encryption.vaultUri)!;
-        const key = vault.keys.get(model.encryption.keyName!)!;
-        const previousVersion = key.versions.at(-1)?.version;
-        let latest = key.versions.find((v) => v.runId === runId);
-        if (!latest) {
-          latest = { version: randomBytes(16).toString('hex'), enabled: true, runId };
-          key.versions.push(latest);
-          changed(`rotate:${account.name}`);
-        }
+        const { latest } = versionFor(account.name, rotationId || run);
+        const previousVersion = latest.previous;
         if (model.encryption.keyVersion)
           model.encryption = { ...model.encryption, keyVersion: latest.version };
         return {

@@ -8,7 +8,7 @@ import { PEOPLE, resultOf, startStack, testPolicy, type Stack } from '../helpers
 import { uniqueId } from '../helpers/temporal';
 import { configureInput, decide, waitForApproval } from './support';
 import { beforeAll } from '../kit/suite';
-import { armWriteQueue } from '../../src/shared/task-queues';
+import { armWriteQueue, keyVaultCreateQueue } from '../../src/shared/task-queues';
 
 const context = (conv: string) => ({
   requester: PEOPLE.requester,
@@ -32,20 +32,25 @@ describe('the runbooks', () => {
     assert.equal(stack.azure.dataAccess(account.name), 'allowed');
   });
 
-  test("when an account is rotated, then its ARM write (the rotateKey activity) is dispatched on its subscription's write queue, and its other steps on the runbooks' queue", async () => {
+  test("when an account is rotated, then its key create (makeKeyVersion) is dispatched on the queue of Key Vault creates under its vault as fairness key, its ARM write (rotateKey) on its subscription's write queue, its other steps on the runbooks' queue, and Key Vault made exactly one version", async () => {
     const account = stack.azure.addCmkAccount(name(), { pinned: true });
     const handle = await stack.start('rotate', { account, ...context(uniqueId('conv')) });
     assert.equal((await resultOf(handle)).outcome, 'succeeded');
     const events = (await handle.fetchHistory()).events ?? [];
     const base = events[0]!.workflowExecutionStartedEventAttributes!.taskQueue!.name!;
-    const queues = Object.fromEntries(
+    const scheduled = Object.fromEntries(
       events.flatMap((e) => {
         const a = e.activityTaskScheduledEventAttributes;
-        return a ? [[a.activityType!.name!, a.taskQueue!.name!]] : [];
+        return a ? [[a.activityType!.name!, a]] : [];
       }),
     );
-    assert.equal(queues.rotateKey, armWriteQueue(base, account.subscriptionId));
-    assert.equal(queues.probeDataAccess, base);
+    assert.equal(scheduled.makeKeyVersion?.taskQueue?.name, keyVaultCreateQueue(base));
+    assert.equal(scheduled.makeKeyVersion?.priority?.fairnessKey, `kv-${account.name}`);
+    assert.equal(scheduled.rotateKey?.taskQueue?.name, armWriteQueue(base, account.subscriptionId));
+    assert.equal(scheduled.probeDataAccess?.taskQueue?.name, base);
+    const versions = stack.azure.vaults.get(`kv-${account.name}`)!.keys.get('cmk-key')!.versions;
+    assert.equal(versions.length, 2);
+    assert.equal(stack.azure.account(account.name).encryption.keyVersion, versions[1]!.version);
   });
 
   test('when a versionless account is rotated, then the new version exists and the result says Azure picks it up', async () => {
