@@ -18,6 +18,7 @@ import { azureArmWrites, azureKeyVaultCreates, azureLong } from './proxies';
 import { rotationDone } from './step-texts';
 import { runRunbook } from './runbook';
 import { confirmBlobAccess } from './probe';
+import { armWritesIn } from './arm-writes';
 
 /** Default wait for a versionless account to pick up the new version before reporting it pending. */
 const DEFAULT_CONFIRM_WITHIN = '30s';
@@ -35,10 +36,17 @@ export async function rotateKey(input: RotateKeyInput): Promise<RunResult> {
     change: async (run, plan) => {
       const account = run.account;
       const confirmWithinMs = parseDurationMs(input.confirmWithin ?? DEFAULT_CONFIRM_WITHIN, 'confirmWithin');
-      // The rotation's ARM write waits its turn in the subscription's budget, shared by every worker.
-      const writes = patched(PATCHES.armWriteQueue) ? azureArmWrites(account.subscriptionId) : azureLong;
+      // The rotation's ARM write waits its turn in the subscription's budget, shared by every
+      // worker (since key-vault-queue, only on a queue the run's worker polls, as every runbook's).
+      const armQueued = patched(PATCHES.armWriteQueue);
+      const vaultQueued = patched(PATCHES.keyVaultQueue);
+      const writes = !armQueued
+        ? azureLong
+        : vaultQueued
+          ? armWritesIn(run, account.subscriptionId).azureLong
+          : azureArmWrites(account.subscriptionId);
       // Its key create waits its turn in the vault's, unless the fleet's first account on the key made it.
-      const vault = patched(PATCHES.keyVaultQueue) && !input.followsKeyLeader ? vaultOf(plan) : undefined;
+      const vault = vaultQueued && !input.followsKeyLeader ? vaultOf(plan) : undefined;
       const args = {
         account,
         runId: workflowInfo().runId,

@@ -204,7 +204,7 @@ describe("every runbook's ARM writes on its subscription's write queue", () => {
     assert.deepEqual((await queuesOf(versionless.handle)).setKeyVersion, writes);
   });
 
-  test("when the worker's configuration names no subscription (it polls no write queue), then configure keeps its writes on the runbooks' queue instead of waiting on a queue nobody polls, and succeeds", async () => {
+  test("when the worker's configuration names no subscription (it polls no write queue), then configure and rotate keep their ARM writes on the runbooks' queue instead of waiting on a queue nobody polls, and succeed", async () => {
     const base = s.unpaced.taskQueue;
     const account = s.azure.newAccount('stq');
     const vault = s.azure.vaultName('kv-q');
@@ -214,6 +214,10 @@ describe("every runbook's ARM writes on its subscription's write queue", () => {
     const queues = await queuesOf(configured.handle);
     for (const activity of ['ensureVault', 'assignIdentity', 'grantKeyAccess', 'enableCmk'])
       assert.deepEqual(queues[activity], [base], activity);
+    const rotated = await run(s.unpaced, 'rotate', { account, ...context() });
+    assert.equal(rotated.result.outcome, 'succeeded', rotated.result.message);
+    assert.deepEqual((await queuesOf(rotated.handle)).rotateKey, [base]);
+    assert.equal(s.azure.local.state.listKeyVersions(vault, 'cmk-key').length, 2, 'one new version');
   });
 });
 
