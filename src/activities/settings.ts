@@ -2,12 +2,22 @@
  * The settings activity: what the worker's configuration says a run may trust (approval policy,
  * bot keys, chat service URLs). A run reads it once at its start, so its history records the
  * policy it used and its hash, and a configuration change never alters a running approval.
+ *
+ * It also checks the run's start proof against the bot keys (`checkStartProof`, the same code the
+ * workflow ran before), so the Ed25519 verification runs in the worker, outside the workflow
+ * sandbox where it was many times slower. Why the run may trust the verdict: it comes from the same
+ * worker and the same configured keys the run already trusts for its policy (a result its history
+ * records either way; whoever could answer this activity in the worker's place could already hand
+ * the run its own keys), and the history records the claims, so a replay reads the verdict instead
+ * of re-deriving it. The run still checks everything else on the claims itself (scope, lifetime,
+ * requester, tenant, who may ask, the conversation's service URL). Only public keys and what the
+ * bot signed (already in the run's input) are recorded; the bot's private key is never here.
  */
 import { createHash } from 'node:crypto';
 import type { ApprovalPolicy } from '../shared/approval';
-import type { RunSettings, SettingsActivities } from '../shared/activities';
+import type { RunSettings, RunSettingsRequest, SettingsActivities } from '../shared/activities';
 import type { ApprovalsConversation } from '../shared/chat';
-import type { BotPublicKey } from '../shared/proof';
+import { checkStartProof, type BotPublicKey } from '../shared/proof';
 import { canonicalJson } from './live-state';
 
 /** What the worker trusts, from its configuration (`policy`, `verifying` and `bot` parts). */
@@ -26,7 +36,8 @@ export function policyHashOf(policy: ApprovalPolicy): string {
 
 /**
  * The settings activity over the worker's trust configuration and the subscriptions whose ARM
- * write queues it polls; refuses to exist without keys.
+ * write queues it polls; refuses to exist without keys. Given a run's start proof, it adds its
+ * verdict on it (`start`).
  */
 export function createSettingsActivities(
   trust: WorkerTrust,
@@ -41,5 +52,10 @@ export function createSettingsActivities(
     ...(trust.approvals ? { approvals: trust.approvals } : {}),
     armWriteSubscriptions: [...new Set(armWriteSubscriptions.map((s) => s.toLowerCase()))],
   };
-  return { loadRunSettings: async () => settings };
+  return {
+    loadRunSettings: async (request?: RunSettingsRequest) =>
+      request === undefined
+        ? settings
+        : { ...settings, start: checkStartProof(request.startProof, settings.botKeys) },
+  };
 }

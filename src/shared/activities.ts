@@ -6,7 +6,7 @@ import type { AccountRef } from './accounts';
 import type { ApprovalPolicy, RunStatus } from './approval';
 import type { ApprovalsConversation, CardAudience, ConversationRef } from './chat';
 import type { EncryptionSettings, KeyAccessGrant, Plan, RevocationSet } from './plan';
-import type { BotPublicKey } from './proof';
+import type { BotPublicKey, StartCheck } from './proof';
 import type { AccountGroup } from './fleet-tally';
 import type { IdentityChoice, KeyChoice, KeyRef, VaultChoice, VersionTarget } from './runbooks';
 
@@ -290,9 +290,20 @@ export interface RunSettings {
    * settings were read before workers said so, whose writes then stay on the runbooks' queue.
    */
   armWriteSubscriptions?: string[];
+  /**
+   * The worker's verdict on the run's start proof, when the run handed it in: its verified
+   * claims, or why it does not verify. Absent for runs that verify the proof themselves.
+   */
+  start?: StartCheck;
+}
+
+/** What a run hands the settings activity: its start proof, for the worker to verify. */
+export interface RunSettingsRequest {
+  startProof?: unknown;
 }
 
 /** The activity a run reads the worker's settings with; `createCmkWorker` registers it from config. */
 export interface SettingsActivities {
-  loadRunSettings(): Promise<RunSettings>;
+  /** Without a request (runs from before the worker verified starts), the settings alone. */
+  loadRunSettings(request?: RunSettingsRequest): Promise<RunSettings>;
 }

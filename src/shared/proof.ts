@@ -1,8 +1,9 @@
 /**
  * Proofs that a start or a decision came through the bot: Ed25519 compact JWS (RFC 7515 with
  * RFC 8037's `EdDSA`) that only the bot can sign. Verified here synchronously and without Node,
- * so a run's first step and the `decide` validator can check them inside the workflow sandbox.
- * This is the one workflow-side module that may import the audited pure-JS crypto packages.
+ * so the `decide` validator (and runs started before the worker verified starts) can check them
+ * inside the workflow sandbox, and the worker's settings activity checks start proofs with the
+ * same code. This is the one workflow-side module that may import the audited pure-JS crypto packages.
  */
 import { ed25519 } from '@noble/curves/ed25519.js';
 import { base64urlnopad } from '@scure/base';
@@ -195,6 +196,28 @@ export function verifyStartProof(token: unknown, keys: readonly BotPublicKey[]):
   if (claims.exp !== undefined && typeof claims.exp !== 'number')
     throw new ProofNotValid('malformed', 'the expiry is not a time');
   return claims as unknown as StartClaims;
+}
+
+/**
+ * A start proof's signature check as data, so it can cross an activity boundary and be recorded:
+ * the verified claims, or which check failed and why (the run turns it into its refusal).
+ */
+export type StartCheck = { claims: StartClaims } | { problem: ProofProblem; detail: string };
+
+/** {@link verifyStartProof} with its verdict returned rather than thrown. */
+export function checkStartProof(token: unknown, keys: readonly BotPublicKey[]): StartCheck {
+  try {
+    return { claims: verifyStartProof(token, keys) };
+  } catch (error) {
+    if (!(error instanceof ProofNotValid)) throw error;
+    return { problem: error.problem, detail: error.message };
+  }
+}
+
+/** The claims of a {@link StartCheck}; throws the {@link ProofNotValid} it carries when it failed. */
+export function claimsOf(check: StartCheck): StartClaims {
+  if ('claims' in check) return check.claims;
+  throw new ProofNotValid(check.problem, check.detail);
 }
 
 /**

@@ -81,4 +81,10 @@ export const PATCHES = {
    * the first half. Earlier runs made the version inside `rotateKey`.
    */
   keyVaultQueue: 'key-vault-queue',
+  /**
+   * The worker verifies the start proof's signature when the run loads its settings (the activity
+   * returns, and history records, the verified claims or the problem) instead of the run verifying
+   * it in the workflow sandbox; the run still checks the claims' scope, lifetime, requester, tenant and policy.
+   */
+  proofVerifiedByWorker: 'proof-verified-by-worker',
 } as const;

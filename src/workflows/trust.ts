@@ -3,6 +3,17 @@
  * (one activity, so they are recorded in the run's history) and the requester and conversation
  * the bot signed for. Nothing in a start request can widen the policy. Runs started before the
  * worker owned the policy replay with what their input carried.
+ *
+ * The start proof's signature is verified by the worker, in the settings activity, not here in
+ * the sandbox (where pure-JS Ed25519 cost a fleet's every rotation a fifth of the worker's CPU).
+ * The run trusts that verdict exactly as far as it already trusts the same activity's policy and
+ * bot keys: both come from the worker's own configuration, and whoever could answer that activity
+ * in the worker's place could already hand the run its own keys and policy (a task-queue poller
+ * counts as the worker). The verdict is recorded in history, so a replay reads it instead of
+ * re-deriving it. Everything that depends on the run rather than the signature stays here: the
+ * proof's scope (operation and target, a parent's or a fleet's), its lifetime, the requester, the
+ * tenant, who may ask, the conversation's service URL.
+ * Runs started before this keep verifying the signature in the workflow.
  */
 import { patched, proxyActivities, workflowInfo } from '@temporalio/workflow';
 import { validateAccountRef, type AccountRef } from '../shared/accounts';
@@ -18,6 +29,7 @@ import type { RunSettings, SettingsActivities } from '../shared/activities';
 import { isTrustedServiceUrl, type ApprovalsConversation, type ConversationRef } from '../shared/chat';
 import {
   checkFreshness,
+  claimsOf,
   ProofNotValid,
   verifyStartProof,
   type BotPublicKey,
@@ -56,6 +68,11 @@ interface ProofScope {
   inherited?: boolean;
 }
 
+/**
+ * A queued activity, not a local one: with this SDK a local activity whose result lands at a
+ * workflow-task boundary can replay the next `patched` call out of step (a nondeterminism error
+ * on a query of a closed run), and every run calls `patched` right after it.
+ */
 const settings = proxyActivities<SettingsActivities>({
   startToCloseTimeout: '30s',
   retry: { initialInterval: '1s', maximumAttempts: 5 },
@@ -79,7 +96,9 @@ export async function establishTrust(
       uiBaseUrl: input.uiBaseUrl,
     };
   }
-  const loaded = await settings.loadRunSettings();
+  const loaded = patched(PATCHES.proofVerifiedByWorker)
+    ? await settings.loadRunSettings({ startProof: input.startProof })
+    : await settings.loadRunSettings();
   const claims = verifiedStart(operation, target, input, loaded);
   const conversation = claims.conv;
   if (conversation && !isTrustedServiceUrl(conversation.serviceUrl, loaded.trustedServiceUrls)) {
@@ -123,7 +142,8 @@ function verifiedStart(
 ): StartClaims {
   let claims: StartClaims;
   try {
-    claims = verifyStartProof(input.startProof, loaded.botKeys);
+    // The worker's verdict when it gave one (runs under `proofVerifiedByWorker`), else verified here.
+    claims = loaded.start ? claimsOf(loaded.start) : verifyStartProof(input.startProof, loaded.botKeys);
     const scope = scopesFor(operation, target).find((s) => s.op === claims.op && s.target === claims.target);
     if (!scope) throw new ProofNotValid('wrong-type', `the bot signed for ${claims.op} of ${claims.target}`);
     if (!checkedWhenTheChainStarted(scope))

@@ -61,7 +61,7 @@ async function signedClaims(token: unknown, typ: string): Promise<Record<string,
 }
 
 /** The settings the run read from its worker, as its history recorded them. */
-async function recordedSettings(events: HistoryEvent[]): Promise<RunSettings | undefined> {
+export async function recordedSettings(events: HistoryEvent[]): Promise<RunSettings | undefined> {
   const scheduled = events.find(
     (e) => e.activityTaskScheduledEventAttributes?.activityType?.name === 'loadRunSettings',
   );
