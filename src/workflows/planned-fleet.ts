@@ -84,6 +84,8 @@ async function rotateApproved(
     uiBaseUrl: input.uiBaseUrl,
     quiet: true,
   };
+  // What the chain has done so far is the status from the start (a continued run's first child is a few tasks away).
+  run.status.fleet = ledger.progress(total);
   await run.setStage('running');
   const progress = new FleetProgress(run, ledger, total);
   // Accounts on one key end on one new version of it (fleets started before rotated each account).

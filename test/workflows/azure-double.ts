@@ -434,15 +434,15 @@ export class AzureDouble {
         await this.enter('getEncryption');
         return { ...this.account(account.name).encryption };
       },
-      keysInUse: ({ accounts }) =>
-        Promise.resolve(
-          accounts.map((a) => {
-            const e = this.accounts.get(a.name)?.encryption;
-            return e?.keySource === 'Microsoft.Keyvault' && e.vaultUri && e.keyName
-              ? `${e.vaultUri.toLowerCase()}keys/${e.keyName.toLowerCase()}`
-              : null;
-          }),
-        ),
+      keysInUse: async ({ accounts }) => {
+        await this.enter('keysInUse');
+        return accounts.map((a) => {
+          const e = this.accounts.get(a.name)?.encryption;
+          return e?.keySource === 'Microsoft.Keyvault' && e.vaultUri && e.keyName
+            ? `${e.vaultUri.toLowerCase()}keys/${e.keyName.toLowerCase()}`
+            : null;
+        });
+      },
       makeKeyVersion: async ({ account, runId: run, rotationId }) => {
         await this.enter('makeKeyVersion');
         const { latest, made } = versionFor(account.name, rotationId || run);

@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { randomUUID } from 'node:crypto';
 import { workflowIdFor } from '../../src/shared/accounts';
+import { statusQuery } from '../../src/shared/approval';
 import type { FleetRotateInput, RunResult } from '../../src/shared/runbooks';
 import {
   SCHEDULED_ROTATION_WORKFLOW,
@@ -52,6 +53,31 @@ describe('fleet and scheduled rotation', () => {
     assert.match(stack.chat.textsIn(conv).at(-1) ?? '', /Fleet rotation of 7 account\(s\): 7 succeeded/);
     const description = await handle.describe();
     assert.notEqual(description.runId, handle.firstExecutionRunId, 'it continued as new');
+  });
+
+  test("when a fleet continues as new, then the new run's status counts the accounts done before it from its first step, not 0 until its first child starts", async () => {
+    const accounts = Array.from({ length: 2 }, () => stack.azure.addCmkAccount(name(), { pinned: true }));
+    const firstRead = stack.azure.hold('keysInUse');
+    const handle = await stack.start('fleetRotate', {
+      accounts,
+      concurrency: 1,
+      accountsPerRun: 1,
+      requester: PEOPLE.requester,
+      policy: testPolicy(),
+    });
+    await waitForApproval(handle);
+    await decide(handle, PEOPLE.alice, 'approve');
+    await firstRead.reached;
+    // Held again before the first run can finish its account and continue as new.
+    firstRead.release();
+    const continuedRead = stack.azure.hold('keysInUse');
+    await continuedRead.reached;
+    assert.notEqual((await handle.describe()).runId, handle.firstExecutionRunId, 'it continued as new');
+    const status = await handle.query(statusQuery);
+    assert.deepEqual(status.fleet?.counts, { succeeded: 1 });
+    assert.equal(status.fleet?.total, 2);
+    continuedRead.release();
+    assert.deepEqual((await resultOf(handle)).fleetCounts, { succeeded: 2 });
   });
 
   test('when a fleet includes a busy account and one without CMK, then those are reported and the rest rotated', async () => {
