@@ -14,6 +14,7 @@ import {
   type P1Options,
   type WayResult,
 } from './p1-fleet';
+import { DEFAULT_KEY_VAULT_CREATES_PER_SECOND } from '../src/shared/task-queues';
 import { KEYS_PER_VAULT, type FleetLayout } from './p1-seed';
 import { progress, type BenchOutcome } from './report';
 import { SCRATCH, type BenchTemporal } from './stack';
@@ -117,7 +118,7 @@ export async function runP1Layouts(
     table,
     notes: [
       'Bound that applies: the largest of the ARM write bound ((N − 200) / 10 s: one account PATCH each), the read bound of the reads the run made ((reads − 250) / 25 s) and the Key Vault create bound of the fullest vault (its keys in fixed 10-second windows of 20 software RSA creates: (⌈keys / 20⌉ − 1) × 10 s). "% of bound" = that / wall time.',
-      "All keys in one vault: every rotation creates a version in that vault, so Key Vault allows 2 rotations/s, well under ARM's 10/s. The worker does not pace Key Vault; what is over the limit is answered 429 with Retry-After, which the SDK waits out and retries (3 times) before the activity's own retries.",
+      `All keys in one vault: every rotation creates a version in that vault, so Key Vault allows 2 rotations/s, well under ARM's 10/s. Temporal's server paces each vault's creates (the makeKeyVersion activity, its vault the fairness key) to CMK_KEY_VAULT_CREATES_PER_SECOND (${process.env.CMK_KEY_VAULT_CREATES_PER_SECOND ?? DEFAULT_KEY_VAULT_CREATES_PER_SECOND}/s here); a create over Key Vault's limit is still answered 429 with Retry-After, which the SDK waits out and retries.`,
       "One key shared by every account: the fleet rotates the key once (the first account) and moves every other account to that version; ARM's write bucket is the bound.",
       ...rows
         .filter((r) => r.result.cpu)
