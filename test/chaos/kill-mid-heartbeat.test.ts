@@ -1,8 +1,10 @@
 /**
- * One SIGKILL in the middle of a long, heartbeating activity: rotateKey has asked Key Vault to
- * rotate (the new version exists) and heartbeated which version it rotated from, and is waiting
- * on the tag write when its worker dies. The retry on a fresh worker starts from that heartbeat:
- * it adopts the version the dead attempt made instead of rotating again.
+ * One SIGKILL in the middle of a long, heartbeating activity: the rotation's Key Vault half
+ * (makeKeyVersion, on the paced queue of Key Vault creates) has asked Key Vault to rotate (the new
+ * version exists) and heartbeated which version it rotated from, and is waiting on the tag write
+ * when its worker dies. The retry on a fresh worker starts from that heartbeat: it adopts the
+ * version the dead attempt made instead of rotating again, and rotateKey then moves the account
+ * to it once.
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
@@ -37,10 +39,10 @@ describe('a worker SIGKILLed in the middle of a heartbeating activity', () => {
   after(async () => {
     h?.local.faults.reset();
     await h?.close();
-    printTable('Chaos: worker SIGKILLed inside rotateKey, after Key Vault rotated', rows);
+    printTable('Chaos: worker SIGKILLed inside makeKeyVersion, after Key Vault rotated', rows);
   });
 
-  test('when the worker dies inside rotateKey after Key Vault made the new version, then the retry resumes from its heartbeat, adopts that version and the key is rotated once', async () => {
+  test("when the worker dies inside the rotation's Key Vault half (makeKeyVersion) after Key Vault made the new version, then the retry resumes from its heartbeat, adopts that version, the key is rotated once and the account PATCHed once", async () => {
     const account = h.newAccount();
     const vault = h.vaultName();
     const configured = await h.drive(
@@ -55,12 +57,12 @@ describe('a worker SIGKILLed in the middle of a heartbeating activity', () => {
     // The tag write after the rotation waits 15 s before Key Vault carries it out: the window.
     h.local.faults.set({ latencies: [{ service: 'keyvault', method: 'PATCH', ms: 15_000 }] });
     const handle = await h.start('rotate', { account, ...h.context });
-    const seen = await eventually('rotateKey rotated and heartbeated', async () => {
+    const seen = await eventually('makeKeyVersion rotated and heartbeated', async () => {
       const run = await statusOf(handle);
       if (run.stage === 'awaiting-approval' && run.approval.state === 'pending')
         await decideAs(handle, PEOPLE.alice, 'approve');
       if (h.okWrites('keys.rotate', host) === rotatesBefore) return undefined;
-      return heartbeatOf(handle, 'rotateKey');
+      return heartbeatOf(handle, 'makeKeyVersion');
     });
     await h.worker.kill();
     h.local.faults.reset();
@@ -98,7 +100,7 @@ describe('a worker SIGKILLed in the middle of a heartbeating activity', () => {
       pinnedToNew: true,
     };
     rows.push({
-      case: `killed inside rotateKey (heartbeat ${JSON.stringify(seen)})`,
+      case: `killed inside makeKeyVersion (heartbeat ${JSON.stringify(seen)})`,
       expected: JSON.stringify(want),
       got: JSON.stringify(got),
       pass: JSON.stringify(got) === JSON.stringify(want),
