@@ -9,6 +9,7 @@ import { childSearchAttributes } from './children';
 import { PATCHES } from './patches';
 import type { Run } from './run';
 import { VERSIONLESS_CHECK_AFTER, versionlessPickup } from './versionless-pickup';
+import { parseKeyId } from '../shared/accounts';
 import { parseDurationMs } from '../shared/duration';
 import { ValidationError } from '../shared/names';
 import type { Plan } from '../shared/plan';
@@ -102,8 +103,15 @@ export async function rotateKey(input: RotateKeyInput): Promise<RunResult> {
  * whether the key is an HSM key; undefined for an account without one (`rotateKey` reports it).
  */
 function vaultOf(plan: Plan): { name: string; hsm: boolean } | undefined {
-  const name = plan.key?.vaultName ?? /^https:\/\/([^./]+)\./i.exec(plan.before.vaultUri ?? '')?.[1];
-  return name ? { name, hsm: plan.key?.type === 'RSA-HSM' } : undefined;
+  const hsm = plan.key?.type === 'RSA-HSM';
+  if (plan.key) return { name: plan.key.vaultName, hsm };
+  const { vaultUri, keyName } = plan.before;
+  if (!vaultUri || !keyName) return undefined;
+  try {
+    return { name: parseKeyId(`${vaultUri}keys/${keyName}`).vaultName, hsm };
+  } catch {
+    return undefined;
+  }
 }
 
 /** `adoptSince` in ms since the epoch; a clear error for a time that does not parse. */
