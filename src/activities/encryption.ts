@@ -4,6 +4,7 @@
  * matches, and the grant-propagation race is absorbed by bounded retries.
  */
 import type { Encryption, StorageAccount } from '@azure/arm-storage';
+import type { KeyVaultKey } from '@azure/keyvault-keys';
 import {
   parseKeyId,
   validateAccountRef,
@@ -88,6 +89,8 @@ export interface KnownNow {
   account?: StorageAccount;
   /** The target version was just created (enabled, usable): spares a Key Vault read. */
   keyJustCreated?: boolean;
+  /** The target version as just read from Key Vault: checked as it is, sparing a read. */
+  keyJustRead?: KeyVaultKey;
 }
 
 /** Writes the key target unless the account already matches it; see {@link enableCmk}. */
@@ -107,7 +110,8 @@ export async function applyKeyTarget(
       { identity: target.identity },
     );
   }
-  if (!known.keyJustCreated) await assertKeyVersionUsable(deps, target);
+  if (known.keyJustRead) assertUsableKey(known.keyJustRead, vaultNameOf(target.vaultUri));
+  else if (!known.keyJustCreated) await assertKeyVersionUsable(deps, target);
   const userAssigned = target.identity !== 'SystemAssigned';
   const currentIdentity =
     current.keySource === 'Microsoft.Keyvault'
@@ -140,7 +144,7 @@ export async function applyKeyTarget(
  * into `KeyDisabled`/`KeyNotFound` at once instead of waiting out the propagation window.
  */
 async function assertKeyVersionUsable(deps: ActivityDeps, target: KeyTarget): Promise<void> {
-  const vaultName = new URL(target.vaultUri).hostname.split('.')[0] ?? target.vaultUri;
+  const vaultName = vaultNameOf(target.vaultUri);
   const key = await call(
     { what: `key ${vaultName}/${target.keyName}`, notFound: CMK_ERROR_TYPES.KeyNotFound },
     () =>
@@ -152,6 +156,10 @@ async function assertKeyVersionUsable(deps: ActivityDeps, target: KeyTarget): Pr
     throw error;
   });
   if (key) assertUsableKey(key, vaultName);
+}
+
+function vaultNameOf(vaultUri: string): string {
+  return new URL(vaultUri).hostname.split('.')[0] ?? vaultUri;
 }
 
 /** PATCHes `encryption`, retrying while a fresh key grant has not reached Azure Storage yet. */

@@ -7,9 +7,10 @@
  */
 import { Context } from '@temporalio/activity';
 import { ApplicationFailure } from '@temporalio/common';
+import type { StorageAccount } from '@azure/arm-storage';
 import type { KeyVaultKey } from '@azure/keyvault-keys';
-import { parseKeyId, validateAccountRef, type AccountRef } from '../shared/accounts';
-import type { KeyVersionMade, RotationResult } from '../shared/activities';
+import { accountId, parseKeyId, validateAccountRef, type AccountRef } from '../shared/accounts';
+import type { KeyVersionMade, PlannedKey, RotationResult } from '../shared/activities';
 import { CMK_ERROR_TYPES } from '../shared/errors';
 import type { EncryptionSettings } from '../shared/plan';
 import { ValidationError } from '../shared/names';
@@ -30,6 +31,8 @@ export interface RotateKeyInput {
   rotationId?: string;
   confirmWithinMs: number;
   adoptCreatedAfterMs?: number;
+  /** The key the run's plan found the account on (see {@link CmkActivities.rotateKey}). */
+  plannedKey?: PlannedKey;
 }
 
 /** The key an account uses, found in its vault, with the version the account uses now. */
@@ -56,8 +59,10 @@ interface NewVersion {
 export async function rotateKey(deps: ActivityDeps, input: RotateKeyInput): Promise<RotationResult> {
   const ref = validateAccountRef(input.account);
   validateRotateInput(input);
+  const planned = validPlannedKey(input.plannedKey);
   const account = await getAccount(deps, ref);
   const enc = encryptionOf(account);
+  if (planned) assertStillOnPlannedKey(ref, enc, planned);
   const key = await keyInUse(deps, ref, enc);
   const made = await newKeyVersion(deps, key, input);
   const newVersion = made.key.properties.version ?? '';
@@ -73,8 +78,8 @@ export async function rotateKey(deps: ActivityDeps, input: RotateKeyInput): Prom
         keyVersion: newVersion,
         identity: enc.identity ?? 'SystemAssigned',
       },
-      // A version this attempt made is enabled; one a lost attempt made is checked again.
-      { account, keyJustCreated: !made.ownRetry },
+      // A version this attempt made is enabled; one found by its tag was read just now.
+      made.ownRetry || made.adopted ? { account, keyJustRead: made.key } : { account, keyJustCreated: true },
     );
     return result(newVersion, previousVersion, 'moved', encryption, adopted);
   }
@@ -83,16 +88,51 @@ export async function rotateKey(deps: ActivityDeps, input: RotateKeyInput): Prom
 }
 
 /**
- * Key Vault's half of a rotation (see {@link CmkActivities.makeKeyVersion}): the same reads and
- * the same decision as {@link rotateKey} up to the new version, so a retry of either, or the
- * `rotateKey` that follows, finds the version by the rotation's tag instead of making another.
+ * Key Vault's half of a rotation (see {@link CmkActivities.makeKeyVersion}): the same decision as
+ * {@link rotateKey} up to the new version, so a retry of either, or the `rotateKey` that follows,
+ * finds the version by the rotation's tag instead of making another. Given the plan's key it
+ * reads no account: ARM's read budget is spent once per rotation, by `rotateKey`, which refuses to
+ * move an account that left that key meanwhile.
  */
 export async function makeKeyVersion(deps: ActivityDeps, input: RotateKeyInput): Promise<KeyVersionMade> {
   const ref = validateAccountRef(input.account);
   validateRotateInput(input);
-  const enc = encryptionOf(await getAccount(deps, ref));
-  const made = await newKeyVersion(deps, await keyInUse(deps, ref, enc), input);
+  const planned = validPlannedKey(input.plannedKey);
+  const key = planned
+    ? await findKeyInUse(deps, planned)
+    : await keyInUse(deps, ref, encryptionOf(await getAccount(deps, ref)));
+  const made = await newKeyVersion(deps, key, input);
   return { newVersion: made.key.properties.version ?? '', made: !made.ownRetry && !made.adopted };
+}
+
+/** The plan's key, checked as any input is: a Key Vault key URI's parts, or a clear error. */
+function validPlannedKey(planned: PlannedKey | undefined): PlannedKey | undefined {
+  if (planned === undefined) return undefined;
+  if (typeof planned?.vaultUri !== 'string' || typeof planned.keyName !== 'string')
+    throw new ValidationError('plannedKey', 'the vault URI and key name the plan found', planned);
+  parseKeyId(`${planned.vaultUri}keys/${planned.keyName}`);
+  if (planned.inUse !== undefined && typeof planned.inUse !== 'string')
+    throw new ValidationError('plannedKey.inUse', 'a key version', planned.inUse);
+  return planned;
+}
+
+/** `AccountKeyChanged` when the account now uses another key than its plan found (or none). */
+function assertStillOnPlannedKey(ref: AccountRef, enc: EncryptionSettings, planned: PlannedKey): void {
+  const same =
+    enc.keySource === 'Microsoft.Keyvault' &&
+    enc.vaultUri?.toLowerCase() === planned.vaultUri.toLowerCase() &&
+    enc.keyName?.toLowerCase() === planned.keyName.toLowerCase();
+  if (same) return;
+  const was = parseKeyId(`${planned.vaultUri}keys/${planned.keyName}`);
+  const now =
+    enc.keySource === 'Microsoft.Keyvault' && enc.vaultUri && enc.keyName
+      ? `key ${parseKeyId(`${enc.vaultUri}keys/${enc.keyName}`).vaultName}/${enc.keyName}`
+      : 'Microsoft-managed keys';
+  throw domainFailure(
+    CMK_ERROR_TYPES.AccountKeyChanged,
+    `Account ${ref.name} now uses ${now}, not key ${was.vaultName}/${planned.keyName} as planned; it was not moved. Fix: rotate it again to plan on the key it uses now`,
+    { account: ref.name, key: planned.keyName },
+  );
 }
 
 /** The input's own checks, before any call to Azure. */
@@ -125,8 +165,14 @@ async function keyInUse(deps: ActivityDeps, ref: AccountRef, enc: EncryptionSett
       { account: ref.name },
     );
   }
-  const vaultUri = enc.vaultUri;
-  const keyName = enc.keyName;
+  const inUse = enc.currentVersionedKeyId
+    ? parseKeyId(enc.currentVersionedKeyId).version
+    : enc.keyVersion || undefined;
+  return findKeyInUse(deps, { vaultUri: enc.vaultUri, keyName: enc.keyName, ...(inUse ? { inUse } : {}) });
+}
+
+/** The key's newest version in its vault; `KeyNotFound` when the key is gone. */
+async function findKeyInUse(deps: ActivityDeps, { vaultUri, keyName, inUse }: PlannedKey): Promise<KeyInUse> {
   const vaultName = parseKeyId(`${vaultUri}keys/${keyName}`).vaultName;
   const latest = await findKey(deps, vaultUri, keyName);
   if (!latest) {
@@ -136,9 +182,6 @@ async function keyInUse(deps: ActivityDeps, ref: AccountRef, enc: EncryptionSett
       { key: keyName },
     );
   }
-  const inUse = enc.currentVersionedKeyId
-    ? parseKeyId(enc.currentVersionedKeyId).version
-    : enc.keyVersion || undefined;
   return { vaultUri, keyName, vaultName, latest, inUse };
 }
 
@@ -238,39 +281,100 @@ async function awaitPickup(
   }
 }
 
-/** See {@link CmkActivities.keysInUse}; reads a few accounts at a time, heartbeating. */
+/**
+ * See {@link CmkActivities.keysInUse}. A subscription's accounts are read from its account list,
+ * a page of many accounts for one ARM read, while that costs fewer reads than reading the
+ * accounts left one by one; those are then read a few at a time. Heartbeats as it goes.
+ */
 export async function keysInUse(
   deps: ActivityDeps,
   input: { accounts: AccountRef[] },
 ): Promise<(string | null)[]> {
   if (!Array.isArray(input?.accounts)) throw new ValidationError('accounts', 'a list of storage accounts');
   const keys: (string | null)[] = new Array<string | null>(input.accounts.length).fill(null);
+  const wanted = new Map<string, { ref: AccountRef; at: number[] }>();
+  input.accounts.forEach((raw, i) => {
+    let ref: AccountRef;
+    try {
+      ref = validateAccountRef(raw);
+    } catch {
+      return;
+    }
+    const id = accountId(ref).toLowerCase();
+    const entry = wanted.get(id) ?? { ref, at: [] };
+    entry.at.push(i);
+    wanted.set(id, entry);
+  });
+  const found = (id: string, account: StorageAccount | undefined): void => {
+    const enc = account ? encryptionOf(account) : undefined;
+    const key =
+      enc?.keySource === 'Microsoft.Keyvault' && enc.vaultUri && enc.keyName
+        ? `${enc.vaultUri.toLowerCase()}keys/${enc.keyName.toLowerCase()}`
+        : null;
+    for (const i of wanted.get(id)?.at ?? []) keys[i] = key;
+  };
+  const subscriptions = new Map<string, Set<string>>();
+  for (const [id, { ref }] of wanted) {
+    const sub = ref.subscriptionId.toLowerCase();
+    subscriptions.set(sub, (subscriptions.get(sub) ?? new Set()).add(id));
+  }
+  const oneByOne: string[] = [];
+  for (const [subscriptionId, ids] of subscriptions)
+    oneByOne.push(...(await readFromList(deps, subscriptionId, ids, found)));
   let next = 0;
-  const worker = async (): Promise<void> => {
-    while (next < input.accounts.length) {
-      const i = next++;
-      heartbeat({ step: 'keysInUse', read: i });
-      let ref: AccountRef;
-      try {
-        ref = validateAccountRef(input.accounts[i]);
-      } catch {
-        continue;
-      }
-      const read = await pollAccount(deps, ref).catch((error: unknown) => {
+  const reader = async (): Promise<void> => {
+    while (next < oneByOne.length) {
+      const id = oneByOne[next++]!;
+      heartbeat({ step: 'keysInUse', read: next });
+      const read = await pollAccount(deps, wanted.get(id)!.ref).catch((error: unknown) => {
         // A missing or forbidden account is its own rotation's to report.
         if (error instanceof ApplicationFailure && error.nonRetryable) return undefined;
         throw error;
       });
-      const enc = read ? encryptionOf(read) : undefined;
-      if (enc?.keySource === 'Microsoft.Keyvault' && enc.vaultUri && enc.keyName)
-        keys[i] = `${enc.vaultUri.toLowerCase()}keys/${enc.keyName.toLowerCase()}`;
+      found(id, read);
     }
   };
-  await Promise.all(Array.from({ length: Math.min(KEYS_IN_USE_READERS, input.accounts.length) }, worker));
+  await Promise.all(Array.from({ length: Math.min(KEYS_IN_USE_READERS, oneByOne.length) }, reader));
   return keys;
 }
 
-/** Accounts {@link keysInUse} reads at once. */
+/**
+ * Pages through the subscription's account list while the next page costs fewer ARM reads than
+ * reading the accounts still wanted one by one, handing each wanted account to `found`. Returns
+ * the ids left to read one by one (none when the list ended: an account not in it does not exist).
+ */
+async function readFromList(
+  deps: ActivityDeps,
+  subscriptionId: string,
+  ids: Set<string>,
+  found: (id: string, account: StorageAccount | undefined) => void,
+): Promise<string[]> {
+  const left = new Set(ids);
+  let pages = 0;
+  if (left.size < 2) return [...left];
+  const ended = await call({ what: `storage accounts in subscription ${subscriptionId}` }, async () => {
+    const list = deps.azure
+      .storage(subscriptionId)
+      .storageAccounts.list({ abortSignal: abortSignal() })
+      .byPage();
+    for await (const page of list) {
+      pages++;
+      for (const account of page) {
+        const id = account.id?.toLowerCase();
+        if (id && left.delete(id)) found(id, account);
+      }
+      heartbeat({ step: 'keysInUse', listed: pages, left: left.size });
+      if (left.size === 0) return true;
+      if (pages + 1 >= left.size) return false;
+    }
+    return true;
+  });
+  if (!ended) return [...left];
+  for (const id of left) found(id, undefined);
+  return [];
+}
+
+/** Accounts {@link keysInUse} reads at once when it reads them one by one. */
 const KEYS_IN_USE_READERS = 8;
 
 /** The account, or undefined when this read failed in a way a later poll may not. */

@@ -108,6 +108,14 @@ export interface RotationResult {
   adopted?: boolean;
 }
 
+/** The key a rotation's plan found the account on, and the version the account used then. */
+export interface PlannedKey {
+  vaultUri: string;
+  keyName: string;
+  /** The version in use at planning (none for a versionless account Azure has not resolved). */
+  inUse?: string;
+}
+
 /** The version `makeKeyVersion` settled on, and whether it made it. */
 export interface KeyVersionMade {
   newVersion: string;
@@ -190,6 +198,8 @@ export interface CmkActivities {
      * after it, that version is adopted instead of rotating the key again.
      */
     adoptCreatedAfterMs?: number;
+    /** The key the plan found the account on: a rotation refuses to move the account off another. */
+    plannedKey?: PlannedKey;
   }): Promise<RotationResult>;
   /**
    * Key Vault's half of `rotateKey`, run first on the paced queue of key creates: the rotation's
@@ -202,6 +212,8 @@ export interface CmkActivities {
     rotationId?: string;
     confirmWithinMs: number;
     adoptCreatedAfterMs?: number;
+    /** The key the plan found the account on: its version is made there, without reading the account again. */
+    plannedKey?: PlannedKey;
   }): Promise<KeyVersionMade>;
   /**
    * The key each account uses (`<vault uri>keys/<name>`, lower case), or null when it has no

@@ -52,6 +52,11 @@ export const CMK_ERROR_TYPES = {
    * identity): it deleted nothing, and the run asks for approval of the new list.
    */
   RevocationSetChanged: 'RevocationSetChanged',
+  /**
+   * A rotation found the account on another key than its plan found: it moves nothing (the key
+   * the plan named may have a new version); the fix is to plan again.
+   */
+  AccountKeyChanged: 'AccountKeyChanged',
   /** The account does not use a customer-managed key, so the operation has nothing to act on. */
   CmkNotEnabled: 'CmkNotEnabled',
   /** The chat service refused a post or update (e.g. the conversation or message is gone). */

@@ -3,7 +3,7 @@
  * confirmed (or reported pending until Azure's daily check), then blob access is probed.
  */
 import { ParentClosePolicy, patched, startChild, workflowInfo } from '@temporalio/workflow';
-import type { RotationResult } from '../shared/activities';
+import type { PlannedKey, RotationResult } from '../shared/activities';
 import { searchAttributesFor } from '../shared/start';
 import { childSearchAttributes } from './children';
 import { PATCHES } from './patches';
@@ -54,6 +54,7 @@ export async function rotateKey(input: RotateKeyInput): Promise<RunResult> {
         ...(input.rotationId ? { rotationId: input.rotationId } : {}),
         ...(input.adoptSince ? { adoptCreatedAfterMs: adoptSinceMs(input.adoptSince) } : {}),
         confirmWithinMs,
+        ...plannedKeyOf(plan),
       };
       const rotation = await run.step(
         'rotate',
@@ -112,6 +113,22 @@ function vaultOf(plan: Plan): { name: string; hsm: boolean } | undefined {
   } catch {
     return undefined;
   }
+}
+
+/**
+ * The key the plan found the account on, handed to the rotation's activities: the key version is
+ * made there without reading the account again, and the account is not moved off another key.
+ */
+function plannedKeyOf(plan: Plan): { plannedKey?: PlannedKey } {
+  const { keySource, vaultUri, keyName, keyVersion, currentVersionedKeyId } = plan.before;
+  if (keySource !== 'Microsoft.Keyvault' || !vaultUri || !keyName) return {};
+  let inUse = keyVersion || undefined;
+  try {
+    if (currentVersionedKeyId) inUse = parseKeyId(currentVersionedKeyId).version ?? inUse;
+  } catch {
+    // An unparsable id reads as no version in use, as the activity would read it.
+  }
+  return { plannedKey: { vaultUri, keyName, ...(inUse ? { inUse } : {}) } };
 }
 
 /** `adoptSince` in ms since the epoch; a clear error for a time that does not parse. */

@@ -113,6 +113,90 @@ describe('keys: rotate operation, one version per rotation, and plan checks', ()
     assert.equal(rotates.length, 1, 'one rotate call in all');
   });
 
+  test('when the Key Vault half is given the key its plan found, then it reads no account from ARM (the read budget is spent once, by the move), makes one version, and the move reads the account once and checks the version it found without reading it again', async () => {
+    const { account, key } = await h.cmkAccount({ keyName: 'rot-planned', pinVersion: true });
+    const plannedKey = { vaultUri: key.vaultUri, keyName: key.name, inUse: key.version };
+    h.local.requestLog.clear();
+    const made = await h.run((a) =>
+      a.makeKeyVersion({ account, runId: 'run-planned', confirmWithinMs: 0, plannedKey }),
+    );
+    assert.equal(h.local.requestLog.entries({ service: 'arm' }).length, 0, 'no ARM request');
+    assert.equal(made.made, true);
+    h.local.requestLog.clear();
+    const result = await h.run((a) =>
+      a.rotateKey({ account, runId: 'run-planned', confirmWithinMs: 0, plannedKey }),
+    );
+    assert.equal(result.newVersion, made.newVersion);
+    assert.equal(result.previousVersion, key.version);
+    assert.equal(keyVersionOf(account), made.newVersion);
+    assert.equal(await versions(key), 2);
+    const reads = h.local.requestLog.entries({ operation: 'storageAccounts.getProperties' });
+    assert.equal(reads.length, 1, 'one ARM read of the account');
+    const keyReads = h.local.requestLog.entries({ service: 'keyvault', operation: 'keys.get', status: 200 });
+    assert.equal(keyReads.length, 1, 'one Key Vault read: the newest version, found by its tag');
+  });
+
+  test('when the account moved to another key after its plan, then rotateKey refuses with AccountKeyChanged, says which key it uses now, and does not move it (bind what was planned to what is done)', async () => {
+    const { account, key } = await h.cmkAccount({ keyName: 'rot-moved-from', pinVersion: true });
+    const other = await h.cmkAccount({ keyName: 'rot-moved-to', pinVersion: true, vault: undefined });
+    const plannedKey = { vaultUri: other.key.vaultUri, keyName: other.key.name, inUse: other.key.version };
+    h.local.requestLog.clear();
+    await assert.rejects(
+      h.run((a) => a.rotateKey({ account, runId: 'run-moved', confirmWithinMs: 0, plannedKey })),
+      failsWith(
+        'AccountKeyChanged',
+        /now uses key .+\/rot-moved-from, not key .+\/rot-moved-to as planned; it was not moved\. Fix: rotate it again/,
+      ),
+    );
+    assert.equal(keyVersionOf(account), key.version, 'the account keeps its version');
+    assert.equal(h.local.requestLog.writes().length, 0, 'nothing written');
+  });
+
+  test("when the plan's key is not a Key Vault key URI, then makeKeyVersion refuses it as invalid input before any call to Azure", async () => {
+    const { account } = await h.cmkAccount({ keyName: 'rot-bad-plan', pinVersion: true });
+    h.local.requestLog.clear();
+    await assert.rejects(
+      h.run((a) =>
+        a.makeKeyVersion({
+          account,
+          runId: 'run-bad-plan',
+          confirmWithinMs: 0,
+          plannedKey: { vaultUri: 'https://attacker.example/', keyName: 'k' },
+        }),
+      ),
+      (error: unknown) => error instanceof ApplicationFailure && /keyId/.test(error.message),
+    );
+    assert.equal(h.local.requestLog.entries({}).filter((e) => e.service !== 'entra').length, 0);
+  });
+
+  test('when a fleet asks which keys its accounts use, then a subscription with several of them is read from its account list (one ARM read per page of 100, not one per account), an account it lacks reads as none, and a lone account is read by itself', async () => {
+    const first = await h.cmkAccount({ keyName: 'rot-list', pinVersion: true });
+    const second = await h.cmkAccount({ keyName: 'rot-list', pinVersion: true, vault: first.vault });
+    const third = await h.cmkAccount({ keyName: 'rot-list-2', pinVersion: false, vault: first.vault });
+    const gone = { ...first.account, name: 'stnotthere' };
+    const keyOf = (k: KeyState) => `${k.vaultUri.toLowerCase()}keys/${k.name.toLowerCase()}`;
+    h.local.requestLog.clear();
+    const keys = await h.run((a) =>
+      a.keysInUse({ accounts: [first.account, gone, second.account, third.account, first.account] }),
+    );
+    assert.deepEqual(keys, [keyOf(first.key), null, keyOf(first.key), keyOf(third.key), keyOf(first.key)]);
+    const listed = h.local.requestLog.entries({ operation: 'storageAccounts.list' });
+    assert.ok(listed.length >= 1, 'the list was read');
+    // Paging stops once the next page would cost more than reading the accounts left one by one.
+    const byItself = h.local.requestLog.entries({ operation: 'storageAccounts.getProperties' });
+    assert.ok(
+      byItself.every((e) => e.path.endsWith('/stnotthere')),
+      `only an account the pages read lacked is read by itself: ${byItself.map((e) => e.path).join(', ')}`,
+    );
+    assert.ok(listed.length + byItself.length < 4, 'fewer ARM reads than one per distinct account');
+    h.local.requestLog.clear();
+    assert.deepEqual(await h.run((a) => a.keysInUse({ accounts: [third.account] })), [keyOf(third.key)]);
+    assert.deepEqual(
+      h.local.requestLog.entries({ service: 'arm' }).map((e) => e.operation),
+      ['storageAccounts.getProperties'],
+    );
+  });
+
   test('when three pinned accounts on one key rotate under one rotation id, then the key gains one version and all three move to it', async () => {
     const first = await h.cmkAccount({ keyName: 'rot-shared', pinVersion: true });
     const others = [
