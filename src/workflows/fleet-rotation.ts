@@ -4,7 +4,7 @@
  * continue-as-new after `perRun` accounts. Shared by the planned fleet and older fleets' replay.
  */
 import { WorkflowExecutionAlreadyStartedError } from '@temporalio/common';
-import { ChildWorkflowFailure, condition, startChild, workflowInfo } from '@temporalio/workflow';
+import { ChildWorkflowFailure, condition, patched, startChild, workflowInfo } from '@temporalio/workflow';
 import { validateAccountRef, workflowIdFor, type AccountRef } from '../shared/accounts';
 import { ValidationError } from '../shared/names';
 import type { FleetProgress } from '../shared/approval';
@@ -13,6 +13,7 @@ import type { FleetOutcome, FleetRotateInput, RunContext, RunResult } from '../s
 import { searchAttributesFor } from '../shared/start';
 import { summaryLine } from '../shared/status';
 import { childSearchAttributes } from './children';
+import { PATCHES } from './patches';
 import { azureLong } from './proxies';
 import { rotateKey } from './rotate-key';
 
@@ -49,7 +50,9 @@ export async function rotateBatch(options: {
       [{ accounts: batch }],
     );
     batch.forEach((a, i) => keys[i] && keyOf.set(a, keys[i]));
-    queue = [...leadersFirst(batch, keyOf), ...queue.slice(options.perRun)];
+    const { leaders, followers } = leadersFirst(batch, keyOf);
+    const spread = patched(PATCHES.leadersAcrossVaults) ? acrossVaults(leaders, keyOf) : leaders;
+    queue = [...spread, ...followers, ...queue.slice(options.perRun)];
   }
   const rotated = new Map<string, Promise<FleetOutcome>>();
   const inFlight = new Map<string, Promise<void>>();
@@ -88,8 +91,11 @@ export async function rotateBatch(options: {
   return { rest: queue };
 }
 
-/** The first account of each key (and those whose key is unknown) first, then the others, in order. */
-function leadersFirst(accounts: AccountRef[], keyOf: Map<AccountRef, string>): AccountRef[] {
+/** The first account of each key (and those whose key is unknown), then the others, in order. */
+function leadersFirst(
+  accounts: AccountRef[],
+  keyOf: Map<AccountRef, string>,
+): { leaders: AccountRef[]; followers: AccountRef[] } {
   const seen = new Set<string>();
   const leaders: AccountRef[] = [];
   const followers: AccountRef[] = [];
@@ -101,7 +107,30 @@ function leadersFirst(accounts: AccountRef[], keyOf: Map<AccountRef, string>): A
       leaders.push(a);
     }
   }
-  return [...leaders, ...followers];
+  return { leaders, followers };
+}
+
+/**
+ * `accounts` taken vault by vault in turn: the first of every vault in the order the vaults first
+ * appear, then the second of each, and so on. Each vault's key creates are paced on their own,
+ * so rotations running at once then wait on many vaults' paces, not on one. An account whose key
+ * is unknown counts as a vault of its own.
+ */
+export function acrossVaults(accounts: AccountRef[], keyOf: Map<AccountRef, string>): AccountRef[] {
+  const byVault = new Map<string, AccountRef[]>();
+  accounts.forEach((a, i) => {
+    const key = keyOf.get(a);
+    const at = key?.lastIndexOf('keys/') ?? -1;
+    const vault = key !== undefined && at > 0 ? key.slice(0, at) : `unknown ${i}`;
+    const lane = byVault.get(vault);
+    if (lane) lane.push(a);
+    else byVault.set(vault, [a]);
+  });
+  const lanes = [...byVault.values()];
+  const spread: AccountRef[] = [];
+  for (let round = 0; spread.length < accounts.length; round++)
+    for (const lane of lanes) if (round < lane.length) spread.push(lane[round]!);
+  return spread;
 }
 
 /**

@@ -87,4 +87,10 @@ export const PATCHES = {
    * it in the workflow sandbox; the run still checks the claims' scope, lifetime, requester, tenant and policy.
    */
   proofVerifiedByWorker: 'proof-verified-by-worker',
+  /**
+   * A fleet starts its keys' first accounts vault by vault in turn (the first key of every vault,
+   * then the second, …) rather than in the order given, so the rotations running at once make their
+   * versions in many vaults, each paced on its own, instead of queueing behind one vault's pace.
+   */
+  leadersAcrossVaults: 'leaders-across-vaults',
 } as const;

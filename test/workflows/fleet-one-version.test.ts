@@ -48,4 +48,29 @@ describe('fleet rotation of accounts that share a key', () => {
     assert.equal(after.size, 1, `one version for all three (${[...after].join(', ')})`);
     assert.notEqual([...after][0], before);
   });
+
+  test("when a fleet's keys sit in two vaults and are listed vault by vault, then it rotates them vault by vault in turn, so rotations running at once wait on several vaults' paces instead of one's", async () => {
+    const vaults = [s.vaultName('kv-fa'), s.vaultName('kv-fb')];
+    const accounts = [
+      await configurePinned(vaults[0]!, 'first'),
+      await configurePinned(vaults[0]!, 'second'),
+      await configurePinned(vaults[1]!, 'first'),
+      await configurePinned(vaults[1]!, 'second'),
+    ];
+    const since = new Date();
+    const fleet = await s.start('fleetRotate', { accounts, concurrency: 1, ...context });
+    await waitForApproval(fleet);
+    await decide(fleet, PEOPLE.alice, 'approve');
+    const result = (await fleet.result()) as RunResult;
+
+    assert.equal(result.outcome, 'succeeded', result.message);
+    // One at a time, so Key Vault's rotate calls come in the order the accounts were started.
+    const rotated = s.local.requestLog
+      .entries({ service: 'keyvault', operation: 'keys.rotate', status: 200, since })
+      .map(
+        (e) =>
+          `${vaults.findIndex((v) => e.host.toLowerCase().startsWith(v.toLowerCase()))}:${e.path.split('/')[2]}`,
+      );
+    assert.deepEqual(rotated, ['0:first', '1:first', '0:second', '1:second']);
+  });
 });
