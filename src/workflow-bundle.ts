@@ -20,6 +20,13 @@ export const PREBUILT_BUNDLES = {
   traced: path.resolve(__dirname, '..', 'workflow-bundle-traced.js'),
 };
 
+/**
+ * Modules loaded once per workflow sandbox and shared by every run in it (Temporal's
+ * `preloadModules`), because they hold no per-run state: the decision-proof verifier, whose
+ * Ed25519 tables would otherwise be rebuilt by every run's first decision.
+ */
+export const PRELOADED_MODULES = [require.resolve('./shared/proof-preload')];
+
 /** Options of {@link bundleWorkflows}. */
 export interface BundleWorkflowsOptions extends Pick<BundleOptions, 'logger'> {
   /** Include the OpenTelemetry workflow interceptors (CMK_TRACING=otlp). */
@@ -32,6 +39,7 @@ export function bundleWorkflows(options: BundleWorkflowsOptions = {}): Promise<W
   return bundleWorkflowCode({
     workflowsPath: WORKFLOWS_PATH,
     failureConverterPath: FAILURE_CONVERTER_PATH,
+    preloadModules: PRELOADED_MODULES,
     ...(tracing ? { workflowInterceptorModules: [OTEL_WORKFLOW_INTERCEPTORS] } : {}),
     ...rest,
   });

@@ -6,7 +6,7 @@
  * same code. This is the one workflow-side module that may import the audited pure-JS crypto packages.
  */
 import { ed25519 } from '@noble/curves/ed25519.js';
-import { base64urlnopad } from '@scure/base';
+import { base64urlnopad, hex } from '@scure/base';
 import type { ConversationRef } from './chat';
 
 /** A public key the worker accepts, named by its key id (the RFC 7638 JWK thumbprint). */
@@ -143,6 +143,36 @@ export function verifyCompactJws(token: unknown, keys: readonly BotPublicKey[], 
   }
   if (!valid) throw new ProofNotValid('bad-signature', 'the signature does not verify');
   return decodeJson(payloadPart);
+}
+
+/**
+ * RFC 8032 §7.1, TEST 1: a public key, the empty message and its signature. {@link selfTestVerifier}
+ * checks the verifier against it.
+ */
+const RFC8032_TEST_1 = {
+  publicKey: 'd75a980182b10ab7d54bfed3c964073a0ee172f3daa62325af021a68f707511a',
+  signature:
+    'e5564300c360ac729086e2cc806e828a84877f1eb8e5d974d873e065224901555fb8821590a33bacc61e39701cf9b46bd25bf5f0595bbe24655141438e7a100b',
+};
+
+/**
+ * Checks the Ed25519 verifier against RFC 8032's first test vector (and the same signature with
+ * one bit flipped, which must fail); throws when either answer is wrong. Its first verification
+ * also builds the verifier's table of multiples of the base point, which every later verification
+ * in the same module instance reuses: run where the table should be built once (the workflow
+ * sandbox's preload, see `proof-preload.ts`).
+ */
+export function selfTestVerifier(): void {
+  const publicKey = hex.decode(RFC8032_TEST_1.publicKey);
+  const signature = hex.decode(RFC8032_TEST_1.signature);
+  const empty = new Uint8Array(0);
+  const flipped = signature.slice();
+  flipped[0]! ^= 1;
+  if (
+    !ed25519.verify(signature, empty, publicKey, { zip215: false }) ||
+    ed25519.verify(flipped, empty, publicKey, { zip215: false })
+  )
+    throw new Error('The Ed25519 verifier fails RFC 8032 test 1; decision proofs cannot be checked.');
 }
 
 /** Verifies a decision proof and checks its claims' shapes and times (`nowMs`: the workflow's clock). */

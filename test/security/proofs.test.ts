@@ -3,10 +3,12 @@ import { generateKeyPairSync, type KeyObject } from 'node:crypto';
 import { before, describe, test } from 'node:test';
 import { calculateJwkThumbprint, CompactSign } from 'jose';
 import { createProofSigner, type DecisionToSign } from '../../src/bot/signing';
+import { PRELOADED_MODULES } from '../../src/workflow-bundle';
 import {
   checkFreshness,
   PROOF_TYPES,
   ProofNotValid,
+  selfTestVerifier,
   verifyDecisionProof,
   verifyStartProof,
   type BotPublicKey,
@@ -54,6 +56,11 @@ describe('proofs the bot signs and the worker verifies', () => {
     assert.equal(claims.tid, decision.tenantId.toLowerCase());
     assert.equal(claims.jti, 'invoke-1');
     assert.ok(claims.exp - claims.iat <= 300);
+  });
+
+  test("when the worker's sandbox starts, then it loads the verifier once for every run, after checking it against RFC 8032's test 1", () => {
+    assert.doesNotThrow(() => selfTestVerifier());
+    assert.deepEqual(PRELOADED_MODULES, [require.resolve('../../src/shared/proof-preload')]);
   });
 
   test('when two keys are configured (rotation), then proofs by either verify and a third key does not', async () => {
