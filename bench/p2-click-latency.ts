@@ -16,6 +16,7 @@ import { statusQuery, type ApprovalPolicy, type Person, type RunStatus } from '.
 import type { ConfigureCmkInput, RunResult } from '../src/shared/runbooks';
 import { signedStartOptions } from '../test/helpers/trust';
 import { kitAzureOf, localBot, startBot } from '../test/kit';
+import { cpuMeter, type CpuSpent } from './cpu';
 import { check, percentile, progress, type BenchOutcome } from './report';
 import {
   addBenchAccount,
@@ -85,10 +86,24 @@ interface WaitingRun {
   conversationId: string;
 }
 
-/** Latencies of one round of clicks, in ms, in click order. */
+/** Latencies of one round of clicks, in ms, in click order, and the CPU each process spent meanwhile. */
 interface Round {
   name: string;
   latencies: number[];
+  /** Summed over the round's clicks, each from its send to its answer (single clicks) or first send to last answer. */
+  cpu: CpuSpent;
+}
+
+/** One round's clicks: their latencies and the CPU spent while they were being answered. */
+interface Clicked {
+  latencies: number[];
+  cpu: CpuSpent;
+}
+
+const NO_CPU: CpuSpent = { worker: 0, temporal: 0, bench: 0 };
+
+function addCpu(a: CpuSpent, b: CpuSpent): CpuSpent {
+  return { worker: a.worker + b.worker, temporal: a.temporal + b.temporal, bench: a.bench + b.bench };
 }
 
 /** Runs P2 on the given Temporal server and returns its table. */
@@ -163,9 +178,10 @@ export async function runP2(temporal: BenchTemporal, options: P2Options): Promis
     runs: WaitingRun[],
     shift: number,
     arrivalMs: (i: number) => number = () => 0,
-  ): Promise<number[]> => {
+  ): Promise<Clicked> => {
     const editsBefore = connector.edits.length;
     const latencies: number[] = [];
+    let meter: ReturnType<typeof cpuMeter> | undefined;
     const click = async (run: WaitingRun, i: number): Promise<void> => {
       const who = approvers[(i + shift) % approvers.length]!;
       const body = {
@@ -194,6 +210,7 @@ export async function runP2(temporal: BenchTemporal, options: P2Options): Promis
       };
       const wait = arrivalMs(i);
       if (wait > 0) await new Promise((r) => setTimeout(r, wait));
+      meter ??= cpuMeter({ worker: worker.pid, temporal: temporal.server.process.pid });
       const t0 = performance.now();
       const response = await fetch(`${server.url}/api/messages`, {
         method: 'POST',
@@ -209,11 +226,12 @@ export async function runP2(temporal: BenchTemporal, options: P2Options): Promis
       );
     };
     await Promise.all(runs.map(click));
+    const cpu = meter?.stop() ?? NO_CPU;
     await server.settled();
     const edited = new Set(connector.edits.slice(editsBefore).map((url) => url.split('/').at(-1)));
     const missing = runs.filter((run) => !edited.has(run.messageId));
     check(missing.length === 0, `P2: ${missing.length} cards were not edited for everyone after the click`);
-    return latencies;
+    return { latencies, cpu };
   };
 
   /** Every run succeeded, and the local Azure has its account on customer-managed keys. */
@@ -236,16 +254,19 @@ export async function runP2(temporal: BenchTemporal, options: P2Options): Promis
   try {
     // 1. One click at a time on an idle stack: a run waits, the stack settles, one approver clicks.
     const idle: number[] = [];
+    let idleCpu = NO_CPU;
     for (let i = 0; i < options.singleClicks; i++) {
       const [run] = await startRuns(1);
       await new Promise((r) => setTimeout(r, IDLE_MS));
-      const [latency] = await clickAll([run!], i);
-      idle.push(latency!);
+      const { latencies, cpu } = await clickAll([run!], i);
+      idle.push(latencies[0]!);
+      idleCpu = addCpu(idleCpu, cpu);
       await checkCompleted([run!]);
     }
     rounds.push({
       name: `single click, idle stack (${options.singleClicks} one at a time)`,
       latencies: idle,
+      cpu: idleCpu,
     });
     progress(`P2 ${options.singleClicks} single clicks on an idle stack done`);
 
@@ -258,7 +279,7 @@ export async function runP2(temporal: BenchTemporal, options: P2Options): Promis
     await new Promise((r) => setTimeout(r, IDLE_MS));
     rounds.push({
       name: `${spread.length} approvers within ${SPREAD_MS / 1000} s`,
-      latencies: await clickAll(spread, 0, (i) => offsets[i]!),
+      ...(await clickAll(spread, 0, (i) => offsets[i]!)),
     });
     await checkCompleted(spread);
 
@@ -266,7 +287,7 @@ export async function runP2(temporal: BenchTemporal, options: P2Options): Promis
     const instant = await startRuns();
     progress(`P2 ${instant.length} runs (quorum 1) wait for approval; clicks arrive at once`);
     await new Promise((r) => setTimeout(r, IDLE_MS));
-    rounds.push({ name: `${instant.length} at the same instant`, latencies: await clickAll(instant, 0) });
+    rounds.push({ name: `${instant.length} at the same instant`, ...(await clickAll(instant, 0)) });
     await checkCompleted(instant);
     progress('P2 quorum-1 runs completed');
 
@@ -276,9 +297,10 @@ export async function runP2(temporal: BenchTemporal, options: P2Options): Promis
       worker = await startWorkerProcess(temporal, local, taskQueue, policyWithQuorum(2));
       const double = await startRuns();
       progress(`P2 ${double.length} runs (quorum 2) wait for approval`);
+      await new Promise((r) => setTimeout(r, IDLE_MS));
       rounds.push({
         name: `${double.length} at the same instant, first of 2 approvals`,
-        latencies: await clickAll(double, 0),
+        ...(await clickAll(double, 0)),
       });
       await clickAll(double, 1);
       await checkCompleted(double);
@@ -292,19 +314,26 @@ export async function runP2(temporal: BenchTemporal, options: P2Options): Promis
   const targets = [TARGET_IDLE_P99_MS, TARGET_SPREAD_P99_MS, TARGET_INSTANT_P99_MS];
   return {
     title: `P2 · card click → invoke response: one click on an idle stack, ${options.approvers} approvers within ${SPREAD_MS / 1000} s, ${options.approvers} at once (bot on ${BOT.sdk})`,
-    table: rounds.map(({ name, latencies }) => ({
-      'arrival pattern': name,
-      clicks: latencies.length,
-      'p50 ms': percentile(latencies, 50).toFixed(0),
-      'p90 ms': percentile(latencies, 90).toFixed(0),
-      'p99 ms': percentile(latencies, 99).toFixed(0),
-      'max ms': Math.max(...latencies).toFixed(0),
-    })),
+    table: rounds.map(({ name, latencies, cpu }) => {
+      const perClick = (seconds: number): string => ((seconds * 1000) / latencies.length).toFixed(1);
+      return {
+        'arrival pattern': name,
+        clicks: latencies.length,
+        'p50 ms': percentile(latencies, 50).toFixed(0),
+        'p90 ms': percentile(latencies, 90).toFixed(0),
+        'p99 ms': percentile(latencies, 99).toFixed(0),
+        'max ms': Math.max(...latencies).toFixed(0),
+        'CPU ms/click: worker': perClick(cpu.worker),
+        Temporal: perClick(cpu.temporal),
+        'bot + Azure': perClick(cpu.bench),
+      };
+    }),
     notes: [
       "Each click is a real `adaptiveCard/action` invoke POSTed to the bot endpoint (auth off, local), timed until its HTTP response: the bot sends the `decide` update, waits until the workflow has validated and applied it (the update is complete; its result is the run status), renders the clicker's card and answers. It then edits the message for everyone; that edit is not timed, but each round checks it reached the connector for every card.",
-      `Rows 1–3: quorum 1, so each click completes its run's quorum and starts its change phase. Row 1: ${options.singleClicks} clicks one at a time, each on a run waiting alone after ${IDLE_MS} ms of quiet, the run completed before the next. Row 2: ${options.approvers} runs; click i arrives at a uniformly spread moment within ${SPREAD_MS / 1000} s (fixed seed), so earlier clicks' change phases overlap later clicks. Row 3: ${options.approvers} clicks at the same instant.${approvers.length >= 2 ? ` Row 4: quorum 2 on ${options.approvers} fresh runs; the timed clicks are each run's first approval, then a second approver per run clicks (not timed).` : ''}`,
+      `Rows 1–3: quorum 1, so each click completes its run's quorum and starts its change phase. Row 1: ${options.singleClicks} clicks one at a time, each on a run waiting alone after ${IDLE_MS} ms of quiet, the run completed before the next. Row 2: ${options.approvers} runs; click i arrives at a uniformly spread moment within ${SPREAD_MS / 1000} s (fixed seed), so earlier clicks' change phases overlap later clicks. Row 3: ${options.approvers} clicks at the same instant.${approvers.length >= 2 ? ` Row 4: quorum 2 on ${options.approvers} fresh runs, after the same quiet; the timed clicks are each run's first approval, then a second approver per run clicks (not timed).` : ''}`,
       'p99 is nearest-rank: with 50 samples or fewer it is the slowest click. Every click is checked to be recorded, and every run then completes with its account on customer-managed keys in the local Azure.',
       'Bot, local Azure, the Bot Connector stand-in and the clicking client share one Node process; the worker and the Temporal dev server are separate processes on the same cores.',
+      "CPU ms/click: the CPU time (user + system, /proc) each process spent while the round's clicks were being answered (from the first click's send to the last answer; summed over the single clicks), divided by the clicks. In rows 1–3 it includes the change phases that started meanwhile (quorum 1), in row 4 nothing but the clicks.",
     ],
     summary: rounds.slice(0, 3).map(({ name, latencies }, i) => {
       const p99 = percentile(latencies, 99);
