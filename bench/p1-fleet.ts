@@ -365,7 +365,7 @@ function p1Outcome(options: P1Options, ways: WayResult[]): BenchOutcome {
     notes: [
       ...(runbook.cpu ? [cpuNote(runbook.cpu, count)] : []),
       `Write optimum: one PATCH per account is the least any way can write; the bucket lets 200 through at once and then 10/s, so ${count} writes need at least (${count} − 200) / 10 = ${optimumS.toFixed(0)} s. "% of write optimum" = that / wall time.`,
-      'Read-bucket bound: (successful ARM reads − 250) / 25 s — the least time the reads a way actually made can take. The runbook reads the account twice per rotation (the preflight and the rotation activity) plus one shared listing of the vaults every 2 s; the scripts read nothing.',
+      "Read-bucket bound: (successful ARM reads − 250) / 25 s — the least time the reads a way actually made can take. The runbook reads the account twice per rotation (the preflight and the rotation activity), plus one shared listing of the vaults every 2 s and the subscription's account list (a page of 100 accounts per read) when the fleet orders its accounts by key; the scripts read nothing.",
       options.latency === 'azure'
         ? 'Latency: every request to the local Azure is delayed as Azure would take: ARM reads 100 ms, ARM writes 1 s, Key Vault 200 ms, blob 30 ms (assumed typical figures). The emulator takes its RSA key pairs from a stock made before the clock starts, as Key Vault makes keys on its own hardware.'
         : 'Latency: none — the local Azure answers as fast as it can, so the ways measure CPU, not Azure. The emulator takes its RSA key pairs from a stock made before the clock starts.',
