@@ -126,7 +126,7 @@ async function serve(context: EndpointContext, req: IncomingMessage, res: Server
   if (answer.afterAnswer) startAfterAnswer(context, answer.afterAnswer);
 }
 
-/** The request's JSON object, or undefined once a 400 has said why there is none. */
+/** The request's JSON object, or undefined once a 400 (413 for a body too large) has said why there is none. */
 async function readActivity(
   req: IncomingMessage,
   res: ServerResponse,
@@ -135,7 +135,7 @@ async function readActivity(
   try {
     body = JSON.parse((await readBody(req)).toString('utf8'));
   } catch (error) {
-    res.writeHead(400).end((error as Error).message);
+    res.writeHead(error instanceof BodyTooLarge ? 413 : 400).end((error as Error).message);
     return undefined;
   }
   if (!body || typeof body !== 'object' || Array.isArray(body)) {
@@ -234,13 +234,34 @@ function write(res: ServerResponse, answer: InboundAnswer): Promise<void> {
   });
 }
 
-async function readBody(req: IncomingMessage): Promise<Buffer> {
-  const chunks: Buffer[] = [];
-  let size = 0;
-  for await (const chunk of req) {
-    size += (chunk as Buffer).length;
-    if (size > MAX_BODY_BYTES) throw new Error('request body too large');
-    chunks.push(chunk as Buffer);
+/** A body over {@link MAX_BODY_BYTES}: answered 413, the rest of it read and dropped. */
+class BodyTooLarge extends Error {
+  constructor() {
+    super(`The body is larger than the ${MAX_BODY_BYTES / 1024 / 1024} MiB the bot accepts.`);
   }
-  return Buffer.concat(chunks);
+}
+
+/**
+ * The request's body; {@link BodyTooLarge} as soon as it passes the limit. The rest is still read
+ * (and dropped) rather than the socket reset, so the client gets the answer instead of a reset.
+ */
+function readBody(req: IncomingMessage): Promise<Buffer> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    let tooLarge = false;
+    req.on('data', (chunk: Buffer) => {
+      if (tooLarge) return;
+      size += chunk.length;
+      if (size <= MAX_BODY_BYTES) {
+        chunks.push(chunk);
+        return;
+      }
+      tooLarge = true;
+      chunks.length = 0;
+      reject(new BodyTooLarge());
+    });
+    req.on('end', () => resolve(Buffer.concat(chunks)));
+    req.on('error', reject);
+  });
 }

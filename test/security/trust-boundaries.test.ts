@@ -459,6 +459,38 @@ for (const sdk of SDKS) {
       assert.equal(await exists(workflowIdFor(account)), false, 'no run started');
     });
 
+    test("(6) when anyone who can reach the bot's port posts a body over 1 MiB, then it is answered 413 Payload Too Large (RFC 9110 15.5.14), not a reset or a 400, and no run starts", async () => {
+      const account = s.newAccount();
+      const activity = s.activity(WHO.requester, `a:personal-${randomUUID().slice(0, 8)}`, {
+        type: 'message',
+        text: `configure ${account.name}`,
+      });
+      const body = JSON.stringify({ ...activity, padding: 'x'.repeat(2 * 1024 * 1024) });
+      const url = new URL(`${s.server.url}/api/messages`);
+      const before = writes();
+      const response = await new Promise<{ status: number; text: string }>((resolve, reject) => {
+        const req = request(
+          {
+            host: url.hostname,
+            port: url.port,
+            path: url.pathname,
+            method: 'POST',
+            headers: { 'content-type': 'application/json' },
+          },
+          (res) => {
+            let text = '';
+            res.on('data', (c: Buffer) => (text += c.toString()));
+            res.on('end', () => resolve({ status: res.statusCode ?? 0, text }));
+          },
+        );
+        req.on('error', reject);
+        req.end(body);
+      });
+      assert.equal(response.status, 413);
+      expectRefused('a body over 1 MiB', response.text, /larger than the 1 MiB the bot accepts/, before);
+      assert.equal(await exists(workflowIdFor(account)), false, 'no run started');
+    });
+
     test('(8) when a click names no run or plan, or an old click is replayed on a new run of the same plan, then it is refused and nothing is recorded', async () => {
       const account = await onCmk();
       const first = await requested('revoke', account);
