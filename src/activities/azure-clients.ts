@@ -87,12 +87,18 @@ export function createAzureClients(
     ...(options.agent ? { agent: options.agent } : {}),
     retryOptions: { maxTries: 1 + (options.retry?.maxRetries ?? 2) },
   };
-  const cached = <T>(make: (key: string) => T): ((key: string) => T) => {
+  // Per subscription the clients are few (the configured subscriptions). Per vault and per
+  // account they are as many as the runs touch: each holds its own pipeline and HTTP agent, so
+  // those are kept for the most recently used only (a long-lived worker probing 10,000 accounts
+  // otherwise kept 10,000 blob clients).
+  const cached = <T>(make: (key: string) => T, most = Infinity): ((key: string) => T) => {
     const cache = new Map<string, T>();
     return (key: string) => {
       const normalised = key.toLowerCase();
       const client = cache.get(normalised) ?? make(normalised);
+      cache.delete(normalised);
       cache.set(normalised, client);
+      if (cache.size > most) cache.delete(cache.keys().next().value as string);
       return client;
     };
   };
@@ -112,12 +118,16 @@ export function createAzureClients(
           ...(options.retry ? { retryOptions: options.retry } : {}),
           additionalPolicies: [...extra, { policy: noBlindRetryPolicy(), position: 'perRetry' as const }],
         }),
+      CLIENTS_KEPT.vaults,
     ),
     blob: cached((endpoint) => {
       // Custom policies go into storage-blob's Pipeline, which every derived client shares.
       const pipeline = newPipeline(credential, blobOptions);
       if (options.metrics) pipeline.factories.push(storageResponseMetricsFactory(options.metrics));
       return new BlobServiceClient(endpoint, pipeline);
-    }),
+    }, CLIENTS_KEPT.accounts),
   };
 }
+
+/** How many Key Vault clients (one per vault) and blob clients (one per account) are kept for reuse. */
+export const CLIENTS_KEPT = { vaults: 256, accounts: 256 } as const;
