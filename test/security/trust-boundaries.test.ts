@@ -409,6 +409,25 @@ for (const sdk of SDKS) {
       await handleOf(account).terminate('done');
     });
 
+    /** POSTs `body` to the bot with node:http, so the Host header can be set as a rebinding browser would send it. */
+    const postRaw = (
+      headers: Record<string, string>,
+      body: string,
+    ): Promise<{ status: number; text: string }> =>
+      new Promise((resolve, reject) => {
+        const url = new URL(`${s.server.url}/api/messages`);
+        const req = request(
+          { host: url.hostname, port: url.port, path: url.pathname, method: 'POST', headers },
+          (res) => {
+            let text = '';
+            res.on('data', (c: Buffer) => (text += c.toString()));
+            res.on('end', () => resolve({ status: res.statusCode ?? 0, text }));
+          },
+        );
+        req.on('error', reject);
+        req.end(body);
+      });
+
     test('(6) when a web page drives a local bot with blind cross-origin requests, then each is refused before it is read and no run starts', async () => {
       const account = s.newAccount();
       const body = JSON.stringify(
@@ -440,19 +459,7 @@ for (const sdk of SDKS) {
       ];
       for (const [name, headers, code, reason] of attempts) {
         const before = writes();
-        const response = await new Promise<{ status: number; text: string }>((resolve, reject) => {
-          // node:http, so the Host header can be set as a rebinding browser would send it.
-          const req = request(
-            { host: url.hostname, port: url.port, path: url.pathname, method: 'POST', headers },
-            (res) => {
-              let text = '';
-              res.on('data', (c: Buffer) => (text += c.toString()));
-              res.on('end', () => resolve({ status: res.statusCode ?? 0, text }));
-            },
-          );
-          req.on('error', reject);
-          req.end(body);
-        });
+        const response = await postRaw(headers, body);
         assert.equal(response.status, code, name);
         expectRefused(`local mode: ${name}`, response.text, reason, before);
       }
@@ -466,26 +473,8 @@ for (const sdk of SDKS) {
         text: `configure ${account.name}`,
       });
       const body = JSON.stringify({ ...activity, padding: 'x'.repeat(2 * 1024 * 1024) });
-      const url = new URL(`${s.server.url}/api/messages`);
       const before = writes();
-      const response = await new Promise<{ status: number; text: string }>((resolve, reject) => {
-        const req = request(
-          {
-            host: url.hostname,
-            port: url.port,
-            path: url.pathname,
-            method: 'POST',
-            headers: { 'content-type': 'application/json' },
-          },
-          (res) => {
-            let text = '';
-            res.on('data', (c: Buffer) => (text += c.toString()));
-            res.on('end', () => resolve({ status: res.statusCode ?? 0, text }));
-          },
-        );
-        req.on('error', reject);
-        req.end(body);
-      });
+      const response = await postRaw({ 'content-type': 'application/json' }, body);
       assert.equal(response.status, 413);
       expectRefused('a body over 1 MiB', response.text, /larger than the 1 MiB the bot accepts/, before);
       assert.equal(await exists(workflowIdFor(account)), false, 'no run started');
