@@ -86,6 +86,29 @@ export const botSdkRestrictedImports = {
   ],
 };
 
+/**
+ * Module-level state that runs sharing one module would share, exported or not: `let`/`var`
+ * bindings, collections (`Map`, `Set`, `WeakMap`, `WeakSet`) and empty `[]`/`{}` to fill later.
+ * What a shared module exports is also frozen by the sandbox once preloaded.
+ */
+function moduleStateRestrictions() {
+  const message =
+    'Workflow and shared modules are shared by every run in the sandbox: keep per-run state inside the workflow function, not at module level.';
+  const declarations = [
+    'Program > VariableDeclaration',
+    'Program > ExportNamedDeclaration > VariableDeclaration',
+  ];
+  return declarations.flatMap((declaration) => [
+    { selector: `${declaration}[kind!="const"]`, message },
+    {
+      selector: `${declaration} > VariableDeclarator > NewExpression[callee.name=/^(Map|Set|WeakMap|WeakSet)$/]`,
+      message,
+    },
+    { selector: `${declaration} > VariableDeclarator > ArrayExpression[elements.length=0]`, message },
+    { selector: `${declaration} > VariableDeclarator > ObjectExpression[properties.length=0]`, message },
+  ]);
+}
+
 export default tseslint.config(
   {
     ignores: [
@@ -168,7 +191,12 @@ export default tseslint.config(
   },
   {
     files: ['src/workflows/**/*.ts', 'src/shared/**/*.ts'],
-    rules: { 'no-restricted-imports': ['error', workflowRestrictedImports()] },
+    rules: {
+      'no-restricted-imports': ['error', workflowRestrictedImports()],
+      // The worker loads these modules once per sandbox and every run shares them
+      // (PRELOADED_MODULES in src/workflow-bundle.ts): state at module level would leak between runs.
+      'no-restricted-syntax': ['error', ...moduleStateRestrictions()],
+    },
   },
   {
     files: ['src/shared/proof.ts'],

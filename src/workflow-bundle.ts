@@ -22,10 +22,18 @@ export const PREBUILT_BUNDLES = {
 
 /**
  * Modules loaded once per workflow sandbox and shared by every run in it (Temporal's
- * `preloadModules`), because they hold no per-run state: the decision-proof verifier, whose
- * Ed25519 tables would otherwise be rebuilt by every run's first decision.
+ * `preloadModules`), because they hold no per-run state:
+ * - the decision-proof verifier, whose Ed25519 tables would otherwise be rebuilt by every run's
+ *   first decision;
+ * - the runbooks themselves and everything they import. Without this each cached run holds its own
+ *   copy of every module's functions and constants: about 80 KiB of the workflow thread's heap per
+ *   run, some 110 MiB of the worker's memory with 1,000 runs cached.
+ *
+ * Per-run state lives in the workflow functions' own scope, never at module level: lint forbids
+ * module-level `let`, `var` and collections in src/workflows and src/shared
+ * (test/foundation/lint.test.ts), and the sandbox freezes what the shared modules export.
  */
-export const PRELOADED_MODULES = [require.resolve('./shared/proof-preload')];
+export const PRELOADED_MODULES = [require.resolve('./shared/proof-preload'), WORKFLOWS_PATH];
 
 /** Options of {@link bundleWorkflows}. */
 export interface BundleWorkflowsOptions extends Pick<BundleOptions, 'logger'> {

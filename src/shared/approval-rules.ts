@@ -19,11 +19,11 @@ export const DESTRUCTIVE_BY_NATURE: readonly Operation[] = ['revoke', 'disable',
 export const GATED_WHEN_CHANGING: readonly Operation[] = ['restoreAccess', 'fleetRotate'];
 
 /** Steps that only read (they never count as a change). */
-const READ_ONLY_STEPS = new Set(['preflight', 'approval', 'probe']);
+const READ_ONLY_STEPS: readonly string[] = ['preflight', 'approval', 'probe'];
 
 /** Whether the plan changes anything in Azure. */
 export function changesAnything(plan: Plan): boolean {
-  return plan.steps.some((s) => !s.skip && !READ_ONLY_STEPS.has(s.id));
+  return plan.steps.some((s) => !s.skip && !READ_ONLY_STEPS.includes(s.id));
 }
 
 /**

@@ -48,6 +48,31 @@ describe('lint guards the design', () => {
     );
   });
 
+  test('when a workflow or shared module keeps state at module level, then lint fails; constants pass', async () => {
+    // Every run in a sandbox shares these modules (PRELOADED_MODULES in src/workflow-bundle.ts).
+    const stateful = [
+      'let calls = 0;\nexport function count(): number {\n  return ++calls;\n}\n',
+      'export var seen = 0;\n',
+      'const cache = new Map<string, number>();\nexport const remember = (k: string): void => void cache.set(k, 1);\n',
+      'export const seenIds = new Set<string>();\n',
+      'const pending: string[] = [];\nexport const add = (s: string): number => pending.push(s);\n',
+      'const byId: Record<string, number> = {};\nexport const put = (k: string): void => {\n  byId[k] = 1;\n};\n',
+    ];
+    for (const dir of ['src/workflows', 'src/shared'])
+      for (const source of stateful) {
+        const messages = await lintAt(dir, source);
+        assert.ok(
+          messages.some((m) => m.startsWith('no-restricted-syntax') && m.includes('shared by every run')),
+          `${dir}: ${source}\n${messages.join('\n')}`,
+        );
+      }
+    const constants = await lintAt(
+      'src/workflows',
+      "const STEPS: readonly string[] = ['a', 'b'];\nexport const LIMITS = { max: 3 };\nexport function has(s: string): boolean {\n  let found = STEPS.includes(s);\n  const seen = new Set<string>();\n  seen.add(s);\n  found &&= seen.size > 0;\n  return found && LIMITS.max > 0;\n}\n",
+    );
+    assert.deepEqual(constants, []);
+  });
+
   test('when a workflow file imports @temporalio/activity, then lint fails on that import', async () => {
     const messages = await lintAt(
       'src/workflows',

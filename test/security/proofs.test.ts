@@ -58,9 +58,12 @@ describe('proofs the bot signs and the worker verifies', () => {
     assert.ok(claims.exp - claims.iat <= 300);
   });
 
-  test("when the worker's sandbox starts, then it loads the verifier once for every run, after checking it against RFC 8032's test 1", () => {
+  test("when the worker's sandbox starts, then it loads the verifier and the runbooks once for every run, after checking the verifier against RFC 8032's test 1", () => {
     assert.doesNotThrow(() => selfTestVerifier());
-    assert.deepEqual(PRELOADED_MODULES, [require.resolve('../../src/shared/proof-preload')]);
+    assert.deepEqual(PRELOADED_MODULES, [
+      require.resolve('../../src/shared/proof-preload'),
+      require.resolve('../../src/workflows'),
+    ]);
   });
 
   test('when two keys are configured (rotation), then proofs by either verify and a third key does not', async () => {
