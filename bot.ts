@@ -20,7 +20,7 @@ import { createLogger, logCallbackOf } from './src/telemetry/logger';
 import { createMetrics, registerApprovalBacklog } from './src/telemetry/metrics';
 import { startOpsServer, type OpsServer } from './src/telemetry/ops-server';
 import { onFirstSignal } from './src/telemetry/process';
-import { startTracing } from './src/telemetry/tracing';
+import { startConfiguredTracing } from './src/telemetry/configured-tracing';
 
 /** A running bot process: the endpoint, its operations endpoint, and its orderly stop. */
 export interface BotProcess {
@@ -36,10 +36,7 @@ export async function main(env: NodeJS.ProcessEnv = process.env): Promise<BotPro
   const logger = createLogger({ name: 'cmk-bot', level: config.telemetry.logLevel });
   const log = logCallbackOf(logger);
   const metrics = createMetrics('bot');
-  const tracing =
-    config.telemetry.tracing === 'otlp'
-      ? startTracing({ serviceName: config.telemetry.serviceName ?? 'cmk-bot' })
-      : undefined;
+  const tracing = await startConfiguredTracing(config.telemetry, 'cmk-bot');
   const credential = new DefaultAzureCredential();
   const keys = await resolvePayloadKeys(config.codec, () => ({ credential }));
   // The worker's connection options (TEMPORAL_* and the envconfig profile), as they were read.

@@ -34,7 +34,8 @@ import {
 } from './src/telemetry/logger';
 import { createMetrics } from './src/telemetry/metrics';
 import { startOpsServer } from './src/telemetry/ops-server';
-import { startTracing, type Tracing } from './src/telemetry/tracing';
+import { startConfiguredTracing } from './src/telemetry/configured-tracing';
+import type { Tracing } from './src/telemetry/tracing';
 import { bundleWorkflows, PREBUILT_BUNDLES } from './src/workflow-bundle';
 import {
   armWriteQueue,
@@ -356,10 +357,7 @@ export async function main(
   const logger = createLogger({ name: 'cmk-worker', level: config.telemetry.logLevel });
   const coreMetricsUrl = await installRuntime(logger, config.telemetry.logLevel);
   const metrics = createMetrics('worker');
-  const tracing =
-    config.telemetry.tracing === 'otlp'
-      ? startTracing({ serviceName: config.telemetry.serviceName ?? 'cmk-worker' })
-      : undefined;
+  const tracing = await startConfiguredTracing(config.telemetry, 'cmk-worker');
   const connection = await connectToTemporal(config.temporal);
   const keys = await resolvePayloadKeys(config.codec, () => ({ credential: new DefaultAzureCredential() }));
   const trustedServiceUrls = config.bot.trustedServiceUrls;

@@ -1,4 +1,6 @@
 import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { InMemorySpanExporter, type ReadableSpan } from '@opentelemetry/sdk-trace-base';
 import { Client } from '@temporalio/client';
@@ -94,5 +96,42 @@ describe('OpenTelemetry tracing (CMK_TRACING=otlp), exported in memory', () => {
     const namespaces = new Set(azureSpans.map((s) => String(s.attributes['az.namespace'])));
     assert.ok(namespaces.has('Microsoft.KeyVault'), `Azure SDK spans: ${[...namespaces].join(', ')}`);
     assert.ok(namespaces.has('Microsoft.Storage'), `Azure SDK spans: ${[...namespaces].join(', ')}`);
+  });
+});
+
+describe('OpenTelemetry is loaded only when tracing is on', () => {
+  const ROOT = path.resolve(__dirname, '../..');
+  /** The OpenTelemetry SDK packages a fresh process holds after `script` (run as the entry points run). */
+  function otelLoadedAfter(script: string): string[] {
+    const out = execFileSync(
+      process.execPath,
+      [
+        '--import',
+        'tsx',
+        '-e',
+        `(async () => { ${script}; const loaded = Object.keys(require.cache).filter((k) => /node_modules\\/@opentelemetry\\/(sdk-trace|exporter)/.test(k)); console.log(JSON.stringify([...new Set(loaded.map((k) => k.split('node_modules/').pop().split('/').slice(0, 2).join('/')))])); })()`,
+      ],
+      {
+        cwd: ROOT,
+        encoding: 'utf8',
+        env: { ...process.env, OTEL_EXPORTER_OTLP_ENDPOINT: 'http://127.0.0.1:1' },
+      },
+    );
+    return JSON.parse(out.trim().split('\n').pop()!) as string[];
+  }
+
+  test('when CMK_TRACING is off, then the worker and the bot load no OpenTelemetry SDK or exporter', () => {
+    const loaded = otelLoadedAfter(
+      "require('./worker.ts'); require('./bot.ts'); const t = await require('./src/telemetry/configured-tracing.ts').startConfiguredTracing({ tracing: 'off' }, 'cmk-test'); if (t) throw new Error('tracing started')",
+    );
+    assert.deepEqual(loaded, []);
+  });
+
+  test('when CMK_TRACING=otlp, then tracing starts with the OTLP exporter, loaded on demand', () => {
+    const loaded = otelLoadedAfter(
+      "require('./worker.ts'); const t = await require('./src/telemetry/configured-tracing.ts').startConfiguredTracing({ tracing: 'otlp' }, 'cmk-test'); if (!t) throw new Error('no tracing'); await t.shutdown()",
+    );
+    assert.ok(loaded.includes('@opentelemetry/sdk-trace-node'), loaded.join(', '));
+    assert.ok(loaded.includes('@opentelemetry/exporter-trace-otlp-http'), loaded.join(', '));
   });
 });
