@@ -5,7 +5,9 @@
  * Temporal runs on a persistent SQLite file, as a real deployment keeps its history.
  */
 import { randomUUID } from 'node:crypto';
+import { readFileSync } from 'node:fs';
 import path from 'node:path';
+import { parse } from 'yaml';
 import { decideUpdate, statusQuery, type ApprovalPolicy, type Person } from '../src/shared/approval';
 import type { AccountRef } from '../src/shared/accounts';
 import type { ConfigureCmkInput, RunResult } from '../src/shared/runbooks';
@@ -25,8 +27,11 @@ import {
 /** Options of {@link runP3}. */
 export interface P3Options {
   runs: number;
-  /** The worker's V8 old-space limit (`--max-old-space-size`), as a container would set it. */
-  heapMiB?: number;
+  /**
+   * The worker's V8 old-space limit (`--max-old-space-size`) as its container sets it
+   * ({@link deployedWorkerHeapMiB}), or `node` for Node's default (about 4 GiB here).
+   */
+  heapMiB: number | 'node';
 }
 
 const REQUESTER: Person = { aadObjectId: '00000000-0000-4000-8000-00000000b301', name: 'Bench Requester' };
@@ -34,6 +39,18 @@ const APPROVER: Person = { aadObjectId: '00000000-0000-4000-8000-00000000b302', 
 const TARGET_MIB = 1024;
 const QUERY_SAMPLE = 200;
 const APPROVE_SAMPLE = 20;
+
+/** The V8 heap limit docker-compose.yml gives the worker (its NODE_OPTIONS), in MiB. */
+export function deployedWorkerHeapMiB(): number {
+  const compose = parse(readFileSync(path.resolve(__dirname, '..', 'docker-compose.yml'), 'utf8'), {
+    merge: true,
+  }) as { services: { worker: { environment?: Record<string, string | undefined> } } };
+  const heap = /--max-old-space-size=(\d+)/.exec(
+    String(compose.services.worker.environment?.NODE_OPTIONS ?? ''),
+  );
+  if (!heap) throw new Error('docker-compose.yml gives the worker no --max-old-space-size');
+  return Number(heap[1]);
+}
 
 /** Samples the worker's RSS every 500 ms until stopped; the peak is also read from VmHWM. */
 function sampleMemory(worker: WorkerProcess): { stop(): number } {
@@ -76,9 +93,10 @@ export async function runP3(options: P3Options): Promise<BenchOutcome> {
     requesters: { configure: [REQUESTER.aadObjectId] },
   };
   const pendingQuery = `TaskQueue = "${taskQueue}" AND ApprovalStatus = "pending" AND ExecutionStatus = "Running"`;
-  const workerEnv: Record<string, string> = options.heapMiB
-    ? { NODE_OPTIONS: `${process.env.NODE_OPTIONS ?? ''} --max-old-space-size=${options.heapMiB}`.trim() }
-    : {};
+  const workerEnv: Record<string, string> =
+    options.heapMiB === 'node'
+      ? {}
+      : { NODE_OPTIONS: `${process.env.NODE_OPTIONS ?? ''} --max-old-space-size=${options.heapMiB}`.trim() };
   let worker = await startWorkerProcess(temporal, local, taskQueue, policy, workerEnv);
   const idle = worker.memory().rssMiB;
   const workflowIds: string[] = [];
@@ -161,7 +179,7 @@ export async function runP3(options: P3Options): Promise<BenchOutcome> {
     table: [
       {
         runs: options.runs,
-        'worker heap limit': options.heapMiB ? `${options.heapMiB} MiB` : 'node default',
+        'worker heap limit': options.heapMiB === 'node' ? 'node default' : `${options.heapMiB} MiB`,
         'worker RSS idle MiB': idle.toFixed(0),
         'peak MiB': peak.toFixed(0),
         'settled MiB': settled.toFixed(0),
@@ -171,7 +189,7 @@ export async function runP3(options: P3Options): Promise<BenchOutcome> {
       },
     ],
     notes: [
-      'The worker caches at most CMK_WORKER_MAX_CACHED_WORKFLOWS runs (default 1,000); the rest are evicted and replayed when they wake. A heap limit (--p3-heap-mib) is what a container with a memory budget sets; without one V8 lets garbage grow towards its default limit (about 4 GiB here) before collecting.',
+      "The worker caches at most CMK_WORKER_MAX_CACHED_WORKFLOWS runs (default 1,000); the rest are evicted and replayed when they wake. Its heap limit is the one docker-compose.yml gives the worker inside its 1 GiB container (--p3-heap-mib=N to change it, =node for Node's default, under which V8 lets garbage grow towards about 4 GiB here before collecting).",
       'Each run is configureCmk with an approval-always policy: preflight, then it waits on the `decide` update with a 7-day deadline timer. RSS is VmRSS of the worker process from /proc (peak = max of 0.5 s samples and VmHWM; settled = 10 s after the last run started waiting).',
       'After a graceful worker restart (SIGTERM, then a new process), a sample is queried (`status` answers pending from replayed history) and a smaller sample approved via the `decide` update and run to completion.',
     ],

@@ -9,7 +9,7 @@ import { runP1 } from '../bench/p1-fleet';
 import { P1_LAYOUTS, runP1Layouts, type P1Layout } from '../bench/p1-layouts';
 import { runP1Workers } from '../bench/p1-workers';
 import { runP2 } from '../bench/p2-click-latency';
-import { runP3 } from '../bench/p3-waiting-runs';
+import { deployedWorkerHeapMiB, runP3 } from '../bench/p3-waiting-runs';
 import { runP4 } from '../bench/p4-configure';
 import { runP5 } from '../bench/p5-large-fleet';
 import { runP6 } from '../bench/p6-shared-budget';
@@ -34,7 +34,7 @@ interface BenchArgs {
   p2Approvers: number;
   p2Single: number;
   p3Runs: number;
-  p3HeapMiB: number | undefined;
+  p3HeapMiB: number | 'node' | undefined;
   p4Runs: number;
   p5Accounts: number;
   p5AccountsPerKey: number;
@@ -52,7 +52,7 @@ function parseArgs(argv: string[]): BenchArgs {
       only.push(arg.toLowerCase() as BenchmarkId);
     else
       throw new Error(
-        `Unknown argument "${arg}". Use p1..p6 and --p1-accounts=N, --p1-concurrency=N, --p1-latency=azure|none, --p1-sequential=N, --p1-layouts=spread,one-vault,one-key|none, --p1-ways=all|none, --p1-workers=1,2,4|none, --p2-approvers=N, --p2-single=N, --p3-runs=N, --p3-heap-mib=N, --p4-runs=N, --p5-accounts=N, --p5-accounts-per-key=N, --p6-writes=N, --p6-rate=N.`,
+        `Unknown argument "${arg}". Use p1..p6 and --p1-accounts=N, --p1-concurrency=N, --p1-latency=azure|none, --p1-sequential=N, --p1-layouts=spread,one-vault,one-key|none, --p1-ways=all|none, --p1-workers=1,2,4|none, --p2-approvers=N, --p2-single=N, --p3-runs=N, --p3-heap-mib=N|node, --p4-runs=N, --p5-accounts=N, --p5-accounts-per-key=N, --p6-writes=N, --p6-rate=N.`,
       );
   }
   const int = (name: string, fallback: number): number => {
@@ -75,7 +75,13 @@ function parseArgs(argv: string[]): BenchArgs {
     p2Approvers: int('p2-approvers', 50),
     p2Single: int('p2-single', 20),
     p3Runs: int('p3-runs', 10_000),
-    p3HeapMiB: flags.has('p3-heap-mib') ? int('p3-heap-mib', 1) : undefined,
+    // Absent: the heap limit docker-compose.yml gives the worker; `node` for Node's default.
+    p3HeapMiB:
+      flags.get('p3-heap-mib') === 'node'
+        ? 'node'
+        : flags.has('p3-heap-mib')
+          ? int('p3-heap-mib', 1)
+          : undefined,
     p4Runs: int('p4-runs', 5),
     p5Accounts: int('p5-accounts', 20_000),
     p5AccountsPerKey: int('p5-accounts-per-key', 20),
@@ -170,7 +176,7 @@ async function main(): Promise<void> {
       if (id === 'p2')
         report(await runP2(await temporal(), { approvers: args.p2Approvers, singleClicks: args.p2Single }));
       if (id === 'p3')
-        report(await runP3({ runs: args.p3Runs, ...(args.p3HeapMiB ? { heapMiB: args.p3HeapMiB } : {}) }));
+        report(await runP3({ runs: args.p3Runs, heapMiB: args.p3HeapMiB ?? deployedWorkerHeapMiB() }));
       if (id === 'p4') report(await runP4(await temporal(), { runs: args.p4Runs }));
       if (id === 'p5')
         for (const outcome of await runP5(await temporal(), {

@@ -22,6 +22,7 @@ interface Service {
   stop_grace_period?: string;
   restart?: string;
   profiles?: string[];
+  deploy?: { replicas?: number; resources?: { limits?: { memory?: string } } };
 }
 
 type Compose = { services: Record<string, Service>; volumes?: Record<string, unknown> };
@@ -34,6 +35,8 @@ const APP_SERVICES = ['worker', 'bot', 'codec-server'];
 /** Services that run until stopped (the others are one-shot setup jobs). */
 const LONG_RUNNING = ['postgresql', 'temporal', 'temporal-ui', 'codec-server', 'worker', 'bot'];
 const LOCAL_AZURE_KEYS = ['LOCAL_AZURE_PORT', 'LOCAL_AZURE_HOST'];
+/** Node's own settings, read by the runtime rather than src/config.ts. */
+const NODE_KEYS = ['NODE_OPTIONS'];
 
 /** `${KEY:-default}` → default; a plain value → itself. */
 function defaultOf(value: string | number | undefined): string | undefined {
@@ -149,6 +152,17 @@ describe('docker-compose.yml (validated statically; no engine runs here)', () =>
     assert.match(JSON.stringify(services.worker?.healthcheck), /\/readyz/);
   });
 
+  test("when the worker runs in its container, then V8's heap limit fits in the container's memory with room for native memory", () => {
+    const limit = services.worker?.deploy?.resources?.limits?.memory ?? '';
+    const match = /^(\d+)([mg])$/.exec(limit);
+    assert.ok(match, `the worker has a memory limit: ${limit}`);
+    const limitMiB = Number(match[1]) * (match[2] === 'g' ? 1024 : 1);
+    const heap = /--max-old-space-size=(\d+)/.exec(String(services.worker?.environment?.NODE_OPTIONS ?? ''));
+    assert.ok(heap, 'the worker sets its V8 heap limit');
+    // Native memory beside the heap (Temporal's Core, code, buffers) measured ~300 MiB (P3).
+    assert.ok(Number(heap[1]) + 300 <= limitMiB, `heap ${heap[1]} MiB + 300 MiB native <= ${limitMiB} MiB`);
+  });
+
   test('when the image is built, then the build context leaves out local state, keys and secrets', () => {
     const ignored = readFileSync(path.join(ROOT, '.dockerignore'), 'utf8').split('\n');
     for (const entry of ['.data', '.env', '.git', 'node_modules', '*.pem', '*.key'])
@@ -160,7 +174,7 @@ describe('docker-compose.yml (validated statically; no engine runs here)', () =>
       const environment = { ...services[name]?.environment, ...demo.services[name]?.environment };
       for (const key of Object.keys(environment)) {
         assert.ok(
-          key in CONFIG_KEYS || LOCAL_AZURE_KEYS.includes(key),
+          key in CONFIG_KEYS || LOCAL_AZURE_KEYS.includes(key) || NODE_KEYS.includes(key),
           `${name}: ${key} is read by src/config.ts`,
         );
       }
