@@ -44,8 +44,9 @@ export class ConfigError extends Error {
 
 /**
  * Runs a worker keeps cached. The SDK's default grows with the heap limit (about 2,300 on a
- * 4 GiB heap) and each cached run holds ~0.4 MiB, so thousands of runs waiting for approval would
- * take the worker past 1 GiB; evicted runs replay from history when an approval arrives.
+ * 4 GiB heap) and each cached run holds ~0.33 MiB (P3, 2026-12-01), so thousands of runs waiting
+ * for approval would take the worker past its 1 GiB container; evicted runs replay from history
+ * when an approval arrives.
  */
 export const DEFAULT_MAX_CACHED_WORKFLOWS = 1_000;
 
