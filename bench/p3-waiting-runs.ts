@@ -5,9 +5,7 @@
  * Temporal runs on a persistent SQLite file, as a real deployment keeps its history.
  */
 import { randomUUID } from 'node:crypto';
-import { readFileSync } from 'node:fs';
 import path from 'node:path';
-import { parse } from 'yaml';
 import { decideUpdate, statusQuery, type ApprovalPolicy, type Person } from '../src/shared/approval';
 import type { AccountRef } from '../src/shared/accounts';
 import type { ConfigureCmkInput, RunResult } from '../src/shared/runbooks';
@@ -29,7 +27,7 @@ export interface P3Options {
   runs: number;
   /**
    * The worker's V8 old-space limit (`--max-old-space-size`) as its container sets it
-   * ({@link deployedWorkerHeapMiB}), or `node` for Node's default (about 4 GiB here).
+   * (`deployedWorkerHeapMiB` in test/kit/worker-process.ts), or `node` for Node's default (about 4 GiB here).
    */
   heapMiB: number | 'node';
 }
@@ -39,18 +37,6 @@ const APPROVER: Person = { aadObjectId: '00000000-0000-4000-8000-00000000b302', 
 const TARGET_MIB = 1024;
 const QUERY_SAMPLE = 200;
 const APPROVE_SAMPLE = 20;
-
-/** The V8 heap limit docker-compose.yml gives the worker (its NODE_OPTIONS), in MiB. */
-export function deployedWorkerHeapMiB(): number {
-  const compose = parse(readFileSync(path.resolve(__dirname, '..', 'docker-compose.yml'), 'utf8'), {
-    merge: true,
-  }) as { services: { worker: { environment?: Record<string, string | undefined> } } };
-  const heap = /--max-old-space-size=(\d+)/.exec(
-    String(compose.services.worker.environment?.NODE_OPTIONS ?? ''),
-  );
-  if (!heap) throw new Error('docker-compose.yml gives the worker no --max-old-space-size');
-  return Number(heap[1]);
-}
 
 /** Samples the worker's RSS every 500 ms until stopped; the peak is also read from VmHWM. */
 function sampleMemory(worker: WorkerProcess): { stop(): number } {

@@ -9,7 +9,8 @@ import { runP1 } from '../bench/p1-fleet';
 import { P1_LAYOUTS, runP1Layouts, type P1Layout } from '../bench/p1-layouts';
 import { runP1Workers } from '../bench/p1-workers';
 import { runP2 } from '../bench/p2-click-latency';
-import { deployedWorkerHeapMiB, runP3 } from '../bench/p3-waiting-runs';
+import { runP3 } from '../bench/p3-waiting-runs';
+import { deployedWorkerHeapMiB } from '../test/kit/worker-process';
 import { runP4 } from '../bench/p4-configure';
 import { runP5 } from '../bench/p5-large-fleet';
 import { runP6 } from '../bench/p6-shared-budget';
@@ -34,7 +35,7 @@ interface BenchArgs {
   p2Approvers: number;
   p2Single: number;
   p3Runs: number;
-  p3HeapMiB: number | 'node' | undefined;
+  p3HeapMiB: number | 'node';
   p4Runs: number;
   p5Accounts: number;
   p5AccountsPerKey: number;
@@ -76,12 +77,7 @@ function parseArgs(argv: string[]): BenchArgs {
     p2Single: int('p2-single', 20),
     p3Runs: int('p3-runs', 10_000),
     // Absent: the heap limit docker-compose.yml gives the worker; `node` for Node's default.
-    p3HeapMiB:
-      flags.get('p3-heap-mib') === 'node'
-        ? 'node'
-        : flags.has('p3-heap-mib')
-          ? int('p3-heap-mib', 1)
-          : undefined,
+    p3HeapMiB: flags.get('p3-heap-mib') === 'node' ? 'node' : int('p3-heap-mib', deployedWorkerHeapMiB()),
     p4Runs: int('p4-runs', 5),
     p5Accounts: int('p5-accounts', 20_000),
     p5AccountsPerKey: int('p5-accounts-per-key', 20),
@@ -175,8 +171,7 @@ async function main(): Promise<void> {
         );
       if (id === 'p2')
         report(await runP2(await temporal(), { approvers: args.p2Approvers, singleClicks: args.p2Single }));
-      if (id === 'p3')
-        report(await runP3({ runs: args.p3Runs, heapMiB: args.p3HeapMiB ?? deployedWorkerHeapMiB() }));
+      if (id === 'p3') report(await runP3({ runs: args.p3Runs, heapMiB: args.p3HeapMiB }));
       if (id === 'p4') report(await runP4(await temporal(), { runs: args.p4Runs }));
       if (id === 'p5')
         for (const outcome of await runP5(await temporal(), {

@@ -8,6 +8,7 @@ import { once } from 'node:events';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import type { Connection } from '@temporalio/client';
+import { parse } from 'yaml';
 import type { LocalAzure } from '../../src/local-azure';
 import type { ApprovalPolicy } from '../../src/shared/approval';
 import { TEST_PAYLOAD_ENV } from '../helpers/codec';
@@ -22,6 +23,16 @@ export function memoryOf(pid: number): { rssMiB: number; peakMiB: number } {
   const kib = (field: string): number =>
     Number(new RegExp(`^${field}:\\s+(\\d+) kB`, 'm').exec(status)?.[1] ?? 0);
   return { rssMiB: kib('VmRSS') / 1024, peakMiB: kib('VmHWM') / 1024 };
+}
+
+/** The V8 heap limit docker-compose.yml gives the production worker (its NODE_OPTIONS), in MiB. */
+export function deployedWorkerHeapMiB(): number {
+  const compose = parse(readFileSync(path.join(ROOT, 'docker-compose.yml'), 'utf8'), { merge: true }) as {
+    services: { worker: { environment?: Record<string, string | undefined> } };
+  };
+  const heap = /--max-old-space-size=(\d+)/.exec(compose.services.worker.environment?.NODE_OPTIONS ?? '');
+  if (!heap) throw new Error('docker-compose.yml gives the worker no --max-old-space-size');
+  return Number(heap[1]);
 }
 
 /** The production worker as a child process. */
