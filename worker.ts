@@ -18,6 +18,7 @@ import {
 import { ConfigError, loadConfig, type Config } from './src/config';
 import { createActivitiesFromConfig, type ActivityTiming } from './src/activities';
 import { createSettingsActivities, type WorkerTrust } from './src/activities/settings';
+import { WriteQueueRate } from './src/activities/write-queue-rate';
 import { createChatPort } from './src/bot/chat-port';
 import { createChatTransport } from './src/bot/transports';
 import { createDataConverter } from './src/codec/data-converter';
@@ -64,7 +65,15 @@ export interface CmkWorkerOptions {
    * names, so no run waits on a queue nobody polls) and the rate Temporal's server holds each
    * queue to, one budget for all workers (src/shared/task-queues.ts).
    */
-  armWrites: { subscriptionIds: readonly string[]; perSecond: number };
+  armWrites: {
+    subscriptionIds: readonly string[];
+    perSecond: number;
+    /**
+     * Steers each write queue's rate from what is left in ARM's bucket, so a fleet spends ARM's
+     * burst; without it the queues keep `perSecond`. Its floor must be `perSecond`.
+     */
+    rate?: WriteQueueRate;
+  };
   /**
    * The rate per vault (software keys; HSM keys at half) the server holds the queue of Key Vault
    * creates to; default {@link DEFAULT_KEY_VAULT_CREATES_PER_SECOND}.
@@ -85,6 +94,8 @@ export interface CmkWorker {
    * Key Vault's 429s, which the clients wait out, are the only brake.
    */
   readonly keyVaultPacing: string;
+  /** How ARM writes are paced: `steered …` when the server took the queues' rate, or why not. */
+  readonly armWritePacing: string;
   run(): Promise<void>;
   shutdown(): void;
   getState(): ReturnType<Worker['getState']>;
@@ -110,6 +121,11 @@ export async function createCmkWorker(opts: CmkWorkerOptions): Promise<CmkWorker
       ...options,
     });
   const paced: Worker[] = [];
+  const armWritePacing = opts.armWrites.rate
+    ? await opts.armWrites.rate.start(pacedSubscriptions(opts), (subscriptionId, perSecond) =>
+        setQueueRate(opts, armWriteQueue(opts.taskQueue, subscriptionId), perSecond),
+      )
+    : `the workers' rate only (${opts.armWrites.perSecond}/s)`;
   for (const subscriptionId of pacedSubscriptions(opts)) {
     // The server holds the queue to this rate whichever worker polls it: one budget.
     const rate = { maxTaskQueueActivitiesPerSecond: opts.armWrites.perSecond };
@@ -122,7 +138,24 @@ export async function createCmkWorker(opts: CmkWorkerOptions): Promise<CmkWorker
     opts.keyVaultCreates?.perSecond ?? DEFAULT_KEY_VAULT_CREATES_PER_SECOND,
   );
   paced.push(await activityWorker(creates));
-  return combineWorkers([main, ...paced], keyVaultPacing);
+  return combineWorkers([main, ...paced], { keyVaultPacing, armWritePacing });
+}
+
+/**
+ * Sets the rate the server holds `taskQueue`'s activities to, whichever worker polls it (it takes
+ * precedence over the rate the workers declare). The queue keeps it until it is set again.
+ */
+async function setQueueRate(opts: CmkWorkerOptions, taskQueue: string, perSecond: number): Promise<void> {
+  await opts.connection.workflowService.updateTaskQueueConfig({
+    namespace: opts.namespace,
+    identity: `cmk-runbook worker ${process.pid}`,
+    taskQueue,
+    taskQueueType: temporal.api.enums.v1.TaskQueueType.TASK_QUEUE_TYPE_ACTIVITY,
+    updateQueueRateLimit: {
+      rateLimit: { requestsPerSecond: perSecond },
+      reason: "what is left in ARM's write bucket (CMK_ARM_WRITES_PER_SECOND when it is low)",
+    },
+  });
 }
 
 /**
@@ -155,10 +188,13 @@ function pacedSubscriptions(opts: CmkWorkerOptions): string[] {
 }
 
 /** Runs, stops and reports `workers` as one; when one stops, the others are stopped too. */
-function combineWorkers(workers: Worker[], keyVaultPacing: string): CmkWorker {
+function combineWorkers(
+  workers: Worker[],
+  pacing: Pick<CmkWorker, 'keyVaultPacing' | 'armWritePacing'>,
+): CmkWorker {
   return {
     taskQueues: workers.map((w) => w.options.taskQueue),
-    keyVaultPacing,
+    ...pacing,
     async run() {
       const runs = workers.map((w) =>
         w.run().finally(() => {
@@ -362,8 +398,12 @@ export async function main(
   const keys = await resolvePayloadKeys(config.codec, () => ({ credential: new DefaultAzureCredential() }));
   const trustedServiceUrls = config.bot.trustedServiceUrls;
   const chat = overrides.chat ?? (await teamsChat(config, logger, metrics));
+  const writeRate = new WriteQueueRate(config.azure.armWritesPerSecond, undefined, (error) =>
+    logger.warn({ error: error.message }, "the ARM write queue's rate could not be changed"),
+  );
   const activities = await createActivitiesFromConfig(config, chat, {
     metrics,
+    armBucketObserver: writeRate.observe,
     ...(overrides.timing ? { timing: overrides.timing } : {}),
   });
   const worker = await createCmkWorker({
@@ -385,7 +425,11 @@ export async function main(
       shutdownGraceTime: SHUTDOWN_GRACE,
       ...overrides.options,
     },
-    armWrites: { subscriptionIds: config.azure.subscriptionIds, perSecond: config.azure.armWritesPerSecond },
+    armWrites: {
+      subscriptionIds: config.azure.subscriptionIds,
+      perSecond: config.azure.armWritesPerSecond,
+      rate: writeRate,
+    },
     keyVaultCreates: { perSecond: config.azure.keyVaultCreatesPerSecond },
   });
   const ops = await startWorkerOps(config, logger, { core: coreMetricsUrl, own: metrics }, worker);
@@ -393,7 +437,7 @@ export async function main(
   logger.info(
     {
       taskQueues: worker.taskQueues,
-      armWritesPerSecond: config.azure.armWritesPerSecond,
+      armWrites: `${worker.armWritePacing}, ${config.azure.armWritesPerSecond}/s when it is low`,
       keyVaultCreates: `${worker.keyVaultPacing}, ${config.azure.keyVaultCreatesPerSecond}/s per vault`,
       address: config.temporal.address,
       namespace: config.temporal.namespace,

@@ -7,6 +7,7 @@ import { loadConfig } from '../src/config';
 import { testPolicy } from './helpers/stack';
 import { workerTrust } from './helpers/trust';
 import { armWriteQueue, keyVaultCreateQueue } from '../src/shared/task-queues';
+import { WriteQueueRate } from '../src/activities/write-queue-rate';
 
 const SUBSCRIPTION = '3f1c9a2e-7b64-4d0e-a5c8-0000000000a1';
 
@@ -38,6 +39,7 @@ describe('worker', () => {
     const creates = keyVaultCreateQueue(taskQueue);
     assert.deepEqual(worker.taskQueues, [taskQueue, writes, creates]);
     assert.equal(worker.keyVaultPacing, 'per-vault');
+    assert.equal(worker.armWritePacing, "the workers' rate only (7/s)");
     const pollersOf = async (name: string, taskQueueType: number) => {
       for (let i = 0; i < 100; i++) {
         const description = await env.client.workflowService.describeTaskQueue({
@@ -68,6 +70,46 @@ describe('worker', () => {
     worker.shutdown();
     await running;
     assert.equal(worker.getState(), 'STOPPED');
+  });
+
+  test('when the worker steers the write queue and reads a full ARM write bucket, then the server holds the queue above the configured rate; when ARM answers 429, back at it', async () => {
+    const taskQueue = uniqueId('tq-steered');
+    const rate = new WriteQueueRate(7);
+    const worker = await createCmkWorker({
+      connection: env.nativeConnection,
+      namespace: env.namespace ?? 'default',
+      taskQueue,
+      activities: { rotateKey: () => Promise.resolve() },
+      trust: workerTrust(testPolicy()),
+      workflowBundle: await workflowBundle(),
+      dataConverter: testDataConverter,
+      armWrites: { subscriptionIds: [SUBSCRIPTION], perSecond: 7, rate },
+    });
+    const running = worker.run();
+    after(() => worker.getState() === 'RUNNING' && worker.shutdown());
+    assert.match(worker.armWritePacing, /^steered/);
+    const queueRate = async (want: number): Promise<number | undefined> => {
+      let seen: number | undefined;
+      for (let i = 0; i < 100; i++) {
+        const { config } = await env.client.workflowService.describeTaskQueue({
+          namespace: env.namespace ?? 'default',
+          taskQueue: { name: armWriteQueue(taskQueue, SUBSCRIPTION) },
+          taskQueueType: 2,
+          reportConfig: true,
+        });
+        seen = config?.queueRateLimit?.rateLimit?.requestsPerSecond ?? undefined;
+        if (seen === want) break;
+        await new Promise((r) => setTimeout(r, 100));
+      }
+      return seen;
+    };
+    assert.equal(await queueRate(7), 7, 'set to the configured rate when the worker starts');
+    rate.observe(SUBSCRIPTION, 'writes', 200);
+    assert.equal(await queueRate(67), 67, '7 + (200 - 20) / 3');
+    rate.observe(SUBSCRIPTION.toUpperCase(), 'writes', 0);
+    assert.equal(await queueRate(7), 7);
+    worker.shutdown();
+    await running;
   });
 
   test('when TEMPORAL_ADDRESS points at nothing, then connecting fails within seconds and names the key', async () => {

@@ -27,7 +27,12 @@ export const ARM_LIMITS: ArmBudgetLimits = {
   deletes: { burst: 200, perSecond: 10 },
 };
 
-type Kind = keyof ArmBudgetLimits;
+/** A bucket of ARM's: reads, writes or deletes. */
+export type ArmBucketKind = keyof ArmBudgetLimits;
+type Kind = ArmBucketKind;
+
+/** Told what the worker believes a bucket holds each time ARM answers with what is left in it. */
+export type ArmBucketObserver = (subscriptionId: string, kind: ArmBucketKind, tokens: number) => void;
 
 /** What the policy knows per subscription and kind. */
 interface Bucket {
@@ -49,6 +54,7 @@ export class ArmBudget {
     private readonly now: () => number = () => performance.now(),
     private readonly sleep: (ms: number) => Promise<void> = (ms) =>
       new Promise((resolve) => setTimeout(resolve, ms)),
+    private readonly observer?: ArmBucketObserver,
   ) {}
 
   /** The pipeline policy; place it per retry so every attempt is paced. */
@@ -85,6 +91,7 @@ export class ArmBudget {
     const bucket = this.bucket(subscriptionId, kind);
     this.refill(bucket, kind);
     bucket.tokens = Math.min(bucket.tokens, remaining - (bucket.released - seq));
+    this.observer?.(subscriptionId.toLowerCase(), kind, bucket.tokens);
   }
 
   /** Tokens left (negative: owed to ARM); for diagnostics and tests. */

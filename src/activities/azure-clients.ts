@@ -17,7 +17,7 @@ import {
   storageResponseMetricsFactory,
   type AzureRequestMetrics,
 } from '../telemetry/azure-metrics';
-import { ArmBudget } from './arm-budget';
+import { ARM_LIMITS, ArmBudget, type ArmBucketObserver } from './arm-budget';
 import { noBlindRetryPolicy } from './no-blind-retry';
 
 /** SDK retry tuning (the SDK honours Retry-After on 429/503 itself before Temporal retries). */
@@ -39,6 +39,8 @@ export interface AzureClientOptions {
    * `false` sends them unpaced and leaves 429s to the SDK's retries.
    */
   armBudget?: ArmBudget | false;
+  /** Told what the default budget believes a bucket holds each time ARM answers (the write queue's rate). */
+  armBucketObserver?: ArmBucketObserver;
   /**
    * Counts every client's answers in `cmk_azure_requests_total`: each attempt of ARM and Key Vault
    * calls, and each blob data-plane call with its last attempt's status.
@@ -69,7 +71,8 @@ export function createAzureClients(
   options: AzureClientOptions = {},
 ): AzureClients {
   const credential = options.credential ?? new DefaultAzureCredential();
-  const budget = options.armBudget ?? new ArmBudget();
+  const budget =
+    options.armBudget ?? new ArmBudget(ARM_LIMITS, undefined, undefined, options.armBucketObserver);
   const extra = options.metrics
     ? [{ policy: azureResponseMetricsPolicy(options.metrics), position: 'perRetry' as const }]
     : [];

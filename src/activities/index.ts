@@ -8,6 +8,7 @@ import type { ChatPort } from '../shared/chat';
 import type { AzureRequestMetrics } from '../telemetry/azure-metrics';
 import { validateGuid } from '../shared/names';
 import { grantKeyAccess } from './access';
+import type { ArmBucketObserver } from './arm-budget';
 import { createAzureClients, type AzureClients } from './azure-clients';
 import { createChatActivities } from './chat';
 import type { ActivityDeps } from './deps';
@@ -85,11 +86,23 @@ export function createActivities(deps: CreateActivitiesDeps): CmkActivities {
 export async function createActivitiesFromConfig(
   config: Config,
   chat: ChatPort,
-  { metrics, timing }: { metrics?: AzureRequestMetrics; timing?: Partial<ActivityTiming> } = {},
+  {
+    metrics,
+    timing,
+    armBucketObserver,
+  }: {
+    metrics?: AzureRequestMetrics;
+    timing?: Partial<ActivityTiming>;
+    armBucketObserver?: ArmBucketObserver;
+  } = {},
 ): Promise<CmkActivities> {
   const agent = await createProxyAgent(config.azure.proxy);
   return createActivities({
-    azure: createAzureClients(config.azure, { ...(agent ? { agent } : {}), ...(metrics ? { metrics } : {}) }),
+    azure: createAzureClients(config.azure, {
+      ...(agent ? { agent } : {}),
+      ...(metrics ? { metrics } : {}),
+      ...(armBucketObserver ? { armBucketObserver } : {}),
+    }),
     chat,
     tenantId: config.azure.tenantId,
     ...(timing ? { timing } : {}),

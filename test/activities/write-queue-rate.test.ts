@@ -1,0 +1,133 @@
+import assert from 'node:assert/strict';
+import { describe, test } from 'node:test';
+import { ArmBudget } from '../../src/activities/arm-budget';
+import { WriteQueueRate } from '../../src/activities/write-queue-rate';
+
+const SUB = '3f1c9a2e-7b64-4d0e-a5c8-0000000000a1';
+const OTHER = '3f1c9a2e-7b64-4d0e-a5c8-0000000000a2';
+
+/**
+ * A steering on a virtual clock whose queue is "the server": `rate()` is what the server holds
+ * the queue to after every change sent so far has landed. `hold()` keeps the next changes in
+ * flight until `land()`.
+ */
+async function steering(floor = 9, refuse?: Error) {
+  let now = 0;
+  const server = new Map<string, number>();
+  const sent: number[] = [];
+  let held: (() => void)[] | undefined;
+  const rate = new WriteQueueRate(floor, undefined, undefined, () => now);
+  const status = await rate.start([SUB], async (subscriptionId, perSecond) => {
+    if (refuse) throw refuse;
+    if (held) await new Promise<void>((resolve) => held!.push(resolve));
+    server.set(subscriptionId, perSecond);
+    sent.push(perSecond);
+  });
+  const settle = () => new Promise((resolve) => setImmediate(resolve));
+  return {
+    rate,
+    status,
+    sent,
+    queueRate: async () => {
+      await settle();
+      return server.get(SUB);
+    },
+    advance: (ms: number) => (now += ms),
+    hold: () => (held = []),
+    land: async () => {
+      const waiting = held ?? [];
+      held = undefined;
+      for (const resolve of waiting) resolve();
+      await settle();
+      await settle();
+    },
+  };
+}
+
+describe("the write queue's rate, steered by ARM's write bucket", () => {
+  test("when a worker starts, then each subscription's queue is set to the configured rate (the server then ignores the workers' own)", async () => {
+    const s = await steering(9);
+    assert.match(s.status, /^steered/);
+    assert.equal(await s.queueRate(), 9);
+  });
+
+  test('when ARM says its write bucket is full (200), then the queue spends what is above the reserve of 20 over 3 s on top of the configured rate: 9 + 180 / 3 = 69 writes/s', async () => {
+    const s = await steering(9);
+    s.rate.observe(SUB, 'writes', 200);
+    assert.equal(await s.queueRate(), 69);
+  });
+
+  test('when the bucket drains to the reserve, or ARM answers 429 (0 left), then the queue is back at the configured rate at once, even within a second of a rise', async () => {
+    const s = await steering(9);
+    s.rate.observe(SUB, 'writes', 200);
+    s.advance(100);
+    s.rate.observe(SUB, 'writes', 20);
+    assert.equal(await s.queueRate(), 9);
+    s.advance(5_000);
+    s.rate.observe(SUB, 'writes', 200);
+    assert.equal(await s.queueRate(), 69);
+    s.rate.observe(SUB, 'writes', 0);
+    assert.equal(await s.queueRate(), 9);
+  });
+
+  test('when the bucket fills again within a second of the last change, then the rise waits for the next answer after that second; small rises are not sent at all', async () => {
+    const s = await steering(9);
+    s.rate.observe(SUB, 'writes', 50);
+    assert.equal(await s.queueRate(), 19);
+    s.advance(500);
+    s.rate.observe(SUB, 'writes', 200);
+    assert.equal(await s.queueRate(), 19, 'a rise within a second of the last change waits');
+    s.advance(600);
+    s.rate.observe(SUB, 'writes', 52);
+    assert.equal(await s.queueRate(), 19, 'under a fifth more is not worth a change');
+    s.rate.observe(SUB, 'writes', 200);
+    assert.equal(await s.queueRate(), 69);
+    assert.deepEqual(s.sent, [9, 19, 69]);
+  });
+
+  test('when answers arrive while a change is still on its way to the server, then only the latest rate wanted follows it', async () => {
+    const s = await steering(9);
+    s.hold();
+    s.rate.observe(SUB, 'writes', 200);
+    s.rate.observe(SUB, 'writes', 120);
+    s.rate.observe(SUB, 'writes', 40);
+    s.rate.observe(SUB, 'writes', 10);
+    await s.land();
+    assert.equal(await s.queueRate(), 9);
+    assert.deepEqual(s.sent, [9, 69, 9]);
+  });
+
+  test("when the server does not take a queue's rate at start, then the worker says why and the queues keep the workers' rate", async () => {
+    const s = await steering(9, new Error('unimplemented: UpdateTaskQueueConfig'));
+    assert.match(s.status, /^the workers' rate only: .*UpdateTaskQueueConfig/);
+    s.rate.observe(SUB, 'writes', 200);
+    assert.equal(await s.queueRate(), undefined);
+    assert.equal(s.rate.rateOf(SUB), undefined);
+  });
+
+  test('when reads or a subscription the worker does not poll are answered, then no queue changes; the rate never passes the ceiling of 100/s', async () => {
+    const s = await steering(9);
+    s.rate.observe(SUB, 'reads', 250);
+    s.rate.observe(OTHER, 'writes', 200);
+    assert.equal(await s.queueRate(), 9);
+    assert.equal(s.rate.rateOf(OTHER), undefined);
+    assert.equal(new WriteQueueRate(9).rateFor(10_000), 100);
+  });
+
+  test("when an ARM budget is given the steering's observer, then every answer ARM gives a write sets the rate from the budget's belief (ARM's count less the writes still in flight)", async () => {
+    const s = await steering(9);
+    const limit = { burst: 200, perSecond: 10 };
+    const budget = new ArmBudget(
+      { reads: limit, writes: limit, deletes: limit },
+      () => 0,
+      () => Promise.resolve(),
+      s.rate.observe,
+    );
+    const first = await budget.take(SUB, 'writes');
+    for (let i = 0; i < 59; i++) await budget.take(SUB, 'writes');
+    // ARM answered the first write with 199 left; the 59 sent since may not have reached it.
+    budget.observe(SUB, 'writes', 199, first);
+    assert.equal(budget.balance(SUB, 'writes'), 140);
+    assert.equal(await s.queueRate(), 49, '9 + (140 - 20) / 3');
+  });
+});
