@@ -21,20 +21,24 @@ import { SA } from '../shared/runbooks';
 import { summaryLine } from '../shared/status';
 import { planFleet } from './planned-fleet';
 import { rotateBatch, summarise } from './fleet-rotation';
+import { PATCHES } from './patches';
 import { chat } from './proxies';
 import { upsertKnown } from './run';
 import { invalidResult } from './runbook';
 import { establishTrust, type TrustedContext } from './trust';
 
 /**
- * Rotations in flight. The worker paces ARM requests to the subscription's buckets itself, so
- * this only has to cover a rotation's latency: one rotation writes ARM once and takes ~2 s
- * against Azure, so 40 in flight spend the burst of 200 writes at ~20/s and then keep the
- * 10/s refill busy, with the rest waiting in the worker's pacing, not in 429s.
+ * Rotations in flight. The server paces each subscription's ARM write queue, spending ARM's
+ * burst of 200 writes while ARM's bucket holds them and then its 10/s refill
+ * (src/activities/write-queue-rate.ts), so this only has to cover a rotation's latency: a
+ * rotation takes ~3-5 s against Azure (its key create, its ARM write, its probe), so 100 in
+ * flight reach ~20/s, spend the burst in about 20 s and then keep the refill busy.
  */
-export const DEFAULT_FLEET_CONCURRENCY = 40;
+export const DEFAULT_FLEET_CONCURRENCY = 100;
 /** The most rotations a fleet runs at once. */
 export const MAX_FLEET_CONCURRENCY = 100;
+/** The default before the write queue spent ARM's burst; fleets started then keep it on replay. */
+const QUEUED_FLEET_CONCURRENCY = 40;
 /** The default before the worker paced ARM itself; fleets started then keep it on replay. */
 const UNPACED_FLEET_CONCURRENCY = 8;
 /**
@@ -52,7 +56,11 @@ export const FLEET_PLAN_PATCH = 'fleet-plan-approval';
 /** Rotates the keys of many accounts and reports each outcome. */
 export async function fleetRotate(input: FleetRotateInput): Promise<RunResult> {
   const paced = patched('paced-fleet-concurrency');
-  const fallback = paced ? DEFAULT_FLEET_CONCURRENCY : UNPACED_FLEET_CONCURRENCY;
+  const fallback = !paced
+    ? UNPACED_FLEET_CONCURRENCY
+    : patched(PATCHES.burstFleetConcurrency)
+      ? DEFAULT_FLEET_CONCURRENCY
+      : QUEUED_FLEET_CONCURRENCY;
   const sizing = {
     perRun: input.accountsPerRun ?? (paced ? ACCOUNTS_PER_RUN : UNPACED_ACCOUNTS_PER_RUN),
     concurrency: Math.max(1, Math.min(input.concurrency ?? fallback, MAX_FLEET_CONCURRENCY)),

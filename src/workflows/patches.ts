@@ -93,4 +93,9 @@ export const PATCHES = {
    * versions in many vaults, each paced on its own, instead of queueing behind one vault's pace.
    */
   leadersAcrossVaults: 'leaders-across-vaults',
+  /**
+   * A fleet runs up to 100 rotations at once by default (40 before): the ARM write queue now
+   * spends ARM's burst, and 40 rotations of ~3 s each could not keep up with it.
+   */
+  burstFleetConcurrency: 'burst-fleet-concurrency',
 } as const;

@@ -13,7 +13,10 @@ import { testDataConverter, workflowBundle } from '../helpers/temporal';
 
 const DIR = path.resolve(__dirname, '..', 'histories');
 
-/** A recording, named `<workflow type>[.<case>][.without-<patch id>…].json`. */
+/**
+ * A recording, named `<workflow type>[.<case>][.without-<patch id>…].json`; a patch id may be
+ * shortened to a prefix, at a dash, that names one patch of the current recording.
+ */
 interface Recording {
   file: string;
   history: temporal.api.history.v1.History;
@@ -83,13 +86,19 @@ describe('replaying recorded runbook histories', () => {
     for (const older of recordings.filter((r) => r.without.length > 0)) {
       const now = current.get(older.kind);
       assert.ok(now, `${older.file}: ${older.kind}.json, the current recording of its kind, exists`);
-      const expected = patchesIn(now.history).filter((id) => !older.without.includes(id));
+      const ids = patchesIn(now.history);
+      // A long list may shorten each id to a prefix that names one patch of the current recording
+      // (a file name has at most 255 bytes).
+      const without = older.without.map((w) => {
+        const named = ids.filter((id) => id === w || id.startsWith(`${w}-`));
+        assert.equal(named.length, 1, `${older.file}: 'without-${w}' names one patch of ${older.kind}.json`);
+        return named[0]!;
+      });
+      const expected = ids.filter((id) => !without.includes(id));
       assert.deepEqual(
         { file: older.file, patches: patchesIn(older.history).sort() },
         { file: older.file, patches: expected.sort() },
       );
-      for (const id of older.without)
-        assert.ok(patchesIn(now.history).includes(id), `${older.file}: ${older.kind}.json carries '${id}'`);
     }
   });
 });
