@@ -142,8 +142,9 @@ async function readKeys(deps: ActivityDeps, accounts: StorageAccount[]): Promise
       return `uses key ${label}, which the runbook may not read`;
     }
   };
-  // Each vault's keys are read by up to KEY_READERS_PER_VAULT readers, the vaults side by side,
-  // at most KEY_READERS at once in all.
+  // The vaults side by side, at most KEY_READERS reads at once in all; each vault's keys by its
+  // share of those readers (each holds a connection of its own, a TLS handshake the first time),
+  // at most KEY_READERS_PER_VAULT.
   const slots = new Slots(KEY_READERS);
   const byVault = new Map<string, number[]>();
   entries.forEach(([, { uri }], i) => {
@@ -161,7 +162,8 @@ async function readKeys(deps: ActivityDeps, accounts: StorageAccount[]): Promise
         found[i] = await slots.use(() => problemOf(entries[i]!));
       }
     };
-    for (let r = 0; r < Math.min(KEY_READERS_PER_VAULT, indexes.length); r++) readers.push(reader());
+    const share = Math.ceil((KEY_READERS * indexes.length) / entries.length);
+    for (let r = 0; r < Math.min(share, KEY_READERS_PER_VAULT); r++) readers.push(reader());
   }
   await Promise.all(readers);
   const problems = new Map<string, string>();

@@ -10,8 +10,8 @@
  * queue's rate (`UpdateTaskQueueConfig`) from it: the configured rate plus what the bucket holds
  * above a reserve, spread over a few seconds. Every worker reads the same bucket, so they set about
  * the same rate, and the server keeps the last one set. A drained bucket or a 429 brings the rate
- * down to the configured one at once; a rise waits a second after the previous change, so each
- * worker changes a queue's rate at most about once a second. The worker's ArmBudget still paces
+ * down to the configured one at once; any other change is of a fifth or more and waits a second
+ * after the previous one, so each worker changes a queue's rate at most about once a second. The worker's ArmBudget still paces
  * its own writes, so a rate set too high by a worker that saw a fuller bucket costs no 429s.
  */
 import type { ArmBucketKind } from './arm-budget';
@@ -24,15 +24,15 @@ export interface WriteQueueRateTuning {
   spendSeconds: number;
   /** The highest rate set, writes/s. */
   ceiling: number;
-  /** A rise waits this long after the queue's previous change. */
-  riseAfterMs: number;
+  /** A change waits this long after the queue's previous one, unless it is down to the configured rate. */
+  changeAfterMs: number;
 }
 
 export const WRITE_QUEUE_RATE_TUNING: WriteQueueRateTuning = {
   reserve: 20,
   spendSeconds: 3,
   ceiling: 100,
-  riseAfterMs: 1_000,
+  changeAfterMs: 1_000,
 };
 
 /** Sets the rate the server holds `subscriptionId`'s write queue to. */
@@ -103,10 +103,12 @@ export class WriteQueueRate {
   }
 
   private steer(subscriptionId: string, queue: QueueState, rate: number): void {
-    const lower = rate < queue.rate;
-    // Small rises are not worth a change of the queue's configuration; any fall is.
-    const worth = lower || rate - queue.rate >= Math.max(1, queue.rate * 0.2);
-    if (!worth || (!lower && this.now() - queue.changedAt < this.tuning.riseAfterMs)) return;
+    // Each change rewrites the queue's configuration on the server, which hands it to every
+    // partition: changes of a fifth or more, at most one a second, except the fall to the
+    // configured rate (a drained bucket or a 429), which goes at once.
+    const toFloor = rate === this.floor && queue.rate !== this.floor;
+    const worth = Math.abs(rate - queue.rate) >= Math.max(1, queue.rate * 0.2);
+    if (!toFloor && (!worth || this.now() - queue.changedAt < this.tuning.changeAfterMs)) return;
     queue.rate = rate;
     queue.changedAt = this.now();
     queue.sending = this.setRate!(subscriptionId, rate)

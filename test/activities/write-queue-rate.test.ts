@@ -85,6 +85,19 @@ describe("the write queue's rate, steered by ARM's write bucket", () => {
     assert.deepEqual(s.sent, [9, 19, 69]);
   });
 
+  test('when the bucket drains answer by answer, then the rate falls in steps of a fifth or more at most once a second, and to the configured rate at once', async () => {
+    const s = await steering(9);
+    s.rate.observe(SUB, 'writes', 200);
+    for (let tokens = 198; tokens >= 0; tokens -= 2) {
+      s.advance(50);
+      s.rate.observe(SUB, 'writes', tokens);
+      await s.queueRate();
+    }
+    // 200 → 0 over 5 s, 20 answers a second: one change a second on the way down, then the floor
+    // as soon as the bucket is at the reserve (4.5 s in).
+    assert.deepEqual(s.sent, [9, 69, 55, 41.7, 28.3, 15, 9]);
+  });
+
   test('when answers arrive while a change is still on its way to the server, then only the latest rate wanted follows it', async () => {
     const s = await steering(9);
     s.hold();
