@@ -41,7 +41,6 @@ export async function runP1Workers(
   }
   const share = (r: WayResult): number =>
     r.stats.writes429 / Math.max(1, r.stats.writes429 + r.stats.writesOk);
-  const queueBoundS = count / DEFAULT_ARM_WRITES_PER_SECOND;
   const table = rows.map(({ workers, result: r, loadStart, loadEnd }) => ({
     'worker processes': workers,
     'wall s': (r.wallMs / 1000).toFixed(1),
@@ -63,7 +62,7 @@ export async function runP1Workers(
     title: `P1 · the same fleet of ${count} pinned accounts through ${options.workers.join(', ')} worker processes`,
     table,
     notes: [
-      `Every worker process polls the runbooks' queue and the subscription's ARM write queue, which Temporal's server holds to ${DEFAULT_ARM_WRITES_PER_SECOND} dispatches/s across all of them (CMK_ARM_WRITES_PER_SECOND); each also paces in-process, corrected by ARM's remaining-requests headers. A rotation's ARM write is its rotateKey activity, so ${count} rotations need at least ${count} / ${DEFAULT_ARM_WRITES_PER_SECOND} = ${queueBoundS.toFixed(0)} s through the queue (ARM's own bound: ${Math.max(0, (count - 200) / 10).toFixed(0)} s with its burst).`,
+      `Every worker process polls the runbooks' queue and the subscription's ARM write queue, whose rate Temporal's server enforces across all of them; each worker sets that rate from what ARM's answers say is left in the write bucket (${DEFAULT_ARM_WRITES_PER_SECOND}/s, CMK_ARM_WRITES_PER_SECOND, plus what lies above a reserve), so the queue spends ARM's burst and then its refill, and each also paces in-process, corrected by ARM's remaining-requests headers. A rotation's ARM write is its rotateKey activity; ARM's bound for ${count} rotations is ${Math.max(0, (count - 200) / 10).toFixed(0)} s with its burst.`,
       'Same fleet, same seeded state on a fresh local Azure and fresh buckets for each row; the worker processes start before the clock does. "load 1m" is the machine\'s 1-minute load average (2 cores) at the start and end of the row.',
     ],
     summary: [

@@ -22,6 +22,8 @@ interface RestErrorLike {
   code?: string;
   statusCode?: number;
   response?: { headers?: { get(name: string): string | undefined } };
+  /** The headers of a 429 the pipeline did not let the SDK retry (no-blind-retry.ts). */
+  throttledResponseHeaders?: { get(name: string): string | undefined };
   details?: unknown;
 }
 
@@ -306,7 +308,7 @@ function isNetworkCode(code: string): boolean {
 
 /** Retry-After (seconds or HTTP date) or retry-after-ms, in milliseconds. */
 function retryAfterMs(e: RestErrorLike): number | undefined {
-  const headers = e.response?.headers;
+  const headers = e.response?.headers ?? e.throttledResponseHeaders;
   if (!headers) return undefined;
   const ms = Number(headers.get('retry-after-ms') ?? headers.get('x-ms-retry-after-ms'));
   if (Number.isFinite(ms) && ms > 0) return ms;

@@ -5,6 +5,12 @@
  * turns a network failure of such a request into `AnswerLost`, which the SDK does not retry;
  * the activity fails as a transient error and its next attempt reads Key Vault (the key exists,
  * tagged with the run) instead of sending the request again.
+ *
+ * A create Key Vault answers 429 is not sent again in process either: the SDK would wait out the
+ * Retry-After and send it outside the pacing of Temporal's queue of creates (each vault held to
+ * its create limit across workers), landing on top of the creates that queue dispatches in the
+ * next window, which then draw 429s of their own. The activity fails as throttled, with the
+ * Retry-After as its next retry's delay, and its retry goes through the queue again.
  */
 import { RestError, type PipelinePolicy } from '@azure/core-rest-pipeline';
 
@@ -14,6 +20,9 @@ const NOT_IDEMPOTENT = /\/keys\/[^/]+\/(create|rotate|import)$/i;
 /** The error code a lost answer to a non-idempotent Key Vault request gets. */
 export const ANSWER_LOST = 'AnswerLost';
 
+/** The error code of a create Key Vault throttled, which is not sent again in process. */
+export const THROTTLED_CREATE = 'ThrottledCreate';
+
 /** See the module comment. */
 export function noBlindRetryPolicy(): PipelinePolicy {
   return {
@@ -21,8 +30,9 @@ export function noBlindRetryPolicy(): PipelinePolicy {
     async sendRequest(request, next) {
       const { pathname } = new URL(request.url);
       if (request.method !== 'POST' || !NOT_IDEMPOTENT.test(pathname)) return next(request);
+      let response;
       try {
-        return await next(request);
+        response = await next(request);
       } catch (error) {
         // An answer that arrived (any HTTP status) is Key Vault's word and is retried as usual.
         if (error instanceof RestError && error.statusCode !== undefined) throw error;
@@ -32,6 +42,20 @@ export function noBlindRetryPolicy(): PipelinePolicy {
           { code: ANSWER_LOST, request },
         );
       }
+      if (response.status !== 429) return response;
+      // Without the response, the SDK's retry strategies have nothing to retry on.
+      throw Object.assign(
+        new RestError(
+          `Key Vault throttled POST ${pathname} (429); it is retried through the queue of creates.`,
+          {
+            code: THROTTLED_CREATE,
+            statusCode: 429,
+            request,
+          },
+        ),
+        // Read by the activity's error classification for its next retry's delay.
+        { throttledResponseHeaders: response.headers },
+      );
     },
   };
 }

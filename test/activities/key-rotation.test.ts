@@ -113,6 +113,43 @@ describe('keys: rotate operation, one version per rotation, and plan checks', ()
     assert.equal(rotates.length, 1, 'one rotate call in all');
   });
 
+  test("when Key Vault answers a rotation's create with 429 (service-limits: 20 creates per vault per 10 s), then the create is not sent again in process: the activity fails as throttled with Retry-After as its next retry's delay, and that retry makes the one version", async () => {
+    const { account, key } = await h.cmkAccount({ keyName: 'rot-throttled', pinVersion: true });
+    h.local.requestLog.clear();
+    h.local.faults.set({
+      routes: [
+        {
+          method: 'POST',
+          pathPattern: '/keys/rot-throttled/rotate$',
+          status: 429,
+          code: 'Throttled',
+          times: 1,
+          retryAfterSeconds: 4,
+        },
+      ],
+    });
+    try {
+      await assert.rejects(
+        h.run((a) => a.makeKeyVersion({ account, runId: 'run-throttled', confirmWithinMs: 0 })),
+        (error: ApplicationFailure) =>
+          error.type === 'AzureThrottled' && !error.nonRetryable && error.nextRetryDelay === 4_000,
+      );
+    } finally {
+      h.local.faults.reset();
+    }
+    const rotates = () =>
+      h.local.requestLog
+        .entries({ method: 'POST', path: /\/keys\/rot-throttled\/rotate$/i })
+        .map((e) => e.status);
+    assert.deepEqual(rotates(), [429], 'the SDK did not send it again');
+    const made = await h.run((a) =>
+      a.makeKeyVersion({ account, runId: 'run-throttled', confirmWithinMs: 0 }),
+    );
+    assert.equal(made.made, true);
+    assert.deepEqual(rotates(), [429, 200]);
+    assert.equal(await versions(key), 2, 'the original and the one rotation');
+  });
+
   test('when the Key Vault half is given the key its plan found, then it reads no account from ARM (the read budget is spent once, by the move), makes one version, and the move reads the account once and checks the version it found without reading it again', async () => {
     const { account, key } = await h.cmkAccount({ keyName: 'rot-planned', pinVersion: true });
     const plannedKey = { vaultUri: key.vaultUri, keyName: key.name, inUse: key.version };
