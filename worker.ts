@@ -142,15 +142,29 @@ export async function createCmkWorker(opts: CmkWorkerOptions): Promise<CmkWorker
 }
 
 /**
- * Sets the rate the server holds `taskQueue`'s activities to, whichever worker polls it (it takes
- * precedence over the rate the workers declare). The queue keeps it until it is set again.
+ * Changes the configuration the server keeps for `taskQueue`'s activities, whichever worker polls
+ * it (a rate set so takes precedence over the rate the workers declare); kept until set again.
  */
-async function setQueueRate(opts: CmkWorkerOptions, taskQueue: string, perSecond: number): Promise<void> {
+async function configureActivityQueue(
+  opts: CmkWorkerOptions,
+  taskQueue: string,
+  change: Pick<
+    temporal.api.workflowservice.v1.IUpdateTaskQueueConfigRequest,
+    'updateQueueRateLimit' | 'updateFairnessKeyRateLimitDefault'
+  >,
+): Promise<void> {
   await opts.connection.workflowService.updateTaskQueueConfig({
     namespace: opts.namespace,
     identity: `cmk-runbook worker ${process.pid}`,
     taskQueue,
     taskQueueType: temporal.api.enums.v1.TaskQueueType.TASK_QUEUE_TYPE_ACTIVITY,
+    ...change,
+  });
+}
+
+/** Sets the rate the server holds `taskQueue`'s activities to, whichever worker polls it. */
+async function setQueueRate(opts: CmkWorkerOptions, taskQueue: string, perSecond: number): Promise<void> {
+  await configureActivityQueue(opts, taskQueue, {
     updateQueueRateLimit: {
       rateLimit: { requestsPerSecond: perSecond },
       reason: "what is left in ARM's write bucket (CMK_ARM_WRITES_PER_SECOND when it is low)",
@@ -166,11 +180,7 @@ async function setQueueRate(opts: CmkWorkerOptions, taskQueue: string, perSecond
  */
 async function pacePerVault(opts: CmkWorkerOptions, taskQueue: string, perSecond: number): Promise<string> {
   try {
-    await opts.connection.workflowService.updateTaskQueueConfig({
-      namespace: opts.namespace,
-      identity: `cmk-runbook worker ${process.pid}`,
-      taskQueue,
-      taskQueueType: temporal.api.enums.v1.TaskQueueType.TASK_QUEUE_TYPE_ACTIVITY,
+    await configureActivityQueue(opts, taskQueue, {
       updateFairnessKeyRateLimitDefault: {
         rateLimit: { requestsPerSecond: perSecond },
         reason: "Key Vault's create limit per vault (CMK_KEY_VAULT_CREATES_PER_SECOND)",

@@ -16,13 +16,13 @@ describe('worker', () => {
   before(async () => {
     env = await testEnv();
   });
-  after(async () => {
-    await env.teardown();
-  });
-
-  test("when the worker factory starts against the dev server, then the runbooks' queue, each subscription's ARM write queue and the queue of Key Vault creates list its poller, the write queue at the configured rate, the creates queue holds the configured rate per vault, and it shuts down cleanly", async () => {
-    const taskQueue = uniqueId('tq-worker');
-    const worker = await createCmkWorker({
+  /** The worker factory on the test server, with a stub activity and the given ARM write settings. */
+  const startWorker = async (
+    taskQueue: string,
+    armWrites: Parameters<typeof createCmkWorker>[0]['armWrites'],
+    keyVaultCreates?: { perSecond: number },
+  ) =>
+    createCmkWorker({
       connection: env.nativeConnection,
       namespace: env.namespace ?? 'default',
       taskQueue,
@@ -30,9 +30,20 @@ describe('worker', () => {
       trust: workerTrust(testPolicy()),
       workflowBundle: await workflowBundle(),
       dataConverter: testDataConverter,
-      armWrites: { subscriptionIds: [SUBSCRIPTION, SUBSCRIPTION.toUpperCase()], perSecond: 7 },
-      keyVaultCreates: { perSecond: 1.5 },
+      armWrites,
+      ...(keyVaultCreates ? { keyVaultCreates } : {}),
     });
+  after(async () => {
+    await env.teardown();
+  });
+
+  test("when the worker factory starts against the dev server, then the runbooks' queue, each subscription's ARM write queue and the queue of Key Vault creates list its poller, the write queue at the configured rate, the creates queue holds the configured rate per vault, and it shuts down cleanly", async () => {
+    const taskQueue = uniqueId('tq-worker');
+    const worker = await startWorker(
+      taskQueue,
+      { subscriptionIds: [SUBSCRIPTION, SUBSCRIPTION.toUpperCase()], perSecond: 7 },
+      { perSecond: 1.5 },
+    );
     const running = worker.run();
     after(() => worker.getState() === 'RUNNING' && worker.shutdown());
     const writes = armWriteQueue(taskQueue, SUBSCRIPTION);
@@ -75,16 +86,7 @@ describe('worker', () => {
   test('when the worker steers the write queue and reads a full ARM write bucket, then the server holds the queue above the configured rate; when ARM answers 429, back at it', async () => {
     const taskQueue = uniqueId('tq-steered');
     const rate = new WriteQueueRate(7);
-    const worker = await createCmkWorker({
-      connection: env.nativeConnection,
-      namespace: env.namespace ?? 'default',
-      taskQueue,
-      activities: { rotateKey: () => Promise.resolve() },
-      trust: workerTrust(testPolicy()),
-      workflowBundle: await workflowBundle(),
-      dataConverter: testDataConverter,
-      armWrites: { subscriptionIds: [SUBSCRIPTION], perSecond: 7, rate },
-    });
+    const worker = await startWorker(taskQueue, { subscriptionIds: [SUBSCRIPTION], perSecond: 7, rate });
     const running = worker.run();
     after(() => worker.getState() === 'RUNNING' && worker.shutdown());
     assert.match(worker.armWritePacing, /^steered/);
