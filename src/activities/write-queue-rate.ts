@@ -105,9 +105,12 @@ export class WriteQueueRate {
   private steer(subscriptionId: string, queue: QueueState, rate: number): void {
     // Each change rewrites the queue's configuration on the server, which hands it to every
     // partition: changes of a fifth or more, at most one a second, except the fall to the
-    // configured rate (a drained bucket or a 429), which goes at once.
+    // configured rate (a drained bucket or a 429), which goes at once. From the configured rate
+    // only a rise by half is worth it: a bucket hovering at the reserve, as a long fleet keeps
+    // it, would otherwise flip the rate up and back down every second.
     const toFloor = rate === this.floor && queue.rate !== this.floor;
-    const worth = Math.abs(rate - queue.rate) >= Math.max(1, queue.rate * 0.2);
+    const step = queue.rate === this.floor ? 0.5 : 0.2;
+    const worth = Math.abs(rate - queue.rate) >= Math.max(1, queue.rate * step);
     if (!toFloor && (!worth || this.now() - queue.changedAt < this.tuning.changeAfterMs)) return;
     queue.rate = rate;
     queue.changedAt = this.now();

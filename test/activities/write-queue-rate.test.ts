@@ -98,6 +98,19 @@ describe("the write queue's rate, steered by ARM's write bucket", () => {
     assert.deepEqual(s.sent, [9, 69, 55, 41.7, 28.3, 15, 9]);
   });
 
+  test('when the bucket hovers just above the reserve, as a long fleet keeps it, then the queue stays at the configured rate until the bucket allows half as much again (9 → 13.5/s)', async () => {
+    const s = await steering(9);
+    for (const tokens of [24, 27, 30, 33, 26, 22, 31]) {
+      s.advance(1_100);
+      s.rate.observe(SUB, 'writes', tokens);
+    }
+    assert.equal(await s.queueRate(), 9);
+    s.advance(1_100);
+    s.rate.observe(SUB, 'writes', 34);
+    assert.equal(await s.queueRate(), 13.7);
+    assert.deepEqual(s.sent, [9, 13.7]);
+  });
+
   test('when answers arrive while a change is still on its way to the server, then only the latest rate wanted follows it', async () => {
     const s = await steering(9);
     s.hold();
