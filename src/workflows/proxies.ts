@@ -85,6 +85,9 @@ export function azureKeyVaultCreates(
 ): ReturnType<typeof proxyActivities<CmkActivities>> {
   return proxyActivities<CmkActivities>({
     ...longOptions,
+    // A create Key Vault throttles is retried here, through the queue, not in the SDK (3 retries
+    // an attempt before): the same 32 tries in all.
+    retry: { ...retry, maximumAttempts: 32 },
     taskQueue: keyVaultCreateQueue(workflowInfo().taskQueue),
     priority: keyVaultFairness(vaultName, hsm),
   });
