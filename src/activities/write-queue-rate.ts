@@ -10,9 +10,10 @@
  * queue's rate (`UpdateTaskQueueConfig`) from it: the configured rate plus what the bucket holds
  * above a reserve, spread over a few seconds. Every worker reads the same bucket, so they set about
  * the same rate, and the server keeps the last one set. A drained bucket or a 429 brings the rate
- * down to the configured one at once; any other change is of a fifth or more and waits a second
- * after the previous one, so each worker changes a queue's rate at most about once a second. The worker's ArmBudget still paces
- * its own writes, so a rate set too high by a worker that saw a fuller bucket costs no 429s.
+ * down to the configured one at once; any other change is of a fifth or more (from the configured
+ * rate, of half) and waits a second after the previous one, so each worker changes a queue's rate
+ * at most about once a second. The worker's ArmBudget still paces its own writes, so a rate set
+ * too high by a worker that saw a fuller bucket, or a change the server did not take, costs no 429s.
  */
 import type { ArmBucketKind } from './arm-budget';
 
@@ -46,6 +47,8 @@ interface QueueState {
   sending?: Promise<void>;
   /** The latest rate wanted while a change was being sent. */
   wanted?: number;
+  /** The last change failed: the server may hold another rate, so the next one is sent whatever it is. */
+  unsure?: boolean;
 }
 
 /** See the module comment; one per worker process, fed by its ArmBudget. */
@@ -110,12 +113,20 @@ export class WriteQueueRate {
     // it, would otherwise flip the rate up and back down every second.
     const toFloor = rate === this.floor && queue.rate !== this.floor;
     const step = queue.rate === this.floor ? 0.5 : 0.2;
-    const worth = Math.abs(rate - queue.rate) >= Math.max(1, queue.rate * step);
+    const worth = queue.unsure || Math.abs(rate - queue.rate) >= Math.max(1, queue.rate * step);
     if (!toFloor && (!worth || this.now() - queue.changedAt < this.tuning.changeAfterMs)) return;
     queue.rate = rate;
     queue.changedAt = this.now();
     queue.sending = this.setRate!(subscriptionId, rate)
-      .catch((error: unknown) => this.onError(error as Error))
+      .then(
+        () => {
+          queue.unsure = false;
+        },
+        (error: unknown) => {
+          queue.unsure = true;
+          this.onError(error as Error);
+        },
+      )
       .finally(() => {
         queue.sending = undefined;
         const wanted = queue.wanted;

@@ -123,6 +123,37 @@ describe("the write queue's rate, steered by ARM's write bucket", () => {
     assert.deepEqual(s.sent, [9, 69, 9]);
   });
 
+  test('when the server does not take a change, then the next answer sets the rate it calls for, however small the difference, and the failure is reported', async () => {
+    let now = 0;
+    const server: number[] = [];
+    const errors: string[] = [];
+    let fail = false;
+    const rate = new WriteQueueRate(
+      9,
+      undefined,
+      (e) => errors.push(e.message),
+      () => now,
+    );
+    await rate.start([SUB], (_subscriptionId, perSecond) => {
+      if (fail) return Promise.reject(new Error('frontend unavailable'));
+      server.push(perSecond);
+      return Promise.resolve();
+    });
+    const settle = () => new Promise((resolve) => setImmediate(resolve));
+    rate.observe(SUB, 'writes', 200);
+    await settle();
+    fail = true;
+    now += 1_100;
+    rate.observe(SUB, 'writes', 140);
+    await settle();
+    fail = false;
+    now += 1_100;
+    rate.observe(SUB, 'writes', 138);
+    await settle();
+    assert.deepEqual(server, [9, 69, 48.3], 'the server holds 69/s until 48.3/s is taken');
+    assert.deepEqual(errors, ['frontend unavailable']);
+  });
+
   test("when the server does not take a queue's rate at start, then the worker says why and the queues keep the workers' rate", async () => {
     const s = await steering(9, new Error('unimplemented: UpdateTaskQueueConfig'));
     assert.match(s.status, /^the workers' rate only: .*UpdateTaskQueueConfig/);
