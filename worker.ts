@@ -70,7 +70,7 @@ export interface CmkWorkerOptions {
     perSecond: number;
     /**
      * Steers each write queue's rate from what is left in ARM's bucket, so a fleet spends ARM's
-     * burst; without it the queues keep `perSecond`. Its floor must be `perSecond`.
+     * burst; without it the queues keep `perSecond`. Its floor is `perSecond` (checked).
      */
     rate?: WriteQueueRate;
   };
@@ -103,6 +103,10 @@ export interface CmkWorker {
 
 /** Creates the worker for the runbooks' task queue and one for each subscription's ARM write queue. */
 export async function createCmkWorker(opts: CmkWorkerOptions): Promise<CmkWorker> {
+  if (opts.armWrites.rate && opts.armWrites.rate.floor !== opts.armWrites.perSecond)
+    throw new Error(
+      `the write queues' steering falls back to ${opts.armWrites.rate.floor}/s, not the configured ${opts.armWrites.perSecond}/s`,
+    );
   const main = await createRunbookWorker(opts);
   const { interceptors: extra, shutdownGraceTime } = opts.options ?? {};
   const activity = [activityOutcomeLog, ...(extra?.activity ?? [])];

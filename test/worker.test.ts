@@ -114,6 +114,17 @@ describe('worker', () => {
     await running;
   });
 
+  test("when the write queues' steering would fall back to another rate than the configured one, then the worker refuses to start", async () => {
+    await assert.rejects(
+      startWorker(uniqueId('tq-floor'), {
+        subscriptionIds: [SUBSCRIPTION],
+        perSecond: 7,
+        rate: new WriteQueueRate(9),
+      }),
+      /falls back to 9\/s, not the configured 7\/s/,
+    );
+  });
+
   test('when TEMPORAL_ADDRESS points at nothing, then connecting fails within seconds and names the key', async () => {
     const config = loadConfig({ TEMPORAL_ADDRESS: '127.0.0.1:1' }, ['temporal']);
     const started = Date.now();
