@@ -21,7 +21,7 @@ const NOT_IDEMPOTENT = /\/keys\/[^/]+\/(create|rotate|import)$/i;
 export const ANSWER_LOST = 'AnswerLost';
 
 /** The error code of a create Key Vault throttled, which is not sent again in process. */
-export const THROTTLED_CREATE = 'ThrottledCreate';
+const THROTTLED_CREATE = 'ThrottledCreate';
 
 /** See the module comment. */
 export function noBlindRetryPolicy(): PipelinePolicy {

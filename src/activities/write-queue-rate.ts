@@ -90,14 +90,15 @@ export class WriteQueueRate {
 
   /** The ArmBudget's observer: it now believes `subscriptionId`'s `kind` bucket holds `tokens`. */
   readonly observe = (subscriptionId: string, kind: ArmBucketKind, tokens: number): void => {
-    const queue = this.queues.get(subscriptionId.toLowerCase());
+    const id = subscriptionId.toLowerCase();
+    const queue = this.queues.get(id);
     if (kind !== 'writes' || !queue) return;
     const rate = this.rateFor(tokens);
     if (queue.sending) {
       queue.wanted = rate;
       return;
     }
-    this.steer(subscriptionId.toLowerCase(), queue, rate);
+    this.steer(id, queue, rate);
   };
 
   /** The rate last set for `subscriptionId`'s queue (diagnostics and tests). */
