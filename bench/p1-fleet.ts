@@ -30,7 +30,7 @@ import {
   type BenchTemporal,
   type WorkerProcess,
 } from './stack';
-import { armStats, type ArmStats } from './p1-stats';
+import { armStats, describeTimeline, type ArmStats } from './p1-stats';
 import { cpuMeter, type CpuSpent } from './cpu';
 
 /** Options of {@link runP1}. */
@@ -76,15 +76,19 @@ export const POLICY: ApprovalPolicy = {
 };
 
 /** Waits for the fleet's plan card and approves it as the bench approver. */
-export async function approveWhenAsked(handle: WorkflowHandle, tenantId: string): Promise<void> {
+export async function approveWhenAsked(
+  handle: WorkflowHandle,
+  tenantId: string,
+): Promise<{ askedAt: number; approvedAt: number } | undefined> {
   for (;;) {
     const status = await handle.query(statusQuery);
-    if (status.result) return;
+    if (status.result) return undefined;
     if (status.approval.state === 'pending') {
+      const askedAt = Date.now();
       await handle.executeUpdate(decideUpdate, {
         args: [await signedDecision(status, APPROVER, 'approve', { tenantId })],
       });
-      return;
+      return { askedAt, approvedAt: Date.now() };
     }
     await new Promise((resolve) => setTimeout(resolve, 200));
   }
@@ -171,6 +175,8 @@ export interface WayResult {
   extraVersions: number;
   /** CPU seconds spent while the clock ran (the runbook way only). */
   cpu?: CpuSpent;
+  /** Seconds from the start until the plan asked for approval and until it was approved (the runbook way only). */
+  approval?: { askedS: number; approvedS: number };
 }
 
 /** What every way starts from: the seeded state, its key pairs and the latency profile. */
@@ -186,7 +192,7 @@ async function measure(
   way: string,
   setup: P1Setup,
   fleet: readonly FleetAccount[],
-  body: (local: LocalAzure) => Promise<() => Promise<CpuSpent | void>>,
+  body: (local: LocalAzure) => Promise<() => Promise<Pick<WayResult, 'cpu' | 'approval'> | void>>,
 ): Promise<WayResult> {
   const stateFile = path.join(SCRATCH, `p1-${way.replace(/\W+/g, '-')}.json`);
   copyFileSync(setup.seedFile, stateFile);
@@ -197,15 +203,16 @@ async function measure(
   try {
     const go = await body(local);
     local.requestLog.clear();
+    const startedAt = Date.now();
     const t0 = performance.now();
-    const cpu = await go();
+    const measured = await go();
     const wallMs = performance.now() - t0;
     const result: WayResult = {
       way,
       wallMs,
-      stats: armStats(local.requestLog),
+      stats: armStats(local.requestLog, startedAt),
       ...verify(local, fleet),
-      ...(cpu ? { cpu } : {}),
+      ...measured,
     };
     progress(
       `P1 ${way}: ${(wallMs / 1000).toFixed(1)} s, ${result.rotated} rotated, ${result.failed} failed`,
@@ -279,6 +286,7 @@ export async function measureRunbook(
       processes.push(await startWorkerProcess(temporal, local, taskQueue, POLICY));
     const worker = processes[0]!;
     return async () => {
+      const startedAt = Date.now();
       try {
         // CPU is metered for the first worker process (and the server) only.
         const meter = cpuMeter({ worker: worker.pid, temporal: temporal.server.process.pid });
@@ -291,7 +299,7 @@ export async function measureRunbook(
           tenantId: local.tenantId,
         });
         const handle = await temporal.client.workflow.start(workflowType, start);
-        await approveWhenAsked(handle, local.tenantId);
+        const asked = await approveWhenAsked(handle, local.tenantId);
         const done = await fleetResult(handle, 'P1', accounts.length, 10_000);
         const cpu = meter.stop();
         const succeeded = done.fleetCounts?.succeeded ?? 0;
@@ -301,7 +309,13 @@ export async function measureRunbook(
         );
         reported = done.outcome;
         progress(`P1 ${way}: ${done.message}`);
-        return cpu;
+        const since = (at: number): number => (at - startedAt) / 1000;
+        return {
+          cpu,
+          ...(asked
+            ? { approval: { askedS: since(asked.askedAt), approvedS: since(asked.approvedAt) } }
+            : {}),
+        };
       } finally {
         for (const p of processes) await p.stop();
       }
@@ -364,6 +378,7 @@ function p1Outcome(options: P1Options, ways: WayResult[]): BenchOutcome {
     table,
     notes: [
       ...(runbook.cpu ? [cpuNote(runbook.cpu, count)] : []),
+      describeTimeline('The runbook', runbook.stats, runbook.approval),
       `Write optimum: one PATCH per account is the least any way can write; the bucket lets 200 through at once and then 10/s, so ${count} writes need at least (${count} − 200) / 10 = ${optimumS.toFixed(0)} s. "% of write optimum" = that / wall time.`,
       "Read-bucket bound: (successful ARM reads − 250) / 25 s — the least time the reads a way actually made can take. The runbook reads the account twice per rotation (the preflight and the rotation activity), plus one shared listing of the vaults every 2 s and the subscription's account list (a page of 100 accounts per read) when the fleet orders its accounts by key; the scripts read nothing.",
       options.latency === 'azure'

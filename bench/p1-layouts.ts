@@ -16,6 +16,7 @@ import {
 } from './p1-fleet';
 import { DEFAULT_KEY_VAULT_CREATES_PER_SECOND } from '../src/shared/task-queues';
 import { KEYS_PER_VAULT, type FleetLayout } from './p1-seed';
+import { describeTimeline } from './p1-stats';
 import { progress, type BenchOutcome } from './report';
 import { SCRATCH, type BenchTemporal } from './stack';
 
@@ -123,6 +124,7 @@ export async function runP1Layouts(
       ...rows
         .filter((r) => r.result.cpu)
         .map((r) => `${LAYOUTS[r.layout].label}: ${cpuNote(r.result.cpu!, n)}`),
+      ...rows.map((r) => describeTimeline(LAYOUTS[r.layout].label, r.result.stats, r.result.approval)),
       options.latency === 'azure'
         ? 'Latency: Azure-like (ARM reads 100 ms, ARM writes 1 s, Key Vault 200 ms, blob 30 ms), as in the comparison with the scripts.'
         : 'Latency: none (the local Azure answers at once).',

@@ -7,6 +7,7 @@
 import { loadavg } from 'node:os';
 import { DEFAULT_ARM_WRITES_PER_SECOND } from '../src/shared/task-queues';
 import { measureRunbook, prepareP1, type P1Options, type WayResult } from './p1-fleet';
+import { describeTimeline } from './p1-stats';
 import type { BenchOutcome } from './report';
 import type { BenchTemporal } from './stack';
 
@@ -64,6 +65,9 @@ export async function runP1Workers(
     notes: [
       `Every worker process polls the runbooks' queue and the subscription's ARM write queue, whose rate Temporal's server enforces across all of them; each worker sets that rate from what ARM's answers say is left in the write bucket (${DEFAULT_ARM_WRITES_PER_SECOND}/s, CMK_ARM_WRITES_PER_SECOND, plus what lies above a reserve), so the queue spends ARM's burst and then its refill, and each also paces in-process, corrected by ARM's remaining-requests headers. A rotation's ARM write is its rotateKey activity; ARM's bound for ${count} rotations is ${Math.max(0, (count - 200) / 10).toFixed(0)} s with its burst.`,
       'Same fleet, same seeded state on a fresh local Azure and fresh buckets for each row; the worker processes start before the clock does. "load 1m" is the machine\'s 1-minute load average (2 cores) at the start and end of the row.',
+      ...rows.map((r) =>
+        describeTimeline(`${r.workers} worker process(es)`, r.result.stats, r.result.approval),
+      ),
     ],
     summary: [
       {

@@ -105,6 +105,7 @@ export async function runP6(temporal: BenchTemporal, options: P6Options): Promis
         // Let the bucket fill to its burst again after the previous row.
         await new Promise((r) => setTimeout(r, (BUCKET.burst / BUCKET.refillPerSecond) * 1000 + 500));
         local.requestLog.clear();
+        const startedAt = Date.now();
         const t0 = performance.now();
         const failed = await client.workflow.execute<typeof armWrites>('armWrites', {
           taskQueue: wfQueue,
@@ -114,7 +115,7 @@ export async function runP6(temporal: BenchTemporal, options: P6Options): Promis
           ],
         });
         const wallS = (performance.now() - t0) / 1000;
-        const stats = armStats(local.requestLog);
+        const stats = armStats(local.requestLog, startedAt);
         check(
           stats.writesOk + failed === options.writes,
           `P6: ${stats.writesOk} writes succeeded and ${failed} failed of ${options.writes}`,
