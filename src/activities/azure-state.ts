@@ -21,6 +21,17 @@ export function getAccount(deps: ActivityDeps, ref: AccountRef): Promise<Storage
   );
 }
 
+/**
+ * The key `account` uses, as a fleet groups accounts by it (`<vault uri>keys/<name>`, lower
+ * case), or null when it is not on a customer-managed key.
+ */
+export function keyInUseOf(account: StorageAccount): string | null {
+  const enc = encryptionOf(account);
+  return enc.keySource === 'Microsoft.Keyvault' && enc.vaultUri && enc.keyName
+    ? `${enc.vaultUri.toLowerCase()}keys/${enc.keyName.toLowerCase()}`
+    : null;
+}
+
 /** The account's encryption in the plan's terms. */
 export function encryptionOf(account: StorageAccount): EncryptionSettings {
   const enc = account.encryption;

@@ -11,7 +11,7 @@ import type { FleetPlan } from '../shared/activities';
 import { ungroupAccounts, type AccountGroup } from '../shared/fleet-tally';
 import type { FleetPlanSummary, Plan } from '../shared/plan';
 import { describeEncryption } from '../shared/status';
-import { encryptionOf } from './azure-state';
+import { encryptionOf, keyInUseOf } from './azure-state';
 import type { ActivityDeps } from './deps';
 import { isForbidden } from './errors';
 import { findKey } from './keys';
@@ -25,13 +25,12 @@ export const FLEET_ROWS = 40;
 /** See the module comment. */
 export async function inspectFleet(
   deps: ActivityDeps,
-  input: { accounts: AccountRef[]; groups?: AccountGroup[]; selection?: string },
+  input: { accounts: AccountRef[]; groups?: AccountGroup[]; selection?: string; keysInUse?: boolean },
 ): Promise<FleetPlan> {
   const refs = [...(input.accounts ?? []), ...ungroupAccounts(input.groups)].map((a, i) =>
     validateAccountRef(a, `accounts[${i}]`),
   );
-  const live = await readAccounts(deps, refs);
-  const keyProblems = await readKeys(deps, [...live.values()]);
+  const { live, keyProblems } = await readFleet(deps, refs);
   const skip: FleetPlan['skip'] = [];
   const rows: FleetPlanSummary['rows'] = [];
   const material: unknown[] = [];
@@ -100,40 +99,97 @@ export async function inspectFleet(
       .digest('hex'),
     fleet,
   };
-  return { plan, skip };
+  return input.keysInUse ? { plan, skip, keysInUse: keysOf(refs, live) } : { plan, skip };
 }
 
-/** The selected accounts as ARM lists them, by lowercase resource id. */
-async function readAccounts(deps: ActivityDeps, refs: AccountRef[]): Promise<Map<string, StorageAccount>> {
-  const found = new Map<string, StorageAccount>();
+/** The key each of `refs` uses, null when it is not listed or not on a customer-managed key. */
+function keysOf(refs: AccountRef[], live: Map<string, StorageAccount>): (string | null)[] {
+  return refs.map((ref) => {
+    const account = live.get(accountId(ref).toLowerCase());
+    return account ? keyInUseOf(account) : null;
+  });
+}
+
+/**
+ * The selected accounts as ARM lists them (by lowercase resource id), and why each distinct key
+ * they use cannot be rotated (by `<vault uri>|<key>`; usable keys are absent, the keys in the
+ * order the listing first names them, for the fingerprint). Each key is read as soon as its
+ * page of the listing arrives, so the reads overlap the listing's pages.
+ */
+async function readFleet(
+  deps: ActivityDeps,
+  refs: AccountRef[],
+): Promise<{ live: Map<string, StorageAccount>; keyProblems: Map<string, string> }> {
+  const wanted = new Set(refs.map((r) => accountId(r).toLowerCase()));
+  const live = new Map<string, StorageAccount>();
+  const reads = new KeyReads(deps);
   const subscriptions = [...new Set(refs.map((r) => r.subscriptionId.toLowerCase()))];
-  for (const subscriptionId of subscriptions) {
-    await call({ what: `storage accounts in subscription ${subscriptionId}` }, async () => {
-      for await (const a of deps.azure
-        .storage(subscriptionId)
-        .storageAccounts.list({ abortSignal: abortSignal() }))
-        if (a.id) found.set(a.id.toLowerCase(), a);
-    });
+  let listing: unknown;
+  try {
+    for (const subscriptionId of subscriptions) {
+      await call({ what: `storage accounts in subscription ${subscriptionId}` }, async () => {
+        for await (const a of deps.azure
+          .storage(subscriptionId)
+          .storageAccounts.list({ abortSignal: abortSignal() })) {
+          const id = a.id?.toLowerCase();
+          if (!id || !wanted.has(id)) continue;
+          live.set(id, a);
+          const enc = encryptionOf(a);
+          if (enc.keySource === 'Microsoft.Keyvault' && enc.vaultUri && enc.keyName)
+            reads.add(enc.vaultUri, enc.keyName);
+        }
+      });
+    }
+  } catch (error) {
+    listing = error;
   }
-  return found;
+  // Every read started has ended before this returns or throws, so none outlives the activity.
+  const keyProblems = await reads.settled();
+  if (listing !== undefined) throw listing;
+  return { live, keyProblems };
 }
 
-/** Why each distinct key of the accounts cannot be rotated, by `<vault uri>|<key>`; usable keys are absent. */
-async function readKeys(deps: ActivityDeps, accounts: StorageAccount[]): Promise<Map<string, string>> {
-  const keys = new Map<string, { uri: string; name: string }>();
-  for (const a of accounts) {
-    const enc = encryptionOf(a);
-    if (enc.keySource === 'Microsoft.Keyvault' && enc.vaultUri && enc.keyName)
-      keys.set(`${enc.vaultUri}|${enc.keyName}`.toLowerCase(), { uri: enc.vaultUri, name: enc.keyName });
+/**
+ * Key reads for a fleet's plan, each started when its key is first added: at most
+ * {@link KEY_READERS} at once in all and {@link KEY_READERS_PER_VAULT} in one vault.
+ */
+class KeyReads {
+  private readonly all = new Slots(KEY_READERS);
+  private readonly vaults = new Map<string, Slots>();
+  private readonly keys = new Map<string, Promise<string | undefined>>();
+
+  constructor(private readonly deps: ActivityDeps) {}
+
+  /** Starts reading the key `name` of the vault at `uri`, unless it is read already. */
+  add(uri: string, name: string): void {
+    const id = `${uri}|${name}`.toLowerCase();
+    if (this.keys.has(id)) return;
+    const vault = uri.toLowerCase();
+    let slots = this.vaults.get(vault);
+    if (!slots) this.vaults.set(vault, (slots = new Slots(KEY_READERS_PER_VAULT)));
+    // A vault's slot first, then one of all: a read waiting on its vault holds no slot of all.
+    const read = slots.use(() => this.all.use(() => this.problemOf(uri, name)));
+    // Awaited in settled(); until then a failure must not count as unhandled.
+    void read.catch(() => undefined);
+    this.keys.set(id, read);
   }
-  // Read by several readers at once: one after another, a fleet of 1,000 keys at Key Vault's
-  // ~200 ms a read outlasts the activity's two minutes. Kept in key order for the fingerprint.
-  const entries = [...keys];
-  const found: (string | undefined)[] = [];
-  const problemOf = async ([, { uri, name }]: (typeof entries)[number]): Promise<string | undefined> => {
+
+  /** Why each key read cannot be rotated (usable keys absent), once every read has ended; the first failure. */
+  async settled(): Promise<Map<string, string>> {
+    const ids = [...this.keys.keys()];
+    const outcomes = await Promise.allSettled(this.keys.values());
+    const problems = new Map<string, string>();
+    for (const [i, outcome] of outcomes.entries()) {
+      if (outcome.status === 'rejected') throw outcome.reason;
+      if (outcome.value !== undefined) problems.set(ids[i]!, outcome.value);
+    }
+    return problems;
+  }
+
+  private async problemOf(uri: string, name: string): Promise<string | undefined> {
     const label = `${new URL(uri).hostname.split('.')[0]}/${name}`;
     try {
-      const key = await findKey(deps, uri, name);
+      const key = await findKey(this.deps, uri, name);
       if (!key) return `uses key ${label}, which no longer exists`;
       if (key.properties.enabled === false) return `uses key ${label}, which is disabled`;
       return undefined;
@@ -141,41 +197,11 @@ async function readKeys(deps: ActivityDeps, accounts: StorageAccount[]): Promise
       if (!isForbidden((error as { cause?: unknown }).cause ?? error) && !isForbidden(error)) throw error;
       return `uses key ${label}, which the runbook may not read`;
     }
-  };
-  // The vaults side by side, at most KEY_READERS reads at once in all; each vault's keys by its
-  // share of those readers (each holds a connection of its own, a TLS handshake the first time),
-  // at most KEY_READERS_PER_VAULT.
-  const slots = new Slots(KEY_READERS);
-  const byVault = new Map<string, number[]>();
-  entries.forEach(([, { uri }], i) => {
-    const vault = uri.toLowerCase();
-    const indexes = byVault.get(vault) ?? [];
-    indexes.push(i);
-    byVault.set(vault, indexes);
-  });
-  const readers: Promise<void>[] = [];
-  for (const indexes of byVault.values()) {
-    let next = 0;
-    const reader = async (): Promise<void> => {
-      for (let k = next++; k < indexes.length; k = next++) {
-        const i = indexes[k]!;
-        found[i] = await slots.use(() => problemOf(entries[i]!));
-      }
-    };
-    const share = Math.ceil((KEY_READERS * indexes.length) / entries.length);
-    for (let r = 0; r < Math.min(share, KEY_READERS_PER_VAULT); r++) readers.push(reader());
   }
-  await Promise.all(readers);
-  const problems = new Map<string, string>();
-  entries.forEach(([id], i) => {
-    const problem = found[i];
-    if (problem !== undefined) problems.set(id, problem);
-  });
-  return problems;
 }
 
 /**
- * Keys {@link readKeys} reads at once in one vault. A fleet reads them twice before it rotates
+ * Keys {@link KeyReads} reads at once in one vault. A fleet reads them twice before it rotates
  * (its plan, and again when the approval is confirmed), so every second of it delays the first
  * rotation. 32 at Key Vault's ~200 ms a read is at most 160 GETs a second, 1,600 per 10 s, under
  * Key Vault's 4,000 GETs per vault per 10 s. Vaults are read side by side, under Key Vault's

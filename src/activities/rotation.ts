@@ -14,7 +14,7 @@ import type { KeyVersionMade, PlannedKey, RotationResult } from '../shared/activ
 import { CMK_ERROR_TYPES } from '../shared/errors';
 import type { EncryptionSettings } from '../shared/plan';
 import { ValidationError } from '../shared/names';
-import { encryptionOf, getAccount } from './azure-state';
+import { encryptionOf, getAccount, keyInUseOf } from './azure-state';
 import type { ActivityDeps } from './deps';
 import { applyKeyTarget } from './encryption';
 import { domainFailure } from './errors';
@@ -306,11 +306,7 @@ export async function keysInUse(
     wanted.set(id, entry);
   });
   const found = (id: string, account: StorageAccount | undefined): void => {
-    const enc = account ? encryptionOf(account) : undefined;
-    const key =
-      enc?.keySource === 'Microsoft.Keyvault' && enc.vaultUri && enc.keyName
-        ? `${enc.vaultUri.toLowerCase()}keys/${enc.keyName.toLowerCase()}`
-        : null;
+    const key = account ? keyInUseOf(account) : null;
     for (const i of wanted.get(id)?.at ?? []) keys[i] = key;
   };
   const subscriptions = new Map<string, Set<string>>();

@@ -153,6 +153,12 @@ export interface ProbeResult {
 export interface FleetPlan {
   plan: Plan;
   skip: { account: AccountRef; why: string }[];
+  /**
+   * When asked for: the key each selected account uses, in the order of the accounts and then
+   * the groups' accounts, as {@link CmkActivities.keysInUse} gives it (null when not on a
+   * customer-managed key or not listed).
+   */
+  keysInUse?: (string | null)[];
 }
 
 /** The activities runbooks call. Every one is idempotent and validates its input first. */
@@ -241,6 +247,8 @@ export interface CmkActivities {
     groups?: AccountGroup[];
     selection?: string;
     recheck?: boolean;
+    /** Also give the key each account uses (a fleet's last plan before it rotates). */
+    keysInUse?: boolean;
   }): Promise<FleetPlan>;
   /** Read-only: the plan of a rotation policy on a key named by vault and name. */
   inspectKeyPolicy(input: { key: KeyRef; policy: RotationPolicyState }): Promise<Plan>;

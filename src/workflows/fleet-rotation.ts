@@ -40,15 +40,19 @@ export async function rotateBatch(options: {
    * the first account of a key rotates it and the others start after it, finding that version.
    */
   rotationId?: string;
+  /** The key each account uses, when the caller knows it already (from the plan just re-checked). */
+  keys?: ReadonlyMap<AccountRef, string | null>;
 }): Promise<BatchEnd> {
   let queue = [...options.accounts];
   const keyOf = new Map<AccountRef, string>();
   if (options.rotationId && queue.length > 0) {
     const batch = queue.slice(0, options.perRun);
-    const keys = await azureLong.keysInUse.executeWithOptions(
-      { summary: `Read the keys of ${batch.length} account(s)` },
-      [{ accounts: batch }],
-    );
+    const keys = options.keys
+      ? batch.map((a) => options.keys!.get(a) ?? null)
+      : await azureLong.keysInUse.executeWithOptions(
+          { summary: `Read the keys of ${batch.length} account(s)` },
+          [{ accounts: batch }],
+        );
     batch.forEach((a, i) => keys[i] && keyOf.set(a, keys[i]));
     const { leaders, followers } = leadersFirst(batch, keyOf);
     const spread = patched(PATCHES.leadersAcrossVaults) ? acrossVaults(leaders, keyOf) : leaders;

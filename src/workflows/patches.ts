@@ -98,4 +98,10 @@ export const PATCHES = {
    * spends ARM's burst, and 40 rotations of ~3 s each could not keep up with it.
    */
   burstFleetConcurrency: 'burst-fleet-concurrency',
+  /**
+   * A fleet's re-check of its approved plan also says which key each account uses, so its first
+   * run orders its rotations by key without reading every account again (keysInUse); continued
+   * runs still read them.
+   */
+  fleetKeysFromRecheck: 'fleet-keys-from-recheck',
 } as const;

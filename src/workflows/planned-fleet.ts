@@ -70,12 +70,14 @@ async function rotateApproved(
   sizing: { perRun: number; concurrency: number },
 ): Promise<RunResult> {
   let accounts = input.accounts;
+  let keys: Map<AccountRef, string | null> | undefined;
   const continued = workflowInfo().continuedFromExecutionRunId !== undefined;
   if (continued) run.continueCard(input.cardMessageId);
   else {
     const approved = await planAndApprove(input, run, gate, ledger);
     if ('result' in approved) return approved.result;
     accounts = approved.accounts;
+    keys = approved.keys;
   }
   const trusted = run.context;
   const child: RunContext = {
@@ -103,6 +105,7 @@ async function rotateApproved(
     onTick: () => progress.show(),
     tickMs: PROGRESS_EVERY_MS,
     ...(rotationId ? { rotationId } : {}),
+    ...(keys ? { keys } : {}),
   });
   if (rest.length > 0) {
     await progress.show(true);
@@ -187,7 +190,7 @@ async function planAndApprove(
   run: Run,
   gate: ApprovalGate,
   ledger: FleetLedger,
-): Promise<{ accounts: AccountRef[] } | { result: RunResult }> {
+): Promise<{ accounts: AccountRef[]; keys?: Map<AccountRef, string | null> } | { result: RunResult }> {
   const valid = validAccounts(input.accounts, ledger);
   if ((run.context.policy.alwaysApprove ?? []).includes('rotate')) {
     const message =
@@ -195,7 +198,7 @@ async function planAndApprove(
     return { result: await run.finish({ outcome: 'blocked', message }) };
   }
   const inspector = new FleetInspector(valid, input.selection, ledger.bounded);
-  const inspect = (recheck = false): Promise<Plan> => inspector.inspect(recheck);
+  const inspect = (recheck = false, keys = false): Promise<Plan> => inspector.inspect(recheck, keys);
   await run.setStage('preflight');
   const plan = await run.step(
     'preflight',
@@ -222,14 +225,16 @@ async function planAndApprove(
     return {
       result: await run.finish({ outcome: approval.outcome, message: approval.message, plan: approval.plan }),
     };
-  const current = await gate.confirmCurrent(approval.plan, () => inspect(true));
+  const keys = patched(PATCHES.fleetKeysFromRecheck);
+  const current = await gate.confirmCurrent(approval.plan, () => inspect(true, keys));
   if (current.outcome !== 'approved' && current.outcome !== 'not-required')
     return {
       result: await run.finish({ outcome: current.outcome, message: current.message, plan: current.plan }),
     };
   run.setPlan(current.plan);
   inspector.recordSkipped(ledger);
-  return { accounts: inspector.toRotate() };
+  const accounts = inspector.toRotate();
+  return { accounts, ...(keys ? { keys: inspector.keysOf(accounts) } : {}) };
 }
 
 /** The accounts that name an account; each one that does not is the ledger's `invalid` outcome. */
@@ -252,6 +257,8 @@ function validAccounts(raws: AccountRef[], ledger: FleetLedger): AccountRef[] {
 /** Plans the fleet's rotation, keeping which accounts the latest plan skips and why. */
 class FleetInspector {
   private skip: FleetPlan['skip'] = [];
+  /** The key each account uses, by lowercase id, from the latest plan that gave them. */
+  private keys = new Map<string, string | null>();
 
   constructor(
     private readonly accounts: AccountRef[],
@@ -259,22 +266,37 @@ class FleetInspector {
     private readonly bounded: boolean,
   ) {}
 
-  /** The plan (a fresh read of every account when `recheck`). */
-  async inspect(recheck = false): Promise<Plan> {
+  /** The plan (a fresh read of every account when `recheck`), with the keys in use when `keys`. */
+  async inspect(recheck = false, keys = false): Promise<Plan> {
+    const groups = this.bounded ? groupAccounts(this.accounts) : undefined;
     const planned = await azure.inspectFleet.executeWithOptions(
       { summary: `Plan the rotation of ${this.accounts.length} account(s)` },
       [
         {
-          ...(this.bounded
-            ? { accounts: [], groups: groupAccounts(this.accounts) }
-            : { accounts: this.accounts }),
+          ...(groups ? { accounts: [], groups } : { accounts: this.accounts }),
           ...(this.selection ? { selection: this.selection } : {}),
           ...(recheck ? { recheck } : {}),
+          ...(keys ? { keysInUse: true } : {}),
         },
       ],
     );
     this.skip = planned.skip;
+    if (planned.keysInUse) {
+      // In the order the activity read the accounts: the accounts, then the groups' accounts.
+      const order = groups ? ungroupAccounts(groups) : this.accounts;
+      this.keys = new Map(order.map((a, i) => [idOf(a), planned.keysInUse![i] ?? null]));
+    }
     return planned.plan;
+  }
+
+  /** The key each of `accounts` uses, as the latest plan with keys said (absent: not known). */
+  keysOf(accounts: AccountRef[]): Map<AccountRef, string | null> {
+    const keys = new Map<AccountRef, string | null>();
+    for (const a of accounts) {
+      const key = this.keys.get(idOf(a));
+      if (key !== undefined) keys.set(a, key);
+    }
+    return keys;
   }
 
   /** Each account the plan skips is the ledger's `blocked` outcome, with why. */
@@ -284,10 +306,13 @@ class FleetInspector {
 
   /** The accounts the plan does not skip. */
   toRotate(): AccountRef[] {
-    const idOf = (a: AccountRef): string => `${a.subscriptionId}/${a.resourceGroup}/${a.name}`.toLowerCase();
     const skipped = new Set(this.skip.map((s) => idOf(s.account)));
     return this.accounts.filter((a) => !skipped.has(idOf(a)));
   }
+}
+
+function idOf(a: AccountRef): string {
+  return `${a.subscriptionId}/${a.resourceGroup}/${a.name}`.toLowerCase();
 }
 
 /**

@@ -25,7 +25,7 @@ const notModelled = (name: string) => (): Promise<never> =>
 /** The extra activities over `double`. */
 export function extraActivities(double: AzureDouble): Extras {
   return {
-    inspectFleet: async ({ accounts: listed, groups, selection }): Promise<FleetPlan> => {
+    inspectFleet: async ({ accounts: listed, groups, selection, keysInUse }): Promise<FleetPlan> => {
       const accounts = [...listed, ...ungroupAccounts(groups)];
       const skip: FleetPlan['skip'] = [];
       const rows: { name: string; detail: string; skip: boolean }[] = [];
@@ -45,6 +45,7 @@ export function extraActivities(double: AzureDouble): Extras {
       );
       return {
         skip,
+        ...(keysInUse ? { keysInUse: double.keysInUse(accounts) } : {}),
         plan: {
           operation: 'fleetRotate',
           account: accounts[0]!,

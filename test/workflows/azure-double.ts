@@ -53,6 +53,16 @@ export const SUBSCRIPTION = '3f1c9a2e-7b64-4d0e-a5c8-0000000000a1';
 
 /** The in-memory Azure. */
 export class AzureDouble {
+  /** The key each account uses (`<vault uri>keys/<name>`, lower case), null when not on CMK. */
+  keysInUse(accounts: AccountRef[]): (string | null)[] {
+    return accounts.map((a) => {
+      const e = this.accounts.get(a.name)?.encryption;
+      return e?.keySource === 'Microsoft.Keyvault' && e.vaultUri && e.keyName
+        ? `${e.vaultUri.toLowerCase()}keys/${e.keyName.toLowerCase()}`
+        : null;
+    });
+  }
+
   readonly accounts = new Map<string, AccountModel>();
   readonly vaults = new Map<string, VaultModel>();
   /** Mutating calls that changed something, in order (exactly-once assertions count these). */
@@ -436,12 +446,7 @@ export class AzureDouble {
       },
       keysInUse: async ({ accounts }) => {
         await this.enter('keysInUse');
-        return accounts.map((a) => {
-          const e = this.accounts.get(a.name)?.encryption;
-          return e?.keySource === 'Microsoft.Keyvault' && e.vaultUri && e.keyName
-            ? `${e.vaultUri.toLowerCase()}keys/${e.keyName.toLowerCase()}`
-            : null;
-        });
+        return this.keysInUse(accounts);
       },
       makeKeyVersion: async ({ account, runId: run, rotationId }) => {
         await this.enter('makeKeyVersion');

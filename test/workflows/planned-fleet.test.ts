@@ -8,7 +8,7 @@ import { decide, localConfigure, waitForApproval } from './support';
 import { beforeAll } from '../kit/suite';
 
 interface ArmAccount {
-  properties: { encryption: { keyvaultproperties?: { keyversion?: string } } };
+  properties: { encryption: { keyvaultproperties?: { keyversion?: string; keyvaulturi?: string } } };
 }
 
 describe('a fleet rotation with one plan card, one approval and a progress card', () => {
@@ -26,9 +26,11 @@ describe('a fleet rotation with one plan card, one approval and a progress card'
     assert.equal(((await handle.result()) as RunResult).outcome, 'succeeded');
     return account;
   }
-  const versionOf = (a: AccountRef) =>
+  const keyOf = (a: AccountRef) =>
     (s.local.state.getStorageAccount(a.subscriptionId, a.resourceGroup, a.name) as unknown as ArmAccount)
-      .properties.encryption.keyvaultproperties?.keyversion;
+      .properties.encryption.keyvaultproperties;
+  const versionOf = (a: AccountRef) => keyOf(a)?.keyversion;
+  const vaultHostOf = (a: AccountRef) => new URL(keyOf(a)!.keyvaulturi!).host.toLowerCase();
 
   test('when a fleet is approved once, then the plan card lists the accounts and the skipped one, the same card shows progress, and each account ends rotated', async () => {
     const accounts = [await pinnedAccount(), await pinnedAccount(), await pinnedAccount()];
@@ -90,6 +92,42 @@ describe('a fleet rotation with one plan card, one approval and a progress card'
       ],
       'the finished card marks the plan steps the accounts ran',
     );
+  });
+
+  test("when a fleet is planned in a subscription with accounts on other keys, then its plans read only the selected accounts' keys, and its first run lists the accounts only for its plan and its re-check", async () => {
+    const selected = [await pinnedAccount(), await pinnedAccount()];
+    const other = await pinnedAccount();
+    const since = new Date();
+    const handle = await s.start('fleetRotate', {
+      accounts: selected,
+      requester: PEOPLE.requester,
+      policy: testPolicy(),
+    });
+    await waitForApproval(handle);
+    const approvedAt = new Date();
+    await decide(handle, PEOPLE.alice, 'approve');
+    const result = (await handle.result()) as RunResult;
+    assert.equal(result.outcome, 'succeeded', result.message);
+
+    const log = s.local.requestLog;
+    const before = (e: { at: string }) => e.at < approvedAt.toISOString();
+    const keyReads = log.entries({ service: 'keyvault', operation: 'keys.get', status: 200, since });
+    const planned = new Set(keyReads.filter(before).map((e) => e.host.toLowerCase()));
+    assert.deepEqual(
+      [...planned].sort(),
+      selected.map(vaultHostOf).sort(),
+      'the plan read the two selected keys',
+    );
+    assert.ok(
+      !keyReads.some((e) => e.host.toLowerCase() === vaultHostOf(other)),
+      'no plan read the key of an account that was not selected',
+    );
+    // The plan lists the subscription's accounts once, the re-check once more; the re-check says
+    // which key each account uses, so the first run does not list them a third time (keysInUse).
+    const listings = log.entries({ service: 'arm', operation: 'storageAccounts.list', status: 200, since });
+    const beforeApproval = listings.filter(before).length;
+    assert.ok(beforeApproval > 0, 'the plan listed the accounts');
+    assert.equal(listings.length - beforeApproval, beforeApproval, 'after the approval: the re-check only');
   });
 
   test('when the approver rejects the fleet, then no account is rotated', async () => {
