@@ -165,10 +165,15 @@ class KeyReads {
     const id = `${uri}|${name}`.toLowerCase();
     if (this.keys.has(id)) return;
     const vault = uri.toLowerCase();
-    let slots = this.vaults.get(vault);
-    if (!slots) this.vaults.set(vault, (slots = new Slots(KEY_READERS_PER_VAULT)));
+    const known = this.vaults.get(vault);
+    // A vault's first read goes alone: Key Vault answers a client's first request with a 401
+    // that says how to sign in (challenge-based auth), and requests sent before that answer each
+    // get one too, a wasted round trip each. Once it is answered, the vault's other reads go.
+    const slots = known ?? new Slots(1);
+    if (!known) this.vaults.set(vault, slots);
     // A vault's slot first, then one of all: a read waiting on its vault holds no slot of all.
     const read = slots.use(() => this.all.use(() => this.problemOf(uri, name)));
+    if (!known) void read.finally(() => slots.widen(KEY_READERS_PER_VAULT - 1)).catch(() => undefined);
     // Awaited in settled(); until then a failure must not count as unhandled.
     void read.catch(() => undefined);
     this.keys.set(id, read);
@@ -218,6 +223,15 @@ class Slots {
 
   constructor(size: number) {
     this.free = size;
+  }
+
+  /** `more` calls more may run at once from now on. */
+  widen(more: number): void {
+    for (let i = 0; i < more; i++) {
+      const next = this.waiting.shift();
+      if (next) next();
+      else this.free++;
+    }
   }
 
   async use<T>(fn: () => Promise<T>): Promise<T> {

@@ -64,6 +64,8 @@ export interface Harness {
    * A new account on a customer-managed key through the activities: system identity, its grant,
    * the key (RSA 2048) and CMK on, pinned or versionless. In a new access-policy vault unless given.
    */
+  /** The same activities over new clients, as a worker that just started has them (no client has called Azure yet). */
+  freshActivities(): CmkActivities;
   cmkAccount(options: { keyName: string; pinVersion: boolean; vault?: VaultState }): Promise<{
     account: AccountRef;
     vault: VaultState;
@@ -109,6 +111,12 @@ export async function startHarness(
     run,
     newAccount,
     vaultName,
+    freshActivities: () =>
+      kit.activities({
+        azure: kit.clients({ retry: QUICK_RETRY }),
+        chat,
+        timing: { ...FAST_TIMING, ...timing },
+      }),
     async cmkAccount({ keyName, pinVersion, vault }) {
       const account = newAccount();
       const inVault =

@@ -160,4 +160,29 @@ describe('rotation and rotation policy', () => {
     assert.deepEqual(policy, { rotateAfter: 'P90D', expiresAfter: 'P365D', notifyBeforeExpiry: 'P30D' });
     assert.deepEqual(policyAgain, policy);
   });
+
+  test("when a fleet's plan reads six keys of a vault its worker has not called yet, then Key Vault's sign-in challenge (401) is answered once, not once per key (challenge-based auth: learn.microsoft.com/azure/key-vault/general/authentication-requests-and-responses)", async () => {
+    const first = await h.cmkAccount({ keyName: 'fleet-k0', pinVersion: true });
+    const accounts = [first.account];
+    for (let i = 1; i < 6; i++)
+      accounts.push(
+        (await h.cmkAccount({ keyName: `fleet-k${i}`, pinVersion: true, vault: first.vault })).account,
+      );
+    const host = new URL(first.vault.vaultUri).host.toLowerCase();
+    const since = new Date();
+    const fresh = h.freshActivities();
+    const planned = await h.run(() => fresh.inspectFleet({ accounts, keysInUse: true }));
+
+    assert.equal(planned.plan.fleet?.rotate, 6, 'every account is on a usable key');
+    const reads = h.local.requestLog
+      .entries({ service: 'keyvault', operation: 'keys.get', since })
+      .filter((e) => e.host.toLowerCase() === host);
+    assert.equal(reads.filter((e) => e.status === 200).length, 6, 'each key read once');
+    assert.equal(reads.filter((e) => e.status === 401).length, 1, 'one challenge for the vault');
+    assert.deepEqual(
+      planned.keysInUse,
+      accounts.map((_, i) => `${first.vault.vaultUri.toLowerCase()}keys/fleet-k${i}`),
+      'the key each account uses, in order',
+    );
+  });
 });
