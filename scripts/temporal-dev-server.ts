@@ -117,6 +117,14 @@ export async function startDevServer(options: DevServerOptions): Promise<DevServ
     'frontend.enableUpdateWorkflowExecutionAsyncAccepted=true',
     '--dynamic-config-value',
     'frontend.workerVersioningDataAPIs=true',
+    // One partition per task queue (Temporal's default is 4): the server splits a queue's rate
+    // over its read partitions, so the ARM write queue's budget and each vault's create pace
+    // were dispatched at less than their rate whenever a partition ran out of backlog. See
+    // deploy/temporal-dynamicconfig.yaml, which docker-compose.yml gives its Temporal server.
+    '--dynamic-config-value',
+    'matching.numTaskqueueReadPartitions=1',
+    '--dynamic-config-value',
+    'matching.numTaskqueueWritePartitions=1',
     ...SEARCH_ATTRIBUTES.flatMap((sa) => ['--search-attribute', sa]),
   ];
   if (options.uiPort) args.push('--ui-port', String(options.uiPort));

@@ -153,6 +153,20 @@ describe('docker-compose.yml (validated statically; no engine runs here)', () =>
     assert.match(JSON.stringify(services.worker?.healthcheck), /\/readyz/);
   });
 
+  test("when Temporal runs, then its dynamic config keeps every task queue in one partition, because the server splits a queue's rate over its partitions (ARM's write budget would be dispatched below its rate)", () => {
+    const temporal = services.temporal!;
+    const target = String(temporal.environment?.DYNAMIC_CONFIG_FILE_PATH ?? '');
+    const mount = temporal.volumes?.find((v) => v.split(':')[1] === target);
+    assert.ok(mount, `the file DYNAMIC_CONFIG_FILE_PATH names (${target}) is mounted`);
+    assert.match(mount, /:ro$/, 'read-only');
+    const config = read(mount.split(':')[0]!.replace(/^\.\//, '')) as Record<
+      string,
+      { value: unknown; constraints?: unknown }[]
+    >;
+    for (const key of ['matching.numTaskqueueReadPartitions', 'matching.numTaskqueueWritePartitions'])
+      assert.deepEqual(config[key], [{ value: 1 }], `${key}: 1 for every queue`);
+  });
+
   test("when the worker runs in its container, then V8's heap limit fits in the container's memory with room for native memory", () => {
     const limit = services.worker?.deploy?.resources?.limits?.memory ?? '';
     const match = /^(\d+)([mg])$/.exec(limit);
