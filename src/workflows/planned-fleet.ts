@@ -234,7 +234,9 @@ async function planAndApprove(
   run.setPlan(current.plan);
   inspector.recordSkipped(ledger);
   const accounts = inspector.toRotate();
-  return { accounts, ...(keys ? { keys: inspector.keysOf(accounts) } : {}) };
+  // Only a re-check gives the keys: a fleet that needed no approval was not re-checked.
+  const known = keys ? inspector.keysOf(accounts) : undefined;
+  return { accounts, ...(known ? { keys: known } : {}) };
 }
 
 /** The accounts that name an account; each one that does not is the ledger's `invalid` outcome. */
@@ -259,6 +261,7 @@ class FleetInspector {
   private skip: FleetPlan['skip'] = [];
   /** The key each account uses, by lowercase id, from the latest plan that gave them. */
   private keys = new Map<string, string | null>();
+  private keysKnown = false;
 
   constructor(
     private readonly accounts: AccountRef[],
@@ -285,12 +288,14 @@ class FleetInspector {
       // In the order the activity read the accounts: the accounts, then the groups' accounts.
       const order = groups ? ungroupAccounts(groups) : this.accounts;
       this.keys = new Map(order.map((a, i) => [idOf(a), planned.keysInUse![i] ?? null]));
+      this.keysKnown = true;
     }
     return planned.plan;
   }
 
-  /** The key each of `accounts` uses, as the latest plan with keys said (absent: not known). */
-  keysOf(accounts: AccountRef[]): Map<AccountRef, string | null> {
+  /** The key each of `accounts` uses, as the latest plan with keys said; undefined when no plan did. */
+  keysOf(accounts: AccountRef[]): Map<AccountRef, string | null> | undefined {
+    if (!this.keysKnown) return undefined;
     const keys = new Map<AccountRef, string | null>();
     for (const a of accounts) {
       const key = this.keys.get(idOf(a));
