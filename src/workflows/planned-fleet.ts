@@ -74,7 +74,7 @@ async function rotateApproved(
   const continued = workflowInfo().continuedFromExecutionRunId !== undefined;
   if (continued) run.continueCard(input.cardMessageId);
   else {
-    const approved = await planAndApprove(input, run, gate, ledger);
+    const approved = await planAndApprove(input, run, gate, ledger, sizing.perRun);
     if ('result' in approved) return approved.result;
     accounts = approved.accounts;
     keys = approved.keys;
@@ -190,6 +190,7 @@ async function planAndApprove(
   run: Run,
   gate: ApprovalGate,
   ledger: FleetLedger,
+  perRun: number,
 ): Promise<{ accounts: AccountRef[]; keys?: Map<AccountRef, string | null> } | { result: RunResult }> {
   const valid = validAccounts(input.accounts, ledger);
   if ((run.context.policy.alwaysApprove ?? []).includes('rotate')) {
@@ -225,7 +226,9 @@ async function planAndApprove(
     return {
       result: await run.finish({ outcome: approval.outcome, message: approval.message, plan: approval.plan }),
     };
-  const keys = patched(PATCHES.fleetKeysFromRecheck);
+  // Only a fleet that fits in one run: the keys of a larger one would make the re-check's result
+  // grow with it (20,000 accounts, ~1.8 MB, near Temporal's 2 MB), so it reads one run's at a time.
+  const keys = patched(PATCHES.fleetKeysFromRecheck) && valid.length <= perRun;
   const current = await gate.confirmCurrent(approval.plan, () => inspect(true, keys));
   if (current.outcome !== 'approved' && current.outcome !== 'not-required')
     return {

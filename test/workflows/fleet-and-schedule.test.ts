@@ -57,8 +57,7 @@ describe('fleet and scheduled rotation', () => {
 
   test("when a fleet continues as new, then the new run's status counts the accounts done before it from its first step, not 0 until its first child starts", async () => {
     const accounts = Array.from({ length: 2 }, () => stack.azure.addCmkAccount(name(), { pinned: true }));
-    // The first run has the keys from its re-checked plan; only the continued run reads them.
-    const continuedRead = stack.azure.hold('keysInUse');
+    const firstRead = stack.azure.hold('keysInUse');
     const handle = await stack.start('fleetRotate', {
       accounts,
       concurrency: 1,
@@ -68,6 +67,10 @@ describe('fleet and scheduled rotation', () => {
     });
     await waitForApproval(handle);
     await decide(handle, PEOPLE.alice, 'approve');
+    await firstRead.reached;
+    // Held again before the first run can finish its account and continue as new.
+    firstRead.release();
+    const continuedRead = stack.azure.hold('keysInUse');
     await continuedRead.reached;
     assert.notEqual((await handle.describe()).runId, handle.firstExecutionRunId, 'it continued as new');
     const status = await handle.query(statusQuery);
