@@ -172,8 +172,11 @@ class KeyReads {
     const slots = known ?? new Slots(1);
     if (!known) this.vaults.set(vault, slots);
     // A vault's slot first, then one of all: a read waiting on its vault holds no slot of all.
-    const read = slots.use(() => this.all.use(() => this.problemOf(uri, name)));
-    if (!known) void read.finally(() => slots.widen(KEY_READERS_PER_VAULT - 1)).catch(() => undefined);
+    const read = slots
+      .use(() => this.all.use(() => this.problemOf(uri, name)))
+      .finally(() => {
+        if (!known) slots.widen(KEY_READERS_PER_VAULT - 1);
+      });
     // Awaited in settled(); until then a failure must not count as unhandled.
     void read.catch(() => undefined);
     this.keys.set(id, read);

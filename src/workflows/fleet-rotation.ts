@@ -47,8 +47,9 @@ export async function rotateBatch(options: {
   const keyOf = new Map<AccountRef, string>();
   if (options.rotationId && queue.length > 0) {
     const batch = queue.slice(0, options.perRun);
-    const keys = options.keys
-      ? batch.map((a) => options.keys!.get(a) ?? null)
+    const known = options.keys;
+    const keys = known
+      ? batch.map((a) => known.get(a) ?? null)
       : await azureLong.keysInUse.executeWithOptions(
           { summary: `Read the keys of ${batch.length} account(s)` },
           [{ accounts: batch }],

@@ -238,7 +238,7 @@ async function planAndApprove(
   inspector.recordSkipped(ledger);
   const accounts = inspector.toRotate();
   // Only a re-check gives the keys: a fleet that needed no approval was not re-checked.
-  const known = keys ? inspector.keysOf(accounts) : undefined;
+  const known = inspector.keysOf(accounts);
   return { accounts, ...(known ? { keys: known } : {}) };
 }
 
@@ -263,8 +263,7 @@ function validAccounts(raws: AccountRef[], ledger: FleetLedger): AccountRef[] {
 class FleetInspector {
   private skip: FleetPlan['skip'] = [];
   /** The key each account uses, by lowercase id, from the latest plan that gave them. */
-  private keys = new Map<string, string | null>();
-  private keysKnown = false;
+  private keys?: Map<string, string | null>;
 
   constructor(
     private readonly accounts: AccountRef[],
@@ -291,14 +290,13 @@ class FleetInspector {
       // In the order the activity read the accounts: the accounts, then the groups' accounts.
       const order = groups ? ungroupAccounts(groups) : this.accounts;
       this.keys = new Map(order.map((a, i) => [idOf(a), planned.keysInUse![i] ?? null]));
-      this.keysKnown = true;
     }
     return planned.plan;
   }
 
   /** The key each of `accounts` uses, as the latest plan with keys said; undefined when no plan did. */
   keysOf(accounts: AccountRef[]): Map<AccountRef, string | null> | undefined {
-    if (!this.keysKnown) return undefined;
+    if (!this.keys) return undefined;
     const keys = new Map<AccountRef, string | null>();
     for (const a of accounts) {
       const key = this.keys.get(idOf(a));
