@@ -5,6 +5,19 @@
  * summary (`fail 0`, `cancelled 1`) does not show. Used next to the spec reporter by `npm test`.
  * Plain JavaScript: node loads reporters before any TypeScript loader.
  */
+import { inspect } from 'node:util';
+
+/**
+ * `value` as text; an object without a string form (no prototype, say) is inspected instead.
+ * @param {unknown} value
+ */
+function printable(value) {
+  try {
+    return String(value);
+  } catch {
+    return inspect(value, { depth: 2 });
+  }
+}
 
 /** @param {unknown} value */
 function firstLines(value, lines = 4) {
@@ -13,7 +26,7 @@ function firstLines(value, lines = 4) {
       ? (value.stack ?? value.message)
       : typeof value === 'string'
         ? value
-        : String(value);
+        : printable(value);
   return text.split('\n').slice(0, lines).join('\n      ');
 }
 

@@ -1,11 +1,12 @@
 /**
  * `inspectFleet` (read-only): the plan of a fleet rotation — which of the selected accounts are
  * on a usable customer-managed key and will be rotated, which are skipped and why — from one
- * account listing per subscription and one read per distinct key, so a fleet of a thousand
- * accounts on a few keys costs ARM a handful of reads.
+ * account listing per subscription and a listing of each vault the keys are in, so a fleet of a
+ * thousand accounts costs ARM a handful of reads and Key Vault one request per 25 keys.
  */
 import { createHash } from 'node:crypto';
 import type { StorageAccount } from '@azure/arm-storage';
+import type { KeyProperties } from '@azure/keyvault-keys';
 import { accountId, validateAccountRef, type AccountRef } from '../shared/accounts';
 import type { FleetPlan } from '../shared/activities';
 import { ungroupAccounts, type AccountGroup } from '../shared/fleet-tally';
@@ -150,12 +151,12 @@ async function readFleet(
 }
 
 /**
- * Key reads for a fleet's plan, each started when its key is first added: at most
- * {@link KEY_READERS} at once in all and {@link KEY_READERS_PER_VAULT} in one vault.
+ * Key reads for a fleet's plan, each started when its key is first added: each vault's keys are
+ * read by {@link VaultKeys}, at most {@link KEY_READERS} requests at once across vaults.
  */
 class KeyReads {
   private readonly all = new Slots(KEY_READERS);
-  private readonly vaults = new Map<string, Slots>();
+  private readonly vaults = new Map<string, VaultKeys>();
   private readonly keys = new Map<string, Promise<string | undefined>>();
 
   constructor(private readonly deps: ActivityDeps) {}
@@ -165,18 +166,13 @@ class KeyReads {
     const id = `${uri}|${name}`.toLowerCase();
     if (this.keys.has(id)) return;
     const vault = uri.toLowerCase();
-    const known = this.vaults.get(vault);
-    // A vault's first read goes alone: Key Vault answers a client's first request with a 401
-    // that says how to sign in (challenge-based auth), and requests sent before that answer each
-    // get one too, a wasted round trip each. Once it is answered, the vault's other reads go.
-    const slots = known ?? new Slots(1);
-    if (!known) this.vaults.set(vault, slots);
-    // A vault's slot first, then one of all: a read waiting on its vault holds no slot of all.
-    const read = slots
-      .use(() => this.all.use(() => this.problemOf(uri, name)))
-      .finally(() => {
-        if (!known) slots.widen(KEY_READERS_PER_VAULT - 1);
-      });
+    let keys = this.vaults.get(vault);
+    if (!keys) {
+      keys = new VaultKeys(this.deps, uri, this.all);
+      this.vaults.set(vault, keys);
+    }
+    const label = `${new URL(uri).hostname.split('.')[0]}/${name}`;
+    const read = keys.read(name).then((state) => (state === 'usable' ? undefined : PROBLEMS[state](label)));
     // Awaited in settled(); until then a failure must not count as unhandled.
     void read.catch(() => undefined);
     this.keys.set(id, read);
@@ -193,30 +189,130 @@ class KeyReads {
     }
     return problems;
   }
+}
 
-  private async problemOf(uri: string, name: string): Promise<string | undefined> {
-    const label = `${new URL(uri).hostname.split('.')[0]}/${name}`;
+/** What a plan needs to know of a key. */
+type KeyState = 'usable' | 'absent' | 'disabled' | 'unreadable';
+
+/** Why an account on a key in that state is skipped. */
+const PROBLEMS: Record<Exclude<KeyState, 'usable'>, (label: string) => string> = {
+  absent: (label) => `uses key ${label}, which no longer exists`,
+  disabled: (label) => `uses key ${label}, which is disabled`,
+  unreadable: (label) => `uses key ${label}, which the runbook may not read`,
+};
+
+/**
+ * One vault's keys for a plan. Key Vault lists a vault's keys 25 to a request, each with its
+ * attributes (Get Keys, `maxresults` at most 25), where reading them costs a request each (Get
+ * Key); the request, not the key, is what costs the worker's CPU and Key Vault's limit. So the
+ * vault is listed page by page while its pages stay fewer than the keys wanted of it, and keys
+ * are read one by one only once listing stops paying: a vault with many keys the fleet does not
+ * use, or where the runbook may read keys but not list them (access policies grant `list` apart
+ * from `get`). A key the complete listing did not name is read too, so its absence is Get Key's.
+ * The vault's first request goes alone: Key Vault answers a client's first request with a 401
+ * that says how to sign in (challenge-based auth), and each request sent before that answer
+ * would get one too.
+ */
+class VaultKeys {
+  private readonly listed = new Map<string, KeyState>();
+  private readonly pending: { name: string; settle: (state: Promise<KeyState>) => void }[] = [];
+  private readonly gets = new Slots(KEY_READERS_PER_VAULT);
+  private pages: AsyncIterator<KeyProperties[]> | undefined;
+  private pagesRead = 0;
+  private wanted = 0;
+  /** `listing` until the listing ends, fails or is forbidden; keys are then read one by one. */
+  private mode: 'listing' | 'listed' | 'each' = 'listing';
+  private paging = false;
+
+  constructor(
+    private readonly deps: ActivityDeps,
+    private readonly uri: string,
+    private readonly all: Slots,
+  ) {}
+
+  /** The state of the key `name`, from the listing or read on its own. */
+  read(name: string): Promise<KeyState> {
+    this.wanted++;
+    const listed = this.listed.get(name.toLowerCase());
+    if (listed) return Promise.resolve(listed);
+    if (this.mode !== 'listing') return this.get(name);
+    return new Promise((resolve) => {
+      this.pending.push({ name, settle: resolve });
+      this.pump();
+    });
+  }
+
+  /** Lists the next page for the keys waiting, or reads them one by one when listing stops paying. */
+  private pump(): void {
+    if (this.paging || this.pending.length === 0) return;
+    if (this.mode !== 'listing' || this.pagesRead >= this.wanted) {
+      for (const { name, settle } of this.pending.splice(0)) settle(this.get(name));
+      return;
+    }
+    this.paging = true;
+    this.pagesRead++;
+    void this.all
+      .use(() =>
+        call({ what: `the keys of ${this.uri}` }, () => {
+          this.pages ??= this.deps.azure
+            .keys(this.uri)
+            .listPropertiesOfKeys({ abortSignal: abortSignal() })
+            .byPage({ maxPageSize: 25 });
+          return this.pages.next();
+        }),
+      )
+      .then(
+        (page) => {
+          if (page.done) this.mode = 'listed';
+          else
+            for (const key of page.value)
+              this.listed.set(key.name.toLowerCase(), key.enabled === false ? 'disabled' : 'usable');
+          const waiting = this.pending.splice(0);
+          for (const entry of waiting) {
+            const state = this.listed.get(entry.name.toLowerCase());
+            if (state) entry.settle(Promise.resolve(state));
+            else this.pending.push(entry);
+          }
+        },
+        (error: unknown) => {
+          this.mode = 'each';
+          if (!isForbidden((error as { cause?: unknown }).cause ?? error) && !isForbidden(error))
+            for (const { settle } of this.pending.splice(0)) settle(rethrown(error));
+        },
+      )
+      .finally(() => {
+        this.paging = false;
+        this.pump();
+      });
+  }
+
+  /** Reads the key `name` on its own. */
+  private async get(name: string): Promise<KeyState> {
     try {
-      const key = await findKey(this.deps, uri, name);
-      if (!key) return `uses key ${label}, which no longer exists`;
-      if (key.properties.enabled === false) return `uses key ${label}, which is disabled`;
-      return undefined;
+      const key = await this.gets.use(() => this.all.use(() => findKey(this.deps, this.uri, name)));
+      if (!key) return 'absent';
+      return key.properties.enabled === false ? 'disabled' : 'usable';
     } catch (error) {
       if (!isForbidden((error as { cause?: unknown }).cause ?? error) && !isForbidden(error)) throw error;
-      return `uses key ${label}, which the runbook may not read`;
+      return 'unreadable';
     }
   }
 }
 
+/** A promise that fails with `error`, as the call that threw it would. */
+async function rethrown(error: unknown): Promise<never> {
+  throw error;
+}
+
 /**
- * Keys {@link KeyReads} reads at once in one vault. A fleet reads them twice before it rotates
- * (its plan, and again when the approval is confirmed), so every second of it delays the first
- * rotation. 32 at Key Vault's ~200 ms a read is at most 160 GETs a second, 1,600 per 10 s, under
- * Key Vault's 4,000 GETs per vault per 10 s. Vaults are read side by side, under Key Vault's
- * subscription-wide limit of five times a vault's (service limits) by {@link KEY_READERS}.
+ * Keys {@link VaultKeys} reads at once, one by one, in one vault. A fleet reads them twice before
+ * it rotates (its plan, and again when the approval is confirmed), so every second of it delays
+ * the first rotation. 32 at Key Vault's ~200 ms a read is at most 160 GETs a second, 1,600 per
+ * 10 s, under Key Vault's 4,000 GETs per vault per 10 s. Vaults are read side by side, under Key
+ * Vault's subscription-wide limit of five times a vault's (service limits) by {@link KEY_READERS}.
  */
 const KEY_READERS_PER_VAULT = 32;
-/** Keys read at once across vaults: 640 GETs a second at most, under the subscription's 2,000. */
+/** Key Vault requests at once across vaults: 640 a second at most, under the subscription's 2,000. */
 const KEY_READERS = 128;
 
 /** At most `size` calls of {@link use} run at once; the rest wait their turn in order. */
@@ -226,15 +322,6 @@ class Slots {
 
   constructor(size: number) {
     this.free = size;
-  }
-
-  /** `more` calls more may run at once from now on. */
-  widen(more: number): void {
-    for (let i = 0; i < more; i++) {
-      const next = this.waiting.shift();
-      if (next) next();
-      else this.free++;
-    }
   }
 
   async use<T>(fn: () => Promise<T>): Promise<T> {

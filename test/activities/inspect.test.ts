@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { planConfigure, RG_KEYS, startHarness, type Harness } from './harness';
 import { beforeAll } from '../kit/suite';
+import type { RequestLogEntry } from '../../src/local-azure/request-log';
 
 const KEY = { name: 'cmk', type: 'RSA', size: 2048 } as const;
 
@@ -161,28 +162,116 @@ describe('rotation and rotation policy', () => {
     assert.deepEqual(policyAgain, policy);
   });
 
-  test("when a fleet's plan reads six keys of a vault its worker has not called yet, then Key Vault's sign-in challenge (401) is answered once, not once per key (challenge-based auth: learn.microsoft.com/azure/key-vault/general/authentication-requests-and-responses)", async () => {
+  test("when a fleet's plan reads six keys of a vault its worker has not called yet, then it lists them with one request (Get Keys gives each key's attributes, 25 a page: learn.microsoft.com/rest/api/keyvault/keys/get-keys) and Key Vault's sign-in challenge (401) is answered once (challenge-based auth: learn.microsoft.com/azure/key-vault/general/authentication-requests-and-responses)", async () => {
     const first = await h.cmkAccount({ keyName: 'fleet-k0', pinVersion: true });
     const accounts = [first.account];
     for (let i = 1; i < 6; i++)
       accounts.push(
         (await h.cmkAccount({ keyName: `fleet-k${i}`, pinVersion: true, vault: first.vault })).account,
       );
-    const host = new URL(first.vault.vaultUri).host.toLowerCase();
     const since = new Date();
     const fresh = h.freshActivities();
     const planned = await h.run(() => fresh.inspectFleet({ accounts, keysInUse: true }));
 
     assert.equal(planned.plan.fleet?.rotate, 6, 'every account is on a usable key');
-    const reads = h.local.requestLog
-      .entries({ service: 'keyvault', operation: 'keys.get', since })
-      .filter((e) => e.host.toLowerCase() === host);
-    assert.equal(reads.filter((e) => e.status === 200).length, 6, 'each key read once');
-    assert.equal(reads.filter((e) => e.status === 401).length, 1, 'one challenge for the vault');
+    const asked = vaultRequests(first.vault.vaultUri, since);
+    assert.deepEqual(
+      asked.map((e) => `${e.operation} ${e.status}`),
+      ['keys.list 401', 'keys.list 200'],
+      'one page of the vault, after one challenge',
+    );
     assert.deepEqual(
       planned.keysInUse,
       accounts.map((_, i) => `${first.vault.vaultUri.toLowerCase()}keys/fleet-k${i}`),
       'the key each account uses, in order',
     );
   });
+
+  test("when a fleet's keys are disabled or deleted, then the plan skips their accounts and says why: a disabled key from the vault's listing, a deleted one from Get Key's 404 (KeyNotFound), as the listing does not name deleted keys", async () => {
+    const usable = await h.cmkAccount({ keyName: 'usable', pinVersion: true });
+    const disabled = await h.cmkAccount({ keyName: 'off', pinVersion: true, vault: usable.vault });
+    const deleted = await h.cmkAccount({ keyName: 'gone', pinVersion: true, vault: usable.vault });
+    const keys = h.azure.keys(usable.vault.vaultUri);
+    await keys.updateKeyProperties('off', { enabled: false });
+    // The runbook may not delete keys; someone else did (soft delete keeps it as a deleted key).
+    const vaultData = h.local.state.data.vaults[usable.vault.name.toLowerCase()]!;
+    const now = Math.floor(h.local.clock.now().getTime() / 1000);
+    vaultData.deletedKeys.gone = {
+      key: vaultData.keys.gone!,
+      deletedDate: now,
+      scheduledPurgeDate: now + 90 * 86_400,
+    };
+    delete vaultData.keys.gone;
+    h.local.state.changed();
+    const since = new Date();
+
+    const planned = await h.run((a) =>
+      a.inspectFleet({ accounts: [usable.account, disabled.account, deleted.account] }),
+    );
+
+    const vault = usable.vault.name;
+    assert.equal(planned.plan.fleet?.rotate, 1);
+    assert.deepEqual(
+      planned.skip.map((s) => s.why),
+      [
+        `${disabled.account.name} uses key ${vault}/off, which is disabled; skipped.`,
+        `${deleted.account.name} uses key ${vault}/gone, which no longer exists; skipped.`,
+      ],
+    );
+    assert.deepEqual(
+      vaultRequests(usable.vault.vaultUri, since).map((e) => `${e.operation} ${e.status}`),
+      ['keys.list 200', 'keys.get 404'],
+    );
+  });
+
+  test('when the runbook may get keys but not list them (an access policy without list), then the plan reads each key on its own and still tells a disabled key from a usable one', async () => {
+    const usable = await h.cmkAccount({ keyName: 'usable', pinVersion: true });
+    const disabled = await h.cmkAccount({ keyName: 'off', pinVersion: true, vault: usable.vault });
+    await h.azure.keys(usable.vault.vaultUri).updateKeyProperties('off', { enabled: false });
+    const policies = h.local.state.data.vaults[usable.vault.name.toLowerCase()]!.properties.accessPolicies;
+    for (const p of policies) p.permissions.keys = (p.permissions.keys ?? []).filter((k) => k !== 'list');
+    h.local.state.changed();
+    const since = new Date();
+
+    const planned = await h.run((a) => a.inspectFleet({ accounts: [usable.account, disabled.account] }));
+
+    assert.equal(planned.plan.fleet?.rotate, 1);
+    assert.deepEqual(
+      planned.skip.map((s) => s.why),
+      [`${disabled.account.name} uses key ${usable.vault.name}/off, which is disabled; skipped.`],
+    );
+    assert.deepEqual(
+      vaultRequests(usable.vault.vaultUri, since)
+        .map((e) => `${e.operation} ${e.status}`)
+        .sort(),
+      ['keys.get 200', 'keys.get 200', 'keys.list 403'],
+    );
+  });
+
+  test('when a vault holds many keys the fleet does not use, then the plan stops listing it once a page costs more than reading the keys wanted one by one', async () => {
+    const first = await h.cmkAccount({ keyName: 'listed-first', pinVersion: true });
+    const keys = h.local.state.data.vaults[first.vault.name.toLowerCase()]!.keys;
+    const template = keys['listed-first']!;
+    for (let i = 0; i < 60; i++) keys[`unused-${i}`] = { ...structuredClone(template), name: `unused-${i}` };
+    h.local.state.changed();
+    const last = await h.cmkAccount({ keyName: 'listed-last', pinVersion: true, vault: first.vault });
+    const since = new Date();
+
+    const planned = await h.run((a) => a.inspectFleet({ accounts: [last.account] }));
+
+    assert.equal(planned.plan.fleet?.rotate, 1);
+    assert.deepEqual(
+      vaultRequests(first.vault.vaultUri, since).map((e) => `${e.operation} ${e.status}`),
+      ['keys.list 200', 'keys.get 200'],
+      'one page (not the three the vault has), then the key itself',
+    );
+  });
+
+  /** Key reads (Get Keys, Get Key) of the vault at `uri` since `since`, in order. */
+  function vaultRequests(uri: string, since: Date): RequestLogEntry[] {
+    const host = new URL(uri).host.toLowerCase();
+    return h.local.requestLog
+      .entries({ service: 'keyvault', operation: /^keys\.(list|get)$/, since })
+      .filter((e) => e.host.toLowerCase() === host);
+  }
 });

@@ -111,7 +111,13 @@ describe('a fleet rotation with one plan card, one approval and a progress card'
 
     const log = s.local.requestLog;
     const before = (e: { at: string }) => e.at < approvedAt.toISOString();
-    const keyReads = log.entries({ service: 'keyvault', operation: 'keys.get', status: 200, since });
+    // A plan reads keys by listing their vault (Get Keys) or one by one (Get Key).
+    const keyReads = log.entries({
+      service: 'keyvault',
+      operation: /^keys\.(list|get)$/,
+      status: 200,
+      since,
+    });
     const planned = new Set(keyReads.filter(before).map((e) => e.host.toLowerCase()));
     assert.deepEqual(
       [...planned].sort(),
