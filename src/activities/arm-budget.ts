@@ -31,11 +31,16 @@ export const ARM_LIMITS: ArmBudgetLimits = {
 export type ArmBucketKind = keyof ArmBudgetLimits;
 type Kind = ArmBucketKind;
 
-/** Told what the worker believes a bucket holds each time ARM answers with what is left in it. */
+/**
+ * Told what the worker believes a bucket holds each time ARM answers with what is left in it, and
+ * each time the worker lets a request through (its belief then: the last answer, less what it
+ * sent since, plus the refill since).
+ */
 export type ArmBucketObserver = (subscriptionId: string, kind: ArmBucketKind, tokens: number) => void;
 
 /** What the policy knows per subscription and kind. */
 interface Bucket {
+  subscriptionId: string;
   tokens: number;
   at: number;
   /** Requests let through so far; a response names its request by this count. */
@@ -111,6 +116,10 @@ export class ArmBudget {
           bucket.tokens -= 1;
           bucket.released += 1;
           bucket.queue.shift()!(bucket.released);
+          // A write sent after a quiet spell finds the bucket refilled, and says so now rather
+          // than when ARM answers it (a write takes about a second): a queue steered by the
+          // belief spends the burst from the first write, not from the first answer.
+          this.observer?.(bucket.subscriptionId, kind, bucket.tokens);
           continue;
         }
         await this.sleep(((1 - bucket.tokens) / this.limits[kind].perSecond) * 1000);
@@ -124,7 +133,14 @@ export class ArmBudget {
     const key = `${subscriptionId.toLowerCase()}/${kind}`;
     let bucket = this.buckets.get(key);
     if (!bucket) {
-      bucket = { tokens: this.limits[kind].burst, at: this.now(), released: 0, queue: [], pumping: false };
+      bucket = {
+        subscriptionId: subscriptionId.toLowerCase(),
+        tokens: this.limits[kind].burst,
+        at: this.now(),
+        released: 0,
+        queue: [],
+        pumping: false,
+      };
       this.buckets.set(key, bucket);
     }
     return bucket;

@@ -6,7 +6,9 @@
  * spends the 200 writes ARM's bucket holds when full, and 1,000 writes take 111 s where ARM
  * allows 80. ARM tells every caller how full the bucket is
  * (`x-ms-ratelimit-remaining-subscription-writes`); each worker reads it from its writes' answers
- * through its {@link ArmBudget} (which takes off its own writes still in flight) and sets the
+ * through its {@link ArmBudget} (which takes off its own writes still in flight, and adds the
+ * refill since, as it lets each write through: a fleet's first write after a quiet spell raises
+ * the rate a second before ARM answers it) and sets the
  * queue's rate (`UpdateTaskQueueConfig`) from it: the configured rate plus what the bucket holds
  * above a reserve, spread over a few seconds. Every worker reads the same bucket, so they set about
  * the same rate, and the server keeps the last one set. A drained bucket or a 429 brings the rate
@@ -30,7 +32,7 @@ export interface WriteQueueRateTuning {
 }
 
 export const WRITE_QUEUE_RATE_TUNING: WriteQueueRateTuning = {
-  reserve: 20,
+  reserve: 10,
   spendSeconds: 3,
   ceiling: 100,
   changeAfterMs: 1_000,
@@ -109,12 +111,12 @@ export class WriteQueueRate {
   private steer(subscriptionId: string, queue: QueueState, rate: number): void {
     // Each change rewrites the queue's configuration on the server, which hands it to every
     // partition: changes of a fifth or more, at most one a second, except the fall to the
-    // configured rate (a drained bucket or a 429), which goes at once. From the configured rate
-    // only a rise by half is worth it: a bucket hovering at the reserve, as a long fleet keeps
-    // it, would otherwise flip the rate up and back down every second.
+    // configured rate (a drained bucket or a 429), which goes at once. A bucket hovering at the
+    // reserve, as a long fleet keeps it, fills at 1/s under the configured 9/s, so the rate
+    // rises again about every 5 s (a fifth more: 5.4 writes above the reserve), not every second;
+    // every write the queue leaves in the bucket when a fleet ends is a tenth of a second lost.
     const toFloor = rate === this.floor && queue.rate !== this.floor;
-    const step = queue.rate === this.floor ? 0.5 : 0.2;
-    const worth = queue.unsure || Math.abs(rate - queue.rate) >= Math.max(1, queue.rate * step);
+    const worth = queue.unsure || Math.abs(rate - queue.rate) >= Math.max(1, queue.rate * 0.2);
     if (!toFloor && (!worth || this.now() - queue.changedAt < this.tuning.changeAfterMs)) return;
     queue.rate = rate;
     queue.changedAt = this.now();
