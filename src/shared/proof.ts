@@ -117,10 +117,31 @@ const ascii = new TextEncoder();
 const SEGMENT = /^[A-Za-z0-9_-]+$/;
 
 /**
- * Checks a compact JWS of the given `typ` against the accepted keys and returns its payload.
- * Only `alg: EdDSA` with a known `kid` is accepted; verification is strict RFC 8032 (no ZIP-215).
+ * An Ed25519 signature check: true when `signature` is `publicKey`'s over `message` under strict
+ * RFC 8032 (no ZIP-215); false, never a throw, for anything else.
  */
-export function verifyCompactJws(token: unknown, keys: readonly BotPublicKey[], typ: string): unknown {
+export type Ed25519Verify = (signature: Uint8Array, message: Uint8Array, publicKey: Uint8Array) => boolean;
+
+/** {@link Ed25519Verify} by `@noble/curves`, which runs anywhere, the workflow sandbox included. */
+export const pureEd25519Verify: Ed25519Verify = (signature, message, publicKey) => {
+  try {
+    return ed25519.verify(signature, message, publicKey, { zip215: false });
+  } catch {
+    return false;
+  }
+};
+
+/**
+ * Checks a compact JWS of the given `typ` against the accepted keys and returns its payload.
+ * Only `alg: EdDSA` with a known `kid` is accepted; verification is strict RFC 8032 (no ZIP-215),
+ * by `verify` (pure JavaScript unless the caller has a faster one).
+ */
+export function verifyCompactJws(
+  token: unknown,
+  keys: readonly BotPublicKey[],
+  typ: string,
+  verify: Ed25519Verify = pureEd25519Verify,
+): unknown {
   if (typeof token !== 'string' || token === '') throw new ProofNotValid('missing', 'no proof was sent');
   const parts = token.split('.');
   if (parts.length !== 3 || !parts.every((p) => SEGMENT.test(p)))
@@ -135,12 +156,7 @@ export function verifyCompactJws(token: unknown, keys: readonly BotPublicKey[], 
   const signature = decodeBytes(signaturePart);
   const publicKey = decodeBytes(key.x);
   const signed = ascii.encode(`${headerPart}.${payloadPart}`);
-  let valid = false;
-  try {
-    valid = signature.length === 64 && ed25519.verify(signature, signed, publicKey, { zip215: false });
-  } catch {
-    valid = false;
-  }
+  const valid = signature.length === 64 && verify(signature, signed, publicKey);
   if (!valid) throw new ProofNotValid('bad-signature', 'the signature does not verify');
   return decodeJson(payloadPart);
 }
@@ -216,8 +232,12 @@ export function verifyRunActionProof(
  * Verifies a start proof's signature and claim shapes. Its times are checked by the caller with
  * {@link checkFreshness}: a schedule's or a fleet's proof is checked once, when that run starts.
  */
-export function verifyStartProof(token: unknown, keys: readonly BotPublicKey[]): StartClaims {
-  const claims = verifyCompactJws(token, keys, PROOF_TYPES.start) as Record<string, unknown>;
+export function verifyStartProof(
+  token: unknown,
+  keys: readonly BotPublicKey[],
+  verify?: Ed25519Verify,
+): StartClaims {
+  const claims = verifyCompactJws(token, keys, PROOF_TYPES.start, verify) as Record<string, unknown>;
   for (const field of ['op', 'target', 'sub', 'tid', 'jti'] as const) requireString(claims, field);
   requireText(claims, 'name');
   if (claims.conv !== undefined && (typeof claims.conv !== 'object' || claims.conv === null))
@@ -235,9 +255,13 @@ export function verifyStartProof(token: unknown, keys: readonly BotPublicKey[]):
 export type StartCheck = { claims: StartClaims } | { problem: ProofProblem; detail: string };
 
 /** {@link verifyStartProof} with its verdict returned rather than thrown. */
-export function checkStartProof(token: unknown, keys: readonly BotPublicKey[]): StartCheck {
+export function checkStartProof(
+  token: unknown,
+  keys: readonly BotPublicKey[],
+  verify?: Ed25519Verify,
+): StartCheck {
   try {
-    return { claims: verifyStartProof(token, keys) };
+    return { claims: verifyStartProof(token, keys, verify) };
   } catch (error) {
     if (!(error instanceof ProofNotValid)) throw error;
     return { problem: error.problem, detail: error.message };

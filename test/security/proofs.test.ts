@@ -4,10 +4,13 @@ import { before, describe, test } from 'node:test';
 import { calculateJwkThumbprint, CompactSign } from 'jose';
 import { createProofSigner, type DecisionToSign } from '../../src/bot/signing';
 import { PRELOADED_MODULES } from '../../src/workflow-bundle';
+import { createSettingsActivities, nodeEd25519Verify } from '../../src/activities/settings';
+import { testPolicy } from '../helpers/stack';
 import {
   checkFreshness,
   PROOF_TYPES,
   ProofNotValid,
+  pureEd25519Verify,
   selfTestVerifier,
   verifyDecisionProof,
   verifyStartProof,
@@ -131,5 +134,71 @@ describe('proofs the bot signs and the worker verifies', () => {
     assert.equal(schedule.exp, undefined);
     checkFreshness(schedule, Date.now() + 365 * 86_400_000, { requireExpiry: false });
     assert.throws(() => checkFreshness(schedule, Date.now()), problem('malformed'));
+  });
+  test("when the worker checks a signature with Node's crypto, then it agrees with the pure verifier on RFC 8032's test 1, a flipped bit, a non-canonical S (S + L, which strict RFC 8032 §5.1.7 refuses) and another key", () => {
+    const hexBytes = (h: string) => Uint8Array.from(Buffer.from(h, 'hex'));
+    // RFC 8032 §7.1 TEST 1: the empty message.
+    const publicKey = hexBytes('d75a980182b10ab7d54bfed3c964073a0ee172f3daa62325af021a68f707511a');
+    const signature = hexBytes(
+      'e5564300c360ac729086e2cc806e828a84877f1eb8e5d974d873e065224901555fb8821590a33bacc61e39701cf9b46bd25bf5f0595bbe24655141438e7a100b',
+    );
+    const empty = new Uint8Array(0);
+    const flipped = signature.slice();
+    flipped[0]! ^= 1;
+    // S + L, little-endian: the same point equation, but S is not below the group order.
+    const L = 2n ** 252n + 27742317777372353535851937790883648493n;
+    let s = 0n;
+    for (let i = 31; i >= 0; i--) s = (s << 8n) | BigInt(signature[32 + i]!);
+    const nonCanonical = signature.slice();
+    let big = s + L;
+    for (let i = 0; i < 32; i++, big >>= 8n) nonCanonical[32 + i] = Number(big & 0xffn);
+    const otherKey = Uint8Array.from(Buffer.from(other.key.x, 'base64url'));
+    const native = nodeEd25519Verify();
+    const cases: [string, Uint8Array, Uint8Array, boolean][] = [
+      ['test 1', signature, publicKey, true],
+      ['a flipped bit', flipped, publicKey, false],
+      ['S + L', nonCanonical, publicKey, false],
+      ['another key', signature, otherKey, false],
+    ];
+    for (const [name, sig, key, valid] of cases) {
+      assert.equal(pureEd25519Verify(sig, empty, key), valid, `pure: ${name}`);
+      assert.equal(native(sig, empty, key), valid, `native: ${name}`);
+    }
+  });
+
+  test("when the worker's settings activity checks start proofs, then a good one gives its claims and a tampered, forged or unknown-key one gives the problem, as the pure verifier says", async () => {
+    const settings = createSettingsActivities({
+      policy: testPolicy(),
+      botKeys: [bot.key],
+      trustedServiceUrls: [],
+    });
+    const start = await bot.signer.signStart({
+      operation: 'revoke',
+      target: '/subscriptions/x',
+      requester: decision.approver,
+      tenantId: decision.tenantId,
+    });
+    const [header, payload, signature] = start.split('.') as [string, string, string];
+    const body = JSON.parse(Buffer.from(payload, 'base64url').toString()) as Record<string, unknown>;
+    const tampered = `${header}.${Buffer.from(JSON.stringify({ ...body, op: 'rotate' })).toString('base64url')}.${signature}`;
+    const forged = await new CompactSign(new TextEncoder().encode(JSON.stringify(body)))
+      .setProtectedHeader({ alg: 'EdDSA', kid: bot.key.kid, typ: PROOF_TYPES.start })
+      .sign(other.privateKey);
+    const byOther = await other.signer.signStart({
+      operation: 'revoke',
+      target: '/subscriptions/x',
+      requester: decision.approver,
+      tenantId: decision.tenantId,
+    });
+    const verdict = async (token: string) => (await settings.loadRunSettings({ startProof: token })).start;
+    assert.deepEqual(await verdict(start), { claims: verifyStartProof(start, [bot.key]) });
+    for (const [name, token, problem] of [
+      ['tampered', tampered, 'bad-signature'],
+      ["forged under the bot's kid", forged, 'bad-signature'],
+      ['signed by a key the worker does not know', byOther, 'unknown-key'],
+    ] as const) {
+      const got = await verdict(token);
+      assert.equal(got && 'problem' in got ? got.problem : undefined, problem, name);
+    }
   });
 });
