@@ -33,8 +33,8 @@ type Kind = ArmBucketKind;
 
 /**
  * Told what the worker believes a bucket holds each time ARM answers with what is left in it, and
- * each time the worker lets a request through (its belief then: the last answer, less what it
- * sent since, plus the refill since).
+ * when the worker lets a request through while none of its others is in flight (its belief then:
+ * the last answer, less what it sent since, plus the refill since).
  */
 export type ArmBucketObserver = (subscriptionId: string, kind: ArmBucketKind, tokens: number) => void;
 
@@ -45,6 +45,8 @@ interface Bucket {
   at: number;
   /** Requests let through so far; a response names its request by this count. */
   released: number;
+  /** Requests let through through the policy and not answered yet. */
+  inFlight: number;
   /** Requests waiting for a token, first come first served. */
   queue: ((seq: number) => void)[];
   pumping: boolean;
@@ -70,7 +72,13 @@ export class ArmBudget {
         const slot = slotOf(request);
         if (!slot) return next(request);
         const seq = await this.take(slot.subscriptionId, slot.kind);
-        const response = await next(request);
+        const bucket = this.bucket(slot.subscriptionId, slot.kind);
+        let response;
+        try {
+          response = await next(request);
+        } finally {
+          bucket.inFlight--;
+        }
         const header = response.headers.get(`x-ms-ratelimit-remaining-subscription-${slot.kind}`);
         const remaining = response.status === 429 ? 0 : header === undefined ? NaN : Number(header);
         if (Number.isFinite(remaining)) this.observe(slot.subscriptionId, slot.kind, remaining, seq);
@@ -115,11 +123,15 @@ export class ArmBudget {
         if (bucket.tokens >= 1) {
           bucket.tokens -= 1;
           bucket.released += 1;
+          const quiet = bucket.inFlight === 0;
+          bucket.inFlight += 1;
           bucket.queue.shift()!(bucket.released);
-          // A write sent after a quiet spell finds the bucket refilled, and says so now rather
+          // A request sent after a quiet spell finds the bucket refilled, and says so now rather
           // than when ARM answers it (a write takes about a second): a queue steered by the
-          // belief spends the burst from the first write, not from the first answer.
-          this.observer?.(bucket.subscriptionId, kind, bucket.tokens);
+          // belief spends the burst from a fleet's first write, not from its first answer. While
+          // requests are in flight their answers steer; a belief told at every request as well
+          // steered the queue of several workers worse (each knows only its own requests).
+          if (quiet) this.observer?.(bucket.subscriptionId, kind, bucket.tokens);
           continue;
         }
         await this.sleep(((1 - bucket.tokens) / this.limits[kind].perSecond) * 1000);
@@ -138,6 +150,7 @@ export class ArmBudget {
         tokens: this.limits[kind].burst,
         at: this.now(),
         released: 0,
+        inFlight: 0,
         queue: [],
         pumping: false,
       };
