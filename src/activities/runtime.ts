@@ -2,6 +2,7 @@
  * What every activity shares: its Temporal context (heartbeats, cancellation, sleeps), the
  * classification of failures at the boundary, and bounded waits for Azure to catch up.
  */
+import { setMaxListeners } from 'node:events';
 import { Context } from '@temporalio/activity';
 import { classifyError, type CallSubject } from './errors';
 
@@ -55,9 +56,23 @@ export async function call<T>(subject: CallSubject, fn: () => Promise<T>): Promi
   }
 }
 
+/**
+ * Requests one activity may have in flight at once, each listening to its cancellation: a
+ * fleet's plan reads up to 128 keys at once, the blast radius scans 200 accounts' scopes. Node
+ * warns of a listener leak past 10 per signal, which for these is no leak (each request removes
+ * its listener when it ends) but reads as one in the worker's log.
+ */
+const REQUESTS_PER_ACTIVITY = 1_000;
+const widened = new WeakSet<AbortSignal>();
+
 /** The activity's cancellation as an Azure abort signal. */
 export function abortSignal(): AbortSignal {
-  return Context.current().cancellationSignal;
+  const signal = Context.current().cancellationSignal;
+  if (!widened.has(signal)) {
+    setMaxListeners(REQUESTS_PER_ACTIVITY, signal);
+    widened.add(signal);
+  }
+  return signal;
 }
 
 /** Records progress (never secrets); also how cancellation reaches the activity. */

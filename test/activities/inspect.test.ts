@@ -3,6 +3,7 @@ import { describe, test } from 'node:test';
 import { planConfigure, RG_KEYS, startHarness, type Harness } from './harness';
 import { beforeAll } from '../kit/suite';
 import type { RequestLogEntry } from '../../src/local-azure/request-log';
+import type { AccountRef } from '../../src/shared/accounts';
 
 const KEY = { name: 'cmk', type: 'RSA', size: 2048 } as const;
 
@@ -265,6 +266,24 @@ describe('rotation and rotation policy', () => {
       ['keys.list 200', 'keys.get 200'],
       'one page (not the three the vault has), then the key itself',
     );
+  });
+
+  test("when a fleet's plan reads the keys of twelve vaults at once, then the worker's log gets no listener-leak warning (each request's listener on the activity's cancellation goes when the request ends)", async () => {
+    const accounts: AccountRef[] = [];
+    for (let i = 0; i < 12; i++)
+      accounts.push((await h.cmkAccount({ keyName: 'spread', pinVersion: true })).account);
+    const warnings: string[] = [];
+    const onWarning = (warning: Error) => warnings.push(warning.name);
+    process.on('warning', onWarning);
+    try {
+      const planned = await h.run((a) => a.inspectFleet({ accounts }));
+      assert.equal(planned.plan.fleet?.rotate, 12);
+      // Node emits a warning on the next tick.
+      await new Promise((resolve) => setImmediate(resolve));
+    } finally {
+      process.off('warning', onWarning);
+    }
+    assert.deepEqual(warnings, []);
   });
 
   /** Key reads (Get Keys, Get Key) of the vault at `uri` since `since`, in order. */
