@@ -220,8 +220,8 @@ class VaultKeys {
   private pages: AsyncIterator<KeyProperties[]> | undefined;
   private pagesRead = 0;
   private wanted = 0;
-  /** `listing` until the listing ends, fails or is forbidden; keys are then read one by one. */
-  private mode: 'listing' | 'listed' | 'each' = 'listing';
+  /** Until the listing ends, fails or is forbidden; keys it did not name are then read one by one. */
+  private listing = true;
   private paging = false;
 
   constructor(
@@ -235,7 +235,7 @@ class VaultKeys {
     this.wanted++;
     const listed = this.listed.get(name.toLowerCase());
     if (listed) return Promise.resolve(listed);
-    if (this.mode !== 'listing') return this.get(name);
+    if (!this.listing) return this.get(name);
     return new Promise((resolve) => {
       this.pending.push({ name, settle: resolve });
       this.pump();
@@ -245,7 +245,7 @@ class VaultKeys {
   /** Lists the next page for the keys waiting, or reads them one by one when listing stops paying. */
   private pump(): void {
     if (this.paging || this.pending.length === 0) return;
-    if (this.mode !== 'listing' || this.pagesRead >= this.wanted) {
+    if (!this.listing || this.pagesRead >= this.wanted) {
       for (const { name, settle } of this.pending.splice(0)) settle(this.get(name));
       return;
     }
@@ -263,7 +263,7 @@ class VaultKeys {
       )
       .then(
         (page) => {
-          if (page.done) this.mode = 'listed';
+          if (page.done) this.listing = false;
           else
             for (const key of page.value)
               this.listed.set(key.name.toLowerCase(), key.enabled === false ? 'disabled' : 'usable');
@@ -275,9 +275,8 @@ class VaultKeys {
           }
         },
         (error: unknown) => {
-          this.mode = 'each';
-          if (!isForbidden((error as { cause?: unknown }).cause ?? error) && !isForbidden(error))
-            for (const { settle } of this.pending.splice(0)) settle(rethrown(error));
+          this.listing = false;
+          if (!forbidden(error)) for (const { settle } of this.pending.splice(0)) settle(rethrown(error));
         },
       )
       .finally(() => {
@@ -293,10 +292,15 @@ class VaultKeys {
       if (!key) return 'absent';
       return key.properties.enabled === false ? 'disabled' : 'usable';
     } catch (error) {
-      if (!isForbidden((error as { cause?: unknown }).cause ?? error) && !isForbidden(error)) throw error;
+      if (!forbidden(error)) throw error;
       return 'unreadable';
     }
   }
+}
+
+/** True for a 403 from Key Vault, classified (its cause) or not. */
+function forbidden(error: unknown): boolean {
+  return isForbidden((error as { cause?: unknown }).cause ?? error) || isForbidden(error);
 }
 
 /** A promise that fails with `error`, as the call that threw it would. */
