@@ -34,13 +34,29 @@ function onlyPackages(allowed) {
   };
 }
 
-/** Imports the Temporal workflow sandbox must never see (`allowed`: the packages it may import). */
-export function workflowRestrictedImports(allowed = WORKFLOW_PACKAGES) {
+/**
+ * Imports the Temporal workflow sandbox must never see (`allowed`: the packages it may import).
+ * Patches are asked through `inForce` (src/workflows/patches.ts, `askPatches`), which knows the
+ * baselines a run can start under; a bare `patched` would record a marker a baseline run skips.
+ */
+export function workflowRestrictedImports(allowed = WORKFLOW_PACKAGES, { askPatches = false } = {}) {
   return {
-    paths: nodeBuiltins.map((name) => ({
-      name,
-      message: 'Workflow code is deterministic: no Node built-ins.',
-    })),
+    paths: [
+      ...nodeBuiltins.map((name) => ({
+        name,
+        message: 'Workflow code is deterministic: no Node built-ins.',
+      })),
+      ...(askPatches
+        ? []
+        : [
+            {
+              name: '@temporalio/workflow',
+              importNames: ['patched', 'deprecatePatch'],
+              message:
+                'Ask a patch with inForce() from src/workflows/patches.ts: it honours the rules baseline a run started under (src/shared/rules.ts).',
+            },
+          ]),
+    ],
     patterns: [
       {
         group: [
@@ -196,6 +212,12 @@ export default tseslint.config(
       // The worker loads these modules once per sandbox and every run shares them
       // (PRELOADED_MODULES in src/workflow-bundle.ts): state at module level would leak between runs.
       'no-restricted-syntax': ['error', ...moduleStateRestrictions()],
+    },
+  },
+  {
+    files: ['src/workflows/patches.ts'],
+    rules: {
+      'no-restricted-imports': ['error', workflowRestrictedImports(WORKFLOW_PACKAGES, { askPatches: true })],
     },
   },
   {

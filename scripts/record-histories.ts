@@ -5,7 +5,8 @@
  * them (signed, on a worker that holds the policy). Run with `npx tsx scripts/record-histories.ts`
  * after an intended change behind `patched`; first rename each earlier recording to say which of
  * the current recording's patches its runs were started without
- * (`<name>.without-<patch id>….json`), so runs of every version keep replaying. Names given as
+ * (`<name>.without-<patch id>….json`), so runs of every version keep replaying. Runs the bot starts
+ * now name a rules baseline (src/shared/rules.ts) and are saved as `<name>.<rules>.json`. Names given as
  * arguments (e.g. `changeKey.undo-failed`) record only those; the others run but are not saved.
  */
 import { writeFileSync } from 'node:fs';
@@ -14,6 +15,7 @@ import type { WorkflowHandle } from '@temporalio/client';
 import { temporal } from '@temporalio/proto';
 import type { Person } from '../src/shared/approval';
 import type { RunResult } from '../src/shared/runbooks';
+import { RULES_MEMO, rulesMemo } from '../src/shared/rules';
 import { SCHEDULED_ROTATION_WORKFLOW } from '../src/shared/start';
 import { PEOPLE, startStack, type Stack } from '../test/helpers/stack';
 import { testEnv } from '../test/helpers/temporal';
@@ -63,10 +65,14 @@ async function save(
   })) as RunResult;
   if (result.outcome !== outcome) throw new Error(`${name} ended ${result.outcome}: ${result.message}`);
   if (wanted.length && !wanted.includes(name)) return;
-  const history = await stack.client.workflow.getHandle(handle.workflowId).fetchHistory();
+  const latest = stack.client.workflow.getHandle(handle.workflowId);
+  const history = await latest.fetchHistory();
   const json = temporal.api.history.v1.History.fromObject(history).toJSON();
-  writeFileSync(path.join(OUT, `${name}.json`), historyText(json));
-  process.stdout.write(`recorded ${name} (${history.events?.length ?? 0} events)\n`);
+  // A run started under a rules baseline is recorded as such; runs without one as they were.
+  const rules = (await latest.describe()).memo?.[RULES_MEMO];
+  const file = typeof rules === 'string' ? `${name}.${rules}` : name;
+  writeFileSync(path.join(OUT, `${file}.json`), historyText(json));
+  process.stdout.write(`recorded ${file} (${history.events?.length ?? 0} events)\n`);
 }
 
 async function main(): Promise<void> {
@@ -173,6 +179,8 @@ async function main(): Promise<void> {
           everyMs: 7 * 24 * 3_600_000,
         },
       ],
+      // As a rotation schedule's action starts it.
+      memo: rulesMemo(),
     });
     await save(stack, SCHEDULED_ROTATION_WORKFLOW, scheduled);
   } finally {

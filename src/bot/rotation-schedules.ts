@@ -18,6 +18,7 @@ import {
   searchAttributesFor,
   type ScheduledRotationInput,
 } from '../shared/start';
+import { rulesMemo } from '../shared/rules';
 
 /** A rotation schedule as set up, and the one it replaced. */
 export interface ScheduledRotation {
@@ -55,6 +56,7 @@ export async function scheduleRotation(
     // Scheduled runs are searchable like chat-started ones; their rotateKey children inherit these.
     typedSearchAttributes: searchAttributesFor('rotate', input.account, SCHEDULE_REQUESTER),
     staticSummary: `Scheduled rotation · ${input.account.name}`,
+    memo: rulesMemo(),
   };
   const spec = { intervals: [{ every: everyInMs }] };
   try {

@@ -175,6 +175,7 @@ async function startRun(
       typedSearchAttributes: start.typedSearchAttributes,
       staticSummary: start.staticSummary,
       staticDetails: start.staticDetails,
+      memo: start.memo,
     });
     const runId = handle.firstExecutionRunId;
     return {

@@ -21,6 +21,7 @@ import {
   type SetRotationPolicyInput,
   type UpdateVersionInput,
 } from './runbooks';
+import { rulesMemo } from './rules';
 import { requestMarkdown, summaryLine } from './status';
 import { describeVersionTarget } from './version-target';
 
@@ -53,6 +54,8 @@ export interface StartOptions<O extends Operation> {
   typedSearchAttributes: SearchAttributePair[];
   staticSummary: string;
   staticDetails: string;
+  /** The rules the run starts under (src/shared/rules.ts). */
+  memo: Record<string, string>;
 }
 
 /**
@@ -161,6 +164,7 @@ export function startOptionsFor<O extends Operation>(
       .filter(Boolean)
       .join(' · '),
     staticDetails: requestMarkdown(operation, account, input.requester.name, details),
+    memo: rulesMemo(),
   };
 }
 

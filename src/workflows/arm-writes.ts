@@ -4,11 +4,10 @@
  * holds across every worker (src/shared/task-queues.ts). Key Vault data-plane calls are not ARM
  * writes and stay on the runbooks' queue.
  */
-import { patched } from '@temporalio/workflow';
 import type { AccountRef } from '../shared/accounts';
 import type { Plan } from '../shared/plan';
 import type { VaultChoice } from '../shared/runbooks';
-import { PATCHES } from './patches';
+import { PATCHES, inForce } from './patches';
 import { armWriteQueueProxies, RUNBOOK_QUEUE, type AzureProxies } from './proxies';
 import type { Run } from './run';
 
@@ -21,7 +20,7 @@ import type { Run } from './run';
  */
 export function armWritesIn(run: Run, subscriptionId: string | undefined): AzureProxies {
   // Asked on every write, whatever the answer, so each new run records which path it took.
-  const queued = patched(PATCHES.everyArmWriteQueued);
+  const queued = inForce(PATCHES.everyArmWriteQueued);
   const subscription = subscriptionId?.toLowerCase();
   const polled = run.context.armWriteSubscriptions ?? [];
   return queued && subscription && polled.includes(subscription)

@@ -4,13 +4,12 @@
  * on the card. An undo that fails (after its activity's retries) is reported as failed, with the
  * state Azure really holds, never as done.
  */
-import { patched } from '@temporalio/workflow';
 import type { AccountRef } from '../shared/accounts';
 import type { EncryptionSettings, StepId } from '../shared/plan';
 import type { Stage } from '../shared/approval';
 import type { StepResult } from '../shared/runbooks';
 import { describeEncryption } from '../shared/status';
-import { PATCHES } from './patches';
+import { PATCHES, inForce } from './patches';
 import { azure, RUNBOOK_QUEUE, type AzureProxies } from './proxies';
 
 /** One undo: the step it belongs to, what it puts back, and how it reads Azure when it fails. */
@@ -66,7 +65,7 @@ export class Compensation {
       } catch (error) {
         const why = messageOf(error);
         // Runs that failed an undo before the read existed replay without it.
-        const state = patched(PATCHES.undoReadsState) ? await readState(undo) : undefined;
+        const state = inForce(PATCHES.undoReadsState) ? await readState(undo) : undefined;
         const now = state?.text ?? 'its state was not read';
         this.run.recordStep(undo.step, undo.title, 'failed', `${why}; ${now}`);
         this.run.remaining.push(

@@ -11,7 +11,6 @@ import {
   condition,
   continueAsNew,
   log,
-  patched,
   setHandler,
   workflowInfo,
 } from '@temporalio/workflow';
@@ -21,7 +20,7 @@ import { SA } from '../shared/runbooks';
 import { summaryLine } from '../shared/status';
 import { planFleet } from './planned-fleet';
 import { rotateBatch, summarise } from './fleet-rotation';
-import { PATCHES } from './patches';
+import { FLEET_PLAN_PATCH, PACED_FLEET_PATCH, PATCHES, inForce } from './patches';
 import { chat } from './proxies';
 import { upsertKnown } from './run';
 import { invalidResult } from './runbook';
@@ -50,22 +49,20 @@ const UNPACED_FLEET_CONCURRENCY = 8;
 export const ACCOUNTS_PER_RUN = 1_000;
 /** The per-run count before pacing; older fleets keep it on replay. */
 const UNPACED_ACCOUNTS_PER_RUN = 200;
-/** The patch that gave fleets a plan card, one approval and a progress card. */
-export const FLEET_PLAN_PATCH = 'fleet-plan-approval';
 
 /** Rotates the keys of many accounts and reports each outcome. */
 export async function fleetRotate(input: FleetRotateInput): Promise<RunResult> {
-  const paced = patched('paced-fleet-concurrency');
+  const paced = inForce(PACED_FLEET_PATCH);
   const fallback = !paced
     ? UNPACED_FLEET_CONCURRENCY
-    : patched(PATCHES.burstFleetConcurrency)
+    : inForce(PATCHES.burstFleetConcurrency)
       ? DEFAULT_FLEET_CONCURRENCY
       : QUEUED_FLEET_CONCURRENCY;
   const sizing = {
     perRun: input.accountsPerRun ?? (paced ? ACCOUNTS_PER_RUN : UNPACED_ACCOUNTS_PER_RUN),
     concurrency: Math.max(1, Math.min(input.concurrency ?? fallback, MAX_FLEET_CONCURRENCY)),
   };
-  if (patched(FLEET_PLAN_PATCH)) return planFleet(input, sizing);
+  if (inForce(FLEET_PLAN_PATCH)) return planFleet(input, sizing);
   return unplannedFleet(input, sizing);
 }
 

@@ -4,7 +4,7 @@
  * continue-as-new after `perRun` accounts. Shared by the planned fleet and older fleets' replay.
  */
 import { WorkflowExecutionAlreadyStartedError } from '@temporalio/common';
-import { ChildWorkflowFailure, condition, patched, startChild, workflowInfo } from '@temporalio/workflow';
+import { ChildWorkflowFailure, condition, startChild, workflowInfo } from '@temporalio/workflow';
 import { validateAccountRef, workflowIdFor, type AccountRef } from '../shared/accounts';
 import { ValidationError } from '../shared/names';
 import type { FleetProgress } from '../shared/approval';
@@ -13,9 +13,10 @@ import type { FleetOutcome, FleetRotateInput, RunContext, RunResult } from '../s
 import { searchAttributesFor } from '../shared/start';
 import { summaryLine } from '../shared/status';
 import { childSearchAttributes } from './children';
-import { PATCHES } from './patches';
+import { PATCHES, inForce } from './patches';
 import { azureLong } from './proxies';
 import { rotateKey } from './rotate-key';
+import { rulesMemo } from '../shared/rules';
 
 /** How a batch of rotations ended: every account done, or the rest left for the next run. */
 export interface BatchEnd {
@@ -56,7 +57,7 @@ export async function rotateBatch(options: {
         );
     batch.forEach((a, i) => keys[i] && keyOf.set(a, keys[i]));
     const { leaders, followers } = leadersFirst(batch, keyOf);
-    const spread = patched(PATCHES.leadersAcrossVaults) ? acrossVaults(leaders, keyOf) : leaders;
+    const spread = inForce(PATCHES.leadersAcrossVaults) ? acrossVaults(leaders, keyOf) : leaders;
     queue = [...spread, ...followers, ...queue.slice(options.perRun)];
   }
   const rotated = new Map<string, Promise<FleetOutcome>>();
@@ -169,6 +170,7 @@ export async function rotateOne(
       ],
       typedSearchAttributes: childSearchAttributes(searchAttributesFor('rotate', account, context.requester)),
       staticSummary: `${summaryLine('rotate', account)} · fleet`,
+      memo: rulesMemo(),
     });
     const result = await child.result();
     return { account, outcome: result.outcome, message: result.message };

@@ -3,10 +3,10 @@
  * then the account identity's access to it. A role assignment scoped to a key needs the key, so
  * runs started with `keyBeforeGrant` make the key first; earlier runs keep their order.
  */
-import { patched, workflowInfo } from '@temporalio/workflow';
+import { workflowInfo } from '@temporalio/workflow';
 import type { GrantState, KeyState, VaultState } from '../shared/activities';
 import type { KeyChoice } from '../shared/runbooks';
-import { PATCHES } from './patches';
+import { PATCHES, inForce } from './patches';
 import { azure } from './proxies';
 import { armWritesIn } from './arm-writes';
 import type { Run } from './run';
@@ -45,7 +45,7 @@ export async function ensureKeyAndGrant(
     input.onKey?.(made);
     return made;
   };
-  const keyFirst = patched(PATCHES.keyBeforeGrant);
+  const keyFirst = inForce(PATCHES.keyBeforeGrant);
   let key = keyFirst ? await keyStep() : undefined;
   // A role assignment or access policy lives with the vault: its subscription's budget.
   const vaultWrites = armWritesIn(run, vault.subscriptionId);

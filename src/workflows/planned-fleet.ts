@@ -5,7 +5,7 @@
  * A continued run (after continue-as-new) goes on rotating: only the server can make a run a
  * continuation, so no start request can skip the approval this way.
  */
-import { allHandlersFinished, condition, continueAsNew, patched, workflowInfo } from '@temporalio/workflow';
+import { allHandlersFinished, condition, makeContinueAsNewFunc, workflowInfo } from '@temporalio/workflow';
 import { validateAccountRef, type AccountRef } from '../shared/accounts';
 import type { FleetPlan } from '../shared/activities';
 import { ValidationError } from '../shared/names';
@@ -15,11 +15,12 @@ import type { FleetRotateInput, RunContext, RunResult } from '../shared/runbooks
 import { summaryLine } from '../shared/status';
 import { ApprovalGate, blockedMessage } from './approval-gate';
 import { FleetLedger, rotateBatch } from './fleet-rotation';
-import { PATCHES } from './patches';
+import { PATCHES, inForce } from './patches';
 import { azure } from './proxies';
 import { Run } from './run';
 import { invalidResult } from './runbook';
 import { establishTrust } from './trust';
+import { rulesMemo } from '../shared/rules';
 
 /** The progress card is edited at most this often while accounts rotate. */
 const PROGRESS_EVERY_MS = 5_000;
@@ -32,7 +33,7 @@ export async function planFleet(
   sizing: { perRun: number; concurrency: number },
 ): Promise<RunResult> {
   // Bounded: counts and failures carried, not every outcome; accounts handed on in compact form.
-  const bounded = patched(PATCHES.boundedFleet);
+  const bounded = inForce(PATCHES.boundedFleet);
   const ledger = new FleetLedger(bounded, input);
   const accounts = bounded ? [...input.accounts, ...ungroupAccounts(input.groups)] : input.accounts;
   const total = ledger.done + accounts.length;
@@ -91,7 +92,7 @@ async function rotateApproved(
   await run.setStage('running');
   const progress = new FleetProgress(run, ledger, total);
   // Accounts on one key end on one new version of it (fleets started before rotated each account).
-  const rotationId = patched(PATCHES.rotateEachKeyOnce)
+  const rotationId = inForce(PATCHES.rotateEachKeyOnce)
     ? (input.rotationId ?? workflowInfo().runId)
     : undefined;
   const { rest } = await rotateBatch({
@@ -123,7 +124,7 @@ async function rotateApproved(
 class FleetProgress {
   /** Accounts with an outcome so far in this run. */
   outcomes = 0;
-  private readonly byCount = patched(PATCHES.progressByCount);
+  private readonly byCount = inForce(PATCHES.progressByCount);
   private readonly step: number;
   private shownAt = 0;
   private lastShown = Date.now();
@@ -160,7 +161,9 @@ async function continueFleet(
 ): Promise<RunResult> {
   await condition(allHandlersFinished);
   const { accounts: _all, groups: _groups, carried: _carried, tally: _tally, ...same } = input;
-  return continueAsNew<(i: FleetRotateInput) => Promise<RunResult>>({
+  // The continued run is a run of this code: it starts under the current rules.
+  const continued = makeContinueAsNewFunc<(i: FleetRotateInput) => Promise<RunResult>>({ memo: rulesMemo() });
+  return continued({
     ...same,
     ...(ledger.bounded ? { accounts: [], groups: groupAccounts(rest) } : { accounts: rest }),
     ...ledger.carry(),
@@ -228,7 +231,7 @@ async function planAndApprove(
     };
   // Only a fleet that fits in one run: the keys of a larger one would make the re-check's result
   // grow with it (20,000 accounts, ~1.8 MB, near Temporal's 2 MB), so it reads one run's at a time.
-  const keys = patched(PATCHES.fleetKeysFromRecheck) && valid.length <= perRun;
+  const keys = inForce(PATCHES.fleetKeysFromRecheck) && valid.length <= perRun;
   const current = await gate.confirmCurrent(approval.plan, () => inspect(true, keys));
   if (current.outcome !== 'approved' && current.outcome !== 'not-required')
     return {

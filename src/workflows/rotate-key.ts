@@ -2,11 +2,11 @@
  * `rotateKey`: a new key version; pinned accounts are moved to it, versionless accounts are
  * confirmed (or reported pending until Azure's daily check), then blob access is probed.
  */
-import { ParentClosePolicy, patched, startChild, workflowInfo } from '@temporalio/workflow';
+import { ParentClosePolicy, startChild, workflowInfo } from '@temporalio/workflow';
 import type { PlannedKey, RotationResult } from '../shared/activities';
 import { searchAttributesFor } from '../shared/start';
 import { childSearchAttributes } from './children';
-import { PATCHES } from './patches';
+import { PATCHES, inForce } from './patches';
 import type { Run } from './run';
 import { VERSIONLESS_CHECK_AFTER, versionlessPickup } from './versionless-pickup';
 import { parseKeyId } from '../shared/accounts';
@@ -20,6 +20,7 @@ import { rotationDone } from './step-texts';
 import { runRunbook } from './runbook';
 import { confirmBlobAccess } from './probe';
 import { armWritesIn } from './arm-writes';
+import { rulesMemo } from '../shared/rules';
 
 /** Default wait for a versionless account to pick up the new version before reporting it pending. */
 const DEFAULT_CONFIRM_WITHIN = '30s';
@@ -39,8 +40,8 @@ export async function rotateKey(input: RotateKeyInput): Promise<RunResult> {
       const confirmWithinMs = parseDurationMs(input.confirmWithin ?? DEFAULT_CONFIRM_WITHIN, 'confirmWithin');
       // The rotation's ARM write waits its turn in the subscription's budget, shared by every
       // worker (since key-vault-queue, only on a queue the run's worker polls, as every runbook's).
-      const armQueued = patched(PATCHES.armWriteQueue);
-      const vaultQueued = patched(PATCHES.keyVaultQueue);
+      const armQueued = inForce(PATCHES.armWriteQueue);
+      const vaultQueued = inForce(PATCHES.keyVaultQueue);
       const writes = !armQueued
         ? azureLong
         : vaultQueued
@@ -79,7 +80,7 @@ export async function rotateKey(input: RotateKeyInput): Promise<RunResult> {
           ? ' Azure picks up the new version within 24 hours (versionless).'
           : '';
       // Asked on every rotation, not only a versionless one, so each new run records its rules.
-      const followsUp = patched(PATCHES.versionlessPickup);
+      const followsUp = inForce(PATCHES.versionlessPickup);
       if (followsUp && rotation.accountState === 'pending' && probe.state === 'allowed') {
         const followUp = await startVersionlessPickup(run, rotation, input.quiet === true);
         pending = ` Azure picks up the new version within 24 hours (versionless); follow-up ${followUp} confirms it after ${VERSIONLESS_CHECK_AFTER}.`;
@@ -166,6 +167,7 @@ async function startVersionlessPickup(run: Run, rotation: RotationResult, quiet:
       searchAttributesFor('rotate', account, run.context.requester),
     ),
     staticSummary: `${summaryLine('rotate', account)} · versionless pickup check after Azure's daily check`,
+    memo: rulesMemo(),
   });
   return workflowId;
 }

@@ -10,7 +10,6 @@ import {
   allHandlersFinished,
   condition,
   isCancellation,
-  patched,
 } from '@temporalio/workflow';
 import { validateAccountRef } from '../shared/accounts';
 import type { OperationRequest } from '../shared/activities';
@@ -21,7 +20,7 @@ import { summaryLine } from '../shared/status';
 import type { EncryptionSettings, Plan } from '../shared/plan';
 import { SA, type Operation, type RunContext, type RunOutcome, type RunResult } from '../shared/runbooks';
 import { ApprovalGate, blockedMessage, cancelledMessage } from './approval-gate';
-import { PATCHES } from './patches';
+import { PATCHES, inForce } from './patches';
 import { azure } from './proxies';
 import { Run, upsertKnown } from './run';
 import { acceptRunActions } from './run-actions';
@@ -88,10 +87,10 @@ export async function runRunbook(spec: RunbookSpec): Promise<RunResult> {
     return run.refuse(invalidResult(error));
   }
   const gate = new ApprovalGate(run);
-  gate.byEffect = patched(PATCHES.destructiveByEffect);
+  gate.byEffect = inForce(PATCHES.destructiveByEffect);
   const result = await execute(spec, run, gate, account);
   // Asked whatever the outcome, so every new run records which rules it ends by.
-  const failedRunFails = patched(PATCHES.failedRunFails);
+  const failedRunFails = inForce(PATCHES.failedRunFails);
   await condition(allHandlersFinished);
   // A failed run is a failed workflow, so the Temporal UI counts it; the result travels as the
   // failure's details. Runs that completed `failed` before this replay as they did.

@@ -10,7 +10,7 @@
  * made within the period instead of rotating again.
  */
 import { WorkflowExecutionAlreadyStartedError } from '@temporalio/common';
-import { executeChild, patched, sleep, workflowInfo } from '@temporalio/workflow';
+import { executeChild, sleep, workflowInfo } from '@temporalio/workflow';
 import { workflowIdFor, type AccountRef } from '../shared/accounts';
 import { formatDuration } from '../shared/duration';
 import type { RunContext, RunResult } from '../shared/runbooks';
@@ -23,11 +23,12 @@ import {
 } from '../shared/start';
 import { summaryLine } from '../shared/status';
 import { childSearchAttributes } from './children';
-import { PATCHES } from './patches';
+import { PATCHES, inForce } from './patches';
 import { azureLong } from './proxies';
 import { rotateKey } from './rotate-key';
 import { invalidResult } from './runbook';
 import { establishTrustOn } from './trust';
+import { rulesMemo } from '../shared/rules';
 
 /** One scheduled rotation of one account. */
 export async function scheduledRotation(input: ScheduledRotationInput): Promise<RunResult> {
@@ -50,9 +51,9 @@ export async function scheduledRotation(input: ScheduledRotationInput): Promise<
     ? { requester, conversation: trust.conversation, startProof: trust.startProof }
     : { requester, policy: input.policy, conversation: input.conversation };
   // Asked on every tick, not only a busy one, so each new run records which rules it runs by.
-  const retriesWhenBusy = patched(PATCHES.busyTickRetries);
+  const retriesWhenBusy = inForce(PATCHES.busyTickRetries);
   let rotate = (): Promise<RunResult | Busy> => rotateOnce(account, context, input);
-  if (input.everyMs && patched(PATCHES.keyOncePerPeriod)) {
+  if (input.everyMs && inForce(PATCHES.keyOncePerPeriod)) {
     const [key] = await azureLong.keysInUse.executeWithOptions(
       { summary: `Read which key ${account.name} uses` },
       [{ accounts: [account] }],
@@ -109,6 +110,7 @@ async function rotateInKeyTurn(key: string, turn: KeyRotationTurnInput): Promise
       workflowId: `key-rotation/${key}`,
       args: [turn],
       staticSummary: `Scheduled rotation turn on ${key} for ${turn.account.name}`,
+      memo: rulesMemo(),
     });
     return result ?? 'busy';
   } catch (error) {
@@ -141,6 +143,7 @@ async function rotateOnce(
         searchAttributesFor('rotate', account, SCHEDULE_REQUESTER),
       ),
       staticSummary: `${summaryLine('rotate', account)} · scheduled`,
+      memo: rulesMemo(),
     });
   } catch (error) {
     if (error instanceof WorkflowExecutionAlreadyStartedError) return 'busy';

@@ -15,7 +15,7 @@
  * tenant, who may ask, the conversation's service URL.
  * Runs started before this keep verifying the signature in the workflow.
  */
-import { patched, proxyActivities, workflowInfo } from '@temporalio/workflow';
+import { proxyActivities, workflowInfo } from '@temporalio/workflow';
 import { validateAccountRef, type AccountRef } from '../shared/accounts';
 import {
   mayRequest,
@@ -37,7 +37,7 @@ import {
 } from '../shared/proof';
 import { NotInTenant, RequesterNotAllowed, StartProofInvalid, UntrustedServiceUrl } from '../shared/refusals';
 import { OPERATION_TITLES, type Operation, type RunContext } from '../shared/runbooks';
-import { PATCHES } from './patches';
+import { PATCHES, inForce } from './patches';
 
 /** A run's context once its start is verified: what the gate, the card and the chat use. */
 export interface TrustedContext {
@@ -88,7 +88,7 @@ export async function establishTrust(
   target: string,
   input: RunContext,
 ): Promise<TrustedContext> {
-  if (!patched(PATCHES.workerOwnedPolicy)) {
+  if (!inForce(PATCHES.workerOwnedPolicy)) {
     return {
       requester: input.requester,
       conversation: input.conversation,
@@ -96,7 +96,7 @@ export async function establishTrust(
       uiBaseUrl: input.uiBaseUrl,
     };
   }
-  const loaded = patched(PATCHES.proofVerifiedByWorker)
+  const loaded = inForce(PATCHES.proofVerifiedByWorker)
     ? await settings.loadRunSettings({ startProof: input.startProof })
     : await settings.loadRunSettings();
   const claims = verifiedStart(operation, target, input, loaded);
@@ -197,7 +197,7 @@ function scopesFor(operation: Operation | 'scheduleRotation', target: string): P
 function checkedWhenTheChainStarted(scope: ProofScope): boolean {
   const info = workflowInfo();
   const inherited = scope.inherited === true || info.continuedFromExecutionRunId !== undefined;
-  return inherited && patched(PATCHES.proofCheckedOnce);
+  return inherited && inForce(PATCHES.proofCheckedOnce);
 }
 
 function startRefusal(problem: ProofNotValid): string {

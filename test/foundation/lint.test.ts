@@ -151,6 +151,26 @@ describe('lint guards the design', () => {
     }
   });
 
+  test('when workflow code imports patched or deprecatePatch, then lint fails and names inForce; src/workflows/patches.ts may', async () => {
+    for (const name of ['patched', 'deprecatePatch']) {
+      const messages = await lintAt(
+        'src/workflows',
+        `import { ${name} } from '@temporalio/workflow';\nexport const x = ${name};\n`,
+      );
+      assert.ok(
+        messages.some((m) => m.startsWith('no-restricted-imports') && m.includes('inForce')),
+        `${name}: ${messages.join('\n')}`,
+      );
+    }
+    const [patches] = await new ESLint({ cwd: ROOT }).lintFiles([
+      path.join(ROOT, 'src/workflows/patches.ts'),
+    ]);
+    assert.deepEqual(
+      (patches?.messages ?? []).map((m) => `${m.ruleId ?? 'parse'}: ${m.message}`),
+      [],
+    );
+  });
+
   test('when a function in src/ runs over 80 lines, then lint fails with max-lines-per-function; at 80 lines it passes', async () => {
     const fn = (lines: number) =>
       `export function long(): number {\n  let n = 0;\n${'  n += 1;\n'.repeat(lines - 4)}  return n;\n}\n`;

@@ -109,7 +109,7 @@ export async function startSigned<O extends Operation>(
   operation: O,
   input: InputByOperation[O],
   taskQueue: string,
-  extra: Pick<WorkflowStartOptions, 'workflowTaskTimeout' | 'typedSearchAttributes'> & {
+  extra: Pick<WorkflowStartOptions, 'workflowTaskTimeout' | 'typedSearchAttributes' | 'memo'> & {
     /** The server's clock when it is not the machine's (time-skipping tests). */
     issuedAtMs?: number;
   } = {},

@@ -8,14 +8,17 @@ import { Worker } from '@temporalio/worker';
 import { WORKFLOW_TYPES } from '../../src/shared/runbooks';
 import { PLAN_WORKFLOW } from '../../src/shared/preview';
 import { SCHEDULED_ROTATION_WORKFLOW } from '../../src/shared/start';
-import { PATCHES } from '../../src/workflows/patches';
+import { CURRENT_RULES, RULES_MEMO } from '../../src/shared/rules';
+import { baselinePatches, FLEET_PLAN_PATCH, PACED_FLEET_PATCH, PATCHES } from '../../src/workflows/patches';
 import { testDataConverter, workflowBundle } from '../helpers/temporal';
 
 const DIR = path.resolve(__dirname, '..', 'histories');
 
 /**
- * A recording, named `<workflow type>[.<case>][.without-<patch id>…].json`; a patch id may be
- * shortened to a prefix, at a dash, that names one patch of the current recording.
+ * A recording, named `<workflow type>[.<case>][.without-<patch id>…].json` for a run started
+ * without rules, `<workflow type>[.<case>].<rules>.json` for one started under a rules baseline
+ * (src/shared/rules.ts); a patch id may be shortened to a prefix, at a dash, that names one patch
+ * of the current recording.
  */
 interface Recording {
   file: string;
@@ -24,6 +27,8 @@ interface Recording {
   kind: string;
   /** The patches of the current recording its runs were started without. */
   without: string[];
+  /** The rules baseline its run was started under, if any. */
+  rules?: string;
 }
 
 function load(file: string): Recording {
@@ -33,8 +38,11 @@ function load(file: string): Recording {
     history: temporal.api.history.v1.History.fromObject(
       JSON.parse(readFileSync(path.join(DIR, file), 'utf8')) as Record<string, unknown>,
     ),
-    kind: parts.filter((p) => !p.startsWith('without-')).join('.'),
+    kind: parts.filter((p) => !p.startsWith('without-') && !p.startsWith('rules-')).join('.'),
     without: parts.filter((p) => p.startsWith('without-')).map((p) => p.slice('without-'.length)),
+    ...(parts.some((p) => p.startsWith('rules-'))
+      ? { rules: parts.find((p) => p.startsWith('rules-')) }
+      : {}),
   };
 }
 
@@ -57,7 +65,9 @@ describe('replaying recorded runbook histories', () => {
   const recordings = readdirSync(DIR)
     .filter((f) => f.endsWith('.json'))
     .map(load);
-  const current = new Map(recordings.filter((r) => r.without.length === 0).map((r) => [r.kind, r]));
+  const current = new Map(
+    recordings.filter((r) => r.without.length === 0 && !r.rules).map((r) => [r.kind, r]),
+  );
 
   test('when every recorded history is replayed against the current workflow code, then none hits a determinism error', async () => {
     for (const type of [...Object.values(WORKFLOW_TYPES), SCHEDULED_ROTATION_WORKFLOW, PLAN_WORKFLOW]) {
@@ -100,5 +110,38 @@ describe('replaying recorded runbook histories', () => {
         { file: older.file, patches: expected.sort() },
       );
     }
+  });
+
+  test('when a run was recorded under a rules baseline, then it names that baseline in its start and carries markers only for the patches outside it', () => {
+    const baselined = recordings.filter((r) => r.rules);
+    assert.ok(
+      baselined.some((r) => r.rules === CURRENT_RULES),
+      `runs under ${CURRENT_RULES} are recorded (npx tsx scripts/record-histories.ts)`,
+    );
+    for (const r of baselined) {
+      const memo = r.history.events?.[0]?.workflowExecutionStartedEventAttributes?.memo?.fields?.[RULES_MEMO];
+      assert.ok(memo, `${r.file}: its start carries the ${RULES_MEMO} memo`);
+      const now = current.get(r.kind);
+      assert.ok(now, `${r.file}: ${r.kind}.json, the recording of its kind without rules, exists`);
+      const held = baselinePatches(r.rules);
+      assert.ok(held.length > 0, `${r.file}: ${String(r.rules)} is a baseline this code knows`);
+      assert.deepEqual(
+        { file: r.file, patches: patchesIn(r.history).sort() },
+        {
+          file: r.file,
+          patches: patchesIn(now.history)
+            .filter((id) => !held.includes(id))
+            .sort(),
+        },
+      );
+    }
+  });
+
+  test('when the current rules are read, then every patch they hold is one the workflow code asks', () => {
+    const asked = [...Object.values(PATCHES), PACED_FLEET_PATCH, FLEET_PLAN_PATCH] as string[];
+    assert.deepEqual(
+      baselinePatches(CURRENT_RULES).filter((id) => !asked.includes(id)),
+      [],
+    );
   });
 });

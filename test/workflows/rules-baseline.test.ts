@@ -1,0 +1,125 @@
+/**
+ * Runs started under a rules baseline (src/shared/rules.ts) take every patch it holds without
+ * recording a marker, and end as a run that records them does; runs without one (started by an
+ * earlier bot, or by hand) and runs naming a baseline this worker does not know record each marker.
+ * Real dev server, real activities and SDK clients, the local Azure.
+ */
+import assert from 'node:assert/strict';
+import { describe, test } from 'node:test';
+import type { WorkflowHandle } from '@temporalio/client';
+import { defaultPayloadConverter } from '@temporalio/common';
+import type { AccountRef } from '../../src/shared/accounts';
+import type { RunResult } from '../../src/shared/runbooks';
+import { CURRENT_RULES, RULES_MEMO } from '../../src/shared/rules';
+import { baselinePatches } from '../../src/workflows/patches';
+import { PEOPLE, startLocalStack, testPolicy } from '../helpers/stack';
+import { startSigned } from '../helpers/trust';
+import { beforeAll } from '../kit/suite';
+import { configuredPinned, decide, pinnedVersion, waitForApproval } from './support';
+
+type Events = NonNullable<Awaited<ReturnType<WorkflowHandle['fetchHistory']>>['events']>;
+
+/** The patch ids of the markers a history recorded. */
+function markers(events: Events): string[] {
+  return events.flatMap((e) => {
+    const marker = e.markerRecordedEventAttributes;
+    const payload =
+      marker?.markerName === 'core_patch' ? marker.details?.['patch-data']?.payloads?.[0] : undefined;
+    return payload ? [defaultPayloadConverter.fromPayload<{ id: string }>(payload).id] : [];
+  });
+}
+
+/** How many upserts of `TemporalChangeVersion`, the search attribute the SDK sets with each marker. */
+function changeVersionUpserts(events: Events): number {
+  return events.filter(
+    (e) =>
+      e.upsertWorkflowSearchAttributesEventAttributes?.searchAttributes?.indexedFields?.[
+        'TemporalChangeVersion'
+      ],
+  ).length;
+}
+
+describe('runs started under a rules baseline', () => {
+  const s = beforeAll(() => startLocalStack());
+  const context = { requester: PEOPLE.requester, policy: testPolicy() };
+  const pinned = (prefix: string): Promise<AccountRef> =>
+    configuredPinned(s, { vault: s.vaultName('kv-rb'), keyName: 'cmk', context, prefix });
+
+  /** Rotates `account` as the bot starts it, with `memo` in place of the bot's. */
+  async function rotate(account: AccountRef, memo: Record<string, string>) {
+    const handle = await startSigned(
+      s.client,
+      'rotate',
+      { account, requester: PEOPLE.requester },
+      s.taskQueue,
+      { memo },
+    );
+    const result = (await handle.result()) as RunResult;
+    const events = (await handle.fetchHistory()).events ?? [];
+    return { result, events, memo: (await handle.describe()).memo };
+  }
+
+  test('when a rotation starts under the current rules, then it records no patch marker and no TemporalChangeVersion upsert, and Azure ends as after a rotation that records them all', async () => {
+    const [under, without] = [await pinned('strbu'), await pinned('strbw')];
+    const before = [pinnedVersion(s, under), pinnedVersion(s, without)];
+
+    const baseline = await rotate(under, { [RULES_MEMO]: CURRENT_RULES });
+    const marked = await rotate(without, {});
+
+    for (const [run, account, was] of [
+      [baseline, under, before[0]],
+      [marked, without, before[1]],
+    ] as const) {
+      assert.equal(run.result.outcome, 'succeeded', run.result.message);
+      const now = pinnedVersion(s, account);
+      assert.ok(now && now !== was, `${account.name} pinned to a new version (${was} → ${now})`);
+    }
+    assert.deepEqual(baseline.memo, { [RULES_MEMO]: CURRENT_RULES });
+    assert.deepEqual(markers(baseline.events), []);
+    assert.equal(changeVersionUpserts(baseline.events), 0);
+    // Without rules the run asks its patches as every run before them did: a marker and an upsert each.
+    const asked = markers(marked.events);
+    assert.ok(asked.length >= 8, `markers recorded without rules: ${asked.join(', ')}`);
+    assert.ok(
+      asked.every((id) => baselinePatches(CURRENT_RULES).includes(id)),
+      asked.join(', '),
+    );
+    assert.equal(changeVersionUpserts(marked.events), asked.length);
+    assert.equal(marked.events.length - baseline.events.length, 2 * asked.length);
+  });
+
+  test('when a run names rules this worker does not know, then it records every patch it asks, as a run without rules does', async () => {
+    const account = await pinned('strbx');
+    const run = await rotate(account, { [RULES_MEMO]: 'rules-1999-01-01' });
+    assert.equal(run.result.outcome, 'succeeded', run.result.message);
+    assert.ok(markers(run.events).length >= 8, markers(run.events).join(', '));
+  });
+
+  test('when a fleet starts under the current rules and continues as new, then its children and its continued run start under them and none records a marker', async () => {
+    const accounts = [await pinned('strbf'), await pinned('strbf'), await pinned('strbf')];
+    const fleet = await s.start('fleetRotate', { accounts, accountsPerRun: 2, concurrency: 2, ...context });
+    await waitForApproval(fleet);
+    await decide(fleet, PEOPLE.alice, 'approve');
+    const result = (await fleet.result()) as RunResult;
+    assert.equal(result.outcome, 'succeeded', result.message);
+
+    const first = s.client.workflow.getHandle(fleet.workflowId, fleet.firstExecutionRunId);
+    const firstEvents = (await first.fetchHistory()).events ?? [];
+    const continued = firstEvents.at(-1)?.workflowExecutionContinuedAsNewEventAttributes;
+    assert.ok(continued, 'the first run continued as new');
+    const last = s.client.workflow.getHandle(fleet.workflowId);
+    assert.deepEqual((await last.describe()).memo, { [RULES_MEMO]: CURRENT_RULES });
+    const lastEvents = (await last.fetchHistory()).events ?? [];
+    assert.deepEqual([...markers(firstEvents), ...markers(lastEvents)], []);
+
+    for (const account of accounts) {
+      const child = s.client.workflow.getHandle(
+        [...firstEvents, ...lastEvents]
+          .map((e) => e.childWorkflowExecutionStartedEventAttributes?.workflowExecution?.workflowId)
+          .find((id) => id?.includes(account.name)) ?? '',
+      );
+      assert.deepEqual((await child.describe()).memo, { [RULES_MEMO]: CURRENT_RULES }, account.name);
+      assert.deepEqual(markers((await child.fetchHistory()).events ?? []), [], account.name);
+    }
+  });
+});
