@@ -1,12 +1,14 @@
 /**
  * The payload codec: every payload Temporal stores (inputs, results, plans, decisions, user
  * metadata, failure details) is sealed with AES-256-GCM before it leaves the process, so the
- * server's history holds only ciphertext. The key id travels in the payload's metadata; the first
+ * server's history holds only ciphertext (a run's rules name alone stays in clear, see
+ * `isRulesName`). The key id travels in the payload's metadata; the first
  * key encrypts and every listed key decrypts, so keys rotate without losing old histories.
  */
 import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto';
 import { METADATA_ENCODING_KEY, type Payload, type PayloadCodec } from '@temporalio/common';
 import { temporal } from '@temporalio/proto';
+import { RULES_NAMES } from '../shared/rules';
 
 /** `encoding` of a sealed payload. */
 export const ENCODING_ENCRYPTED = 'binary/encrypted';
@@ -57,6 +59,20 @@ export function validatePayloadKeys(keys: readonly PayloadKey[]): void {
   }
 }
 
+/** The JSON forms of the released rules names (src/shared/rules.ts), the only payloads left in clear. */
+const CLEAR = new Set(RULES_NAMES.map((name) => JSON.stringify(name)));
+
+/**
+ * A run's rules name (its memo, `cmkRules`): exactly a released baseline's name as plain JSON. It
+ * stays in clear so a client without the codec can still describe and list runs (the SDK decodes
+ * every memo it reads); it names a release and nothing else.
+ */
+function isRulesName(payload: Payload): boolean {
+  const encoding = payload.metadata?.[METADATA_ENCODING_KEY];
+  if (!encoding || decoder.decode(encoding) !== 'json/plain' || !payload.data) return false;
+  return payload.data.length < 64 && CLEAR.has(decoder.decode(payload.data));
+}
+
 /** AES-256-GCM over the whole serialized payload (its metadata included); the key id is authenticated. */
 export class AesGcmPayloadCodec implements PayloadCodec {
   private readonly byId: Map<string, Buffer>;
@@ -76,6 +92,7 @@ export class AesGcmPayloadCodec implements PayloadCodec {
 
   async encode(payloads: Payload[]): Promise<Payload[]> {
     return payloads.map((payload) => {
+      if (isRulesName(payload)) return payload;
       const iv = randomBytes(IV_BYTES);
       const cipher = createCipheriv('aes-256-gcm', this.current.key, iv);
       cipher.setAAD(Buffer.from(this.current.id, 'utf8'));

@@ -14,6 +14,13 @@ export const RULES_MEMO = 'cmkRules';
 /** The baseline every run started by this code names. */
 export const CURRENT_RULES = 'rules-2026-12-01';
 
+/**
+ * Every baseline ever released. The payload codec leaves a memo value that is exactly one of
+ * these in clear: it names a release, not a person or a resource, and a client without the codec
+ * (the CLI, an operator's script) must still be able to describe and list the runs.
+ */
+export const RULES_NAMES: readonly string[] = [CURRENT_RULES];
+
 /** The memo a run is started with, so it runs under {@link CURRENT_RULES}. */
 export function rulesMemo(): Record<string, string> {
   return { [RULES_MEMO]: CURRENT_RULES };

@@ -9,6 +9,7 @@ import {
   PayloadKeyUnknown,
 } from '../../src/codec/aes-gcm-codec';
 import { createPayloadKey, loadCodecConfig, resolvePayloadKeys } from '../../src/codec/keys';
+import { CURRENT_RULES } from '../../src/shared/rules';
 import { startCodecServer, type CodecServer } from '../../src/codec/server';
 import { TEST_PAYLOAD_KEYS } from '../helpers/codec';
 import { clientsFor } from '../local-azure/clients';
@@ -47,6 +48,27 @@ describe('the payload codec (AES-256-GCM)', () => {
     flipped[20] = flipped[20]! ^ 0xff;
     const tampered: Payload = { ...sealed!, data: flipped };
     await assert.rejects(sealWith(TEST_PAYLOAD_KEYS).decode([tampered]), /unable to authenticate|auth/i);
+  });
+
+  test("when a run's rules name (its memo) is encoded, then it stays in clear; any other value, a similar string included, is sealed", async () => {
+    const codec = sealWith(TEST_PAYLOAD_KEYS);
+    const rules = defaultPayloadConverter.toPayload(CURRENT_RULES);
+    assert.deepEqual(await codec.encode([rules]), [rules]);
+    for (const other of [
+      'rules-1999-01-01',
+      `${CURRENT_RULES} `,
+      { cmkRules: CURRENT_RULES },
+      'Rita Requester',
+    ]) {
+      const [sealed] = await codec.encode([defaultPayloadConverter.toPayload(other)]);
+      assert.equal(decoder.decode(sealed!.metadata!.encoding), ENCODING_ENCRYPTED, JSON.stringify(other));
+    }
+    const binary: Payload = {
+      metadata: { encoding: new TextEncoder().encode('binary/plain') },
+      data: new TextEncoder().encode(JSON.stringify(CURRENT_RULES)),
+    };
+    const [sealedBinary] = await codec.encode([binary]);
+    assert.equal(decoder.decode(sealedBinary!.metadata!.encoding), ENCODING_ENCRYPTED);
   });
 
   test('when a plain payload (from before encryption) is read, then it passes through unchanged', async () => {

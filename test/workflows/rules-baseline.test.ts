@@ -6,9 +6,9 @@
  */
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import type { WorkflowHandle } from '@temporalio/client';
+import { Client, type WorkflowHandle } from '@temporalio/client';
 import { defaultPayloadConverter } from '@temporalio/common';
-import type { AccountRef } from '../../src/shared/accounts';
+import { workflowIdFor, type AccountRef } from '../../src/shared/accounts';
 import type { RunResult } from '../../src/shared/runbooks';
 import { CURRENT_RULES, RULES_MEMO } from '../../src/shared/rules';
 import { baselinePatches } from '../../src/workflows/patches';
@@ -75,6 +75,12 @@ describe('runs started under a rules baseline', () => {
       assert.ok(now && now !== was, `${account.name} pinned to a new version (${was} → ${now})`);
     }
     assert.deepEqual(baseline.memo, { [RULES_MEMO]: CURRENT_RULES });
+    // The rules name is left in clear by the payload codec: a client without it (the CLI, a
+    // script) still describes the run.
+    const plain = new Client({ connection: s.env.connection });
+    assert.deepEqual((await plain.workflow.getHandle(workflowIdFor(under)).describe()).memo, {
+      [RULES_MEMO]: CURRENT_RULES,
+    });
     assert.deepEqual(markers(baseline.events), []);
     assert.equal(changeVersionUpserts(baseline.events), 0);
     // Without rules the run asks its patches as every run before them did: a marker and an upsert each.
