@@ -61,6 +61,37 @@ export function groupAccounts(accounts: readonly AccountRef[]): AccountGroup[] {
   return groups;
 }
 
+/** Keys by account, compact: `keys` once each, `of[i]` the index of account i's key (-1: none). */
+export interface KeyIndex {
+  keys: string[];
+  of: number[];
+}
+
+/** The key of each account (null: none), compact: each key once. */
+export function indexKeys(keys: readonly (string | null)[]): KeyIndex {
+  const index = new Map<string, number>();
+  const of = keys.map((key) => {
+    if (key === null) return -1;
+    let i = index.get(key);
+    if (i === undefined) index.set(key, (i = index.size));
+    return i;
+  });
+  return { keys: [...index.keys()], of };
+}
+
+/**
+ * The key of each of `count` accounts from an index, or undefined when the index does not fit
+ * them (another length, or an entry out of range): the caller then reads the keys itself.
+ */
+export function keysFromIndex(index: KeyIndex | undefined, count: number): (string | null)[] | undefined {
+  if (!index || !Array.isArray(index.of) || !Array.isArray(index.keys) || index.of.length !== count)
+    return undefined;
+  const keys = index.of.map((i) =>
+    i === -1 ? null : Number.isInteger(i) && typeof index.keys[i] === 'string' ? index.keys[i] : undefined,
+  );
+  return keys.every((k) => k !== undefined) ? keys : undefined;
+}
+
 /** The accounts of compact groups, in order. */
 export function ungroupAccounts(groups: readonly AccountGroup[] = []): AccountRef[] {
   return groups.flatMap((g) =>

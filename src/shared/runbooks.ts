@@ -7,7 +7,7 @@ import type { ApprovalPolicy, Person } from './approval';
 import type { ConversationRef } from './chat';
 import type { KeySize, KeyType } from './names';
 import type { EncryptionSettings, Plan, StepId } from './plan';
-import type { AccountGroup, FleetTally } from './fleet-tally';
+import type { AccountGroup, FleetTally, KeyIndex } from './fleet-tally';
 
 /** The default task queue the worker polls and the bot starts runs on. */
 export const DEFAULT_TASK_QUEUE = 'cmk-runbook';
@@ -245,6 +245,12 @@ export interface FleetRotateInput extends RunContext {
   cardMessageId?: string;
   /** Names this fleet's rotation on each key's new version; set by the fleet, carried over a continue-as-new. */
   rotationId?: string;
+  /**
+   * The key each account handed on uses, as the run that handed them on knew it (its re-check or
+   * its `keysInUse`), in the order the continued run reads its accounts; honoured only in a
+   * continued run, which then does not read them again.
+   */
+  keysOfAccounts?: KeyIndex;
 }
 
 /** One account's outcome in a fleet run. */

@@ -22,6 +22,11 @@ import { rulesMemo } from '../shared/rules';
 export interface BatchEnd {
   /** Accounts not started in this run (continue as new with them). */
   rest: AccountRef[];
+  /**
+   * The key each of `rest` uses, when this run knew every one (they were all in its share, and
+   * it stopped early because Temporal suggested continuing as new).
+   */
+  restKeys?: (string | null)[];
 }
 
 /**
@@ -46,8 +51,10 @@ export async function rotateBatch(options: {
 }): Promise<BatchEnd> {
   let queue = [...options.accounts];
   const keyOf = new Map<AccountRef, string>();
+  let read: Set<AccountRef> | undefined;
   if (options.rotationId && queue.length > 0) {
     const batch = queue.slice(0, options.perRun);
+    read = new Set(batch);
     const known = options.keys;
     const keys = known
       ? batch.map((a) => known.get(a) ?? null)
@@ -94,7 +101,8 @@ export async function rotateBatch(options: {
     else await condition(() => inFlight.size === 0);
     if (options.onTick) await options.onTick();
   }
-  return { rest: queue };
+  const known = read && queue.length > 0 && queue.every((a) => read.has(a));
+  return { rest: queue, ...(known ? { restKeys: queue.map((a) => keyOf.get(a) ?? null) } : {}) };
 }
 
 /** The first account of each key (and those whose key is unknown), then the others, in order. */

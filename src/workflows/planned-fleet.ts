@@ -10,11 +10,11 @@ import { validateAccountRef, type AccountRef } from '../shared/accounts';
 import type { FleetPlan } from '../shared/activities';
 import { ValidationError } from '../shared/names';
 import type { Plan } from '../shared/plan';
-import { groupAccounts, ungroupAccounts } from '../shared/fleet-tally';
+import { groupAccounts, indexKeys, keysFromIndex, ungroupAccounts } from '../shared/fleet-tally';
 import type { FleetRotateInput, RunContext, RunResult } from '../shared/runbooks';
 import { summaryLine } from '../shared/status';
 import { ApprovalGate, blockedMessage } from './approval-gate';
-import { FleetLedger, rotateBatch } from './fleet-rotation';
+import { FleetLedger, rotateBatch, type BatchEnd } from './fleet-rotation';
 import { PATCHES, inForce } from './patches';
 import { azure } from './proxies';
 import { Run } from './run';
@@ -73,8 +73,13 @@ async function rotateApproved(
   let accounts = input.accounts;
   let keys: Map<AccountRef, string | null> | undefined;
   const continued = workflowInfo().continuedFromExecutionRunId !== undefined;
-  if (continued) run.continueCard(input.cardMessageId);
-  else {
+  if (continued) {
+    run.continueCard(input.cardMessageId);
+    // The run that handed the accounts on read their keys seconds ago; a start from outside a
+    // chain (not continued, a fact of the server's) never skips the read.
+    const handed = keysFromIndex(input.keysOfAccounts, accounts.length);
+    if (handed) keys = new Map(accounts.map((a, i) => [a, handed[i]!]));
+  } else {
     const approved = await planAndApprove(input, run, gate, ledger, sizing.perRun);
     if ('result' in approved) return approved.result;
     accounts = approved.accounts;
@@ -95,7 +100,7 @@ async function rotateApproved(
   const rotationId = inForce(PATCHES.rotateEachKeyOnce)
     ? (input.rotationId ?? workflowInfo().runId)
     : undefined;
-  const { rest } = await rotateBatch({
+  const { rest, restKeys } = await rotateBatch({
     accounts,
     context: child,
     ...sizing,
@@ -110,7 +115,7 @@ async function rotateApproved(
   });
   if (rest.length > 0) {
     await progress.show(true);
-    return continueFleet(input, run, ledger, rest, rotationId);
+    return continueFleet(input, run, ledger, { rest, restKeys }, rotationId);
   }
   return finishFleet(run, ledger, total);
 }
@@ -156,11 +161,18 @@ async function continueFleet(
   input: FleetRotateInput,
   run: Run,
   ledger: FleetLedger,
-  rest: AccountRef[],
+  { rest, restKeys }: BatchEnd,
   rotationId: string | undefined,
 ): Promise<RunResult> {
   await condition(allHandlersFinished);
-  const { accounts: _all, groups: _groups, carried: _carried, tally: _tally, ...same } = input;
+  const {
+    accounts: _all,
+    groups: _groups,
+    carried: _carried,
+    tally: _tally,
+    keysOfAccounts: _keys,
+    ...same
+  } = input;
   // The continued run is a run of this code: it starts under the current rules.
   const continued = makeContinueAsNewFunc<(i: FleetRotateInput) => Promise<RunResult>>({ memo: rulesMemo() });
   return continued({
@@ -169,6 +181,8 @@ async function continueFleet(
     ...ledger.carry(),
     ...(run.cardId ? { cardMessageId: run.cardId } : {}),
     ...(rotationId ? { rotationId } : {}),
+    // In `rest`'s order, which the continued run reads its accounts in (grouping keeps it).
+    ...(restKeys ? { keysOfAccounts: indexKeys(restKeys) } : {}),
   });
 }
 
