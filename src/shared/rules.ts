@@ -15,11 +15,47 @@ export const RULES_MEMO = 'cmkRules';
 export const CURRENT_RULES = 'rules-2026-12-01';
 
 /**
+ * Each baseline and the patches (src/workflows/patches.ts) it holds in force. A baseline is frozen
+ * once released: runs started under it replay by this list, so a new patch never joins an
+ * existing baseline; it is asked with `patched` until a new baseline names it.
+ */
+const BASELINES: Readonly<Record<string, readonly string[]>> = {
+  [CURRENT_RULES]: [
+    'worker-owned-policy',
+    'destructive-by-effect',
+    'failed-run-fails-workflow',
+    'busy-tick-retries',
+    'rotate-each-key-once',
+    'key-before-grant',
+    'bounded-fleet',
+    'key-once-per-period',
+    'versionless-pickup',
+    'undo-reads-state',
+    'progress-by-count',
+    'arm-write-queue',
+    'every-arm-write-queued',
+    'proof-checked-once',
+    'key-vault-queue',
+    'proof-verified-by-worker',
+    'leaders-across-vaults',
+    'burst-fleet-concurrency',
+    'fleet-keys-from-recheck',
+    'paced-fleet-concurrency',
+    'fleet-plan-approval',
+  ],
+};
+
+/** The patches `rules` holds in force without markers; none for a run started without a baseline. */
+export function baselinePatches(rules: unknown): readonly string[] {
+  return typeof rules === 'string' ? (BASELINES[rules] ?? []) : [];
+}
+
+/**
  * Every baseline ever released. The payload codec leaves a memo value that is exactly one of
  * these in clear: it names a release, not a person or a resource, and a client without the codec
  * (the CLI, an operator's script) must still be able to describe and list the runs.
  */
-export const RULES_NAMES: readonly string[] = [CURRENT_RULES];
+export const RULES_NAMES: readonly string[] = Object.keys(BASELINES);
 
 /** The memo a run is started with, so it runs under {@link CURRENT_RULES}. */
 export function rulesMemo(): Record<string, string> {

@@ -1,5 +1,5 @@
 import { patched, workflowInfo } from '@temporalio/workflow';
-import { CURRENT_RULES, RULES_MEMO } from '../shared/rules';
+import { baselinePatches, RULES_MEMO } from '../shared/rules';
 
 /**
  * Patch ids for `patched()`: each names a change of runbook behaviour that runs already in
@@ -113,42 +113,6 @@ export const PATCHES = {
 export const PACED_FLEET_PATCH = 'paced-fleet-concurrency';
 /** The patch that gave fleets a plan card, one approval and a progress card. */
 export const FLEET_PLAN_PATCH = 'fleet-plan-approval';
-
-/**
- * Each baseline (src/shared/rules.ts) and the patches it holds in force. A baseline is frozen
- * once released: runs started under it replay by this list, so a new patch never joins an
- * existing baseline; it is asked with `patched` until a new baseline names it.
- */
-const BASELINES: Readonly<Record<string, readonly string[]>> = {
-  [CURRENT_RULES]: [
-    'worker-owned-policy',
-    'destructive-by-effect',
-    'failed-run-fails-workflow',
-    'busy-tick-retries',
-    'rotate-each-key-once',
-    'key-before-grant',
-    'bounded-fleet',
-    'key-once-per-period',
-    'versionless-pickup',
-    'undo-reads-state',
-    'progress-by-count',
-    'arm-write-queue',
-    'every-arm-write-queued',
-    'proof-checked-once',
-    'key-vault-queue',
-    'proof-verified-by-worker',
-    'leaders-across-vaults',
-    'burst-fleet-concurrency',
-    'fleet-keys-from-recheck',
-    'paced-fleet-concurrency',
-    'fleet-plan-approval',
-  ],
-};
-
-/** The patches `rules` holds in force without markers; none for a run started without a baseline. */
-export function baselinePatches(rules: unknown): readonly string[] {
-  return typeof rules === 'string' ? (BASELINES[rules] ?? []) : [];
-}
 
 /**
  * Whether this run takes patch `patchId`'s path: in force without a marker when the run started

@@ -8,8 +8,8 @@ import { Worker } from '@temporalio/worker';
 import { WORKFLOW_TYPES } from '../../src/shared/runbooks';
 import { PLAN_WORKFLOW } from '../../src/shared/preview';
 import { SCHEDULED_ROTATION_WORKFLOW } from '../../src/shared/start';
-import { CURRENT_RULES, RULES_MEMO } from '../../src/shared/rules';
-import { baselinePatches, FLEET_PLAN_PATCH, PACED_FLEET_PATCH, PATCHES } from '../../src/workflows/patches';
+import { baselinePatches, CURRENT_RULES, RULES_MEMO } from '../../src/shared/rules';
+import { FLEET_PLAN_PATCH, PACED_FLEET_PATCH, PATCHES } from '../../src/workflows/patches';
 import { testDataConverter, workflowBundle } from '../helpers/temporal';
 
 const DIR = path.resolve(__dirname, '..', 'histories');
