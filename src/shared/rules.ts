@@ -45,9 +45,12 @@ const BASELINES: Readonly<Record<string, readonly string[]>> = {
   ],
 };
 
-/** The patches `rules` holds in force without markers; none for a run started without a baseline. */
+/**
+ * The patches `rules` holds in force without markers; none for a run started without a baseline
+ * or naming one this code does not know (a starter's memo may name anything, `constructor` too).
+ */
 export function baselinePatches(rules: unknown): readonly string[] {
-  return typeof rules === 'string' ? (BASELINES[rules] ?? []) : [];
+  return typeof rules === 'string' && Object.hasOwn(BASELINES, rules) ? BASELINES[rules]! : [];
 }
 
 /**

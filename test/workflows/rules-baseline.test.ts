@@ -93,11 +93,13 @@ describe('runs started under a rules baseline', () => {
     assert.equal(marked.events.length - baseline.events.length, 2 * asked.length);
   });
 
-  test('when a run names rules this worker does not know, then it records every patch it asks, as a run without rules does', async () => {
-    const account = await pinned('strbx');
-    const run = await rotate(account, { [RULES_MEMO]: 'rules-1999-01-01' });
-    assert.equal(run.result.outcome, 'succeeded', run.result.message);
-    assert.ok(markers(run.events).length >= 8, markers(run.events).join(', '));
+  test('when a run names rules this worker does not know (an old or made-up name, or a name every object has, such as constructor), then it records every patch it asks, as a run without rules does', async () => {
+    for (const rules of ['rules-1999-01-01', 'constructor', 'toString']) {
+      const account = await pinned('strbx');
+      const run = await rotate(account, { [RULES_MEMO]: rules });
+      assert.equal(run.result.outcome, 'succeeded', `${rules}: ${run.result.message}`);
+      assert.ok(markers(run.events).length >= 8, `${rules}: ${markers(run.events).join(', ')}`);
+    }
   });
 
   test('when a fleet starts under the current rules and continues as new, then its children and its continued run start under them and none records a marker', async () => {
