@@ -5,8 +5,9 @@
  * them (signed, on a worker that holds the policy). Run with `npx tsx scripts/record-histories.ts`
  * after an intended change behind `patched`; first rename each earlier recording to say which of
  * the current recording's patches its runs were started without
- * (`<name>.without-<patch id>….json`), so runs of every version keep replaying. Runs the bot starts
- * now name a rules baseline (src/shared/rules.ts) and are saved as `<name>.<rules>.json`. Names given as
+ * (`<name>[.<rules>].without-<patch id>….json`), so runs of every version keep replaying. Runs the
+ * bot starts now name a rules baseline (src/shared/rules.ts) and are saved as `<name>.<rules>.json`;
+ * a fleet is also started without one, the current recording every patch is checked in. Names given as
  * arguments (e.g. `changeKey.undo-failed`) record only those; the others run but are not saved.
  */
 import { writeFileSync } from 'node:fs';
@@ -14,12 +15,12 @@ import path from 'node:path';
 import type { WorkflowHandle } from '@temporalio/client';
 import { temporal } from '@temporalio/proto';
 import type { Person } from '../src/shared/approval';
-import type { RunResult } from '../src/shared/runbooks';
+import { WORKFLOW_TYPES, type RunResult } from '../src/shared/runbooks';
 import { RULES_MEMO, rulesMemo } from '../src/shared/rules';
 import { SCHEDULED_ROTATION_WORKFLOW } from '../src/shared/start';
 import { PEOPLE, startStack, type Stack } from '../test/helpers/stack';
 import { testEnv } from '../test/helpers/temporal';
-import { signedScheduleInput } from '../test/helpers/trust';
+import { signedScheduleInput, signedStartOptions } from '../test/helpers/trust';
 import { decide, waitForApproval, waitForStatus } from '../test/workflows/support';
 
 const ROOT = path.resolve(__dirname, '..');
@@ -166,6 +167,20 @@ async function main(): Promise<void> {
     });
     await approve(fleet);
     await save(stack, 'fleetRotate', fleet);
+    // The same fleet started without rules, as a bot before them started it: it records a marker
+    // for every patch it asks, so its recording is the current one the others are checked against.
+    const { memo: _rules, ...unruled } = await signedStartOptions(
+      'fleetRotate',
+      {
+        ...base,
+        accounts: [azure.addCmkAccount('strecordfleetc'), azure.addCmkAccount('strecordfleetd')],
+        concurrency: 2,
+      },
+      stack.taskQueue,
+    );
+    const plainFleet = await stack.client.workflow.start(WORKFLOW_TYPES.fleetRotate, unruled);
+    await approve(plainFleet);
+    await save(stack, 'fleetRotate', plainFleet);
     // A fleet's rotation is a child run acting on the fleet's start proof (checked once, by the fleet).
     await save(stack, 'rotateKey.fleet-child', await firstChildOf(stack, fleet));
 

@@ -107,6 +107,11 @@ export const PATCHES = {
    * runs still read them.
    */
   fleetKeysFromRecheck: 'fleet-keys-from-recheck',
+  /**
+   * A run's first rotations start in waves of 20, 300 ms apart (fleet-rotation.ts), not all at
+   * once: a fleet's first ARM write is answered ~2 s sooner. Each wave's pause is a timer.
+   */
+  startInWaves: 'start-in-waves',
 } as const;
 
 /** Patch ids written out where they are asked, before PATCHES collected them. */
