@@ -51,21 +51,21 @@ describe("the write queue's rate, steered by ARM's write bucket", () => {
     assert.equal(await s.queueRate(), 9);
   });
 
-  test('when ARM says its write bucket is full (200), then the queue spends what is above the reserve of 10 over 3 s on top of the configured rate: 9 + 190 / 3 = 72.3 writes/s', async () => {
+  test('when ARM says its write bucket is full (200), then the queue spends it over 3 s on top of the configured rate (no reserve): 9 + 200 / 3 = 75.7 writes/s', async () => {
     const s = await steering(9);
     s.rate.observe(SUB, 'writes', 200);
-    assert.equal(await s.queueRate(), 72.3);
+    assert.equal(await s.queueRate(), 75.7);
   });
 
-  test('when the bucket drains to the reserve, or ARM answers 429 (0 left), then the queue is back at the configured rate at once, even within a second of a rise', async () => {
+  test('when the bucket is drained, or ARM answers 429 (0 left), then the queue is back at the configured rate at once, even within a second of a rise', async () => {
     const s = await steering(9);
     s.rate.observe(SUB, 'writes', 200);
     s.advance(100);
-    s.rate.observe(SUB, 'writes', 10);
+    s.rate.observe(SUB, 'writes', 0);
     assert.equal(await s.queueRate(), 9);
     s.advance(5_000);
     s.rate.observe(SUB, 'writes', 200);
-    assert.equal(await s.queueRate(), 72.3);
+    assert.equal(await s.queueRate(), 75.7);
     s.rate.observe(SUB, 'writes', 0);
     assert.equal(await s.queueRate(), 9);
   });
@@ -73,16 +73,16 @@ describe("the write queue's rate, steered by ARM's write bucket", () => {
   test('when the bucket fills again within a second of the last change, then the rise waits for the next answer after that second; small rises are not sent at all', async () => {
     const s = await steering(9);
     s.rate.observe(SUB, 'writes', 50);
-    assert.equal(await s.queueRate(), 22.3);
+    assert.equal(await s.queueRate(), 25.7);
     s.advance(500);
     s.rate.observe(SUB, 'writes', 200);
-    assert.equal(await s.queueRate(), 22.3, 'a rise within a second of the last change waits');
+    assert.equal(await s.queueRate(), 25.7, 'a rise within a second of the last change waits');
     s.advance(600);
     s.rate.observe(SUB, 'writes', 52);
-    assert.equal(await s.queueRate(), 22.3, 'under a fifth more is not worth a change');
+    assert.equal(await s.queueRate(), 25.7, 'under a fifth more is not worth a change');
     s.rate.observe(SUB, 'writes', 200);
-    assert.equal(await s.queueRate(), 72.3);
-    assert.deepEqual(s.sent, [9, 22.3, 72.3]);
+    assert.equal(await s.queueRate(), 75.7);
+    assert.deepEqual(s.sent, [9, 25.7, 75.7]);
   });
 
   test('when the bucket drains answer by answer, then the rate falls in steps of a fifth or more at most once a second, and to the configured rate at once', async () => {
@@ -94,19 +94,19 @@ describe("the write queue's rate, steered by ARM's write bucket", () => {
       await s.queueRate();
     }
     // 200 → 0 over 5 s, 20 answers a second: one change a second on the way down, then the floor
-    // as soon as the bucket is at the reserve (4.75 s in).
-    assert.deepEqual(s.sent, [9, 72.3, 57.7, 44.3, 31, 17.7, 9]);
+    // as soon as the bucket is empty (5 s in).
+    assert.deepEqual(s.sent, [9, 75.7, 60.3, 47, 33.7, 20.3, 9]);
   });
 
-  test('when the bucket hovers just above the reserve, as a long fleet keeps it, then the queue stays at the configured rate until the bucket allows a fifth more (9 → 10.8/s)', async () => {
+  test('when the bucket hovers just above empty, as a long fleet keeps it, then the queue stays at the configured rate until the bucket allows a fifth more (9 → 10.8/s)', async () => {
     const s = await steering(9);
-    for (const tokens of [12, 14, 15, 13, 11, 15]) {
+    for (const tokens of [2, 4, 5, 3, 1, 5]) {
       s.advance(1_100);
       s.rate.observe(SUB, 'writes', tokens);
     }
     assert.equal(await s.queueRate(), 9);
     s.advance(1_100);
-    s.rate.observe(SUB, 'writes', 16);
+    s.rate.observe(SUB, 'writes', 6);
     assert.equal(await s.queueRate(), 11);
     assert.deepEqual(s.sent, [9, 11]);
   });
@@ -117,10 +117,10 @@ describe("the write queue's rate, steered by ARM's write bucket", () => {
     s.rate.observe(SUB, 'writes', 200);
     s.rate.observe(SUB, 'writes', 120);
     s.rate.observe(SUB, 'writes', 40);
-    s.rate.observe(SUB, 'writes', 10);
+    s.rate.observe(SUB, 'writes', 0);
     await s.land();
     assert.equal(await s.queueRate(), 9);
-    assert.deepEqual(s.sent, [9, 72.3, 9]);
+    assert.deepEqual(s.sent, [9, 75.7, 9]);
   });
 
   test('when the server does not take a change, then the next answer sets the rate it calls for, however small the difference, and the failure is reported', async () => {
@@ -150,7 +150,7 @@ describe("the write queue's rate, steered by ARM's write bucket", () => {
     now += 1_100;
     rate.observe(SUB, 'writes', 138);
     await settle();
-    assert.deepEqual(server, [9, 72.3, 51.7], 'the server holds 72.3/s until 51.7/s is taken');
+    assert.deepEqual(server, [9, 75.7, 55], 'the server holds 75.7/s until 55/s is taken');
     assert.deepEqual(errors, ['frontend unavailable']);
   });
 
@@ -171,7 +171,7 @@ describe("the write queue's rate, steered by ARM's write bucket", () => {
     assert.equal(new WriteQueueRate(9).rateFor(10_000), 100);
   });
 
-  test("when an ARM budget is given the steering's observer, then its first write after a quiet spell raises the rate before ARM answers (the bucket refilled: 9 + (199 - 10) / 3), and every answer ARM gives a write sets the rate from the budget's belief (ARM's count less the writes still in flight)", async () => {
+  test("when an ARM budget is given the steering's observer, then its first write after a quiet spell raises the rate before ARM answers (the bucket refilled: 9 + 199 / 3), and every answer ARM gives a write sets the rate from the budget's belief (ARM's count less the writes still in flight)", async () => {
     const s = await steering(9);
     const limit = { burst: 200, perSecond: 10 };
     const budget = new ArmBudget(
@@ -181,12 +181,12 @@ describe("the write queue's rate, steered by ARM's write bucket", () => {
       s.rate.observe,
     );
     const first = await budget.take(SUB, 'writes');
-    assert.equal(await s.queueRate(), 72, 'raised as the first write goes, from the belief');
+    assert.equal(await s.queueRate(), 75.3, 'raised as the first write goes, from the belief');
     for (let i = 0; i < 59; i++) await budget.take(SUB, 'writes');
     s.advance(1_000);
     // ARM answered the first write with 199 left; the 59 sent since may not have reached it.
     budget.observe(SUB, 'writes', 199, first);
     assert.equal(budget.balance(SUB, 'writes'), 140);
-    assert.equal(await s.queueRate(), 52.3, '9 + (140 - 10) / 3');
+    assert.equal(await s.queueRate(), 55.7, '9 + 140 / 3');
   });
 });
