@@ -8,10 +8,10 @@
  * (`x-ms-ratelimit-remaining-subscription-writes`); each worker reads it from its writes' answers
  * through its {@link ArmBudget} (which takes off its own writes still in flight, and adds the
  * refill since, as it lets each write through: a fleet's first write after a quiet spell raises
- * the rate a second before ARM answers it) and sets the
- * queue's rate (`UpdateTaskQueueConfig`) from it: the configured rate plus what the bucket holds
- * above a reserve (none by default), spread over a few seconds. Every worker reads the same bucket, so they set about
- * the same rate, and the server keeps the last one set. A drained bucket or a 429 brings the rate
+ * the rate a second before ARM answers it) and sets the queue's rate (`UpdateTaskQueueConfig`)
+ * from it: the configured rate plus what the bucket holds above a reserve (none by default),
+ * spread over a few seconds. Every worker reads the same bucket, so they set about the same
+ * rate, and the server keeps the last one set. A drained bucket or a 429 brings the rate
  * down to the configured one at once; any other change is of a fifth or more (from the configured
  * rate, of half) and waits a second after the previous one, so each worker changes a queue's rate
  * at most about once a second. The worker's ArmBudget still paces its own writes, so a rate set
