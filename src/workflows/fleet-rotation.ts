@@ -94,18 +94,11 @@ export async function rotateBatch(options: {
     const id = `${started}`;
     const key = keyOf.get(raw);
     const leader = key === undefined ? undefined : rotated.get(key);
-    const pause = leader ? followerWaves.next(key!) : undefined;
-    const follow = (first: FleetOutcome) =>
-      rotateOne(raw, options.context, options.rotationId, first.outcome === 'succeeded');
-    const run = !leader
-      ? rotateOne(raw, options.context, options.rotationId)
-      : pause
-        ? leader.then(async (first) => {
-            await pause();
-            return follow(first);
-          })
-        : leader.then(follow);
-    if (key !== undefined && !leader) rotated.set(key, run);
+    const run = rotationOf(raw, options, leader, leader ? followerWaves.next(key!) : undefined);
+    if (key !== undefined && !leader) {
+      rotated.set(key, run);
+      followerWaves.lead(key, run);
+    }
     inFlight.set(
       id,
       run.then((outcome) => {
@@ -128,6 +121,23 @@ export async function rotateBatch(options: {
   return { rest: queue, ...(known ? { restKeys: queue.map((a) => keyOf.get(a) ?? null) } : {}) };
 }
 
+/** `raw`'s rotation: at once, or once its key's first account ended (and `pause`, when given). */
+function rotationOf(
+  raw: AccountRef,
+  options: { context: RunContext; rotationId?: string },
+  leader: Promise<FleetOutcome> | undefined,
+  pause: (() => Promise<void>) | undefined,
+): Promise<FleetOutcome> {
+  if (!leader) return rotateOne(raw, options.context, options.rotationId);
+  const follow = (first: FleetOutcome) =>
+    rotateOne(raw, options.context, options.rotationId, first.outcome === 'succeeded');
+  if (!pause) return leader.then(follow);
+  return leader.then(async (first) => {
+    await pause();
+    return follow(first);
+  });
+}
+
 /**
  * The accounts waiting on their key's first account all start when it ends; in waves, as a run's
  * first rotations do, when `on`.
@@ -135,17 +145,30 @@ export async function rotateBatch(options: {
 class FollowerWaves {
   /** How many accounts wait on each key's first account so far. */
   private readonly counts = new Map<string, number>();
+  /** The keys whose first account has ended: an account on one starts as soon as it is its turn. */
+  private readonly ended = new Set<string>();
   /** Each wave's pause (one timer per wave of a key), from when its first account asks. */
   private readonly pauses = new Map<string, Promise<void>>();
 
   constructor(private readonly on: boolean) {}
 
+  /** `run` is the rotation of `key`'s first account. */
+  lead(key: string, run: Promise<unknown>): void {
+    // A failed start surfaces where the batch awaits the run; here it only ends the waves.
+    if (this.on)
+      void run.then(
+        () => this.ended.add(key),
+        () => this.ended.add(key),
+      );
+  }
+
   /**
-   * What the next account on `key` waits for once its key's first account ended, undefined for
-   * the first wave (it starts at once, as every follower did before).
+   * What the next account on `key` waits for once its key's first account ended: undefined for
+   * the first wave and once that account has ended (it starts at once, as every follower did
+   * before), else its wave's pause.
    */
   next(key: string): (() => Promise<void>) | undefined {
-    if (!this.on) return undefined;
+    if (!this.on || this.ended.has(key)) return undefined;
     const nth = this.counts.get(key) ?? 0;
     this.counts.set(key, nth + 1);
     const wave = Math.floor(nth / START_WAVE);

@@ -56,8 +56,8 @@ describe('a fleet that starts its rotations in waves', () => {
       policy: testPolicy(),
     });
     await waitForApproval(handle);
-    // A write takes a second, as on Azure: every account is waiting before the first one ends.
-    s.local.faults.set({ latencies: [{ service: 'arm', method: 'write', ms: 1_000 }] });
+    // A write takes 3 s: every account is waiting before the first one ends.
+    s.local.faults.set({ latencies: [{ service: 'arm', method: 'write', ms: 3_000 }] });
     let result;
     try {
       await decide(handle, PEOPLE.alice, 'approve');
@@ -76,25 +76,56 @@ describe('a fleet that starts its rotations in waves', () => {
     );
     assert.equal(pinned.size, 1, 'every account on the one new version');
 
-    // After the key's first account ended: its followers by the workflow task that started them,
-    // each wave's task at least its pause after the end.
+    // After the key's first account ended: 20 start at once, one pause per later wave (300 and
+    // 600 ms), and the other 24 start only once the first pause has fired (a busy worker may
+    // take both fired pauses in one task).
     const events = (await handle.fetchHistory()).events ?? [];
-    const ended = events.find((e) => e.childWorkflowExecutionCompletedEventAttributes)!;
-    const msOf = (e: (typeof events)[number]) =>
-      Number(e.eventTime?.seconds ?? 0) * 1000 + (e.eventTime?.nanos ?? 0) / 1e6;
-    const byTask = new Map<string, number[]>();
-    for (const e of events.filter((e) => Number(e.eventId) > Number(ended.eventId))) {
-      const task = e.startChildWorkflowExecutionInitiatedEventAttributes?.workflowTaskCompletedEventId;
-      if (task !== undefined && task !== null)
-        byTask.set(String(task), [...(byTask.get(String(task)) ?? []), msOf(e)]);
+    const ended = events.findIndex((e) => e.childWorkflowExecutionCompletedEventAttributes);
+    const after = events.slice(ended + 1);
+    const pauses = new Map<string, number>();
+    for (const e of after) {
+      const t = e.timerStartedEventAttributes;
+      const ms = t?.startToFireTimeout
+        ? Number(t.startToFireTimeout.seconds ?? 0) * 1000 + (t.startToFireTimeout.nanos ?? 0) / 1e6
+        : 0;
+      if (t?.timerId && ms > 0 && ms % WAVE_GAP_MS === 0 && ms < 5_000) pauses.set(t.timerId, ms);
     }
-    const waves = [...byTask.values()].map((starts) => starts.length);
-    [...byTask.values()].forEach((starts, wave) =>
-      assert.ok(
-        starts[0]! - msOf(ended) >= wave * WAVE_GAP_MS,
-        `wave ${wave} started ${starts[0]! - msOf(ended)} ms after`,
-      ),
-    );
-    assert.deepEqual(waves, [START_WAVE, START_WAVE, 44 - 2 * START_WAVE]);
+    assert.deepEqual([...pauses.values()], [WAVE_GAP_MS, 2 * WAVE_GAP_MS]);
+    const firstPause = after.findIndex((e) => pauses.has(e.timerFiredEventAttributes?.timerId ?? ''));
+    const starts = (from: number, to: number) =>
+      after.slice(from, to).filter((e) => e.startChildWorkflowExecutionInitiatedEventAttributes).length;
+    assert.equal(starts(0, firstPause), START_WAVE);
+    assert.equal(starts(firstPause, after.length), 44 - START_WAVE);
+  });
+
+  test('when more accounts share a key than rotate at once, then only those waiting when its first account ends start in waves; the later ones start as slots free, without a pause', async () => {
+    const seeded = await seedFleet(s.local, 45, { accountsPerKey: 45 });
+    const handle = await s.start('fleetRotate', {
+      accounts: [],
+      groups: groupAccounts(seeded.map((f) => f.account)),
+      concurrency: 25,
+      requester: PEOPLE.requester,
+      policy: testPolicy(),
+    });
+    await waitForApproval(handle);
+    s.local.faults.set({ latencies: [{ service: 'arm', method: 'write', ms: 3_000 }] });
+    let result;
+    try {
+      await decide(handle, PEOPLE.alice, 'approve');
+      result = await resultOf(handle);
+    } finally {
+      s.local.faults.reset();
+    }
+
+    assert.equal(result.outcome, 'succeeded', result.message);
+    assert.deepEqual(result.fleetCounts, { succeeded: 45 });
+    // 24 waited: two waves, one pause of WAVE_GAP_MS; the 20 after them none.
+    const events = (await handle.fetchHistory()).events ?? [];
+    const pauses = events
+      .map((e) => e.timerStartedEventAttributes?.startToFireTimeout)
+      .filter((t) => t !== undefined && t !== null)
+      .map((t) => Number(t.seconds ?? 0) * 1000 + (t.nanos ?? 0) / 1e6)
+      .filter((ms) => ms % WAVE_GAP_MS === 0 && ms < 5_000);
+    assert.deepEqual(pauses, [WAVE_GAP_MS, WAVE_GAP_MS]);
   });
 });
