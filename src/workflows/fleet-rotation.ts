@@ -26,10 +26,7 @@ import { rulesMemo } from '../shared/rules';
  * lost). In waves the first wave writes while the later ones read (6.4 s).
  */
 export const START_WAVE = 20;
-/**
- * The pause between two waves of a run's first rotations (workflow time, a timer). The accounts
- * waiting on their key's first account start in waves as well when it ends.
- */
+/** The pause between two waves of a run's first rotations (workflow time, a timer). */
 export const WAVE_GAP_MS = 300;
 
 /** How a batch of rotations ended: every account done, or the rest left for the next run. */
@@ -84,7 +81,6 @@ export async function rotateBatch(options: {
   const rotated = new Map<string, Promise<FleetOutcome>>();
   const inFlight = new Map<string, Promise<void>>();
   const waves = inForce(PATCHES.startInWaves);
-  const followerWaves = new FollowerWaves(inForce(PATCHES.followersInWaves));
   let started = 0;
   let finished = 0;
   while (queue.length > 0) {
@@ -94,11 +90,12 @@ export async function rotateBatch(options: {
     const id = `${started}`;
     const key = keyOf.get(raw);
     const leader = key === undefined ? undefined : rotated.get(key);
-    const run = rotationOf(raw, options, leader, leader ? followerWaves.next(key!) : undefined);
-    if (key !== undefined && !leader) {
-      rotated.set(key, run);
-      followerWaves.lead(key, run);
-    }
+    const run = leader
+      ? leader.then((first) =>
+          rotateOne(raw, options.context, options.rotationId, first.outcome === 'succeeded'),
+        )
+      : rotateOne(raw, options.context, options.rotationId);
+    if (key !== undefined && !leader) rotated.set(key, run);
     inFlight.set(
       id,
       run.then((outcome) => {
@@ -119,70 +116,6 @@ export async function rotateBatch(options: {
   }
   const known = read && queue.length > 0 && queue.every((a) => read.has(a));
   return { rest: queue, ...(known ? { restKeys: queue.map((a) => keyOf.get(a) ?? null) } : {}) };
-}
-
-/** `raw`'s rotation: at once, or once its key's first account ended (and `pause`, when given). */
-function rotationOf(
-  raw: AccountRef,
-  options: { context: RunContext; rotationId?: string },
-  leader: Promise<FleetOutcome> | undefined,
-  pause: (() => Promise<void>) | undefined,
-): Promise<FleetOutcome> {
-  if (!leader) return rotateOne(raw, options.context, options.rotationId);
-  const follow = (first: FleetOutcome) =>
-    rotateOne(raw, options.context, options.rotationId, first.outcome === 'succeeded');
-  if (!pause) return leader.then(follow);
-  return leader.then(async (first) => {
-    await pause();
-    return follow(first);
-  });
-}
-
-/**
- * The accounts waiting on their key's first account all start when it ends; in waves, as a run's
- * first rotations do, when `on`.
- */
-class FollowerWaves {
-  /** How many accounts wait on each key's first account so far. */
-  private readonly counts = new Map<string, number>();
-  /** The keys whose first account has ended: an account on one starts as soon as it is its turn. */
-  private readonly ended = new Set<string>();
-  /** Each wave's pause (one timer per wave of a key), from when its first account asks. */
-  private readonly pauses = new Map<string, Promise<void>>();
-
-  constructor(private readonly on: boolean) {}
-
-  /** `run` is the rotation of `key`'s first account. */
-  lead(key: string, run: Promise<unknown>): void {
-    // A failed start surfaces where the batch awaits the run; here it only ends the waves.
-    if (this.on)
-      void run.then(
-        () => this.ended.add(key),
-        () => this.ended.add(key),
-      );
-  }
-
-  /**
-   * What the next account on `key` waits for once its key's first account ended: undefined for
-   * the first wave and once that account has ended (it starts at once, as every follower did
-   * before), else its wave's pause.
-   */
-  next(key: string): (() => Promise<void>) | undefined {
-    if (!this.on || this.ended.has(key)) return undefined;
-    const nth = this.counts.get(key) ?? 0;
-    this.counts.set(key, nth + 1);
-    const wave = Math.floor(nth / START_WAVE);
-    if (wave === 0) return undefined;
-    const id = `${wave} ${key}`;
-    return () => {
-      let pause = this.pauses.get(id);
-      if (!pause) {
-        pause = sleep(wave * WAVE_GAP_MS);
-        this.pauses.set(id, pause);
-      }
-      return pause;
-    };
-  }
 }
 
 /** The first account of each key (and those whose key is unknown), then the others, in order. */

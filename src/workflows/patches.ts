@@ -112,12 +112,6 @@ export const PATCHES = {
    * once: a fleet's first ARM write is answered ~2 s sooner. Each wave's pause is a timer.
    */
   startInWaves: 'start-in-waves',
-  /**
-   * The accounts on a key that wait for its first account start in waves of 20, 300 ms apart,
-   * when it ends (fleet-rotation.ts), not all at once: with one key shared by every account, up
-   * to 99 of them were released together and moved in step to their writes.
-   */
-  followersInWaves: 'followers-in-waves',
 } as const;
 
 /** Patch ids written out where they are asked, before PATCHES collected them. */
