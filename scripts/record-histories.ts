@@ -160,22 +160,19 @@ async function main(): Promise<void> {
     );
 
     // A fleet asks for one approval of its plan before it rotates.
-    const fleet = await stack.start('fleetRotate', {
+    const fleetOf = (a: string, b: string) => ({
       ...base,
-      accounts: [azure.addCmkAccount('strecordfleeta'), azure.addCmkAccount('strecordfleetb')],
+      accounts: [azure.addCmkAccount(a), azure.addCmkAccount(b)],
       concurrency: 2,
     });
+    const fleet = await stack.start('fleetRotate', fleetOf('strecordfleeta', 'strecordfleetb'));
     await approve(fleet);
     await save(stack, 'fleetRotate', fleet);
     // The same fleet started without rules, as a bot before them started it: it records a marker
     // for every patch it asks, so its recording is the current one the others are checked against.
     const { memo: _rules, ...unruled } = await signedStartOptions(
       'fleetRotate',
-      {
-        ...base,
-        accounts: [azure.addCmkAccount('strecordfleetc'), azure.addCmkAccount('strecordfleetd')],
-        concurrency: 2,
-      },
+      fleetOf('strecordfleetc', 'strecordfleetd'),
       stack.taskQueue,
     );
     const plainFleet = await stack.client.workflow.start(WORKFLOW_TYPES.fleetRotate, unruled);

@@ -36,15 +36,27 @@ export function testEnv(): Promise<TestWorkflowEnvironment> {
     const address = process.env.CMK_TEST_TEMPORAL_ADDRESS;
     const client = { dataConverter: testDataConverter };
     if (address) return TestWorkflowEnvironment.createFromExistingServer({ address, client });
-    return TestWorkflowEnvironment.createLocal({
-      client,
-      server: {
-        executable: { type: 'existing-path', path: ensureTemporalCli().path },
-        searchAttributes: Object.values(SA),
-      },
-    });
+    return localDevServer();
   })();
   return shared;
+}
+
+/**
+ * A dev server of the caller's own, with the project's search attributes and, when given,
+ * dynamic config values (e.g. `limit.historyCount.suggestContinueAsNew`). Tear it down when done.
+ */
+export function localDevServer(
+  dynamicConfig: Record<string, string | number> = {},
+): Promise<TestWorkflowEnvironment> {
+  quietRuntime();
+  return TestWorkflowEnvironment.createLocal({
+    client: { dataConverter: testDataConverter },
+    server: {
+      executable: { type: 'existing-path', path: ensureTemporalCli().path },
+      searchAttributes: Object.values(SA),
+      extraArgs: Object.entries(dynamicConfig).flatMap(([k, v]) => ['--dynamic-config-value', `${k}=${v}`]),
+    },
+  });
 }
 
 /** The workflow bundle `npm test` built once for the run (built here when run alone). */

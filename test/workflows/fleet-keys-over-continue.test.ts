@@ -9,13 +9,11 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import type { WorkflowHandle } from '@temporalio/client';
-import { TestWorkflowEnvironment } from '@temporalio/testing';
-import { ensureTemporalCli } from '../../scripts/temporal-toolchain';
 import type { AccountRef } from '../../src/shared/accounts';
 import { indexKeys, keysFromIndex, type KeyIndex } from '../../src/shared/fleet-tally';
-import { SA, type RunResult } from '../../src/shared/runbooks';
+import type { RunResult } from '../../src/shared/runbooks';
 import { PEOPLE, startLocalStack, testPolicy, type LocalStack } from '../helpers/stack';
-import { testDataConverter } from '../helpers/temporal';
+import { localDevServer } from '../helpers/temporal';
 import { beforeAll } from '../kit/suite';
 import { configuredPinned, decide, pinnedVersion, waitForApproval } from './support';
 
@@ -27,14 +25,7 @@ function activitiesIn(events: Events): string[] {
 }
 
 async function suggestingStack(): Promise<{ s: LocalStack; close(): Promise<void> }> {
-  const env = await TestWorkflowEnvironment.createLocal({
-    client: { dataConverter: testDataConverter },
-    server: {
-      executable: { type: 'existing-path', path: ensureTemporalCli().path },
-      searchAttributes: Object.values(SA),
-      extraArgs: ['--dynamic-config-value', 'limit.historyCount.suggestContinueAsNew=60'],
-    },
-  });
+  const env = await localDevServer({ 'limit.historyCount.suggestContinueAsNew': 60 });
   const s = await startLocalStack({ env });
   return {
     s,
