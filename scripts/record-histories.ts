@@ -7,7 +7,7 @@
  * the current recording's patches its runs were started without
  * (`<name>[.<rules>].without-<patch id>….json`), so runs of every version keep replaying. Runs the
  * bot starts now name a rules baseline (src/shared/rules.ts) and are saved as `<name>.<rules>.json`;
- * a fleet (two accounts on one key) is also started without one, the current recording every patch is checked in. Names given as
+ * a fleet is also started without one, the current recording every patch is checked in. Names given as
  * arguments (e.g. `changeKey.undo-failed`) record only those; the others run but are not saved.
  */
 import { writeFileSync } from 'node:fs';
@@ -40,16 +40,12 @@ async function approve(handle: WorkflowHandle): Promise<void> {
   await decide(handle, PEOPLE.alice, 'approve');
 }
 
-/** The `nth` child run `parent` started (the first by default), from its history. */
-async function childOf(stack: Stack, parent: WorkflowHandle, nth = 0): Promise<WorkflowHandle> {
+/** The first child run `parent` started, from its history. */
+async function firstChildOf(stack: Stack, parent: WorkflowHandle): Promise<WorkflowHandle> {
   const { events } = await parent.fetchHistory();
-  // In the order the parent started them (their started events may arrive in another).
-  const started = events
-    ?.flatMap((e) =>
-      e.childWorkflowExecutionStartedEventAttributes ? [e.childWorkflowExecutionStartedEventAttributes] : [],
-    )
-    .sort((a, b) => Number(a.initiatedEventId) - Number(b.initiatedEventId))[nth]?.workflowExecution;
-  if (!started?.workflowId) throw new Error(`${parent.workflowId} started no child run ${nth + 1}`);
+  const started = events?.find((e) => e.childWorkflowExecutionStartedEventAttributes)
+    ?.childWorkflowExecutionStartedEventAttributes?.workflowExecution;
+  if (!started?.workflowId) throw new Error(`${parent.workflowId} started no child run`);
   return stack.client.workflow.getHandle(started.workflowId, started.runId ?? undefined);
 }
 
@@ -164,11 +160,11 @@ async function main(): Promise<void> {
     );
 
     // A fleet asks for one approval of its plan before it rotates.
-    // Two accounts on one key: the second plans beside the first and is told when it ended.
-    const fleetOf = (a: string, b: string) => {
-      const first = azure.addCmkAccount(a);
-      return { ...base, accounts: [first, azure.addCmkAccount(b, { sharesKeyWith: first })], concurrency: 2 };
-    };
+    const fleetOf = (a: string, b: string) => ({
+      ...base,
+      accounts: [azure.addCmkAccount(a), azure.addCmkAccount(b)],
+      concurrency: 2,
+    });
     const fleet = await stack.start('fleetRotate', fleetOf('strecordfleeta', 'strecordfleetb'));
     await approve(fleet);
     await save(stack, 'fleetRotate', fleet);
@@ -183,9 +179,7 @@ async function main(): Promise<void> {
     await approve(plainFleet);
     await save(stack, 'fleetRotate', plainFleet);
     // A fleet's rotation is a child run acting on the fleet's start proof (checked once, by the fleet).
-    await save(stack, 'rotateKey.fleet-child', await childOf(stack, fleet));
-    // The account behind the key's first one: it waits for the fleet's signal before rotating.
-    await save(stack, 'rotateKey.fleet-follower', await childOf(stack, fleet, 1));
+    await save(stack, 'rotateKey.fleet-child', await firstChildOf(stack, fleet));
 
     const scheduled = await stack.client.workflow.start(SCHEDULED_ROTATION_WORKFLOW, {
       workflowId: 'record-scheduled-rotation',

@@ -2,7 +2,6 @@
  * Runbook names, inputs, results and the names the Temporal UI shows. Pure.
  */
 import { defineSearchAttributeKey } from '@temporalio/common';
-import { defineSignal } from '@temporalio/workflow';
 import type { AccountRef } from './accounts';
 import type { ApprovalPolicy, Person } from './approval';
 import type { ConversationRef } from './chat';
@@ -158,24 +157,11 @@ export interface RotateKeyInput extends RunContext {
    */
   followsKeyLeader?: boolean;
   /**
-   * A fleet's account started beside its key's first account: it plans at once and waits for the
-   * fleet's {@link keyLeaderDoneSignal} before its rotation, then follows that version as
-   * `followsKeyLeader` does (or makes one itself, paced, if the first account made none). Honoured
-   * only in a fleet's child run, so a run started on its own never waits for a signal.
-   */
-  awaitsKeyLeader?: boolean;
-  /**
    * A scheduled rotation's period start (ISO time): a key version made since then is this
    * period's rotation of the key, and the account is moved to it instead of rotating again.
    */
   adoptSince?: string;
 }
-
-/**
- * A fleet tells an account's rotation that its key's first account ended: `versionMade` when it
- * succeeded, so the version this fleet's rotation id tags exists (see `awaitsKeyLeader`).
- */
-export const keyLeaderDoneSignal = defineSignal<[{ versionMade: boolean }]>('keyLeaderDone');
 
 /** Input of `changeKey`. */
 export interface ChangeKeyInput extends RunContext {

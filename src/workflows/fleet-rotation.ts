@@ -9,13 +9,7 @@ import { validateAccountRef, workflowIdFor, type AccountRef } from '../shared/ac
 import { ValidationError } from '../shared/names';
 import type { FleetProgress } from '../shared/approval';
 import { addOutcome, FLEET_LISTED_SUCCESSES, tallied, tallyOf, type FleetTally } from '../shared/fleet-tally';
-import {
-  keyLeaderDoneSignal,
-  type FleetOutcome,
-  type FleetRotateInput,
-  type RunContext,
-  type RunResult,
-} from '../shared/runbooks';
+import type { FleetOutcome, FleetRotateInput, RunContext, RunResult } from '../shared/runbooks';
 import { searchAttributesFor } from '../shared/start';
 import { summaryLine } from '../shared/status';
 import { childSearchAttributes } from './children';
@@ -87,7 +81,6 @@ export async function rotateBatch(options: {
   const rotated = new Map<string, Promise<FleetOutcome>>();
   const inFlight = new Map<string, Promise<void>>();
   const waves = inForce(PATCHES.startInWaves);
-  const followersEarly = inForce(PATCHES.followersStartEarly);
   let started = 0;
   let finished = 0;
   while (queue.length > 0) {
@@ -97,13 +90,11 @@ export async function rotateBatch(options: {
     const id = `${started}`;
     const key = keyOf.get(raw);
     const leader = key === undefined ? undefined : rotated.get(key);
-    const run = !leader
-      ? rotateOne(raw, options.context, options.rotationId)
-      : followersEarly
-        ? rotateOne(raw, options.context, options.rotationId, false, leader)
-        : leader.then((first) =>
-            rotateOne(raw, options.context, options.rotationId, first.outcome === 'succeeded'),
-          );
+    const run = leader
+      ? leader.then((first) =>
+          rotateOne(raw, options.context, options.rotationId, first.outcome === 'succeeded'),
+        )
+      : rotateOne(raw, options.context, options.rotationId);
     if (key !== undefined && !leader) rotated.set(key, run);
     inFlight.set(
       id,
@@ -171,15 +162,13 @@ export function acrossVaults(accounts: AccountRef[], keyOf: Map<AccountRef, stri
 
 /**
  * One account's rotation as a child run, and its outcome; `followsKeyLeader` when its key's
- * first account rotated it, so the version it needs exists. Given `leader` (that first account's
- * rotation, still running), the child starts now and is signalled when the leader ends.
+ * first account rotated it, so the version it needs exists.
  */
 export async function rotateOne(
   raw: AccountRef,
   context: RunContext,
   rotationId?: string,
   followsKeyLeader = false,
-  leader?: Promise<FleetOutcome>,
 ): Promise<FleetOutcome> {
   let account: AccountRef;
   try {
@@ -198,35 +187,14 @@ export async function rotateOne(
           ...context,
           ...(rotationId ? { rotationId } : {}),
           ...(followsKeyLeader ? { followsKeyLeader } : {}),
-          ...(leader ? { awaitsKeyLeader: true } : {}),
         },
       ],
       typedSearchAttributes: childSearchAttributes(searchAttributesFor('rotate', account, context.requester)),
       staticSummary: `${summaryLine('rotate', account)} · fleet`,
       memo: rulesMemo(),
     });
-    let ended = false;
-    // Not awaited: a child that ends first (busy, blocked) reports without waiting for the leader.
-    // A leader that failed, or ended in an error, made no version: the child makes its own.
-    void leader
-      ?.then(
-        (first) => first.outcome === 'succeeded',
-        () => false,
-      )
-      .then(async (versionMade) => {
-        if (ended) return;
-        try {
-          await child.signal(keyLeaderDoneSignal, { versionMade });
-        } catch {
-          // The child ended meanwhile: it needs no signal.
-        }
-      });
-    try {
-      const result = await child.result();
-      return { account, outcome: result.outcome, message: result.message };
-    } finally {
-      ended = true;
-    }
+    const result = await child.result();
+    return { account, outcome: result.outcome, message: result.message };
   } catch (error) {
     if (error instanceof WorkflowExecutionAlreadyStartedError) {
       return {

@@ -112,12 +112,6 @@ export const PATCHES = {
    * once: a fleet's first ARM write is answered ~2 s sooner. Each wave's pause is a timer.
    */
   startInWaves: 'start-in-waves',
-  /**
-   * A fleet starts the accounts behind a key's first account at once, not when it ends: they plan
-   * meanwhile and the fleet signals each (`keyLeaderDone`) when the first account ended, so they
-   * rotate onto its version without planning then.
-   */
-  followersStartEarly: 'followers-start-early',
 } as const;
 
 /** Patch ids written out where they are asked, before PATCHES collected them. */

@@ -2,7 +2,7 @@
  * `rotateKey`: a new key version; pinned accounts are moved to it, versionless accounts are
  * confirmed (or reported pending until Azure's daily check), then blob access is probed.
  */
-import { condition, ParentClosePolicy, setHandler, startChild, workflowInfo } from '@temporalio/workflow';
+import { ParentClosePolicy, startChild, workflowInfo } from '@temporalio/workflow';
 import type { PlannedKey, RotationResult } from '../shared/activities';
 import { searchAttributesFor } from '../shared/start';
 import { childSearchAttributes } from './children';
@@ -13,7 +13,7 @@ import { parseKeyId } from '../shared/accounts';
 import { parseDurationMs } from '../shared/duration';
 import { ValidationError } from '../shared/names';
 import type { Plan } from '../shared/plan';
-import { keyLeaderDoneSignal, type RotateKeyInput, type RunResult } from '../shared/runbooks';
+import type { RotateKeyInput, RunResult } from '../shared/runbooks';
 import { describeEncryption, summaryLine } from '../shared/status';
 import { azureArmWrites, azureKeyVaultCreates, azureLong } from './proxies';
 import { rotationDone } from './step-texts';
@@ -27,7 +27,6 @@ const DEFAULT_CONFIRM_WITHIN = '30s';
 
 /** Rotates the account's key. */
 export async function rotateKey(input: RotateKeyInput): Promise<RunResult> {
-  const followsLeader = keyLeaderOf(input);
   return runRunbook({
     operation: 'rotate',
     input,
@@ -49,8 +48,7 @@ export async function rotateKey(input: RotateKeyInput): Promise<RunResult> {
           ? armWritesIn(run, account.subscriptionId).azureLong
           : azureArmWrites(account.subscriptionId);
       // Its key create waits its turn in the vault's, unless the fleet's first account on the key made it.
-      const follows = await followsLeader();
-      const vault = vaultQueued && !follows ? vaultOf(plan) : undefined;
+      const vault = vaultQueued && !input.followsKeyLeader ? vaultOf(plan) : undefined;
       const args = {
         account,
         runId: workflowInfo().runId,
@@ -100,24 +98,6 @@ export async function rotateKey(input: RotateKeyInput): Promise<RunResult> {
       };
     },
   });
-}
-
-/**
- * Whether the fleet's first account on this key made the version the rotation moves to. A child
- * started beside that account (`awaitsKeyLeader`) waits for the fleet's signal that it ended; the
- * handler is set at the run's start, so a signal sent while the run plans is kept.
- */
-function keyLeaderOf(input: RotateKeyInput): () => Promise<boolean> {
-  if (input.awaitsKeyLeader !== true || workflowInfo().parent === undefined)
-    return () => Promise.resolve(input.followsKeyLeader === true);
-  let versionMade: boolean | undefined;
-  setHandler(keyLeaderDoneSignal, (done) => {
-    versionMade ??= done?.versionMade === true;
-  });
-  return async () => {
-    await condition(() => versionMade !== undefined);
-    return versionMade === true;
-  };
 }
 
 /**

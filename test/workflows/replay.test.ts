@@ -78,7 +78,6 @@ describe('replaying recorded runbook histories', () => {
   const current = new Map(
     recordings.filter((r) => r.without.length === 0 && !r.rules).map((r) => [r.kind, r]),
   );
-  const onlyUnderRules = (kind: string): boolean => !recordings.some((r) => r.kind === kind && !r.rules);
 
   test('when every recorded history is replayed against the current workflow code, then none hits a determinism error', async () => {
     for (const type of [...Object.values(WORKFLOW_TYPES), SCHEDULED_ROTATION_WORKFLOW, PLAN_WORKFLOW]) {
@@ -126,10 +125,7 @@ describe('replaying recorded runbook histories', () => {
     for (const r of baselined) {
       const memo = r.history.events?.[0]?.workflowExecutionStartedEventAttributes?.memo?.fields?.[RULES_MEMO];
       assert.ok(memo, `${r.file}: its start carries the ${RULES_MEMO} memo`);
-      // A case recorded only under rules (a fleet's child always carries them) is checked against
-      // its workflow type's recording without rules.
-      const type = r.kind.split('.')[0]!;
-      const now = current.get(r.kind) ?? (onlyUnderRules(r.kind) ? current.get(type) : undefined);
+      const now = current.get(r.kind);
       assert.ok(now, `${r.file}: ${r.kind}.json, the recording of its kind without rules, exists`);
       const held = baselinePatches(r.rules);
       assert.ok(held.length > 0, `${r.file}: ${String(r.rules)} is a baseline this code knows`);
