@@ -17,6 +17,7 @@ import { ValidationError } from '../shared/names';
 import { encryptionOf, getAccount, keyInUseOf } from './azure-state';
 import type { ActivityDeps } from './deps';
 import { applyKeyTarget } from './encryption';
+import { versionInUse } from './key-versions';
 import { domainFailure } from './errors';
 import { assertTagRoom, assertUsableKey, findKey, PREVIOUS_TAG, ROTATION_TAG, withoutOwnTags } from './keys';
 import { abortSignal, call, heartbeat, sleep } from './runtime';
@@ -60,10 +61,7 @@ export async function rotateKey(deps: ActivityDeps, input: RotateKeyInput): Prom
   const ref = validateAccountRef(input.account);
   validateRotateInput(input);
   const planned = validPlannedKey(input.plannedKey);
-  const account = await getAccount(deps, ref);
-  const enc = encryptionOf(account);
-  if (planned) assertStillOnPlannedKey(ref, enc, planned);
-  const key = await keyInUse(deps, ref, enc);
+  const { account, enc, key } = await accountAndKey(deps, ref, planned);
   const made = await newKeyVersion(deps, key, input);
   const newVersion = made.key.properties.version ?? '';
   heartbeat({ step: 'rotate', newVersion });
@@ -135,6 +133,36 @@ function assertStillOnPlannedKey(ref: AccountRef, enc: EncryptionSettings, plann
   );
 }
 
+/**
+ * The account and its key's newest version. Given the plan's key, both are read at once (the
+ * write waits on one round trip, not two); the account is still checked against that key before
+ * the key read counts, so an account that left it fails as `AccountKeyChanged` whatever the key
+ * read says. Without a plan, the account says which key to read.
+ */
+async function accountAndKey(
+  deps: ActivityDeps,
+  ref: AccountRef,
+  planned: PlannedKey | undefined,
+): Promise<{ account: StorageAccount; enc: EncryptionSettings; key: KeyInUse }> {
+  if (!planned) {
+    const account = await getAccount(deps, ref);
+    const enc = encryptionOf(account);
+    return { account, enc, key: await keyInUse(deps, ref, enc) };
+  }
+  const [read, found] = await Promise.allSettled([getAccount(deps, ref), findKeyInUse(deps, planned)]);
+  if (read.status === 'rejected') throw read.reason;
+  const account = read.value;
+  const enc = encryptionOf(account);
+  assertStillOnPlannedKey(ref, enc, planned);
+  if (found.status === 'rejected') throw found.reason;
+  // The account's own spelling of its key and the version it uses, as a read of the account gives them.
+  return {
+    account,
+    enc,
+    key: { ...found.value, vaultUri: enc.vaultUri!, keyName: enc.keyName!, inUse: versionInUse(enc) },
+  };
+}
+
 /** The input's own checks, before any call to Azure. */
 function validateRotateInput(input: RotateKeyInput): void {
   if (typeof input.runId !== 'string' || !input.runId)
@@ -165,9 +193,7 @@ async function keyInUse(deps: ActivityDeps, ref: AccountRef, enc: EncryptionSett
       { account: ref.name },
     );
   }
-  const inUse = enc.currentVersionedKeyId
-    ? parseKeyId(enc.currentVersionedKeyId).version
-    : enc.keyVersion || undefined;
+  const inUse = versionInUse(enc);
   return findKeyInUse(deps, { vaultUri: enc.vaultUri, keyName: enc.keyName, ...(inUse ? { inUse } : {}) });
 }
 

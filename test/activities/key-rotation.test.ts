@@ -173,6 +173,34 @@ describe('keys: rotate operation, one version per rotation, and plan checks', ()
     assert.equal(keyReads.length, 1, 'one Key Vault read: the newest version, found by its tag');
   });
 
+  test("when the plan gave the key and ARM is slow to answer (500 ms a read), then rotateKey asks for the account and the key at once: Key Vault's answer comes first, and the account still moves to the new version", async () => {
+    const { account, key } = await h.cmkAccount({ keyName: 'rot-at-once', pinVersion: true });
+    const plannedKey = { vaultUri: key.vaultUri, keyName: key.name, inUse: key.version };
+    const made = await h.run((a) =>
+      a.makeKeyVersion({ account, runId: 'run-at-once', confirmWithinMs: 0, plannedKey }),
+    );
+    h.local.requestLog.clear();
+    h.local.faults.set({ latencies: [{ service: 'arm', method: 'GET', ms: 500 }] });
+    try {
+      const result = await h.run((a) =>
+        a.rotateKey({ account, runId: 'run-at-once', confirmWithinMs: 0, plannedKey }),
+      );
+      assert.equal(result.newVersion, made.newVersion);
+    } finally {
+      h.local.faults.reset();
+    }
+    assert.equal(keyVersionOf(account), made.newVersion);
+    // The log is in the order the answers were sent.
+    const answered = h.local.requestLog.entries().map((e) => e.operation);
+    const keyRead = answered.indexOf('keys.get');
+    const accountRead = answered.indexOf('storageAccounts.getProperties');
+    assert.ok(keyRead >= 0 && accountRead >= 0, answered.join(', '));
+    assert.ok(
+      keyRead < accountRead,
+      `the key read was answered before the account read: ${answered.join(', ')}`,
+    );
+  });
+
   test('when the account moved to another key after its plan, then rotateKey refuses with AccountKeyChanged, says which key it uses now, and does not move it (bind what was planned to what is done)', async () => {
     const { account, key } = await h.cmkAccount({ keyName: 'rot-moved-from', pinVersion: true });
     const other = await h.cmkAccount({ keyName: 'rot-moved-to', pinVersion: true, vault: undefined });
