@@ -16,6 +16,15 @@ export const ARM_WRITE_REFILL_PER_SECOND = 10;
  */
 export const DEFAULT_ARM_WRITES_PER_SECOND = 9;
 
+/**
+ * The priority (Temporal's `priorityKey`: lower goes first when a queue has a backlog; 3 when
+ * unset) of a run's writes on the rate-held queues: a run someone started and waits on in chat
+ * goes before the rotations of a fleet or a schedule (child runs), which nobody watches write by
+ * write. A fleet's backlog of a thousand writes would otherwise hold a chat run's write for up to
+ * 100 s at ARM's refill.
+ */
+export const WRITE_PRIORITY = { interactive: 2, background: 4 } as const;
+
 /** The queue of `subscriptionId`'s ARM writes, under the runbooks' task queue `base`. */
 export function armWriteQueue(base: string, subscriptionId: string): string {
   return `${base}/arm-writes/${subscriptionId.toLowerCase()}`;

@@ -2,11 +2,11 @@
  * The activity proxies every runbook uses, with timeouts and retry policies per kind of call.
  * Domain errors (`NON_RETRYABLE_ERROR_TYPES`) stop retries; transient ones retry with backoff.
  */
-import type { RetryPolicy } from '@temporalio/common';
+import type { Priority, RetryPolicy } from '@temporalio/common';
 import { proxyActivities, workflowInfo, type ActivityOptions } from '@temporalio/workflow';
 import type { CmkActivities } from '../shared/activities';
 import { NON_RETRYABLE_ERROR_TYPES } from '../shared/errors';
-import { armWriteQueue, keyVaultCreateQueue, keyVaultFairness } from '../shared/task-queues';
+import { armWriteQueue, keyVaultCreateQueue, keyVaultFairness, WRITE_PRIORITY } from '../shared/task-queues';
 
 const retry: RetryPolicy = {
   initialInterval: '1s',
@@ -58,10 +58,22 @@ export const RUNBOOK_QUEUE: AzureProxies = { azure, azurePropagation, azureLong 
  */
 export function armWriteQueueProxies(subscriptionId: string): AzureProxies {
   const taskQueue = armWriteQueue(workflowInfo().taskQueue, subscriptionId);
+  const priority = writePriority();
   return {
-    azure: proxyActivities<CmkActivities>({ ...shortOptions, taskQueue }),
-    azurePropagation: proxyActivities<CmkActivities>({ ...propagationOptions, taskQueue }),
-    azureLong: proxyActivities<CmkActivities>({ ...longOptions, taskQueue }),
+    azure: proxyActivities<CmkActivities>({ ...shortOptions, taskQueue, priority }),
+    azurePropagation: proxyActivities<CmkActivities>({ ...propagationOptions, taskQueue, priority }),
+    azureLong: proxyActivities<CmkActivities>({ ...longOptions, taskQueue, priority }),
+  };
+}
+
+/**
+ * The priority of this run's writes on a rate-held queue ({@link WRITE_PRIORITY}): a child run (a
+ * fleet's or a schedule's rotation) waits behind a run someone started. Activity options are not
+ * part of a run's replayed commands, so runs in flight take it from their next write on.
+ */
+function writePriority(): Priority {
+  return {
+    priorityKey: workflowInfo().parent ? WRITE_PRIORITY.background : WRITE_PRIORITY.interactive,
   };
 }
 
@@ -89,7 +101,7 @@ export function azureKeyVaultCreates(
     // an attempt before): the same 32 tries in all.
     retry: { ...retry, maximumAttempts: 32 },
     taskQueue: keyVaultCreateQueue(workflowInfo().taskQueue),
-    priority: keyVaultFairness(vaultName, hsm),
+    priority: { ...writePriority(), ...keyVaultFairness(vaultName, hsm) },
   });
 }
 

@@ -24,6 +24,8 @@ export interface KitWorkerOptions {
   options?: CmkWorkerOptions['options'];
   /** The ARM write queues it polls: the local Azure's seeded subscription at the default rate unless given. */
   armWrites?: CmkWorkerOptions['armWrites'];
+  /** The rate per vault of Key Vault creates: the worker's default unless given. */
+  keyVaultCreates?: CmkWorkerOptions['keyVaultCreates'];
 }
 
 /** A running worker: stop it, or stop and start a fresh one on the same task queue. */
@@ -55,6 +57,7 @@ export async function startWorker(opts: KitWorkerOptions): Promise<KitWorker> {
         subscriptionIds: [SEEDED.subscriptionId],
         perSecond: DEFAULT_ARM_WRITES_PER_SECOND,
       },
+      ...(opts.keyVaultCreates ? { keyVaultCreates: opts.keyVaultCreates } : {}),
     });
     running = worker.run();
   };
