@@ -7,7 +7,7 @@
  * the current recording's patches its runs were started without
  * (`<name>[.<rules>].without-<patch id>….json`), so runs of every version keep replaying. Runs the
  * bot starts now name a rules baseline (src/shared/rules.ts) and are saved as `<name>.<rules>.json`;
- * a fleet is also started without one, the current recording every patch is checked in. Names given as
+ * a fleet (two accounts on one key) is also started without one, the current recording every patch is checked in. Names given as
  * arguments (e.g. `changeKey.undo-failed`) record only those; the others run but are not saved.
  */
 import { writeFileSync } from 'node:fs';
@@ -43,8 +43,12 @@ async function approve(handle: WorkflowHandle): Promise<void> {
 /** The first child run `parent` started, from its history. */
 async function firstChildOf(stack: Stack, parent: WorkflowHandle): Promise<WorkflowHandle> {
   const { events } = await parent.fetchHistory();
-  const started = events?.find((e) => e.childWorkflowExecutionStartedEventAttributes)
-    ?.childWorkflowExecutionStartedEventAttributes?.workflowExecution;
+  // In the order the parent started them (their started events may arrive in another).
+  const started = events
+    ?.flatMap((e) =>
+      e.childWorkflowExecutionStartedEventAttributes ? [e.childWorkflowExecutionStartedEventAttributes] : [],
+    )
+    .sort((a, b) => Number(a.initiatedEventId) - Number(b.initiatedEventId))[0]?.workflowExecution;
   if (!started?.workflowId) throw new Error(`${parent.workflowId} started no child run`);
   return stack.client.workflow.getHandle(started.workflowId, started.runId ?? undefined);
 }
@@ -160,11 +164,11 @@ async function main(): Promise<void> {
     );
 
     // A fleet asks for one approval of its plan before it rotates.
-    const fleetOf = (a: string, b: string) => ({
-      ...base,
-      accounts: [azure.addCmkAccount(a), azure.addCmkAccount(b)],
-      concurrency: 2,
-    });
+    // Two accounts on one key: the fleet makes its new version, then moves both onto it.
+    const fleetOf = (a: string, b: string) => {
+      const first = azure.addCmkAccount(a);
+      return { ...base, accounts: [first, azure.addCmkAccount(b, { sharesKeyWith: first })], concurrency: 2 };
+    };
     const fleet = await stack.start('fleetRotate', fleetOf('strecordfleeta', 'strecordfleetb'));
     await approve(fleet);
     await save(stack, 'fleetRotate', fleet);

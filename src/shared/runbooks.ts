@@ -151,8 +151,9 @@ export interface RotateKeyInput extends RunContext {
   /** A fleet's rotation: accounts on one key end on the one version it tags (default: this run). */
   rotationId?: string;
   /**
-   * A fleet's account that starts after its key's first account made the version `rotationId`
-   * tags: it skips the paced queue of Key Vault creates. Only pacing depends on it; `rotateKey`
+   * A fleet's account that starts once the version `rotationId` tags was made (by the fleet, for
+   * a key several of its accounts share, or by the key's first account): it skips the paced
+   * queue of Key Vault creates. Only pacing depends on it; `rotateKey`
    * still makes the version when it finds none tagged.
    */
   followsKeyLeader?: boolean;

@@ -4,8 +4,15 @@
  * continue-as-new after `perRun` accounts. Shared by the planned fleet and older fleets' replay.
  */
 import { WorkflowExecutionAlreadyStartedError } from '@temporalio/common';
-import { ChildWorkflowFailure, condition, sleep, startChild, workflowInfo } from '@temporalio/workflow';
-import { validateAccountRef, workflowIdFor, type AccountRef } from '../shared/accounts';
+import {
+  ChildWorkflowFailure,
+  condition,
+  isCancellation,
+  sleep,
+  startChild,
+  workflowInfo,
+} from '@temporalio/workflow';
+import { parseKeyId, validateAccountRef, workflowIdFor, type AccountRef } from '../shared/accounts';
 import { ValidationError } from '../shared/names';
 import type { FleetProgress } from '../shared/approval';
 import { addOutcome, FLEET_LISTED_SUCCESSES, tallied, tallyOf, type FleetTally } from '../shared/fleet-tally';
@@ -14,7 +21,7 @@ import { searchAttributesFor } from '../shared/start';
 import { summaryLine } from '../shared/status';
 import { childSearchAttributes } from './children';
 import { PATCHES, inForce } from './patches';
-import { azureLong } from './proxies';
+import { azureKeyVaultCreates, azureLong } from './proxies';
 import { rotateKey } from './rotate-key';
 import { rulesMemo } from '../shared/rules';
 
@@ -53,8 +60,9 @@ export async function rotateBatch(options: {
   onTick?: () => Promise<void>;
   tickMs?: number;
   /**
-   * Rotate each key once under this rotation id: the batch reads which key each account uses,
-   * the first account of a key rotates it and the others start after it, finding that version.
+   * Rotate each key once under this rotation id: the batch reads which key each account uses; it
+   * makes the version of a key several accounts share itself and starts them onto it (or, when
+   * it cannot, the first account of the key rotates it and the others start after it).
    */
   rotationId?: string;
   /** The key each account uses, when the caller knows it already (from the plan just re-checked). */
@@ -63,6 +71,10 @@ export async function rotateBatch(options: {
   let queue = [...options.accounts];
   const keyOf = new Map<AccountRef, string>();
   let read: Set<AccountRef> | undefined;
+  // Asked on every batch, whatever the answer, so each new run records which path it took.
+  const fleetVersions = inForce(PATCHES.fleetMakesSharedVersions);
+  /** The version the fleet makes of each key several of this run's accounts share: made or not. */
+  const versions = new Map<string, Promise<boolean>>();
   if (options.rotationId && queue.length > 0) {
     const batch = queue.slice(0, options.perRun);
     read = new Set(batch);
@@ -77,6 +89,10 @@ export async function rotateBatch(options: {
     const { leaders, followers } = leadersFirst(batch, keyOf);
     const spread = inForce(PATCHES.leadersAcrossVaults) ? acrossVaults(leaders, keyOf) : leaders;
     queue = [...spread, ...followers, ...queue.slice(options.perRun)];
+    // All at once: the server paces each vault's creates on its own.
+    if (fleetVersions)
+      for (const [key, { first, count }] of sharedKeys(spread, followers, keyOf))
+        versions.set(key, makeSharedVersion(key, first, count, options.rotationId));
   }
   const rotated = new Map<string, Promise<FleetOutcome>>();
   const inFlight = new Map<string, Promise<void>>();
@@ -89,13 +105,9 @@ export async function rotateBatch(options: {
     started++;
     const id = `${started}`;
     const key = keyOf.get(raw);
-    const leader = key === undefined ? undefined : rotated.get(key);
-    const run = leader
-      ? leader.then((first) =>
-          rotateOne(raw, options.context, options.rotationId, first.outcome === 'succeeded'),
-        )
-      : rotateOne(raw, options.context, options.rotationId);
-    if (key !== undefined && !leader) rotated.set(key, run);
+    // Awaited only for a key the fleet makes a version of (runs without one replay unchanged).
+    const version = key === undefined ? undefined : versions.get(key);
+    const run = rotationOf(raw, key, version ? await version : false, rotated, options);
     inFlight.set(
       id,
       run.then((outcome) => {
@@ -116,6 +128,86 @@ export async function rotateBatch(options: {
   }
   const known = read && queue.length > 0 && queue.every((a) => read.has(a));
   return { rest: queue, ...(known ? { restKeys: queue.map((a) => keyOf.get(a) ?? null) } : {}) };
+}
+
+/**
+ * An account's rotation. On a key the fleet made a version of (`versionMade`), it moves onto that
+ * version now. Otherwise the key's first account (noted in `rotated`) rotates the key, and the
+ * others start once it ended, following it when it succeeded.
+ */
+function rotationOf(
+  raw: AccountRef,
+  key: string | undefined,
+  versionMade: boolean,
+  rotated: Map<string, Promise<FleetOutcome>>,
+  options: { context: RunContext; rotationId?: string },
+): Promise<FleetOutcome> {
+  if (versionMade) return rotateOne(raw, options.context, options.rotationId, true);
+  const leader = key === undefined ? undefined : rotated.get(key);
+  if (leader)
+    return leader.then((first) =>
+      rotateOne(raw, options.context, options.rotationId, first.outcome === 'succeeded'),
+    );
+  const run = rotateOne(raw, options.context, options.rotationId);
+  if (key !== undefined) rotated.set(key, run);
+  return run;
+}
+
+/**
+ * The keys several of `leaders` and `followers` share (a follower's key is always a leader's),
+ * each with its first account and how many use it, in the order their first accounts start.
+ */
+function sharedKeys(
+  leaders: AccountRef[],
+  followers: AccountRef[],
+  keyOf: Map<AccountRef, string>,
+): Map<string, { first: AccountRef; count: number }> {
+  const counts = new Map<string, number>();
+  for (const a of followers) {
+    const key = keyOf.get(a);
+    if (key !== undefined) counts.set(key, (counts.get(key) ?? 1) + 1);
+  }
+  const shared = new Map<string, { first: AccountRef; count: number }>();
+  for (const a of leaders) {
+    const key = keyOf.get(a);
+    const count = key === undefined ? undefined : counts.get(key);
+    if (key !== undefined && count !== undefined) shared.set(key, { first: a, count });
+  }
+  return shared;
+}
+
+/**
+ * Makes (or finds, on a retry or a continued run: the rotation's tag) the new version of `key`
+ * for the `count` accounts that share it, on the vault's paced queue of creates, as the key's
+ * first account would have: the activity reads `first` to find the key and the version it uses.
+ * False when it could not (an account that left the key, a key gone, a bad account): the key's
+ * accounts then rotate as before, the first one making the version.
+ */
+async function makeSharedVersion(
+  key: string,
+  first: AccountRef,
+  count: number,
+  rotationId: string,
+): Promise<boolean> {
+  let vault: string;
+  let name: string;
+  try {
+    ({ vaultName: vault, name } = parseKeyId(key));
+  } catch {
+    return false;
+  }
+  try {
+    // A software key's pace: the fleet does not know the key's type (an HSM key's create over
+    // Key Vault's lower limit is answered 429 and retried through the queue).
+    await azureKeyVaultCreates(vault, false).makeKeyVersion.executeWithOptions(
+      { summary: `Make a new version of key ${vault}/${name} for the ${count} accounts that use it` },
+      [{ account: first, runId: workflowInfo().runId, rotationId, confirmWithinMs: 0 }],
+    );
+    return true;
+  } catch (error) {
+    if (isCancellation(error)) throw error;
+    return false;
+  }
 }
 
 /** The first account of each key (and those whose key is unknown), then the others, in order. */
@@ -161,8 +253,8 @@ export function acrossVaults(accounts: AccountRef[], keyOf: Map<AccountRef, stri
 }
 
 /**
- * One account's rotation as a child run, and its outcome; `followsKeyLeader` when its key's
- * first account rotated it, so the version it needs exists.
+ * One account's rotation as a child run, and its outcome; `followsKeyLeader` when the fleet or
+ * its key's first account made the version it needs.
  */
 export async function rotateOne(
   raw: AccountRef,

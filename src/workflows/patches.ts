@@ -112,6 +112,12 @@ export const PATCHES = {
    * once: a fleet's first ARM write is answered ~2 s sooner. Each wave's pause is a timer.
    */
   startInWaves: 'start-in-waves',
+  /**
+   * A fleet makes the new version of each key several of its accounts share itself, first (on
+   * the vault's paced queue), then starts every account of that key to move onto it, instead of
+   * starting the others only once the key's first account has rotated it and ended.
+   */
+  fleetMakesSharedVersions: 'fleet-makes-shared-versions',
 } as const;
 
 /** Patch ids written out where they are asked, before PATCHES collected them. */

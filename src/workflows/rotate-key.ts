@@ -47,7 +47,7 @@ export async function rotateKey(input: RotateKeyInput): Promise<RunResult> {
         : vaultQueued
           ? armWritesIn(run, account.subscriptionId).azureLong
           : azureArmWrites(account.subscriptionId);
-      // Its key create waits its turn in the vault's, unless the fleet's first account on the key made it.
+      // Its key create waits its turn in the vault's, unless the fleet (or its key's first account) made it.
       const vault = vaultQueued && !input.followsKeyLeader ? vaultOf(plan) : undefined;
       const args = {
         account,

@@ -99,8 +99,23 @@ export class AzureDouble {
     return vault;
   }
 
-  /** Adds an account already on a customer-managed key in its own vault (granted, key enabled). */
-  addCmkAccount(name: string, { pinned = false } = {}): AccountRef {
+  /**
+   * Adds an account already on a customer-managed key in its own vault (granted, key enabled), or
+   * on the key `sharesKeyWith` uses.
+   */
+  addCmkAccount(
+    name: string,
+    { pinned = false, sharesKeyWith }: { pinned?: boolean; sharesKeyWith?: AccountRef } = {},
+  ): AccountRef {
+    if (sharesKeyWith) {
+      const ref = this.addAccount(name);
+      const shared = this.account(sharesKeyWith.name);
+      const account = this.account(name);
+      account.principalId = `0000${randomBytes(4).toString('hex')}-0000-4000-8000-000000000000`;
+      this.vaultByUri(shared.encryption.vaultUri)!.grants.add(account.principalId);
+      account.encryption = { ...shared.encryption };
+      return ref;
+    }
     const ref = this.addAccount(name);
     const vault = this.addVault(`kv-${name}`.slice(0, 24));
     const version = randomBytes(16).toString('hex');

@@ -111,4 +111,50 @@ describe('fleet rotation of accounts that share a key', () => {
     assert.equal(after.size, 1, 'both others on one version');
     assert.notEqual([...after][0], before);
   });
+
+  test("when the key's first account takes 3 s longer to be moved, then the other accounts on the key are not held by it: the fleet made the version first, and they are moved while the first account's move is still unanswered", async () => {
+    const vault = s.vaultName('kv-fe');
+    const shared = [
+      await configurePinned(vault, 'shared'),
+      await configurePinned(vault, 'shared'),
+      await configurePinned(vault, 'shared'),
+    ];
+    const [first, ...behind] = shared as [AccountRef, ...AccountRef[]];
+    const since = new Date();
+    // ARM answers the first account's move late (a synchronous write may take up to 60 s).
+    s.local.faults.set({
+      routes: [
+        {
+          method: 'PATCH',
+          pathPattern: `/storageAccounts/${first.name}$`,
+          status: 200,
+          code: 'Late',
+          answer: 'late',
+          delayMs: 3_000,
+          times: 1,
+        },
+      ],
+    });
+    try {
+      const fleet = await s.start('fleetRotate', { accounts: shared, concurrency: 3, ...context });
+      await waitForApproval(fleet);
+      await decide(fleet, PEOPLE.alice, 'approve');
+      const result = (await fleet.result()) as RunResult;
+      assert.equal(result.outcome, 'succeeded', result.message);
+    } finally {
+      s.local.faults.reset();
+    }
+
+    assert.equal(s.local.state.listKeyVersions(vault, 'shared').length, 2, 'one new version');
+    assert.equal(new Set(shared.map(versionOf)).size, 1, 'every account on it');
+    // The log has each write when the local Azure carried it out; the late answer came 3 s after.
+    const moves = s.local.requestLog.entries({ service: 'arm', method: 'PATCH', since });
+    const at = (a: AccountRef) => Date.parse(moves.find((e) => e.path.endsWith(`/${a.name}`))!.at);
+    const firstAnswered = at(first) + 3_000;
+    for (const a of behind)
+      assert.ok(
+        at(a) < firstAnswered,
+        `${a.name} was moved ${at(a) - firstAnswered} ms after the first account's move was answered, not before`,
+      );
+  });
 });
