@@ -74,7 +74,7 @@ export async function rotateBatch(options: {
   // Asked on every batch, whatever the answer, so each new run records which path it took.
   const fleetVersions = inForce(PATCHES.fleetMakesSharedVersions);
   /** The version the fleet makes of each key several of this run's accounts share: made or not. */
-  const versions = new Map<string, Promise<boolean>>();
+  let versions = new Map<string, Promise<boolean>>();
   if (options.rotationId && queue.length > 0) {
     const batch = queue.slice(0, options.perRun);
     read = new Set(batch);
@@ -89,10 +89,7 @@ export async function rotateBatch(options: {
     const { leaders, followers } = leadersFirst(batch, keyOf);
     const spread = inForce(PATCHES.leadersAcrossVaults) ? acrossVaults(leaders, keyOf) : leaders;
     queue = [...spread, ...followers, ...queue.slice(options.perRun)];
-    // All at once: the server paces each vault's creates on its own.
-    if (fleetVersions)
-      for (const [key, { first, count }] of sharedKeys(spread, followers, keyOf))
-        versions.set(key, makeSharedVersion(key, first, count, options.rotationId));
+    if (fleetVersions) versions = sharedVersions(spread, followers, keyOf, options.rotationId);
   }
   const rotated = new Map<string, Promise<FleetOutcome>>();
   const inFlight = new Map<string, Promise<void>>();
@@ -174,6 +171,26 @@ function sharedKeys(
     if (key !== undefined && count !== undefined) shared.set(key, { first: a, count });
   }
   return shared;
+}
+
+/**
+ * Starts making the version of every key several accounts share, all at once (the server paces
+ * each vault's creates on its own), and returns each key's: made or not.
+ */
+function sharedVersions(
+  leaders: AccountRef[],
+  followers: AccountRef[],
+  keyOf: Map<AccountRef, string>,
+  rotationId: string,
+): Map<string, Promise<boolean>> {
+  const versions = new Map<string, Promise<boolean>>();
+  for (const [key, { first, count }] of sharedKeys(leaders, followers, keyOf)) {
+    const made = makeSharedVersion(key, first, count, rotationId);
+    // A cancelled run rejects every one; the loop awaits only those it reaches.
+    void made.catch(() => undefined);
+    versions.set(key, made);
+  }
+  return versions;
 }
 
 /**

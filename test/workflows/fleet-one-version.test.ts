@@ -3,6 +3,8 @@
  * share a key end on one new version of it, as one rotation of the key would leave them.
  */
 import assert from 'node:assert/strict';
+import { WorkflowFailedError } from '@temporalio/client';
+import { CancelledFailure } from '@temporalio/common';
 import { describe, test } from 'node:test';
 import type { AccountRef } from '../../src/shared/accounts';
 import type { RunResult } from '../../src/shared/runbooks';
@@ -156,5 +158,44 @@ describe('fleet rotation of accounts that share a key', () => {
         at(a) < firstAnswered,
         `${a.name} was moved ${at(a) - firstAnswered} ms after the first account's move was answered, not before`,
       );
+  });
+
+  test('when a fleet is cancelled in Temporal while it makes the versions of two shared keys, then it ends cancelled at once and moves no account', async () => {
+    const vaults = [s.vaultName('kv-fc'), s.vaultName('kv-fd')];
+    const accounts = [
+      await configurePinned(vaults[0]!, 'shared'),
+      await configurePinned(vaults[0]!, 'shared'),
+      await configurePinned(vaults[1]!, 'shared'),
+      await configurePinned(vaults[1]!, 'shared'),
+    ];
+    const before = accounts.map(versionOf);
+    // Key Vault takes 3 s to answer a rotate, so both versions are still being made.
+    s.local.faults.set({ latencies: [{ service: 'keyvault', method: 'POST', ms: 3_000 }] });
+    try {
+      const fleet = await s.start('fleetRotate', { accounts, concurrency: 4, ...context });
+      await waitForApproval(fleet);
+      await decide(fleet, PEOPLE.alice, 'approve');
+      const makes = async (): Promise<number> =>
+        ((await fleet.fetchHistory()).events ?? []).filter(
+          (e) => e.activityTaskScheduledEventAttributes?.activityType?.name === 'makeKeyVersion',
+        ).length;
+      for (let i = 0; i < 100 && (await makes()) < 2; i++) await new Promise((r) => setTimeout(r, 100));
+      assert.equal(await makes(), 2, 'the fleet makes both versions');
+      await fleet.cancel();
+      const error = await Promise.race([
+        fleet.result().then(
+          () => undefined,
+          (e: unknown) => e,
+        ),
+        new Promise((r) => setTimeout(() => r('still running 30 s after the cancel'), 30_000)),
+      ]);
+      assert.ok(
+        error instanceof WorkflowFailedError && error.cause instanceof CancelledFailure,
+        `cancelled, not ${String(error)}`,
+      );
+    } finally {
+      s.local.faults.reset();
+    }
+    assert.deepEqual(accounts.map(versionOf), before, 'no account moved');
   });
 });
