@@ -19,6 +19,14 @@ describe('fleet rotation of accounts that share a key', () => {
   const configurePinned = (vault: string, keyName: string): Promise<AccountRef> =>
     configuredPinned(s, { vault, keyName, context, prefix: 'stfl' });
   const versionOf = (a: AccountRef) => pinnedVersion(s, a);
+  /** Three pinned accounts on key `shared` of a new vault: the key's first account, and the two behind it. */
+  const threeOnOneKey = async (prefix: string) => {
+    const vault = s.vaultName(prefix);
+    const shared: AccountRef[] = [];
+    for (let i = 0; i < 3; i++) shared.push(await configurePinned(vault, 'shared'));
+    const [first, ...behind] = shared as [AccountRef, ...AccountRef[]];
+    return { vault, shared, first, behind };
+  };
 
   test('when three pinned accounts on one key and one on another are rotated as a fleet, then each key gains exactly one version and every account on it is pinned to that version', async () => {
     const vault = s.vaultName('kv-fl');
@@ -77,13 +85,7 @@ describe('fleet rotation of accounts that share a key', () => {
   });
 
   test("when the key's first account fails after its version was made, then the accounts behind it still rotate, onto that version", async () => {
-    const vault = s.vaultName('kv-ff');
-    const shared = [
-      await configurePinned(vault, 'shared'),
-      await configurePinned(vault, 'shared'),
-      await configurePinned(vault, 'shared'),
-    ];
-    const [first, ...behind] = shared as [AccountRef, ...AccountRef[]];
+    const { vault, shared, first, behind } = await threeOnOneKey('kv-ff');
     const before = versionOf(first);
     s.local.faults.set({
       routes: [
@@ -115,13 +117,7 @@ describe('fleet rotation of accounts that share a key', () => {
   });
 
   test("when the key's first account takes 3 s longer to be moved, then the other accounts on the key are not held by it: the fleet made the version first, and they are moved while the first account's move is still unanswered", async () => {
-    const vault = s.vaultName('kv-fe');
-    const shared = [
-      await configurePinned(vault, 'shared'),
-      await configurePinned(vault, 'shared'),
-      await configurePinned(vault, 'shared'),
-    ];
-    const [first, ...behind] = shared as [AccountRef, ...AccountRef[]];
+    const { vault, shared, first, behind } = await threeOnOneKey('kv-fe');
     const since = new Date();
     // ARM answers the first account's move late (a synchronous write may take up to 60 s).
     s.local.faults.set({
