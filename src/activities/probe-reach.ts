@@ -51,7 +51,11 @@ export async function checkProbeReach(
         fix: `Add the worker's public IP or virtual network to the account's firewall (\`az storage account network-rule add --account-name ${ref.name} --ip-address <worker ip>\`), or reach it through a private endpoint.`,
       };
     }
-    if (e.statusCode === undefined) {
+    // No answer at all: the request never reached the endpoint (the pipeline's RestError without
+    // a status: DNS, refused or reset connections). A credential that could not get a token
+    // (AuthenticationError: Entra answered 503, say) is no verdict on the endpoint: it is thrown
+    // below, and Temporal retries the activity.
+    if (e.statusCode === undefined && (error as Error).name === 'RestError') {
       return {
         code: 'BlobEndpointUnreachable',
         message: `The runbook cannot reach ${endpoint} (${code ?? (error as Error).message}), so it cannot read the canary blob that confirms what Azure Storage does with the key.`,

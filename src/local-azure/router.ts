@@ -10,7 +10,7 @@ import type { ArmLimits } from './limits';
 import type { RequestLog, ServiceName } from './request-log';
 import { handleArm } from './services/arm';
 import { handleBlob } from './services/blob';
-import { handleEntra } from './services/entra';
+import { entraFault, handleEntra } from './services/entra';
 import { createKeyVaultHandler } from './services/keyvault-data';
 
 /** Hostnames the emulator terminates TLS for; anything else is refused at CONNECT. */
@@ -111,6 +111,7 @@ export function createRouter(
           if (service === 'keyvault')
             kvError(ctx, fault.status, fault.code, fault.message, undefined, headers);
           else if (service === 'blob') blobError(ctx, fault.status, fault.code, fault.message);
+          else if (service === 'entra') entraFault(ctx, fault.status, fault.message, headers);
           else armError(ctx, fault.status, fault.code, fault.message, headers);
         } else if (service === 'entra') handleEntra(ctx, deps.env);
         else if (service === 'arm') await handleArm(ctx, deps.env, deps.armLimits);

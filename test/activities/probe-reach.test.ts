@@ -7,9 +7,15 @@
  */
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
+import type { TokenCredential } from '@azure/core-auth';
+import { BlobServiceClient } from '@azure/storage-blob';
+import type { AzureClients } from '../../src/activities/azure-clients';
+import type { ActivityDeps } from '../../src/activities/deps';
+import { checkProbeReach } from '../../src/activities/probe-reach';
 import { accountId, type AccountRef } from '../../src/shared/accounts';
 import type { Plan } from '../../src/shared/plan';
 import { planConfigure, RG_KEYS, RG_STORAGE, RUNBOOK_OID, startHarness } from './harness';
+import { kitAzureOf } from '../kit/azure';
 import { beforeAll } from '../kit/suite';
 
 /** Storage Blob Data Contributor and Reader (built-in role ids). */
@@ -97,5 +103,51 @@ describe('the plan checks that the blob probe can run', () => {
     });
     propagate();
     assert.deepEqual(codes(await configurePlan(fresh)), []);
+  });
+
+  /** The check over `azure`'s blob client, inside an activity's context. */
+  const reachWith = (azure: Pick<AzureClients, 'blob'>, endpoint: string) =>
+    h.run(() =>
+      checkProbeReach(
+        { azure, runbookPrincipalId: () => Promise.resolve(RUNBOOK_OID) } as unknown as ActivityDeps,
+        { subscriptionId: h.local.subscriptionIds[0]!, resourceGroup: RG_STORAGE, name: 'streach' },
+        { location: 'eastus', primaryEndpoints: { blob: endpoint } },
+      ),
+    );
+
+  test("when the worker cannot get a token for the blob endpoint (Entra's token endpoint answers 503 temporarily_unavailable), then the check does not call the endpoint unreachable: it fails, and Temporal retries the activity", async () => {
+    const account = h.newAccount('streach');
+    const endpoint = `https://${account.name}.blob.core.windows.net/`;
+    h.local.faults.set({
+      routes: [
+        { pathPattern: /\/oauth2\/v2\.0\/token$/, status: 503, code: 'ServiceUnavailable', times: 100 },
+      ],
+    });
+    try {
+      // A new credential, so it asks Entra for a token; the SDK then throws identity's
+      // AuthenticationRequiredError, which carries no status.
+      const failed = await reachWith(kitAzureOf(h.local).clients(), endpoint).then(
+        (blocker) => assert.fail(`a verdict on the endpoint: ${JSON.stringify(blocker)}`),
+        (error: Error) => error,
+      );
+      assert.doesNotMatch(failed.message, /cannot reach/);
+      assert.match(failed.message, /temporarily_unavailable/);
+      // Not a non-retryable failure: Temporal retries the activity.
+      assert.notEqual((failed as { nonRetryable?: boolean }).nonRetryable, true);
+    } finally {
+      h.local.faults.reset();
+    }
+  });
+
+  test('when nothing answers at the blob endpoint (connection refused), then the check says the endpoint is unreachable, with the network fix', async () => {
+    const token: TokenCredential = {
+      getToken: () => Promise.resolve({ token: 'opaque', expiresOnTimestamp: Date.now() + 3_600_000 }),
+    };
+    const refused = {
+      blob: (url: string) => new BlobServiceClient(url, token, { retryOptions: { maxTries: 1 } }),
+    };
+    const blocker = await reachWith(refused, 'https://127.0.0.1:1/');
+    assert.equal(blocker?.code, 'BlobEndpointUnreachable');
+    assert.match(blocker.fix, /Let the worker reach 127\.0\.0\.1:1 on port 443/);
   });
 });

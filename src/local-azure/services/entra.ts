@@ -7,14 +7,38 @@ import { issueToken } from '../tokens';
 
 const TOKEN_LIFETIME_S = 3600;
 
-function aadError(ctx: Ctx, status: number, error: string, code: number, description: string): void {
+function aadError(
+  ctx: Ctx,
+  status: number,
+  error: string,
+  code: number,
+  description: string,
+  headers: Record<string, string> = {},
+): void {
   ctx.errorCode = error;
-  send(ctx, status, {
-    error,
-    error_description: `AADSTS${code}: ${description} Trace ID: ${crypto.randomUUID()} Timestamp: ${new Date().toISOString()}`,
-    error_codes: [code],
-    timestamp: new Date().toISOString(),
-  });
+  send(
+    ctx,
+    status,
+    {
+      error,
+      error_description: `AADSTS${code}: ${description} Trace ID: ${crypto.randomUUID()} Timestamp: ${new Date().toISOString()}`,
+      error_codes: [code],
+      timestamp: new Date().toISOString(),
+    },
+    headers,
+  );
+}
+
+/**
+ * An injected fault (429, 5xx) as Entra's token endpoint answers one: an OAuth 2.0 error body
+ * (Microsoft identity platform, "Error response": `error`, `error_description`, `error_codes`),
+ * `temporarily_unavailable` ("the server is temporarily too busy to handle the request. Retry the
+ * request", in the platform's error table) with AADSTS90033 ("a transient error has occurred.
+ * Try again", Entra's error code reference). An ARM-shaped body here made MSAL report a
+ * parse failure with no status, which no caller can tell from a network error.
+ */
+export function entraFault(ctx: Ctx, status: number, message: string, headers: Record<string, string>): void {
+  aadError(ctx, status, 'temporarily_unavailable', 90033, message, headers);
 }
 
 function openIdConfiguration(tenant: string): Record<string, unknown> {
