@@ -5,7 +5,7 @@ WORKDIR /app
 COPY package.json package-lock.json ./
 RUN npm ci --no-audit --no-fund
 COPY tsconfig.json tsconfig.build.json ./
-COPY worker.ts bot.ts ./
+COPY worker.ts bot.ts workflow-threads.cjs ./
 COPY src ./src
 COPY scripts ./scripts
 RUN npm run build && npm prune --omit=dev
@@ -16,7 +16,9 @@ WORKDIR /app
 COPY --from=build /app/package.json ./
 COPY --from=build /app/node_modules ./node_modules
 COPY --from=build /app/dist ./dist
+COPY --from=build /app/workflow-threads.cjs ./
 USER node
 # docker stop sends SIGTERM: the worker drains, the bot answers what is in flight, both exit 0.
 STOPSIGNAL SIGTERM
-CMD ["node", "dist/worker.js"]
+# workflow-threads.cjs: no per-promise stack traces in the workflow thread (see the file).
+CMD ["node", "--require", "./workflow-threads.cjs", "dist/worker.js"]

@@ -138,6 +138,7 @@ export default tseslint.config(
       'vendor/',
       '**/*.js',
       '**/*.mjs',
+      '**/*.cjs',
     ],
   },
   ...tseslint.configs.recommendedTypeChecked,

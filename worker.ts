@@ -19,6 +19,7 @@ import { ConfigError, loadConfig, type Config } from './src/config';
 import { createActivitiesFromConfig, type ActivityTiming } from './src/activities';
 import { createSettingsActivities, type WorkerTrust } from './src/activities/settings';
 import { WriteQueueRate } from './src/activities/write-queue-rate';
+import { workflowStackTraces } from './src/workflow-threads';
 import { createChatPort } from './src/bot/chat-port';
 import { createChatTransport } from './src/bot/transports';
 import { createDataConverter } from './src/codec/data-converter';
@@ -447,6 +448,7 @@ export async function main(
     keyVaultCreates: { perSecond: config.azure.keyVaultCreatesPerSecond },
   });
   const ops = await startWorkerOps(config, logger, { core: coreMetricsUrl, own: metrics }, worker);
+  const stackTraces = workflowStackTraces(config.temporal.workflowStackTraces);
   await overrides.beforeRun?.();
   logger.info(
     {
@@ -457,9 +459,11 @@ export async function main(
       namespace: config.temporal.namespace,
       payloadKeys: keys.map((k) => k.id),
       tracing: config.telemetry.tracing,
+      workflowStackTraces: stackTraces.state,
     },
     `cmk-runbook worker polling "${config.temporal.taskQueue}"`,
   );
+  if (stackTraces.note) logger.warn({ workflowStackTraces: stackTraces.state }, stackTraces.note);
   onFirstSignal((signal) => {
     logger.info({ signal }, 'stopping: no new tasks; running activities get the shutdown grace time');
     worker.shutdown();

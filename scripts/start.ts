@@ -20,6 +20,7 @@ import readline from 'node:readline';
 import { createPayloadKey } from '../src/codec/keys';
 import { propagationFromEnv, startLocalAzure, type LocalAzure } from '../src/local-azure';
 import { onFirstSignal } from '../src/telemetry/process';
+import { workerNodeFlags } from '../src/workflow-threads';
 import {
   DEMO_APPROVERS,
   DEMO_USERS,
@@ -247,7 +248,7 @@ export async function startStack(): Promise<LocalStack> {
     CMK_PAYLOAD_KEYS: secrets.payloadKeys,
   };
 
-  const worker = run('worker', process.execPath, ['--import', 'tsx', 'worker.ts'], {
+  const worker = run('worker', process.execPath, [...workerNodeFlags(), '--import', 'tsx', 'worker.ts'], {
     ...env,
     CMK_METRICS_PORT: String(PORTS.workerMetrics),
   });

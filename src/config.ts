@@ -60,6 +60,11 @@ export interface TemporalConfig {
   uiBaseUrl: string;
   /** Runs the worker keeps in memory between their tasks (the rest replay from history). */
   maxCachedWorkflows: number;
+  /**
+   * CMK_WORKFLOW_STACK_TRACES: `on` keeps the SDK's per-promise stack traces in the workflow
+   * thread (the Temporal UI's "Stack Trace" tab); `off` by default (workflow-threads.cjs).
+   */
+  workflowStackTraces: 'off' | 'on';
 }
 
 /** Azure: which subscriptions the runbooks may act on and where ARM is. */
@@ -313,6 +318,7 @@ function loadTemporal(env: Env): TemporalConfig {
     throw new ValidationError('CMK_WORKER_MAX_CACHED_WORKFLOWS', 'a whole number of at least 2', cached);
   return {
     maxCachedWorkflows,
+    workflowStackTraces: oneOf(env, 'CMK_WORKFLOW_STACK_TRACES', ['off', 'on'] as const, 'off'),
     address,
     namespace: connect.namespace ?? 'default',
     connection: { ...connect.connectionOptions, address },
@@ -758,6 +764,12 @@ export const CONFIG_KEYS: Record<string, { part: ConfigPart | 'runtime'; default
       part: 'temporal',
       default: String(DEFAULT_MAX_CACHED_WORKFLOWS),
       about: 'runs the worker keeps in memory (~0.4 MiB each); the others replay when they wake',
+    },
+    CMK_WORKFLOW_STACK_TRACES: {
+      part: 'temporal',
+      default: 'off',
+      about:
+        "on keeps a stack trace of every promise in workflow code, for the Temporal UI's Stack Trace tab (a fifth to a quarter of the worker's CPU); read by workflow-threads.cjs",
     },
     CMK_TEMPORAL_UI_URL: {
       part: 'temporal',

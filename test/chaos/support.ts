@@ -13,6 +13,7 @@ import { msToTs } from '@temporalio/common/lib/time';
 import { temporal } from '@temporalio/proto';
 import type { DecideInput } from '../../src/shared/approval';
 import { openPayload } from '../helpers/codec';
+import { workerNodeFlags } from '../../src/workflow-threads';
 import { workflowBundle } from '../helpers/temporal';
 import { workerProcessEnv, type WorkerProcessOptions } from '../kit/worker-process';
 
@@ -74,11 +75,15 @@ interface Proc {
 export async function startChildWorker(options: ChildWorkerOptions): Promise<ChildWorker> {
   const bundle = await bundlePath();
   const spawnOne = (): Proc => {
-    const child = spawn(process.execPath, ['--import', 'tsx', path.join(__dirname, 'worker-process.ts')], {
-      cwd: ROOT,
-      stdio: ['pipe', 'pipe', 'pipe'],
-      env: workerProcessEnv({ ...options, bundlePath: bundle }),
-    });
+    const child = spawn(
+      process.execPath,
+      [...workerNodeFlags(), '--import', 'tsx', path.join(__dirname, 'worker-process.ts')],
+      {
+        cwd: ROOT,
+        stdio: ['pipe', 'pipe', 'pipe'],
+        env: workerProcessEnv({ ...options, bundlePath: bundle }),
+      },
+    );
     let errors = '';
     child.stderr?.on('data', (d: Buffer) => (errors = (errors + d.toString()).slice(-8000)));
     // The worker's JSON log shares stdout with the words it says to the suite.

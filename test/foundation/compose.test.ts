@@ -211,6 +211,26 @@ describe('docker-compose.yml (validated statically; no engine runs here)', () =>
     }
   });
 
+  test('when the worker starts in its container, then it preloads workflow-threads.cjs, which the image holds', () => {
+    const preload = ['--require', './workflow-threads.cjs'];
+    const command = services.worker?.command;
+    assert.ok(Array.isArray(command), 'the worker has an exec-form command');
+    assert.deepEqual(command.slice(1, 3), preload, `compose: ${command.join(' ')}`);
+    const dockerfile = readFileSync(path.join(ROOT, 'Dockerfile'), 'utf8');
+    const cmd = JSON.parse(/^CMD (\[.*\])$/m.exec(dockerfile)?.[1] ?? '[]') as string[];
+    assert.deepEqual(cmd.slice(1, 3), preload, `Dockerfile: ${cmd.join(' ')}`);
+    const runtime = dockerfile.slice(dockerfile.lastIndexOf('FROM '));
+    assert.match(
+      runtime,
+      /COPY --from=build \/app\/workflow-threads\.cjs \.\//,
+      'the runtime stage holds it',
+    );
+    const scripts = (
+      JSON.parse(readFileSync(path.join(ROOT, 'package.json'), 'utf8')) as { scripts: Record<string, string> }
+    ).scripts;
+    assert.match(scripts.worker ?? '', /^node --require \.\/workflow-threads\.cjs /, 'npm run worker');
+  });
+
   test('when a built service runs dist/<file>.js, then the build compiles that entry point from a source file', () => {
     const dockerfile = readFileSync(path.join(ROOT, 'Dockerfile'), 'utf8');
     assert.match(dockerfile, /RUN npm run build/);

@@ -13,6 +13,7 @@ import type { LocalAzure } from '../../src/local-azure';
 import type { ApprovalPolicy } from '../../src/shared/approval';
 import { TEST_PAYLOAD_ENV } from '../helpers/codec';
 import { workerTrustEnv } from '../helpers/trust';
+import { workerNodeFlags } from '../../src/workflow-threads';
 import { WORKER_ENTRY } from './worker-entry';
 
 const ROOT = path.resolve(__dirname, '../..');
@@ -97,11 +98,15 @@ export async function startWorkerProcess(options: WorkerProcessOptions): Promise
   const profile = process.env.CMK_BENCH_CPU_PROF
     ? ['--cpu-prof', `--cpu-prof-dir=${process.env.CMK_BENCH_CPU_PROF}`]
     : [];
-  const child: ChildProcess = spawn(process.execPath, [...profile, '--import', 'tsx', WORKER_ENTRY], {
-    cwd: ROOT,
-    env,
-    stdio: ['ignore', 'ignore', 'pipe'],
-  });
+  const child: ChildProcess = spawn(
+    process.execPath,
+    [...profile, ...workerNodeFlags(), '--import', 'tsx', WORKER_ENTRY],
+    {
+      cwd: ROOT,
+      env,
+      stdio: ['ignore', 'ignore', 'pipe'],
+    },
+  );
   let errors = '';
   child.stderr?.on('data', (chunk: Buffer) => {
     errors = (errors + chunk.toString()).slice(-4000);

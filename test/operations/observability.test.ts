@@ -10,7 +10,8 @@ import { startLocalAzure, type LocalAzure } from '../../src/local-azure';
 import { workflowIdFor } from '../../src/shared/accounts';
 import { startRecordingConnector, type RecordingConnector, type SentActivity } from '../bot/channel';
 import { APPROVER, REQUESTER } from '../bot/fixtures';
-import { TEST_PAYLOAD_ENV } from '../helpers/codec';
+import { Client, Connection } from '@temporalio/client';
+import { TEST_PAYLOAD_ENV, testDataConverter } from '../helpers/codec';
 import { temporalAddress, releaseTemporal } from '../chaos/temporal-address';
 import { uniqueId } from '../helpers/temporal';
 import { quickAzure } from '../kit/azure';
@@ -276,6 +277,34 @@ describe('the worker and the bot as an operator runs them: JSON logs, /metrics, 
     assert.doesNotMatch(everything, /eyJ[\w-]+\.[\w-]+\.[\w-]+/, 'no proof (compact JWS) in a log');
     const error = worker.lines.find((l) => l.level === 'error');
     assert.equal(error, undefined, `no error lines: ${JSON.stringify(error)}`);
+  });
+
+  test("when the worker runs as production starts it, then its workflow thread keeps no stack traces: Temporal's stack-trace query on its run says so, and its start line names it", async () => {
+    const name = `trace${randomUUID().replace(/-/g, '').slice(0, 12)}`;
+    const ref = { subscriptionId: local.subscriptionIds[0]!, resourceGroup: 'rg-storage', name };
+    local.state.addStorageAccount(ref);
+    const mark = connector.sent.length;
+    assert.equal(await post(activity(REQUESTER, { type: 'message', text: `configure ${name}` })), 200);
+    await cardWith(`${name} now uses`, mark);
+    const connection = await Connection.connect({ address: await temporalAddress() });
+    try {
+      const client = new Client({ connection, dataConverter: testDataConverter });
+      const handle = client.workflow.getHandle(workflowIdFor(ref));
+      // Refused by the worker: its workflow thread keeps no stack traces (the SDK's own error,
+      // "Workflow stack traces are not enabled on this worker", whose text the payload codec seals).
+      await assert.rejects(handle.query('__stack_trace'), (error: Error) => {
+        assert.equal(error.name, 'QueryNotRegisteredError');
+        return true;
+      });
+      // The run itself answers queries as before.
+      assert.ok(await handle.query('status'));
+    } finally {
+      await connection.close();
+    }
+    const started = worker.lines.find(
+      (l) => typeof l.msg === 'string' && l.msg.startsWith('cmk-runbook worker polling'),
+    );
+    assert.equal(started?.workflowStackTraces, 'off');
   });
 
   test('when the worker and the bot are told to stop twice (Ctrl-C, then SIGTERM), then each drains once and exits 0', async () => {

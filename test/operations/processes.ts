@@ -6,6 +6,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import path from 'node:path';
+import { workerNodeFlags } from '../../src/workflow-threads';
 
 const ROOT = path.resolve(__dirname, '../..');
 
@@ -22,7 +23,9 @@ export interface EntryProcess {
 
 /** Spawns `entry` (relative to the repository) with `env` over the parent's PATH and HOME. */
 export function startEntry(entry: string, env: Record<string, string>): EntryProcess {
-  const child = spawn(process.execPath, ['--import', 'tsx', entry], {
+  // The worker starts as production starts it (src/workflow-threads.ts).
+  const flags = entry === 'worker.ts' ? workerNodeFlags() : [];
+  const child = spawn(process.execPath, [...flags, '--import', 'tsx', entry], {
     cwd: ROOT,
     env: {
       PATH: process.env.PATH ?? '',
