@@ -6,13 +6,14 @@
  *
  * The SDK records a stack trace for every promise workflow code creates (a V8 promise hook that
  * builds an Error and maps its frames through the bundle's source map), only so that a query can
- * show where a run waits (the Temporal UI's "Stack Trace" tab). On P1 that cost a fifth to a quarter of the
- * worker's CPU: 72.8 ms per rotation before, 58.8 after (docs/benchmarks.md). Where
- * `v8.promiseHooks.createHook` is missing (Bun, Node before 16.14) the SDK records none. In worker
- * threads its call to that function throws here, so it takes the same path, and its stack-trace
- * query answers "Workflow stack traces are not enabled on this worker". Errors thrown by workflow
- * code keep their source-mapped stacks (a separate hook). CMK_WORKFLOW_STACK_TRACES=on keeps the
- * traces. The main thread runs no workflow code and is left alone.
+ * show where a run waits (the Temporal UI's "Stack Trace" tab). On P1 that cost a fifth to a
+ * quarter of the worker's CPU: 72.8 ms per rotation before, 58.8 after (docs/benchmarks.md).
+ * Where `v8.promiseHooks.createHook` is missing (Bun, Node before 16.14) the SDK records none. In
+ * worker threads its call to that function throws here, so it takes the same path, and its
+ * stack-trace query answers "Workflow stack traces are not enabled on this worker". Errors thrown
+ * by workflow code keep their source-mapped stacks (a separate hook).
+ * CMK_WORKFLOW_STACK_TRACES=on keeps the traces. The main thread runs no workflow code and is
+ * left alone.
  */
 'use strict';
 const path = require('node:path');
