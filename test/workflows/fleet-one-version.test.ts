@@ -27,6 +27,13 @@ describe('fleet rotation of accounts that share a key', () => {
     const [first, ...behind] = shared as [AccountRef, ...AccountRef[]];
     return { vault, shared, first, behind };
   };
+  /** Two pinned accounts in each of two new vaults, on the keys named, in vault order. */
+  const twoInEachOfTwoVaults = async (prefixes: [string, string], keys: [string, string]) => {
+    const vaults = prefixes.map((p) => s.vaultName(p));
+    const accounts: AccountRef[] = [];
+    for (const vault of vaults) for (const key of keys) accounts.push(await configurePinned(vault, key));
+    return { vaults, accounts };
+  };
 
   test('when three pinned accounts on one key and one on another are rotated as a fleet, then each key gains exactly one version and every account on it is pinned to that version', async () => {
     const vault = s.vaultName('kv-fl');
@@ -60,13 +67,7 @@ describe('fleet rotation of accounts that share a key', () => {
   });
 
   test("when a fleet's keys sit in two vaults and are listed vault by vault, then it rotates them vault by vault in turn, so rotations running at once wait on several vaults' paces instead of one's", async () => {
-    const vaults = [s.vaultName('kv-fa'), s.vaultName('kv-fb')];
-    const accounts = [
-      await configurePinned(vaults[0]!, 'first'),
-      await configurePinned(vaults[0]!, 'second'),
-      await configurePinned(vaults[1]!, 'first'),
-      await configurePinned(vaults[1]!, 'second'),
-    ];
+    const { vaults, accounts } = await twoInEachOfTwoVaults(['kv-fa', 'kv-fb'], ['first', 'second']);
     const since = new Date();
     const fleet = await s.start('fleetRotate', { accounts, concurrency: 1, ...context });
     await waitForApproval(fleet);
@@ -157,13 +158,7 @@ describe('fleet rotation of accounts that share a key', () => {
   });
 
   test('when a fleet is cancelled in Temporal while it makes the versions of two shared keys, then it ends cancelled at once and moves no account', async () => {
-    const vaults = [s.vaultName('kv-fc'), s.vaultName('kv-fd')];
-    const accounts = [
-      await configurePinned(vaults[0]!, 'shared'),
-      await configurePinned(vaults[0]!, 'shared'),
-      await configurePinned(vaults[1]!, 'shared'),
-      await configurePinned(vaults[1]!, 'shared'),
-    ];
+    const { accounts } = await twoInEachOfTwoVaults(['kv-fc', 'kv-fd'], ['shared', 'shared']);
     const before = accounts.map(versionOf);
     // Key Vault takes 3 s to answer a rotate, so both versions are still being made.
     s.local.faults.set({ latencies: [{ service: 'keyvault', method: 'POST', ms: 3_000 }] });
