@@ -84,7 +84,7 @@ export interface AzureConfig {
   armWritesPerSecond: number;
   /**
    * CMK_KEY_VAULT_CREATES_PER_SECOND — the rate Temporal's server holds each vault's key creates
-   * to, across every worker (default 1.8, under Key Vault's 20 per 10 s; HSM keys at half).
+   * to, across every worker (default 1.95, under Key Vault's 20 per 10 s; HSM keys at half).
    */
   keyVaultCreatesPerSecond: number;
 }

@@ -39,10 +39,13 @@ export const KEY_VAULT_CREATES_PER_10S = { software: 20, hsm: 10 } as const;
 
 /**
  * The default rate the server holds each vault's creates to (software keys; HSM keys at half):
- * a little under 20 per 10 s, because Key Vault counts in fixed windows while the server's
- * limiter refills continuously, so a full burst at a window's edge would spill over.
+ * a little under Key Vault's 20 per 10 s. A backlog leaves the server's limiter one create every
+ * 1/1.95 s, so 20 span 9.74 s and the 21st comes a quarter second after any 10-second window
+ * that starts at one of them closes, fixed or sliding, whatever the dispatch jitter below that.
+ * Only the second of rate the limiter holds after a quiet spell can put one create too many into
+ * a backlog's first window; Key Vault answers it 429 with Retry-After, which the SDK waits out.
  */
-export const DEFAULT_KEY_VAULT_CREATES_PER_SECOND = 1.8;
+export const DEFAULT_KEY_VAULT_CREATES_PER_SECOND = 1.95;
 
 /**
  * The queue of the runbooks' Key Vault key creates (the rotation's new version), under the

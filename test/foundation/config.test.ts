@@ -11,6 +11,7 @@ import { TEAMS_SERVICE_URLS } from '../../src/shared/chat';
 import { testPolicy } from '../helpers/stack';
 import { TEST_BOT_KEY, workerTrustEnv } from '../helpers/trust';
 import { TEST_PAYLOAD_ENV } from '../helpers/codec';
+import { KEY_VAULT_CREATES_PER_10S, keyVaultFairness } from '../../src/shared/task-queues';
 
 const ROOT = path.resolve(__dirname, '../..');
 const TENANT = '7c0a5e1d-0b5e-4c1a-9e2f-00000000c0de';
@@ -76,6 +77,40 @@ describe('configuration', () => {
           `CMK_ARM_WRITES_PER_SECOND: must be a number above 0 and at most ARM's refill of 10 writes/s \\(got "${bad}"\\)`,
         ),
       );
+  });
+
+  test("when CMK_KEY_VAULT_CREATES_PER_SECOND is unset, then a vault's backlog of creates, dispatched by the server's limiter, fits Key Vault's 20 per 10 s (service-limits) in every window, fixed at any phase or sliding, with a quarter second to spare; only the first window after a quiet spell may see one more", () => {
+    const perSecond = loadConfig(valid).azure.keyVaultCreatesPerSecond;
+    for (const hsm of [false, true]) {
+      const limit = hsm ? KEY_VAULT_CREATES_PER_10S.hsm : KEY_VAULT_CREATES_PER_10S.software;
+      const rate = perSecond * keyVaultFairness('kv', hsm).fairnessWeight;
+      // Temporal's limiter: a token bucket refilled at the rate that holds one second of it,
+      // full after a quiet spell; a backlogged create goes as soon as a whole token is there.
+      const sent: number[] = [];
+      let tokens = rate;
+      let at = 0;
+      while (sent.length < 200) {
+        if (tokens < 1) {
+          at += (1 - tokens) / rate;
+          tokens = 1;
+        }
+        tokens -= 1;
+        sent.push(at);
+      }
+      // The most creates any 10-second window holds is the most that follow one create within 10 s.
+      const inWindowFrom = (i: number): number =>
+        sent.filter((t) => t >= sent[i]! && t < sent[i]! + 10).length;
+      const steady = sent.findIndex((t) => t >= 10);
+      assert.ok(Math.max(...sent.slice(steady, -limit - 1).map((_, k) => inWindowFrom(steady + k))) <= limit);
+      assert.ok(inWindowFrom(0) <= limit + 1, 'the first window after a quiet spell: at most one 429');
+      // The create that would be one too many comes this long after the window closes.
+      const spare = sent[steady + limit]! - (sent[steady]! + 10);
+      assert.ok(spare >= 0.25, `${hsm ? 'HSM' : 'software'}: ${spare.toFixed(3)} s to spare`);
+    }
+    assert.match(
+      problemsOf({ ...valid, CMK_KEY_VAULT_CREATES_PER_SECOND: '2.5' }),
+      /CMK_KEY_VAULT_CREATES_PER_SECOND: must be a number above 0 and at most Key Vault's 2 creates\/s per vault \(got "2.5"\)/,
+    );
   });
 
   test('when values break their rules, then each problem names its key and the rule', () => {
