@@ -28,6 +28,7 @@ import {
   startBenchAzure,
   startWorkerProcess,
   type BenchTemporal,
+  type RowServers,
   type WorkerProcess,
 } from './stack';
 import { armStats, describeTimeline, type ArmStats } from './p1-stats';
@@ -245,10 +246,10 @@ export async function prepareP1(options: Pick<P1Options, 'accounts' | 'latency'>
 }
 
 /** Runs P1 and returns its table. */
-export async function runP1(temporal: BenchTemporal, options: P1Options): Promise<BenchOutcome> {
+export async function runP1(servers: RowServers, options: P1Options): Promise<BenchOutcome> {
   const setup = await prepareP1(options);
   const { fleet } = setup;
-  const runbook = await measureRunbook(temporal, 'fleetRotate runbook', setup, options);
+  const runbook = await measureRunbook(servers, 'fleetRotate runbook', setup, options);
   const sample = fleet.slice(0, Math.min(fleet.length, options.sequentialAccounts ?? fleet.length));
   const measured = await measure('sequential script', setup, sample, async (local) => {
     const rotate = rotateWithScript(local);
@@ -267,15 +268,26 @@ export async function runP1(temporal: BenchTemporal, options: P1Options): Promis
 }
 
 /**
- * The `fleetRotate` runbook through the production worker over `setup`'s fleet, checked against
- * the local Azure: a run that says it succeeded must have rotated every account.
+ * The `fleetRotate` runbook through the production worker over `setup`'s fleet, on the row's
+ * dev server from `servers`, checked against the local Azure: a run that says it succeeded must
+ * have rotated every account.
  */
-export async function measureRunbook(
-  temporal: BenchTemporal,
+export function measureRunbook(
+  servers: RowServers,
   way: string,
   setup: P1Setup,
   options: Pick<P1Options, 'concurrency'>,
   workers = 1,
+): Promise<WayResult> {
+  return servers.forRow((temporal) => measureRunbookOn(temporal, way, setup, options, workers));
+}
+
+async function measureRunbookOn(
+  temporal: BenchTemporal,
+  way: string,
+  setup: P1Setup,
+  options: Pick<P1Options, 'concurrency'>,
+  workers: number,
 ): Promise<WayResult> {
   const accounts = setup.fleet.map((f) => f.account);
   let reported: RunResult['outcome'] | undefined;

@@ -18,7 +18,7 @@ import { DEFAULT_KEY_VAULT_CREATES_PER_SECOND } from '../src/shared/task-queues'
 import { KEYS_PER_VAULT, type FleetLayout } from './p1-seed';
 import { describeTimeline } from './p1-stats';
 import { progress, type BenchOutcome } from './report';
-import { SCRATCH, type BenchTemporal } from './stack';
+import { SCRATCH, type RowServers } from './stack';
 
 /** The key layouts P1 compares. */
 export const P1_LAYOUTS = ['spread', 'one-vault', 'one-key'] as const;
@@ -56,7 +56,7 @@ export function layoutBound(
 
 /** Runs the runbook once per layout over `options.accounts` accounts and returns the table. */
 export async function runP1Layouts(
-  temporal: BenchTemporal,
+  servers: RowServers,
   options: Pick<P1Options, 'accounts' | 'concurrency' | 'latency'> & { layouts: readonly P1Layout[] },
 ): Promise<BenchOutcome> {
   const n = options.accounts;
@@ -70,7 +70,7 @@ export async function runP1Layouts(
     const keyPairs = await keyPairsFor(n + 50);
     progress(`P1 layout ${id}: ${n} accounts, ${keys} keys in ${vaults} vault(s)`);
     const result = await measureRunbook(
-      temporal,
+      servers,
       `fleetRotate, ${LAYOUTS[id].label}`,
       { seedFile, fleet, keyPairs, latencies: options.latency === 'azure' ? AZURE_LATENCY : [] },
       options,

@@ -9,7 +9,7 @@ import { DEFAULT_ARM_WRITES_PER_SECOND } from '../src/shared/task-queues';
 import { measureRunbook, prepareP1, type P1Options, type WayResult } from './p1-fleet';
 import { describeTimeline } from './p1-stats';
 import type { BenchOutcome } from './report';
-import type { BenchTemporal } from './stack';
+import type { RowServers } from './stack';
 
 /** Options of {@link runP1Workers}: P1's, and the worker process counts, one row each. */
 export interface P1WorkersOptions extends P1Options {
@@ -22,17 +22,14 @@ function load(): string {
 }
 
 /** Runs the fleet once per worker count on fresh copies of one seeded state; one table. */
-export async function runP1Workers(
-  temporal: BenchTemporal,
-  options: P1WorkersOptions,
-): Promise<BenchOutcome> {
+export async function runP1Workers(servers: RowServers, options: P1WorkersOptions): Promise<BenchOutcome> {
   const setup = await prepareP1(options);
   const count = setup.fleet.length;
   const rows: { workers: number; result: WayResult; loadStart: string; loadEnd: string }[] = [];
   for (const workers of options.workers) {
     const loadStart = load();
     const result = await measureRunbook(
-      temporal,
+      servers,
       `fleetRotate, ${workers} worker process${workers === 1 ? '' : 'es'}`,
       setup,
       options,

@@ -15,7 +15,7 @@ import { runP4 } from '../bench/p4-configure';
 import { runP5 } from '../bench/p5-large-fleet';
 import { runP6 } from '../bench/p6-shared-budget';
 import { printOutcome, printSummary, progress, type BenchOutcome, type SummaryRow } from '../bench/report';
-import { startTemporal, type BenchTemporal } from '../bench/stack';
+import { freshServerPerRow, sharedServer, startTemporal, type BenchTemporal } from '../bench/stack';
 
 const BENCHMARKS = ['p1', 'p2', 'p3', 'p4', 'p5', 'p6'] as const;
 type BenchmarkId = (typeof BENCHMARKS)[number];
@@ -32,6 +32,8 @@ interface BenchArgs {
   p1Ways: boolean;
   /** Worker process counts of P1's worker rows (none: no such rows). */
   p1Workers: number[];
+  /** Where P1's runbook rows run: each on a fresh dev server (default) or all on the run's one. */
+  p1Server: 'fresh' | 'shared';
   p2Approvers: number;
   p2Single: number;
   p3Runs: number;
@@ -53,7 +55,7 @@ function parseArgs(argv: string[]): BenchArgs {
       only.push(arg.toLowerCase() as BenchmarkId);
     else
       throw new Error(
-        `Unknown argument "${arg}". Use p1..p6 and --p1-accounts=N, --p1-concurrency=N, --p1-latency=azure|none, --p1-sequential=N, --p1-layouts=spread,one-vault,one-key|none, --p1-ways=all|none, --p1-workers=1,2,4|none, --p2-approvers=N, --p2-single=N, --p3-runs=N, --p3-heap-mib=N|node, --p4-runs=N, --p5-accounts=N, --p5-accounts-per-key=N, --p6-writes=N, --p6-rate=N.`,
+        `Unknown argument "${arg}". Use p1..p6 and --p1-accounts=N, --p1-concurrency=N, --p1-latency=azure|none, --p1-sequential=N, --p1-layouts=spread,one-vault,one-key|none, --p1-ways=all|none, --p1-workers=1,2,4|none, --p1-server=fresh|shared, --p2-approvers=N, --p2-single=N, --p3-runs=N, --p3-heap-mib=N|node, --p4-runs=N, --p5-accounts=N, --p5-accounts-per-key=N, --p6-writes=N, --p6-rate=N.`,
       );
   }
   const int = (name: string, fallback: number): number => {
@@ -73,6 +75,7 @@ function parseArgs(argv: string[]): BenchArgs {
     p1Layouts: layouts(flags.get('p1-layouts') ?? P1_LAYOUTS.join(',')),
     p1Ways: ways(flags.get('p1-ways') ?? 'all'),
     p1Workers: workerCounts(flags.get('p1-workers') ?? '1,2,4'),
+    p1Server: server(flags.get('p1-server') ?? 'fresh'),
     p2Approvers: int('p2-approvers', 50),
     p2Single: int('p2-single', 20),
     p3Runs: int('p3-runs', 10_000),
@@ -98,6 +101,12 @@ function workerCounts(raw: string): number[] {
 
 function latency(raw: string): 'azure' | 'none' {
   if (raw !== 'azure' && raw !== 'none') throw new Error(`--p1-latency must be azure or none, got "${raw}".`);
+  return raw;
+}
+
+function server(raw: string): 'fresh' | 'shared' {
+  if (raw !== 'fresh' && raw !== 'shared')
+    throw new Error(`--p1-server must be fresh or shared, got "${raw}".`);
   return raw;
 }
 
@@ -138,13 +147,20 @@ async function main(): Promise<void> {
   };
   let shared: BenchTemporal | undefined;
   const temporal = async (): Promise<BenchTemporal> => (shared ??= await startTemporal());
+  const rowServers = args.p1Server === 'fresh' ? freshServerPerRow() : sharedServer(temporal);
   try {
     for (const id of args.only) {
       const started = Date.now();
       progress(`${id.toUpperCase()} starting`);
+      if (id === 'p1')
+        progress(
+          rowServers.mode === 'fresh'
+            ? 'P1: each runbook row on a fresh Temporal dev server (--p1-server=shared: all on one)'
+            : "P1: every runbook row on the run's one Temporal dev server",
+        );
       if (id === 'p1' && args.p1Ways)
         report(
-          await runP1(await temporal(), {
+          await runP1(rowServers, {
             accounts: args.p1Accounts,
             concurrency: args.p1Concurrency,
             latency: args.p1Latency,
@@ -153,7 +169,7 @@ async function main(): Promise<void> {
         );
       if (id === 'p1' && args.p1Layouts.length > 0)
         report(
-          await runP1Layouts(await temporal(), {
+          await runP1Layouts(rowServers, {
             accounts: args.p1Accounts,
             concurrency: args.p1Concurrency,
             latency: args.p1Latency,
@@ -162,7 +178,7 @@ async function main(): Promise<void> {
         );
       if (id === 'p1' && args.p1Workers.length)
         report(
-          await runP1Workers(await temporal(), {
+          await runP1Workers(rowServers, {
             accounts: args.p1Accounts,
             concurrency: args.p1Concurrency,
             latency: args.p1Latency,
