@@ -14,6 +14,8 @@ export interface ArmStats {
   readBoundS: number;
   /** Key Vault data-plane answers 429 (its per-vault limits; the SDK retries them after Retry-After). */
   keyVault429s: number;
+  /** Seconds from the start at which Key Vault answered each 429. */
+  keyVault429sAtS: number[];
   /** Seconds from the start to the first successful ARM write (undefined without one). */
   firstWriteS?: number;
   /** Successful ARM writes answered in each 10 s from the start. */
@@ -34,6 +36,9 @@ export function armStats(log: RequestLog, startedAt: number): ArmStats {
     reads429: reads.filter((e) => e.status === 429).length,
     readBoundS: Math.max(0, (readsOk - 250) / 25),
     keyVault429s: log.entries({ service: 'keyvault', status: 429 }).length,
+    keyVault429sAtS: log
+      .entries({ service: 'keyvault', status: 429 })
+      .map((e) => (Date.parse(e.at) - startedAt) / 1000),
     ...writeTimeline(
       [...writes].filter((e) => ok(e.status)),
       startedAt,
@@ -65,6 +70,9 @@ export function describeTimeline(
   const asked = approval
     ? `the plan asked for approval ${approval.askedS.toFixed(1)} s after the start and was approved at ${approval.approvedS.toFixed(1)} s; `
     : '';
-  if (stats.firstWriteS === undefined) return `${way}: ${asked}no ARM write succeeded.`;
-  return `${way}: ${asked}the first ARM write was answered at ${stats.firstWriteS.toFixed(1)} s; ARM writes answered per 10 s: ${stats.writesPer10s.join(', ')}.`;
+  const throttled = stats.keyVault429sAtS.length
+    ? ` Key Vault answered 429 at ${stats.keyVault429sAtS.map((s) => `${s.toFixed(1)} s`).join(', ')}.`
+    : '';
+  if (stats.firstWriteS === undefined) return `${way}: ${asked}no ARM write succeeded.${throttled}`;
+  return `${way}: ${asked}the first ARM write was answered at ${stats.firstWriteS.toFixed(1)} s; ARM writes answered per 10 s: ${stats.writesPer10s.join(', ')}.${throttled}`;
 }
