@@ -29,16 +29,15 @@ export function armStats(log: RequestLog, startedAt: number): ArmStats {
   const reads = arm.filter((e) => !writes.has(e));
   const ok = (s: number): boolean => s >= 200 && s < 300;
   const readsOk = reads.filter((e) => ok(e.status)).length;
+  const keyVault429s = log.entries({ service: 'keyvault', status: 429 });
   return {
     writesOk: [...writes].filter((e) => ok(e.status)).length,
     writes429: [...writes].filter((e) => e.status === 429).length,
     readsOk,
     reads429: reads.filter((e) => e.status === 429).length,
     readBoundS: Math.max(0, (readsOk - 250) / 25),
-    keyVault429s: log.entries({ service: 'keyvault', status: 429 }).length,
-    keyVault429sAtS: log
-      .entries({ service: 'keyvault', status: 429 })
-      .map((e) => (Date.parse(e.at) - startedAt) / 1000),
+    keyVault429s: keyVault429s.length,
+    keyVault429sAtS: keyVault429s.map((e) => (Date.parse(e.at) - startedAt) / 1000),
     ...writeTimeline(
       [...writes].filter((e) => ok(e.status)),
       startedAt,
