@@ -1,6 +1,8 @@
 /**
  * The local Azure's certificate authority: generated once and kept in the data folder, it signs
- * a leaf certificate per Azure hostname so clients verify TLS exactly as they do against Azure.
+ * the leaf certificates the local Azure serves, so clients verify TLS exactly as they do against
+ * Azure: one wildcard certificate per service domain, as Azure serves (`*.blob.core.windows.net`,
+ * `*.vault.azure.net`), and one per fixed host (management.azure.com, login.microsoftonline.com).
  */
 import 'reflect-metadata';
 import { webcrypto, KeyObject } from 'node:crypto';
@@ -16,12 +18,29 @@ const EC = { name: 'ECDSA', namedCurve: 'P-256' } as const;
 const SIGNING = { name: 'ECDSA', hash: 'SHA-256' } as const;
 const DAY_MS = 86_400_000;
 
-/** The CA on disk plus a cache of TLS contexts, one per exact hostname. */
+/** The CA on disk plus a cache of TLS contexts, one per certificate name. */
 export interface CertificateAuthority {
   caPath: string;
   caPem: string;
-  /** The TLS context for one hostname (SAN = that host), created on first use and cached. */
+  /** The TLS context for one hostname (SAN = {@link certificateNameFor} it), created on first use and cached. */
   contextFor(host: string): Promise<SecureContext>;
+}
+
+/**
+ * Service domains whose hosts are one label per resource (an account, a vault). Azure serves
+ * each with one certificate whose SAN is the domain's wildcard: which is why a custom domain on
+ * a blob endpoint needs Azure CDN for HTTPS (Microsoft Learn, "Map a custom domain to an Azure
+ * Blob Storage endpoint"), and a client verifies any account's or vault's host against it. A
+ * wildcard covers exactly one label (RFC 6125 §6.4.3), as it does for Azure.
+ */
+const WILDCARD_DOMAINS = ['blob.core.windows.net', 'vault.azure.net'];
+
+/** The name a host's certificate is issued for: its service domain's wildcard, or the host itself. */
+export function certificateNameFor(host: string): string {
+  const name = host.toLowerCase();
+  const dot = name.indexOf('.');
+  const domain = name.slice(dot + 1);
+  return dot > 0 && WILDCARD_DOMAINS.includes(domain) ? `*.${domain}` : name;
 }
 
 function pemOfKey(key: webcrypto.CryptoKey): string {
@@ -63,16 +82,16 @@ async function loadOrCreateCa(
   return { cert, key: keys.privateKey, pem, certPath };
 }
 
-/** Loads the CA from `dataDir` (or creates it there) and returns a per-host leaf factory. */
+/** Loads the CA from `dataDir` (or creates it there) and returns the factory of its leaf certificates. */
 export async function createCertificateAuthority(dataDir: string): Promise<CertificateAuthority> {
   const ca = await loadOrCreateCa(dataDir);
   const leafKeys = await webcrypto.subtle.generateKey(EC, true, ['sign', 'verify']);
   const leafKeyPem = pemOfKey(leafKeys.privateKey);
   const contexts = new Map<string, Promise<SecureContext>>();
 
-  async function issue(host: string): Promise<SecureContext> {
+  async function issue(name: string): Promise<SecureContext> {
     const leaf = await x509.X509CertificateGenerator.create({
-      subject: `CN=${host}`,
+      subject: `CN=${name}`,
       issuer: ca.cert.subject,
       notBefore: new Date(Date.now() - DAY_MS),
       notAfter: new Date(Date.now() + 365 * DAY_MS),
@@ -83,7 +102,7 @@ export async function createCertificateAuthority(dataDir: string): Promise<Certi
         new x509.BasicConstraintsExtension(false, undefined, true),
         new x509.KeyUsagesExtension(x509.KeyUsageFlags.digitalSignature, true),
         new x509.ExtendedKeyUsageExtension([x509.ExtendedKeyUsage.serverAuth]),
-        new x509.SubjectAlternativeNameExtension([{ type: 'dns', value: host }]),
+        new x509.SubjectAlternativeNameExtension([{ type: 'dns', value: name }]),
       ],
     });
     return createSecureContext({ key: leafKeyPem, cert: `${leaf.toString('pem')}\n${ca.pem}` });
@@ -93,11 +112,11 @@ export async function createCertificateAuthority(dataDir: string): Promise<Certi
     caPath: ca.certPath,
     caPem: ca.pem,
     contextFor(host) {
-      const key = host.toLowerCase();
-      const known = contexts.get(key);
+      const name = certificateNameFor(host);
+      const known = contexts.get(name);
       if (known) return known;
-      const context = issue(key);
-      contexts.set(key, context);
+      const context = issue(name);
+      contexts.set(name, context);
       return context;
     },
   };

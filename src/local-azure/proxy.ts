@@ -1,7 +1,7 @@
 /**
  * The HTTP CONNECT proxy clients reach through HTTPS_PROXY: for Azure's hostnames it answers
- * the CONNECT, terminates TLS with a leaf certificate for that exact host and serves the request;
- * every other target is refused with 403, so nothing leaves the machine.
+ * the CONNECT, terminates TLS with the certificate Azure serves for that host (see ca.ts) and
+ * serves the request; every other target is refused with 403, so nothing leaves the machine.
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
