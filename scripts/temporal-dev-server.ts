@@ -29,6 +29,8 @@ export interface DevServerOptions {
   startTimeoutMs?: number;
   /** The codec server the UI decodes payloads with (`--ui-codec-endpoint`). */
   uiCodecEndpoint?: string;
+  /** Serve the server's Prometheus metrics on this port (`--metrics-port`); off when absent. */
+  metricsPort?: number;
 }
 
 /** A free TCP port on loopback. */
@@ -125,12 +127,19 @@ export async function startDevServer(options: DevServerOptions): Promise<DevServ
     'matching.numTaskqueueReadPartitions=1',
     '--dynamic-config-value',
     'matching.numTaskqueueWritePartitions=1',
+    // Eager activity dispatch (off in Temporal's defaults): an activity a run schedules on its own
+    // task queue goes back to the worker in the answer to the workflow task that scheduled it, not
+    // through matching and a poll. The write and create queues are other queues, so their rates
+    // still hold every one of their activities. deploy/temporal-dynamicconfig.yaml sets it too.
+    '--dynamic-config-value',
+    'system.enableActivityEagerExecution=true',
     ...SEARCH_ATTRIBUTES.flatMap((sa) => ['--search-attribute', sa]),
   ];
   if (options.uiPort) args.push('--ui-port', String(options.uiPort));
   if (options.uiCodecEndpoint) args.push('--ui-codec-endpoint', options.uiCodecEndpoint);
   else args.push('--headless');
   if (options.dbFile) args.push('--db-filename', options.dbFile);
+  if (options.metricsPort) args.push('--metrics-port', String(options.metricsPort));
   const env = { ...process.env };
   for (const key of ['HTTPS_PROXY', 'https_proxy', 'HTTP_PROXY', 'http_proxy']) delete env[key];
   const child = spawn(options.cli, args, { stdio: ['ignore', 'pipe', 'pipe'], env });

@@ -8,6 +8,11 @@ import { testPolicy } from './helpers/stack';
 import { workerTrust } from './helpers/trust';
 import { armWriteQueue, keyVaultCreateQueue } from '../src/shared/task-queues';
 import { WriteQueueRate } from '../src/activities/write-queue-rate';
+import { Client, Connection } from '@temporalio/client';
+import { NativeConnection } from '@temporalio/worker';
+import { freePort, startDevServer } from '../scripts/temporal-dev-server';
+import { ensureTemporalCli } from '../scripts/temporal-toolchain';
+import { startSigned } from './helpers/trust';
 
 const SUBSCRIPTION = '3f1c9a2e-7b64-4d0e-a5c8-0000000000a1';
 
@@ -132,5 +137,56 @@ describe('worker', () => {
     const started = Date.now();
     await assert.rejects(connectToTemporal(config.temporal, 5_000), /TEMPORAL_ADDRESS/);
     assert.ok(Date.now() - started < 8_000);
+  });
+});
+
+describe("the project's dev server", () => {
+  test('when a run schedules an activity on its own task queue, then the server hands it to the worker with the workflow task that scheduled it (eager dispatch: activity_eager_execution counts it)', async () => {
+    const metricsPort = await freePort();
+    const server = await startDevServer({ cli: ensureTemporalCli().path, metricsPort });
+    after(() => server.stop());
+    const eagerDispatches = async (): Promise<number> => {
+      const text = await (await fetch(`http://127.0.0.1:${metricsPort}/metrics`)).text();
+      return text
+        .split('\n')
+        .filter((line) => line.startsWith('activity_eager_execution'))
+        .reduce((sum, line) => sum + Number(line.split(' ').at(-1)), 0);
+    };
+    const connection = await NativeConnection.connect({ address: server.address });
+    const clientConnection = await Connection.connect({ address: server.address });
+    after(() => Promise.all([connection.close(), clientConnection.close()]));
+    const taskQueue = uniqueId('tq-eager');
+    const worker = await createCmkWorker({
+      connection,
+      namespace: 'default',
+      taskQueue,
+      // loadRunSettings, the first step of every run, is the worker's own; the rest is not needed.
+      activities: { rotateKey: () => Promise.resolve() },
+      trust: workerTrust(testPolicy()),
+      workflowBundle: await workflowBundle(),
+      dataConverter: testDataConverter,
+      armWrites: { subscriptionIds: [SUBSCRIPTION], perSecond: 7 },
+    });
+    const running = worker.run();
+    const before = await eagerDispatches();
+    const client = new Client({ connection: clientConnection, dataConverter: testDataConverter });
+    const handle = await startSigned(
+      client,
+      'disable',
+      {
+        account: { subscriptionId: SUBSCRIPTION, resourceGroup: 'rg-eager', name: 'steager' },
+        requester: { aadObjectId: '00000000-0000-4000-8000-0000000000e1', name: 'Eager Requester' },
+      },
+      taskQueue,
+    );
+    let seen = before;
+    for (let i = 0; i < 100 && seen === before; i++) {
+      await new Promise((r) => setTimeout(r, 100));
+      seen = await eagerDispatches();
+    }
+    await handle.terminate('test done');
+    worker.shutdown();
+    await running;
+    assert.ok(seen > before, `activity_eager_execution went from ${before} to ${seen}`);
   });
 });

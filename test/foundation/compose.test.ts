@@ -167,6 +167,16 @@ describe('docker-compose.yml (validated statically; no engine runs here)', () =>
       assert.deepEqual(config[key], [{ value: 1 }], `${key}: 1 for every queue`);
   });
 
+  test("when Temporal runs, then its dynamic config turns eager activity dispatch on, as the project's dev server does (a run's activities on its own queue skip matching and a poll)", () => {
+    const temporal = services.temporal!;
+    const target = String(temporal.environment?.DYNAMIC_CONFIG_FILE_PATH ?? '');
+    const mount = temporal.volumes?.find((v) => v.split(':')[1] === target) ?? '';
+    const config = read(mount.split(':')[0]!.replace(/^\.\//, '')) as Record<string, { value: unknown }[]>;
+    assert.deepEqual(config['system.enableActivityEagerExecution'], [{ value: true }]);
+    const devServer = readFileSync(path.join(ROOT, 'scripts', 'temporal-dev-server.ts'), 'utf8');
+    assert.match(devServer, /'system\.enableActivityEagerExecution=true'/);
+  });
+
   test("when the worker runs in its container, then V8's heap limit fits in the container's memory with room for native memory", () => {
     const limit = services.worker?.deploy?.resources?.limits?.memory ?? '';
     const match = /^(\d+)([mg])$/.exec(limit);
