@@ -22,7 +22,10 @@ const DAY_MS = 86_400_000;
 export interface CertificateAuthority {
   caPath: string;
   caPem: string;
-  /** The TLS context for one hostname (SAN = {@link certificateNameFor} it), created on first use and cached. */
+  /**
+   * The TLS context for a hostname, its certificate issued for {@link certificateNameFor} the
+   * host; created on first use and cached.
+   */
   contextFor(host: string): Promise<SecureContext>;
 }
 
@@ -82,7 +85,7 @@ async function loadOrCreateCa(
   return { cert, key: keys.privateKey, pem, certPath };
 }
 
-/** Loads the CA from `dataDir` (or creates it there) and returns the factory of its leaf certificates. */
+/** Loads the CA from `dataDir` (or creates it there) and returns its leaf certificates' factory. */
 export async function createCertificateAuthority(dataDir: string): Promise<CertificateAuthority> {
   const ca = await loadOrCreateCa(dataDir);
   const leafKeys = await webcrypto.subtle.generateKey(EC, true, ['sign', 'verify']);
