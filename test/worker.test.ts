@@ -5,39 +5,49 @@ import { createCmkWorker, connectToTemporal } from '../worker';
 import { testDataConverter, testEnv, uniqueId, workflowBundle } from './helpers/temporal';
 import { loadConfig } from '../src/config';
 import { testPolicy } from './helpers/stack';
-import { workerTrust } from './helpers/trust';
+import { startSigned, workerTrust } from './helpers/trust';
 import { armWriteQueue, keyVaultCreateQueue } from '../src/shared/task-queues';
 import { WriteQueueRate } from '../src/activities/write-queue-rate';
 import { Client, Connection } from '@temporalio/client';
 import { NativeConnection } from '@temporalio/worker';
 import { freePort, startDevServer } from '../scripts/temporal-dev-server';
 import { ensureTemporalCli } from '../scripts/temporal-toolchain';
-import { startSigned } from './helpers/trust';
 
 const SUBSCRIPTION = '3f1c9a2e-7b64-4d0e-a5c8-0000000000a1';
+
+/**
+ * The worker factory on `connection`, with a stub activity and the given ARM write settings; a
+ * run's first step (loadRunSettings) is the worker's own, so runs can start on it.
+ */
+async function stubbedCmkWorker(
+  connection: NativeConnection,
+  taskQueue: string,
+  armWrites: Parameters<typeof createCmkWorker>[0]['armWrites'],
+  keyVaultCreates?: { perSecond: number },
+): ReturnType<typeof createCmkWorker> {
+  return createCmkWorker({
+    connection,
+    namespace: 'default',
+    taskQueue,
+    activities: { rotateKey: () => Promise.resolve() },
+    trust: workerTrust(testPolicy()),
+    workflowBundle: await workflowBundle(),
+    dataConverter: testDataConverter,
+    armWrites,
+    ...(keyVaultCreates ? { keyVaultCreates } : {}),
+  });
+}
 
 describe('worker', () => {
   let env: TestWorkflowEnvironment;
   before(async () => {
     env = await testEnv();
   });
-  /** The worker factory on the test server, with a stub activity and the given ARM write settings. */
-  const startWorker = async (
+  const startWorker = (
     taskQueue: string,
     armWrites: Parameters<typeof createCmkWorker>[0]['armWrites'],
     keyVaultCreates?: { perSecond: number },
-  ) =>
-    createCmkWorker({
-      connection: env.nativeConnection,
-      namespace: env.namespace ?? 'default',
-      taskQueue,
-      activities: { rotateKey: () => Promise.resolve() },
-      trust: workerTrust(testPolicy()),
-      workflowBundle: await workflowBundle(),
-      dataConverter: testDataConverter,
-      armWrites,
-      ...(keyVaultCreates ? { keyVaultCreates } : {}),
-    });
+  ) => stubbedCmkWorker(env.nativeConnection, taskQueue, armWrites, keyVaultCreates);
   after(async () => {
     await env.teardown();
   });
@@ -156,16 +166,9 @@ describe("the project's dev server", () => {
     const clientConnection = await Connection.connect({ address: server.address });
     after(() => Promise.all([connection.close(), clientConnection.close()]));
     const taskQueue = uniqueId('tq-eager');
-    const worker = await createCmkWorker({
-      connection,
-      namespace: 'default',
-      taskQueue,
-      // loadRunSettings, the first step of every run, is the worker's own; the rest is not needed.
-      activities: { rotateKey: () => Promise.resolve() },
-      trust: workerTrust(testPolicy()),
-      workflowBundle: await workflowBundle(),
-      dataConverter: testDataConverter,
-      armWrites: { subscriptionIds: [SUBSCRIPTION], perSecond: 7 },
+    const worker = await stubbedCmkWorker(connection, taskQueue, {
+      subscriptionIds: [SUBSCRIPTION],
+      perSecond: 7,
     });
     const running = worker.run();
     const before = await eagerDispatches();

@@ -153,26 +153,27 @@ describe('docker-compose.yml (validated statically; no engine runs here)', () =>
     assert.match(JSON.stringify(services.worker?.healthcheck), /\/readyz/);
   });
 
-  test("when Temporal runs, then its dynamic config keeps every task queue in one partition, because the server splits a queue's rate over its partitions (ARM's write budget would be dispatched below its rate)", () => {
+  /** The dynamic config file Temporal's container reads, checked to be mounted read-only. */
+  const temporalDynamicConfig = (): Record<string, { value: unknown; constraints?: unknown }[]> => {
     const temporal = services.temporal!;
     const target = String(temporal.environment?.DYNAMIC_CONFIG_FILE_PATH ?? '');
     const mount = temporal.volumes?.find((v) => v.split(':')[1] === target);
     assert.ok(mount, `the file DYNAMIC_CONFIG_FILE_PATH names (${target}) is mounted`);
     assert.match(mount, /:ro$/, 'read-only');
-    const config = read(mount.split(':')[0]!.replace(/^\.\//, '')) as Record<
+    return read(mount.split(':')[0]!.replace(/^\.\//, '')) as Record<
       string,
       { value: unknown; constraints?: unknown }[]
     >;
+  };
+
+  test("when Temporal runs, then its dynamic config keeps every task queue in one partition, because the server splits a queue's rate over its partitions (ARM's write budget would be dispatched below its rate)", () => {
+    const config = temporalDynamicConfig();
     for (const key of ['matching.numTaskqueueReadPartitions', 'matching.numTaskqueueWritePartitions'])
       assert.deepEqual(config[key], [{ value: 1 }], `${key}: 1 for every queue`);
   });
 
   test("when Temporal runs, then its dynamic config turns eager activity dispatch on, as the project's dev server does (a run's activities on its own queue skip matching and a poll)", () => {
-    const temporal = services.temporal!;
-    const target = String(temporal.environment?.DYNAMIC_CONFIG_FILE_PATH ?? '');
-    const mount = temporal.volumes?.find((v) => v.split(':')[1] === target) ?? '';
-    const config = read(mount.split(':')[0]!.replace(/^\.\//, '')) as Record<string, { value: unknown }[]>;
-    assert.deepEqual(config['system.enableActivityEagerExecution'], [{ value: true }]);
+    assert.deepEqual(temporalDynamicConfig()['system.enableActivityEagerExecution'], [{ value: true }]);
     const devServer = readFileSync(path.join(ROOT, 'scripts', 'temporal-dev-server.ts'), 'utf8');
     assert.match(devServer, /'system\.enableActivityEagerExecution=true'/);
   });
