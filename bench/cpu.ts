@@ -22,22 +22,27 @@ export function cpuSecondsOf(pid: number | undefined): number {
 
 /** CPU seconds of each process between `start()` and `stop()`. */
 export interface CpuSpent {
+  /** Every worker process metered, summed. */
   worker: number;
   temporal: number;
   /** This process: the local Azure and the bench's own client. */
   bench: number;
 }
 
-/** Starts counting the CPU the worker, the dev server and this process spend. */
-export function cpuMeter(pids: { worker: number; temporal: number | undefined }): { stop(): CpuSpent } {
-  const worker0 = cpuSecondsOf(pids.worker);
+/** Starts counting the CPU the worker processes (one or several), the dev server and this process spend. */
+export function cpuMeter(pids: { worker: number | readonly number[]; temporal: number | undefined }): {
+  stop(): CpuSpent;
+} {
+  const workers = typeof pids.worker === 'number' ? [pids.worker] : pids.worker;
+  const workersCpu = (): number => workers.reduce((sum, pid) => sum + cpuSecondsOf(pid), 0);
+  const worker0 = workersCpu();
   const temporal0 = cpuSecondsOf(pids.temporal);
   const self0 = process.cpuUsage();
   return {
     stop() {
       const self = process.cpuUsage(self0);
       return {
-        worker: cpuSecondsOf(pids.worker) - worker0,
+        worker: workersCpu() - worker0,
         temporal: cpuSecondsOf(pids.temporal) - temporal0,
         bench: (self.user + self.system) / 1e6,
       };

@@ -296,12 +296,14 @@ async function measureRunbookOn(
     const processes: WorkerProcess[] = [];
     for (let i = 0; i < workers; i++)
       processes.push(await startWorkerProcess(temporal, local, taskQueue, POLICY));
-    const worker = processes[0]!;
     return async () => {
       const startedAt = Date.now();
       try {
-        // CPU is metered for the first worker process (and the server) only.
-        const meter = cpuMeter({ worker: worker.pid, temporal: temporal.server.process.pid });
+        // Every worker process's CPU, summed, and the server's.
+        const meter = cpuMeter({
+          worker: processes.map((p) => p.pid),
+          temporal: temporal.server.process.pid,
+        });
         const input: FleetRotateInput = {
           accounts,
           requester: REQUESTER,

@@ -5,6 +5,7 @@
  * in-process besides; the rows show whether throughput and the 429 share stay the same.
  */
 import { loadavg } from 'node:os';
+import type { CpuSpent } from './cpu';
 import { DEFAULT_ARM_WRITES_PER_SECOND } from '../src/shared/task-queues';
 import { measureRunbook, prepareP1, type P1Options, type WayResult } from './p1-fleet';
 import { describeTimeline } from './p1-stats';
@@ -14,6 +15,12 @@ import type { RowServers } from './stack';
 /** Options of {@link runP1Workers}: P1's, and the worker process counts, one row each. */
 export interface P1WorkersOptions extends P1Options {
   workers: readonly number[];
+}
+
+/** CPU ms per rotated account: every worker process summed, the dev server, the bench process. */
+function cpuPerRotation(cpu: CpuSpent, accounts: number): string {
+  const per = (seconds: number): string => ((seconds / accounts) * 1000).toFixed(1);
+  return `${per(cpu.worker)} / ${per(cpu.temporal)} / ${per(cpu.bench)}`;
 }
 
 /** The 1-minute load average, as `uptime` prints it. */
@@ -50,6 +57,7 @@ export async function runP1Workers(servers: RowServers, options: P1WorkersOption
     'ARM read 429s': r.stats.reads429,
     'failed accounts': r.failed,
     'extra key versions': r.extraVersions,
+    'CPU ms per rotation: workers / server / bench': r.cpu ? cpuPerRotation(r.cpu, count) : 'n/a',
     'load 1m start → end': `${loadStart} → ${loadEnd}`,
   }));
   const rates = rows.map((r) => count / (r.result.wallMs / 1000));
@@ -61,7 +69,7 @@ export async function runP1Workers(servers: RowServers, options: P1WorkersOption
     table,
     notes: [
       `Every worker process polls the runbooks' queue and the subscription's ARM write queue, whose rate Temporal's server enforces across all of them; each worker sets that rate from what ARM's answers say is left in the write bucket (${DEFAULT_ARM_WRITES_PER_SECOND}/s, CMK_ARM_WRITES_PER_SECOND, plus what lies above a reserve), so the queue spends ARM's burst and then its refill, and each also paces in-process, corrected by ARM's remaining-requests headers. A rotation's ARM write is its rotateKey activity; ARM's bound for ${count} rotations is ${Math.max(0, (count - 200) / 10).toFixed(0)} s with its burst.`,
-      'Same fleet, same seeded state on a fresh local Azure and fresh buckets for each row; the worker processes start before the clock does. "load 1m" is the machine\'s 1-minute load average (2 cores) at the start and end of the row.',
+      'Same fleet, same seeded state on a fresh local Azure and fresh buckets for each row; the worker processes start before the clock does. "load 1m" is the machine\'s 1-minute load average (2 cores) at the start and end of the row. "CPU ms per rotation" sums every worker process of the row (user + system, /proc), then the dev server and the bench process (the local Azure and its client), each divided by the accounts.',
       ...rows.map((r) =>
         describeTimeline(`${r.workers} worker process(es)`, r.result.stats, r.result.approval),
       ),
