@@ -1,7 +1,8 @@
 /**
  * How the workflow bundle is built, in one place for `npm run build`, `npm test` and the
- * worker's development fallback: the runbooks, the failure converter every worker uses and,
- * for a tracing worker, Temporal's OpenTelemetry workflow interceptors.
+ * worker's development fallback: the runbooks, their own workflow interceptor, the failure
+ * converter every worker uses and, for a tracing worker, Temporal's OpenTelemetry workflow
+ * interceptors.
  */
 import path from 'node:path';
 import { bundleWorkflowCode, type BundleOptions, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
@@ -9,6 +10,12 @@ import { FAILURE_CONVERTER_PATH } from './codec/data-converter';
 
 /** The workflows' entry module. */
 export const WORKFLOWS_PATH = require.resolve('./workflows');
+
+/**
+ * The runbooks' own workflow interceptor (one search-attribute upsert per workflow task): in every
+ * bundle, since runs recorded with it replay only with it.
+ */
+export const WORKFLOW_INTERCEPTORS = require.resolve('./workflows/interceptors');
 
 /** The workflow interceptor module of a tracing worker. */
 export const OTEL_WORKFLOW_INTERCEPTORS =
@@ -48,7 +55,7 @@ export function bundleWorkflows(options: BundleWorkflowsOptions = {}): Promise<W
     workflowsPath: WORKFLOWS_PATH,
     failureConverterPath: FAILURE_CONVERTER_PATH,
     preloadModules: PRELOADED_MODULES,
-    ...(tracing ? { workflowInterceptorModules: [OTEL_WORKFLOW_INTERCEPTORS] } : {}),
+    workflowInterceptorModules: [WORKFLOW_INTERCEPTORS, ...(tracing ? [OTEL_WORKFLOW_INTERCEPTORS] : [])],
     ...rest,
   });
 }

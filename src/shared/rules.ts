@@ -7,41 +7,67 @@
  *
  * The memo is set at start and recorded in the start event, so a replay reads the same rules. A
  * baseline only ever selects the paths a run started now takes anyway: a memo cannot make a run
- * take an older, weaker path, so a starter's input decides nothing about safety.
+ * take an older, weaker path, so a starter's input decides nothing about safety. The one
+ * exception is a {@link RULES_ONLY} change, which a run without a baseline does not take; those
+ * change how a run is recorded (fewer events), never what it does.
  */
 export const RULES_MEMO = 'cmkRules';
 
 /** The baseline every run started by this code names. */
-export const CURRENT_RULES = 'rules-2026-12-01';
+export const CURRENT_RULES = 'rules-2026-12-02';
 
 /**
- * Each baseline and the patches (src/workflows/patches.ts) it holds in force. A baseline is frozen
- * once released: runs started under it replay by this list, so a new patch never joins an
- * existing baseline; it is asked with `patched` until a new baseline names it.
+ * Changes of a run's history that no `patched` call asks: a run takes them only when it started
+ * under a baseline that holds them, so runs without one (started by hand, or by a schedule made
+ * before baselines) keep the older history, and every recorded history replays as it ran.
+ */
+export const RULES_ONLY = {
+  /**
+   * The search attributes a workflow task changes go to Temporal as one upsert (src/workflows/
+   * interceptors.ts), and a value a run already has is not upserted again: each upsert is a history
+   * event and a visibility write on the server, six of a rotation's eight before.
+   */
+  coalescedSearchAttributes: 'coalesced-search-attributes',
+} as const;
+
+/** The patches of the first baseline, which every later one holds too. */
+const FIRST_BASELINE: readonly string[] = [
+  'worker-owned-policy',
+  'destructive-by-effect',
+  'failed-run-fails-workflow',
+  'busy-tick-retries',
+  'rotate-each-key-once',
+  'key-before-grant',
+  'bounded-fleet',
+  'key-once-per-period',
+  'versionless-pickup',
+  'undo-reads-state',
+  'progress-by-count',
+  'arm-write-queue',
+  'every-arm-write-queued',
+  'proof-checked-once',
+  'key-vault-queue',
+  'proof-verified-by-worker',
+  'leaders-across-vaults',
+  'burst-fleet-concurrency',
+  'fleet-keys-from-recheck',
+  'paced-fleet-concurrency',
+  'fleet-plan-approval',
+];
+
+/**
+ * Each baseline and the patches (src/workflows/patches.ts) and {@link RULES_ONLY} changes it
+ * holds in force. A baseline is frozen once released: runs started under it replay by this list,
+ * so a new patch never joins an existing baseline; it is asked with `patched` until a new
+ * baseline names it.
  */
 const BASELINES: Readonly<Record<string, readonly string[]>> = {
+  'rules-2026-12-01': FIRST_BASELINE,
   [CURRENT_RULES]: [
-    'worker-owned-policy',
-    'destructive-by-effect',
-    'failed-run-fails-workflow',
-    'busy-tick-retries',
-    'rotate-each-key-once',
-    'key-before-grant',
-    'bounded-fleet',
-    'key-once-per-period',
-    'versionless-pickup',
-    'undo-reads-state',
-    'progress-by-count',
-    'arm-write-queue',
-    'every-arm-write-queued',
-    'proof-checked-once',
-    'key-vault-queue',
-    'proof-verified-by-worker',
-    'leaders-across-vaults',
-    'burst-fleet-concurrency',
-    'fleet-keys-from-recheck',
-    'paced-fleet-concurrency',
-    'fleet-plan-approval',
+    ...FIRST_BASELINE,
+    'start-in-waves',
+    'fleet-makes-shared-versions',
+    RULES_ONLY.coalescedSearchAttributes,
   ],
 };
 

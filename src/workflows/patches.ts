@@ -1,5 +1,5 @@
 import { patched, workflowInfo } from '@temporalio/workflow';
-import { baselinePatches, RULES_MEMO } from '../shared/rules';
+import { baselinePatches, RULES_MEMO, type RULES_ONLY } from '../shared/rules';
 
 /**
  * Patch ids for `patched()`: each names a change of runbook behaviour that runs already in
@@ -133,4 +133,13 @@ export const FLEET_PLAN_PATCH = 'fleet-plan-approval';
 export function inForce(patchId: string): boolean {
   if (baselinePatches(workflowInfo().memo?.[RULES_MEMO]).includes(patchId)) return true;
   return patched(patchId);
+}
+
+/**
+ * Whether this run takes `change`'s path: only when it started under a baseline that holds it
+ * (src/shared/rules.ts). Asks no `patched`, so it records nothing and may be asked anywhere in
+ * workflow code, interceptors too.
+ */
+export function heldByRules(change: (typeof RULES_ONLY)[keyof typeof RULES_ONLY]): boolean {
+  return baselinePatches(workflowInfo().memo?.[RULES_MEMO]).includes(change);
 }

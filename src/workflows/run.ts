@@ -26,7 +26,9 @@ import type { Plan, StepId } from '../shared/plan';
 import type { Operation, RunContext, RunResult, StepResult } from '../shared/runbooks';
 import { SA } from '../shared/runbooks';
 import { outcomeDetails, runUrl } from '../shared/status';
+import { RULES_ONLY } from '../shared/rules';
 import { Compensation } from './compensation';
+import { heldByRules } from './patches';
 import { chat } from './proxies';
 import type { TrustedContext } from './trust';
 
@@ -286,11 +288,15 @@ function conversationIdOf(conversation: ConversationRef | undefined): unknown {
 /**
  * Upserts only attributes the run was started with: runs started without them (e.g. on a
  * server where they are not registered) keep working instead of failing their workflow tasks.
+ * Under rules that coalesce upserts, a value the run already has is not upserted again.
  */
 export function upsertKnown(pairs: SearchAttributePair[]): void {
   const current = workflowInfo().typedSearchAttributes;
   if (current.get(SA.operation) === undefined) return;
-  upsertSearchAttributes(pairs);
+  const changed = heldByRules(RULES_ONLY.coalescedSearchAttributes)
+    ? pairs.filter((p) => current.get(p.key) !== p.value)
+    : pairs;
+  if (changed.length) upsertSearchAttributes(changed);
 }
 
 /**

@@ -8,7 +8,7 @@ import { Worker } from '@temporalio/worker';
 import { WORKFLOW_TYPES } from '../../src/shared/runbooks';
 import { PLAN_WORKFLOW } from '../../src/shared/preview';
 import { SCHEDULED_ROTATION_WORKFLOW } from '../../src/shared/start';
-import { baselinePatches, CURRENT_RULES, RULES_MEMO } from '../../src/shared/rules';
+import { baselinePatches, CURRENT_RULES, RULES_MEMO, RULES_ONLY } from '../../src/shared/rules';
 import { FLEET_PLAN_PATCH, PACED_FLEET_PATCH, PATCHES } from '../../src/workflows/patches';
 import { testDataConverter, workflowBundle } from '../helpers/temporal';
 
@@ -141,8 +141,13 @@ describe('replaying recorded runbook histories', () => {
     }
   });
 
-  test('when the current rules are read, then every patch they hold is one the workflow code asks', () => {
-    const asked = [...Object.values(PATCHES), PACED_FLEET_PATCH, FLEET_PLAN_PATCH] as string[];
+  test('when the current rules are read, then every patch and rules-only change they hold is one the workflow code asks', () => {
+    const asked = [
+      ...Object.values(PATCHES),
+      PACED_FLEET_PATCH,
+      FLEET_PLAN_PATCH,
+      ...Object.values(RULES_ONLY),
+    ] as string[];
     assert.deepEqual(
       baselinePatches(CURRENT_RULES).filter((id) => !asked.includes(id)),
       [],

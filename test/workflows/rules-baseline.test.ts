@@ -38,6 +38,42 @@ function changeVersionUpserts(events: Events): number {
   ).length;
 }
 
+/** The upserts of the runbooks' own search attributes (not the SDK's `TemporalChangeVersion`). */
+function ownUpserts(events: Events): Events {
+  return events.filter((e) => {
+    const fields = e.upsertWorkflowSearchAttributesEventAttributes?.searchAttributes?.indexedFields;
+    return fields && !fields['TemporalChangeVersion'];
+  });
+}
+
+/** Events other than markers and search-attribute upserts: what the run did, not how it was recorded. */
+function doings(events: Events): string[] {
+  return events
+    .filter((e) => !e.markerRecordedEventAttributes && !e.upsertWorkflowSearchAttributesEventAttributes)
+    .map((e) => String(e.eventType));
+}
+
+/** Each upsert that sets an attribute to the value the run already had, as `name=value`. */
+function repeatedValues(events: Events): string[] {
+  const value = (p: { data?: Uint8Array | null } | undefined): string =>
+    Buffer.from(p?.data ?? []).toString();
+  const current = new Map<string, string>(
+    Object.entries(
+      events[0]?.workflowExecutionStartedEventAttributes?.searchAttributes?.indexedFields ?? {},
+    ).map(([k, v]) => [k, value(v)]),
+  );
+  const repeated: string[] = [];
+  for (const e of ownUpserts(events)) {
+    for (const [k, v] of Object.entries(
+      e.upsertWorkflowSearchAttributesEventAttributes?.searchAttributes?.indexedFields ?? {},
+    )) {
+      if (current.get(k) === value(v)) repeated.push(`${k}=${value(v)}`);
+      current.set(k, value(v));
+    }
+  }
+  return repeated;
+}
+
 describe('runs started under a rules baseline', () => {
   const s = beforeAll(() => startLocalStack());
   const context = { requester: PEOPLE.requester, policy: testPolicy() };
@@ -90,7 +126,57 @@ describe('runs started under a rules baseline', () => {
       asked.join(', '),
     );
     assert.equal(changeVersionUpserts(marked.events), asked.length);
-    assert.equal(marked.events.length - baseline.events.length, 2 * asked.length);
+    // Apart from how it is recorded (markers, upserts), the run did the same.
+    assert.deepEqual(doings(baseline.events), doings(marked.events));
+  });
+
+  test('when a rotation starts under the current rules, then each workflow task upserts its search attributes at most once and never to a value the run has, and the Temporal UI lists it as a run that upserts every change', async () => {
+    const [under, without] = [await pinned('strbs'), await pinned('strbs')];
+    const baseline = await rotate(under, { [RULES_MEMO]: CURRENT_RULES });
+    const plain = await rotate(without, {});
+    assert.equal(baseline.result.outcome, 'succeeded', baseline.result.message);
+    assert.equal(plain.result.outcome, 'succeeded', plain.result.message);
+
+    const perTask = new Map<string, number>();
+    for (const e of ownUpserts(baseline.events)) {
+      const task = String(e.upsertWorkflowSearchAttributesEventAttributes?.workflowTaskCompletedEventId);
+      perTask.set(task, (perTask.get(task) ?? 0) + 1);
+    }
+    assert.deepEqual(
+      [...perTask].filter(([, n]) => n > 1),
+      [],
+      'workflow tasks with more than one upsert',
+    );
+    assert.deepEqual(repeatedValues(baseline.events), []);
+    // Without rules: one upsert per change, the stage it started with upserted again among them.
+    assert.ok(
+      repeatedValues(plain.events).includes('CmkStage="preflight"'),
+      repeatedValues(plain.events).join(' '),
+    );
+    assert.ok(
+      ownUpserts(baseline.events).length < ownUpserts(plain.events).length,
+      `${ownUpserts(baseline.events).length} upserts under the rules, ${ownUpserts(plain.events).length} without`,
+    );
+
+    // What visibility lists (the Temporal UI's columns and filters) is the same.
+    const listed = async (account: AccountRef) => {
+      const { searchAttributes } = await s.client.workflow.getHandle(workflowIdFor(account)).describe();
+      // Account and vault differ; `TemporalChangeVersion` is the SDK's record of the markers.
+      const {
+        CmkAccount: _account,
+        CmkVault: vault,
+        TemporalChangeVersion: _markers,
+        ...rest
+      } = searchAttributes;
+      assert.match(String(vault), /^kv-rb-/, `${account.name}'s vault is listed`);
+      return rest;
+    };
+    const [a, b] = [await listed(under), await listed(without)];
+    assert.deepEqual(a, b);
+    assert.deepEqual(
+      { stage: a['CmkStage'], outcome: a['CmkOutcome'] },
+      { stage: ['done'], outcome: ['succeeded'] },
+    );
   });
 
   test('when a run names rules this worker does not know (an old or made-up name, or a name every object has, such as constructor), then it records every patch it asks, as a run without rules does', async () => {
