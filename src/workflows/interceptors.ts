@@ -21,6 +21,8 @@ import { RULES_ONLY } from '../shared/rules';
 import { heldByRules } from './patches';
 
 type Command = ConcludeActivationInput['commands'][number];
+type Upsert = NonNullable<Command['upsertWorkflowSearchAttributes']>;
+type Fields = NonNullable<NonNullable<Upsert['searchAttributes']>['indexedFields']>;
 
 /**
  * `commands` with every search-attribute upsert merged into the first, in place of it: later
@@ -29,16 +31,15 @@ type Command = ConcludeActivationInput['commands'][number];
 export function oneUpsert(commands: readonly Command[]): Command[] {
   const upserts = commands.filter((c) => c.upsertWorkflowSearchAttributes);
   if (upserts.length < 2) return [...commands];
-  const fields = Object.assign(
-    {},
-    ...upserts.map((c) => c.upsertWorkflowSearchAttributes?.searchAttributes?.indexedFields ?? {}),
-  ) as Record<string, unknown>;
+  const fields: Fields = {};
+  for (const c of upserts)
+    Object.assign(fields, c.upsertWorkflowSearchAttributes?.searchAttributes?.indexedFields);
   const first = upserts[0]!;
   const merged: Command = {
     ...first,
     upsertWorkflowSearchAttributes: {
       ...first.upsertWorkflowSearchAttributes,
-      searchAttributes: { indexedFields: fields as never },
+      searchAttributes: { indexedFields: fields },
     },
   };
   return commands.flatMap((c) => (c === first ? [merged] : c.upsertWorkflowSearchAttributes ? [] : [c]));
