@@ -49,3 +49,8 @@ export function cpuMeter(pids: { worker: number | readonly number[]; temporal: n
     },
   };
 }
+
+/** CPU seconds over `accounts` accounts, as milliseconds per account with one decimal. */
+export function msPerAccount(seconds: number, accounts: number): string {
+  return ((seconds / accounts) * 1000).toFixed(1);
+}

@@ -32,7 +32,7 @@ import {
   type WorkerProcess,
 } from './stack';
 import { armStats, describeTimeline, type ArmStats } from './p1-stats';
-import { cpuMeter, type CpuSpent } from './cpu';
+import { cpuMeter, msPerAccount, type CpuSpent } from './cpu';
 
 /** Options of {@link runP1}. */
 export interface P1Options {
@@ -433,6 +433,6 @@ function p1Outcome(options: P1Options, ways: WayResult[]): BenchOutcome {
 
 /** CPU per rotated account of the worker, the dev server and the local Azure (this process). */
 export function cpuNote(cpu: CpuSpent, accounts: number): string {
-  const per = (s: number): string => `${((s / accounts) * 1000).toFixed(1)} ms`;
+  const per = (s: number): string => `${msPerAccount(s, accounts)} ms`;
   return `CPU per rotated account while the runbook ran: worker ${per(cpu.worker)}, Temporal dev server ${per(cpu.temporal)}, local Azure and bench client ${per(cpu.bench)} (user + system, /proc and process.cpuUsage).`;
 }

@@ -15,6 +15,7 @@ import {
   type WayResult,
 } from './p1-fleet';
 import { DEFAULT_KEY_VAULT_CREATES_PER_SECOND } from '../src/shared/task-queues';
+import { msPerAccount } from './cpu';
 import { KEYS_PER_VAULT, type FleetLayout } from './p1-seed';
 import { describeTimeline } from './p1-stats';
 import { progress, type BenchOutcome } from './report';
@@ -98,7 +99,7 @@ export async function runP1Layouts(
       'Key Vault 429s': w.stats.keyVault429s,
       'failed accounts': w.failed,
       'extra key versions': w.extraVersions,
-      'worker CPU ms / account': w.cpu ? ((w.cpu.worker / n) * 1000).toFixed(1) : '',
+      'worker CPU ms / account': w.cpu ? msPerAccount(w.cpu.worker, n) : '',
     };
   });
   const summary = rows

@@ -5,7 +5,7 @@
  * in-process besides; the rows show whether throughput and the 429 share stay the same.
  */
 import { loadavg } from 'node:os';
-import type { CpuSpent } from './cpu';
+import { msPerAccount, type CpuSpent } from './cpu';
 import { DEFAULT_ARM_WRITES_PER_SECOND } from '../src/shared/task-queues';
 import { measureRunbook, prepareP1, type P1Options, type WayResult } from './p1-fleet';
 import { describeTimeline } from './p1-stats';
@@ -19,8 +19,7 @@ export interface P1WorkersOptions extends P1Options {
 
 /** CPU ms per rotated account: every worker process summed, the dev server, the bench process. */
 function cpuPerRotation(cpu: CpuSpent, accounts: number): string {
-  const per = (seconds: number): string => ((seconds / accounts) * 1000).toFixed(1);
-  return `${per(cpu.worker)} / ${per(cpu.temporal)} / ${per(cpu.bench)}`;
+  return [cpu.worker, cpu.temporal, cpu.bench].map((s) => msPerAccount(s, accounts)).join(' / ');
 }
 
 /** The 1-minute load average, as `uptime` prints it. */

@@ -28,20 +28,19 @@ function markers(events: Events): string[] {
   });
 }
 
+/** The search attributes an event upserts; undefined for any other event. */
+const upserted = (e: Events[number]) =>
+  e.upsertWorkflowSearchAttributesEventAttributes?.searchAttributes?.indexedFields ?? undefined;
+
 /** How many upserts of `TemporalChangeVersion`, the search attribute the SDK sets with each marker. */
 function changeVersionUpserts(events: Events): number {
-  return events.filter(
-    (e) =>
-      e.upsertWorkflowSearchAttributesEventAttributes?.searchAttributes?.indexedFields?.[
-        'TemporalChangeVersion'
-      ],
-  ).length;
+  return events.filter((e) => upserted(e)?.['TemporalChangeVersion']).length;
 }
 
 /** The upserts of the runbooks' own search attributes (not the SDK's `TemporalChangeVersion`). */
 function ownUpserts(events: Events): Events {
   return events.filter((e) => {
-    const fields = e.upsertWorkflowSearchAttributesEventAttributes?.searchAttributes?.indexedFields;
+    const fields = upserted(e);
     return fields && !fields['TemporalChangeVersion'];
   });
 }
@@ -64,9 +63,7 @@ function repeatedValues(events: Events): string[] {
   );
   const repeated: string[] = [];
   for (const e of ownUpserts(events)) {
-    for (const [k, v] of Object.entries(
-      e.upsertWorkflowSearchAttributesEventAttributes?.searchAttributes?.indexedFields ?? {},
-    )) {
+    for (const [k, v] of Object.entries(upserted(e) ?? {})) {
       if (current.get(k) === value(v)) repeated.push(`${k}=${value(v)}`);
       current.set(k, value(v));
     }
