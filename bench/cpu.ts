@@ -1,6 +1,7 @@
 /**
- * CPU time spent by the processes a benchmark runs on: the worker and the Temporal dev server
- * (children, read from /proc) and this process (the local Azure and the bench's client).
+ * CPU time spent by the processes a benchmark runs on: the worker, the Temporal dev server and,
+ * where it runs apart, the bot (children, read from /proc), and this process (the local Azure
+ * and the bench's client).
  */
 import { readFileSync } from 'node:fs';
 
@@ -25,18 +26,26 @@ export interface CpuSpent {
   /** Every worker process metered, summed. */
   worker: number;
   temporal: number;
+  /** The bot process, where the benchmark runs one (0 otherwise). */
+  bot: number;
   /** This process: the local Azure and the bench's own client. */
   bench: number;
 }
 
-/** Starts counting the CPU the worker processes (one or several), the dev server and this process spend. */
-export function cpuMeter(pids: { worker: number | readonly number[]; temporal: number | undefined }): {
+/** Starts counting the CPU the worker processes (one or several), the dev server, the bot and this process spend. */
+export function cpuMeter(pids: {
+  worker: number | readonly number[];
+  temporal: number | undefined;
+  bot?: number;
+}): {
   stop(): CpuSpent;
 } {
   const workers = typeof pids.worker === 'number' ? [pids.worker] : pids.worker;
   const workersCpu = (): number => workers.reduce((sum, pid) => sum + cpuSecondsOf(pid), 0);
   const worker0 = workersCpu();
   const temporal0 = cpuSecondsOf(pids.temporal);
+  const botCpu = (): number => (pids.bot === undefined ? 0 : cpuSecondsOf(pids.bot));
+  const bot0 = botCpu();
   const self0 = process.cpuUsage();
   return {
     stop() {
@@ -44,6 +53,7 @@ export function cpuMeter(pids: { worker: number | readonly number[]; temporal: n
       return {
         worker: workersCpu() - worker0,
         temporal: cpuSecondsOf(pids.temporal) - temporal0,
+        bot: botCpu() - bot0,
         bench: (self.user + self.system) / 1e6,
       };
     },

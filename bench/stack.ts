@@ -21,6 +21,11 @@ import type { ChatPort } from '../src/shared/chat';
 import { kitAzureOf, SEEDED } from '../test/kit';
 import { progress } from './report';
 import { startWorkerProcess as startKitWorkerProcess, type WorkerProcess } from '../test/kit/worker-process';
+import {
+  startBotProcess as startKitBotProcess,
+  type BotProcess,
+  type BotProcessOptions,
+} from '../test/kit/bot-process';
 
 /** A scratch directory for this bench run (state files, SQLite, bundle). */
 export const SCRATCH = mkdtempSync(path.join(tmpdir(), 'cmk-bench-'));
@@ -128,6 +133,26 @@ export async function startWorkerProcess(
     policy,
     bundlePath: await workflowBundlePath(),
     env: extraEnv,
+    log: progress,
+  });
+}
+
+export type { BotProcess } from '../test/kit/bot-process';
+
+/** Starts the production bot (`bot.ts`) as a child with the local Azure's client env and a policy; waits until it is ready. */
+export function startBotProcess(
+  temporal: BenchTemporal,
+  local: LocalAzure,
+  taskQueue: string,
+  policy: ApprovalPolicy,
+  bot: Pick<BotProcessOptions, 'sdk' | 'trustedServiceUrls'>,
+): Promise<BotProcess> {
+  return startKitBotProcess({
+    address: temporal.server.address,
+    local,
+    taskQueue,
+    policy,
+    ...bot,
     log: progress,
   });
 }
