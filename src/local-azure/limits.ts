@@ -1,7 +1,7 @@
 /**
  * Azure's request limits: ARM token buckets per subscription (reads 250 burst / 25 per s,
  * writes 200 / 10 per s, deletes 200 / 10 per s, each its own bucket) and Key Vault's
- * per-vault 10-second windows.
+ * 10-second windows per vault and per subscription and region.
  */
 
 /** Size and refill of one token bucket. */
@@ -84,7 +84,24 @@ export const KEY_VAULT_LIMITS = {
     hsm: { 2048: 2000, 3072: 500, 4096: 250 },
   },
   windowMs: 10_000,
+  /**
+   * The subscription-wide limit of each transaction type is five times the vault's, per Azure
+   * region (overview-throttling: "The subscription-wide limit for all transaction types is five
+   * times per key vault limit … Don't send more than the subscription limit to the Key Vault
+   * service in a single Azure region"). Spreading keys over vaults raises the bound only up to it.
+   */
+  subscriptionMultiple: 5,
 } as const;
+
+/** The vault a transaction is on: its name, and the subscription and region whose shared limit it also spends. */
+export interface VaultScope {
+  name: string;
+  subscriptionId: string;
+  location: string;
+}
+
+/** Which limit a throttled transaction ran into. */
+export type KeyVaultLimitScope = 'vault' | 'subscription';
 
 /** What one Key Vault transaction is: a create (or rotate) or any other, on which kind of key. */
 export interface KeyVaultTransaction {
@@ -103,27 +120,56 @@ export function transactionCost(t: KeyVaultTransaction): number {
   return L.other.budget / limit;
 }
 
-/** Counts Key Vault transactions per vault and pool in fixed 10-second windows. */
+/**
+ * Counts Key Vault transactions in fixed 10-second windows, per pool (creates, all others) of each
+ * vault and of each subscription and region. A transaction must fit both windows; one that does
+ * not is answered 429 and counts in neither (overview-throttling: "Failed requests that return a
+ * 429 do not count towards the throttle limits").
+ */
 export class KeyVaultLimits {
   private readonly windows = new Map<string, { start: number; spent: number }>();
 
-  /** Counts one transaction; answers the seconds to wait when its pool's window is full. */
-  take(vault: string, t: KeyVaultTransaction): { ok: true } | { ok: false; retryAfterSeconds: number } {
+  /** Counts one transaction; answers the seconds to wait, and which limit, when a window is full. */
+  take(
+    vault: VaultScope,
+    t: KeyVaultTransaction,
+  ): { ok: true } | { ok: false; retryAfterSeconds: number; scope: KeyVaultLimitScope } {
     const now = performance.now();
-    const id = `${vault.toLowerCase()}|${t.kind}`;
+    const cost = transactionCost(t);
+    const budget = KEY_VAULT_LIMITS[t.kind].budget;
+    const pools = [
+      { scope: 'vault' as const, id: `vault|${vault.name.toLowerCase()}|${t.kind}`, budget },
+      {
+        scope: 'subscription' as const,
+        id: `subscription|${vault.subscriptionId.toLowerCase()}|${regionOf(vault.location)}|${t.kind}`,
+        budget: budget * KEY_VAULT_LIMITS.subscriptionMultiple,
+      },
+    ].map((pool) => ({ ...pool, window: this.window(pool.id, now) }));
+    const full = pools.filter((p) => p.window.spent + cost > p.budget);
+    if (full.length > 0) {
+      const waitMs = Math.max(...full.map((p) => p.window.start + KEY_VAULT_LIMITS.windowMs - now));
+      return {
+        ok: false,
+        retryAfterSeconds: Math.max(1, Math.ceil(waitMs / 1000)),
+        scope: full.some((p) => p.scope === 'vault') ? 'vault' : 'subscription',
+      };
+    }
+    for (const pool of pools) pool.window.spent += cost;
+    return { ok: true };
+  }
+
+  /** The current window of `id`, a new one when the last has closed. */
+  private window(id: string, now: number): { start: number; spent: number } {
     let w = this.windows.get(id);
     if (!w || now - w.start >= KEY_VAULT_LIMITS.windowMs) {
       w = { start: now, spent: 0 };
       this.windows.set(id, w);
     }
-    const cost = transactionCost(t);
-    if (w.spent + cost > KEY_VAULT_LIMITS[t.kind].budget) {
-      return {
-        ok: false,
-        retryAfterSeconds: Math.max(1, Math.ceil((w.start + KEY_VAULT_LIMITS.windowMs - now) / 1000)),
-      };
-    }
-    w.spent += cost;
-    return { ok: true };
+    return w;
   }
+}
+
+/** ARM's location names compare without case or spaces ("West Europe" is "westeurope"). */
+function regionOf(location: string): string {
+  return location.toLowerCase().replace(/\s+/g, '');
 }

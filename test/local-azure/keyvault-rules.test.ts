@@ -162,14 +162,70 @@ describe('Key Vault data-plane rules as Azure documents them', () => {
       [1, 2],
     );
     const limits = new KeyVaultLimits();
+    const kv = vaultIn('kv');
     const big = { kind: 'other', key: { hsm: false, size: 4096 } } as const;
-    for (let i = 0; i < 500; i++) assert.equal(limits.take('kv', big).ok, true);
-    assert.equal(limits.take('kv', big).ok, false, 'the 501st 4096-bit operation is throttled');
+    for (let i = 0; i < 500; i++) assert.equal(limits.take(kv, big).ok, true);
+    assert.equal(limits.take(kv, big).ok, false, 'the 501st 4096-bit operation is throttled');
     assert.equal(
-      limits.take('kv', { kind: 'other', key: { hsm: false, size: 2048 } }).ok,
+      limits.take(kv, { kind: 'other', key: { hsm: false, size: 2048 } }).ok,
       false,
       'and so is any other operation: the budget is shared',
     );
-    assert.equal(limits.take('kv', { kind: 'create', key: { hsm: false, size: 2048 } }).ok, true);
+    assert.equal(limits.take(kv, { kind: 'create', key: { hsm: false, size: 2048 } }).ok, true);
+  });
+
+  test("when keys are created in six vaults of one subscription and region, then the 101st create within 10 s is throttled although its vault has room, and another region or subscription is not (overview-throttling: the subscription-wide limit is five times the vault's, per region)", () => {
+    const limits = new KeyVaultLimits();
+    const create = { kind: 'create', key: { hsm: false, size: 2048 } } as const;
+    const vaults = Array.from({ length: 6 }, (_, i) => vaultIn(`kv-${i}`));
+    // 20 creates in each of the first five vaults: each at its own limit, the subscription at 100.
+    for (const vault of vaults.slice(0, 5))
+      for (let i = 0; i < 20; i++) assert.equal(limits.take(vault, create).ok, true);
+    const sixth = limits.take(vaults[5]!, create);
+    assert.equal(sixth.ok, false, 'the sixth vault has room, the subscription has none');
+    assert.equal(!sixth.ok && sixth.scope, 'subscription');
+    assert.ok(!sixth.ok && sixth.retryAfterSeconds >= 1 && sixth.retryAfterSeconds <= 10);
+    assert.equal(
+      limits.take(vaults[5]!, { kind: 'other', key: { hsm: false, size: 2048 } }).ok,
+      true,
+      'other transactions are their own pool',
+    );
+    assert.equal(limits.take(vaultIn('kv-west', 'West Europe'), create).ok, true, 'another region');
+    assert.equal(
+      limits.take(vaultIn('kv-other', 'eastus', OTHER_SUBSCRIPTION), create).ok,
+      true,
+      'another subscription',
+    );
+    assert.equal(
+      limits.take(vaultIn('kv-east2', 'East US'), create).ok,
+      false,
+      '"East US" is the region "eastus"',
+    );
+  });
+
+  test("when a create is throttled by its vault, then it spends nothing of the subscription's window (overview-throttling: requests answered 429 do not count)", () => {
+    const limits = new KeyVaultLimits();
+    const create = { kind: 'create', key: { hsm: false, size: 2048 } } as const;
+    const [full, ...others] = Array.from({ length: 5 }, (_, i) => vaultIn(`kv-count-${i}`));
+    for (let i = 0; i < 20; i++) assert.equal(limits.take(full!, create).ok, true);
+    for (let i = 0; i < 50; i++) {
+      const refused = limits.take(full!, create);
+      assert.equal(!refused.ok && refused.scope, 'vault');
+    }
+    // Had the 50 refusals counted, the subscription would be at 70 of 100 and 30 of these would fail.
+    for (const vault of others)
+      for (let i = 0; i < 20; i++) assert.equal(limits.take(vault, create).ok, true);
+    assert.equal(limits.take(vaultIn('kv-count-5'), create).ok, false, 'and the 101st is refused');
   });
 });
+
+const OTHER_SUBSCRIPTION = '22222222-3333-4444-8555-666666666666';
+
+/** A vault in subscription `subscriptionId` (one fixed id unless given) and `location`. */
+function vaultIn(
+  name: string,
+  location = 'eastus',
+  subscriptionId = '11111111-2222-4333-8444-555555555555',
+): { name: string; subscriptionId: string; location: string } {
+  return { name, subscriptionId, location };
+}

@@ -164,13 +164,16 @@ function transactionOf(ctx: Ctx, vault: Vault, parsed: KeyOp): KeyVaultTransacti
 /** Counts the request against the vault's 10-second window; false after answering 429. */
 function throttle(ctx: Ctx, limits: KeyVaultLimits | undefined, vault: Vault, parsed: KeyOp): boolean {
   if (!limits) return true;
-  const taken = limits.take(vault.name, transactionOf(ctx, vault, parsed));
+  const taken = limits.take(vault, transactionOf(ctx, vault, parsed));
   if (taken.ok) return true;
+  // Clients act on the status and Retry-After only; the reason's wording for the subscription's
+  // limit is not documented (the vault's is seen as "VaultRequestTypeLimitReached" too).
+  const reason = taken.scope === 'vault' ? 'Vault Transaction Limit' : 'Subscription Transaction Limit';
   kvError(
     ctx,
     429,
     'Throttled',
-    `Request was not processed because too many requests were received. Reason: Vault Transaction Limit. Please retry after ${taken.retryAfterSeconds} seconds.`,
+    `Request was not processed because too many requests were received. Reason: ${reason}. Please retry after ${taken.retryAfterSeconds} seconds.`,
     undefined,
     { 'retry-after': String(taken.retryAfterSeconds) },
   );
