@@ -42,6 +42,7 @@ import { bundleWorkflows, PREBUILT_BUNDLES } from './src/workflow-bundle';
 import {
   armWriteQueue,
   DEFAULT_KEY_VAULT_CREATES_PER_SECOND,
+  KEY_VAULT_SUBSCRIPTION_MULTIPLE,
   keyVaultCreateQueue,
 } from './src/shared/task-queues';
 
@@ -90,9 +91,10 @@ export interface CmkWorker {
   /** Every task queue polled: the runbooks' first, then the paced ones. */
   readonly taskQueues: string[];
   /**
-   * How Key Vault creates are paced: `per-vault` when the server took the queue's per-vault rate,
-   * otherwise why not (a server without task queue configuration); they then run unpaced and
-   * Key Vault's 429s, which the clients wait out, are the only brake.
+   * How Key Vault creates are paced: `per vault and subscription` when the server took the queue's
+   * per-vault rate and its rate for the whole queue, otherwise why not (a server without task
+   * queue configuration); they then run unpaced and Key Vault's 429s, which the clients wait out,
+   * are the only brake.
    */
   readonly keyVaultPacing: string;
   /** How ARM writes are paced: `steered …` when the server took the queues' rate, or why not. */
@@ -178,10 +180,13 @@ async function setQueueRate(opts: CmkWorkerOptions, taskQueue: string, perSecond
 }
 
 /**
- * Sets the per-fairness-key rate of the queue of Key Vault creates (each create's fairness key is
- * its vault), so the server holds every vault to `perSecond` across all workers. The setting is
- * the queue's, kept by the server; every worker sets the same one when it starts. Returns
- * `per-vault`, or why the server did not take it.
+ * Paces the queue of Key Vault creates across all workers: its per-fairness-key rate (each
+ * create's fairness key is its vault) holds every vault to `perSecond`, and its rate as a whole
+ * holds all creates to a subscription's limit, {@link KEY_VAULT_SUBSCRIPTION_MULTIPLE} times a
+ * vault's. One queue serves every subscription, so several subscriptions share one subscription's
+ * rate: slower than Azure allows them, never faster. The settings are the queue's, kept by the
+ * server; every worker sets the same ones when it starts. Returns `per vault and subscription`,
+ * or why the server did not take them.
  */
 async function pacePerVault(opts: CmkWorkerOptions, taskQueue: string, perSecond: number): Promise<string> {
   try {
@@ -190,10 +195,14 @@ async function pacePerVault(opts: CmkWorkerOptions, taskQueue: string, perSecond
         rateLimit: { requestsPerSecond: perSecond },
         reason: "Key Vault's create limit per vault (CMK_KEY_VAULT_CREATES_PER_SECOND)",
       },
+      updateQueueRateLimit: {
+        rateLimit: { requestsPerSecond: perSecond * KEY_VAULT_SUBSCRIPTION_MULTIPLE },
+        reason: "Key Vault's create limit per subscription and region, five times a vault's",
+      },
     });
-    return 'per-vault';
+    return 'per vault and subscription';
   } catch (error) {
-    return `unpaced: the Temporal server did not take the queue's per-vault rate (${(error as Error).message})`;
+    return `unpaced: the Temporal server did not take the queue's rates (${(error as Error).message})`;
   }
 }
 
@@ -454,7 +463,7 @@ export async function main(
     {
       taskQueues: worker.taskQueues,
       armWrites: `${worker.armWritePacing}, ${config.azure.armWritesPerSecond}/s when it is low`,
-      keyVaultCreates: `${worker.keyVaultPacing}, ${config.azure.keyVaultCreatesPerSecond}/s per vault`,
+      keyVaultCreates: `${worker.keyVaultPacing}, ${config.azure.keyVaultCreatesPerSecond}/s per vault, ${config.azure.keyVaultCreatesPerSecond * KEY_VAULT_SUBSCRIPTION_MULTIPLE}/s in all`,
       address: config.temporal.address,
       namespace: config.temporal.namespace,
       payloadKeys: keys.map((k) => k.id),

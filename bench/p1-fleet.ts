@@ -23,6 +23,7 @@ import { signedDecision, signedStartOptions } from '../test/helpers/trust';
 import { check, progress, type BenchOutcome } from './report';
 import { rotateWithScript } from './p1-script';
 import { KEYS_PER_VAULT, seedFleet, type FleetAccount, type FleetLayout } from './p1-seed';
+import { layoutBound } from './p1-bounds';
 import {
   SCRATCH,
   startBenchAzure,
@@ -367,7 +368,9 @@ function extrapolate(w: WayResult, sampled: number, total: number): WayResult & 
 
 function p1Outcome(options: P1Options, ways: WayResult[]): BenchOutcome {
   const count = options.accounts;
-  const optimumS = Math.max(0, (count - 200) / 10);
+  // One key per account, spread over vaults: ARM's writes or the subscription's Key Vault creates bind.
+  const optimum = layoutBound(count, count, KEYS_PER_VAULT, 0);
+  const optimumS = optimum.seconds;
   const pct = (w: WayResult): number => (optimumS / (w.wallMs / 1000)) * 100;
   const table = ways.map((w) => ({
     way: w.way,
@@ -379,7 +382,7 @@ function p1Outcome(options: P1Options, ways: WayResult[]): BenchOutcome {
     'ARM reads ok': w.stats.readsOk,
     'ARM read 429s': w.stats.reads429,
     'read-bucket bound s': w.stats.readBoundS.toFixed(1),
-    '% of write optimum': optimumS <= 0 ? 'n/a' : w.failed > 0 ? 'n/a (failures)' : pct(w).toFixed(0),
+    '% of optimum': optimumS <= 0 ? 'n/a' : w.failed > 0 ? 'n/a (failures)' : pct(w).toFixed(0),
     'failed accounts': w.failed,
     'extra key versions': w.extraVersions,
   }));
@@ -393,7 +396,7 @@ function p1Outcome(options: P1Options, ways: WayResult[]): BenchOutcome {
     notes: [
       ...(runbook.cpu ? [cpuNote(runbook.cpu, count)] : []),
       describeTimeline('The runbook', runbook.stats, runbook.approval),
-      `Write optimum: one PATCH per account is the least any way can write; the bucket lets 200 through at once and then 10/s, so ${count} writes need at least (${count} − 200) / 10 = ${optimumS.toFixed(0)} s. "% of write optimum" = that / wall time.`,
+      `Optimum: the least time Azure's limits allow, here ${optimumS.toFixed(0)} s, set by ${optimum.which}. One PATCH per account is the least any way can write: the bucket lets 200 through at once and then 10/s, so ${count} writes need at least (${count} − 200) / 10 = ${Math.max(0, (count - 200) / 10).toFixed(0)} s. Each rotation also creates a key version: Key Vault allows a subscription 100 software creates per 10 s in a region (five times a vault's 20), so ${count} creates need at least (⌈${count} / 100⌉ − 1) × 10 s. "% of optimum" = the optimum / wall time.`,
       "Read-bucket bound: (successful ARM reads − 250) / 25 s — the least time the reads a way actually made can take. The runbook reads the account twice per rotation (the preflight and the rotation activity), plus one shared listing of the vaults every 2 s and the subscription's account list (a page of 100 accounts per read) when the fleet orders its accounts by key; the scripts read nothing.",
       options.latency === 'azure'
         ? 'Latency: every request to the local Azure is delayed as Azure would take: ARM reads 100 ms, ARM writes 1 s, Key Vault 200 ms, blob 30 ms (assumed typical figures). The emulator takes its RSA key pairs from a stock made before the clock starts, as Key Vault makes keys on its own hardware.'
@@ -404,15 +407,18 @@ function p1Outcome(options: P1Options, ways: WayResult[]): BenchOutcome {
             `The sequential script rotated the first ${(sequential as { sampled?: number }).sampled} accounts; its row is scaled to ${count} (it never reaches the write bucket, so its time per account is constant).`,
           ]
         : []),
-      `Keys are spread over ${Math.ceil(count / KEYS_PER_VAULT)} vaults (${KEYS_PER_VAULT} per vault), so Key Vault's 20 creates per vault per 10 s never binds; key creation goes to the Key Vault data plane and does not use ARM's bucket.`,
+      `Keys are spread over ${Math.ceil(count / KEYS_PER_VAULT)} vaults (${KEYS_PER_VAULT} per vault) of one subscription and region, so Key Vault's 20 creates per vault per 10 s never binds, but its 100 per subscription may; key creation goes to the Key Vault data plane and does not use ARM's bucket.`,
       'Every way starts from a copy of the same seeded state on a fresh local Azure (fresh buckets); seeding ran unthrottled. "failed accounts" is read from the local Azure: an account counts as rotated only when it is pinned to its key\'s newest version, which differs from the seeded one. "extra key versions" are versions beyond one per rotation (orphans of failed or retried attempts).',
       "The scripts use the production SDK clients with their default retry policy (3 retries, honouring Retry-After); they know each account's vault and key up front and make no reads.",
     ],
     summary: [
       {
-        benchmark: 'P1 fleet rotation: % of write optimum',
+        benchmark: 'P1 fleet rotation: % of the optimum under ARM and Key Vault limits',
         target: '≥ 90 %',
-        reached: optimumS > 0 ? `${pct(runbook).toFixed(0)} %` : `n/a: ${count} writes fit the burst`,
+        reached:
+          optimumS > 0
+            ? `${pct(runbook).toFixed(0)} % of ${optimumS.toFixed(0)} s (${optimum.which})`
+            : `n/a: ${count} writes fit the burst`,
         met: optimumS > 0 && pct(runbook) >= 90,
       },
       {

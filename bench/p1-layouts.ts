@@ -15,6 +15,7 @@ import {
   type WayResult,
 } from './p1-fleet';
 import { DEFAULT_KEY_VAULT_CREATES_PER_SECOND } from '../src/shared/task-queues';
+import { layoutBound } from './p1-bounds';
 import { msPerAccount } from './cpu';
 import { KEYS_PER_VAULT, type FleetLayout } from './p1-seed';
 import { describeTimeline } from './p1-stats';
@@ -25,35 +26,12 @@ import { SCRATCH, type RowServers } from './stack';
 export const P1_LAYOUTS = ['spread', 'one-vault', 'one-key'] as const;
 export type P1Layout = (typeof P1_LAYOUTS)[number];
 
-/** Key Vault's create limit for software RSA keys: 20 per vault per fixed 10-second window. */
-const KV_CREATES_PER_WINDOW = 20;
-const KV_WINDOW_S = 10;
-
 /** How each layout seeds its fleet and what it is called in the table. */
 const LAYOUTS: Record<P1Layout, { label: string; layout: (n: number) => FleetLayout }> = {
   spread: { label: `keys spread over vaults (${KEYS_PER_VAULT} per vault)`, layout: () => ({}) },
   'one-vault': { label: 'all keys in one vault', layout: (n) => ({ keysPerVault: n }) },
   'one-key': { label: 'one key shared by all accounts', layout: (n) => ({ accountsPerKey: n }) },
 };
-
-/** The least time a layout's rotation can take, and which limit sets it. */
-export function layoutBound(
-  accounts: number,
-  keys: number,
-  keysPerVault: number,
-  readsOk: number,
-): { seconds: number; which: string } {
-  const bounds = [
-    { seconds: Math.max(0, (accounts - 200) / 10), which: 'ARM writes (200 + 10/s)' },
-    { seconds: Math.max(0, (readsOk - 250) / 25), which: 'ARM reads (250 + 25/s)' },
-    {
-      // Creates are counted in fixed windows: the first window takes 20, each later one 20 more.
-      seconds: Math.max(0, Math.ceil(Math.min(keys, keysPerVault) / KV_CREATES_PER_WINDOW) - 1) * KV_WINDOW_S,
-      which: 'Key Vault creates (20 per vault per 10 s)',
-    },
-  ];
-  return bounds.reduce((a, b) => (b.seconds > a.seconds ? b : a));
-}
 
 /** Runs the runbook once per layout over `options.accounts` accounts and returns the table. */
 export async function runP1Layouts(
@@ -119,7 +97,7 @@ export async function runP1Layouts(
     title: `P1 · fleet rotation of ${n} pinned accounts by key layout`,
     table,
     notes: [
-      'Bound that applies: the largest of the ARM write bound ((N − 200) / 10 s: one account PATCH each), the read bound of the reads the run made ((reads − 250) / 25 s) and the Key Vault create bound of the fullest vault (its keys in fixed 10-second windows of 20 software RSA creates: (⌈keys / 20⌉ − 1) × 10 s). "% of bound" = that / wall time.',
+      `Bound that applies: the largest of the ARM write bound ((N − 200) / 10 s: one account PATCH each), the read bound of the reads the run made ((reads − 250) / 25 s), the Key Vault create bound of the fullest vault (its keys in fixed 10-second windows of 20 software RSA creates: (⌈keys / 20⌉ − 1) × 10 s) and that of the subscription, whose limit in a region is five times a vault's (all keys in windows of 100: (⌈keys / 100⌉ − 1) × 10 s). "% of bound" = that / wall time.`,
       `All keys in one vault: every rotation creates a version in that vault, so Key Vault allows 2 rotations/s, well under ARM's 10/s. Temporal's server paces each vault's creates (the makeKeyVersion activity, its vault the fairness key) to CMK_KEY_VAULT_CREATES_PER_SECOND (${process.env.CMK_KEY_VAULT_CREATES_PER_SECOND ?? DEFAULT_KEY_VAULT_CREATES_PER_SECOND}/s here); a create over Key Vault's limit is still answered 429 with Retry-After, which the SDK waits out and retries.`,
       "One key shared by every account: the fleet rotates the key once (the first account) and moves every other account to that version; ARM's write bucket is the bound.",
       ...rows

@@ -52,7 +52,7 @@ describe('worker', () => {
     await env.teardown();
   });
 
-  test("when the worker factory starts against the dev server, then the runbooks' queue, each subscription's ARM write queue and the queue of Key Vault creates list its poller, the write queue at the configured rate, the creates queue holds the configured rate per vault, and it shuts down cleanly", async () => {
+  test("when the worker factory starts against the dev server, then the runbooks' queue, each subscription's ARM write queue and the queue of Key Vault creates list its poller, the write queue at the configured rate, the creates queue holds the configured rate per vault and five times it in all (a subscription's limit), and it shuts down cleanly", async () => {
     const taskQueue = uniqueId('tq-worker');
     const worker = await startWorker(
       taskQueue,
@@ -64,7 +64,7 @@ describe('worker', () => {
     const writes = armWriteQueue(taskQueue, SUBSCRIPTION);
     const creates = keyVaultCreateQueue(taskQueue);
     assert.deepEqual(worker.taskQueues, [taskQueue, writes, creates]);
-    assert.equal(worker.keyVaultPacing, 'per-vault');
+    assert.equal(worker.keyVaultPacing, 'per vault and subscription');
     assert.equal(worker.armWritePacing, "the workers' rate only (7/s)");
     const pollersOf = async (name: string, taskQueueType: number) => {
       for (let i = 0; i < 100; i++) {
@@ -93,6 +93,8 @@ describe('worker', () => {
       reportConfig: true,
     });
     assert.equal(config?.fairnessKeysRateLimitDefault?.rateLimit?.requestsPerSecond, 1.5);
+    // And all creates to a subscription's limit, five times a vault's (Key Vault overview-throttling).
+    assert.equal(config?.queueRateLimit?.rateLimit?.requestsPerSecond, 7.5);
     worker.shutdown();
     await running;
     assert.equal(worker.getState(), 'STOPPED');

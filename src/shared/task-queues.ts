@@ -48,6 +48,13 @@ export const KEY_VAULT_CREATES_PER_10S = { software: 20, hsm: 10 } as const;
 export const DEFAULT_KEY_VAULT_CREATES_PER_SECOND = 1.95;
 
 /**
+ * Key Vault's limit for a subscription in one region, as a multiple of a vault's: five times, for
+ * every transaction type (learn.microsoft.com/azure/key-vault/general/overview-throttling). Keys
+ * spread over many vaults are bound by it: 100 software creates per 10 s, not 20 per vault.
+ */
+export const KEY_VAULT_SUBSCRIPTION_MULTIPLE = 5;
+
+/**
  * The queue of the runbooks' Key Vault key creates (the rotation's new version), under the
  * runbooks' task queue `base`. Every worker polls it; the server paces it per vault: each create
  * carries its vault as its fairness key, and the queue's per-fairness-key rate limit
