@@ -4,8 +4,6 @@
  * Azure, signing with the test bot key the workers trust; for benchmarks that time the bot's
  * endpoint on its own event loop, as it runs in production, and meter its CPU apart.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
-import { once } from 'node:events';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -14,9 +12,10 @@ import type { LocalAzure } from '../../src/local-azure';
 import type { ApprovalPolicy } from '../../src/shared/approval';
 import { freePort } from '../../src/telemetry/process';
 import { TEST_SIGNING } from '../helpers/trust';
-import { workerProcessEnv } from './worker-process';
+import { spawnEntry, stopChild, workerProcessEnv } from './worker-process';
 
-const ROOT = path.resolve(__dirname, '../..');
+/** The bot's entry point, relative to the repository (where children start). */
+const BOT_ENTRY = 'bot.ts';
 
 /** A running bot child. */
 export interface BotProcess {
@@ -61,34 +60,17 @@ export async function startBotProcess(options: BotProcessOptions): Promise<BotPr
     CMK_TRUSTED_SERVICE_URLS: options.trustedServiceUrls.join(','),
     CMK_LOG_LEVEL: 'warn',
   };
-  // CMK_BENCH_CPU_PROF=<dir> writes a V8 CPU profile of the bot there when it stops, as for the worker.
-  const profile = process.env.CMK_BENCH_CPU_PROF
-    ? ['--cpu-prof', `--cpu-prof-dir=${process.env.CMK_BENCH_CPU_PROF}`]
-    : [];
-  const child: ChildProcess = spawn(process.execPath, [...profile, '--import', 'tsx', 'bot.ts'], {
-    cwd: ROOT,
-    env,
-    stdio: ['ignore', 'ignore', 'pipe'],
-  });
-  let errors = '';
-  child.stderr?.on('data', (chunk: Buffer) => {
-    errors = (errors + chunk.toString()).slice(-4000);
-  });
+  const { child, errors } = spawnEntry(['--import', 'tsx', BOT_ENTRY], env);
   const cleanUp = (): void => rmSync(keyDir, { recursive: true, force: true });
   const stop = async (): Promise<void> => {
-    if (child.exitCode === null && child.signalCode === null) {
-      child.kill('SIGTERM');
-      const timer = setTimeout(() => child.kill('SIGKILL'), 15_000);
-      await once(child, 'exit');
-      clearTimeout(timer);
-    }
+    await stopChild(child);
     cleanUp();
   };
   const deadline = Date.now() + 120_000;
   for (;;) {
     if (child.exitCode !== null) {
       cleanUp();
-      throw new Error(`the bot exited with ${child.exitCode}: ${errors}`);
+      throw new Error(`the bot exited with ${child.exitCode}: ${errors()}`);
     }
     const ready = await fetch(`http://127.0.0.1:${opsPort}/readyz`).then(
       (r) => r.status === 200,
@@ -97,7 +79,7 @@ export async function startBotProcess(options: BotProcessOptions): Promise<BotPr
     if (ready) break;
     if (Date.now() > deadline) {
       await stop();
-      throw new Error(`the bot was not ready within 120 s: ${errors}`);
+      throw new Error(`the bot was not ready within 120 s: ${errors()}`);
     }
     await new Promise((r) => setTimeout(r, 200));
   }

@@ -94,26 +94,10 @@ export async function startWorkerProcess(options: WorkerProcessOptions): Promise
   const { local, taskQueue } = options;
   // Bench people belong to the local Azure's tenant.
   const env = workerProcessEnv({ ...options, policy: { ...options.policy, tenantId: local.tenantId } });
-  // CMK_BENCH_CPU_PROF=<dir> writes a V8 CPU profile of the worker there when it stops.
-  const profile = process.env.CMK_BENCH_CPU_PROF
-    ? ['--cpu-prof', `--cpu-prof-dir=${process.env.CMK_BENCH_CPU_PROF}`]
-    : [];
-  const child: ChildProcess = spawn(
-    process.execPath,
-    [...profile, ...workerNodeFlags(), '--import', 'tsx', WORKER_ENTRY],
-    {
-      cwd: ROOT,
-      env,
-      stdio: ['ignore', 'ignore', 'pipe'],
-    },
-  );
-  let errors = '';
-  child.stderr?.on('data', (chunk: Buffer) => {
-    errors = (errors + chunk.toString()).slice(-4000);
-  });
+  const { child, errors } = spawnEntry([...workerNodeFlags(), '--import', 'tsx', WORKER_ENTRY], env);
   const deadline = Date.now() + 120_000;
   for (;;) {
-    if (child.exitCode !== null) throw new Error(`the worker exited with ${child.exitCode}: ${errors}`);
+    if (child.exitCode !== null) throw new Error(`the worker exited with ${child.exitCode}: ${errors()}`);
     const description = await options.connection.workflowService.describeTaskQueue({
       namespace: 'default',
       taskQueue: { name: taskQueue },
@@ -121,7 +105,7 @@ export async function startWorkerProcess(options: WorkerProcessOptions): Promise
     // This process's own poller (the SDK's identity is `<pid>@<host>`): a worker stopped just
     // before on the same queue stays listed as a poller for a while.
     if ((description.pollers ?? []).some((p) => p.identity?.startsWith(`${child.pid}@`))) break;
-    if (Date.now() > deadline) throw new Error(`the worker did not poll within 120 s: ${errors}`);
+    if (Date.now() > deadline) throw new Error(`the worker did not poll within 120 s: ${errors()}`);
     await new Promise((r) => setTimeout(r, 200));
   }
   options.log?.(`worker pid ${child.pid} polls ${taskQueue}`);
@@ -129,12 +113,39 @@ export async function startWorkerProcess(options: WorkerProcessOptions): Promise
     pid: child.pid!,
     taskQueue,
     memory: () => memoryOf(child.pid!),
-    async stop() {
-      if (child.exitCode !== null) return;
-      child.kill('SIGTERM');
-      const timer = setTimeout(() => child.kill('SIGKILL'), 15_000);
-      await once(child, 'exit');
-      clearTimeout(timer);
-    },
+    stop: () => stopChild(child),
   };
+}
+
+/**
+ * Spawns a production entry point (its Node arguments, e.g. `--import tsx worker.ts`) with `env`,
+ * keeping the last 4,000 characters of its stderr. CMK_BENCH_CPU_PROF=<dir> writes a V8 CPU
+ * profile of it there when it stops.
+ */
+export function spawnEntry(
+  nodeArgs: string[],
+  env: NodeJS.ProcessEnv,
+): { child: ChildProcess; errors: () => string } {
+  const profile = process.env.CMK_BENCH_CPU_PROF
+    ? ['--cpu-prof', `--cpu-prof-dir=${process.env.CMK_BENCH_CPU_PROF}`]
+    : [];
+  const child = spawn(process.execPath, [...profile, ...nodeArgs], {
+    cwd: ROOT,
+    env,
+    stdio: ['ignore', 'ignore', 'pipe'],
+  });
+  let errors = '';
+  child.stderr?.on('data', (chunk: Buffer) => {
+    errors = (errors + chunk.toString()).slice(-4000);
+  });
+  return { child, errors: () => errors };
+}
+
+/** Stops a child as an orchestrator would: SIGTERM, SIGKILL after 15 s; resolves once it exited. */
+export async function stopChild(child: ChildProcess): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return;
+  child.kill('SIGTERM');
+  const timer = setTimeout(() => child.kill('SIGKILL'), 15_000);
+  await once(child, 'exit');
+  clearTimeout(timer);
 }
