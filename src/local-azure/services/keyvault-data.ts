@@ -161,7 +161,7 @@ function transactionOf(ctx: Ctx, vault: Vault, parsed: KeyOp): KeyVaultTransacti
   return current ? { kind, key: { hsm: current.kty === 'RSA-HSM', size: current.keySize } } : { kind };
 }
 
-/** Counts the request against the vault's 10-second window; false after answering 429. */
+/** Counts the request against its vault's and its subscription's 10-second windows; false after answering 429. */
 function throttle(ctx: Ctx, limits: KeyVaultLimits | undefined, vault: Vault, parsed: KeyOp): boolean {
   if (!limits) return true;
   const taken = limits.take(vault, transactionOf(ctx, vault, parsed));
