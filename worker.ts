@@ -42,7 +42,7 @@ import { bundleWorkflows, PREBUILT_BUNDLES } from './src/workflow-bundle';
 import {
   armWriteQueue,
   DEFAULT_KEY_VAULT_CREATES_PER_SECOND,
-  KEY_VAULT_SUBSCRIPTION_MULTIPLE,
+  keyVaultCreatesInAll,
   keyVaultCreateQueue,
 } from './src/shared/task-queues';
 
@@ -139,7 +139,7 @@ export async function createCmkWorker(opts: CmkWorkerOptions): Promise<CmkWorker
     paced.push(await activityWorker(armWriteQueue(opts.taskQueue, subscriptionId), rate));
   }
   const creates = keyVaultCreateQueue(opts.taskQueue);
-  const keyVaultPacing = await pacePerVault(
+  const keyVaultPacing = await paceKeyVaultCreates(
     opts,
     creates,
     opts.keyVaultCreates?.perSecond ?? DEFAULT_KEY_VAULT_CREATES_PER_SECOND,
@@ -182,13 +182,17 @@ async function setQueueRate(opts: CmkWorkerOptions, taskQueue: string, perSecond
 /**
  * Paces the queue of Key Vault creates across all workers: its per-fairness-key rate (each
  * create's fairness key is its vault) holds every vault to `perSecond`, and its rate as a whole
- * holds all creates to a subscription's limit, {@link KEY_VAULT_SUBSCRIPTION_MULTIPLE} times a
+ * holds all creates to a subscription's limit ({@link keyVaultCreatesInAll}), five times a
  * vault's. One queue serves every subscription, so several subscriptions share one subscription's
  * rate: slower than Azure allows them, never faster. The settings are the queue's, kept by the
  * server; every worker sets the same ones when it starts. Returns `per vault and subscription`,
  * or why the server did not take them.
  */
-async function pacePerVault(opts: CmkWorkerOptions, taskQueue: string, perSecond: number): Promise<string> {
+async function paceKeyVaultCreates(
+  opts: CmkWorkerOptions,
+  taskQueue: string,
+  perSecond: number,
+): Promise<string> {
   try {
     await configureActivityQueue(opts, taskQueue, {
       updateFairnessKeyRateLimitDefault: {
@@ -196,7 +200,7 @@ async function pacePerVault(opts: CmkWorkerOptions, taskQueue: string, perSecond
         reason: "Key Vault's create limit per vault (CMK_KEY_VAULT_CREATES_PER_SECOND)",
       },
       updateQueueRateLimit: {
-        rateLimit: { requestsPerSecond: perSecond * KEY_VAULT_SUBSCRIPTION_MULTIPLE },
+        rateLimit: { requestsPerSecond: keyVaultCreatesInAll(perSecond) },
         reason: "Key Vault's create limit per subscription and region, five times a vault's",
       },
     });
@@ -463,7 +467,7 @@ export async function main(
     {
       taskQueues: worker.taskQueues,
       armWrites: `${worker.armWritePacing}, ${config.azure.armWritesPerSecond}/s when it is low`,
-      keyVaultCreates: `${worker.keyVaultPacing}, ${config.azure.keyVaultCreatesPerSecond}/s per vault, ${config.azure.keyVaultCreatesPerSecond * KEY_VAULT_SUBSCRIPTION_MULTIPLE}/s in all`,
+      keyVaultCreates: `${worker.keyVaultPacing}, ${config.azure.keyVaultCreatesPerSecond}/s per vault, ${keyVaultCreatesInAll(config.azure.keyVaultCreatesPerSecond)}/s in all`,
       address: config.temporal.address,
       namespace: config.temporal.namespace,
       payloadKeys: keys.map((k) => k.id),

@@ -2,10 +2,10 @@
  * The least time a P1 fleet rotation can take under Azure's documented limits, and which limit
  * sets it: ARM's write and read buckets, Key Vault's creates per vault and per subscription.
  */
-import { KEY_VAULT_SUBSCRIPTION_MULTIPLE } from '../src/shared/task-queues';
+import { KEY_VAULT_CREATES_PER_10S, KEY_VAULT_SUBSCRIPTION_MULTIPLE } from '../src/shared/task-queues';
 
 /** Key Vault's create limit for software RSA keys: 20 per vault per fixed 10-second window. */
-const KV_CREATES_PER_WINDOW = 20;
+const KV_CREATES_PER_WINDOW = KEY_VAULT_CREATES_PER_10S.software;
 const KV_WINDOW_S = 10;
 
 /** The least time a layout's rotation can take, and which limit sets it. */

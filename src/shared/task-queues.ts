@@ -54,6 +54,11 @@ export const DEFAULT_KEY_VAULT_CREATES_PER_SECOND = 1.95;
  */
 export const KEY_VAULT_SUBSCRIPTION_MULTIPLE = 5;
 
+/** The rate the whole queue of creates is held to for a per-vault rate: a subscription's share of it. */
+export function keyVaultCreatesInAll(perVault: number): number {
+  return perVault * KEY_VAULT_SUBSCRIPTION_MULTIPLE;
+}
+
 /**
  * The queue of the runbooks' Key Vault key creates (the rotation's new version), under the
  * runbooks' task queue `base`. Every worker polls it; the server paces it per vault: each create
